@@ -1,0 +1,46 @@
+# textgate: two commands on a fresh machine (Python >= 3.11, make, bash):
+#   make run    install the runtime and start the gateway on embedded defaults
+#   make test   install the development tools and run the test suite (SQLite)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test test-postgres lint bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: requirements/run.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/run.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(VENV)/.run-installed $@
+
+install: $(VENV)/.run-installed
+install-dev: $(VENV)/.dev-installed
+
+run: install
+	$(BIN)/textgate serve $(ARGS)
+
+test: install-dev
+	$(BIN)/pytest $(ARGS)
+
+test-postgres: install-dev
+	TEXTGATE_TEST_DATABASE_URL=$${TEXTGATE_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/textgate_test} $(BIN)/pytest $(ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+bench: install-dev
+	$(BIN)/python bench/e2e.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from textgate.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""``create_app(settings)``: the HTTP application and the lifespan that runs the gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from textgate import __version__
+from textgate.config import Settings
+from textgate.dialects.admin.routes import router as admin_router
+from textgate.dialects.native.routes import router as native_router
+from textgate.runtime import Gateway
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    gateway: Gateway | None = None,
+    on_ready: Callable[[Gateway], Awaitable[None]] | None = None,
+) -> FastAPI:
+    gw = gateway or Gateway(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gw.start(dispatch=settings.run_dispatcher)
+        if on_ready is not None:
+            await on_ready(gw)
+        try:
+            yield
+        finally:
+            await gw.stop()
+
+    app = FastAPI(
+        title="textgate",
+        version=__version__,
+        summary="Self-hosted SMS gateway",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.gateway = gw
+    app.state.services = gw.services
+    app.state.admin_token = settings.admin_token
+    app.include_router(native_router)
+    app.include_router(admin_router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> JSONResponse:
+        ok = await gw.db.ping()
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", "database": ok}, status_code=200 if ok else 503
+        )
+
+    return app

@@ -1,0 +1,211 @@
+"""``textgate account ...``: accounts, keys, settings, credit, opt-outs."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from textgate.cli.common import ConfigOpt, console, execute, load, with_gateway
+from textgate.core.policy import AccountRules
+from textgate.core.pricing import format_amount, parse_amount
+from textgate.errors import InvalidRequest
+from textgate.runtime import Gateway
+from textgate.services.accounts import AccountSummary
+
+__all__ = ["account_app"]
+
+account_app = typer.Typer(help="Manage accounts and API keys.", no_args_is_help=True)
+_DEFAULT_SETTINGS = AccountRules().to_public()
+
+
+@account_app.command("create")
+def account_create(
+    name: str,
+    config: ConfigOpt = None,
+    country: Annotated[
+        str | None, typer.Option(help="Default country (ISO 3166) for national numbers")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Create an account and print its id and a new API key."""
+    settings = load(config)
+
+    async def body(gw: Gateway) -> tuple[str, str]:
+        acc = await gw.services.accounts.create(name, default_country=country)
+        key = await gw.services.accounts.issue_key(acc.id)
+        return acc.id, key.token
+
+    account_id, token = execute(lambda: with_gateway(settings, body))
+    if as_json:
+        print(json.dumps({"id": account_id, "name": name, "api_key": token}))
+    else:
+        print(f"account {name} ({account_id})\nAPI key: {token}")
+
+
+@account_app.command("key")
+def account_key(name: str, config: ConfigOpt = None) -> None:
+    """Issue another API key for an account."""
+    settings = load(config)
+
+    async def body(gw: Gateway) -> str:
+        acc = await gw.services.accounts.by_name(name)
+        return (await gw.services.accounts.issue_key(acc.id)).token
+
+    print(f"API key: {execute(lambda: with_gateway(settings, body))}")
+
+
+def _account_json(summary: AccountSummary) -> dict[str, Any]:
+    account = summary.account
+    return {
+        "id": account.id,
+        "name": account.name,
+        "settings": account.rules.to_public(),
+        "balance": format_amount(summary.balance),
+        "usage_today": {"day": summary.day, "count": summary.used_today},
+    }
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "any"
+    return str(value)
+
+
+def _settings_table(settings: dict[str, Any], title: str) -> Table:
+    table = Table(title=title, show_header=False, box=None)
+    table.add_column("setting", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in settings.items():
+        table.add_row(key, _cell(value))
+    return table
+
+
+@account_app.command("show")
+def account_show(
+    name: str,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Show an account's settings, balance and usage today."""
+    settings = load(config)
+
+    async def body(gw: Gateway) -> AccountSummary:
+        accounts = gw.services.accounts
+        return await accounts.summary(await accounts.by_name(name))
+
+    view = _account_json(execute(lambda: with_gateway(settings, body)))
+    if as_json:
+        print(json.dumps(view))
+        return
+    out = Console()
+    out.print(f"account [bold]{view['name']}[/bold] ({view['id']})")
+    out.print(f"balance: {view['balance']}")
+    usage = view["usage_today"]
+    out.print(f"used today ({usage['day']}): {usage['count']}")
+    out.print(_settings_table(view["settings"], "settings"))
+
+
+@account_app.command("credit", context_settings={"ignore_unknown_options": True})
+def account_credit(
+    name: str,
+    amount: Annotated[str, typer.Argument(help="Credits, e.g. 10 or 0.5; negative to debit")],
+    config: ConfigOpt = None,
+    note: Annotated[str | None, typer.Option(help="Note kept in the ledger")] = None,
+) -> None:
+    """Add credit to an account (a ledger entry) and print the new balance."""
+    settings = load(config)
+
+    async def body(gw: Gateway) -> int:
+        micro = parse_amount(amount)
+        acc = await gw.services.accounts.by_name(name)
+        return await gw.services.accounts.credit(acc.id, micro, note)
+
+    print(f"balance: {format_amount(execute(lambda: with_gateway(settings, body)))}")
+
+
+def _public_value(key: str, value: str) -> Any:
+    """A setting's value as typed on the command line, in public form (see ``account set``)."""
+    if value == "":
+        return _DEFAULT_SETTINGS.get(key, value)
+    if key == "prices":
+        prices: dict[str, str] = {}
+        for item in value.split(","):
+            country, sep, price = item.partition(":")
+            if not sep or not country.strip():
+                raise InvalidRequest(f"prices: COUNTRY:PRICE pairs, not {item!r}")
+            prices[country.strip()] = price.strip()
+        return prices
+    return value
+
+
+@account_app.command("set")
+def account_set(
+    name: str,
+    pairs: Annotated[
+        list[str],
+        typer.Argument(
+            help="KEY=VALUE settings: lists comma-separated (countries_blocked=US,CA), "
+            "prices as prices=FR:0.05,GB:0.04, an empty value restores the default",
+            metavar="KEY=VALUE...",
+        ),
+    ],
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the settings as JSON")] = False,
+) -> None:
+    """Change some of an account's settings and print them all."""
+    settings = load(config)
+    changes: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            console.print(f"[red]error:[/red] expected KEY=VALUE, not {pair!r}")
+            raise typer.Exit(2)
+        changes[key.strip()] = value.strip()
+
+    async def body(gw: Gateway) -> dict[str, Any]:
+        public = {k: _public_value(k, v) for k, v in changes.items()}
+        accounts = gw.services.accounts
+        acc = await accounts.by_name(name)
+        # Validated in public form on top of the current settings, then only the named
+        # settings are handed to the service (it merges stored values over the current ones).
+        updated = await accounts.update_settings(acc.id, public)
+        return updated.rules.to_public()
+
+    new_settings = execute(lambda: with_gateway(settings, body))
+    if as_json:
+        print(json.dumps(new_settings))
+    else:
+        Console().print(_settings_table(new_settings, f"settings of {name}"))
+
+
+@account_app.command("opt-out")
+def account_opt_out(
+    name: str,
+    numbers: Annotated[list[str], typer.Argument(help="Phone numbers", metavar="NUMBER...")],
+    config: ConfigOpt = None,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Take the numbers off the opt-out list")
+    ] = False,
+) -> None:
+    """Add numbers to an account's opt-out list (no message goes to them), or remove them."""
+    settings = load(config)
+
+    async def body(gw: Gateway) -> list[str]:
+        accounts = gw.services.accounts
+        acc = await accounts.by_name(name)
+        if remove:
+            return await accounts.remove_opt_outs(acc, numbers)
+        return await accounts.add_opt_outs(acc, numbers, source="cli")
+
+    done = execute(lambda: with_gateway(settings, body))
+    print(f"{'removed' if remove else 'opted out'}: {' '.join(done)}")

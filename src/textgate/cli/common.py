@@ -1,0 +1,51 @@
+"""What every command shares: settings, logging, running a coroutine, a gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from textgate.config import Settings, load_settings
+from textgate.errors import GatewayError
+from textgate.runtime import Gateway
+
+__all__ = ["ConfigOpt", "console", "execute", "load", "with_gateway"]
+
+console = Console(stderr=True)
+T = TypeVar("T")
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config file", exists=True)
+]
+
+
+def load(config: Path | None) -> Settings:
+    settings = load_settings(config)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings
+
+
+def execute(make: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except GatewayError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+async def with_gateway(settings: Settings, body: Callable[[Gateway], Awaitable[T]]) -> T:
+    gw = Gateway(settings)
+    await gw.start(dispatch=False, migrate=settings.is_sqlite)
+    try:
+        return await body(gw)
+    finally:
+        await gw.stop()

@@ -1,0 +1,145 @@
+"""Settings: a TOML file plus ``TEXTGATE_*`` environment variables, built once and passed down.
+
+Precedence (highest first): explicit keyword arguments, environment variables
+(``TEXTGATE_DATABASE_URL``, nested with ``__`` as in ``TEXTGATE_HTTP__PORT``), the TOML file
+named by ``--config`` or ``TEXTGATE_CONFIG``, then the embedded defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from textgate.core.pricing import PriceTable, parse_amount
+
+__all__ = ["ConnectorSettings", "DispatchSettings", "HttpSettings", "Settings", "load_settings"]
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class ConnectorSettings(BaseModel):
+    """One connector instance: ``type`` picks the implementation, ``options`` configure it."""
+
+    name: str = "simulator"
+    type: Literal["simulator", "smpp"] = "simulator"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DispatchSettings(BaseModel):
+    batch_size: int = Field(default=1000, ge=1, le=5000)
+    # Batches handed to connectors at the same time by one worker.
+    concurrency: int = Field(default=4, ge=1, le=64)
+    # A claim not finished within the lease is taken over by another worker (or by this
+    # one after a restart); connectors must time out well within it.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    # Longest wait for a connector to answer one batch; leases are renewed meanwhile.
+    submit_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_max_seconds: float = Field(default=600.0, gt=0)
+    # After a claim that found less than a full batch, wait this long before the next one
+    # so that messages trickling in travel together (fewer, larger transactions).
+    claim_linger_seconds: float = Field(default=0.02, ge=0, le=0.5)
+    # Upper bound on how long the worker sleeps without a wake-up (scheduled messages leave
+    # within this of their time even if a notification is lost).
+    poll_seconds: float = Field(default=0.5, gt=0, le=1.0)
+
+
+class PricingSettings(BaseModel):
+    """What one SMS part costs, in credits, unless an account has its own prices.
+
+    The default of 0 makes messages free: a self-hosted gateway charges only once its
+    operator sets prices (and gives accounts credit).
+    """
+
+    default_price: str = "0"
+    countries: dict[str, str] = Field(default_factory=dict)
+
+    def table(self) -> PriceTable:
+        return PriceTable(
+            parse_amount(self.default_price),
+            {c.upper(): parse_amount(p) for c, p in self.countries.items()},
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TEXTGATE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    # FULL: every group commit is fsynced before any request in it is acknowledged.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    log_level: str = "INFO"
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    connectors: list[ConnectorSettings] = Field(default_factory=lambda: [ConnectorSettings()])
+    default_connector: str | None = None
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
+    # Bearer token of the admin API (/v1/admin); unset, the admin API answers 404.
+    admin_token: SecretStr | None = None
+    run_dispatcher: bool = True
+    demo_account: bool = True
+    # Cached API-key verdicts expire after this long, bounding how long a revoked key works.
+    auth_cache_seconds: float = 5.0
+
+    config_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = _toml_path(init_settings)
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'textgate.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def primary_connector(self) -> str:
+        if self.default_connector:
+            return self.default_connector
+        return self.connectors[0].name
+
+
+def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
+    import os
+
+    explicit = init_settings().get("config_file")
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("TEXTGATE_CONFIG")
+    return Path(env) if env else None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    if config_file is not None:
+        overrides["config_file"] = config_file
+    return Settings(**overrides)

@@ -1,0 +1,77 @@
+"""The contract between the dispatcher and the links that reach operators.
+
+A connector knows its wire protocol and nothing of accounts or storage. The dispatcher hands
+it batches of :class:`Submission` and records the :class:`Outcome` of each; delivery reports
+(and, later, inbound messages) flow back through the :data:`ReportSink` given to ``start``.
+Only the dispatcher decides whether to retry, from ``ConnectorError.retryable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from textgate.core.message import DeliveryReport
+from textgate.errors import ConnectorError
+
+__all__ = [
+    "Connector",
+    "ConnectorError",
+    "Outcome",
+    "QueryableConnector",
+    "ReportSink",
+    "Submission",
+]
+
+ReportSink = Callable[[Sequence[DeliveryReport]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One message as a connector sees it: no account, no policy, just what to send."""
+
+    message_id: str
+    recipient: str
+    sender: str | None
+    text: str
+    encoding: str
+    segments: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Either the operator's id for the message or the error that stopped it."""
+
+    message_id: str
+    external_id: str | None = None
+    error: ConnectorError | None = None
+
+
+@runtime_checkable
+class Connector(Protocol):
+    name: str
+
+    async def start(self, sink: ReportSink) -> None:
+        """Open links; deliver every report that arrives from now on to ``sink``."""
+
+    async def stop(self) -> None:
+        """Close links gracefully (unbind, drain in-flight requests)."""
+
+    async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
+        """Hand over a batch; one outcome per submission, in order.
+
+        Raise ``ConnectorError`` when the whole batch failed the same way (link down).
+        """
+        ...
+
+
+@runtime_checkable
+class QueryableConnector(Connector, Protocol):
+    """A connector that can be asked for a message's state (SMPP query_sm and the like)."""
+
+    report_query_after_ms: int
+
+    async def query(self, external_ids: Sequence[str]) -> list[DeliveryReport]:
+        """Reports for the ids whose state the operator knows; unknown ids are left out."""
+        ...

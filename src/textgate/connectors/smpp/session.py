@@ -1,0 +1,440 @@
+"""An asyncio SMPP 3.4 session over one TCP stream, used by the client connector and the
+SMSC simulator alike.
+
+A :class:`Session` owns a (StreamReader, StreamWriter) pair and runs two tasks:
+
+- the **read loop** cuts the stream into PDUs (:class:`Framer`) and dispatches each one:
+  a response (generic_nack included) resolves the pending :meth:`Session.request` with the
+  same sequence_number; enquire_link is answered with enquire_link_resp; unbind is answered
+  with unbind_resp and the session closes; any other request goes to the ``handler`` in its
+  own task (so a slow handler does not stall the link), and the PDU the handler returns is
+  sent as the response (``None``: nothing is sent). A PDU that does not decode is answered
+  with generic_nack carrying the decoder's command_status and the PDU's sequence_number (0 if
+  unknown), and the loop goes on; a broken command_length loses the framing, so the session
+  sends generic_nack and closes (SMPP 3.4 3.2, 4.3).
+- the **keep-alive** sends enquire_link after ``enquire_link_interval`` seconds without
+  receiving anything and closes the session if no answer comes within ``response_timeout``.
+
+Sequence numbers are assigned by the session (1..0x7FFFFFFF, wrapping). ``request`` takes
+either a factory ``lambda seq: SubmitSm(sequence_number=seq, ...)`` or a PDU built with any
+placeholder sequence_number (``SubmitSm(sequence_number=0, ...)``), which is replaced.
+
+Every failure a caller sees is a :class:`ConnectorError`: a response timeout or a session
+that closes while a request is outstanding is ``retryable=True``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from textgate.connectors.smpp.constants import CommandId, CommandStatus, PduError
+from textgate.connectors.smpp.framing import Framer
+from textgate.connectors.smpp.pdus import (
+    DEFAULT_MAX_PDU_LENGTH,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    Pdu,
+    Unbind,
+    UnbindResp,
+    decode,
+    encode,
+)
+from textgate.errors import ConnectorError
+
+__all__ = ["MAX_SEQUENCE_NUMBER", "Handler", "PduSource", "Session"]
+
+log = logging.getLogger(__name__)
+
+MAX_SEQUENCE_NUMBER = 0x7FFFFFFF
+"""SMPP 3.4 5.1.4: sequence numbers run 0x00000001-0x7FFFFFFF."""
+
+Handler = Callable[[Pdu], Awaitable[Pdu | None]]
+"""Answers one inbound request: returns the response PDU (sent by the session) or None."""
+
+PduSource = Pdu | Callable[[int], Pdu]
+"""What :meth:`Session.request` accepts: a PDU (its sequence_number is replaced) or a
+factory called with the assigned sequence number."""
+
+_READ_CHUNK = 64 * 1024
+
+
+def _status_name(status: int) -> str:
+    try:
+        return CommandStatus(status).name
+    except ValueError:
+        return f"0x{status:08X}"
+
+
+def _command_name(pdu: Pdu) -> str:
+    return pdu.command_id.name.lower()
+
+
+class Session:
+    """One SMPP link. Must be created inside a running event loop; its tasks start at once.
+
+    ``window`` bounds the requests this side has outstanding (``request`` waits for a free
+    slot); ``inbound_window`` bounds the inbound requests being handled at once (the read
+    loop stops reading while it is full: back-pressure on the peer). ``response_timeout``
+    is the default timeout of ``request`` and the keep-alive's. ``enquire_link_interval``
+    None or 0 disables the keep-alive.
+    """
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        handler: Handler | None = None,
+        window: int = 10,
+        inbound_window: int = 100,
+        response_timeout: float = 10.0,
+        enquire_link_interval: float | None = 30.0,
+        max_pdu_length: int = DEFAULT_MAX_PDU_LENGTH,
+        name: str = "",
+    ) -> None:
+        if window < 1 or inbound_window < 1:
+            raise ValueError("window and inbound_window must be at least 1")
+        self.name = name or _peer_name(writer)
+        self.response_timeout = response_timeout
+        self.enquire_link_interval = enquire_link_interval
+        self._reader = reader
+        self._writer = writer
+        self._handler = handler
+        self._framer = Framer(max_pdu_length)
+        self._loop = asyncio.get_running_loop()
+        self._window = asyncio.Semaphore(window)
+        self._window_waiters = 0
+        self._inbound = asyncio.Semaphore(inbound_window)
+        self._write_lock = asyncio.Lock()
+        self._pending: dict[int, asyncio.Future[Pdu]] = {}
+        self._next_seq = 1
+        self._last_rx = self._loop.time()
+        self._closing = False
+        self._close_started = False
+        self._closed_event = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._spawn(self._read_loop(), "read")
+        if enquire_link_interval:
+            self._spawn(self._keepalive(enquire_link_interval), "keepalive")
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def closed(self) -> bool:
+        """True once the session has started closing; no request can be sent any more."""
+        return self._closing
+
+    @property
+    def outstanding(self) -> int:
+        """Requests sent by this side and not yet answered."""
+        return len(self._pending)
+
+    async def wait_closed(self) -> None:
+        """Wait until the session is fully closed (tasks ended, socket closed)."""
+        await self._closed_event.wait()
+
+    async def request(self, pdu: PduSource, timeout: float | None = None) -> Pdu:  # noqa: ASYNC109
+        """Send a request and return its response (a generic_nack is returned, not raised).
+
+        (A ``timeout`` argument rather than ``asyncio.timeout``: it bounds the wait for the
+        response only, not the wait for a window slot, and a late response is then dropped.)
+
+        Waits for a free window slot first. ``timeout`` (default ``response_timeout``)
+        covers the wait for the response. Raises ConnectorError(retryable=True) on timeout,
+        on a closed or closing session and on a failed write; PduError if the PDU does not
+        encode.
+        """
+        return await self._request(pdu, timeout, windowed=True)
+
+    async def send(self, pdu: Pdu) -> None:
+        """Write one PDU as is (e.g. a response built outside a handler)."""
+        await self._write(encode(pdu))
+
+    async def unbind(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Send unbind, wait for unbind_resp (or the timeout, or the peer closing), close."""
+        if self._closing:
+            await self.close()
+            return
+        try:
+            resp = await self._request(Unbind(sequence_number=0), timeout, windowed=False)
+            if resp.command_status:
+                log.info("%s: unbind answered %s", self.name, _status_name(resp.command_status))
+        except ConnectorError as exc:
+            log.info("%s: unbind: %s", self.name, exc.message)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Close now: fail pending requests (retryable), cancel the session's tasks, close
+        the socket. Idempotent; safe to call from a handler."""
+        current = asyncio.current_task()
+        if self._close_started:
+            if current not in self._tasks:
+                await self._closed_event.wait()
+            return
+        self._close_started = True
+        self._begin_close("session closed")
+        try:
+            others = [t for t in self._tasks if t is not current]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self._writer.wait_closed()
+        finally:
+            self._closed_event.set()
+            log.debug("%s: closed", self.name)
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ requests
+
+    def _take_seq(self) -> int:
+        while True:
+            seq = self._next_seq
+            self._next_seq = 1 if seq >= MAX_SEQUENCE_NUMBER else seq + 1
+            if seq not in self._pending:
+                return seq
+
+    async def _request(
+        self,
+        source: PduSource,
+        timeout: float | None,  # noqa: ASYNC109 - bounds the response wait only, not the window
+        *,
+        windowed: bool,
+    ) -> Pdu:
+        self._check_open()
+        if windowed:
+            self._window_waiters += 1
+            try:
+                await self._window.acquire()
+            finally:
+                self._window_waiters -= 1
+            if self._closing:  # woken by close()
+                self._window.release()
+                self._check_open()
+        try:
+            seq = self._take_seq()
+            if isinstance(source, Pdu):
+                pdu = dataclasses.replace(source, sequence_number=seq)
+            else:
+                pdu = source(seq)
+                if pdu.sequence_number != seq:
+                    pdu = dataclasses.replace(pdu, sequence_number=seq)
+            if pdu.is_response:
+                raise ValueError(f"{_command_name(pdu)} is not a request")
+            data = encode(pdu)
+            future: asyncio.Future[Pdu] = self._loop.create_future()
+            self._pending[seq] = future
+            try:
+                await self._write(data)
+                wait = self.response_timeout if timeout is None else timeout
+                try:
+                    return await asyncio.wait_for(future, wait)
+                except TimeoutError:
+                    raise ConnectorError(
+                        f"smpp {self.name}: {_command_name(pdu)} response timeout",
+                        retryable=True,
+                    ) from None
+            finally:
+                if self._pending.get(seq) is future:
+                    del self._pending[seq]
+        finally:
+            if windowed:
+                self._window.release()
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise ConnectorError(f"smpp {self.name}: session closed", retryable=True)
+
+    async def _write(self, data: bytes) -> None:
+        self._check_open()
+        async with self._write_lock:
+            self._check_open()
+            try:
+                self._writer.write(data)
+                await self._writer.drain()
+            except (ConnectionError, OSError, RuntimeError) as exc:
+                self._begin_close(f"write failed: {exc}")
+                raise ConnectorError(
+                    f"smpp {self.name}: write failed: {exc}", retryable=True
+                ) from exc
+
+    # ------------------------------------------------------------------ closing
+
+    def _begin_close(self, reason: str) -> None:
+        """Synchronous first half of closing: refuse new work, fail what waits, close the
+        transport. The tasks are reaped by :meth:`close`."""
+        if self._closing:
+            return
+        self._closing = True
+        log.info("%s: closing (%s)", self.name, reason)
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(ConnectorError(f"smpp {self.name}: {reason}", retryable=True))
+        for _ in range(self._window_waiters):
+            self._window.release()
+        self._writer.close()
+        if not self._close_started:
+            # Nobody called close(): reap the tasks in the background.
+            self._spawn(self.close(), "close")
+
+    def _spawn(self, coro: Awaitable[None], what: str) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        task.set_name(f"smpp-{what}-{self.name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ reading
+
+    async def _read_loop(self) -> None:
+        try:
+            while not self._closing:
+                data = await self._reader.read(_READ_CHUNK)
+                if not data:
+                    self._begin_close("peer closed the connection")
+                    break
+                try:
+                    while frames := self._framer.feed(data):
+                        data = b""
+                        for frame in frames:
+                            await self._dispatch(frame)
+                            if self._closing:
+                                return
+                except PduError as exc:  # framing lost (bad command_length)
+                    log.warning("%s: %r; closing", self.name, exc)
+                    with contextlib.suppress(ConnectorError):
+                        await self._nack(exc)
+                    self._begin_close("framing lost")
+                    break
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("%s: read loop failed", self.name)
+            self._begin_close(f"read failed: {exc!r}")
+
+    async def _nack(self, exc: PduError) -> None:
+        seq = exc.sequence_number or 0
+        await self._write(
+            encode(GenericNack(sequence_number=seq, command_status=exc.command_status))
+        )
+
+    async def _dispatch(self, frame: bytes) -> None:
+        try:
+            pdu = decode(frame)
+        except PduError as exc:
+            log.warning("%s: undecodable PDU: %r", self.name, exc)
+            command_id = int.from_bytes(frame[4:8], "big")
+            future = self._pending.get(exc.sequence_number or 0)
+            if command_id & 0x80000000 and future is not None and not future.done():
+                future.set_exception(
+                    ConnectorError(f"smpp {self.name}: undecodable response", retryable=True)
+                )
+            with contextlib.suppress(ConnectorError):
+                await self._nack(exc)
+            return
+        self._last_rx = self._loop.time()
+        if pdu.is_response:
+            future = self._pending.get(pdu.sequence_number)
+            if future is not None and not future.done():
+                future.set_result(pdu)
+            else:
+                log.warning(
+                    "%s: %s seq %d answers no pending request (late or unknown)",
+                    self.name,
+                    _command_name(pdu),
+                    pdu.sequence_number,
+                )
+            return
+        seq = pdu.sequence_number
+        if pdu.command_id == CommandId.ENQUIRE_LINK:
+            with contextlib.suppress(ConnectorError):
+                await self._write(encode(EnquireLinkResp(sequence_number=seq)))
+            return
+        if pdu.command_id == CommandId.UNBIND:
+            with contextlib.suppress(ConnectorError):
+                await self._write(encode(UnbindResp(sequence_number=seq)))
+            self._begin_close("peer unbound")
+            return
+        await self._inbound.acquire()  # back-pressure: stop reading while handlers are busy
+        try:
+            self._spawn(self._handle(pdu), "handler")
+        except BaseException:
+            self._inbound.release()
+            raise
+
+    async def _handle(self, pdu: Pdu) -> None:
+        try:
+            response: Pdu | None
+            if self._handler is None:
+                response = GenericNack(
+                    sequence_number=pdu.sequence_number,
+                    command_status=CommandStatus.ESME_RINVCMDID,
+                )
+            else:
+                try:
+                    response = await self._handler(pdu)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s: handler failed on %s", self.name, _command_name(pdu))
+                    response = GenericNack(
+                        sequence_number=pdu.sequence_number,
+                        command_status=CommandStatus.ESME_RSYSERR,
+                    )
+            if response is None or self._closing:
+                return
+            try:
+                data = encode(response)
+            except PduError as exc:
+                log.error("%s: handler response does not encode: %r", self.name, exc)
+                data = encode(
+                    GenericNack(
+                        sequence_number=pdu.sequence_number,
+                        command_status=CommandStatus.ESME_RSYSERR,
+                    )
+                )
+            with contextlib.suppress(ConnectorError):
+                await self._write(data)
+        finally:
+            self._inbound.release()
+
+    # ------------------------------------------------------------------ keep-alive
+
+    async def _keepalive(self, interval: float) -> None:
+        while not self._closing:
+            delay = self._last_rx + interval - self._loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            try:
+                await self._request(EnquireLink(sequence_number=0), None, windowed=False)
+            except ConnectorError as exc:
+                if not self._closing:
+                    log.warning("%s: keep-alive failed: %s", self.name, exc.message)
+                    self._begin_close("enquire_link unanswered")
+                return
+            self._last_rx = self._loop.time()
+
+
+def _peer_name(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer or "?")

@@ -1,0 +1,159 @@
+"""Wire shapes of textgate's own REST API (``/v1``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from textgate.core.message import Message, StatusEvent
+
+__all__ = [
+    "AccountOut",
+    "CancelOut",
+    "ErrorBody",
+    "MessageDetail",
+    "MessageList",
+    "MessageOut",
+    "OptOutList",
+    "OptOutOut",
+    "OptOutsIn",
+    "SendIn",
+    "SendOut",
+    "UsageOut",
+]
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    to: Annotated[str | list[str], Field(description="One number or a list of numbers")]
+    text: str = Field(min_length=1)
+    sender: str | None = Field(default=None, alias="from", description="Sender ID")
+    schedule_at: datetime | None = Field(default=None, description="ISO 8601; UTC if no offset")
+    reference: str | None = Field(
+        default=None, max_length=200, description="Your own reference, echoed back"
+    )
+    encoding: str | None = Field(default=None, pattern="^(gsm7|ucs2)$")
+
+    def recipients(self) -> list[str]:
+        return [self.to] if isinstance(self.to, str) else list(self.to)
+
+
+class MessageOut(BaseModel):
+    id: str
+    order_id: str
+    to: str
+    sender: str | None
+    status: str
+    encoding: str
+    segments: int
+    created_at: datetime
+    updated_at: datetime
+    scheduled_at: datetime | None = None
+    reference: str | None = None
+    country: str | None = None
+    error_code: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            id=m.id,
+            order_id=m.order_id,
+            to=m.recipient,
+            sender=m.sender,
+            status=m.status.value,
+            encoding=m.encoding,
+            segments=m.segments,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            scheduled_at=m.scheduled_at,
+            reference=m.client_ref,
+            country=m.country,
+            error_code=m.error_code,
+            reason=m.reason,
+        )
+
+
+class EventOut(BaseModel):
+    status: str
+    at: datetime
+    detail: str | None = None
+
+    @classmethod
+    def of(cls, e: StatusEvent) -> EventOut:
+        return cls(status=e.status.value, at=e.at, detail=e.detail)
+
+
+class MessageDetail(MessageOut):
+    text: str
+    attempts: int
+    history: list[EventOut]
+
+    @classmethod
+    def of_detail(cls, m: Message) -> MessageDetail:
+        base = MessageOut.of(m).model_dump()
+        return cls(
+            **base, text=m.text, attempts=m.attempts, history=[EventOut.of(e) for e in m.events]
+        )
+
+
+class SendOut(BaseModel):
+    order_id: str
+    accepted: int
+    rejected: int
+    messages: list[MessageOut]
+
+
+class MessageList(BaseModel):
+    data: list[MessageOut]
+    next_cursor: str | None
+
+
+class CancelOut(BaseModel):
+    cancelled: list[str]
+
+
+class UsageOut(BaseModel):
+    day: str = Field(description="The account's current day, in its time zone")
+    count: int = Field(description="Messages accepted that day")
+    daily_limit: int
+    remaining: int
+
+
+class AccountOut(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+    default_country: str | None
+    balance: str = Field(description="Credits, as a decimal string")
+    usage_today: UsageOut
+    batch_limit: int
+    settings: dict[str, Any]
+
+
+class OptOutsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    numbers: list[str] = Field(min_length=1, max_length=10_000)
+
+
+class OptOutOut(BaseModel):
+    number: str
+    source: str
+    created_at: datetime
+
+
+class OptOutList(BaseModel):
+    data: list[OptOutOut]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

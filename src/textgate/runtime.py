@@ -1,0 +1,113 @@
+"""Builds the gateway's parts from settings and runs them: shared by ``serve`` and ``worker``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+from textgate.config import ConnectorSettings, Settings
+from textgate.connectors.base import Connector
+from textgate.connectors.simulator import SimulatorConnector, SimulatorOptions
+from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
+from textgate.core.clock import Clock, system_clock
+from textgate.dispatch.worker import Dispatcher
+from textgate.services.accounts import AccountService
+from textgate.services.query import MessageService
+from textgate.services.receive import ReportReceiver
+from textgate.services.registry import Services
+from textgate.services.submit import SubmitService
+from textgate.storage.accounts import AccountRepo
+from textgate.storage.credits import CreditRepo
+from textgate.storage.db import Database
+from textgate.storage.messages import MessageRepo
+from textgate.storage.migrate import upgrade
+from textgate.storage.notify import PgListener
+from textgate.storage.orders import OrderWriter
+from textgate.storage.queue import DispatchQueue
+
+__all__ = ["Gateway", "build_connector"]
+
+log = logging.getLogger(__name__)
+
+
+def build_connector(cfg: ConnectorSettings) -> Connector:
+    if cfg.type == "simulator":
+        return SimulatorConnector(cfg.name, SimulatorOptions.from_mapping(cfg.options))
+    if cfg.type == "smpp":
+        return SmppConnector(cfg.name, SmppOptions.from_mapping(cfg.options))
+    raise ValueError(f"unknown connector type {cfg.type!r}")  # pragma: no cover
+
+
+class Gateway:
+    """Everything one process runs: storage, services, and optionally the dispatcher."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        if settings.is_sqlite:
+            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        self.db = Database(
+            settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.queue = DispatchQueue(self.db, self.worker_id)
+        self.dispatcher: Dispatcher | None = None
+        self.receiver: ReportReceiver | None = None
+        self.connectors: dict[str, Connector] = {}
+        self.writer = OrderWriter(self.db, on_commit=self._wake)
+        accounts = AccountRepo(self.db, clock)
+        messages = MessageRepo(self.db, clock)
+        self.services = Services(
+            accounts=AccountService(
+                accounts,
+                CreditRepo(self.db, clock),
+                cache_seconds=settings.auth_cache_seconds,
+                clock=clock,
+            ),
+            submit=SubmitService(
+                self.writer, messages, prices=settings.pricing.table(), clock=clock
+            ),
+            messages=MessageService(messages),
+        )
+        self._clock = clock
+        self._listener: PgListener | None = None
+
+    def _wake(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    async def start(self, *, dispatch: bool, migrate: bool | None = None) -> None:
+        if migrate if migrate is not None else self.db.is_sqlite:
+            await upgrade(self.db)
+        await self.writer.start()
+        if not dispatch:
+            return
+        self.connectors = {c.name: build_connector(c) for c in self.settings.connectors}
+        self.receiver = ReportReceiver(self.queue, self._clock)
+        for connector in self.connectors.values():
+            await connector.start(self.receiver)
+        self.dispatcher = Dispatcher(
+            self.queue,
+            self.connectors,
+            default_connector=self.settings.primary_connector,
+            settings=self.settings.dispatch,
+            clock=self._clock,
+        )
+        await self.dispatcher.start()
+        if not self.db.is_sqlite:
+            self._listener = PgListener(self.db.url, self._wake)
+            await self._listener.start()
+
+    async def stop(self) -> None:
+        """Stop taking work, drain what is in flight, close links and the database."""
+        await self.writer.stop()
+        if self._listener is not None:
+            await self._listener.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        for connector in self.connectors.values():
+            await connector.stop()
+        if self.receiver is not None:
+            await self.receiver.close()
+        await self.db.dispose()

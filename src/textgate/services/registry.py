@@ -1,0 +1,18 @@
+"""The use cases an interface may call, handed to dialects as one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textgate.services.accounts import AccountService
+from textgate.services.query import MessageService
+from textgate.services.submit import SubmitService
+
+__all__ = ["Services"]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    accounts: AccountService
+    submit: SubmitService
+    messages: MessageService

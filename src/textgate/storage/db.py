@@ -1,0 +1,126 @@
+"""Engine factory and transaction helpers. Built by ``create_app``/the CLI, never at import.
+
+SQLite allows one writer at a time. Instead of letting concurrent writers spin on
+``SQLITE_BUSY``, writes in one process queue on an asyncio lock; reads run beside them
+thanks to WAL. On PostgreSQL writes run concurrently and row locks do the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import event, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from textgate.errors import Conflict, StorageUnavailable
+from textgate.storage.txn import PgRunner, SqliteRunner, Txn, TxnRunner
+from textgate.storage.writelock import WriteTurn
+
+T = TypeVar("T")
+
+__all__ = ["Database", "map_storage_errors"]
+
+
+@contextlib.contextmanager
+def map_storage_errors() -> Iterator[None]:
+    """Translate driver failures into the gateway's error tree, once, at the boundary."""
+    try:
+        yield
+    except (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError) as exc:
+        raise Conflict(f"conflicting write: {exc}") from exc
+    except (
+        OperationalError,
+        InterfaceError,
+        OSError,
+        sqlite3.OperationalError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+    ) as exc:
+        raise StorageUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+
+
+class Database:
+    """An async engine plus the write discipline its dialect needs."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self._write_lock = WriteTurn() if self.is_sqlite else None
+        self._runner: TxnRunner
+        if self.is_sqlite:
+            _install_sqlite_pragmas(self.engine, sqlite_synchronous)
+            self._runner = SqliteRunner(
+                make_url(url).database or "", synchronous=sqlite_synchronous
+            )
+        else:
+            dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+            self._runner = PgRunner(dsn)
+
+    async def txn(self, make: Callable[[], Txn[T]], *, urgent: bool = False) -> T:
+        """Run a hot-path transaction (see ``storage.txn``).
+
+        ``urgent``: a client is waiting for it (storing an order); on SQLite it gets most
+        write turns while background work queues (see ``storage.writelock``).
+        """
+        with map_storage_errors():
+            if self._write_lock is None:
+                return await self._runner.run(make)
+            async with self._write_lock.hold(urgent=urgent):
+                return await self._runner.run(make)
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a transaction that commits on success."""
+        with map_storage_errors():
+            if self._write_lock is None:
+                async with self.engine.begin() as conn:
+                    yield conn
+                return
+            async with self._write_lock.hold(urgent=True), self.engine.begin() as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        with map_storage_errors():
+            async with self.engine.connect() as conn:
+                yield conn
+
+    async def ping(self) -> bool:
+        from sqlalchemy import text
+
+        try:
+            async with self.read() as conn:
+                await conn.execute(text("SELECT 1"))
+        except StorageUnavailable:
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        await self._runner.close()
+        await self.engine.dispose()
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
+    sync_level = "FULL" if synchronous.upper() == "FULL" else "NORMAL"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={sync_level}")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()

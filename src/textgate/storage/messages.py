@@ -1,0 +1,155 @@
+"""Reading messages and their history; cancelling what has not left yet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from textgate.core.clock import Clock, from_ms, system_clock
+from textgate.core.message import CANCELLABLE, Message, Status, StatusEvent
+from textgate.errors import Conflict, NotFound
+from textgate.storage.credits import refund_failed
+from textgate.storage.db import Database
+from textgate.storage.queue import INSERT_EVENT
+from textgate.storage.tables import message_events, messages
+from textgate.storage.txn import Many, Query, Txn, in_list
+
+__all__ = ["MessageFilter", "MessageRepo", "message_from_row"]
+
+
+def message_from_row(row: Any, events: Sequence[StatusEvent] = ()) -> Message:
+    return Message(
+        id=row.id,
+        order_id=row.order_id,
+        account_id=row.account_id,
+        recipient=row.recipient,
+        sender=row.sender,
+        text=row.text,
+        encoding=row.encoding,
+        segments=row.segments,
+        status=Status(row.status),
+        created_at=from_ms(row.created_at),
+        updated_at=from_ms(row.updated_at),
+        interface=row.interface,
+        client_ref=row.client_ref,
+        scheduled_at=None if row.scheduled_at is None else from_ms(row.scheduled_at),
+        country=row.country,
+        connector=row.connector,
+        external_id=row.external_id,
+        error_code=row.error_code,
+        reason=row.reason,
+        attempts=row.attempts,
+        events=tuple(events),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    status: Status | None = None
+    recipient: str | None = None
+    order_id: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    before_id: str | None = None
+    """Cursor: only messages older than this id (ids sort by creation time)."""
+
+
+class MessageRepo:
+    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def get(self, account_id: str, message_id: str, *, with_events: bool = True) -> Message:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(messages).where(
+                        messages.c.id == message_id, messages.c.account_id == account_id
+                    )
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"no message {message_id}")
+            events: list[StatusEvent] = []
+            if with_events:
+                ev_rows = await conn.execute(
+                    select(message_events.c.status, message_events.c.at, message_events.c.detail)
+                    .where(message_events.c.message_id == message_id)
+                    .order_by(message_events.c.id)
+                )
+                events = [StatusEvent(Status(e.status), from_ms(e.at), e.detail) for e in ev_rows]
+        return message_from_row(row, events)
+
+    async def search(self, account_id: str, flt: MessageFilter, *, limit: int) -> list[Message]:
+        query: Select[Any] = select(messages).where(messages.c.account_id == account_id)
+        if flt.status is not None:
+            query = query.where(messages.c.status == flt.status.value)
+        if flt.recipient is not None:
+            query = query.where(messages.c.recipient == flt.recipient)
+        if flt.order_id is not None:
+            query = query.where(messages.c.order_id == flt.order_id)
+        if flt.since_ms is not None:
+            query = query.where(messages.c.created_at >= flt.since_ms)
+        if flt.until_ms is not None:
+            query = query.where(messages.c.created_at < flt.until_ms)
+        if flt.before_id is not None:
+            query = query.where(messages.c.id < flt.before_id)
+        query = query.order_by(messages.c.id.desc()).limit(limit)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [message_from_row(r) for r in rows]
+
+    async def order_messages(self, account_id: str, order_id: str) -> list[Message]:
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(messages)
+                    .where(messages.c.order_id == order_id, messages.c.account_id == account_id)
+                    .order_by(messages.c.id)
+                )
+            ).all()
+        return [message_from_row(r) for r in rows]
+
+    async def cancel(
+        self, account_id: str, *, message_id: str | None = None, order_id: str | None = None
+    ) -> list[str]:
+        """Cancel the cancellable messages of one message or order; return the ids cancelled.
+
+        Raises NotFound if nothing matches, Conflict if it matched but everything had left.
+        What the cancelled messages cost is refunded.
+        """
+        now = self._clock()
+        if message_id is not None:
+            select = _SELECT_FOR_CANCEL_BY_ID
+            params: tuple[str, ...] = (account_id, message_id)
+        else:
+            select = _SELECT_FOR_CANCEL_BY_ORDER
+            params = (account_id, order_id or "")
+
+        def txn() -> Txn[list[str]]:
+            rows = yield Query(select, params, pg_sql=select + " FOR UPDATE")
+            if not rows:
+                raise NotFound("no such message" if message_id else "no such order")
+            ids = [r["id"] for r in rows if Status(r["status"]) in CANCELLABLE]
+            if not ids:
+                raise Conflict("already handed to an operator; it can no longer be cancelled")
+            yield in_list(
+                "UPDATE messages SET status = 'cancelled', next_attempt_at = NULL,"
+                " updated_at = ? WHERE status IN ('queued', 'scheduled') AND id IN {in}",
+                ids,
+                before=(now,),
+            )
+            yield Many(INSERT_EVENT, [(i, Status.CANCELLED.value, now, None) for i in ids])
+            yield from refund_failed(ids, now, "cancelled")
+            return ids
+
+        return await self._db.txn(txn, urgent=True)
+
+
+_SELECT_FOR_CANCEL_BY_ID = "SELECT id, status FROM messages WHERE account_id = ? AND id = ?"
+_SELECT_FOR_CANCEL_BY_ORDER = (
+    "SELECT id, status FROM messages WHERE account_id = ? AND order_id = ? ORDER BY id"
+)

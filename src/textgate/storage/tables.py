@@ -1,0 +1,234 @@
+"""The schema: the only place tables are defined (Alembic migrations mirror it).
+
+Times are integer milliseconds since the Unix epoch (UTC) on every database: comparisons in
+the claim query stay index-friendly and identical on SQLite and PostgreSQL, and repos turn
+them into aware datetimes for core objects.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+__all__ = [
+    "account_balances",
+    "account_events",
+    "accounts",
+    "api_keys",
+    "idempotency_keys",
+    "ledger",
+    "message_events",
+    "messages",
+    "metadata",
+    "opt_outs",
+    "orders",
+    "pending_reports",
+    "usage_daily",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for event ids.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+Ms = BigInteger
+Id = String(26)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", Ms, nullable=False),
+    Column("default_country", String(2)),
+    # The account's rules (core.policy.AccountRules) as JSON; NULL means all defaults.
+    Column("rules", Text),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("label", String(100)),
+    Column("created_at", Ms, nullable=False),
+    Column("revoked_at", Ms),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", Ms, nullable=False),
+    Column("interface", String(32), nullable=False),
+    Column("client_ref", String(200)),
+    Column("recipients", Integer, nullable=False),
+    Index("ix_orders_account_id_id", "account_id", "id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", Id, primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("order_id", Id, nullable=False),
+    Column("created_at", Ms, nullable=False, index=True),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_id", Id, nullable=False, index=True),
+    Column("account_id", Id, nullable=False),
+    Column("interface", String(32), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("sender", String(32)),
+    Column("text", Text, nullable=False),
+    Column("encoding", String(8), nullable=False),
+    Column("segments", SmallInteger, nullable=False),
+    # What the account was charged for this message (micro-credits; core.pricing).
+    Column("cost", BigInteger, nullable=False, server_default=text("0")),
+    Column("country", String(2)),
+    Column("client_ref", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("error_code", String(64)),
+    Column("connector", String(64)),
+    Column("external_id", String(128)),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # When the dispatcher should next look at the message: due time while queued or
+    # scheduled, retry time after a retryable error, lease expiry while sending. NULL once
+    # the message needs no more dispatching, which keeps the partial index small.
+    Column("next_attempt_at", Ms),
+    Column("claimed_by", String(64)),
+    # When to ask the connector about a message still waiting for its delivery report
+    # (query_sm or equivalent): reports sent while textgate was down are not lost for good.
+    Column("report_check_at", Ms),
+    Column("scheduled_at", Ms),
+    Column("created_at", Ms, nullable=False),
+    Column("updated_at", Ms, nullable=False),
+    Index(
+        "ix_messages_due",
+        "next_attempt_at",
+        sqlite_where=text("next_attempt_at IS NOT NULL"),
+        postgresql_where=text("next_attempt_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_messages_report_check",
+        "report_check_at",
+        sqlite_where=text("report_check_at IS NOT NULL"),
+        postgresql_where=text("report_check_at IS NOT NULL"),
+    ),
+    Index("ix_messages_account_id_id", "account_id", "id"),
+    Index("ix_messages_account_id_status_id", "account_id", "status", "id"),
+    Index("ix_messages_account_id_recipient_id", "account_id", "recipient", "id"),
+    Index("ix_messages_connector_external_id", "connector", "external_id"),
+)
+
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("message_id", Id, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", Ms, nullable=False),
+    Column("detail", Text),
+    Index("ix_message_events_message_id_id", "message_id", "id"),
+)
+
+# Delivery reports that arrived before the dispatcher recorded the connector's id (a fast
+# operator can answer before our own commit); applied as soon as that id is recorded.
+pending_reports = Table(
+    "pending_reports",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("connector", String(64), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", Ms, nullable=False),
+    Column("error_code", String(64)),
+    Index("ix_pending_reports_connector_external_id", "connector", "external_id"),
+)
+
+# Credits: every change of a balance is a ledger row; account_balances holds the running
+# sum, updated in the same transaction, so reading a balance needs no aggregate.
+account_balances = Table(
+    "account_balances",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("balance", BigInteger, nullable=False, server_default=text("0")),
+    Column("updated_at", Ms, nullable=False),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("account_id", Id, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("order_id", Id),
+    Column("message_id", Id),
+    Column("note", Text),
+    Column("created_at", Ms, nullable=False),
+    Index("ix_ledger_account_id_id", "account_id", "id"),
+    # A message is refunded at most once, whatever reports it twice.
+    Index(
+        "ux_ledger_refund_message_id",
+        "message_id",
+        unique=True,
+        sqlite_where=text("kind = 'refund'"),
+        postgresql_where=text("kind = 'refund'"),
+    ),
+)
+
+# Messages accepted per account and local day (the daily limit's counter).
+usage_daily = Table(
+    "usage_daily",
+    metadata,
+    Column("account_id", Id, primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("count", Integer, nullable=False, server_default=text("0")),
+)
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("account_id", Id, primary_key=True),
+    Column("number", String(32), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("created_at", Ms, nullable=False),
+)
+
+# Account-level happenings other than message statuses (automatic top-ups so far).
+account_events = Table(
+    "account_events",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("account_id", Id, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text),
+    Column("created_at", Ms, nullable=False),
+    Index("ix_account_events_account_id_id", "account_id", "id"),
+)

@@ -1,0 +1,99 @@
+"""Fixtures: a migrated database per test (SQLite file, or PostgreSQL when
+TEXTGATE_TEST_DATABASE_URL is set), a running gateway, and a loopback-only network guard."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support import Running, database_url, postgres_url, running_gateway
+from textgate.config import Settings
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    if isinstance(address, tuple) and self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None
+        if host != "localhost" and (ip is None or not ip.is_loopback):
+            raise RuntimeError(f"tests must stay on loopback, tried {address!r}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    yield
+
+
+_PG_TABLES = (
+    "message_events",
+    "pending_reports",
+    "messages",
+    "idempotency_keys",
+    "orders",
+    "api_keys",
+    "ledger",
+    "usage_daily",
+    "opt_outs",
+    "account_events",
+    "account_balances",
+    "accounts",
+)
+
+
+@pytest.fixture
+async def db_url(tmp_path: Path) -> AsyncIterator[str]:
+    url = database_url(tmp_path)
+    if postgres_url():
+        from textgate.storage.db import Database
+        from textgate.storage.migrate import upgrade
+
+        db = Database(url)
+        await upgrade(db)
+        await db.dispose()
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(_PG_TABLES)} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=db_url,
+        demo_account=False,
+        sqlite_synchronous="NORMAL",
+        connectors=[{"name": "sim", "type": "simulator", "options": {"report_delay_ms": 50}}],
+    )
+
+
+@pytest.fixture
+async def gateway(settings: Settings) -> AsyncIterator[Running]:
+    async with running_gateway(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def api_key(gateway: Running) -> str:
+    accounts = gateway.gateway.services.accounts
+    account = await accounts.create("acme")
+    return (await accounts.issue_key(account.id)).token
+
+
+@pytest.fixture
+def auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}

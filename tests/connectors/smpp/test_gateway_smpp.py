@@ -1,0 +1,64 @@
+"""End to end through SMPP: native API -> dispatcher -> SMPP connector -> an SMSC -> receipt."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.connectors.smpp.peer import running_smsc
+from tests.support import running_gateway
+from textgate.config import ConnectorSettings, Settings
+
+
+async def _wait(client: Any, headers: dict[str, str], mid: str, want: str) -> Any:
+    for _ in range(200):
+        detail = (await client.get(f"/v1/messages/{mid}", headers=headers)).json()
+        if detail["status"] == want:
+            return detail
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"{mid} stayed {detail['status']}")
+
+
+async def test_a_long_message_goes_out_over_smpp_and_its_receipt_comes_back(
+    settings: Settings,
+) -> None:
+    async with running_smsc() as smsc:
+        smpp = ConnectorSettings(
+            name="carrier",
+            type="smpp",
+            options={
+                "host": "127.0.0.1",
+                "port": smsc.port,
+                "system_id": "esme",
+                "password": "secret",
+                "window": 10,
+            },
+        )
+        async with running_gateway(settings.model_copy(update={"connectors": [smpp]})) as gw:
+            accounts = gw.gateway.services.accounts
+            account = await accounts.create("smpp-user")
+            headers = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+            text = "Price 5€ " + "x" * 160
+            r = await gw.client.post(
+                "/v1/messages",
+                json={"to": "+33612345678", "text": text, "from": "ACME"},
+                headers=headers,
+            )
+            assert r.status_code == 202 and r.json()["messages"][0]["segments"] == 2
+            mid = r.json()["messages"][0]["id"]
+            sent = await _wait(gw.client, headers, mid, "sent")
+            parts = smsc.submits
+            assert [p.destination_addr for p in parts] == ["33612345678", "33612345678"]
+            assert {p.source_addr for p in parts} == {"ACME"}
+            stored = await gw.gateway.services.messages.get(account.id, mid)
+            assert stored.connector == "carrier" and stored.external_id
+            resp = await smsc.push_receipt(stored.external_id, "DELIVRD")
+            assert resp.command_status == 0
+            done = await _wait(gw.client, headers, mid, "delivered")
+            assert [e["status"] for e in done["history"]] == [
+                "queued",
+                "sending",
+                "sent",
+                "delivered",
+            ]
+            assert sent["status"] == "sent"

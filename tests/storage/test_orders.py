@@ -1,0 +1,83 @@
+"""The group-commit order writer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from textgate.core.clock import from_ms, system_clock
+from textgate.core.ids import IdGenerator
+from textgate.core.message import Message, Order, Status
+from textgate.errors import Conflict
+from textgate.storage.accounts import AccountRepo
+from textgate.storage.db import Database
+from textgate.storage.messages import MessageFilter, MessageRepo
+from textgate.storage.migrate import upgrade
+from textgate.storage.orders import OrderWrite, OrderWriter
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url, sqlite_synchronous="NORMAL")
+    await upgrade(database)
+    yield database
+    await database.dispose()
+
+
+def _write(account_id: str, ids: IdGenerator, order_id: str | None = None) -> OrderWrite:
+    now = system_clock()
+    oid = order_id or ids(now)
+    msg = Message(
+        id=ids(now),
+        order_id=oid,
+        account_id=account_id,
+        recipient="+33612345678",
+        sender=None,
+        text="x",
+        encoding="gsm7",
+        segments=1,
+        status=Status.QUEUED,
+        created_at=from_ms(now),
+        updated_at=from_ms(now),
+    )
+    order = Order(
+        id=oid,
+        account_id=account_id,
+        created_at=from_ms(now),
+        interface="test",
+        client_ref=None,
+        recipients=1,
+    )
+    return OrderWrite(order, [msg])
+
+
+async def test_a_bad_order_does_not_fail_its_batch_neighbours(db: Database) -> None:
+    account = await AccountRepo(db).create("a")
+    writer = OrderWriter(db)
+    await writer.start()
+    ids = IdGenerator()
+    try:
+        first = _write(account.id, ids)
+        await writer.commit(first)
+        results = await asyncio.gather(
+            writer.commit(_write(account.id, ids)),
+            writer.commit(_write(account.id, ids, order_id=first.order.id)),  # duplicate key
+            writer.commit(_write(account.id, ids)),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.stop()
+    assert not isinstance(results[0], BaseException)
+    assert isinstance(results[1], Conflict)
+    assert not isinstance(results[2], BaseException)
+    stored = await MessageRepo(db).search(account.id, MessageFilter(), limit=10)
+    assert len(stored) == 3
+
+
+def test_ids_are_monotonic_within_a_millisecond() -> None:
+    ids = IdGenerator()
+    made = [ids(1_700_000_000_000) for _ in range(1000)]
+    assert made == sorted(made) and len(set(made)) == 1000
+    assert ids(1_699_999_999_999) > made[-1]  # a clock step back never goes backwards

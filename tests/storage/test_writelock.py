@@ -1,0 +1,39 @@
+"""Write turns: urgent work first, background work never starved, cancellation safe."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textgate.storage.writelock import WriteTurn
+
+
+async def test_four_urgent_turns_then_one_background_turn() -> None:
+    turn = WriteTurn(ratio=4)
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def work(name: str, urgent: bool) -> None:
+        async with turn.hold(urgent=urgent):
+            if name == "first":
+                await gate.wait()
+            order.append(name)
+
+    first = asyncio.create_task(work("first", True))
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(work(f"b{i}", False)) for i in range(2)]
+    tasks += [asyncio.create_task(work(f"u{i}", True)) for i in range(6)]
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(first, *tasks)
+    assert order == ["first", "u0", "u1", "u2", "u3", "b0", "u4", "u5", "b1"]
+
+
+async def test_a_cancelled_waiter_does_not_block_the_turn() -> None:
+    turn = WriteTurn()
+    async with turn.hold(urgent=True):
+        waiter = asyncio.create_task(turn._acquire(False))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.sleep(0)
+    async with asyncio.timeout(1), turn.hold(urgent=False):
+        pass

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from textgate.config import DispatchSettings, Settings
-from textgate.connectors.base import Outcome, ReportSink, Submission
+from textgate.connectors.base import InboundSink, Outcome, ReportSink, Submission
 from textgate.core.accounts import Account
 from textgate.core.clock import from_ms, system_clock
 from textgate.core.message import DeliveryReport, Message, Status
@@ -191,7 +191,7 @@ class SilentOperator:
     def __init__(self) -> None:
         self.queried: list[str] = []
 
-    async def start(self, sink: ReportSink) -> None:
+    async def start(self, sink: ReportSink, inbound: InboundSink | None = None) -> None:
         return None
 
     async def stop(self) -> None:

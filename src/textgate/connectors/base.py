@@ -2,7 +2,9 @@
 
 A connector knows its wire protocol and nothing of accounts or storage. The dispatcher hands
 it batches of :class:`Submission` and records the :class:`Outcome` of each; delivery reports
-(and, later, inbound messages) flow back through the :data:`ReportSink` given to ``start``.
+flow back through the :data:`ReportSink` given to ``start``, and inbound (mobile-originated)
+messages through the :data:`InboundSink`. A connector acknowledges a report or an inbound
+message to its peer only after the sink returned: the sinks store before they return.
 Only the dispatcher decides whether to retry, from ``ConnectorError.retryable``.
 """
 
@@ -10,21 +12,59 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from textgate.core.message import DeliveryReport
 from textgate.errors import ConnectorError
 
 __all__ = [
+    "Concatenation",
     "Connector",
     "ConnectorError",
+    "InboundMessage",
+    "InboundSink",
     "Outcome",
     "QueryableConnector",
     "ReportSink",
     "Submission",
 ]
 
+
+
+@dataclass(frozen=True, slots=True)
+class Concatenation:
+    """Where one part of a concatenated inbound message belongs: the concatenation UDH
+    (IE 0x00 8-bit or 0x08 16-bit reference, 3GPP TS 23.040 9.2.3.24.1/.8) or the SMPP
+    sar_msg_ref_num / sar_total_segments / sar_segment_seqnum TLVs (SMPP 3.4 5.3.2.22-24)."""
+
+    reference: int
+    total: int
+    sequence: int
+    """1-based position of this part."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message from a handset to one of our numbers, as one connector received it.
+
+    ``part`` is set when this is one part of a concatenated message; the inbound store
+    reassembles the parts (durably, so an acknowledged part is never lost).
+    """
+
+    connector: str
+    sender: str
+    """The handset: E.164 with '+' when numeric, else as received (alphanumeric)."""
+    recipient: str
+    """Our number the message was sent to, E.164 with '+' when numeric."""
+    text: str
+    received_at: datetime
+    external_id: str | None = None
+    part: Concatenation | None = None
+
+
 ReportSink = Callable[[Sequence[DeliveryReport]], Awaitable[None]]
+InboundSink = Callable[[Sequence[InboundMessage]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +92,10 @@ class Outcome:
 class Connector(Protocol):
     name: str
 
-    async def start(self, sink: ReportSink) -> None:
-        """Open links; deliver every report that arrives from now on to ``sink``."""
+    async def start(self, sink: ReportSink, inbound: InboundSink | None = None) -> None:
+        """Open links; deliver every report that arrives from now on to ``sink`` and every
+        inbound message to ``inbound`` (without one, inbound messages are refused with a
+        temporary error so the peer keeps them)."""
 
     async def stop(self) -> None:
         """Close links gracefully (unbind, drain in-flight requests)."""

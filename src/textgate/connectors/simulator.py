@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from textgate.connectors.base import Outcome, ReportSink, Submission
+from textgate.connectors.base import InboundSink, Outcome, ReportSink, Submission
 from textgate.core.clock import from_ms
 from textgate.core.message import DeliveryReport, Status
 from textgate.errors import ConnectorError
@@ -89,7 +89,7 @@ class SimulatorConnector:
         # Ask about a message when its report is overdue by a comfortable margin.
         self.report_query_after_ms = int(options.report_delay_ms) + 5_000
 
-    async def start(self, sink: ReportSink) -> None:
+    async def start(self, sink: ReportSink, inbound: InboundSink | None = None) -> None:
         self._sink = sink
         if self.options.journal:
             path = Path(self.options.journal)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from textgate.connectors.base import Outcome, ReportSink, Submission
+from textgate.connectors.base import InboundSink, Outcome, ReportSink, Submission
 from textgate.connectors.smpp.client import bind
 from textgate.connectors.smpp.constants import CommandId, CommandStatus, PduError, Tag
 from textgate.connectors.smpp.pdus import (
@@ -142,7 +142,7 @@ class SmppConnector:
         """Wait until the link is bound (for tests and health checks)."""
         await asyncio.wait_for(self._bound.wait(), timeout)
 
-    async def start(self, sink: ReportSink) -> None:
+    async def start(self, sink: ReportSink, inbound: InboundSink | None = None) -> None:
         """Bind once now; a retryable failure is logged and retried in the background, a
         refusal of the credentials (not retryable) is raised."""
         self._sink = sink

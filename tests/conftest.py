@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support import Running, database_url, postgres_url, running_gateway
 from textgate.config import Settings
+from textgate.storage.tables import metadata
 
 _real_connect = socket.socket.connect
 
@@ -37,20 +38,8 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-_PG_TABLES = (
-    "message_events",
-    "pending_reports",
-    "messages",
-    "idempotency_keys",
-    "orders",
-    "api_keys",
-    "ledger",
-    "usage_daily",
-    "opt_outs",
-    "account_events",
-    "account_balances",
-    "accounts",
-)
+# Every table of the schema, so a new table is emptied between tests without a list to keep.
+_PG_TABLES = tuple(t.name for t in metadata.sorted_tables)
 
 
 @pytest.fixture

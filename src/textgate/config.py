@@ -20,7 +20,14 @@ from pydantic_settings import (
 
 from textgate.core.pricing import PriceTable, parse_amount
 
-__all__ = ["ConnectorSettings", "DispatchSettings", "HttpSettings", "Settings", "load_settings"]
+__all__ = [
+    "ConnectorSettings",
+    "DispatchSettings",
+    "HttpSettings",
+    "InboundSettings",
+    "Settings",
+    "load_settings",
+]
 
 
 class HttpSettings(BaseModel):
@@ -56,6 +63,20 @@ class DispatchSettings(BaseModel):
     poll_seconds: float = Field(default=0.5, gt=0, le=1.0)
 
 
+class InboundSettings(BaseModel):
+    """Who owns the numbers handsets write to.
+
+    ``numbers`` maps an E.164 number, or a prefix of one (longest match wins), to the name of
+    the account that owns it: ``{"+33612345678": "acme", "+4475": "uk-shared"}``. Messages to
+    a number nobody owns are kept without an account rather than dropped.
+    """
+
+    numbers: dict[str, str] = Field(default_factory=dict)
+    # Parts of a concatenated message whose siblings have not all arrived after this long
+    # are stored as they are (the operator was already told they were received).
+    reassembly_timeout_seconds: float = Field(default=3600.0, gt=0)
+
+
 class PricingSettings(BaseModel):
     """What one SMS part costs, in credits, unless an account has its own prices.
 
@@ -88,6 +109,7 @@ class Settings(BaseSettings):
     default_connector: str | None = None
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
+    inbound: InboundSettings = Field(default_factory=InboundSettings)
     # Bearer token of the admin API (/v1/admin); unset, the admin API answers 404.
     admin_token: SecretStr | None = None
     run_dispatcher: bool = True

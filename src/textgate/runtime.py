@@ -14,6 +14,7 @@ from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
 from textgate.core.clock import Clock, system_clock
 from textgate.dispatch.worker import Dispatcher
 from textgate.services.accounts import AccountService
+from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
@@ -21,6 +22,7 @@ from textgate.services.submit import SubmitService
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
+from textgate.storage.inbound import InboundRepo
 from textgate.storage.messages import MessageRepo
 from textgate.storage.migrate import upgrade
 from textgate.storage.notify import PgListener
@@ -58,6 +60,9 @@ class Gateway:
         self.writer = OrderWriter(self.db, on_commit=self._wake)
         accounts = AccountRepo(self.db, clock)
         messages = MessageRepo(self.db, clock)
+        self.inbound_repo = InboundRepo(self.db, clock)
+        self._accounts = accounts
+        self.inbound: InboundReceiver | None = None
         self.services = Services(
             accounts=AccountService(
                 accounts,
@@ -69,6 +74,7 @@ class Gateway:
                 self.writer, messages, prices=settings.pricing.table(), clock=clock
             ),
             messages=MessageService(messages),
+            inbound=InboundService(self.inbound_repo),
         )
         self._clock = clock
         self._listener: PgListener | None = None
@@ -85,8 +91,15 @@ class Gateway:
             return
         self.connectors = {c.name: build_connector(c) for c in self.settings.connectors}
         self.receiver = ReportReceiver(self.queue, self._clock)
+        self.inbound = InboundReceiver(
+            self.inbound_repo,
+            InboundRouter(self.settings.inbound.numbers, self._accounts),
+            reassembly_timeout_seconds=self.settings.inbound.reassembly_timeout_seconds,
+            clock=self._clock,
+        )
+        self.inbound.start()
         for connector in self.connectors.values():
-            await connector.start(self.receiver)
+            await connector.start(self.receiver, self.inbound)
         self.dispatcher = Dispatcher(
             self.queue,
             self.connectors,
@@ -110,4 +123,6 @@ class Gateway:
             await connector.stop()
         if self.receiver is not None:
             await self.receiver.close()
+        if self.inbound is not None:
+            await self.inbound.close()
         await self.db.dispose()

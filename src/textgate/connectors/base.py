@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from textgate.core.inbound import Concatenation, InboundMessage
 from textgate.core.message import DeliveryReport
 from textgate.errors import ConnectorError
 
@@ -29,38 +29,6 @@ __all__ = [
     "ReportSink",
     "Submission",
 ]
-
-
-
-@dataclass(frozen=True, slots=True)
-class Concatenation:
-    """Where one part of a concatenated inbound message belongs: the concatenation UDH
-    (IE 0x00 8-bit or 0x08 16-bit reference, 3GPP TS 23.040 9.2.3.24.1/.8) or the SMPP
-    sar_msg_ref_num / sar_total_segments / sar_segment_seqnum TLVs (SMPP 3.4 5.3.2.22-24)."""
-
-    reference: int
-    total: int
-    sequence: int
-    """1-based position of this part."""
-
-
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
-    """A message from a handset to one of our numbers, as one connector received it.
-
-    ``part`` is set when this is one part of a concatenated message; the inbound store
-    reassembles the parts (durably, so an acknowledged part is never lost).
-    """
-
-    connector: str
-    sender: str
-    """The handset: E.164 with '+' when numeric, else as received (alphanumeric)."""
-    recipient: str
-    """Our number the message was sent to, E.164 with '+' when numeric."""
-    text: str
-    received_at: datetime
-    external_id: str | None = None
-    part: Concatenation | None = None
 
 
 ReportSink = Callable[[Sequence[DeliveryReport]], Awaitable[None]]

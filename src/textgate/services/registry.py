@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textgate.services.accounts import AccountService
+from textgate.services.inbound import InboundService
 from textgate.services.query import MessageService
 from textgate.services.submit import SubmitService
 
@@ -16,3 +17,4 @@ class Services:
     accounts: AccountService
     submit: SubmitService
     messages: MessageService
+    inbound: InboundService

@@ -27,6 +27,8 @@ __all__ = [
     "accounts",
     "api_keys",
     "idempotency_keys",
+    "inbound_messages",
+    "inbound_parts",
     "ledger",
     "message_events",
     "messages",
@@ -231,4 +233,62 @@ account_events = Table(
     Column("detail", Text),
     Column("created_at", Ms, nullable=False),
     Index("ix_account_events_account_id_id", "account_id", "id"),
+)
+
+
+# Messages from handsets to our numbers (any connector). ``account_id`` is NULL when no
+# account owns the recipient number: the message is still kept (it was acknowledged to the
+# operator) and shows up once the number is assigned.
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", Id),
+    Column("connector", String(64), nullable=False),
+    Column("external_id", String(128)),
+    Column("sender", String(64), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("parts", SmallInteger, nullable=False, server_default=text("1")),
+    # Parts expected; more than ``parts`` when an incomplete message was stored after the
+    # reassembly timeout rather than kept waiting for parts that never came.
+    Column("total_parts", SmallInteger, nullable=False, server_default=text("1")),
+    Column("received_at", Ms, nullable=False),
+    Column("created_at", Ms, nullable=False),
+    Column("read_at", Ms),
+    Column("alias", String(100)),
+    Index("ix_inbound_messages_account_id_id", "account_id", "id"),
+    Index("ix_inbound_messages_account_id_sender_id", "account_id", "sender", "id"),
+    Index("ix_inbound_messages_recipient_id", "recipient", "id"),
+)
+
+# Parts of concatenated inbound messages waiting for their siblings. Stored before the
+# operator is answered, so a part acknowledged and then followed by a crash is not lost.
+# The unique key makes a part the operator delivers twice (its answer was lost) harmless.
+inbound_parts = Table(
+    "inbound_parts",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("connector", String(64), nullable=False),
+    Column("sender", String(64), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("reference", Integer, nullable=False),
+    Column("total", SmallInteger, nullable=False),
+    Column("sequence", SmallInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("external_id", String(128)),
+    Column("received_at", Ms, nullable=False),
+    # Our own clock, not the operator's: the reassembly timeout runs from here.
+    Column("created_at", Ms, nullable=False),
+    Index(
+        "ux_inbound_parts_key",
+        "connector",
+        "sender",
+        "recipient",
+        "reference",
+        "total",
+        "sequence",
+        unique=True,
+    ),
+    Index("ix_inbound_parts_created_at", "created_at"),
 )

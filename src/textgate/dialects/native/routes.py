@@ -24,6 +24,8 @@ from textgate.dialects.native.schemas import (
     AccountOut,
     CancelOut,
     ErrorBody,
+    InboundList,
+    InboundOut,
     MessageDetail,
     MessageList,
     MessageOut,
@@ -35,6 +37,7 @@ from textgate.dialects.native.schemas import (
     UsageOut,
 )
 from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
+from textgate.services.inbound import InboundFilter
 from textgate.services.query import MessageFilter
 from textgate.services.registry import Services
 from textgate.services.submit import SubmitRequest
@@ -216,3 +219,39 @@ async def add_opt_outs(body: OptOutsIn, account: AccountDep, services: ServicesD
 async def remove_opt_out(number: str, account: AccountDep, services: ServicesDep) -> OptOutList:
     await services.accounts.remove_opt_outs(account, [number])
     return await list_opt_outs(account, services)
+
+
+@router.get("/inbound", response_model=InboundList, response_model_by_alias=True)
+async def list_inbound(
+    account: AccountDep,
+    services: ServicesDep,
+    since: Annotated[datetime | None, Query()] = None,
+    sender: Annotated[str | None, Query(alias="from")] = None,
+    unread: Annotated[bool, Query()] = False,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> InboundList:
+    """Messages handsets sent to the account's numbers, newest first."""
+    if cursor is not None and len(cursor) != 26:
+        raise InvalidRequest("cursor is not one this API returned")
+    if sender is not None:
+        sender = sender.strip()
+        # Numbers are stored in E.164 with '+'; an unencoded '+' arrives as a space.
+        sender = f"+{sender}" if sender.isdigit() else sender
+    flt = InboundFilter(
+        since_ms=None if since is None else to_ms(since),
+        sender=sender,
+        unread=unread,
+        before_id=cursor,
+    )
+    page = await services.inbound.search(account.id, flt, limit=limit + 1)
+    more = len(page) > limit
+    page = page[:limit]
+    return InboundList(
+        data=[InboundOut.of(m) for m in page], next_cursor=page[-1].id if more and page else None
+    )
+
+
+@router.get("/inbound/{inbound_id}", response_model=InboundOut, response_model_by_alias=True)
+async def get_inbound(inbound_id: str, account: AccountDep, services: ServicesDep) -> InboundOut:
+    return InboundOut.of(await services.inbound.get(account.id, inbound_id))

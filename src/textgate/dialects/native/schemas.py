@@ -7,12 +7,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from textgate.core.inbound import Inbound
 from textgate.core.message import Message, StatusEvent
 
 __all__ = [
     "AccountOut",
     "CancelOut",
     "ErrorBody",
+    "InboundList",
+    "InboundOut",
     "MessageDetail",
     "MessageList",
     "MessageOut",
@@ -157,3 +160,40 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class InboundOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    sender: str = Field(serialization_alias="from", description="The handset that wrote")
+    to: str = Field(description="Your number it wrote to")
+    text: str
+    received_at: datetime
+    parts: int = Field(description="Parts received (concatenated messages are reassembled)")
+    complete: bool = Field(
+        description="False when parts never came and the rest was stored after a timeout"
+    )
+    read: bool
+    alias: str | None = None
+    connector: str
+
+    @classmethod
+    def of(cls, m: Inbound) -> InboundOut:
+        return cls(
+            id=m.id,
+            sender=m.sender,
+            to=m.recipient,
+            text=m.text,
+            received_at=m.received_at,
+            parts=m.parts,
+            complete=m.complete,
+            read=m.read_at is not None,
+            alias=m.alias,
+            connector=m.connector,
+        )
+
+
+class InboundList(BaseModel):
+    data: list[InboundOut]
+    next_cursor: str | None

@@ -1,0 +1,139 @@
+"""Inbound messages: the sink connectors hand them to, and reading them for every interface.
+
+A connector calls :class:`InboundReceiver` and acknowledges to its operator only once the
+call returned, so everything acknowledged is stored (parts of concatenated messages
+included; DESIGN section 3). Ownership comes from ``inbound.numbers`` in the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+
+from textgate.core.clock import Clock, system_clock
+from textgate.core.inbound import Inbound, InboundMessage
+from textgate.errors import NotFound
+from textgate.storage.accounts import AccountRepo
+from textgate.storage.inbound import InboundFilter, InboundRepo, Route
+
+__all__ = ["InboundFilter", "InboundReceiver", "InboundRouter", "InboundService"]
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 1000
+
+
+def _digits(number: str) -> str:
+    return "".join(c for c in number if c.isdigit())
+
+
+class InboundRouter:
+    """Recipient number -> owning account id, by longest configured prefix.
+
+    Account names are resolved to ids in the event loop and the result is a plain function
+    over a snapshot: storage calls it inside its transaction (in SQLite's writer thread).
+    Names that do not exist (yet) are looked up again after ``refresh_seconds``.
+    """
+
+    def __init__(
+        self,
+        numbers: Mapping[str, str],
+        accounts: AccountRepo,
+        *,
+        refresh_seconds: float = 30.0,
+    ) -> None:
+        self._prefixes = {_digits(k): v for k, v in numbers.items() if _digits(k)}
+        self._accounts = accounts
+        self._refresh = refresh_seconds
+        self._ids: dict[str, str] = {}
+        self._resolved_at = float("-inf")
+
+    async def snapshot(self) -> Route:
+        names = set(self._prefixes.values())
+        stale = time.monotonic() - self._resolved_at > self._refresh
+        if stale and not names <= self._ids.keys():
+            for name in names - self._ids.keys():
+                try:
+                    self._ids[name] = (await self._accounts.by_name(name)).id
+                except NotFound:
+                    log.warning("inbound.numbers names account %r, which does not exist", name)
+            self._resolved_at = time.monotonic()
+        owners = {p: self._ids[n] for p, n in self._prefixes.items() if n in self._ids}
+        longest = max((len(p) for p in owners), default=0)
+
+        def route(recipient: str) -> str | None:
+            digits = _digits(recipient)
+            for size in range(min(len(digits), longest), 0, -1):
+                owner = owners.get(digits[:size])
+                if owner is not None:
+                    return owner
+            return None
+
+        return route
+
+
+class InboundReceiver:
+    """The inbound sink: stores before it returns; completes stale part groups in the
+    background (:meth:`start`)."""
+
+    def __init__(
+        self,
+        repo: InboundRepo,
+        router: InboundRouter,
+        *,
+        reassembly_timeout_seconds: float = 3600.0,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._repo = repo
+        self._router = router
+        self._timeout_ms = int(reassembly_timeout_seconds * 1000)
+        self._clock = clock
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def __call__(self, items: Sequence[InboundMessage]) -> None:
+        if items:
+            await self._repo.store(items, await self._router.snapshot())
+
+    async def flush_stale(self) -> list[str]:
+        """Store part groups older than the reassembly timeout as incomplete messages."""
+        route = await self._router.snapshot()
+        return await self._repo.flush_stale(self._clock() - self._timeout_ms, route)
+
+    def start(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="inbound-sweeper")
+
+    async def _sweep(self) -> None:
+        interval = min(60.0, max(0.05, self._timeout_ms / 4000))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                stored = await self.flush_stale()
+            except Exception:
+                log.exception("storing stale inbound parts failed; will try again")
+                continue
+            if stored:
+                log.warning("stored %d incomplete inbound message(s) after timeout", len(stored))
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+
+class InboundService:
+    def __init__(self, repo: InboundRepo) -> None:
+        self._repo = repo
+
+    async def get(self, account_id: str, inbound_id: str) -> Inbound:
+        return await self._repo.get(account_id, inbound_id)
+
+    async def search(
+        self, account_id: str, flt: InboundFilter, *, limit: int = 100
+    ) -> list[Inbound]:
+        return await self._repo.search(account_id, flt, limit=max(1, min(limit, MAX_PAGE)))

@@ -1,0 +1,137 @@
+"""The inbound store: whole messages, durable reassembly of parts, ownership, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from textgate.core.inbound import Concatenation, InboundMessage
+from textgate.errors import NotFound
+from textgate.services.inbound import InboundReceiver, InboundRouter
+from textgate.storage.accounts import AccountRepo
+from textgate.storage.db import Database
+from textgate.storage.inbound import InboundFilter, InboundRepo
+from textgate.storage.migrate import upgrade
+
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url, sqlite_synchronous="NORMAL")
+    await upgrade(database)
+    yield database
+    await database.dispose()
+
+
+def mo(
+    text: str,
+    *,
+    part: Concatenation | None = None,
+    sender: str = "+33612345678",
+    to: str = "+33700000001",
+) -> InboundMessage:
+    return InboundMessage(
+        connector="smsc", sender=sender, recipient=to, text=text, received_at=NOW, part=part
+    )
+
+
+async def _setup(db: Database, timeout: float = 3600.0) -> tuple[str, InboundRepo, InboundReceiver]:
+    accounts = AccountRepo(db)
+    acme = await accounts.create("acme")
+    repo = InboundRepo(db)
+    router = InboundRouter({"+337000": "acme", "+44": "nobody-yet"}, accounts)
+    return acme.id, repo, InboundReceiver(repo, router, reassembly_timeout_seconds=timeout)
+
+
+async def test_whole_message_is_stored_for_the_owner_of_the_number(db: Database) -> None:
+    acme, repo, receive = await _setup(db)
+    await receive([mo("Hello"), mo("Unowned", to="+4479460000")])
+    [stored] = await repo.search(acme, InboundFilter(), limit=10)
+    assert (stored.sender, stored.recipient, stored.text) == (
+        "+33612345678",
+        "+33700000001",
+        "Hello",
+    )
+    assert stored.received_at == NOW and stored.complete and stored.read_at is None
+    # Nobody owns +44...: kept without an account, not dropped.
+    [unowned] = await repo.unowned()
+    assert unowned.text == "Unowned" and unowned.account_id is None
+    assert await repo.get(acme, stored.id) == stored
+    with pytest.raises(NotFound):
+        await repo.get(acme, unowned.id)
+
+
+@pytest.mark.parametrize("reference", [7, 0xBEEF])
+async def test_parts_in_any_order_and_repeated_make_one_message(
+    db: Database, reference: int
+) -> None:
+    acme, repo, receive = await _setup(db)
+    texts = ["Part one, ", "part two, ", "part three."]
+    order = [2, 0, 2, 0, 1]  # the SMSC resends parts whose answer it lost
+    for n, i in enumerate(order):
+        assert await repo.search(acme, InboundFilter(), limit=10) == [], n
+        await receive([mo(texts[i], part=Concatenation(reference, 3, i + 1))])
+    [stored] = await repo.search(acme, InboundFilter(), limit=10)
+    assert stored.text == "".join(texts)
+    assert (stored.parts, stored.total_parts, stored.complete) == (3, 3, True)
+
+
+async def test_parts_of_different_messages_do_not_mix(db: Database) -> None:
+    acme, repo, receive = await _setup(db)
+    a = [mo(f"a{i}", part=Concatenation(1, 2, i + 1)) for i in range(2)]
+    b = [mo(f"b{i}", part=Concatenation(2, 2, i + 1)) for i in range(2)]
+    c = [mo(f"c{i}", sender="+33698765432", part=Concatenation(1, 2, i + 1)) for i in range(2)]
+    parts = a + b + c
+    random.Random(4).shuffle(parts)
+    await receive(parts)
+    stored = await repo.search(acme, InboundFilter(), limit=10)
+    assert sorted(m.text for m in stored) == ["a0a1", "b0b1", "c0c1"]
+
+
+async def test_concurrent_parts_complete_exactly_once(db: Database) -> None:
+    acme, repo, receive = await _setup(db)
+    parts = [mo(str(i), part=Concatenation(9, 5, i + 1)) for i in range(5)]
+    await asyncio.gather(*(receive([p]) for p in parts))
+    [stored] = await repo.search(acme, InboundFilter(), limit=10)
+    assert stored.text == "01234"
+
+
+async def test_stale_parts_are_stored_incomplete_after_the_timeout(db: Database) -> None:
+    acme, repo, receive = await _setup(db, timeout=0.001)
+    await receive([mo("first half ", part=Concatenation(3, 2, 1))])
+    await asyncio.sleep(0.01)
+    assert len(await receive.flush_stale()) == 1
+    [stored] = await repo.search(acme, InboundFilter(), limit=10)
+    assert stored.text == "first half " and not stored.complete
+    assert (stored.parts, stored.total_parts) == (1, 2)
+    assert await receive.flush_stale() == []
+
+
+async def test_filters_and_cursor(db: Database) -> None:
+    acme, repo, receive = await _setup(db)
+    for i in range(5):
+        await receive([mo(f"m{i}", sender="+33611111111" if i % 2 else "+33622222222")])
+    newest_first = [m.text for m in await repo.search(acme, InboundFilter(), limit=10)]
+    assert newest_first == ["m4", "m3", "m2", "m1", "m0"]
+    odd = await repo.search(acme, InboundFilter(sender="+33611111111"), limit=10)
+    assert [m.text for m in odd] == ["m3", "m1"]
+    page = await repo.search(acme, InboundFilter(), limit=2)
+    rest = await repo.search(acme, InboundFilter(before_id=page[-1].id), limit=10)
+    assert [m.text for m in page + rest] == newest_first
+
+
+async def test_a_number_assigned_later_routes_after_refresh(db: Database) -> None:
+    accounts = AccountRepo(db)
+    repo = InboundRepo(db)
+    router = InboundRouter({"+4479": "later"}, accounts, refresh_seconds=0)
+    receive = InboundReceiver(repo, router)
+    await receive([mo("before", to="+447900000000")])
+    later = await accounts.create("later")
+    await receive([mo("after", to="+447900000000")])
+    assert [m.text for m in await repo.search(later.id, InboundFilter(), limit=10)] == ["after"]
+    assert [m.text for m in await repo.unowned()] == ["before"]

@@ -1,8 +1,11 @@
-"""SMPP 3.4 PDU codec: dataclasses for the PDUs, ``encode`` / ``decode``, a stream ``Framer``
-and the ``short_message`` text helpers.
+"""SMPP 3.4 PDU codec: ``encode`` / ``decode`` and (re-exported from ``pdutypes``) the PDU
+dataclasses.
 
 Layouts follow SMPP v3.4 (issue 1.2) section 4; every body is described once, as a table of
-fields (``_layout``), and one generic reader/writer walks it. Wire rules (3.1, 5.1, 5.2):
+fields (``_layout``), and one generic reader/writer walks it. The PDUs of the per-message
+path (submit_sm, deliver_sm, their responses, header-only PDUs) also have hand-unrolled
+codecs; on any input they cannot take as is they defer to the generic code, so errors and
+their command_status are the generic code's. Wire rules (3.1, 5.1, 5.2):
 integers are unsigned big-endian; C-Octet Strings are NUL-terminated and their maximum size
 *includes* the NUL; ``short_message`` is preceded by ``sm_length`` (0-254, 5.2.21).
 
@@ -27,16 +30,50 @@ Time fields (schedule_delivery_time, validity_period, final_date) are checked fo
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Final
+from collections.abc import Callable
+from typing import Any, Final
 
-from textgate.connectors.smpp.constants import (
-    RESPONSE_BIT,
-    CommandId,
-    CommandStatus,
-    PduError,
+from textgate.connectors.smpp.constants import RESPONSE_BIT, CommandStatus, PduError
+from textgate.connectors.smpp.pdutypes import (
+    BIND_RESPONSE,
+    DEFAULT_MAX_PDU_LENGTH,
+    FIELD_DEFAULTS,
+    HEADER_LENGTH,
+    MAX_SM_LENGTH,
+    NO_TLVS,
+    PDU_CLASSES,
+    AlertNotification,
+    Bind,
+    BindReceiver,
+    BindReceiverResp,
+    BindResp,
+    BindTransceiver,
+    BindTransceiverResp,
+    BindTransmitter,
+    BindTransmitterResp,
+    CancelSm,
+    CancelSmResp,
+    DataSm,
+    DataSmResp,
+    DeliverSm,
+    DeliverSmResp,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    MessageIdResp,
+    Outbind,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SmPdu,
+    SubmitSm,
+    SubmitSmResp,
+    Unbind,
+    UnbindResp,
 )
-from textgate.connectors.smpp.tlv import Tlvs, decode_tlvs
+from textgate.connectors.smpp.tlv import decode_tlvs
 
 __all__ = [
     "BIND_RESPONSE",
@@ -76,412 +113,46 @@ __all__ = [
     "encode",
 ]
 
-HEADER_LENGTH: Final = 16  # 3.2: command_length, command_id, command_status, sequence_number
-DEFAULT_MAX_PDU_LENGTH: Final = 64 * 1024
-MAX_SM_LENGTH: Final = 254  # 5.2.21
-_HEADER = struct.Struct(">IIII")
 _S = CommandStatus
-NO_TLVS: Final = Tlvs()
-
-
-@dataclass(frozen=True, slots=True)
-class _F:
-    """One mandatory body field: kind "c" (C-Octet String of at most ``size`` octets with
-    the NUL), "u8" (1-octet integer) or "sm" (sm_length + short_message)."""
-
-    name: str
-    kind: str
-    size: int = 1
-    status: int = _S.ESME_RINVCMDLEN
-
-
-def _c(name: str, size: int, status: int) -> _F:
-    return _F(name, "c", size, status)
-
-
-def _u8(name: str) -> _F:
-    return _F(name, "u8")
-
-
-_SM: Final = _F("short_message", "sm", status=_S.ESME_RINVMSGLEN)
-_SERVICE_TYPE: Final = _c("service_type", 6, _S.ESME_RINVSERTYP)  # 5.2.11
-_MESSAGE_ID: Final = _c("message_id", 65, _S.ESME_RINVMSGID)  # 5.2.23
-
-
-def _source(size: int) -> tuple[_F, ...]:  # 5.2.5-5.2.8
-    return (
-        _u8("source_addr_ton"),
-        _u8("source_addr_npi"),
-        _c("source_addr", size, _S.ESME_RINVSRCADR),
-    )
-
-
-def _dest(size: int) -> tuple[_F, ...]:  # 5.2.5-5.2.9
-    return (
-        _u8("dest_addr_ton"),
-        _u8("dest_addr_npi"),
-        _c("destination_addr", size, _S.ESME_RINVDSTADR),
-    )
-
-
-# --------------------------------------------------------------------------- PDU classes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pdu:
-    """Common header (3.2). ``command_id`` is a class attribute of each concrete PDU."""
-
-    command_id: ClassVar[CommandId]
-    _layout: ClassVar[tuple[_F, ...]] = ()
-    _has_tlvs: ClassVar[bool] = False
-
-    sequence_number: int
-    command_status: int = 0
-
-    @property
-    def is_response(self) -> bool:
-        return bool(self.command_id & RESPONSE_BIT)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Bind(Pdu):
-    """bind_transmitter / bind_receiver / bind_transceiver body, 4.1.1 / 4.1.3 / 4.1.5."""
-
-    _layout: ClassVar[tuple[_F, ...]] = (
-        _c("system_id", 16, _S.ESME_RINVSYSID),
-        _c("password", 9, _S.ESME_RINVPASWD),
-        _c("system_type", 13, _S.ESME_RINVSYSTYP),
-        _u8("interface_version"),
-        _u8("addr_ton"),
-        _u8("addr_npi"),
-        _c("address_range", 41, _S.ESME_RBINDFAIL),
-    )
-    system_id: str = ""
-    password: str = ""
-    system_type: str = ""
-    interface_version: int = 0x34
-    addr_ton: int = 0
-    addr_npi: int = 0
-    address_range: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindTransmitter(Bind):
-    command_id = CommandId.BIND_TRANSMITTER
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindReceiver(Bind):
-    command_id = CommandId.BIND_RECEIVER
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindTransceiver(Bind):
-    command_id = CommandId.BIND_TRANSCEIVER
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindResp(Pdu):
-    """bind_*_resp body, 4.1.2 / 4.1.4 / 4.1.6: system_id + TLV sc_interface_version."""
-
-    _layout: ClassVar[tuple[_F, ...]] = (_c("system_id", 16, _S.ESME_RINVSYSID),)
-    _has_tlvs: ClassVar[bool] = True
-    system_id: str = ""
-    tlvs: Tlvs = NO_TLVS
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindTransmitterResp(BindResp):
-    command_id = CommandId.BIND_TRANSMITTER_RESP
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindReceiverResp(BindResp):
-    command_id = CommandId.BIND_RECEIVER_RESP
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BindTransceiverResp(BindResp):
-    command_id = CommandId.BIND_TRANSCEIVER_RESP
-
-
-BIND_RESPONSE: Final[dict[type[Bind], type[BindResp]]] = {
-    BindTransmitter: BindTransmitterResp,
-    BindReceiver: BindReceiverResp,
-    BindTransceiver: BindTransceiverResp,
-}
-"""The response class of each bind (SMPP 3.4 4.1)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outbind(Pdu):
-    """4.1.7."""
-
-    command_id = CommandId.OUTBIND
-    _layout: ClassVar[tuple[_F, ...]] = (
-        _c("system_id", 16, _S.ESME_RINVSYSID),
-        _c("password", 9, _S.ESME_RINVPASWD),
-    )
-    system_id: str = ""
-    password: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Unbind(Pdu):
-    command_id = CommandId.UNBIND  # 4.2.1
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnbindResp(Pdu):
-    command_id = CommandId.UNBIND_RESP  # 4.2.2
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GenericNack(Pdu):
-    command_id = CommandId.GENERIC_NACK  # 4.3.1
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EnquireLink(Pdu):
-    command_id = CommandId.ENQUIRE_LINK  # 4.11.1
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EnquireLinkResp(Pdu):
-    command_id = CommandId.ENQUIRE_LINK_RESP  # 4.11.2
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SmPdu(Pdu):
-    """The body shared by submit_sm (4.4.1) and deliver_sm (4.6.1)."""
-
-    _layout: ClassVar[tuple[_F, ...]] = (
-        _SERVICE_TYPE,
-        *_source(21),
-        *_dest(21),
-        _u8("esm_class"),  # 5.2.12
-        _u8("protocol_id"),
-        _u8("priority_flag"),
-        _c("schedule_delivery_time", 17, _S.ESME_RINVSCHED),  # 5.2.15
-        _c("validity_period", 17, _S.ESME_RINVEXPIRY),  # 5.2.16
-        _u8("registered_delivery"),  # 5.2.17
-        _u8("replace_if_present_flag"),
-        _u8("data_coding"),  # 5.2.19
-        _u8("sm_default_msg_id"),
-        _SM,
-    )
-    _has_tlvs: ClassVar[bool] = True
-    service_type: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
-    esm_class: int = 0
-    protocol_id: int = 0
-    priority_flag: int = 0
-    schedule_delivery_time: str = ""
-    validity_period: str = ""
-    registered_delivery: int = 0
-    replace_if_present_flag: int = 0
-    data_coding: int = 0
-    sm_default_msg_id: int = 0
-    short_message: bytes = b""
-    tlvs: Tlvs = NO_TLVS
-
-    @property
-    def is_delivery_receipt(self) -> bool:
-        """esm_class message type bits 5-2 = 0001: SMSC delivery receipt (5.2.12)."""
-        return self.esm_class & 0x3C == 0x04
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SubmitSm(SmPdu):
-    command_id = CommandId.SUBMIT_SM
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeliverSm(SmPdu):
-    command_id = CommandId.DELIVER_SM
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _MessageIdResp(Pdu):
-    _layout: ClassVar[tuple[_F, ...]] = (_MESSAGE_ID,)
-    _has_tlvs: ClassVar[bool] = True
-    message_id: str = ""
-    tlvs: Tlvs = NO_TLVS
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SubmitSmResp(_MessageIdResp):
-    command_id = CommandId.SUBMIT_SM_RESP  # 4.4.2
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeliverSmResp(_MessageIdResp):
-    command_id = CommandId.DELIVER_SM_RESP  # 4.6.2 (message_id unused, set to NULL)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DataSmResp(_MessageIdResp):
-    command_id = CommandId.DATA_SM_RESP  # 4.7.2
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DataSm(Pdu):
-    """4.7.1 (addresses up to 65 octets; the message travels in TLV message_payload)."""
-
-    command_id = CommandId.DATA_SM
-    _layout: ClassVar[tuple[_F, ...]] = (
-        _SERVICE_TYPE,
-        *_source(65),
-        *_dest(65),
-        _u8("esm_class"),
-        _u8("registered_delivery"),
-        _u8("data_coding"),
-    )
-    _has_tlvs: ClassVar[bool] = True
-    service_type: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
-    esm_class: int = 0
-    registered_delivery: int = 0
-    data_coding: int = 0
-    tlvs: Tlvs = NO_TLVS
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QuerySm(Pdu):
-    """4.8.1."""
-
-    command_id = CommandId.QUERY_SM
-    _layout: ClassVar[tuple[_F, ...]] = (_MESSAGE_ID, *_source(21))
-    message_id: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class QuerySmResp(Pdu):
-    """4.8.2 (message_state: 5.2.28, error_code: 5.2.31)."""
-
-    command_id = CommandId.QUERY_SM_RESP
-    _layout: ClassVar[tuple[_F, ...]] = (
-        _MESSAGE_ID,
-        _c("final_date", 17, _S.ESME_RQUERYFAIL),
-        _u8("message_state"),
-        _u8("error_code"),
-    )
-    message_id: str = ""
-    final_date: str = ""
-    message_state: int = 0
-    error_code: int = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CancelSm(Pdu):
-    """4.9.1."""
-
-    command_id = CommandId.CANCEL_SM
-    _layout: ClassVar[tuple[_F, ...]] = (_SERVICE_TYPE, _MESSAGE_ID, *_source(21), *_dest(21))
-    service_type: str = ""
-    message_id: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    dest_addr_ton: int = 0
-    dest_addr_npi: int = 0
-    destination_addr: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CancelSmResp(Pdu):
-    command_id = CommandId.CANCEL_SM_RESP  # 4.9.2
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReplaceSm(Pdu):
-    """4.10.1."""
-
-    command_id = CommandId.REPLACE_SM
-    _layout: ClassVar[tuple[_F, ...]] = (
-        _MESSAGE_ID,
-        *_source(21),
-        _c("schedule_delivery_time", 17, _S.ESME_RINVSCHED),
-        _c("validity_period", 17, _S.ESME_RINVEXPIRY),
-        _u8("registered_delivery"),
-        _u8("sm_default_msg_id"),
-        _SM,
-    )
-    message_id: str = ""
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    schedule_delivery_time: str = ""
-    validity_period: str = ""
-    registered_delivery: int = 0
-    sm_default_msg_id: int = 0
-    short_message: bytes = b""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReplaceSmResp(Pdu):
-    command_id = CommandId.REPLACE_SM_RESP  # 4.10.2
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlertNotification(Pdu):
-    """4.12.1."""
-
-    command_id = CommandId.ALERT_NOTIFICATION
-    _layout: ClassVar[tuple[_F, ...]] = (
-        *_source(65),
-        _u8("esme_addr_ton"),
-        _u8("esme_addr_npi"),
-        _c("esme_addr", 65, _S.ESME_RINVDSTADR),
-    )
-    _has_tlvs: ClassVar[bool] = True
-    source_addr_ton: int = 0
-    source_addr_npi: int = 0
-    source_addr: str = ""
-    esme_addr_ton: int = 0
-    esme_addr_npi: int = 0
-    esme_addr: str = ""
-    tlvs: Tlvs = NO_TLVS
-
-
-_CLASSES: Final[dict[int, type[Pdu]]] = {
-    cls.command_id: cls
-    for cls in (
-        BindTransmitter, BindReceiver, BindTransceiver,
-        BindTransmitterResp, BindReceiverResp, BindTransceiverResp,
-        Outbind, Unbind, UnbindResp, GenericNack, EnquireLink, EnquireLinkResp,
-        SubmitSm, SubmitSmResp, DeliverSm, DeliverSmResp, DataSm, DataSmResp,
-        QuerySm, QuerySmResp, CancelSm, CancelSmResp, ReplaceSm, ReplaceSmResp,
-        AlertNotification,
-    )
-}  # fmt: skip
-_DEFAULTS: Final[dict[type[Pdu], dict[str, Any]]] = {
-    cls: {f.name: f.default for f in fields(cls) if f.name not in ("sequence_number",)}
-    for cls in _CLASSES.values()
-}
+_HEADER: Final = struct.Struct(">IIII")
+_pack_header: Final = _HEADER.pack
+_unpack_header: Final = _HEADER.unpack_from
+# The octets between two C-Octet Strings of a submit_sm / deliver_sm body (4.4.1), each led
+# by the NUL that ends the string before: NUL ton npi; NUL esm_class protocol_id
+# priority_flag; NUL registered_delivery replace_if_present_flag data_coding
+# sm_default_msg_id sm_length.
+_NUL_2: Final = struct.Struct(">BBB").pack
+_NUL_3: Final = struct.Struct(">BBBB").pack
+_NUL_5: Final = struct.Struct(">BBBBBB").pack
+_SM_FIXED_OCTETS: Final = 3 + 3 + 4 + 1 + 6  # everything but strings, short_message, TLVs
+
+# Raised by the unrolled encoders on values the wire format cannot take; the generic
+# encoder then runs and raises the PduError with the right command_status.
+_ENCODE_MISFITS: Final = (struct.error, UnicodeEncodeError, AttributeError, TypeError)
 
 
 # --------------------------------------------------------------------------- encode
 
 
-def encode(pdu: Pdu) -> bytes:
-    """Serialise a PDU, header included. Values that do not fit the wire format (a C-Octet
-    String over its maximum, non-Latin-1 text, an integer out of range, short_message over
-    254 octets) raise PduError with the status a peer would have answered."""
-    seq = pdu.sequence_number
+def encode(pdu: Pdu, sequence_number: int | None = None) -> bytes:
+    """Serialise a PDU, header included, with ``sequence_number`` instead of the PDU's own
+    when given (so a session numbers a PDU without copying it). Values that do not fit the
+    wire format (a C-Octet String over its maximum, non-Latin-1 text, an integer out of
+    range, short_message over 254 octets) raise PduError with the status a peer would have
+    answered."""
+    seq = pdu.sequence_number if sequence_number is None else sequence_number
+    fast = _FAST_ENCODERS.get(type(pdu))
+    if fast is not None:
+        try:
+            data = fast(pdu, seq)
+        except _ENCODE_MISFITS:
+            data = None
+        if data is not None:
+            return data
+    return _encode_generic(pdu, seq)
+
+
+def _encode_generic(pdu: Pdu, seq: int) -> bytes:
     body = bytearray()
     for f in pdu._layout:
         value = getattr(pdu, f.name)
@@ -514,8 +185,88 @@ def encode(pdu: Pdu) -> bytes:
 
 
 def _is_default(pdu: Pdu) -> bool:
-    defaults = _DEFAULTS[type(pdu)]
+    defaults = FIELD_DEFAULTS[type(pdu)]
     return all(getattr(pdu, n) == v for n, v in defaults.items() if n != "command_status")
+
+
+def _encode_sm(pdu: SmPdu, seq: int) -> bytes | None:
+    """submit_sm / deliver_sm body (4.4.1, 4.6.1) in one join; None if a value misfits."""
+    service_type = pdu.service_type.encode("latin-1")
+    source = pdu.source_addr.encode("latin-1")
+    dest = pdu.destination_addr.encode("latin-1")
+    schedule = pdu.schedule_delivery_time.encode("latin-1")
+    validity = pdu.validity_period.encode("latin-1")
+    sm = pdu.short_message
+    strings = service_type + source + dest + schedule + validity
+    if (
+        len(service_type) > 5  # maximum sizes include the NUL: 5.2.11, 5.2.8, 5.2.9
+        or len(source) > 20
+        or len(dest) > 20
+        or len(schedule) > 16  # 5.2.15, 5.2.16
+        or len(validity) > 16
+        or len(sm) > MAX_SM_LENGTH
+        or 0 in strings
+    ):
+        return None
+    tlvs = pdu.tlvs.encode() if pdu.tlvs.items else b""
+    length = HEADER_LENGTH + _SM_FIXED_OCTETS + len(strings) + len(sm) + len(tlvs)
+    return b"".join(
+        (
+            _pack_header(length, pdu.command_id, pdu.command_status, seq),
+            service_type,
+            _NUL_2(0, pdu.source_addr_ton, pdu.source_addr_npi),
+            source,
+            _NUL_2(0, pdu.dest_addr_ton, pdu.dest_addr_npi),
+            dest,
+            _NUL_3(0, pdu.esm_class, pdu.protocol_id, pdu.priority_flag),
+            schedule,
+            b"\x00",
+            validity,
+            _NUL_5(
+                0,
+                pdu.registered_delivery,
+                pdu.replace_if_present_flag,
+                pdu.data_coding,
+                pdu.sm_default_msg_id,
+                len(sm),
+            ),
+            sm,
+            tlvs,
+        )
+    )
+
+
+def _encode_message_id_resp(pdu: MessageIdResp, seq: int) -> bytes | None:
+    """submit_sm_resp / deliver_sm_resp / data_sm_resp (4.4.2, 4.6.2, 4.7.2)."""
+    message_id = pdu.message_id.encode("latin-1")
+    if len(message_id) > 64 or 0 in message_id:  # 5.2.23: 65 octets with the NUL
+        return None
+    status = pdu.command_status
+    if pdu.tlvs.items:
+        body = message_id + b"\x00" + pdu.tlvs.encode()
+    elif status and not message_id:
+        body = b""  # 4.4.2: no body in an error response
+    else:
+        body = message_id + b"\x00"
+    return _pack_header(HEADER_LENGTH + len(body), pdu.command_id, status, seq) + body
+
+
+def _encode_header_only(pdu: Pdu, seq: int) -> bytes:
+    return _pack_header(HEADER_LENGTH, pdu.command_id, pdu.command_status, seq)
+
+
+_FAST_ENCODERS: Final[dict[type[Pdu], Callable[[Any, int], bytes | None]]] = {
+    SubmitSm: _encode_sm,
+    DeliverSm: _encode_sm,
+    SubmitSmResp: _encode_message_id_resp,
+    DeliverSmResp: _encode_message_id_resp,
+    DataSmResp: _encode_message_id_resp,
+    **{
+        cls: _encode_header_only
+        for cls in PDU_CLASSES.values()
+        if not cls._layout and not cls._has_tlvs
+    },
+}
 
 
 # --------------------------------------------------------------------------- decode
@@ -523,18 +274,31 @@ def _is_default(pdu: Pdu) -> bool:
 
 def decode(data: bytes) -> Pdu:
     """Parse one whole PDU (header included). Raises only :class:`PduError`."""
-    data = bytes(data)
+    data = bytes(data)  # no copy when it already is bytes
     n = len(data)
     if n < HEADER_LENGTH:
         raise PduError(_S.ESME_RINVCMDLEN, None, f"{n} octets is shorter than a PDU header")
-    length, command_id, status, seq = _HEADER.unpack_from(data)
+    length, command_id, status, seq = _unpack_header(data)
     if length != n:
         raise PduError(_S.ESME_RINVCMDLEN, seq, f"command_length {length} but {n} octets")
-    cls = _CLASSES.get(command_id)
+    cls = PDU_CLASSES.get(command_id)
     if cls is None:
         raise PduError(_S.ESME_RINVCMDID, seq, f"unknown command_id 0x{command_id:08X}")
+    fast = _FAST_DECODERS.get(command_id)
+    if fast is not None:
+        try:
+            pdu = fast(cls, data, status, seq)
+        except IndexError:  # a field cut off by the end: let the generic code name it
+            pdu = None
+        if pdu is not None:
+            return pdu
+    return _decode_generic(cls, data, status, seq)
+
+
+def _decode_generic(cls: type[Pdu], data: bytes, status: int, seq: int) -> Pdu:
+    n = len(data)
     values: dict[str, Any] = {}
-    if n == HEADER_LENGTH and cls._layout and command_id & RESPONSE_BIT:
+    if n == HEADER_LENGTH and cls._layout and cls.command_id & RESPONSE_BIT:
         return cls(sequence_number=seq, command_status=status)  # tolerated empty body
     pos = HEADER_LENGTH
     for f in cls._layout:
@@ -566,3 +330,96 @@ def decode(data: bytes) -> Pdu:
     elif pos != n:
         raise PduError(_S.ESME_RINVCMDLEN, seq, f"{n - pos} octets after the body")
     return cls(sequence_number=seq, command_status=status, **values)
+
+
+def _decode_sm(cls: type[SmPdu], data: bytes, status: int, seq: int) -> Pdu | None:
+    """submit_sm / deliver_sm (4.4.1, 4.6.1); None when a field is missing or too long.
+
+    The PDU is decoded to text once (Latin-1: one character per octet, so offsets agree)
+    and every C-Octet String is a slice of that text.
+    """
+    n = len(data)
+    text = data.decode("latin-1")
+    find = text.find
+    # Each search is bounded by the field's maximum size with its NUL (5.2.11, 5.2.8,
+    # 5.2.9, 5.2.15, 5.2.16); finding the next string also proves the octets before it.
+    service_end = find("\x00", 16, 16 + 6)
+    if service_end < 0:
+        return None
+    source_start = service_end + 3
+    source_end = find("\x00", source_start, source_start + 21)
+    if source_end < 0:
+        return None
+    dest_start = source_end + 3
+    dest_end = find("\x00", dest_start, dest_start + 21)
+    if dest_end < 0:
+        return None
+    schedule_start = dest_end + 4
+    schedule_end = find("\x00", schedule_start, schedule_start + 17)
+    if schedule_end < 0:
+        return None
+    validity_end = find("\x00", schedule_end + 1, schedule_end + 1 + 17)
+    if validity_end < 0 or validity_end + 5 >= n:
+        return None
+    sm_start = validity_end + 6
+    sm_end = sm_start + data[validity_end + 5]
+    if sm_end - sm_start > MAX_SM_LENGTH or sm_end > n:
+        return None
+    return cls(
+        sequence_number=seq,
+        command_status=status,
+        service_type=text[16:service_end],
+        source_addr_ton=data[service_end + 1],
+        source_addr_npi=data[service_end + 2],
+        source_addr=text[source_start:source_end],
+        dest_addr_ton=data[source_end + 1],
+        dest_addr_npi=data[source_end + 2],
+        destination_addr=text[dest_start:dest_end],
+        esm_class=data[dest_end + 1],
+        protocol_id=data[dest_end + 2],
+        priority_flag=data[dest_end + 3],
+        schedule_delivery_time=text[schedule_start:schedule_end],
+        validity_period=text[schedule_end + 1 : validity_end],
+        registered_delivery=data[validity_end + 1],
+        replace_if_present_flag=data[validity_end + 2],
+        data_coding=data[validity_end + 3],
+        sm_default_msg_id=data[validity_end + 4],
+        short_message=data[sm_start:sm_end],
+        tlvs=NO_TLVS if sm_end == n else decode_tlvs(data, sm_end, seq),
+    )
+
+
+def _decode_message_id_resp(
+    cls: type[MessageIdResp], data: bytes, status: int, seq: int
+) -> Pdu | None:
+    """submit_sm_resp / deliver_sm_resp / data_sm_resp (4.4.2, 4.6.2, 4.7.2)."""
+    n = len(data)
+    if n == HEADER_LENGTH:  # 4.4.2: no body when command_status is an error
+        return cls(sequence_number=seq, command_status=status)
+    end = data.find(0, HEADER_LENGTH, HEADER_LENGTH + 65)  # 5.2.23
+    if end < 0:
+        return None
+    return cls(
+        sequence_number=seq,
+        command_status=status,
+        message_id=data[HEADER_LENGTH:end].decode("latin-1"),
+        tlvs=NO_TLVS if end + 1 == n else decode_tlvs(data, end + 1, seq),
+    )
+
+
+def _decode_header_only(cls: type[Pdu], data: bytes, status: int, seq: int) -> Pdu | None:
+    return cls(sequence_number=seq, command_status=status) if len(data) == HEADER_LENGTH else None
+
+
+_FAST_DECODERS: Final[dict[int, Callable[[Any, bytes, int, int], Pdu | None]]] = {
+    SubmitSm.command_id: _decode_sm,
+    DeliverSm.command_id: _decode_sm,
+    SubmitSmResp.command_id: _decode_message_id_resp,
+    DeliverSmResp.command_id: _decode_message_id_resp,
+    DataSmResp.command_id: _decode_message_id_resp,
+    **{
+        cls.command_id: _decode_header_only
+        for cls in PDU_CLASSES.values()
+        if not cls._layout and not cls._has_tlvs
+    },
+}

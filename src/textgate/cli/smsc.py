@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from textgate.cli.common import console
-from textgate.connectors.smpp.smsc import FINAL_STATS, Smsc, SmscOptions
+from textgate.connectors.smpp.smsc import FINAL_STATS, BadReceipt, Smsc, SmscOptions
+from textgate.connectors.smpp.smsc_rules import load_rules
 
 __all__ = ["smsc_command"]
 
@@ -48,6 +50,27 @@ def smsc_command(
     reject_prefix: Annotated[
         str, typer.Option(help="Answer destinations with this prefix ESME_RINVDSTADR")
     ] = "",
+    enroute_first: Annotated[
+        bool, typer.Option(help="Send an ENROUTE receipt before the final one")
+    ] = False,
+    bad_receipt: Annotated[
+        str | None,
+        typer.Option(help=f"Send unusable receipts: {', '.join(b.value for b in BadReceipt)}"),
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="Per-destination rules, JSON or TOML (.toml): a list under 'rules' of "
+            "{prefix, submit_status, action, response_delay_ms, final_stat, enroute_first, "
+            "receipt_delay_ms, bad_receipt}",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    record: Annotated[
+        bool, typer.Option(help="Keep accepted submissions in memory (off: less memory)")
+    ] = False,
+    window: Annotated[int, typer.Option(help="Most deliver_sm outstanding per session")] = 10,
     log_level: Annotated[str, typer.Option(help="Logging level")] = "INFO",
 ) -> None:
     """Run an SMPP 3.4 SMSC simulator (for development, tests and benchmarks)."""
@@ -58,10 +81,15 @@ def smsc_command(
             accounts=_accounts(account),
             receipt_delay_ms=receipt_delay_ms,
             final_stat=final_stat.upper(),
+            enroute_first=enroute_first,
+            bad_receipt=BadReceipt(bad_receipt) if bad_receipt else None,
+            rules=load_rules(rules) if rules is not None else (),
             throttle_every=throttle_every,
             reject_prefix=reject_prefix,
+            record=record,
+            window=window,
         )
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         raise typer.BadParameter(str(exc)) from exc
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -85,7 +113,8 @@ def smsc_command(
             await smsc.stop()
             console.print(
                 f"smsc stopped: {smsc.submitted} submitted, {smsc.receipts_sent} receipts, "
-                f"{smsc.throttled} throttled, {smsc.rejected} rejected"
+                f"{smsc.throttled} throttled, {smsc.rejected} rejected, "
+                f"{smsc.ignored} unanswered, {smsc.dropped} dropped links"
             )
 
     try:

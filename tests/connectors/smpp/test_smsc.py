@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +13,11 @@ from typer.testing import CliRunner
 
 from textgate.cli import app
 from textgate.connectors.base import Submission
+from textgate.connectors.smpp.client import BindMode, bind
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
 from textgate.connectors.smpp.constants import CommandStatus
-from textgate.connectors.smpp.pdus import DeliverSmResp, SubmitSm
+from textgate.connectors.smpp.pdus import DeliverSm, DeliverSmResp, Pdu, SubmitSm, SubmitSmResp
+from textgate.connectors.smpp.receipts import parse_receipt
 from textgate.connectors.smpp.session import Session
 from textgate.connectors.smpp.smsc import Smsc, SmscOptions
 from textgate.core.encoding import choose_encoding, segment
@@ -43,6 +47,60 @@ async def eventually(check: Callable[[], bool], timeout: float = 2.0) -> bool:
             return True
         await asyncio.sleep(0.01)
     return check()
+
+
+class Esme:
+    """A raw ESME: textgate's client bind(), answering and keeping every deliver_sm."""
+
+    def __init__(self) -> None:
+        self.delivered: list[DeliverSm] = []
+        self.session: Session | None = None
+        self._changed = asyncio.Event()
+
+    async def handler(self, pdu: Pdu) -> Pdu | None:
+        if isinstance(pdu, DeliverSm):
+            self.delivered.append(pdu)
+            self._changed.set()
+        return DeliverSmResp(sequence_number=pdu.sequence_number)
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[DeliverSm]:
+        async with asyncio.timeout(timeout):
+            while len(self.delivered) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.delivered
+
+    async def submit(self, destination: str, text: str = "hi", **fields: Any) -> Pdu:
+        assert self.session is not None
+        return await self.session.request(
+            SubmitSm(
+                sequence_number=0,
+                source_addr="Shop",
+                destination_addr=destination,
+                registered_delivery=fields.pop("registered_delivery", 1),
+                short_message=fields.pop("short_message", text.encode()),
+                **fields,
+            )
+        )
+
+
+@contextlib.asynccontextmanager
+async def esme_of(smsc: Smsc, mode: BindMode = "transceiver") -> AsyncIterator[Esme]:
+    esme = Esme()
+    esme.session = await bind(
+        "127.0.0.1",
+        smsc.port,
+        system_id="textgate",
+        password="textgate",
+        mode=mode,
+        handler=esme.handler,
+        enquire_link_interval=None,
+        response_timeout=5.0,
+    )
+    try:
+        yield esme
+    finally:
+        await esme.session.close()
 
 
 def sub(text: str, recipient: str = "+4915100000", message_id: str = "msg-1") -> Submission:
@@ -166,45 +224,88 @@ async def test_submit_before_bind(smsc: Smsc) -> None:
     assert smsc.submitted == 0
 
 
-async def test_throttle_every(sink: Sink) -> None:
+async def test_throttle_every() -> None:
     smsc = await _smsc(throttle_every=2)
-    conn = _connector(smsc)
     try:
-        await conn.start(sink)
-        outcomes = [(await conn.submit([sub(f"m{i}", message_id=f"m{i}")]))[0] for i in range(4)]
-        assert [o.error is None for o in outcomes] == [True, False, True, False]
-        for o in outcomes[1::2]:
-            assert o.error is not None and o.error.retryable
+        async with esme_of(smsc) as esme:
+            statuses = [(await esme.submit(f"4915{i}")).command_status for i in range(4)]
+        throttled = CommandStatus.ESME_RTHROTTLED
+        assert statuses == [0, throttled, 0, throttled]
         assert smsc.throttled == 2
         assert smsc.submitted == 2
     finally:
-        await conn.stop()
         await smsc.stop()
 
 
-async def test_reject_prefix(sink: Sink) -> None:
-    smsc = await _smsc(reject_prefix="999")
-    conn = _connector(smsc)
+async def test_reject_prefix() -> None:
+    smsc = await _smsc(reject_prefix="+999")
     try:
-        await conn.start(sink)
-        bad, good = await conn.submit(
-            [sub("x", recipient="+999123", message_id="b"), sub("y", message_id="g")]
-        )
-        assert bad.error is not None and not bad.error.retryable
-        assert good.error is None
-        assert smsc.rejected == 1
+        async with esme_of(smsc) as esme:
+            bad = await esme.submit("999123")
+            good = await esme.submit("4915100")
+        assert bad.command_status == CommandStatus.ESME_RINVDSTADR
+        assert good.command_status == CommandStatus.ESME_ROK
+        assert smsc.rejected == 1 and smsc.submitted == 1
     finally:
-        await conn.stop()
         await smsc.stop()
 
 
-async def test_send_mo(smsc: Smsc, conn: SmppConnector) -> None:
-    resp = await smsc.send_mo("100", "+4915100000", "hello textgate")
-    assert isinstance(resp, DeliverSmResp)
-    assert resp.command_status == CommandStatus.ESME_ROK
-    long_resp = await smsc.send_mo("100", "4915100000", "ü" * 200)
-    assert long_resp.command_status == CommandStatus.ESME_ROK
-    assert smsc.mo_sent == 2
+async def test_receipts_follow_submit_order(smsc: Smsc) -> None:
+    async with esme_of(smsc) as esme:
+        resps = await asyncio.gather(*(esme.submit(f"4915{i:04d}") for i in range(300)))
+        ids = [r.message_id for r in resps if isinstance(r, SubmitSmResp)]
+        assert len(set(ids)) == 300
+        receipts = await esme.wait_for(300)
+    parsed = [parse_receipt(r.short_message.decode()) for r in receipts]
+    # One scheduler per session sends due receipts in the order they fell due.
+    assert [p.message_id if p else None for p in parsed] == ids
+    assert {p.stat if p else None for p in parsed} == {"DELIVRD"}
+    assert await eventually(lambda: smsc.receipts_sent == 300)
+
+
+async def test_transmitter_receipts_go_to_a_receiver_bind(smsc: Smsc) -> None:
+    async with esme_of(smsc, "receiver") as receiver, esme_of(smsc, "transmitter") as tx:
+        resp = await tx.submit("4915100")
+        [receipt] = await receiver.wait_for(1)
+        parsed = parse_receipt(receipt.short_message.decode())
+        assert parsed is not None and isinstance(resp, SubmitSmResp)
+        assert parsed.message_id == resp.message_id
+        assert receipt.destination_addr == "Shop" and receipt.source_addr == "4915100"
+        refused = await receiver.submit("4915100")
+        assert refused.command_status == CommandStatus.ESME_RINVBNDSTS
+    assert tx.delivered == []
+
+
+async def test_message_ids_never_repeat_across_restarts() -> None:
+    seen: list[str] = []
+    smsc = Smsc(SmscOptions(port=0))
+    for _ in range(2):  # the same object restarted, then a new one
+        for server in (smsc, Smsc(SmscOptions(port=0))):
+            await server.start()
+            try:
+                async with esme_of(server) as esme:
+                    for i in range(3):
+                        resp = await esme.submit(f"4915{i}", registered_delivery=0)
+                        assert isinstance(resp, SubmitSmResp)
+                        seen.append(resp.message_id)
+            finally:
+                await server.stop()
+    assert len(set(seen)) == len(seen) == 12
+    # Same counter values every run: only the per-start prefix tells them apart.
+    assert len({i[-8:] for i in seen}) == 3
+    assert len({i[:-8] for i in seen}) == 4
+
+
+async def test_send_mo(smsc: Smsc) -> None:
+    async with esme_of(smsc) as esme:
+        resp = await smsc.send_mo("100", "+4915100000", "hello textgate")
+        assert isinstance(resp, DeliverSmResp)
+        assert resp.command_status == CommandStatus.ESME_ROK
+        [mo] = await esme.wait_for(1)
+    assert mo.source_addr == "4915100000" and mo.source_addr_ton == 1
+    assert mo.destination_addr == "100" and mo.short_message == b"hello textgate"
+    assert not mo.is_delivery_receipt
+    assert smsc.mo_sent == 1
 
 
 async def test_send_mo_without_receiver(smsc: Smsc) -> None:
@@ -228,5 +329,13 @@ async def test_stop_unbinds_clients(sink: Sink) -> None:
 def test_cli_help() -> None:
     result = CliRunner().invoke(app, ["smsc", "--help"])
     assert result.exit_code == 0, result.output
-    assert "--receipt-delay-ms" in result.output
-    assert "--account" in result.output
+    for option in ("--receipt-delay-ms", "--account", "--rules", "--final-stat", "--record"):
+        assert option in result.output
+
+
+def test_cli_refuses_a_bad_rules_file(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"rules": [{"prefix": "49", "final_stat": "NOPE"}]}')
+    result = CliRunner().invoke(app, ["smsc", "--port", "0", "--rules", str(rules)])
+    assert result.exit_code != 0
+    assert "final_stat" in result.output

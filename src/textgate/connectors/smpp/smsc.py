@@ -5,34 +5,35 @@ It runs one :class:`Session` per TCP connection, with a handler that:
 - authenticates bind_transmitter / bind_receiver / bind_transceiver against ``accounts``
   (ESME_RINVSYSID for an unknown system_id, ESME_RINVPASWD for a wrong password,
   ESME_RALYBND for a second bind on the same link); every other request before a successful
-  bind is answered ESME_RINVBNDSTS, as is submit_sm on a receiver bind;
-- answers submit_sm with a unique message id (hex), except every ``throttle_every``-th
-  submit_sm (ESME_RTHROTTLED) and destinations starting with ``reject_prefix``
-  (ESME_RINVDSTADR);
-- when the submit_sm's registered_delivery asks for it (bits 1-0 = 01, or 10 and the final
-  state is a failure, 5.2.17), sends a delivery receipt deliver_sm to the same session
-  after ``receipt_delay_ms``: esm_class 0x04, the Appendix B text with ``final_stat``, and
-  the receipted_message_id and message_state TLVs (5.3.2.12, 5.3.2.35).
+  bind is answered ESME_RINVBNDSTS, as are submit_sm and query_sm on a receiver bind;
+- answers submit_sm as the behaviour for its destination says (:mod:`smsc_rules`: global
+  options, overridden per destination prefix): accept with a message id unique across
+  restarts, refuse with a command_status, answer late, never answer or drop the connection;
+  every ``throttle_every``-th submit_sm is answered ESME_RTHROTTLED whatever the rules say;
+- when registered_delivery asks for it (5.2.17), sends delivery receipts (deliver_sm,
+  esm_class 0x04, Appendix B text, receipted_message_id and message_state TLVs 5.3.2.12,
+  5.3.2.35) to the submitting session, or for a transmitter bind to a receiver bind of the
+  same system_id; an optional ENROUTE receipt first, then the final one after
+  ``receipt_delay_ms``, or an unusable one (``bad_receipt``);
+- answers query_sm (4.8) with the message's state: ENROUTE until its final receipt was due,
+  then the final state and final_date; ESME_RQUERYFAIL for an id of this run it no longer
+  remembers, ESME_RINVMSGID for an id it never issued.
 
 enquire_link and unbind are answered by the Session itself. :meth:`Smsc.send_mo` originates
-a mobile-originated deliver_sm to a bound receiver or transceiver.
+a mobile-originated message to a bound receiver or transceiver.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final
+import secrets
+from datetime import UTC, datetime, timedelta
 
-from textgate.connectors.smpp.constants import CommandStatus, MessageState, PduError, Tag
+from textgate.connectors.smpp.constants import CommandStatus
 from textgate.connectors.smpp.pdus import (
     BIND_RESPONSE,
-    NO_TLVS,
     Bind,
     BindReceiver,
     BindResp,
@@ -41,95 +42,58 @@ from textgate.connectors.smpp.pdus import (
     DeliverSm,
     GenericNack,
     Pdu,
+    QuerySm,
+    QuerySmResp,
     SubmitSm,
     SubmitSmResp,
 )
 from textgate.connectors.smpp.session import Session
-from textgate.connectors.smpp.shortmessage import decode_short_message, encode_short_message
-from textgate.core.encoding import Encoding, choose_encoding
+from textgate.connectors.smpp.smsc_messages import (
+    MoSplit,
+    Received,
+    mo_parts,
+    reassemble,
+    record_of,
+)
+from textgate.connectors.smpp.smsc_options import SmscOptions
+from textgate.connectors.smpp.smsc_receipts import MessageStore, ReceiptScheduler, build_receipt
+from textgate.connectors.smpp.smsc_rules import (
+    FINAL_STATS,
+    BadReceipt,
+    Behaviour,
+    SmscRule,
+    SubmitAction,
+)
 from textgate.errors import ConnectorError
 
-__all__ = ["FINAL_STATS", "Smsc", "SmscOptions"]
+__all__ = [
+    "FINAL_STATS",
+    "BadReceipt",
+    "MoSplit",
+    "Received",
+    "Smsc",
+    "SmscOptions",
+    "SmscRule",
+    "SubmitAction",
+]
 
 log = logging.getLogger(__name__)
-
-FINAL_STATS: Final[Mapping[str, MessageState]] = {
-    "DELIVRD": MessageState.DELIVERED,
-    "EXPIRED": MessageState.EXPIRED,
-    "DELETED": MessageState.DELETED,
-    "UNDELIV": MessageState.UNDELIVERABLE,
-    "ACCEPTD": MessageState.ACCEPTED,
-    "UNKNOWN": MessageState.UNKNOWN,
-    "REJECTD": MessageState.REJECTED,
-}
-"""Appendix B ``stat`` values a receipt may carry, with their 5.2.28 message_state."""
-
-_ESM_DELIVERY_RECEIPT: Final = 0x04
-_MAX_SHORT_MESSAGE: Final = 254
-_RECEIPT_TEXT_CHARS: Final = 20
-
-
-def _default_accounts() -> dict[str, str]:
-    return {"textgate": "textgate"}
-
-
-@dataclass(frozen=True, slots=True)
-class SmscOptions:
-    host: str = "127.0.0.1"
-    port: int = 2776
-    """0 picks a free port (see :attr:`Smsc.port`)."""
-    accounts: Mapping[str, str] = field(default_factory=_default_accounts)
-    """system_id -> password."""
-    system_id: str = "textgate-smsc"
-    """The SMSC's own system_id, sent in bind responses."""
-    receipt_delay_ms: int = 200
-    final_stat: str = "DELIVRD"
-    """The ``stat`` of every delivery receipt (one of :data:`FINAL_STATS`)."""
-    throttle_every: int = 0
-    """Every Nth submit_sm is answered ESME_RTHROTTLED; 0 = never."""
-    reject_prefix: str = ""
-    """submit_sm to a destination starting with this is answered ESME_RINVDSTADR."""
-    window: int = 10
-    """Most deliver_sm outstanding at once per session."""
-    response_timeout: float = 10.0
-    enquire_link_interval: float = 30.0
-    """0 disables the SMSC's own keep-alive."""
-    unbind_timeout: float = 2.0
-
-    def __post_init__(self) -> None:
-        if self.final_stat not in FINAL_STATS:
-            raise ValueError(
-                f"final_stat must be one of {', '.join(FINAL_STATS)}, got {self.final_stat!r}"
-            )
-        if self.throttle_every < 0:
-            raise ValueError("throttle_every must be 0 or more")
-        if self.receipt_delay_ms < 0:
-            raise ValueError("receipt_delay_ms must be 0 or more")
-        if self.window < 1:
-            raise ValueError("window must be at least 1")
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port out of range: {self.port}")
-
-    @classmethod
-    def from_mapping(cls, options: Mapping[str, Any]) -> SmscOptions:
-        known = {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
-        unknown = set(options) - set(known)
-        if unknown:
-            raise ValueError(f"unknown smsc options: {', '.join(sorted(unknown))}")
-        if "accounts" in known:
-            known["accounts"] = dict(known["accounts"])
-        return cls(**known)
 
 
 class _Link:
     """One client connection and its bind state."""
 
-    __slots__ = ("bind_type", "session", "system_id")
+    __slots__ = ("bind_type", "scheduler", "session", "system_id")
 
     def __init__(self) -> None:
         self.session: Session | None = None
         self.bind_type: type[Bind] | None = None
         self.system_id = ""
+        self.scheduler: ReceiptScheduler | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.session is not None and not self.session.closed
 
     @property
     def can_transmit(self) -> bool:
@@ -143,8 +107,11 @@ class _Link:
 class Smsc:
     """The simulator. ``await start()``, then connect ESMEs to ``host:port``; ``await stop()``.
 
-    Counters: ``submitted`` (submit_sm accepted), ``receipts_sent`` (receipts the ESME
-    answered), ``throttled``, ``rejected`` (ESME_RINVDSTADR), ``mo_sent`` (send_mo answered).
+    Counters: ``submitted`` (submit_sm accepted), ``receipts_sent`` (receipts, ENROUTE ones
+    included, that the ESME answered ESME_ROK), ``throttled`` (ESME_RTHROTTLED answers),
+    ``rejected`` (other refusals), ``dropped`` (connections closed by a drop rule),
+    ``ignored`` (submit_sm never answered), ``queried`` (query_sm answered), ``mo_sent``
+    (send_mo messages all of whose parts were answered ESME_ROK).
     """
 
     def __init__(self, options: SmscOptions | None = None) -> None:
@@ -155,27 +122,34 @@ class Smsc:
         self.receipts_sent = 0
         self.throttled = 0
         self.rejected = 0
+        self.dropped = 0
+        self.ignored = 0
+        self.queried = 0
         self.mo_sent = 0
+        self.received: list[Received] = []
+        """Accepted submissions, oldest first, when ``options.record`` is set."""
+        self._rules = self.options.rule_book()
+        self._store = MessageStore(self.options.remember)
         self._submit_count = 0
+        self._id_prefix = ""
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._links: list[_Link] = []
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
     def bound_sessions(self) -> int:
         """Links with a successful bind that are still open."""
-        return sum(
-            1
-            for link in self._links
-            if link.bind_type is not None and link.session is not None and not link.session.closed
-        )
+        return sum(1 for link in self._links if link.bind_type is not None and link.open)
 
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("smsc already started")
+        # Ids are <run prefix><counter>, in hex: a random prefix per start keeps a receipt
+        # from ever naming an id issued before a restart.
+        self._id_prefix = secrets.token_hex(4)
+        self._ids = itertools.count(1)
         self._server = await asyncio.start_server(
             self._on_client, self.options.host, self.options.port
         )
@@ -183,14 +157,13 @@ class Smsc:
         log.info("smsc listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
-        """Stop listening, unbind every session, drop pending receipts."""
+        """Stop listening, drop pending receipts, unbind every session."""
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(
+            *(link.scheduler.close() for link in self._links if link.scheduler is not None)
+        )
         sessions = [link.session for link in self._links if link.session is not None]
         await asyncio.gather(
             *(s.unbind(timeout=self.options.unbind_timeout) for s in sessions),
@@ -228,6 +201,8 @@ class Smsc:
             await session.wait_closed()
         finally:
             self._links.remove(link)
+            if link.scheduler is not None:
+                await link.scheduler.close()
 
     # ------------------------------------------------------------------ requests
 
@@ -235,12 +210,14 @@ class Smsc:
         seq = pdu.sequence_number
         if isinstance(pdu, Bind):
             return self._bind(link, pdu)
-        if isinstance(pdu, SubmitSm):
+        if isinstance(pdu, SubmitSm) and link.bind_type is not None:
             if not link.can_transmit:
                 return SubmitSmResp(
                     sequence_number=seq, command_status=CommandStatus.ESME_RINVBNDSTS
                 )
-            return self._submit(link, pdu)
+            return await self._submit(link, pdu)
+        if isinstance(pdu, QuerySm) and link.bind_type is not None:
+            return self._query(link, pdu)
         status = (
             CommandStatus.ESME_RINVBNDSTS
             if link.bind_type is None
@@ -261,6 +238,10 @@ class Smsc:
             status = CommandStatus.ESME_ROK
             link.bind_type = type(pdu)
             link.system_id = pdu.system_id
+            if link.can_receive and link.session is not None:
+                link.scheduler = ReceiptScheduler(
+                    link.session, self.options.window, self._receipt_answered
+                )
         log.info("smsc: %s %r: %s", type(pdu).__name__, pdu.system_id, CommandStatus(status).name)
         return resp_cls(
             sequence_number=pdu.sequence_number,
@@ -268,73 +249,106 @@ class Smsc:
             system_id=self.options.system_id,
         )
 
-    def _submit(self, link: _Link, pdu: SubmitSm) -> SubmitSmResp:
-        opts = self.options
+    async def _submit(self, link: _Link, pdu: SubmitSm) -> SubmitSmResp | None:
         seq = pdu.sequence_number
         self._submit_count += 1
-        if opts.throttle_every and self._submit_count % opts.throttle_every == 0:
+        every = self.options.throttle_every
+        if every and self._submit_count % every == 0:
             self.throttled += 1
             return SubmitSmResp(sequence_number=seq, command_status=CommandStatus.ESME_RTHROTTLED)
-        if opts.reject_prefix and pdu.destination_addr.startswith(opts.reject_prefix):
-            self.rejected += 1
-            return SubmitSmResp(sequence_number=seq, command_status=CommandStatus.ESME_RINVDSTADR)
-        message_id = f"{next(self._ids):08x}"
+        behaviour = self._rules.match(pdu.destination_addr)
+        if behaviour.action is SubmitAction.DROP:
+            self.dropped += 1
+            if link.session is not None:
+                await link.session.close()
+            return None
+        if behaviour.action is SubmitAction.IGNORE:
+            self.ignored += 1
+            return None
+        if behaviour.response_delay_ms:
+            # The session runs each request's handler in its own task: this holds up only
+            # this answer, not the link.
+            await asyncio.sleep(behaviour.response_delay_ms / 1000)
+            if not link.open:
+                return None
+        status = behaviour.submit_status
+        if status != CommandStatus.ESME_ROK:
+            if status == CommandStatus.ESME_RTHROTTLED:
+                self.throttled += 1
+            else:
+                self.rejected += 1
+            return SubmitSmResp(sequence_number=seq, command_status=status)
+        message_id = f"{self._id_prefix}{next(self._ids):08x}"
         self.submitted += 1
-        if self._wants_receipt(pdu.registered_delivery) and link.session is not None:
-            self._spawn(self._send_receipt(link.session, pdu, message_id, datetime.now(UTC)))
+        if self.options.record:
+            self.received.append(record_of(pdu, message_id))
+        self._accept(link, pdu, message_id, behaviour)
         return SubmitSmResp(sequence_number=seq, message_id=message_id)
 
-    def _wants_receipt(self, registered_delivery: int) -> bool:
-        """5.2.17 bits 1-0: 01 = receipt on success or failure, 10 = on failure only."""
-        mode = registered_delivery & 0x03
-        return mode == 1 or (mode == 2 and self.options.final_stat != "DELIVRD")
-
-    # ------------------------------------------------------------------ outbound
-
-    def _spawn(self, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _send_receipt(
-        self, session: Session, submit: SubmitSm, message_id: str, submitted_at: datetime
-    ) -> None:
-        opts = self.options
-        await asyncio.sleep(opts.receipt_delay_ms / 1000)
-        if session.closed:
+    def _accept(self, link: _Link, pdu: SubmitSm, message_id: str, behaviour: Behaviour) -> None:
+        """Remember the message for query_sm and schedule its receipts."""
+        now = asyncio.get_running_loop().time()
+        delay = behaviour.receipt_delay_ms / 1000
+        submitted_at = datetime.now(UTC)
+        done_at = submitted_at + timedelta(seconds=delay)
+        self._store.remember(message_id, behaviour, now + delay, done_at)
+        if not behaviour.wants_receipt(pdu.registered_delivery):
             return
-        stat = opts.final_stat
-        done_at = datetime.now(UTC)
-        delivered = stat == "DELIVRD"
-        text = (
-            f"id:{message_id} sub:001 dlvrd:{'001' if delivered else '000'} "
-            f"submit date:{submitted_at:%y%m%d%H%M} done date:{done_at:%y%m%d%H%M} "
-            f"stat:{stat} err:{'000' if delivered else '001'} text:{_excerpt(submit)}"
-        )
-        tlvs = NO_TLVS.with_str(Tag.RECEIPTED_MESSAGE_ID, message_id).with_int(
-            Tag.MESSAGE_STATE, FINAL_STATS[stat], 1
-        )
-        receipt = DeliverSm(
-            sequence_number=0,
-            source_addr_ton=submit.dest_addr_ton,
-            source_addr_npi=submit.dest_addr_npi,
-            source_addr=submit.destination_addr,
-            dest_addr_ton=submit.source_addr_ton,
-            dest_addr_npi=submit.source_addr_npi,
-            destination_addr=submit.source_addr,
-            esm_class=_ESM_DELIVERY_RECEIPT,
-            short_message=text.encode("ascii", "replace"),
-            tlvs=tlvs,
-        )
-        try:
-            resp = await session.request(receipt)
-        except ConnectorError as exc:
-            log.info("smsc: receipt for %s not delivered: %s", message_id, exc.message)
+        scheduler = self._receipt_scheduler(link)
+        if scheduler is None:
+            log.info("smsc: no receiver bound for %r: receipt dropped", link.system_id)
             return
-        if resp.command_status == CommandStatus.ESME_ROK:
+        if behaviour.enroute_first:
+            scheduler.schedule(
+                now, build_receipt(pdu, message_id, "ENROUTE", submitted_at, submitted_at)
+            )
+        receipt = build_receipt(
+            pdu, message_id, behaviour.final_stat, submitted_at, done_at, behaviour.bad_receipt
+        )
+        scheduler.schedule(now + delay, receipt)
+
+    def _receipt_scheduler(self, link: _Link) -> ReceiptScheduler | None:
+        """The submitting link when it may receive, else the newest open receiver bind of
+        the same system_id (SMPP 3.4 2.2: receipts go to a receiver or transceiver)."""
+        if link.scheduler is not None and link.open:
+            return link.scheduler
+        for other in reversed(self._links):
+            if other.scheduler is not None and other.open and other.system_id == link.system_id:
+                return other.scheduler
+        return None
+
+    def _receipt_answered(self, receipt: DeliverSm, status: int) -> None:
+        if status == CommandStatus.ESME_ROK:
             self.receipts_sent += 1
-        else:
-            log.info("smsc: receipt for %s answered 0x%08X", message_id, resp.command_status)
+
+    def _query(self, link: _Link, pdu: QuerySm) -> QuerySmResp:
+        seq = pdu.sequence_number
+        if not link.can_transmit:
+            return QuerySmResp(sequence_number=seq, command_status=CommandStatus.ESME_RINVBNDSTS)
+        answer = self._store.query(pdu.message_id, asyncio.get_running_loop().time())
+        if answer is None:
+            ours = pdu.message_id.startswith(self._id_prefix) and len(pdu.message_id) > 8
+            status = CommandStatus.ESME_RQUERYFAIL if ours else CommandStatus.ESME_RINVMSGID
+            return QuerySmResp(
+                sequence_number=seq, command_status=status, message_id=pdu.message_id
+            )
+        self.queried += 1
+        return QuerySmResp(
+            sequence_number=seq,
+            message_id=pdu.message_id,
+            final_date=answer.final_date,
+            message_state=answer.message_state,
+            error_code=answer.error_code,
+        )
+
+    # ------------------------------------------------------------------ received messages
+
+    def reassembled(self) -> dict[tuple[str, int | None], tuple[str, ...]]:
+        """Full texts of the recorded submissions per (destination_addr, concatenation
+        reference), single-part messages under None; see :func:`smsc_messages.reassemble`."""
+        return reassemble(self.received)
+
+    # ------------------------------------------------------------------ mobile originated
 
     async def send_mo(
         self,
@@ -342,50 +356,32 @@ class Smsc:
         source: str,
         text: str,
         *,
+        split: MoSplit | str = MoSplit.AUTO,
+        ref: int | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> Pdu:
-        """Send a mobile-originated deliver_sm from ``source`` (the handset) to
-        ``destination`` (the ESME's number) over the newest bound receiver/transceiver;
-        return the ESME's response. Raises ConnectorError (retryable) when none is bound
-        or the session fails."""
+        """Send a mobile-originated message from ``source`` (the handset) to
+        ``destination`` (the ESME's number) over the newest bound receiver/transceiver.
+
+        ``split`` (see :class:`MoSplit`): ``auto`` (one short_message if it fits one SMS,
+        else 8-bit UDH parts), ``udh8``, ``udh16``, ``sar`` or ``payload``; ``ref`` is the
+        concatenation reference (random if None). Parts are sent in order, each after the
+        previous one was answered. Returns the first response that is not ESME_ROK, else
+        the last one. Raises ConnectorError (retryable) when no receiver is bound or the
+        session fails."""
         link = next(
-            (
-                link
-                for link in reversed(self._links)
-                if link.can_receive and link.session is not None and not link.session.closed
-            ),
-            None,
+            (link for link in reversed(self._links) if link.can_receive and link.open), None
         )
         if link is None or link.session is None:
             raise ConnectorError("smsc: no bound receiver or transceiver", retryable=True)
-        data_coding = 0 if choose_encoding(text) == Encoding.GSM7 else 8
-        data = encode_short_message(text, data_coding)
-        short_message, tlvs = data, NO_TLVS
-        if len(data) > _MAX_SHORT_MESSAGE:
-            short_message, tlvs = b"", NO_TLVS.with_bytes(Tag.MESSAGE_PAYLOAD, data)
-        pdu = DeliverSm(
-            sequence_number=0,
-            source_addr_ton=1 if source.lstrip("+").isdigit() else 5,
-            source_addr_npi=1 if source.lstrip("+").isdigit() else 0,
-            source_addr=source.lstrip("+"),
-            destination_addr=destination.lstrip("+"),
-            data_coding=data_coding,
-            short_message=short_message,
-            tlvs=tlvs,
-        )
-        resp = await link.session.request(pdu, timeout)
-        if resp.command_status == CommandStatus.ESME_ROK:
-            self.mo_sent += 1
+        resp: Pdu | None = None
+        for part in mo_parts(destination, source, text, MoSplit(split), ref):
+            resp = await link.session.request(part, timeout)
+            if resp.command_status != CommandStatus.ESME_ROK:
+                return resp
+        assert resp is not None
+        self.mo_sent += 1
         return resp
-
-
-def _excerpt(submit: SubmitSm) -> str:
-    """The first characters of the submitted text, printable ASCII only."""
-    data = submit.short_message or submit.tlvs.get(Tag.MESSAGE_PAYLOAD) or b""
-    with contextlib.suppress(PduError, ValueError):
-        text = decode_short_message(data, submit.data_coding, submit.esm_class).text or ""
-        return "".join(c if " " <= c <= "~" else "?" for c in text[:_RECEIPT_TEXT_CHARS])
-    return ""
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -1,0 +1,261 @@
+"""Behaviour rules of the SMSC simulator: how it answers a submit_sm and what receipts follow,
+chosen per destination number (the longest matching prefix wins) over global defaults.
+
+A rule file (``textgate smsc --rules FILE``) is JSON or TOML: a list of rule tables under
+``rules`` (JSON may also be a bare list). Every field but ``prefix`` is optional; an absent
+field falls back to the global option of the same name in :class:`SmscOptions`::
+
+    [[rules]]
+    prefix = "4915"                 # destinations starting with 4915 (a leading + ignored)
+    submit_status = "ESME_RTHROTTLED"
+
+    [[rules]]
+    prefix = "491599"
+    final_stat = "UNDELIV"
+    enroute_first = true
+    receipt_delay_ms = 5000
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+from textgate.connectors.smpp.constants import CommandStatus, MessageState
+
+__all__ = [
+    "FAILURE_STATS",
+    "FINAL_STATS",
+    "BadReceipt",
+    "Behaviour",
+    "RuleBook",
+    "SmscRule",
+    "SubmitAction",
+    "load_rules",
+    "parse_status",
+]
+
+FINAL_STATS: Final[Mapping[str, MessageState]] = {
+    "DELIVRD": MessageState.DELIVERED,
+    "EXPIRED": MessageState.EXPIRED,
+    "DELETED": MessageState.DELETED,
+    "UNDELIV": MessageState.UNDELIVERABLE,
+    "ACCEPTD": MessageState.ACCEPTED,
+    "UNKNOWN": MessageState.UNKNOWN,
+    "REJECTD": MessageState.REJECTED,
+}
+"""SMPP 3.4 Appendix B ``stat`` values a final receipt may carry, with the 5.2.28
+message_state (table 5-6) sent in the receipt's message_state TLV and in query_sm_resp."""
+
+FAILURE_STATS: Final = frozenset({"EXPIRED", "DELETED", "UNDELIV", "UNKNOWN", "REJECTD"})
+"""Stats that count as a delivery failure for registered_delivery 10 (5.2.17: receipt on
+failure only)."""
+
+
+class SubmitAction(StrEnum):
+    """What happens to a submit_sm that a rule matches."""
+
+    ANSWER = "answer"
+    """Answer submit_sm_resp (with ``submit_status``, after ``response_delay_ms``)."""
+    DROP = "drop"
+    """Close the TCP connection at once, without answering."""
+    IGNORE = "ignore"
+    """Swallow the submit_sm: no response ever comes (the ESME's response timer runs out)."""
+
+
+class BadReceipt(StrEnum):
+    """Receipts an ESME cannot use. None of them carries the receipted_message_id or
+    message_state TLVs (5.3.2.12, 5.3.2.35), which would otherwise still identify the
+    message."""
+
+    GARBLED = "garbled"
+    """Text with none of the Appendix B ``key:value`` fields, only noise around the id."""
+    UNKNOWN_ID = "unknown_id"
+    """A well-formed Appendix B receipt (and TLVs) naming an id this SMSC never issued."""
+    NON_ASCII = "non_ascii"
+    """The Appendix B text with octets above 0x7F spliced into the id and the stat."""
+    MISSING_FIELDS = "missing_fields"
+    """The Appendix B text without its ``id:`` and ``stat:`` fields."""
+
+
+def parse_status(value: object) -> int:
+    """A command_status (SMPP 3.4 5.1.3, table 5-2) from an int, a name (``ESME_RTHROTTLED``
+    or ``RTHROTTLED``) or a number string (``"0x58"``, ``"88"``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a command_status: {value!r}")
+    if isinstance(value, int):
+        status = value
+    elif isinstance(value, str):
+        text = value.strip().upper()
+        name = text if text.startswith("ESME_") else f"ESME_{text}"
+        if name in CommandStatus.__members__:
+            return int(CommandStatus[name])
+        try:
+            status = int(text, 0)
+        except ValueError:
+            raise ValueError(f"unknown command_status {value!r}") from None
+    else:
+        raise ValueError(f"not a command_status: {value!r}")
+    if not 0 <= status <= 0xFFFFFFFF:
+        raise ValueError(f"command_status out of range: {value!r}")
+    return status
+
+
+def _stat(value: object, what: str) -> str:
+    stat = str(value).upper()
+    if stat not in FINAL_STATS:
+        raise ValueError(f"{what} must be one of {', '.join(FINAL_STATS)}, got {value!r}")
+    return stat
+
+
+def _nonneg(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{what} must be an integer, 0 or more, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """The effective behaviour for one submit_sm: a rule merged over the global options.
+    Each field means what the :class:`SmscRule` field of the same name says."""
+
+    submit_status: int = CommandStatus.ESME_ROK
+    action: SubmitAction = SubmitAction.ANSWER
+    response_delay_ms: int = 0
+    final_stat: str = "DELIVRD"
+    enroute_first: bool = False
+    receipt_delay_ms: int = 200
+    bad_receipt: BadReceipt | None = None
+
+    @property
+    def final_state(self) -> MessageState:
+        return FINAL_STATS[self.final_stat]
+
+    def wants_receipt(self, registered_delivery: int) -> bool:
+        """SMPP 3.4 5.2.17, bits 1-0: 01 = a receipt whatever the outcome, 10 = only on
+        failure (:data:`FAILURE_STATS`), 00 = none."""
+        mode = registered_delivery & 0x03
+        return mode == 1 or (mode == 2 and self.final_stat in FAILURE_STATS)
+
+
+@dataclass(frozen=True, slots=True)
+class SmscRule:
+    """Behaviour for destinations starting with ``prefix``. A field left None takes the
+    global option of the same name from :class:`SmscOptions`."""
+
+    prefix: str = ""
+    """Destination prefix, compared with destination_addr (a leading ``+`` is ignored on
+    both). "" matches every destination. The longest matching prefix wins."""
+    submit_status: int | None = None
+    """command_status of the submit_sm_resp (SMPP 3.4 5.1.3, table 5-2): 0 accepts the
+    message; e.g. 0x58 ESME_RTHROTTLED, 0x14 ESME_RMSGQFUL, 0x0B ESME_RINVDSTADR,
+    0x08 ESME_RSYSERR refuse it (no message id, no receipt). Names and "0x.." strings are
+    accepted when loading."""
+    action: SubmitAction | None = None
+    """answer (default), drop (close the connection) or ignore (never answer)."""
+    response_delay_ms: int | None = None
+    """Delay before the submit_sm_resp, in ms. Other PDUs on the link are not held up (the
+    session handles each request in its own task)."""
+    final_stat: str | None = None
+    """Appendix B ``stat`` of the final receipt (one of :data:`FINAL_STATS`); also the
+    message_state that query_sm reports once the receipt was due."""
+    enroute_first: bool | None = None
+    """Send an intermediate receipt (stat ENROUTE, message_state 1) as soon as the message is
+    accepted, before the final one."""
+    receipt_delay_ms: int | None = None
+    """Delay between accepting the message and its final receipt, in ms."""
+    bad_receipt: BadReceipt | None = None
+    """Send an unusable receipt of this kind instead of a proper final one."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix", self.prefix.lstrip("+"))
+        if self.submit_status is not None:
+            object.__setattr__(self, "submit_status", parse_status(self.submit_status))
+        if self.action is not None:
+            object.__setattr__(self, "action", SubmitAction(self.action))
+        if self.final_stat is not None:
+            object.__setattr__(self, "final_stat", _stat(self.final_stat, "final_stat"))
+        if self.bad_receipt is not None:
+            object.__setattr__(self, "bad_receipt", BadReceipt(self.bad_receipt))
+        for name in ("response_delay_ms", "receipt_delay_ms"):
+            value = getattr(self, name)
+            if value is not None:
+                _nonneg(value, name)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> SmscRule:
+        """Build a rule from a mapping (a rule file entry); unknown keys raise ValueError."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown rule fields: {', '.join(sorted(unknown))}")
+        if not isinstance(data.get("prefix", ""), str):
+            raise ValueError(f"rule prefix must be a string, got {data['prefix']!r}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"rule {dict(data)!r}: {exc}") from None
+
+
+def coerce_rules(value: object) -> tuple[SmscRule, ...]:
+    """Rules from SmscRule objects and/or mappings (``SmscOptions.from_mapping``)."""
+    if isinstance(value, Mapping | str | bytes) or not isinstance(value, Sequence):
+        raise ValueError("rules must be a list of rule tables")
+    rules: list[SmscRule] = []
+    for item in value:
+        if isinstance(item, SmscRule):
+            rules.append(item)
+        elif isinstance(item, Mapping):
+            rules.append(SmscRule.from_mapping(item))
+        else:
+            raise ValueError(f"a rule must be a table, got {item!r}")
+    return tuple(rules)
+
+
+def load_rules(path: Path) -> tuple[SmscRule, ...]:
+    """Read a rule file: TOML when the name ends in .toml, JSON otherwise."""
+    text = path.read_text(encoding="utf-8")
+    data: object
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    if isinstance(data, Mapping):
+        extra = set(data) - {"rules"}
+        if extra:
+            raise ValueError(f"{path}: unknown keys {', '.join(sorted(extra))}")
+        data = data.get("rules", [])
+    return coerce_rules(data)
+
+
+class RuleBook:
+    """Finds the behaviour for a destination: the longest matching rule merged over the
+    defaults, each merge computed once."""
+
+    __slots__ = ("_default", "_rules")
+
+    def __init__(self, default: Behaviour, rules: Sequence[SmscRule]) -> None:
+        self._default = default
+        merged: dict[str, Behaviour] = {}
+        for rule in rules:  # a later rule with the same prefix replaces an earlier one
+            changes = {
+                f.name: getattr(rule, f.name)
+                for f in fields(rule)
+                if f.name != "prefix" and getattr(rule, f.name) is not None
+            }
+            merged[rule.prefix] = replace(default, **changes)
+        self._rules = sorted(merged.items(), key=lambda item: -len(item[0]))
+
+    def match(self, destination: str) -> Behaviour:
+        if not self._rules:
+            return self._default
+        destination = destination.lstrip("+")
+        for prefix, behaviour in self._rules:
+            if destination.startswith(prefix):
+                return behaviour
+        return self._default

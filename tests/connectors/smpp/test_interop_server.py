@@ -39,6 +39,7 @@ RECIPIENT = "+4915112345678"
 SENDER = "Textgate"
 SMSC_SYSTEM_ID = "ext-smsc"
 ESM_DELIVERY_RECEIPT = 0x04
+TAG_MESSAGE_PAYLOAD = 0x0424  # 5.3.2.32
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class Received:
     data_coding: int
     registered_delivery: int
     short_message: bytes
+    message_payload: bytes | None
 
     @property
     def concat(self) -> Concat | None:
@@ -64,6 +66,8 @@ class Received:
 
     @property
     def text(self) -> str:
+        if self.message_payload is not None:
+            return decode_text(self.message_payload, self.data_coding)
         return decode_text(split_udh(self.short_message, self.esm_class)[1], self.data_coding)
 
 
@@ -112,6 +116,9 @@ class ExternalSmsc:
                 data_coding=event.data_coding,
                 registered_delivery=event.registered_delivery,
                 short_message=event.short_message,
+                message_payload=next(
+                    (t.value for t in event.tlvs if t.tag == TAG_MESSAGE_PAYLOAD), None
+                ),
             )
         )
         submitted_at = datetime.now(UTC)
@@ -341,6 +348,31 @@ async def test_ucs2_message_with_emoji_in_parts(
     assert outcome.external_id == parts[-1].message_id
     await wait_until(lambda: len(sink.reports) == 1)
     assert sink.reports[0].external_id == parts[-1].message_id
+
+
+async def test_long_message_in_message_payload(smsc: ExternalSmsc, sink: Sink) -> None:
+    text = "One submit_sm, the whole text in message_payload: € [ ] 😀 " * 5
+    conn = SmppConnector(
+        "ext",
+        SmppOptions(
+            port=smsc.port, system_id="esme-payload", password="pw", long_messages="payload"
+        ),
+    )
+    await conn.start(sink)
+    try:
+        (outcome,) = await conn.submit([submission(text)])
+        assert outcome.error is None
+        (got,) = smsc.received
+        assert got.short_message == b""
+        assert got.message_payload is not None
+        assert (got.esm_class, got.data_coding) == (0, 8)
+        assert got.text == text
+        assert outcome.external_id == got.message_id
+        await wait_until(lambda: len(sink.reports) == 1)
+        assert sink.reports[0].external_id == got.message_id
+    finally:
+        await smsc.settle()
+        await conn.stop()
 
 
 async def test_short_ucs2_message_is_one_plain_part(

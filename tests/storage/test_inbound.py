@@ -135,3 +135,23 @@ async def test_a_number_assigned_later_routes_after_refresh(db: Database) -> Non
     await receive([mo("after", to="+447900000000")])
     assert [m.text for m in await repo.search(later.id, InboundFilter(), limit=10)] == ["after"]
     assert [m.text for m in await repo.unowned()] == ["before"]
+
+
+@pytest.mark.parametrize(
+    ("parts", "whole"),
+    [
+        # smpplib-style octet splits: an escape pair and a surrogate pair cut in two.
+        (["price 5\x1b", "e only"], "price 5€ only"),
+        (["a\x1b", "(b\x1b", ")"], "a{b}"),
+        (["smile \ud83d", "\ude00!"], "smile 😀!"),
+        (["plain ", "text"], "plain text"),
+    ],
+)
+async def test_characters_cut_at_part_boundaries_are_joined(
+    db: Database, parts: list[str], whole: str
+) -> None:
+    acme, repo, receive = await _setup(db)
+    total = len(parts)
+    await receive([mo(t, part=Concatenation(1, total, i + 1)) for i, t in enumerate(parts)])
+    [stored] = await repo.search(acme, InboundFilter(), limit=10)
+    assert stored.text == whole

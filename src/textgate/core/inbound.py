@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Concatenation", "Inbound", "InboundMessage"]
+from textgate.core.gsm7 import BASIC_TABLE, ESC, EXTENSION_TABLE
+
+__all__ = ["Concatenation", "Inbound", "InboundMessage", "join_parts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +64,32 @@ class InboundMessage:
     received_at: datetime
     external_id: str | None = None
     part: Concatenation | None = None
+
+
+# GSM 03.38 / 23.038 6.2.1.1: ESC followed by a septet selects the extension table; the
+# septet after a cut ESC was decoded as the basic-table character at the same position.
+_BASIC_POSITION = {char: pos for pos, char in enumerate(BASIC_TABLE)}
+_CUT_ESCAPE = re.compile(f"{chr(ESC)}(.?)", re.DOTALL)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    position = _BASIC_POSITION.get(match[1])
+    # 23.038 6.2.1.1 note 3: a code with no extension character is shown as the basic one.
+    return EXTENSION_TABLE.get(position, match[1]) if position is not None else match[1]
+
+
+def join_parts(texts: Sequence[str]) -> str:
+    """The text of a concatenated message from its parts' texts, in order.
+
+    Senders split by octets, so a character may be cut at a part boundary (smpplib does
+    it): a GSM-7 escape pair (the part ends with ESC, kept as U+001B by the decoder) or a
+    UTF-16 surrogate pair (each half kept as a lone surrogate). Joining the texts and then
+    pairing the halves gives back the character that was cut.
+    """
+    joined = "".join(texts)
+    if chr(ESC) in joined:
+        joined = _CUT_ESCAPE.sub(_escaped, joined)
+    if _SURROGATE.search(joined):
+        joined = joined.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return joined

@@ -17,13 +17,14 @@ incomplete. A transaction-scoped advisory lock on the group's key serialises the
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from textgate.core.clock import Clock, from_ms, system_clock, to_ms
 from textgate.core.ids import IdGenerator
-from textgate.core.inbound import Inbound, InboundMessage
+from textgate.core.inbound import Inbound, InboundMessage, join_parts
 from textgate.errors import NotFound
 from textgate.storage.db import Database
 from textgate.storage.txn import Many, Query, Txn
@@ -205,7 +206,18 @@ def _add_part(item: InboundMessage, route: Route, ids: IdGenerator, now: int) ->
         "INSERT INTO inbound_parts (connector, sender, recipient, reference, total, sequence,"
         " text, external_id, received_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING",
-        [(*key, part.sequence, item.text, item.external_id, to_ms(item.received_at), now)],
+        # JSON keeps a lone surrogate (half of a character cut at the part boundary) in
+        # ASCII, which every database stores; join_parts pairs the halves again.
+        [
+            (
+                *key,
+                part.sequence,
+                json.dumps(item.text),
+                item.external_id,
+                to_ms(item.received_at),
+                now,
+            )
+        ],
     )
     return (yield from _assemble(key, route, ids, now, force=False))
 
@@ -237,7 +249,7 @@ def _assemble(
                 parts[-1]["external_id"],
                 sender,
                 recipient,
-                "".join(p["text"] for p in parts),
+                join_parts([json.loads(p["text"]) for p in parts]),
                 len(parts),
                 total,
                 max(p["received_at"] for p in parts),

@@ -8,16 +8,24 @@ For connector tests: ``refuse`` maps a destination prefix to the command_status 
 is answered with (e.g. ``{"999": ESME_RINVDSTADR}``); ``submits`` lists the submit_sm
 received; ``push_receipt`` sends an Appendix B delivery receipt; ``drop`` hangs up on every
 client.
+
+Also: ``script`` lists command_status values for the next submit_sm, in order (ESME_ROK
+lets one through), ``hold`` names destinations whose submit_sm is answered only once
+``release`` is set, ``by_conn`` counts submit_sm per connection (connection ids start at
+1), ``accepted`` lists the submit_sm answered ESME_ROK, ``states`` gives the message_state
+query_sm reports per message id (ENROUTE if absent; ESME_RQUERYFAIL when the source address
+differs from the submit_sm's, SMPP 3.4 4.8.1), and ``push`` sends any deliver_sm.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from textgate.connectors.smpp.constants import CommandStatus
+from textgate.connectors.smpp.constants import CommandStatus, MessageState
 from textgate.connectors.smpp.pdus import (
     BIND_RESPONSE,
     BindReceiver,
@@ -26,6 +34,8 @@ from textgate.connectors.smpp.pdus import (
     DeliverSm,
     GenericNack,
     Pdu,
+    QuerySm,
+    QuerySmResp,
     SubmitSm,
     SubmitSmResp,
 )
@@ -51,6 +61,15 @@ class FakeSmsc:
         self.max_outstanding = 0
         self.connected = asyncio.Event()
         self.refuse: dict[str, int] = {}
+        self.script: deque[int] = deque()
+        self.hold: set[str] = set()
+        self.release = asyncio.Event()
+        self.by_conn: Counter[int] = Counter()
+        self.conns: dict[int, Session] = {}
+        self.accepted: list[SubmitSm] = []
+        self.by_id: dict[str, SubmitSm] = {}
+        self.states: dict[str, int] = {}
+        self._conn_ids = itertools.count(1)
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -60,6 +79,7 @@ class FakeSmsc:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
+        self.release.set()
         if self._server is not None:
             self._server.close()
         for session in self.sessions:
@@ -68,19 +88,22 @@ class FakeSmsc:
             await self._server.wait_closed()
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = Session(
-            reader, writer, handler=self._handle, enquire_link_interval=None, name="smsc"
-        )
+        cid = next(self._conn_ids)
+
+        async def handle(pdu: Pdu) -> Pdu | None:
+            return await self._handle(pdu, cid)
+
+        session = Session(reader, writer, handler=handle, enquire_link_interval=None, name="smsc")
         self.sessions.append(session)
+        self.conns[cid] = session
         self.connected.set()
         await session.wait_closed()
 
-    async def _handle(self, pdu: Pdu) -> Pdu | None:
+    async def _handle(self, pdu: Pdu, cid: int = 0) -> Pdu | None:
         self.received.append(pdu)
         seq = pdu.sequence_number
-        resp_cls = BIND_RESPONSE.get(type(pdu))  # type: ignore[call-overload]
-        if resp_cls is not None:
-            assert isinstance(pdu, BindTransceiver | BindTransmitter | BindReceiver)
+        if isinstance(pdu, BindTransceiver | BindTransmitter | BindReceiver):
+            resp_cls = BIND_RESPONSE[type(pdu)]
             if pdu.system_id != self.system_id:
                 status = CommandStatus.ESME_RINVSYSID
             elif pdu.password != self.password:
@@ -88,9 +111,18 @@ class FakeSmsc:
             else:
                 status = CommandStatus.ESME_ROK
             return resp_cls(sequence_number=seq, command_status=status, system_id="fakesmsc")
+        if isinstance(pdu, QuerySm):
+            return self._query(pdu)
         if isinstance(pdu, SubmitSm):
+            self.by_conn[cid] += 1
             if pdu.destination_addr == "drop":
                 return None
+            if self.script:
+                scripted = self.script.popleft()
+                if scripted != CommandStatus.ESME_ROK:
+                    return SubmitSmResp(sequence_number=seq, command_status=scripted)
+            if pdu.destination_addr in self.hold:
+                await self.release.wait()
             for prefix, refusal in self.refuse.items():
                 if pdu.destination_addr.startswith(prefix):
                     return SubmitSmResp(sequence_number=seq, command_status=refusal)
@@ -102,7 +134,10 @@ class FakeSmsc:
                     await asyncio.sleep(delay)
             finally:
                 self.outstanding -= 1
-            return SubmitSmResp(sequence_number=seq, message_id=f"m{next(self._ids)}")
+            message_id = f"m{next(self._ids)}"
+            self.accepted.append(pdu)
+            self.by_id[message_id] = pdu
+            return SubmitSmResp(sequence_number=seq, message_id=message_id)
         return GenericNack(sequence_number=seq, command_status=CommandStatus.ESME_RINVCMDID)
 
     async def push_deliver(self, text: bytes = b"hello", timeout: float = 2.0) -> Pdu:
@@ -112,6 +147,37 @@ class FakeSmsc:
             sequence_number=0, source_addr="4912345", destination_addr="100", short_message=text
         )
         return await self.sessions[-1].request(pdu, timeout)
+
+    def _query(self, pdu: QuerySm) -> Pdu:
+        original = self.by_id.get(pdu.message_id)
+        if original is None or (
+            original.source_addr_ton,
+            original.source_addr_npi,
+            original.source_addr,
+        ) != (pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr):
+            return QuerySmResp(
+                sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RQUERYFAIL
+            )
+        return QuerySmResp(
+            sequence_number=pdu.sequence_number,
+            message_id=pdu.message_id,
+            final_date="261122010130004+",
+            message_state=self.states.get(pdu.message_id, MessageState.ENROUTE),
+            error_code=0,
+        )
+
+    async def push(self, pdu: DeliverSm, conn: int | None = None, timeout: float = 2.0) -> Pdu:
+        """Send a deliver_sm on connection ``conn`` (default: the newest); return the answer."""
+        await asyncio.wait_for(self.connected.wait(), timeout)
+        session = self.sessions[-1] if conn is None else self.conns[conn]
+        return await session.request(pdu, timeout)
+
+    async def drop_conn(self, conn: int) -> None:
+        """Hang up on one client connection without unbinding."""
+        session = self.conns[conn]
+        if session in self.sessions:
+            self.sessions.remove(session)
+        await session.close()
 
     @property
     def submits(self) -> list[SubmitSm]:
@@ -142,6 +208,29 @@ class FakeSmsc:
         self.connected.clear()
         for session in sessions:
             await session.close()
+
+
+class VirtualTime:
+    """A clock and a sleep for pacing tests: sleeping advances the clock at once."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds, failing after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - the state polled has no event of its own
+            await asyncio.sleep(0.005)
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.connectors.smpp.peer import FakeSmsc, running_smsc
+from tests.connectors.smpp.peer import FakeSmsc, VirtualTime, running_smsc
 from textgate.connectors.base import Connector, Submission
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
 from textgate.connectors.smpp.constants import CommandStatus, Tag
@@ -38,20 +38,20 @@ async def smsc() -> AsyncIterator[FakeSmsc]:
         yield s
 
 
-def make(smsc: FakeSmsc, **options: object) -> SmppConnector:
-    return SmppConnector(
-        "smpp1",
-        SmppOptions.from_mapping(
-            {
-                "port": smsc.port,
-                "system_id": "esme",
-                "password": "secret",
-                "response_timeout": 2.0,
-                "reconnect_initial": 0.05,
-                **options,
-            }
-        ),
+def make(smsc: FakeSmsc, *, clock: VirtualTime | None = None, **options: object) -> SmppConnector:
+    opts = SmppOptions.from_mapping(
+        {
+            "port": smsc.port,
+            "system_id": "esme",
+            "password": "secret",
+            "response_timeout": 2.0,
+            "reconnect_initial": 0.05,
+            **options,
+        }
     )
+    if clock is None:
+        return SmppConnector("smpp1", opts)
+    return SmppConnector("smpp1", opts, clock=clock, sleep=clock.sleep)
 
 
 @pytest.fixture
@@ -176,9 +176,9 @@ async def test_ucs2_with_emoji(conn: SmppConnector, smsc: FakeSmsc) -> None:
     assert pdu.short_message == "Hi 😀".encode("utf-16-be")
 
 
-async def test_refusals_map_to_retryable_and_final_errors(
-    conn: SmppConnector, smsc: FakeSmsc
-) -> None:
+async def test_refusals_map_to_retryable_and_final_errors(smsc: FakeSmsc, sink: Sink) -> None:
+    conn = make(smsc, throttle_retries=0)  # the throttled message comes back at once
+    await conn.start(sink)
     smsc.refuse = {
         "888": CommandStatus.ESME_RTHROTTLED,
         "999": CommandStatus.ESME_RINVDSTADR,
@@ -186,6 +186,7 @@ async def test_refusals_map_to_retryable_and_final_errors(
     outcomes = await conn.submit(
         [sub(recipient="+8881"), sub(recipient="+9991"), sub(recipient="+4915100000")]
     )
+    await conn.stop()
     throttled, invalid, ok = (o.error for o in outcomes)
     assert throttled is not None and throttled.retryable and throttled.code == "esme_rthrottled"
     assert invalid is not None and not invalid.retryable and invalid.code == "esme_rinvdstadr"
@@ -237,9 +238,11 @@ async def test_sink_failure_asks_smsc_to_retry(
     assert [r.external_id for r in sink.reports] == ["m7"]
 
 
-async def test_mo_message_is_acknowledged(conn: SmppConnector, smsc: FakeSmsc, sink: Sink) -> None:
+async def test_mo_without_inbound_sink_stays_with_the_smsc(
+    conn: SmppConnector, smsc: FakeSmsc, sink: Sink
+) -> None:
     resp = await smsc.push_deliver(b"hello there")
-    assert resp.command_status == CommandStatus.ESME_ROK
+    assert resp.command_status == CommandStatus.ESME_RX_T_APPN
     assert sink.reports == []
 
 

@@ -1,63 +1,49 @@
-"""The dispatcher-facing SMPP connector: one transceiver bind to one SMSC (SMPP 3.4).
+"""The dispatcher-facing SMPP connector: ``binds`` transceiver binds to one SMSC (SMPP 3.4).
 
-- **submit**: each :class:`Submission` becomes one or more submit_sm. The messages of a batch
-  go out concurrently through the session window; the parts of one long message go out in
-  order, one after the other, and stop at the first refusal (the message then fails with
-  that part's error; parts already accepted cannot be recalled).
-- **long messages** (``long_messages``): ``"udh"`` / ``"udh16"`` split the text with a
-  concatenation UDH (8-bit resp. 16-bit reference, a fresh reference per message, esm_class
-  0x40), one submit_sm per part. Only the **last** part asks for a delivery receipt
-  (``registered_delivery``), and the outcome's ``external_id`` is the last part's message
-  id, so the receipt that comes back matches the message without any part-id bookkeeping.
-  ``"payload"`` sends one submit_sm with the whole text in the message_payload TLV (5.3.2.32).
-- **receipts**: a deliver_sm that is a delivery receipt (esm_class bits 2-5 = 0001, 5.2.12, or
-  a short_message that parses as an Appendix B receipt) becomes a :class:`DeliveryReport`
-  handed to the sink *before* deliver_sm_resp is sent, so only stored reports are
-  acknowledged; if the sink fails the SMSC gets ESME_RX_T_APPN and will deliver it again.
-- **link**: if the session closes unexpectedly a background task rebinds with exponential
-  backoff (``reconnect_initial`` doubling up to ``reconnect_max``); while unbound, ``submit``
-  raises a retryable ConnectorError.
+- **binds** (``links``): each bind is its own session with its own supervisor that rebinds
+  with backoff. Each message goes to the bound link with the fewest messages in progress,
+  and all its parts use that link. ``submit`` raises a retryable ConnectorError only when
+  no link is bound; a message whose link dies under it comes back retryable (it is never
+  lost: the dispatcher sends it again).
+- **submit**: each :class:`Submission` becomes one or more submit_sm (``outbound``). The
+  messages of a batch go out concurrently; the parts of one long message go out in order
+  and stop at the first refusal (the message then fails with that part's error; parts
+  already accepted cannot be recalled).
+- **pacing** (``pacing``): ``max_rate`` caps submit_sm per second over all binds with a
+  token bucket. ESME_RTHROTTLED and ESME_RMSGQFUL pause every new submit_sm for a backoff
+  that grows while the refusals go on and resets after a success, and the refused part is
+  sent again *here*, up to ``throttle_retries`` times, before the message goes back to the
+  dispatcher as retryable. Why here: the dispatcher can only resend a whole message, from
+  part 1, with a new concatenation reference, so a long message throttled at part 2 would
+  leave the handset an orphan copy of part 1. Retrying just the refused part, with the same
+  reference, keeps every part unique. Only once the retries are used up (the SMSC stays
+  throttled for several backoffs) does the dispatcher's coarser retry take over.
+- **receipts and inbound messages** (``inbound``): a deliver_sm on any bind is handed to
+  the report or inbound sink *before* deliver_sm_resp is sent, so only stored ones are
+  acknowledged; if the sink fails the SMSC gets ESME_RX_T_APPN and delivers again.
+- **query_sm** (``query``): with ``query_after_ms`` > 0 the connector is a
+  QueryableConnector and the dispatcher asks it about messages whose receipt is that late.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 from textgate.connectors.base import InboundSink, Outcome, ReportSink, Submission
-from textgate.connectors.smpp.client import bind
-from textgate.connectors.smpp.constants import CommandId, CommandStatus, PduError, Tag
-from textgate.connectors.smpp.pdus import (
-    NO_TLVS,
-    DeliverSm,
-    DeliverSmResp,
-    GenericNack,
-    Pdu,
-    SubmitSm,
-    SubmitSmResp,
-)
-from textgate.connectors.smpp.receipts import (
-    Receipt,
-    message_state_to_status,
-    parse_receipt,
-    stat_to_status,
-)
-from textgate.connectors.smpp.session import Session
-from textgate.connectors.smpp.shortmessage import (
-    ESM_UDHI,
-    decode_short_message,
-    encode_short_message,
-)
-from textgate.connectors.smpp.status import to_connector_error
-from textgate.connectors.smpp.tlv import Tlvs
-from textgate.core.encoding import Encoding, choose_encoding, segment, split_for_udh
+from textgate.connectors.smpp.constants import CommandStatus, PduError
+from textgate.connectors.smpp.inbound import DeliverHandler
+from textgate.connectors.smpp.links import Link, LinkPool
+from textgate.connectors.smpp.options import SmppOptions
+from textgate.connectors.smpp.outbound import Source, SubmitBuilder
+from textgate.connectors.smpp.pacing import Backpressure, Clock, Sleep, TokenBucket
+from textgate.connectors.smpp.pdus import SubmitSm, SubmitSmResp
+from textgate.connectors.smpp.query import query_pdu, report_from_query
+from textgate.connectors.smpp.status import BACKPRESSURE_STATUSES, to_connector_error
 from textgate.core.message import DeliveryReport
 from textgate.errors import ConnectorError, GatewayError
 
@@ -65,325 +51,189 @@ __all__ = ["SmppConnector", "SmppOptions"]
 
 log = logging.getLogger(__name__)
 
-_LONG_MODES: Final = ("udh", "udh16", "payload")
-_ESM_TYPE_MASK: Final = 0x3C  # 5.2.12 bits 5-2: message type
-_ESM_DELIVERY_RECEIPT: Final = 0x04  # bits 5-2 = 0001: SMSC delivery receipt
-_DATA_CODING: Final = {Encoding.GSM7: 0, Encoding.UCS2: 8}
-_RECENT_IDS: Final = 100_000  # submitted ids remembered to match receipt id spellings
+_RECENT_IDS: Final = 100_000
+"""Submitted ids remembered, with their source address: to match the spelling of ids in
+receipts and to repeat the source in query_sm."""
 
 
-@dataclass(frozen=True, slots=True)
-class SmppOptions:
-    host: str = "127.0.0.1"
-    port: int = 2775
-    system_id: str = ""
-    password: str = ""
-    system_type: str = ""
-    window: int = 50
-    """Most submit_sm outstanding at once on the link."""
-    response_timeout: float = 10.0
-    enquire_link_interval: float = 30.0
-    alphanumeric_ton: int = 5
-    """Source TON/NPI for an alphanumeric sender (5 = alphanumeric, 0 = unknown)."""
-    alphanumeric_npi: int = 0
-    numeric_ton: int = 1
-    """Source TON/NPI for a numeric sender, '+' stripped (1 = international, 1 = E.164)."""
-    numeric_npi: int = 1
-    dest_ton: int = 1
-    dest_npi: int = 1
-    long_messages: str = "udh"
-    """"udh" (8-bit reference), "udh16" (16-bit reference) or "payload" (message_payload)."""
-    registered_delivery: int = 1
-    connect_timeout: float = 10.0
-    unbind_timeout: float = 2.0
-    reconnect_initial: float = 0.5
-    reconnect_max: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.long_messages not in _LONG_MODES:
-            raise ValueError(
-                f"long_messages must be one of {', '.join(_LONG_MODES)}, got {self.long_messages!r}"
-            )
-        if self.window < 1:
-            raise ValueError("window must be at least 1")
-
-    @classmethod
-    def from_mapping(cls, options: dict[str, Any]) -> SmppOptions:
-        known = {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
-        unknown = set(options) - set(known)
-        if unknown:
-            raise ValueError(f"unknown smpp options: {', '.join(sorted(unknown))}")
-        return cls(**known)
+def _not_bound(name: str) -> ConnectorError:
+    return ConnectorError(f"smpp {name}: not bound", retryable=True, code="smpp_not_bound")
 
 
 class SmppConnector:
-    """Connector protocol over one SMPP transceiver bind."""
+    """Connector protocol over ``options.binds`` SMPP transceiver binds.
 
-    def __init__(self, name: str, options: SmppOptions) -> None:
+    ``report_query_after_ms`` exists only when ``query_after_ms`` > 0: the dispatcher treats
+    a connector without it as one it cannot query (``QueryableConnector`` is a runtime
+    protocol that checks the attribute), so query_sm stays off unless configured.
+    ``clock`` and ``sleep`` drive the rate limit and the throttle pauses (tests pass
+    virtual ones).
+    """
+
+    report_query_after_ms: int
+
+    def __init__(
+        self,
+        name: str,
+        options: SmppOptions,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self.name = name
         self.options = options
-        self._sink: ReportSink | None = None
-        self._session: Session | None = None
-        self._supervisor: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._bound = asyncio.Event()
-        # Concatenation references: one per long message, from a random start.
-        self._ref_space = 0x10000 if options.long_messages == "udh16" else 0x100
-        self._next_ref = random.randrange(self._ref_space)
-        self._recent_ids: OrderedDict[str, None] = OrderedDict()
+        if options.query_after_ms > 0:
+            self.report_query_after_ms = options.query_after_ms
+        self._recent_ids: OrderedDict[str, Source] = OrderedDict()
+        known = self._recent_ids.__contains__
+        self._handler = DeliverHandler(name, options.default_alphabet, known)
+        self._pool = LinkPool(name, options, self._handler)
+        self._builder = SubmitBuilder(options)
+        self._bucket = TokenBucket(options.max_rate, options.burst, clock=clock, sleep=sleep)
+        self._backpressure = Backpressure(
+            options.throttle_backoff_initial,
+            options.throttle_backoff_max,
+            clock=clock,
+            sleep=sleep,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
     @property
     def bound(self) -> bool:
-        return self._session is not None and not self._session.closed
+        """True while at least one bind is up."""
+        return self._pool.bound > 0
+
+    @property
+    def bound_links(self) -> int:
+        """How many binds are up."""
+        return self._pool.bound
 
     async def wait_bound(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Wait until the link is bound (for tests and health checks)."""
-        await asyncio.wait_for(self._bound.wait(), timeout)
+        """Wait until at least one bind is up (for tests and health checks)."""
+        await self._pool.wait_bound(timeout)
 
     async def start(self, sink: ReportSink, inbound: InboundSink | None = None) -> None:
-        """Bind once now; a retryable failure is logged and retried in the background, a
-        refusal of the credentials (not retryable) is raised."""
-        self._sink = sink
-        self._stopping = False
-        try:
-            await self._bind()
-        except ConnectorError as exc:
-            if not exc.retryable:
-                raise
-            log.warning("smpp %s: bind failed, will retry: %s", self.name, exc.message)
-        self._supervisor = asyncio.create_task(self._supervise(), name=f"smpp-{self.name}")
+        """Bind every link now; a retryable failure is logged and retried in the
+        background, a refusal of the credentials (not retryable) is raised."""
+        self._handler.reports = sink
+        self._handler.inbound = inbound
+        await self._pool.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
-        session, self._session = self._session, None
-        self._bound.clear()
-        if session is not None:
-            await session.unbind(timeout=self.options.unbind_timeout)
-
-    async def _bind(self) -> None:
-        opts = self.options
-        session = await bind(
-            opts.host,
-            opts.port,
-            system_id=opts.system_id,
-            password=opts.password,
-            mode="transceiver",
-            system_type=opts.system_type,
-            window=opts.window,
-            response_timeout=opts.response_timeout,
-            enquire_link_interval=opts.enquire_link_interval or None,
-            handler=self._on_request,
-            connect_timeout=opts.connect_timeout,
-        )
-        if self._stopping:
-            await session.unbind(timeout=opts.unbind_timeout)
-            return
-        self._session = session
-        self._bound.set()
-        log.info("smpp %s: bound to %s:%d", self.name, opts.host, opts.port)
-
-    async def _supervise(self) -> None:
-        """Keep the link bound: wait for the session to close, then rebind with backoff."""
-        delay = self.options.reconnect_initial
-        while not self._stopping:
-            session = self._session
-            if session is not None:
-                await session.wait_closed()
-                self._bound.clear()
-                if self._session is session:
-                    self._session = None
-                log.warning("smpp %s: link lost, rebinding", self.name)
-                delay = self.options.reconnect_initial
-            await asyncio.sleep(delay)
-            try:
-                await self._bind()
-            except ConnectorError as exc:
-                log.warning(
-                    "smpp %s: rebind failed (next try in %.1f s): %s",
-                    self.name,
-                    min(delay * 2, self.options.reconnect_max),
-                    exc.message,
-                )
-                delay = min(delay * 2, self.options.reconnect_max)
+        await self._pool.stop()
 
     # ------------------------------------------------------------------ submit
 
     async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
-        session = self._session
-        if session is None or session.closed:
-            raise ConnectorError(
-                f"smpp {self.name}: not bound", retryable=True, code="smpp_not_bound"
-            )
-        return list(await asyncio.gather(*(self._submit_one(session, sub) for sub in batch)))
+        if not self._pool.bound:
+            raise _not_bound(self.name)
+        return list(await asyncio.gather(*(self._submit_one(sub) for sub in batch)))
 
-    async def _submit_one(self, session: Session, sub: Submission) -> Outcome:
+    async def _submit_one(self, sub: Submission) -> Outcome:
         try:
-            pdus = self._build(sub)
+            source, pdus = self._builder.build(sub)
         except (GatewayError, ValueError) as exc:
             message = exc.message if isinstance(exc, GatewayError) else str(exc)
             return Outcome(
                 sub.message_id,
                 error=ConnectorError(message, retryable=False, code="smpp_invalid_message"),
             )
-        message_id = ""
-        for pdu in pdus:
+        link: Link | None = None
+        try:
+            message_id = ""
+            for pdu in pdus:
+                result = await self._send_part(pdu, link)
+                if isinstance(result, ConnectorError):
+                    return Outcome(sub.message_id, error=result)
+                link, message_id = result
+        finally:
+            if link is not None:
+                link.busy -= 1
+        self._remember(message_id, source)
+        return Outcome(sub.message_id, external_id=message_id)
+
+    async def _send_part(
+        self, pdu: SubmitSm, link: Link | None
+    ) -> tuple[Link, str] | ConnectorError:
+        """Send one part, waiting for the pacing first and sending it again while the SMSC
+        throttles (see the module docstring). The first part picks the link (its ``busy``
+        count is raised and stays raised until the caller's ``finally``); later parts stay
+        on it. Returns the link and the part's message id, or the error that stopped it."""
+        refusals = 0
+        while True:
+            await self._backpressure.wait()
+            await self._bucket.take()
+            if link is None:
+                link = self._pool.pick()
+                if link is None:
+                    return _not_bound(self.name)
+                link.busy += 1
+            session = link.session
+            if session is None:
+                return ConnectorError(
+                    f"smpp {link.label}: link lost during a long message",
+                    retryable=True,
+                    code="smpp_link_lost",
+                )
+            epoch = self._backpressure.epoch
             try:
                 resp = await session.request(pdu)
             except ConnectorError as exc:
-                return Outcome(sub.message_id, error=exc)
+                return exc
             except PduError as exc:  # the PDU does not encode (e.g. an address too long)
-                return Outcome(
-                    sub.message_id,
-                    error=ConnectorError(exc.message, retryable=False, code="smpp_invalid_pdu"),
-                )
-            if resp.command_status != CommandStatus.ESME_ROK:
-                return Outcome(sub.message_id, error=to_connector_error(resp.command_status))
+                return ConnectorError(exc.message, retryable=False, code="smpp_invalid_pdu")
+            status = resp.command_status
+            if status in BACKPRESSURE_STATUSES:
+                self._backpressure.refused(epoch)
+                refusals += 1
+                if refusals <= self.options.throttle_retries:
+                    log.info(
+                        "smpp %s: throttled by the SMSC (%s); pausing %.2f s",
+                        link.label,
+                        CommandStatus(status).name,
+                        self._backpressure.delay,
+                    )
+                    continue
+                return to_connector_error(status)
+            if status != CommandStatus.ESME_ROK:
+                return to_connector_error(status)
             if not isinstance(resp, SubmitSmResp):
-                return Outcome(
-                    sub.message_id,
-                    error=ConnectorError(
-                        f"smpp {self.name}: unexpected {resp.command_id.name.lower()}",
-                        retryable=True,
-                        code="smpp_protocol_error",
-                    ),
+                return ConnectorError(
+                    f"smpp {link.label}: unexpected {resp.command_id.name.lower()}",
+                    retryable=True,
+                    code="smpp_protocol_error",
                 )
-            message_id = resp.message_id
-        self._remember(message_id)
-        return Outcome(sub.message_id, external_id=message_id)
+            self._backpressure.accepted(epoch)
+            return link, resp.message_id
 
-    def _build(self, sub: Submission) -> list[SubmitSm]:
-        """The submit_sm PDUs of one message, in order (see the module docstring)."""
-        opts = self.options
-        try:
-            encoding = Encoding(sub.encoding)
-        except ValueError:
-            encoding = choose_encoding(sub.text)
-        data_coding = _DATA_CODING[encoding]
-        sender = (sub.sender or "").strip()
-        if not sender:
-            src_ton, src_npi, src = 0, 0, ""
-        elif sender.lstrip("+").isdigit():
-            src_ton, src_npi, src = opts.numeric_ton, opts.numeric_npi, sender.lstrip("+")
-        else:
-            src_ton, src_npi, src = opts.alphanumeric_ton, opts.alphanumeric_npi, sender
-
-        def pdu(
-            short_message: bytes, esm_class: int, registered: int, tlvs: Tlvs = NO_TLVS
-        ) -> SubmitSm:
-            return SubmitSm(
-                sequence_number=0,
-                source_addr_ton=src_ton,
-                source_addr_npi=src_npi,
-                source_addr=src,
-                dest_addr_ton=opts.dest_ton,
-                dest_addr_npi=opts.dest_npi,
-                destination_addr=sub.recipient.lstrip("+"),
-                esm_class=esm_class,
-                registered_delivery=registered,
-                data_coding=data_coding,
-                short_message=short_message,
-                tlvs=tlvs,
-            )
-
-        if opts.long_messages == "payload":
-            if segment(sub.text, encoding).count == 1:
-                return [
-                    pdu(encode_short_message(sub.text, data_coding), 0, opts.registered_delivery)
-                ]
-            payload = encode_short_message(sub.text, data_coding)
-            tlvs = NO_TLVS.with_bytes(Tag.MESSAGE_PAYLOAD, payload)
-            return [pdu(b"", 0, opts.registered_delivery, tlvs)]
-        ref, self._next_ref = self._next_ref, (self._next_ref + 1) % self._ref_space
-        parts = split_for_udh(
-            sub.text, ref=ref, encoding=encoding, ref16=opts.long_messages == "udh16"
-        )
-        if len(parts) == 1:
-            return [pdu(parts[0], 0, opts.registered_delivery)]
-        last = len(parts) - 1
-        return [
-            pdu(part, ESM_UDHI, opts.registered_delivery if i == last else 0)
-            for i, part in enumerate(parts)
-        ]
-
-    def _remember(self, external_id: str) -> None:
-        self._recent_ids[external_id] = None
+    def _remember(self, external_id: str, source: Source) -> None:
+        self._recent_ids[external_id] = source
         self._recent_ids.move_to_end(external_id)
         while len(self._recent_ids) > _RECENT_IDS:
             self._recent_ids.popitem(last=False)
 
-    # ------------------------------------------------------------------ inbound
+    # ------------------------------------------------------------------ query_sm
 
-    async def _on_request(self, pdu: Pdu) -> Pdu | None:
-        if isinstance(pdu, DeliverSm):
-            status = await self._on_deliver(pdu)
-            return DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status)
-        if pdu.command_id == CommandId.ALERT_NOTIFICATION:
-            return None  # 4.12.1: alert_notification has no response
-        # Nothing else is expected from an SMSC on a transceiver bind.
-        return GenericNack(
-            sequence_number=pdu.sequence_number, command_status=CommandStatus.ESME_RINVCMDID
-        )
+    async def query(self, external_ids: Sequence[str]) -> list[DeliveryReport]:
+        """Reports for the ids the SMSC knows in a final state; ids not in the recent-ids
+        map (their source address, which query_sm must repeat, is gone), in a non-final
+        state, unknown to the SMSC or whose query failed are left out."""
+        results = await asyncio.gather(*(self._query_one(x) for x in dict.fromkeys(external_ids)))
+        return [r for r in results if r is not None]
 
-    async def _on_deliver(self, pdu: DeliverSm) -> int:
-        """Handle one deliver_sm; returns the command_status of deliver_sm_resp."""
-        data = pdu.short_message or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) or b""
-        try:
-            text = decode_short_message(data, pdu.data_coding, pdu.esm_class).text or ""
-        except PduError as exc:
-            log.warning("smpp %s: undecodable deliver_sm: %s", self.name, exc.message)
-            return CommandStatus.ESME_ROK  # redelivery would not decode either
-        flagged = pdu.esm_class & _ESM_TYPE_MASK == _ESM_DELIVERY_RECEIPT
-        receipt = parse_receipt(text) if flagged or "stat" in text.lower() else None
-        if not flagged and receipt is None:
-            # A mobile-originated message. Inbound storage is not built yet: acknowledge and
-            # log it. (When it is, this must hand it to the sink before answering, like
-            # receipts below.)
-            log.info(
-                "smpp %s: MO from %s dropped (no inbound sink yet)", self.name, pdu.source_addr
-            )
-            return CommandStatus.ESME_ROK
-        report = self._report(pdu, receipt)
-        if report is None:
-            log.warning("smpp %s: unusable delivery receipt: %r", self.name, text)
-            return CommandStatus.ESME_ROK
-        sink = self._sink
-        if sink is None:
-            return CommandStatus.ESME_RX_T_APPN
-        try:
-            await sink([report])
-        except Exception:
-            log.exception("smpp %s: report sink failed; asking the SMSC to retry", self.name)
-            return CommandStatus.ESME_RX_T_APPN
-        return CommandStatus.ESME_ROK
-
-    def _report(self, pdu: DeliverSm, receipt: Receipt | None) -> DeliveryReport | None:
-        """A report from a receipt's TLVs (receipted_message_id, message_state, 5.3.2) or
-        its Appendix B text; None when it names no message or says nothing (UNKNOWN)."""
-        external_id = pdu.tlvs.get_str(Tag.RECEIPTED_MESSAGE_ID)
-        candidates: tuple[str, ...] = (external_id,) if external_id else ()
-        if receipt is not None:
-            candidates += receipt.id_candidates()
-        if not candidates:
+    async def _query_one(self, external_id: str) -> DeliveryReport | None:
+        source = self._recent_ids.get(external_id)
+        link = self._pool.pick()
+        session = link.session if link is not None else None
+        if source is None or link is None or session is None:
             return None
-        external_id = next((c for c in candidates if c in self._recent_ids), candidates[0])
-        state = pdu.tlvs.get_int(Tag.MESSAGE_STATE)
-        status = message_state_to_status(state) if state is not None else None
-        if status is None and receipt is not None:
-            status = stat_to_status(receipt.stat)
-        if status is None:
+        link.busy += 1
+        try:
+            resp = await session.request(query_pdu(external_id, source))
+        except (ConnectorError, PduError) as exc:
+            log.info("smpp %s: query_sm %s failed: %s", link.label, external_id, exc.message)
             return None
-        err = receipt.err if receipt is not None else None
-        return DeliveryReport(
-            connector=self.name,
-            external_id=external_id,
-            status=status,
-            at=(receipt.done_date if receipt is not None else None) or datetime.now(UTC),
-            error_code=err if err and err.strip("0") else None,
-        )
+        finally:
+            link.busy -= 1
+        return report_from_query(self.name, external_id, resp)

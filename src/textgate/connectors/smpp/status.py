@@ -20,7 +20,13 @@ from typing import Final
 from textgate.connectors.smpp.constants import CommandStatus
 from textgate.errors import ConnectorError
 
-__all__ = ["STATUS_VERDICTS", "status_name", "to_connector_error", "verdict"]
+__all__ = [
+    "BACKPRESSURE_STATUSES",
+    "STATUS_VERDICTS",
+    "status_name",
+    "to_connector_error",
+    "verdict",
+]
 
 _S = CommandStatus
 
@@ -100,3 +106,8 @@ def to_connector_error(status: int) -> ConnectorError:
     name = status_name(status)
     code = name.lower() if name.startswith("ESME_") else f"smpp_{name.lower()}"
     return ConnectorError(f"smsc refused: {name}: {reason}", retryable=retryable, code=code)
+
+
+BACKPRESSURE_STATUSES: Final[frozenset[int]] = frozenset({_S.ESME_RTHROTTLED, _S.ESME_RMSGQFUL})
+"""Refusals that say "not so fast" (5.1.3: 0x58 throttling error, 0x14 message queue full):
+the connector pauses all submissions and sends the refused PDU again itself."""

@@ -1,0 +1,192 @@
+"""What the SMSC sends us: deliver_sm carrying a delivery receipt or a mobile-originated
+message (SMPP 3.4 4.6.1), answered with deliver_sm_resp (4.6.2) only once handled.
+
+- **Receipts** (esm_class message type 0001 "SMSC delivery receipt" or 1000 "intermediate
+  delivery notification", 5.2.12; or a default-type short_message that parses as an
+  Appendix B receipt, for SMSCs that forget the flag) become a :class:`DeliveryReport`
+  for the report sink.
+- **Mobile-originated** messages (message type 0000) become an :class:`InboundMessage` for
+  the inbound sink. One part of a concatenated message stays one part: its
+  :class:`Concatenation` comes from the UDH (IE 0x00 or 0x08) or the sar_* TLVs, and the
+  inbound store reassembles the parts durably.
+- Other message types (SME delivery / manual acknowledgement, conversation abort) carry
+  nothing for us; they are acknowledged and logged.
+
+deliver_sm_resp command_status (5.1.3):
+
+- ESME_ROK once the sink has returned (the sinks store before they return);
+- ESME_RX_T_APPN (0x64, temporary) when there is no sink or it raised: the SMSC keeps the
+  message and delivers it again later;
+- ESME_RX_R_APPN (0x66, reject) for an MO in a binary data_coding (2, 4, 0xF4-0xF7) or one
+  we cannot read as text: a text gateway has nothing to hand on, and a hex dump would only
+  reach users as noise. A rejection tells the SMSC not to try again;
+- ESME_RX_P_APPN (0x65, permanent) for an MO that does not decode at all (a UDH running
+  past the data): redelivery would fail the same way, so it is logged and refused for good.
+
+A receipt that does not decode or names no message is acknowledged (ESME_ROK) and logged,
+as before: redelivering it cannot help.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Final
+
+from textgate.connectors.base import Concatenation, InboundMessage, InboundSink, ReportSink
+from textgate.connectors.smpp.constants import CommandId, CommandStatus, PduError, Tag
+from textgate.connectors.smpp.pdus import DeliverSm, DeliverSmResp, GenericNack, Pdu
+from textgate.connectors.smpp.receipts import (
+    Receipt,
+    message_state_to_status,
+    parse_receipt,
+    stat_to_status,
+)
+from textgate.connectors.smpp.shortmessage import concat_from_tlvs, decode_short_message
+from textgate.core.message import DeliveryReport
+
+__all__ = ["DeliverHandler", "format_address"]
+
+log = logging.getLogger(__name__)
+
+_S = CommandStatus
+# 5.2.12 esm_class bits 5-2 of a deliver_sm: the message type.
+_ESM_TYPE_MASK: Final = 0x3C
+_ESM_DEFAULT: Final = 0x00
+_ESM_RECEIPT_TYPES: Final = frozenset({0x04, 0x20})  # SMSC receipt, intermediate notification
+# 5.2.19 data_coding 0 is "SMSC default alphabet"; the SMSC's choice, as configured, is read
+# with the data_coding of that alphabet (1 = IA5/ASCII, 3 = Latin-1).
+_DEFAULT_ALPHABET_CODING: Final = {"gsm7": 0, "ascii": 1, "latin1": 3}
+_TON_INTERNATIONAL: Final = 1  # 5.2.5
+
+
+def format_address(addr: str, ton: int) -> str:
+    """E.164 with '+' for a numeric address of TON 1 (international); else as received."""
+    if addr.isdigit() and ton == _TON_INTERNATIONAL:
+        return f"+{addr}"
+    return addr
+
+
+class DeliverHandler:
+    """The session request handler shared by every bind of one connector."""
+
+    def __init__(self, name: str, default_alphabet: str, known: Callable[[str], bool]) -> None:
+        self.name = name
+        self.reports: ReportSink | None = None
+        self.inbound: InboundSink | None = None
+        self._zero_coding = _DEFAULT_ALPHABET_CODING[default_alphabet]
+        self._known = known
+
+    async def __call__(self, pdu: Pdu) -> Pdu | None:
+        if isinstance(pdu, DeliverSm):
+            status = await self._on_deliver(pdu)
+            return DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status)
+        if pdu.command_id == CommandId.ALERT_NOTIFICATION:
+            return None  # 4.12.1: alert_notification has no response
+        # Nothing else is expected from an SMSC on a transceiver bind.
+        return GenericNack(sequence_number=pdu.sequence_number, command_status=_S.ESME_RINVCMDID)
+
+    async def _on_deliver(self, pdu: DeliverSm) -> int:
+        """Handle one deliver_sm; returns the command_status of deliver_sm_resp."""
+        kind = pdu.esm_class & _ESM_TYPE_MASK
+        if kind in _ESM_RECEIPT_TYPES:
+            return await self._on_receipt(pdu)
+        if kind != _ESM_DEFAULT:
+            log.info("smpp %s: deliver_sm of esm_class 0x%02X ignored", self.name, pdu.esm_class)
+            return _S.ESME_ROK
+        data = pdu.short_message or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) or b""
+        coding = self._zero_coding if pdu.data_coding == 0 else pdu.data_coding
+        try:
+            decoded = decode_short_message(data, coding, pdu.esm_class)
+        except PduError as exc:
+            log.warning(
+                "smpp %s: undecodable MO from %s refused: %s",
+                self.name,
+                pdu.source_addr,
+                exc.message,
+            )
+            return _S.ESME_RX_P_APPN
+        text = decoded.text
+        if text is None:
+            log.warning(
+                "smpp %s: MO from %s in binary data_coding 0x%02X refused",
+                self.name,
+                pdu.source_addr,
+                pdu.data_coding,
+            )
+            return _S.ESME_RX_R_APPN
+        if decoded.concat is None and "stat" in text.lower():
+            # A receipt without the esm_class flag (some SMSCs), told apart by its text.
+            receipt = parse_receipt(text)
+            report = self._report(pdu, receipt) if receipt is not None else None
+            if report is not None:
+                return await self._hand_report(report)
+        concat = decoded.concat or concat_from_tlvs(pdu.tlvs)
+        message = InboundMessage(
+            connector=self.name,
+            sender=format_address(pdu.source_addr, pdu.source_addr_ton),
+            recipient=format_address(pdu.destination_addr, pdu.dest_addr_ton),
+            text=text,
+            received_at=datetime.now(UTC),
+            part=None if concat is None else Concatenation(concat.ref, concat.total, concat.seq),
+        )
+        sink = self.inbound
+        if sink is None:
+            log.warning("smpp %s: no inbound sink; MO left with the SMSC", self.name)
+            return _S.ESME_RX_T_APPN
+        try:
+            await sink([message])
+        except Exception:
+            log.exception("smpp %s: inbound sink failed; asking the SMSC to retry", self.name)
+            return _S.ESME_RX_T_APPN
+        return _S.ESME_ROK
+
+    async def _on_receipt(self, pdu: DeliverSm) -> int:
+        data = pdu.short_message or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) or b""
+        try:
+            text = decode_short_message(data, pdu.data_coding, pdu.esm_class).text or ""
+        except PduError as exc:
+            log.warning("smpp %s: undecodable receipt: %s", self.name, exc.message)
+            return _S.ESME_ROK  # redelivery would not decode either
+        report = self._report(pdu, parse_receipt(text))
+        if report is None:
+            log.warning("smpp %s: unusable delivery receipt: %r", self.name, text)
+            return _S.ESME_ROK
+        return await self._hand_report(report)
+
+    async def _hand_report(self, report: DeliveryReport) -> int:
+        sink = self.reports
+        if sink is None:
+            return _S.ESME_RX_T_APPN
+        try:
+            await sink([report])
+        except Exception:
+            log.exception("smpp %s: report sink failed; asking the SMSC to retry", self.name)
+            return _S.ESME_RX_T_APPN
+        return _S.ESME_ROK
+
+    def _report(self, pdu: DeliverSm, receipt: Receipt | None) -> DeliveryReport | None:
+        """A report from a receipt's TLVs (receipted_message_id, message_state, 5.3.2) or
+        its Appendix B text; None when it names no message or says nothing (UNKNOWN)."""
+        external_id = pdu.tlvs.get_str(Tag.RECEIPTED_MESSAGE_ID)
+        candidates: tuple[str, ...] = (external_id,) if external_id else ()
+        if receipt is not None:
+            candidates += receipt.id_candidates()
+        if not candidates:
+            return None
+        external_id = next((c for c in candidates if self._known(c)), candidates[0])
+        state = pdu.tlvs.get_int(Tag.MESSAGE_STATE)
+        status = message_state_to_status(state) if state is not None else None
+        if status is None and receipt is not None:
+            status = stat_to_status(receipt.stat)
+        if status is None:
+            return None
+        err = receipt.err if receipt is not None else None
+        return DeliveryReport(
+            connector=self.name,
+            external_id=external_id,
+            status=status,
+            at=(receipt.done_date if receipt is not None else None) or datetime.now(UTC),
+            error_code=err if err and err.strip("0") else None,
+        )

@@ -1,0 +1,99 @@
+"""The settings of one SMPP client connector (``[[connectors]] options`` in the config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = ["ALPHABETS", "LONG_MODES", "SmppOptions"]
+
+LONG_MODES: Final = ("udh", "udh16", "payload")
+ALPHABETS: Final = ("gsm7", "latin1", "ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class SmppOptions:
+    host: str = "127.0.0.1"
+    port: int = 2775
+    system_id: str = ""
+    password: str = ""
+    system_type: str = ""
+    binds: int = 1
+    """Transceiver binds kept open at once; submissions go to the least busy one."""
+    window: int = 50
+    """Most submit_sm outstanding at once on each bind."""
+    response_timeout: float = 10.0
+    enquire_link_interval: float = 30.0
+    alphanumeric_ton: int = 5
+    """Source TON/NPI for an alphanumeric sender (5 = alphanumeric, 0 = unknown)."""
+    alphanumeric_npi: int = 0
+    numeric_ton: int = 1
+    """Source TON/NPI for a numeric sender, '+' stripped (1 = international, 1 = E.164)."""
+    numeric_npi: int = 1
+    dest_ton: int = 1
+    dest_npi: int = 1
+    long_messages: str = "udh"
+    """"udh" (8-bit reference), "udh16" (16-bit reference) or "payload" (message_payload)."""
+    registered_delivery: int = 1
+    connect_timeout: float = 10.0
+    unbind_timeout: float = 2.0
+    reconnect_initial: float = 0.5
+    reconnect_max: float = 30.0
+    max_rate: float = 0.0
+    """submit_sm per second over all binds together; 0 = unlimited."""
+    rate_burst: int = 0
+    """submit_sm that may go out back to back after an idle spell; 0 = a tenth of a
+    second's worth of ``max_rate`` (at least 1)."""
+    throttle_retries: int = 3
+    """How often one refused part (ESME_RTHROTTLED / ESME_RMSGQFUL) is sent again by the
+    connector itself before the message goes back to the dispatcher as retryable."""
+    throttle_backoff_initial: float = 0.5
+    """Pause of all new submit_sm after the SMSC throttles us; doubles while it goes on."""
+    throttle_backoff_max: float = 10.0
+    query_after_ms: int = 0
+    """Ask the SMSC with query_sm about a message whose receipt is this late; 0 = never."""
+    default_alphabet: str = "gsm7"
+    """What data_coding 0 (the "SMSC default alphabet", SMPP 3.4 5.2.19) means for inbound
+    messages from this SMSC: "gsm7", "latin1" or "ascii"."""
+
+    def __post_init__(self) -> None:
+        if self.long_messages not in LONG_MODES:
+            raise ValueError(
+                f"long_messages must be one of {', '.join(LONG_MODES)}, got {self.long_messages!r}"
+            )
+        if self.default_alphabet not in ALPHABETS:
+            raise ValueError(
+                f"default_alphabet must be one of {', '.join(ALPHABETS)}, "
+                f"got {self.default_alphabet!r}"
+            )
+        if self.window < 1:
+            raise ValueError("window must be at least 1")
+        if self.binds < 1:
+            raise ValueError("binds must be at least 1")
+        if self.max_rate < 0 or self.rate_burst < 0:
+            raise ValueError("max_rate and rate_burst must not be negative")
+        if self.throttle_retries < 0:
+            raise ValueError("throttle_retries must not be negative")
+        if not 0 < self.throttle_backoff_initial <= self.throttle_backoff_max:
+            raise ValueError("need 0 < throttle_backoff_initial <= throttle_backoff_max")
+        if self.query_after_ms < 0:
+            raise ValueError("query_after_ms must not be negative")
+
+    @property
+    def burst(self) -> float:
+        """The token bucket's capacity (see ``rate_burst``)."""
+        if self.rate_burst:
+            return float(self.rate_burst)
+        return max(1.0, self.max_rate / 10)
+
+    @classmethod
+    def from_mapping(cls, options: dict[str, Any]) -> SmppOptions:
+        known = {k: v for k, v in options.items() if k in cls.__dataclass_fields__}
+        unknown = set(options) - set(known)
+        if unknown:
+            raise ValueError(f"unknown smpp options: {', '.join(sorted(unknown))}")
+        return cls(**known)
+
+    def __repr__(self) -> str:
+        # The password stays out of logs and tracebacks.
+        return f"SmppOptions(host={self.host!r}, port={self.port}, system_id={self.system_id!r})"

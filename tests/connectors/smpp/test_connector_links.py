@@ -67,6 +67,7 @@ async def test_a_dead_bind_returns_its_messages_retryable(smsc: FakeSmsc, sink: 
         failed = [o.error for o in outcomes if o.error is not None]
         assert len(failed) == 2 and all(e.retryable for e in failed)
         assert sum(1 for o in outcomes if o.external_id) == 2
+        assert [link.busy for link in conn._pool.links] == [0, 0]  # nothing left counted
         # The other bind carries on while the dead one rebinds.
         [outcome] = await conn.submit([sub()])
         assert outcome.error is None

@@ -139,36 +139,36 @@ class SmppConnector:
                 sub.message_id,
                 error=ConnectorError(message, retryable=False, code="smpp_invalid_message"),
             )
-        link: Link | None = None
+        held: list[Link] = []  # the link this message uses, once its first part picked it
         try:
             message_id = ""
             for pdu in pdus:
-                result = await self._send_part(pdu, link)
+                result = await self._send_part(pdu, held)
                 if isinstance(result, ConnectorError):
                     return Outcome(sub.message_id, error=result)
-                link, message_id = result
+                message_id = result
         finally:
-            if link is not None:
+            for link in held:
                 link.busy -= 1
         self._remember(message_id, source)
         return Outcome(sub.message_id, external_id=message_id)
 
-    async def _send_part(
-        self, pdu: SubmitSm, link: Link | None
-    ) -> tuple[Link, str] | ConnectorError:
+    async def _send_part(self, pdu: SubmitSm, held: list[Link]) -> str | ConnectorError:
         """Send one part, waiting for the pacing first and sending it again while the SMSC
-        throttles (see the module docstring). The first part picks the link (its ``busy``
-        count is raised and stays raised until the caller's ``finally``); later parts stay
-        on it. Returns the link and the part's message id, or the error that stopped it."""
+        throttles (see the module docstring). The first part picks the link and appends it
+        to ``held`` with its ``busy`` count raised (the caller lowers it); later parts stay
+        on it. Returns the part's message id, or the error that stopped the message."""
         refusals = 0
         while True:
             await self._backpressure.wait()
             await self._bucket.take()
-            if link is None:
-                link = self._pool.pick()
-                if link is None:
+            if not held:
+                picked = self._pool.pick()
+                if picked is None:
                     return _not_bound(self.name)
-                link.busy += 1
+                picked.busy += 1
+                held.append(picked)
+            link = held[0]
             session = link.session
             if session is None:
                 return ConnectorError(
@@ -205,7 +205,7 @@ class SmppConnector:
                     code="smpp_protocol_error",
                 )
             self._backpressure.accepted(epoch)
-            return link, resp.message_id
+            return resp.message_id
 
     def _remember(self, external_id: str, source: Source) -> None:
         self._recent_ids[external_id] = source

@@ -23,6 +23,10 @@ deliver_sm_resp command_status (5.1.3):
 - ESME_RX_P_APPN (0x65, permanent) for an MO that does not decode at all (a UDH running
   past the data): redelivery would fail the same way, so it is logged and refused for good.
 
+A character cut at a part boundary by a sender that splits by octets is kept in halves for
+the store to pair up when it joins the parts: a part ending in a lone GSM-7 escape keeps
+U+001B at its end, and a UTF-16 surrogate pair cut in two stays as lone surrogates.
+
 A receipt that does not decode or names no message is acknowledged (ESME_ROK) and logged,
 as before: redelivering it cannot help.
 """
@@ -44,6 +48,7 @@ from textgate.connectors.smpp.receipts import (
     stat_to_status,
 )
 from textgate.connectors.smpp.shortmessage import concat_from_tlvs, decode_short_message
+from textgate.core.encoding import decode_gsm7
 from textgate.core.message import DeliveryReport
 
 __all__ = ["DeliverHandler", "format_address"]
@@ -59,6 +64,27 @@ _ESM_RECEIPT_TYPES: Final = frozenset({0x04, 0x20})  # SMSC receipt, intermediat
 # with the data_coding of that alphabet (1 = IA5/ASCII, 3 = Latin-1).
 _DEFAULT_ALPHABET_CODING: Final = {"gsm7": 0, "ascii": 1, "latin1": 3}
 _TON_INTERNATIONAL: Final = 1  # 5.2.5
+_UCS2: Final = 8  # 5.2.19
+_GSM_ESC: Final = 0x1B  # 23.038 6.2.1.1: escape to the extension table
+
+
+def _is_gsm(coding: int) -> bool:
+    """5.2.19 data_coding 0 (read as GSM-7) or 23.038's 0xF0-0xF3 (GSM-7 with a class)."""
+    return coding == 0 or 0xF0 <= coding <= 0xF3
+
+
+def _part_text(payload: bytes, coding: int, text: str) -> str:
+    """The text of one part of a concatenated message, keeping a cut character's halves
+    (see the module docstring); ``text`` is the ordinary decoding."""
+    if coding == _UCS2:
+        even = len(payload) - len(payload) % 2
+        tail = "\ufffd" if even < len(payload) else ""
+        return payload[:even].decode("utf-16-be", "surrogatepass") + tail
+    if _is_gsm(coding) and payload.isascii() and payload.endswith(bytes((_GSM_ESC,))):
+        escapes = len(payload) - len(payload.rstrip(bytes((_GSM_ESC,))))
+        if escapes % 2:  # an odd run: the last ESC lost the septet it escapes
+            return decode_gsm7(payload[:-1]) + chr(_GSM_ESC)
+    return text
 
 
 def format_address(addr: str, ton: int) -> str:
@@ -123,6 +149,8 @@ class DeliverHandler:
             if report is not None:
                 return await self._hand_report(report)
         concat = decoded.concat or concat_from_tlvs(pdu.tlvs)
+        if concat is not None:
+            text = _part_text(decoded.payload, coding, text)
         message = InboundMessage(
             connector=self.name,
             sender=format_address(pdu.source_addr, pdu.source_addr_ton),

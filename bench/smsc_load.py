@@ -7,10 +7,11 @@ Run from the repository root::
 
 It starts the simulator (:class:`Smsc`) in its own process on a free loopback port (so the
 simulator and the load generator do not share one event loop), binds one transceiver with
-textgate's own client (``textgate.connectors.smpp.client.bind``), keeps ``--window`` submit_sm outstanding
-until ``--messages`` were answered, and answers every receipt deliver_sm. It prints submit
-msg/s (first submit to last submit_sm_resp) and receipt msg/s (first submit to last receipt)
-and exits non-zero when a submit failed or receipts went missing.
+textgate's own client (``textgate.connectors.smpp.client.bind``), keeps ``--window``
+submit_sm outstanding until ``--messages`` were answered, and answers every receipt
+deliver_sm. It prints submit msg/s (first submit to last submit_sm_resp), receipt msg/s
+(first submit to last receipt) and the simulator's CPU time, and exits non-zero when a
+submit failed or receipts went missing.
 """
 
 from __future__ import annotations

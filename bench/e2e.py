@@ -510,6 +510,10 @@ class SmscProcess:
             str(self.port),
             "--receipt-delay-ms",
             str(int(self.delay_ms)),
+            # Receipts come back through the same window the gateway submits with (50).
+            "--window",
+            "50",
+            "--no-record",
             "--log-level",
             "WARNING",
         ]
@@ -1256,9 +1260,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--connector",
         choices=("simulator", "smpp"),
-        default="simulator",
-        help="simulator: the built-in connector; smpp: through SMPP (one bind, window 50) to"
-        " `textgate smsc` started as its own process",
+        default="smpp",
+        help="smpp (default): through SMPP (one bind, window 50) to `textgate smsc`, the SMSC"
+        " simulator, started as its own process; simulator: the in-process connector",
     )
     p.add_argument(
         "--no-rules-setup",

@@ -310,11 +310,12 @@ async def test_message_payload_tlv(smsc: Smsc) -> None:
     await check_counters(smsc, 1)
 
 
-async def test_parts_cut_inside_a_character_are_accepted(smsc: Smsc) -> None:
+async def test_parts_cut_inside_a_character_are_accepted_and_joined(smsc: Smsc) -> None:
     """What smpplib really sends when its byte-wise split falls inside an escape sequence
-    or a surrogate pair: the SMSC must still accept every part and send every receipt."""
-    gsm = Split.of("a" * 152 + "€" + "t" * 20)
-    ucs2 = Split.of("é" * 66 + "😀" + "t" * 20)
+    or a surrogate pair: the SMSC must still accept every part, send every receipt, and
+    put the cut character back together."""
+    gsm_text, ucs2_text = "a" * 152 + "€" + "t" * 20, "é" * 66 + "😀" + "t" * 20
+    gsm, ucs2 = Split.of(gsm_text), Split.of(ucs2_text)
     assert gsm.payloads()[0][-1] == 0x1B  # the escape ends part 1, its code starts part 2
     assert 0xD8 <= ucs2.payloads()[0][-2] <= 0xDB  # a high surrogate ends part 1
 
@@ -323,6 +324,8 @@ async def test_parts_cut_inside_a_character_are_accepted(smsc: Smsc) -> None:
     ids = check_receipts(smsc, run, None)
     assert [r.message_id for r in smsc.received] == ids
     assert [(r.total, r.sequence) for r in smsc.received] == [(2, 1), (2, 2)] * 2
+    texts = sorted(t for texts in smsc.reassembled().values() for t in texts)
+    assert texts == sorted([gsm_text, ucs2_text])
     await check_counters(smsc, 4)
 
 

@@ -16,8 +16,10 @@
   dispatcher as retryable. Why here: the dispatcher can only resend a whole message, from
   part 1, with a new concatenation reference, so a long message throttled at part 2 would
   leave the handset an orphan copy of part 1. Retrying just the refused part, with the same
-  reference, keeps every part unique. Only once the retries are used up (the SMSC stays
-  throttled for several backoffs) does the dispatcher's coarser retry take over.
+  reference, keeps every part unique. The first part gives up after ``throttle_retries``
+  (the SMSC stays throttled for several backoffs; the dispatcher's coarser retry takes
+  over, nothing was sent yet). A later part never gives up on throttling while its link
+  is up: giving up would make the dispatcher resend the parts already accepted.
 - **receipts and inbound messages** (``inbound``): a deliver_sm on any bind is handed to
   the report or inbound sink *before* deliver_sm_resp is sent, so only stored ones are
   acknowledged; if the sink fails the SMSC gets ESME_RX_T_APPN and delivers again.
@@ -142,8 +144,8 @@ class SmppConnector:
         held: list[Link] = []  # the link this message uses, once its first part picked it
         try:
             message_id = ""
-            for pdu in pdus:
-                result = await self._send_part(pdu, held)
+            for index, pdu in enumerate(pdus):
+                result = await self._send_part(pdu, held, first=index == 0)
                 if isinstance(result, ConnectorError):
                     return Outcome(sub.message_id, error=result)
                 message_id = result
@@ -153,7 +155,9 @@ class SmppConnector:
         self._remember(message_id, source)
         return Outcome(sub.message_id, external_id=message_id)
 
-    async def _send_part(self, pdu: SubmitSm, held: list[Link]) -> str | ConnectorError:
+    async def _send_part(
+        self, pdu: SubmitSm, held: list[Link], *, first: bool
+    ) -> str | ConnectorError:
         """Send one part, waiting for the pacing first and sending it again while the SMSC
         throttles (see the module docstring). The first part picks the link and appends it
         to ``held`` with its ``busy`` count raised (the caller lowers it); later parts stay
@@ -187,7 +191,7 @@ class SmppConnector:
             if status in BACKPRESSURE_STATUSES:
                 self._backpressure.refused(epoch)
                 refusals += 1
-                if refusals <= self.options.throttle_retries:
+                if refusals <= self.options.throttle_retries or not first:
                     log.info(
                         "smpp %s: throttled by the SMSC (%s); pausing %.2f s",
                         link.label,

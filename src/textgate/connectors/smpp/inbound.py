@@ -51,7 +51,7 @@ from textgate.connectors.smpp.shortmessage import concat_from_tlvs, decode_short
 from textgate.core.encoding import decode_gsm7
 from textgate.core.message import DeliveryReport
 
-__all__ = ["DeliverHandler", "format_address"]
+__all__ = ["DeliverHandler", "format_address", "part_text"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def _is_gsm(coding: int) -> bool:
     return coding == 0 or 0xF0 <= coding <= 0xF3
 
 
-def _part_text(payload: bytes, coding: int, text: str) -> str:
+def part_text(payload: bytes, coding: int, text: str) -> str:
     """The text of one part of a concatenated message, keeping a cut character's halves
     (see the module docstring); ``text`` is the ordinary decoding."""
     if coding == _UCS2:
@@ -150,7 +150,7 @@ class DeliverHandler:
                 return await self._hand_report(report)
         concat = decoded.concat or concat_from_tlvs(pdu.tlvs)
         if concat is not None:
-            text = _part_text(decoded.payload, coding, text)
+            text = part_text(decoded.payload, coding, text)
         message = InboundMessage(
             connector=self.name,
             sender=format_address(pdu.source_addr, pdu.source_addr_ton),

@@ -45,8 +45,9 @@ class SmppOptions:
     """submit_sm that may go out back to back after an idle spell; 0 = a tenth of a
     second's worth of ``max_rate`` (at least 1)."""
     throttle_retries: int = 3
-    """How often one refused part (ESME_RTHROTTLED / ESME_RMSGQFUL) is sent again by the
-    connector itself before the message goes back to the dispatcher as retryable."""
+    """How often the first part of a message, refused with ESME_RTHROTTLED / ESME_RMSGQFUL,
+    is sent again by the connector itself before the message goes back to the dispatcher as
+    retryable. Later parts are retried for as long as the link is up (see connector.py)."""
     throttle_backoff_initial: float = 0.5
     """Pause of all new submit_sm after the SMSC throttles us; doubles while it goes on."""
     throttle_backoff_max: float = 10.0

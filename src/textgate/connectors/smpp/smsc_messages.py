@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Final
 
 from textgate.connectors.smpp.constants import PduError, Tag
+from textgate.connectors.smpp.inbound import part_text
 from textgate.connectors.smpp.pdus import NO_TLVS, DeliverSm, SubmitSm
 from textgate.connectors.smpp.shortmessage import (
     ESM_UDHI,
@@ -21,6 +22,7 @@ from textgate.connectors.smpp.shortmessage import (
 )
 from textgate.connectors.smpp.tlv import Tlvs
 from textgate.core.encoding import Encoding, choose_encoding, segment, split_for_udh
+from textgate.core.inbound import join_parts
 
 __all__ = ["MoSplit", "Received", "mo_parts", "reassemble", "record_of"]
 
@@ -62,6 +64,10 @@ def record_of(pdu: SubmitSm, message_id: str) -> Received:
         text, concat = decoded.text, decoded.concat
     if concat is None:
         concat = concat_from_tlvs(pdu.tlvs)
+    if text is not None and concat is not None and concat.total > 1:
+        # Clients split by octets and may cut a character in two; keep its halves so
+        # reassemble() can pair them (what the gateway's inbound store does too).
+        text = part_text(decoded.payload, pdu.data_coding, text)
     return Received(
         message_id=message_id,
         source_addr=pdu.source_addr,
@@ -96,7 +102,7 @@ def reassemble(received: Iterable[Received]) -> dict[tuple[str, int | None], tup
         parts[part.sequence] = part.text or ""
         if len(parts) == part.total:
             del open_parts[group_key]
-            text = "".join(parts[i] for i in range(1, part.total + 1))
+            text = join_parts([parts[i] for i in range(1, part.total + 1)])
             out.setdefault((part.destination_addr, part.reference), []).append(text)
     return {key: tuple(texts) for key, texts in out.items()}
 
@@ -138,6 +144,9 @@ def mo_parts(
         source_addr_ton=1 if numeric else 5,
         source_addr_npi=1 if numeric else 0,
         source_addr=source.lstrip("+"),
+        # The ESME's number in international format, as carriers deliver it.
+        dest_addr_ton=1 if destination.lstrip("+").isdigit() else 0,
+        dest_addr_npi=1 if destination.lstrip("+").isdigit() else 0,
         destination_addr=destination.lstrip("+"),
         data_coding=data_coding,
     )
@@ -177,6 +186,8 @@ def _with(base: DeliverSm, short_message: bytes, esm_class: int, tlvs: Tlvs) -> 
         source_addr_ton=base.source_addr_ton,
         source_addr_npi=base.source_addr_npi,
         source_addr=base.source_addr,
+        dest_addr_ton=base.dest_addr_ton,
+        dest_addr_npi=base.dest_addr_npi,
         destination_addr=base.destination_addr,
         data_coding=base.data_coding,
         esm_class=esm_class,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import struct
+
 from textgate.connectors.smpp.constants import CommandStatus, PduError
 from textgate.connectors.smpp.pdus import DEFAULT_MAX_PDU_LENGTH, HEADER_LENGTH
 
 __all__ = ["Framer"]
 
 _S = CommandStatus
+_LENGTH = struct.Struct(">I")  # command_length and sequence_number, 3.2
 
 
 class Framer:
@@ -36,29 +39,34 @@ class Framer:
         if self._error is not None:
             raise self._error
         buf = self._buffer
-        buf += data
+        if buf:
+            # Join the tail of the last chunk once; the frames are then slices of bytes.
+            buf += data
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = bytes(data)  # no copy when it already is bytes
+        end = len(data)
         out: list[bytes] = []
         pos = 0
-        while len(buf) - pos >= 4:
-            length = int.from_bytes(buf[pos : pos + 4], "big")
+        while end - pos >= 4:
+            (length,) = _LENGTH.unpack_from(data, pos)
             if length < HEADER_LENGTH or length > self.max_length:
-                seq = (
-                    int.from_bytes(buf[pos + 12 : pos + 16], "big")
-                    if len(buf) - pos >= 16
-                    else None
-                )
+                seq = _LENGTH.unpack_from(data, pos + 12)[0] if end - pos >= 16 else None
                 self._error = PduError(
                     _S.ESME_RINVCMDLEN,
                     seq,
                     f"command_length {length} outside {HEADER_LENGTH}-{self.max_length}",
                 )
-                del buf[:pos]
+                buf += memoryview(data)[pos:]
                 if out:
                     return out
                 raise self._error
-            if len(buf) - pos < length:
+            if end - pos < length:
                 break
-            out.append(bytes(buf[pos : pos + length]))
+            # A chunk that is exactly one PDU (common for a lone response) is not copied.
+            out.append(data if length == end else data[pos : pos + length])
             pos += length
-        del buf[:pos]
+        if pos < end:
+            buf += memoryview(data)[pos:]
         return out

@@ -21,13 +21,17 @@ placeholder sequence_number (``SubmitSm(sequence_number=0, ...)``), which is rep
 
 Every failure a caller sees is a :class:`ConnectorError`: a response timeout or a session
 that closes while a request is outstanding is ``retryable=True``.
+
+Writes are coalesced: the PDUs queued during one turn of the event loop go out in one
+``write`` at the start of the next, because a send system call per PDU costs more than the
+PDU itself. Back-pressure is the transport's: a writer waits for ``drain`` while the
+transport holds more than its high-water mark, and the read loop stops reading meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -111,7 +115,11 @@ class Session:
         self._window = asyncio.Semaphore(window)
         self._window_waiters = 0
         self._inbound = asyncio.Semaphore(inbound_window)
-        self._write_lock = asyncio.Lock()
+        self._out: list[bytes] = []  # PDUs queued for the next flush
+        self._flush_handle: asyncio.Handle | None = None
+        self._transport = writer.transport
+        self._high_water = self._transport.get_write_buffer_limits()[1]
+        self._handler_task_name = f"smpp-handler-{self.name}"
         self._pending: dict[int, asyncio.Future[Pdu]] = {}
         self._next_seq = 1
         self._last_rx = self._loop.time()
@@ -230,27 +238,28 @@ class Session:
                 self._check_open()
         try:
             seq = self._take_seq()
-            if isinstance(source, Pdu):
-                pdu = dataclasses.replace(source, sequence_number=seq)
-            else:
-                pdu = source(seq)
-                if pdu.sequence_number != seq:
-                    pdu = dataclasses.replace(pdu, sequence_number=seq)
+            # The PDU is encoded with the assigned number rather than copied with it.
+            pdu = source if isinstance(source, Pdu) else source(seq)
             if pdu.is_response:
                 raise ValueError(f"{_command_name(pdu)} is not a request")
-            data = encode(pdu)
+            data = encode(pdu, seq)
             future: asyncio.Future[Pdu] = self._loop.create_future()
             self._pending[seq] = future
             try:
                 await self._write(data)
                 wait = self.response_timeout if timeout is None else timeout
+                # A timer handle instead of asyncio.wait_for, which costs a second future,
+                # a callback and a coroutine per request.
+                timer = self._loop.call_later(wait, _expire, future)
                 try:
-                    return await asyncio.wait_for(future, wait)
+                    return await future
                 except TimeoutError:
                     raise ConnectorError(
                         f"smpp {self.name}: {_command_name(pdu)} response timeout",
                         retryable=True,
                     ) from None
+                finally:
+                    timer.cancel()
             finally:
                 if self._pending.get(seq) is future:
                     del self._pending[seq]
@@ -262,18 +271,36 @@ class Session:
         if self._closing:
             raise ConnectorError(f"smpp {self.name}: session closed", retryable=True)
 
-    async def _write(self, data: bytes) -> None:
+    def _send(self, data: bytes) -> None:
+        """Queue one encoded PDU for the next flush (PDUs leave in the order queued)."""
         self._check_open()
-        async with self._write_lock:
-            self._check_open()
-            try:
-                self._writer.write(data)
-                await self._writer.drain()
-            except (ConnectionError, OSError, RuntimeError) as exc:
-                self._begin_close(f"write failed: {exc}")
-                raise ConnectorError(
-                    f"smpp {self.name}: write failed: {exc}", retryable=True
-                ) from exc
+        self._out.append(data)
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        try:
+            self._writer.write(out[0] if len(out) == 1 else b"".join(out))
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            self._begin_close(f"write failed: {exc}")
+
+    async def _write(self, data: bytes) -> None:
+        """Queue one PDU; wait while the transport is above its high-water mark."""
+        self._send(data)
+        if self._transport.get_write_buffer_size() > self._high_water:
+            await self._drain()
+
+    async def _drain(self) -> None:
+        try:
+            await self._writer.drain()
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            self._begin_close(f"write failed: {exc}")
+            raise ConnectorError(f"smpp {self.name}: write failed: {exc}", retryable=True) from exc
 
     # ------------------------------------------------------------------ closing
 
@@ -290,6 +317,9 @@ class Session:
                 future.set_exception(ConnectorError(f"smpp {self.name}: {reason}", retryable=True))
         for _ in range(self._window_waiters):
             self._window.release()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()  # what was queued (an unbind_resp, a generic_nack) still goes out
         self._writer.close()
         if not self._close_started:
             # Nobody called close(): reap the tasks in the background.
@@ -304,40 +334,51 @@ class Session:
     # ------------------------------------------------------------------ reading
 
     async def _read_loop(self) -> None:
+        reader = self._reader
+        framer = self._framer
         try:
             while not self._closing:
-                data = await self._reader.read(_READ_CHUNK)
+                data = await reader.read(_READ_CHUNK)
                 if not data:
                     self._begin_close("peer closed the connection")
                     break
+                self._last_rx = self._loop.time()
                 try:
-                    while frames := self._framer.feed(data):
+                    while frames := framer.feed(data):
                         data = b""
                         for frame in frames:
-                            await self._dispatch(frame)
+                            pdu = self._decode(frame)
+                            if pdu is None:
+                                continue
+                            if pdu.is_response:
+                                self._resolve(pdu)
+                            else:
+                                await self._on_request(pdu)
                             if self._closing:
                                 return
                 except PduError as exc:  # framing lost (bad command_length)
                     log.warning("%s: %r; closing", self.name, exc)
-                    with contextlib.suppress(ConnectorError):
-                        await self._nack(exc)
+                    self._nack(exc)
                     self._begin_close("framing lost")
                     break
+                if self._transport.get_write_buffer_size() > self._high_water:
+                    with contextlib.suppress(ConnectorError):
+                        await self._drain()  # stop reading while the peer does not read
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("%s: read loop failed", self.name)
             self._begin_close(f"read failed: {exc!r}")
 
-    async def _nack(self, exc: PduError) -> None:
+    def _nack(self, exc: PduError) -> None:
         seq = exc.sequence_number or 0
-        await self._write(
-            encode(GenericNack(sequence_number=seq, command_status=exc.command_status))
-        )
+        with contextlib.suppress(ConnectorError):
+            self._send(encode(GenericNack(sequence_number=seq, command_status=exc.command_status)))
 
-    async def _dispatch(self, frame: bytes) -> None:
+    def _decode(self, frame: bytes) -> Pdu | None:
+        """The PDU, or None after answering an undecodable one with generic_nack."""
         try:
-            pdu = decode(frame)
+            return decode(frame)
         except PduError as exc:
             log.warning("%s: undecodable PDU: %r", self.name, exc)
             command_id = int.from_bytes(frame[4:8], "big")
@@ -346,38 +387,41 @@ class Session:
                 future.set_exception(
                     ConnectorError(f"smpp {self.name}: undecodable response", retryable=True)
                 )
-            with contextlib.suppress(ConnectorError):
-                await self._nack(exc)
-            return
-        self._last_rx = self._loop.time()
-        if pdu.is_response:
-            future = self._pending.get(pdu.sequence_number)
-            if future is not None and not future.done():
-                future.set_result(pdu)
-            else:
-                log.warning(
-                    "%s: %s seq %d answers no pending request (late or unknown)",
-                    self.name,
-                    _command_name(pdu),
-                    pdu.sequence_number,
-                )
-            return
+            self._nack(exc)
+            return None
+
+    def _resolve(self, pdu: Pdu) -> None:
+        future = self._pending.get(pdu.sequence_number)
+        if future is not None and not future.done():
+            future.set_result(pdu)
+        else:
+            log.warning(
+                "%s: %s seq %d answers no pending request (late or unknown)",
+                self.name,
+                _command_name(pdu),
+                pdu.sequence_number,
+            )
+
+    async def _on_request(self, pdu: Pdu) -> None:
         seq = pdu.sequence_number
-        if pdu.command_id == CommandId.ENQUIRE_LINK:
+        command_id = pdu.command_id
+        if command_id == CommandId.ENQUIRE_LINK:
             with contextlib.suppress(ConnectorError):
-                await self._write(encode(EnquireLinkResp(sequence_number=seq)))
+                self._send(encode(EnquireLinkResp(sequence_number=seq)))
             return
-        if pdu.command_id == CommandId.UNBIND:
+        if command_id == CommandId.UNBIND:
             with contextlib.suppress(ConnectorError):
-                await self._write(encode(UnbindResp(sequence_number=seq)))
+                self._send(encode(UnbindResp(sequence_number=seq)))
             self._begin_close("peer unbound")
             return
         await self._inbound.acquire()  # back-pressure: stop reading while handlers are busy
         try:
-            self._spawn(self._handle(pdu), "handler")
+            task = self._loop.create_task(self._handle(pdu), name=self._handler_task_name)
         except BaseException:
             self._inbound.release()
             raise
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, pdu: Pdu) -> None:
         try:
@@ -431,6 +475,11 @@ class Session:
                     self._begin_close("enquire_link unanswered")
                 return
             self._last_rx = self._loop.time()
+
+
+def _expire(future: asyncio.Future[Pdu]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:

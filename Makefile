@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres lint bench install install-dev clean
+.PHONY: run run-smpp test test-postgres lint bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ install-dev: $(VENV)/.dev-installed
 
 run: install
 	$(BIN)/textgate serve $(ARGS)
+
+# The gateway with the SMSC simulator as its carrier, over SMPP on 127.0.0.1:2776.
+SMSC_CONNECTOR := [{"name": "smsc", "type": "smpp", "options": {"host": "127.0.0.1", "port": 2776, "system_id": "textgate", "password": "textgate"}}]
+run-smpp: install
+	$(BIN)/textgate smsc --log-level WARNING & smsc=$$!; \
+	trap 'kill $$smsc' EXIT INT TERM; \
+	TEXTGATE_CONNECTORS='$(SMSC_CONNECTOR)' $(BIN)/textgate serve $(ARGS)
 
 test: install-dev
 	$(BIN)/pytest $(ARGS)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from textgate.connectors.smpp import receipts
 from textgate.connectors.smpp.constants import MessageState
 from textgate.connectors.smpp.receipts import (
     Receipt,
@@ -176,3 +177,27 @@ def test_parse_receipt_never_raises(text: str) -> None:
     if receipt is not None:
         assert receipt.message_id
         receipt.id_candidates()
+
+
+_KEYS = ["id", "sub", "dlvrd", "submit date", "done date", "stat", "err"]
+_SPACES = st.sampled_from([" ", "  ", "\n", " \t", "\x1c "])
+_VALUES = st.sampled_from(
+    ["", "abc", "0A1B", "001", "2611220226", "DELIVRD", "sub:5", "x:y", "text:", " ", " stat:Z"]
+)
+
+
+@given(st.data())
+def test_appendix_b_layout_reads_as_the_general_scan(data: st.DataObject) -> None:
+    """The fast path for the appendix's own layout must give the general scan's values."""
+    text = data.draw(st.sampled_from(["", " ", "\n"]))
+    for key in _KEYS:
+        spelled = data.draw(st.sampled_from([key, key.upper(), key.replace(" ", "_")]))
+        colon = data.draw(st.sampled_from([":", " :"]))
+        text += spelled + colon + data.draw(_VALUES) + data.draw(_SPACES)
+    text += data.draw(st.sampled_from(["", "text:hi: there ", "Text: x stat:Q", "tex:t"]))
+    match = receipts._CANONICAL.fullmatch(text)
+    if match is not None:
+        fast = {k: v for k, v in match.groupdict().items() if v is not None}
+        if "text" in fast:
+            fast["text"] = fast["text"].strip()
+        assert fast == receipts._scan(text)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Final
 
 from textgate.connectors.smpp.constants import MessageState
@@ -37,6 +38,17 @@ _KEY = re.compile(
     r"(?:^|(?<=\s))(id|sub|dlvrd|submit[\s_]?date|done[\s_]?date|stat|err|text)\s*:",
     re.IGNORECASE,
 )
+# The Appendix B layout itself, fields in the appendix's order, each value one token right
+# after its colon (or none): what nearly every SMSC sends. A text this matches gives the
+# values the general key scan would (a key needs whitespace before it and no token holds
+# any, so no value can hide a key); the scan takes every other text.
+_CANONICAL = re.compile(
+    r"\s*id\s*:(?P<id>\S*)\s+sub\s*:(?P<sub>\S*)\s+dlvrd\s*:(?P<dlvrd>\S*)"
+    r"\s+submit[\s_]?date\s*:(?P<submitdate>\S*)\s+done[\s_]?date\s*:(?P<donedate>\S*)"
+    r"\s+stat\s*:(?P<stat>\S*)\s+err\s*:(?P<err>\S*)(?:\s+text\s*:(?P<text>.*)|\s*)",
+    re.IGNORECASE | re.DOTALL,
+)
+_KEY_SEPARATORS = re.compile(r"[\s_]")
 _DATE = re.compile(r"\d{10}(?:\d{2})?")
 _MAX_ID = 65  # message_id is a C-Octet String of up to 65 octets (5.2.23)
 _HEX = re.compile(r"(?:0x)?([0-9a-f]+)", re.IGNORECASE)
@@ -77,7 +89,12 @@ def _int(value: str | None) -> int | None:
 
 def _date(value: str | None) -> datetime | None:
     """YYMMDDhhmm or YYMMDDhhmmss (Appendix B), read as UTC in 2000-2099."""
-    if value is None or _DATE.fullmatch(value) is None:
+    return None if value is None else _parse_date(value)
+
+
+@lru_cache(maxsize=256)  # receipts arriving together share their minute
+def _parse_date(value: str) -> datetime | None:
+    if _DATE.fullmatch(value) is None:
         return None
     parts = [int(value[i : i + 2]) for i in range(0, len(value), 2)]
     year, month, day, hour, minute = parts[:5]
@@ -94,18 +111,13 @@ def parse_receipt(text: str) -> Receipt | None:
     Keys are case-insensitive and may come in any order; everything after ``text:`` is the
     text (it may contain colons); other values are the first whitespace-separated token.
     """
-    matches = list(_KEY.finditer(text))
-    values: dict[str, str] = {}
-    for index, match in enumerate(matches):
-        key = re.sub(r"[\s_]", "", match.group(1).lower())
-        if key in values:
-            continue
-        if key == "text":
-            values[key] = text[match.end() :].strip()
-            break
-        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        tokens = text[match.end() : end].split()
-        values[key] = tokens[0] if tokens else ""
+    canonical = _CANONICAL.fullmatch(text)
+    if canonical is None:
+        values = _scan(text)
+    else:
+        values = {k: v for k, v in canonical.groupdict().items() if v is not None}
+        if "text" in values:
+            values["text"] = values["text"].strip()
     message_id = values.get("id", "")
     stat = values.get("stat", "").upper()
     if not message_id or not stat or len(message_id) > _MAX_ID:
@@ -120,6 +132,23 @@ def parse_receipt(text: str) -> Receipt | None:
         err=values.get("err") or None,
         text=values.get("text", ""),
     )
+
+
+def _scan(text: str) -> dict[str, str]:
+    """Key/value pairs of a receipt in any key order and spacing (see parse_receipt)."""
+    matches = list(_KEY.finditer(text))
+    values: dict[str, str] = {}
+    for index, match in enumerate(matches):
+        key = _KEY_SEPARATORS.sub("", match.group(1).lower())
+        if key in values:
+            continue
+        if key == "text":
+            values[key] = text[match.end() :].strip()
+            break
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        tokens = text[match.end() : end].split()
+        values[key] = tokens[0] if tokens else ""
+    return values
 
 
 # Appendix B, "message states" table (stat values, with 5.2.28's full names as aliases that

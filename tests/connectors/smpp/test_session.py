@@ -24,6 +24,7 @@ from textgate.connectors.smpp.pdus import (
     encode,
 )
 from textgate.connectors.smpp.session import Session
+from textgate.connectors.smpp.window import Window
 from textgate.errors import ConnectorError
 
 
@@ -292,3 +293,39 @@ async def test_sequence_numbers_wrap() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_window_is_first_come_first_served_and_survives_cancellation() -> None:
+    window = Window(1)
+    await window.acquire()
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await window.acquire()
+        order.append(name)
+
+    first = asyncio.ensure_future(take("first"))
+    cancelled = asyncio.ensure_future(take("cancelled"))
+    last = asyncio.ensure_future(take("last"))
+    await asyncio.sleep(0)
+    assert window.waiting == 3
+    cancelled.cancel()
+    window.release()  # to "first"
+    await asyncio.sleep(0)
+    assert order == ["first"]
+    window.release()  # skips the cancelled waiter
+    await asyncio.gather(first, last, return_exceptions=True)
+    assert order == ["first", "last"]
+    assert cancelled.cancelled()
+
+
+async def test_window_slot_handed_to_a_cancelled_waiter_is_passed_on() -> None:
+    window = Window(1)
+    await window.acquire()
+    waiter = asyncio.ensure_future(window.acquire())
+    other = asyncio.ensure_future(window.acquire())
+    await asyncio.sleep(0)
+    window.release()  # the slot goes to ``waiter``...
+    waiter.cancel()  # ...which is cancelled before it runs
+    await asyncio.wait_for(other, 2)  # so the slot reaches ``other``
+    assert waiter.cancelled()

@@ -49,6 +49,7 @@ from textgate.connectors.smpp.pdus import (
     decode,
     encode,
 )
+from textgate.connectors.smpp.window import Window
 from textgate.errors import ConnectorError
 
 __all__ = ["MAX_SEQUENCE_NUMBER", "Handler", "PduSource", "Session"]
@@ -112,9 +113,9 @@ class Session:
         self._handler = handler
         self._framer = Framer(max_pdu_length)
         self._loop = asyncio.get_running_loop()
-        self._window = asyncio.Semaphore(window)
+        self._window = Window(window)
         self._window_waiters = 0
-        self._inbound = asyncio.Semaphore(inbound_window)
+        self._inbound = Window(inbound_window)
         self._out: list[bytes] = []  # PDUs queued for the next flush
         self._flush_handle: asyncio.Handle | None = None
         self._transport = writer.transport

@@ -353,8 +353,10 @@ class Session:
                                 continue
                             if pdu.is_response:
                                 self._resolve(pdu)
-                            else:
-                                await self._on_request(pdu)
+                            elif not self._on_request(pdu):
+                                # back-pressure: stop reading while the handlers are busy
+                                await self._inbound.acquire()
+                                self._start_handler(pdu)
                             if self._closing:
                                 return
                 except PduError as exc:  # framing lost (bad command_length)
@@ -403,19 +405,28 @@ class Session:
                 pdu.sequence_number,
             )
 
-    async def _on_request(self, pdu: Pdu) -> None:
+    def _on_request(self, pdu: Pdu) -> bool:
+        """Answer or start handling an inbound request; False if the inbound window is
+        full (the caller waits for a slot, then calls :meth:`_start_handler`)."""
         seq = pdu.sequence_number
         command_id = pdu.command_id
         if command_id == CommandId.ENQUIRE_LINK:
             with contextlib.suppress(ConnectorError):
                 self._send(encode(EnquireLinkResp(sequence_number=seq)))
-            return
+            return True
         if command_id == CommandId.UNBIND:
             with contextlib.suppress(ConnectorError):
                 self._send(encode(UnbindResp(sequence_number=seq)))
             self._begin_close("peer unbound")
-            return
-        await self._inbound.acquire()  # back-pressure: stop reading while handlers are busy
+            return True
+        if not self._inbound.try_acquire():
+            return False
+        self._start_handler(pdu)
+        return True
+
+    def _start_handler(self, pdu: Pdu) -> None:
+        """Run the handler in its own task (a slow handler must not stall the link); the
+        caller holds an inbound slot, which the task gives back."""
         try:
             task = self._loop.create_task(self._handle(pdu), name=self._handler_task_name)
         except BaseException:

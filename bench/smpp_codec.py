@@ -24,8 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from textgate.connectors.smpp.constants import Tag
 from textgate.connectors.smpp.framing import Framer
 from textgate.connectors.smpp.pdus import (
+    NO_TLVS,
     DeliverSm,
     DeliverSmResp,
     EnquireLinkResp,
@@ -67,6 +69,10 @@ def receipt_pdu(seq: int = 0) -> DeliverSm:
         destination_addr="TextGate",
         esm_class=0x04,
         short_message=RECEIPT_TEXT,
+        # As the simulator sends them: receipted_message_id and message_state (5.3.2).
+        tlvs=NO_TLVS.with_str(Tag.RECEIPTED_MESSAGE_ID, "0a1b2c3d4e5f").with_int(
+            Tag.MESSAGE_STATE, 2, 1
+        ),
     )
 
 

@@ -7,14 +7,17 @@ integers (1, 2 or 4 octets, big-endian, 3.1) and C-Octet String values.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from textgate.connectors.smpp.constants import CommandStatus, PduError
 
 __all__ = ["Tlvs", "decode_tlvs"]
 
 _MAX_VALUE = 0xFFFF
+_TAG_LENGTH: Final = struct.Struct(">HH")  # 5.3.1: tag, length
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +107,17 @@ class Tlvs:
     def without(self, tag: int) -> Tlvs:
         return Tlvs(tuple((t, v) for t, v in self.items if t != tag))
 
+    @classmethod
+    def _trusted(cls, items: tuple[tuple[int, bytes], ...]) -> Tlvs:
+        """Build from items already known to be valid (read off the wire), skipping the
+        checks of ``__post_init__``."""
+        tlvs = object.__new__(cls)
+        object.__setattr__(tlvs, "items", items)
+        return tlvs
+
     def encode(self) -> bytes:
-        return b"".join(t.to_bytes(2, "big") + len(v).to_bytes(2, "big") + v for t, v in self.items)
+        pack = _TAG_LENGTH.pack
+        return b"".join([pack(t, len(v)) + v for t, v in self.items])
 
 
 def decode_tlvs(data: bytes, offset: int, sequence_number: int) -> Tlvs:
@@ -115,6 +127,7 @@ def decode_tlvs(data: bytes, offset: int, sequence_number: int) -> Tlvs:
     PduError(ESME_RINVOPTPARSTREAM).
     """
     items: list[tuple[int, bytes]] = []
+    unpack = _TAG_LENGTH.unpack_from
     end = len(data)
     pos = offset
     while pos < end:
@@ -124,8 +137,7 @@ def decode_tlvs(data: bytes, offset: int, sequence_number: int) -> Tlvs:
                 sequence_number,
                 f"truncated TLV header: {end - pos} octets left at offset {pos}",
             )
-        tag = int.from_bytes(data[pos : pos + 2], "big")
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        tag, length = unpack(data, pos)
         pos += 4
         if pos + length > end:
             raise PduError(
@@ -135,4 +147,5 @@ def decode_tlvs(data: bytes, offset: int, sequence_number: int) -> Tlvs:
             )
         items.append((tag, bytes(data[pos : pos + length])))
         pos += length
-    return Tlvs(tuple(items))
+    # Two octets each: every tag and length read is in range.
+    return Tlvs._trusted(tuple(items))

@@ -1,13 +1,16 @@
-"""Cutting a TCP byte stream into whole SMPP PDUs (SMPP 3.4 section 3.2, command_length)."""
+"""Cutting a TCP byte stream into whole SMPP PDUs (SMPP 3.4 section 3.2, command_length),
+and joining outgoing PDUs into as few writes as possible."""
 
 from __future__ import annotations
 
+import asyncio
 import struct
+from collections.abc import Callable
 
 from textgate.connectors.smpp.constants import CommandStatus, PduError
 from textgate.connectors.smpp.pdus import DEFAULT_MAX_PDU_LENGTH, HEADER_LENGTH
 
-__all__ = ["Framer"]
+__all__ = ["Framer", "WriteQueue"]
 
 _S = CommandStatus
 _LENGTH = struct.Struct(">I")  # command_length and sequence_number, 3.2
@@ -70,3 +73,46 @@ class Framer:
         if pos < end:
             buf += memoryview(data)[pos:]
         return out
+
+
+class WriteQueue:
+    """Encoded PDUs queued during one turn of the event loop, written in one call at the
+    start of the next: a send system call per PDU costs more than the PDU itself.
+
+    It never buffers without bound: :attr:`congested` tells when the transport holds more
+    than its high-water mark, and the caller then awaits the writer's ``drain``. A failed
+    write is reported to ``on_error`` (the session closes; waiters learn it from there).
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter, on_error: Callable[[str], None]) -> None:
+        self._writer = writer
+        self._on_error = on_error
+        self._loop = asyncio.get_running_loop()
+        self._queued: list[bytes] = []
+        self._handle: asyncio.Handle | None = None
+        self._transport = writer.transport
+        self._high_water = self._transport.get_write_buffer_limits()[1]
+
+    def put(self, data: bytes) -> None:
+        """Queue one encoded PDU; PDUs leave in the order queued."""
+        self._queued.append(data)
+        if self._handle is None:
+            self._handle = self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write what is queued now (also called before the transport closes)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        queued = self._queued
+        if not queued:
+            return
+        self._queued = []
+        try:
+            self._writer.write(queued[0] if len(queued) == 1 else b"".join(queued))
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            self._on_error(f"write failed: {exc}")
+
+    @property
+    def congested(self) -> bool:
+        return self._transport.get_write_buffer_size() > self._high_water

@@ -22,10 +22,9 @@ placeholder sequence_number (``SubmitSm(sequence_number=0, ...)``), which is rep
 Every failure a caller sees is a :class:`ConnectorError`: a response timeout or a session
 that closes while a request is outstanding is ``retryable=True``.
 
-Writes are coalesced: the PDUs queued during one turn of the event loop go out in one
-``write`` at the start of the next, because a send system call per PDU costs more than the
-PDU itself. Back-pressure is the transport's: a writer waits for ``drain`` while the
-transport holds more than its high-water mark, and the read loop stops reading meanwhile.
+Writes are coalesced (:class:`WriteQueue`). Back-pressure is the transport's: a writer
+waits for ``drain`` while the transport is above its high-water mark, and the read loop
+stops reading meanwhile.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from textgate.connectors.smpp.constants import CommandId, CommandStatus, PduError
-from textgate.connectors.smpp.framing import Framer
+from textgate.connectors.smpp.framing import Framer, WriteQueue
 from textgate.connectors.smpp.pdus import (
     DEFAULT_MAX_PDU_LENGTH,
     EnquireLink,
@@ -116,10 +115,7 @@ class Session:
         self._window = Window(window)
         self._window_waiters = 0
         self._inbound = Window(inbound_window)
-        self._out: list[bytes] = []  # PDUs queued for the next flush
-        self._flush_handle: asyncio.Handle | None = None
-        self._transport = writer.transport
-        self._high_water = self._transport.get_write_buffer_limits()[1]
+        self._out = WriteQueue(writer, self._begin_close)
         self._handler_task_name = f"smpp-handler-{self.name}"
         self._pending: dict[int, asyncio.Future[Pdu]] = {}
         self._next_seq = 1
@@ -275,25 +271,12 @@ class Session:
     def _send(self, data: bytes) -> None:
         """Queue one encoded PDU for the next flush (PDUs leave in the order queued)."""
         self._check_open()
-        self._out.append(data)
-        if self._flush_handle is None:
-            self._flush_handle = self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_handle = None
-        out = self._out
-        if not out:
-            return
-        self._out = []
-        try:
-            self._writer.write(out[0] if len(out) == 1 else b"".join(out))
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            self._begin_close(f"write failed: {exc}")
+        self._out.put(data)
 
     async def _write(self, data: bytes) -> None:
         """Queue one PDU; wait while the transport is above its high-water mark."""
         self._send(data)
-        if self._transport.get_write_buffer_size() > self._high_water:
+        if self._out.congested:
             await self._drain()
 
     async def _drain(self) -> None:
@@ -318,9 +301,7 @@ class Session:
                 future.set_exception(ConnectorError(f"smpp {self.name}: {reason}", retryable=True))
         for _ in range(self._window_waiters):
             self._window.release()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-        self._flush()  # what was queued (an unbind_resp, a generic_nack) still goes out
+        self._out.flush()  # what was queued (an unbind_resp, a generic_nack) still goes out
         self._writer.close()
         if not self._close_started:
             # Nobody called close(): reap the tasks in the background.
@@ -364,7 +345,7 @@ class Session:
                     self._nack(exc)
                     self._begin_close("framing lost")
                     break
-                if self._transport.get_write_buffer_size() > self._high_water:
+                if self._out.congested:
                     with contextlib.suppress(ConnectorError):
                         await self._drain()  # stop reading while the peer does not read
         except asyncio.CancelledError:

@@ -12,6 +12,7 @@ These are the hottest statements of the gateway, so they are plain SQL run throu
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,6 +164,9 @@ class DispatchQueue:
         self, now: int, sent: Sequence[Sent], retries: Sequence[Retry], failures: Sequence[Failure]
     ) -> Txn[None]:
         me = self.worker_id
+        if sent:
+            # Before the ids become visible: see lock_report_ids.
+            yield lock_report_ids([(s.connector, s.external_id) for s in sent])
         yield Many(
             _RECORD_SENT,
             [
@@ -260,34 +264,76 @@ def _apply_pending(sent: Sequence[Sent], now: int) -> Txn[None]:
         yield in_list("DELETE FROM pending_reports WHERE id IN {in}", [r["id"] for r in rows])
 
 
-def apply_reports(reports: Sequence[DeliveryReport], now: int, *, park_unmatched: bool) -> Txn[int]:
-    """Move messages forward by their reports (never backwards; see ``core.message``)."""
-    by_connector: dict[str, list[DeliveryReport]] = {}
-    for rep in reports:
-        by_connector.setdefault(rep.connector, []).append(rep)
-    updates: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
-    unmatched: list[DeliveryReport] = []
-    for connector, reps in by_connector.items():
+def lock_report_ids(keys: Sequence[tuple[str, str]]) -> Query:
+    """PostgreSQL: transaction-scoped advisory locks on (connector, external id) pairs.
+
+    Recording a message's external id and parking a report that names an id not recorded
+    yet must not interleave: under READ COMMITTED each would miss the other's uncommitted
+    row and the report would stay parked for good. Both take these locks first (sorted,
+    so two transactions never wait on each other in a cycle). SQLite has one writer, so
+    transactions never interleave there and the statement is a no-op.
+    """
+    ids = sorted(
+        {
+            int.from_bytes(
+                hashlib.blake2b(f"{c}\x00{x}".encode(), digest_size=8).digest(),
+                "big",
+                signed=True,
+            )
+            for c, x in keys
+        }
+    )
+    return Query(
+        "SELECT 1",
+        pg_sql="SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) AS k",
+        pg_params=(ids,),
+    )
+
+
+def _current(keys: Sequence[tuple[str, str]]) -> Txn[dict[tuple[str, str], tuple[str, Status]]]:
+    """(connector, external id) -> (message id, status) of the messages these ids name."""
+    by_connector: dict[str, list[str]] = {}
+    for connector, external_id in keys:
+        by_connector.setdefault(connector, []).append(external_id)
+    current: dict[tuple[str, str], tuple[str, Status]] = {}
+    for connector, ext_ids in by_connector.items():
         rows = yield in_list(
             "SELECT id, status, external_id FROM messages"
             " WHERE connector = ? AND external_id IN {in}",
-            list({r.external_id for r in reps}),
+            ext_ids,
             before=(connector,),
         )
-        current = {r["external_id"]: (r["id"], Status(r["status"])) for r in rows or ()}
-        for rep in reps:
-            found = current.get(rep.external_id)
-            if found is None:
-                unmatched.append(rep)
-                continue
-            msg_id, status = found
-            if not may_follow(status, rep.status):
-                continue
-            current[rep.external_id] = (msg_id, rep.status)
-            check = None if rep.status in FINAL else now + RECHECK_MS
-            updates.append((rep.status.value, rep.error_code, check, now, msg_id))
-            events.append((msg_id, rep.status.value, to_ms(rep.at), rep.error_code))
+        for r in rows or ():
+            current[(connector, r["external_id"])] = (r["id"], Status(r["status"]))
+    return current
+
+
+def apply_reports(reports: Sequence[DeliveryReport], now: int, *, park_unmatched: bool) -> Txn[int]:
+    """Move messages forward by their reports (never backwards; see ``core.message``)."""
+    keys = list(dict.fromkeys((r.connector, r.external_id) for r in reports))
+    current = yield from _current(keys)
+    missing = [k for k in keys if k not in current]
+    if missing and park_unmatched:
+        # Serialise with a record() that may be storing these ids right now, then look
+        # again: what it committed meanwhile is visible to this next statement.
+        yield lock_report_ids(missing)
+        current.update((yield from _current(missing)))
+    updates: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    unmatched: list[DeliveryReport] = []
+    for rep in reports:
+        key = (rep.connector, rep.external_id)
+        found = current.get(key)
+        if found is None:
+            unmatched.append(rep)
+            continue
+        msg_id, status = found
+        if not may_follow(status, rep.status):
+            continue
+        current[key] = (msg_id, rep.status)
+        check = None if rep.status in FINAL else now + RECHECK_MS
+        updates.append((rep.status.value, rep.error_code, check, now, msg_id))
+        events.append((msg_id, rep.status.value, to_ms(rep.at), rep.error_code))
     yield Many(
         "UPDATE messages SET status = ?, error_code = ?, report_check_at = ?, updated_at = ?"
         " WHERE id = ?",

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from textgate import __version__
 from textgate.config import Settings
 from textgate.dialects.admin.routes import router as admin_router
+from textgate.dialects.native.fastpath import SubmitFastPath
 from textgate.dialects.native.routes import router as native_router
 from textgate.runtime import Gateway
 
@@ -48,6 +49,7 @@ def create_app(
     app.state.admin_token = settings.admin_token
     app.include_router(native_router)
     app.include_router(admin_router)
+    app.add_middleware(SubmitFastPath)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

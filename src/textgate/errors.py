@@ -36,6 +36,7 @@ __all__ = [
     "NotFound",
     "PolicyDenied",
     "RateLimited",
+    "RequestTooLarge",
     "StorageUnavailable",
 ]
 
@@ -54,6 +55,10 @@ class GatewayError(Exception):
 
 class InvalidRequest(GatewayError):
     code = "invalid_request"
+
+
+class RequestTooLarge(InvalidRequest):
+    code = "request_too_large"
 
 
 class InvalidNumber(InvalidRequest):

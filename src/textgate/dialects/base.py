@@ -18,7 +18,13 @@ from pydantic import ValidationError
 from textgate.errors import GatewayError, InvalidRequest
 from textgate.services.registry import Services
 
-__all__ = ["ErrorRenderer", "error_route_class", "services_of", "validation_message"]
+__all__ = [
+    "ErrorRenderer",
+    "error_route_class",
+    "guarded",
+    "services_of",
+    "validation_message",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +48,34 @@ def validation_message(exc: RequestValidationError | ValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+async def guarded(render: ErrorRenderer, handler: Handler, request: Request) -> Response:
+    """``handler``'s answer, or ``render``'s for whatever it raised: foreign exceptions are
+    translated here, once, at the boundary."""
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        return render(exc)
+    except RequestValidationError as exc:
+        return render(InvalidRequest(validation_message(exc)))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return render(None)
+
+
 def error_route_class(render: ErrorRenderer) -> type[APIRoute]:
     """A route class that turns every exception of its handlers into ``render``'s answer."""
 
     class DialectRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        def get_route_handler(self) -> Handler:
             handler = super().get_route_handler()
 
-            async def guarded(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except GatewayError as exc:
-                    return render(exc)
-                except RequestValidationError as exc:
-                    return render(InvalidRequest(validation_message(exc)))
-                except Exception:
-                    log.exception("unhandled error on %s %s", request.method, request.url.path)
-                    return render(None)
+            async def guarded_route(request: Request) -> Response:
+                return await guarded(render, handler, request)
 
-            return guarded
+            return guarded_route
 
     return DialectRoute
 

@@ -20,12 +20,14 @@ from textgate.errors import (
     NotFound,
     PolicyDenied,
     RateLimited,
+    RequestTooLarge,
     StorageUnavailable,
 )
 
 __all__ = ["STATUS_BY_ERROR", "error_body", "http_status", "render_error"]
 
 STATUS_BY_ERROR: tuple[tuple[type[GatewayError], int], ...] = (
+    (RequestTooLarge, 413),
     (InvalidRequest, 400),
     (AuthenticationFailed, 401),
     (InsufficientCredit, 402),

@@ -36,7 +36,7 @@ from textgate.dialects.native.schemas import (
     SendOut,
     UsageOut,
 )
-from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
+from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound, RequestTooLarge
 from textgate.services.inbound import InboundFilter
 from textgate.services.query import MessageFilter
 from textgate.services.registry import Services
@@ -49,7 +49,7 @@ _render = render_error
 
 
 _ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 402, 403, 404, 409, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 402, 403, 404, 409, 413, 503)
 }
 router = APIRouter(
     prefix="/v1", tags=["native"], route_class=error_route_class(_render), responses=_ERRORS
@@ -90,12 +90,30 @@ _SEND_DOC: dict[str, Any] = {
 }
 
 
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Largest submit body: ample for the largest batch (account rules cap recipients)."""
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @router.post("/messages", status_code=202, response_model=SendOut, openapi_extra=_SEND_DOC)
 async def send_messages(request: Request) -> Response:
     services: Services = request.app.state.services
     account = await current_account(request, request.headers.get("authorization"))
     try:
-        body = SendIn.model_validate_json(await request.body())
+        body = SendIn.model_validate_json(await _read_body(request))
     except ValidationError as exc:
         raise InvalidRequest(validation_message(exc)) from exc
     idempotency_key = request.headers.get("idempotency-key")

@@ -493,8 +493,10 @@ class CpuSnapshot:
 class SmscProcess:
     """``textgate smsc`` (the SMSC simulator) in its own process, for runs through SMPP."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str], port: int, delay_ms: float) -> None:
-        self.env, self.port, self.delay_ms = env, port, delay_ms
+    def __init__(
+        self, data_dir: Path, env: dict[str, str], port: int, delay_ms: float, window: int
+    ) -> None:
+        self.env, self.port, self.delay_ms, self.window = env, port, delay_ms, window
         self.log_path = data_dir / "smsc.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -510,9 +512,9 @@ class SmscProcess:
             str(self.port),
             "--receipt-delay-ms",
             str(int(self.delay_ms)),
-            # Receipts come back through the same window the gateway submits with (50).
+            # Receipts come back through a window as large as the gateway's for submits.
             "--window",
-            "50",
+            str(self.window),
             "--no-record",
             "--log-level",
             "WARNING",
@@ -660,7 +662,7 @@ def gateway_env(
                 }
                 if smsc_port is None
                 else {
-                    # One transceiver bind, window 50, to the SMSC simulator process.
+                    # One transceiver bind (window 50 by default) to the SMSC simulator.
                     "name": "smsc",
                     "type": "smpp",
                     "options": {
@@ -668,7 +670,7 @@ def gateway_env(
                         "port": smsc_port,
                         "system_id": "textgate",
                         "password": "textgate",
-                        "window": 50,
+                        "window": args.smpp_window,
                     },
                 }
             ]
@@ -946,7 +948,7 @@ def run_mode(args: argparse.Namespace, mode: str) -> ModeResult:
             # read counters under lock (balance, daily usage, opt-outs) all take part.
             textgate_cli(env, "account", "credit", name, str(float(args.price) * (n + 10_000)))
         smsc = (
-            SmscProcess(data_dir, env, smsc_port, args.report_delay_ms)
+            SmscProcess(data_dir, env, smsc_port, args.report_delay_ms, args.smpp_window)
             if smsc_port is not None
             else contextlib.nullcontext()
         )
@@ -1263,6 +1265,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="smpp",
         help="smpp (default): through SMPP (one bind, window 50) to `textgate smsc`, the SMSC"
         " simulator, started as its own process; simulator: the in-process connector",
+    )
+    p.add_argument(
+        "--smpp-window",
+        type=int,
+        default=50,
+        help="SMPP window of the gateway's bind and of the simulator's receipts (default 50)",
     )
     p.add_argument(
         "--no-rules-setup",

@@ -164,8 +164,11 @@ class SmppConnector:
         on it. Returns the part's message id, or the error that stopped the message."""
         refusals = 0
         while True:
-            await self._backpressure.wait()
-            await self._bucket.take()
+            # Both are coroutines; most of the time neither has anything to wait for.
+            if self._backpressure.paused:
+                await self._backpressure.wait()
+            if self._bucket.rate > 0:
+                await self._bucket.take()
             if not held:
                 picked = self._pool.pick()
                 if picked is None:

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from textgate.connectors.base import Concatenation, InboundMessage, InboundSink, ReportSink
-from textgate.connectors.smpp.constants import CommandId, CommandStatus, PduError, Tag
+from textgate.connectors.smpp.constants import CommandId, CommandStatus, MessageState, PduError, Tag
 from textgate.connectors.smpp.pdus import DeliverSm, DeliverSmResp, GenericNack, Pdu
 from textgate.connectors.smpp.receipts import (
     Receipt,
@@ -49,7 +49,7 @@ from textgate.connectors.smpp.receipts import (
 )
 from textgate.connectors.smpp.shortmessage import concat_from_tlvs, decode_short_message
 from textgate.core.encoding import decode_gsm7
-from textgate.core.message import DeliveryReport
+from textgate.core.message import DeliveryReport, Status
 
 __all__ = ["DeliverHandler", "format_address", "part_text"]
 
@@ -171,6 +171,9 @@ class DeliverHandler:
         return _S.ESME_ROK
 
     async def _on_receipt(self, pdu: DeliverSm) -> int:
+        quick = self._delivered_by_tlvs(pdu)
+        if quick is not None:
+            return await self._hand_report(quick)
         data = pdu.short_message or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) or b""
         try:
             text = decode_short_message(data, pdu.data_coding, pdu.esm_class).text or ""
@@ -182,6 +185,24 @@ class DeliverHandler:
             log.warning("smpp %s: unusable delivery receipt: %r", self.name, text)
             return _S.ESME_ROK
         return await self._hand_report(report)
+
+    def _delivered_by_tlvs(self, pdu: DeliverSm) -> DeliveryReport | None:
+        """The report of the commonest receipt without reading its text: the TLVs name a
+        message we submitted (receipted_message_id, 5.3.2.12) and say it was delivered
+        (message_state 2, 5.3.2.35), so the text could add no error code. Anything else
+        goes through the full parse."""
+        tlvs = pdu.tlvs
+        if tlvs.get_int(Tag.MESSAGE_STATE) != MessageState.DELIVERED:
+            return None
+        external_id = tlvs.get_str(Tag.RECEIPTED_MESSAGE_ID)
+        if not external_id or not self._known(external_id):
+            return None
+        return DeliveryReport(
+            connector=self.name,
+            external_id=external_id,
+            status=Status.DELIVERED,
+            at=datetime.now(UTC),
+        )
 
     async def _hand_report(self, report: DeliveryReport) -> int:
         sink = self.reports

@@ -19,7 +19,14 @@ from textgate.connectors.smpp.options import SmppOptions
 from textgate.connectors.smpp.pdus import NO_TLVS, SubmitSm
 from textgate.connectors.smpp.shortmessage import ESM_UDHI, encode_short_message
 from textgate.connectors.smpp.tlv import Tlvs
-from textgate.core.encoding import Encoding, choose_encoding, segment, split_for_udh
+from textgate.core.encoding import (
+    Encoding,
+    choose_encoding,
+    encode_gsm7,
+    encode_ucs2,
+    segment,
+    split_for_udh,
+)
 
 __all__ = ["Source", "SubmitBuilder"]
 
@@ -58,8 +65,9 @@ class SubmitBuilder:
         opts = self._options
         try:
             encoding = Encoding(sub.encoding)
+            measured = True  # the submit path chose the encoding and counted the parts
         except ValueError:
-            encoding = choose_encoding(sub.text)
+            encoding, measured = choose_encoding(sub.text), False
         data_coding = _DATA_CODING[encoding]
         src = self.source(sub.sender)
 
@@ -87,6 +95,10 @@ class SubmitBuilder:
                 return src, [pdu(encoded, 0, opts.registered_delivery)]
             tlvs = NO_TLVS.with_bytes(Tag.MESSAGE_PAYLOAD, encoded)
             return src, [pdu(b"", 0, opts.registered_delivery, tlvs)]
+        if measured and sub.segments == 1:
+            # The common case, already measured by the submit path: one part, no UDH.
+            data = encode_gsm7(sub.text) if encoding is Encoding.GSM7 else encode_ucs2(sub.text)
+            return src, [pdu(data, 0, opts.registered_delivery)]
         ref, self._next_ref = self._next_ref, (self._next_ref + 1) % self._ref_space
         parts = split_for_udh(
             sub.text, ref=ref, encoding=encoding, ref16=opts.long_messages == "udh16"

@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -43,7 +44,7 @@ from textgate.connectors.smpp.links import Link, LinkPool
 from textgate.connectors.smpp.options import SmppOptions
 from textgate.connectors.smpp.outbound import Source, SubmitBuilder
 from textgate.connectors.smpp.pacing import Backpressure, Clock, Sleep, TokenBucket
-from textgate.connectors.smpp.pdus import SubmitSm, SubmitSmResp
+from textgate.connectors.smpp.pdus import Pdu, SubmitSm, SubmitSmResp
 from textgate.connectors.smpp.query import query_pdu, report_from_query
 from textgate.connectors.smpp.status import BACKPRESSURE_STATUSES, to_connector_error
 from textgate.core.message import DeliveryReport
@@ -130,22 +131,121 @@ class SmppConnector:
     async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
         if not self._pool.bound:
             raise _not_bound(self.name)
-        return list(await asyncio.gather(*(self._submit_one(sub) for sub in batch)))
+        if self._bucket.rate > 0:  # pacing is per submit_sm: the per-message path does it
+            return list(await asyncio.gather(*(self._submit_one(sub) for sub in batch)))
+        return await self._submit_batch(batch)
 
-    async def _submit_one(self, sub: Submission) -> Outcome:
-        try:
-            source, pdus = self._builder.build(sub)
-        except (GatewayError, ValueError) as exc:
-            message = exc.message if isinstance(exc, GatewayError) else str(exc)
+    async def _submit_batch(self, batch: Sequence[Submission]) -> list[Outcome]:
+        """One-part messages (nearly all) go out from this one coroutine, a response future
+        each (Session.begin) rather than a task each; long messages, and messages the SMSC
+        throttles, take the per-message path (:meth:`_submit_one`)."""
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        begun: list[tuple[int, Source, int, asyncio.Future[Pdu]]] = []
+        slow: list[tuple[int, tuple[Source, list[SubmitSm]]]] = []
+        for i, sub in enumerate(batch):
+            try:
+                source, pdus = self._builder.build(sub)
+            except (GatewayError, ValueError) as exc:
+                outcomes[i] = _invalid(sub, exc)
+                continue
+            if len(pdus) != 1:
+                slow.append((i, (source, pdus)))
+                continue
+            if self._backpressure.paused:
+                await self._backpressure.wait()
+            link = self._pool.pick()
+            session = link.session if link is not None else None
+            if link is None or session is None:
+                outcomes[i] = Outcome(sub.message_id, error=_not_bound(self.name))
+                continue
+            epoch = self._backpressure.epoch
+            try:
+                future = await session.begin(pdus[0])
+            except ConnectorError as exc:
+                outcomes[i] = Outcome(sub.message_id, error=exc)
+                continue
+            except PduError as exc:  # the PDU does not encode (e.g. an address too long)
+                outcomes[i] = Outcome(
+                    sub.message_id,
+                    error=ConnectorError(exc.message, retryable=False, code="smpp_invalid_pdu"),
+                )
+                continue
+            link.busy += 1
+            future.add_done_callback(functools.partial(_release, link))
+            begun.append((i, source, epoch, future))
+        others = asyncio.gather(*(self._submit_one(batch[i], built) for i, built in slow))
+        if begun:
+            await asyncio.wait([future for *_, future in begun])
+        retry: list[int] = []
+        for i, source, epoch, future in begun:
+            outcome = self._settle(batch[i], source, epoch, future)
+            if outcome is None:
+                retry.append(i)
+            else:
+                outcomes[i] = outcome
+        for (i, _), outcome in zip(slow, await others, strict=True):
+            outcomes[i] = outcome
+        if retry:
+            again = await asyncio.gather(*(self._submit_one(batch[i], refused=1) for i in retry))
+            for i, outcome in zip(retry, again, strict=True):
+                outcomes[i] = outcome
+        return [o for o in outcomes if o is not None]
+
+    def _settle(
+        self, sub: Submission, source: Source, epoch: int, future: asyncio.Future[Pdu]
+    ) -> Outcome | None:
+        """The outcome of a begun submit_sm; None when the SMSC throttled it (to be sent
+        again by the per-message path, which retries throttling)."""
+        exc = future.exception()
+        if exc is not None:
+            error = (
+                exc
+                if isinstance(exc, ConnectorError)
+                else ConnectorError(f"smpp {self.name}: {exc!r}", retryable=True)
+            )
+            return Outcome(sub.message_id, error=error)
+        resp = future.result()
+        status = resp.command_status
+        if status in BACKPRESSURE_STATUSES:
+            self._backpressure.refused(epoch)
+            return None
+        if status != CommandStatus.ESME_ROK:
+            return Outcome(sub.message_id, error=to_connector_error(status))
+        if not isinstance(resp, SubmitSmResp):
             return Outcome(
                 sub.message_id,
-                error=ConnectorError(message, retryable=False, code="smpp_invalid_message"),
+                error=ConnectorError(
+                    f"smpp {self.name}: unexpected {resp.command_id.name.lower()}",
+                    retryable=True,
+                    code="smpp_protocol_error",
+                ),
             )
+        self._backpressure.accepted(epoch)
+        self._remember(resp.message_id, source)
+        return Outcome(sub.message_id, external_id=resp.message_id)
+
+    async def _submit_one(
+        self,
+        sub: Submission,
+        built: tuple[Source, list[SubmitSm]] | None = None,
+        *,
+        refused: int = 0,
+    ) -> Outcome:
+        """Send one message part by part; ``refused``: how often the SMSC already
+        throttled its first part (on the batch path)."""
+        if built is None:
+            try:
+                built = self._builder.build(sub)
+            except (GatewayError, ValueError) as exc:
+                return _invalid(sub, exc)
+        source, pdus = built
         held: list[Link] = []  # the link this message uses, once its first part picked it
         try:
             message_id = ""
             for index, pdu in enumerate(pdus):
-                result = await self._send_part(pdu, held, first=index == 0)
+                result = await self._send_part(
+                    pdu, held, first=index == 0, refused=refused if index == 0 else 0
+                )
                 if isinstance(result, ConnectorError):
                     return Outcome(sub.message_id, error=result)
                 message_id = result
@@ -156,13 +256,13 @@ class SmppConnector:
         return Outcome(sub.message_id, external_id=message_id)
 
     async def _send_part(
-        self, pdu: SubmitSm, held: list[Link], *, first: bool
+        self, pdu: SubmitSm, held: list[Link], *, first: bool, refused: int = 0
     ) -> str | ConnectorError:
         """Send one part, waiting for the pacing first and sending it again while the SMSC
         throttles (see the module docstring). The first part picks the link and appends it
         to ``held`` with its ``busy`` count raised (the caller lowers it); later parts stay
         on it. Returns the part's message id, or the error that stopped the message."""
-        refusals = 0
+        refusals = refused
         while True:
             # Both are coroutines; most of the time neither has anything to wait for.
             if self._backpressure.paused:
@@ -244,3 +344,15 @@ class SmppConnector:
         finally:
             link.busy -= 1
         return report_from_query(self.name, external_id, resp)
+
+
+def _release(link: Link, _: object) -> None:
+    link.busy -= 1
+
+
+def _invalid(sub: Submission, exc: GatewayError | ValueError) -> Outcome:
+    message = exc.message if isinstance(exc, GatewayError) else str(exc)
+    return Outcome(
+        sub.message_id,
+        error=ConnectorError(message, retryable=False, code="smpp_invalid_message"),
+    )

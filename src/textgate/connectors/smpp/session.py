@@ -157,6 +157,51 @@ class Session:
         """
         return await self._request(pdu, timeout, windowed=True)
 
+    async def begin(self, pdu: Pdu, timeout: float | None = None) -> asyncio.Future[Pdu]:  # noqa: ASYNC109
+        """Send a request and return the future of its response, without waiting for it.
+
+        For callers with many requests in flight (a dispatcher batch): one future each
+        instead of a task and a coroutine each. Waits for a window slot (only when none is
+        free) and while the transport is congested. The slot is given back when the future
+        completes. The future fails with ConnectorError(retryable=True) on a response
+        timeout or when the session closes; ``begin`` itself raises ConnectorError on a
+        closed session and PduError if the PDU does not encode.
+        """
+        self._check_open()
+        if not self._window.try_acquire():
+            self._window_waiters += 1
+            try:
+                await self._window.acquire()
+            finally:
+                self._window_waiters -= 1
+            if self._closing:  # woken by close()
+                self._window.release()
+                self._check_open()
+        seq = self._take_seq()
+        try:
+            if pdu.is_response:
+                raise ValueError(f"{_command_name(pdu)} is not a request")
+            data = encode(pdu, seq)
+        except BaseException:
+            self._window.release()
+            raise
+        future: asyncio.Future[Pdu] = self._loop.create_future()
+        self._pending[seq] = future
+        wait = self.response_timeout if timeout is None else timeout
+        timer = self._loop.call_later(wait, _expire_begun, future, self.name, pdu)
+        future.add_done_callback(lambda _: self._settle(seq, future, timer))
+        self._send(data)
+        if self._out.congested:
+            with contextlib.suppress(ConnectorError):
+                await self._drain()  # a failed write fails the future (via _begin_close)
+        return future
+
+    def _settle(self, seq: int, future: asyncio.Future[Pdu], timer: asyncio.TimerHandle) -> None:
+        timer.cancel()
+        if self._pending.get(seq) is future:
+            del self._pending[seq]
+        self._window.release()
+
     async def send(self, pdu: Pdu) -> None:
         """Write one PDU as is (e.g. a response built outside a handler)."""
         await self._write(encode(pdu))
@@ -473,6 +518,13 @@ class Session:
 def _expire(future: asyncio.Future[Pdu]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
+
+
+def _expire_begun(future: asyncio.Future[Pdu], name: str, pdu: Pdu) -> None:
+    if not future.done():
+        future.set_exception(
+            ConnectorError(f"smpp {name}: {_command_name(pdu)} response timeout", retryable=True)
+        )
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:

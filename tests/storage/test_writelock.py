@@ -37,3 +37,30 @@ async def test_a_cancelled_waiter_does_not_block_the_turn() -> None:
         await asyncio.sleep(0)
     async with asyncio.timeout(1), turn.hold(urgent=False):
         pass
+
+
+async def test_link_turns_go_before_urgent_and_background_ones() -> None:
+    turn = WriteTurn(ratio=4)
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def holder() -> None:
+        async with turn.hold(urgent=True):
+            await gate.wait()
+
+    async def take(name: str, *, urgent: bool = False, link: bool = False) -> None:
+        async with turn.hold(urgent=urgent, link=link):
+            order.append(name)
+
+    first = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    waiters = [
+        asyncio.create_task(take("background")),
+        asyncio.create_task(take("urgent", urgent=True)),
+        asyncio.create_task(take("link-1", link=True)),
+        asyncio.create_task(take("link-2", link=True)),
+    ]
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(first, *waiters)
+    assert order == ["link-1", "link-2", "urgent", "background"]

@@ -68,16 +68,19 @@ class Database:
             dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
             self._runner = PgRunner(dsn)
 
-    async def txn(self, make: Callable[[], Txn[T]], *, urgent: bool = False) -> T:
+    async def txn(
+        self, make: Callable[[], Txn[T]], *, urgent: bool = False, link: bool = False
+    ) -> T:
         """Run a hot-path transaction (see ``storage.txn``).
 
         ``urgent``: a client is waiting for it (storing an order); on SQLite it gets most
-        write turns while background work queues (see ``storage.writelock``).
+        write turns while background work queues. ``link``: an operator link waits for it
+        (reports, inbound messages); it goes first (see ``storage.writelock``).
         """
         with map_storage_errors():
             if self._write_lock is None:
                 return await self._runner.run(make)
-            async with self._write_lock.hold(urgent=urgent):
+            async with self._write_lock.hold(urgent=urgent, link=link):
                 return await self._runner.run(make)
 
     @contextlib.asynccontextmanager

@@ -120,7 +120,7 @@ class InboundRepo:
                         stored.append(done)
             return stored
 
-        return await self._db.txn(txn, urgent=True)
+        return await self._db.txn(txn, link=True)
 
     async def flush_stale(self, older_than_ms: int, route: Route) -> list[str]:
         """Store every group with a part stored before ``older_than_ms`` as it is."""

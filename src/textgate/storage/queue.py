@@ -214,7 +214,10 @@ class DispatchQueue:
 
     async def apply_reports(self, reports: Sequence[DeliveryReport], now: int) -> int:
         """Apply delivery reports; park the ones whose message is not known yet."""
-        return await self._db.txn(lambda: apply_reports(reports, now, park_unmatched=True))
+        # The operator's link waits for this commit (see storage.writelock).
+        return await self._db.txn(
+            lambda: apply_reports(reports, now, park_unmatched=True), link=True
+        )
 
     async def due_report_checks(
         self, *, now: int, limit: int, recheck_ms: int

@@ -6,6 +6,12 @@ directly. Under a burst, taking turns strictly in arrival order halves how fast 
 acknowledged; giving orders strict priority would stop delivery for as long as the burst
 lasts. The lock grants up to ``ratio`` urgent turns for each background turn while both
 are waiting.
+
+A third kind goes before both: what an operator link waits for (delivery reports, inbound
+messages). An SMSC has a window of such requests outstanding and gets its answers only once
+they are stored, so their commit latency divides its throughput: behind a queue of order
+writes and thousand-message claims, receipts came back at a fifth of the rate they did
+alone. They are small, and bounded by the links' windows, so they cannot starve the rest.
 """
 
 from __future__ import annotations
@@ -22,24 +28,26 @@ class WriteTurn:
     def __init__(self, ratio: int = 4) -> None:
         self._ratio = ratio
         self._busy = False
+        self._link: collections.deque[asyncio.Future[None]] = collections.deque()
         self._urgent: collections.deque[asyncio.Future[None]] = collections.deque()
         self._background: collections.deque[asyncio.Future[None]] = collections.deque()
         self._urgent_streak = 0
 
     @contextlib.asynccontextmanager
-    async def hold(self, *, urgent: bool) -> AsyncIterator[None]:
-        await self._acquire(urgent)
+    async def hold(self, *, urgent: bool, link: bool = False) -> AsyncIterator[None]:
+        await self._acquire(urgent, link)
         try:
             yield
         finally:
             self._release()
 
-    async def _acquire(self, urgent: bool) -> None:
-        if not self._busy and not self._urgent and not self._background:
+    async def _acquire(self, urgent: bool, link: bool = False) -> None:
+        if not self._busy and not self._link and not self._urgent and not self._background:
             self._busy = True
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        (self._urgent if urgent else self._background).append(fut)
+        queue = self._link if link else self._urgent if urgent else self._background
+        queue.append(fut)
         try:
             await fut
         except asyncio.CancelledError:
@@ -47,7 +55,7 @@ class WriteTurn:
                 self._release()  # granted just as we were cancelled: pass the turn on
             else:
                 with contextlib.suppress(ValueError):
-                    (self._urgent if urgent else self._background).remove(fut)
+                    queue.remove(fut)
             raise
 
     def _release(self) -> None:
@@ -58,6 +66,10 @@ class WriteTurn:
             nxt.set_result(None)
 
     def _next(self) -> asyncio.Future[None] | None:
+        while self._link:
+            fut = self._link.popleft()
+            if not fut.done():
+                return fut
         while self._urgent or self._background:
             take_background = bool(self._background) and (
                 not self._urgent or self._urgent_streak >= self._ratio

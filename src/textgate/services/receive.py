@@ -38,15 +38,21 @@ class ReportReceiver:
         self._waiters: list[asyncio.Future[None]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def __call__(self, reports: Sequence[DeliveryReport]) -> None:
-        if not reports:
-            return
+    def __call__(self, reports: Sequence[DeliveryReport]) -> asyncio.Future[None]:
+        """Queue reports for the next commit; the future completes once they are stored.
+
+        A plain function returning the future (an awaitable, as ReportSink asks) so that a
+        connector can chain its answer to the commit without a coroutine per report.
+        """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not reports:
+            done.set_result(None)
+            return done
         self._pending.extend(reports)
         self._waiters.append(done)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_soon())
-        await done
+        return done
 
     async def _flush_soon(self) -> None:
         while self._pending:

@@ -12,8 +12,8 @@ import pytest
 from tests.connectors.smpp.peer import FakeSmsc, VirtualTime, running_smsc
 from textgate.connectors.base import Connector, Submission
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
-from textgate.connectors.smpp.constants import CommandStatus, Tag
-from textgate.connectors.smpp.pdus import DeliverSmResp
+from textgate.connectors.smpp.constants import CommandStatus, MessageState, Tag
+from textgate.connectors.smpp.pdus import NO_TLVS, DeliverSm, DeliverSmResp
 from textgate.connectors.smpp.shortmessage import ESM_UDHI, decode_short_message
 from textgate.connectors.smpp.status import to_connector_error
 from textgate.core.encoding import choose_encoding, segment
@@ -298,3 +298,32 @@ async def test_stop_unbinds(smsc: FakeSmsc, sink: Sink, caplog: pytest.LogCaptur
     assert any("smsc: closing (peer unbound)" in r.getMessage() for r in caplog.records)
     with pytest.raises(ConnectorError):
         await conn.submit([sub()])
+
+
+async def test_delivered_receipt_named_by_tlvs_is_acknowledged_only_once_stored(
+    conn: SmppConnector, smsc: FakeSmsc, sink: Sink
+) -> None:
+    """The quick path (TLVs name a submitted message as delivered; no text parse, no task)
+    keeps the rule: ESME_ROK only after the sink stored the report."""
+    [outcome] = await conn.submit([sub()])
+    assert outcome.external_id is not None
+    session = smsc.sessions[-1]
+    receipt = DeliverSm(
+        sequence_number=0,
+        source_addr="4915100000",
+        destination_addr="Shop",
+        esm_class=0x04,
+        short_message=b"garbage that is not an Appendix B receipt",
+        tlvs=NO_TLVS.with_str(Tag.RECEIPTED_MESSAGE_ID, outcome.external_id).with_int(
+            Tag.MESSAGE_STATE, MessageState.DELIVERED, 1
+        ),
+    )
+    sink.fail = True
+    resp = await session.request(receipt, 2.0)
+    assert resp.command_status == CommandStatus.ESME_RX_T_APPN
+    assert sink.reports == []
+    sink.fail = False
+    resp = await session.request(receipt, 2.0)
+    assert resp.command_status == CommandStatus.ESME_ROK
+    [report] = sink.reports
+    assert (report.external_id, report.status) == (outcome.external_id, Status.DELIVERED)

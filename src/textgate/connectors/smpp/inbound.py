@@ -33,6 +33,8 @@ as before: redelivering it cannot help.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -104,6 +106,36 @@ class DeliverHandler:
         self._zero_coding = _DEFAULT_ALPHABET_CODING[default_alphabet]
         self._known = known
 
+    def answer_now(self, pdu: Pdu) -> asyncio.Future[Pdu | None] | None:
+        """The commonest request, a delivered receipt named by its TLVs, answered without a
+        coroutine: the answer is chained to the report sink's future (see Session's
+        Handler). None for everything else, which goes to :meth:`__call__`."""
+        if not isinstance(pdu, DeliverSm) or pdu.esm_class & _ESM_TYPE_MASK not in (
+            _ESM_RECEIPT_TYPES
+        ):
+            return None
+        sink = self.reports
+        report = self._delivered_by_tlvs(pdu) if sink is not None else None
+        if sink is None or report is None:
+            return None
+        stored = sink([report])
+        if not isinstance(stored, asyncio.Future):
+            stored = asyncio.ensure_future(stored)
+        answer: asyncio.Future[Pdu | None] = asyncio.get_running_loop().create_future()
+        stored.add_done_callback(functools.partial(self._stored, answer, pdu.sequence_number))
+        return answer
+
+    def _stored(
+        self, answer: asyncio.Future[Pdu | None], seq: int, stored: asyncio.Future[None]
+    ) -> None:
+        status = _S.ESME_ROK
+        if stored.cancelled() or stored.exception() is not None:
+            exc = None if stored.cancelled() else stored.exception()
+            log.error("smpp %s: report sink failed (%r); asking the SMSC to retry", self.name, exc)
+            status = _S.ESME_RX_T_APPN
+        if not answer.done():
+            answer.set_result(DeliverSmResp(sequence_number=seq, command_status=status))
+
     async def __call__(self, pdu: Pdu) -> Pdu | None:
         if isinstance(pdu, DeliverSm):
             status = await self._on_deliver(pdu)
@@ -171,9 +203,6 @@ class DeliverHandler:
         return _S.ESME_ROK
 
     async def _on_receipt(self, pdu: DeliverSm) -> int:
-        quick = self._delivered_by_tlvs(pdu)
-        if quick is not None:
-            return await self._hand_report(quick)
         data = pdu.short_message or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) or b""
         try:
             text = decode_short_message(data, pdu.data_coding, pdu.esm_class).text or ""

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -59,7 +60,11 @@ MAX_SEQUENCE_NUMBER = 0x7FFFFFFF
 """SMPP 3.4 5.1.4: sequence numbers run 0x00000001-0x7FFFFFFF."""
 
 Handler = Callable[[Pdu], Awaitable[Pdu | None]]
-"""Answers one inbound request: returns the response PDU (sent by the session) or None."""
+"""Answers one inbound request: returns the response PDU (sent by the session) or None.
+
+A handler object may also have ``answer_now(pdu) -> asyncio.Future[Pdu | None] | None``,
+tried first: a future (work it started, e.g. a report waiting for its commit) is answered
+from its callback, without a task per request; None hands the request to the handler."""
 
 PduSource = Pdu | Callable[[int], Pdu]
 """What :meth:`Session.request` accepts: a PDU (its sequence_number is replaced) or a
@@ -110,6 +115,9 @@ class Session:
         self._reader = reader
         self._writer = writer
         self._handler = handler
+        self._answer_now: Callable[[Pdu], asyncio.Future[Pdu | None] | None] | None = getattr(
+            handler, "answer_now", None
+        )
         self._framer = Framer(max_pdu_length)
         self._loop = asyncio.get_running_loop()
         self._window = Window(window)
@@ -451,8 +459,20 @@ class Session:
         return True
 
     def _start_handler(self, pdu: Pdu) -> None:
-        """Run the handler in its own task (a slow handler must not stall the link); the
-        caller holds an inbound slot, which the task gives back."""
+        """Start the handler on ``pdu``; the caller holds an inbound slot, given back once
+        the answer is queued. The handler runs in its own task (a slow handler must not
+        stall the link), unless its ``answer_now`` (see :data:`Handler`) takes the request:
+        then the returned future's callback answers, without a task."""
+        if self._answer_now is not None:
+            try:
+                future = self._answer_now(pdu)
+            except Exception:
+                log.exception("%s: handler failed on %s", self.name, _command_name(pdu))
+                self._answer(pdu, _nack(pdu, CommandStatus.ESME_RSYSERR))
+                return
+            if future is not None:
+                future.add_done_callback(functools.partial(self._answer_future, pdu))
+                return
         try:
             task = self._loop.create_task(self._handle(pdu), name=self._handler_task_name)
         except BaseException:
@@ -462,38 +482,45 @@ class Session:
         task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, pdu: Pdu) -> None:
+        if self._handler is None:
+            self._answer(pdu, _nack(pdu, CommandStatus.ESME_RINVCMDID))
+            return
         try:
-            response: Pdu | None
-            if self._handler is None:
-                response = GenericNack(
-                    sequence_number=pdu.sequence_number,
-                    command_status=CommandStatus.ESME_RINVCMDID,
-                )
-            else:
-                try:
-                    response = await self._handler(pdu)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("%s: handler failed on %s", self.name, _command_name(pdu))
-                    response = GenericNack(
-                        sequence_number=pdu.sequence_number,
-                        command_status=CommandStatus.ESME_RSYSERR,
-                    )
+            response = await self._handler(pdu)
+        except asyncio.CancelledError:
+            self._inbound.release()
+            raise
+        except Exception:
+            log.exception("%s: handler failed on %s", self.name, _command_name(pdu))
+            response = _nack(pdu, CommandStatus.ESME_RSYSERR)
+        self._answer(pdu, response)
+        if self._out.congested:
+            with contextlib.suppress(ConnectorError):
+                await self._drain()
+
+    def _answer_future(self, pdu: Pdu, future: asyncio.Future[Pdu | None]) -> None:
+        if future.cancelled():
+            self._inbound.release()
+            return
+        exc = future.exception()
+        if exc is not None:
+            log.error("%s: handler failed on %s: %r", self.name, _command_name(pdu), exc)
+            self._answer(pdu, _nack(pdu, CommandStatus.ESME_RSYSERR))
+        else:
+            self._answer(pdu, future.result())
+
+    def _answer(self, pdu: Pdu, response: Pdu | None) -> None:
+        """Queue the response to an inbound request and give its slot back."""
+        try:
             if response is None or self._closing:
                 return
             try:
                 data = encode(response)
             except PduError as exc:
                 log.error("%s: handler response does not encode: %r", self.name, exc)
-                data = encode(
-                    GenericNack(
-                        sequence_number=pdu.sequence_number,
-                        command_status=CommandStatus.ESME_RSYSERR,
-                    )
-                )
+                data = encode(_nack(pdu, CommandStatus.ESME_RSYSERR))
             with contextlib.suppress(ConnectorError):
-                await self._write(data)
+                self._send(data)
         finally:
             self._inbound.release()
 
@@ -518,6 +545,10 @@ class Session:
 def _expire(future: asyncio.Future[Pdu]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
+
+
+def _nack(pdu: Pdu, status: int) -> GenericNack:
+    return GenericNack(sequence_number=pdu.sequence_number, command_status=status)
 
 
 def _expire_begun(future: asyncio.Future[Pdu], name: str, pdu: Pdu) -> None:

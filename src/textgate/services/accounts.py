@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ class AccountService:
         # token -> (account, expiry): a verified token skips the database for a few
         # seconds, which bounds how long a revoked key or an old rule keeps applying.
         self._cache: dict[str, tuple[Account, float]] = {}
+        # Lookups under way, shared by concurrent requests with the same key: when a cached
+        # verdict expires under load, every connection would otherwise query at once.
+        self._inflight: dict[str, asyncio.Task[Account]] = {}
 
     async def create(
         self, name: str, *, default_country: str | None = None, rules: AccountRules | None = None
@@ -95,6 +99,15 @@ class AccountService:
         now = time.monotonic()
         if cached is not None and cached[1] > now:
             return cached[0]
+        lookup = self._inflight.get(token)
+        if lookup is None:
+            # Its own task: a requester that goes away does not cancel it for the others.
+            lookup = asyncio.ensure_future(self._authenticate(token, now))
+            self._inflight[token] = lookup
+            lookup.add_done_callback(lambda _: self._inflight.pop(token, None))
+        return await asyncio.shield(lookup)
+
+    async def _authenticate(self, token: str, now: float) -> Account:
         parsed = parse_api_key(token)
         if parsed is None:
             raise AuthenticationFailed("invalid API key")

@@ -1,7 +1,15 @@
-"""SMPP 3.4 connector: PDU codec (``pdus``, ``tlv``, ``constants``, ``framing``,
-``shortmessage``), delivery receipt parsing (``receipts``), and the asyncio session engine
-(``session``: framing, windowed requests, keep-alive, generic_nack) with an ESME ``bind``
-(``client``). The dispatcher-facing connector comes next."""
+"""SMPP 3.4, textgate's own engine, shared by the client and the server side.
+
+- codec: ``pdutypes``/``pdus``, ``tlv``, ``constants``, ``framing``, ``shortmessage``;
+- delivery receipts: ``receipts``;
+- the asyncio session (windowed requests, keep-alive, generic_nack, back-pressure):
+  ``session``, ``window``, with an ESME ``bind`` in ``client``;
+- the dispatcher-facing connector: ``connector`` (``options``, ``links`` for several binds,
+  ``outbound`` submit_sm building, ``inbound`` receipts and MO, ``pacing``, ``query``,
+  ``status`` for the command_status table);
+- the SMSC simulator (``textgate smsc``): ``smsc`` with ``smsc_options``, ``smsc_rules``,
+  ``smsc_receipts``, ``smsc_messages``.
+"""
 
 from textgate.connectors.smpp.constants import (
     CommandId,

@@ -177,14 +177,7 @@ class Session:
         """
         self._check_open()
         if not self._window.try_acquire():
-            self._window_waiters += 1
-            try:
-                await self._window.acquire()
-            finally:
-                self._window_waiters -= 1
-            if self._closing:  # woken by close()
-                self._window.release()
-                self._check_open()
+            await self._wait_for_slot()
         seq = self._take_seq()
         try:
             if pdu.is_response:
@@ -278,14 +271,7 @@ class Session:
     ) -> Pdu:
         self._check_open()
         if windowed:
-            self._window_waiters += 1
-            try:
-                await self._window.acquire()
-            finally:
-                self._window_waiters -= 1
-            if self._closing:  # woken by close()
-                self._window.release()
-                self._check_open()
+            await self._wait_for_slot()
         try:
             seq = self._take_seq()
             # The PDU is encoded with the assigned number rather than copied with it.
@@ -316,6 +302,18 @@ class Session:
         finally:
             if windowed:
                 self._window.release()
+
+    async def _wait_for_slot(self) -> None:
+        """Take a window slot, waiting for one; raises ConnectorError if the session
+        closes meanwhile (close() wakes the waiters)."""
+        self._window_waiters += 1
+        try:
+            await self._window.acquire()
+        finally:
+            self._window_waiters -= 1
+        if self._closing:
+            self._window.release()
+            self._check_open()
 
     def _check_open(self) -> None:
         if self._closing:

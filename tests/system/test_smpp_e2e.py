@@ -184,7 +184,10 @@ async def test_throttling_responses_drain_the_backlog(settings: Settings) -> Non
         assert not wrong, wrong
 
 
-async def test_smsc_restart_in_the_middle_of_a_load_loses_nothing(settings: Settings) -> None:
+@pytest.mark.parametrize("graceful", [True, False], ids=["unbind", "crash"])
+async def test_smsc_restart_in_the_middle_of_a_load_loses_nothing(
+    settings: Settings, graceful: bool
+) -> None:
     port = free_port()
     first = Smsc(SmscOptions(port=port, record=True, receipt_delay_ms=20, response_delay_ms=2))
     await first.start()
@@ -204,7 +207,7 @@ async def test_smsc_restart_in_the_middle_of_a_load_loses_nothing(settings: Sett
                 return first.submitted >= 100
 
             await eventually(some_submitted, "the first SMSC to take some messages")
-            await first.stop()
+            await first.stop(graceful=graceful)
             second = Smsc(SmscOptions(port=port, record=True, receipt_delay_ms=20))
             await second.start()
             ids = [mid for task in sends for mid in await task]

@@ -156,8 +156,10 @@ class Smsc:
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("smsc listening on %s:%d", self.host, self.port)
 
-    async def stop(self) -> None:
-        """Stop listening, drop pending receipts, unbind every session."""
+    async def stop(self, *, graceful: bool = True) -> None:
+        """Stop listening, drop pending receipts, unbind every session; ``graceful=False``
+        hangs up without unbind and without answering what is in flight, as a crashed
+        SMSC would."""
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -166,7 +168,10 @@ class Smsc:
         )
         sessions = [link.session for link in self._links if link.session is not None]
         await asyncio.gather(
-            *(s.unbind(timeout=self.options.unbind_timeout) for s in sessions),
+            *(
+                s.unbind(timeout=self.options.unbind_timeout) if graceful else s.close()
+                for s in sessions
+            ),
             return_exceptions=True,
         )
         if server is not None:

@@ -75,6 +75,13 @@ class InboundSettings(BaseModel):
     # Parts of a concatenated message whose siblings have not all arrived after this long
     # are stored as they are (the operator was already told they were received).
     reassembly_timeout_seconds: float = Field(default=3600.0, gt=0)
+    # An inbound message that is one of these words (any case, surrounding spaces and
+    # punctuation ignored) puts its sender on the owner's opt-out list; a start keyword
+    # takes it off again. The usual English set (CTIA, and what carriers honour).
+    opt_out_keywords: list[str] = Field(
+        default_factory=lambda: ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
+    )
+    opt_in_keywords: list[str] = Field(default_factory=lambda: ["START"])
 
 
 class PricingSettings(BaseModel):

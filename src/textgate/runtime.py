@@ -12,6 +12,7 @@ from textgate.connectors.base import Connector
 from textgate.connectors.simulator import SimulatorConnector, SimulatorOptions
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
 from textgate.core.clock import Clock, system_clock
+from textgate.core.inbound import Keywords
 from textgate.dispatch.worker import Dispatcher
 from textgate.services.accounts import AccountService
 from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
@@ -95,6 +96,9 @@ class Gateway:
             self.inbound_repo,
             InboundRouter(self.settings.inbound.numbers, self._accounts),
             reassembly_timeout_seconds=self.settings.inbound.reassembly_timeout_seconds,
+            keywords=Keywords.of(
+                self.settings.inbound.opt_out_keywords, self.settings.inbound.opt_in_keywords
+            ),
             clock=self._clock,
         )
         self.inbound.start()

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from textgate.core.inbound import Concatenation, InboundMessage
+from textgate.core.inbound import Concatenation, InboundMessage, Keywords
 from textgate.errors import NotFound
 from textgate.services.inbound import InboundReceiver, InboundRouter
 from textgate.storage.accounts import AccountRepo
+from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
 from textgate.storage.inbound import InboundFilter, InboundRepo
 from textgate.storage.migrate import upgrade
@@ -155,3 +156,27 @@ async def test_characters_cut_at_part_boundaries_are_joined(
     await receive([mo(t, part=Concatenation(1, total, i + 1)) for i, t in enumerate(parts)])
     [stored] = await repo.search(acme, InboundFilter(), limit=10)
     assert stored.text == whole
+
+
+async def test_stop_and_start_keywords_change_the_owners_opt_out_list(db: Database) -> None:
+    accounts = AccountRepo(db)
+    acme = await accounts.create("acme")
+    repo = InboundRepo(db)
+    keywords = Keywords.of(["STOP", "STOPALL", "UNSUBSCRIBE"], ["START"])
+    receive = InboundReceiver(repo, InboundRouter({"+337000": "acme"}, accounts), keywords=keywords)
+    credits = CreditRepo(db)
+
+    async def listed() -> list[str]:
+        return [number for number, _, _ in await credits.opt_outs(acme.id)]
+
+    await receive([mo("please stop sending", sender="+33611111111")])  # a sentence: no
+    await receive([mo(" Stop. ", sender="+33622222222")])
+    # A keyword sent in two parts counts once reassembled.
+    await receive([mo("UNSUB", sender="+33633333333", part=Concatenation(4, 2, 1))])
+    await receive([mo("SCRIBE", sender="+33633333333", part=Concatenation(4, 2, 2))])
+    await receive([mo("STOP", sender="+33644444444", to="+4479460000")])  # nobody's number
+    assert await listed() == ["+33622222222", "+33633333333"]
+    await receive([mo("start", sender="+33622222222")])
+    assert await listed() == ["+33633333333"]
+    # Every message is still stored, keywords included.
+    assert len(await repo.search(acme.id, InboundFilter(), limit=10)) == 4

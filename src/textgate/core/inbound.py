@@ -9,7 +9,7 @@ from datetime import datetime
 
 from textgate.core.gsm7 import BASIC_TABLE, ESC, EXTENSION_TABLE
 
-__all__ = ["Concatenation", "Inbound", "InboundMessage", "join_parts"]
+__all__ = ["Concatenation", "Inbound", "InboundMessage", "Keywords", "join_parts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +93,35 @@ def join_parts(texts: Sequence[str]) -> str:
     if _SURROGATE.search(joined):
         joined = joined.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return joined
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Keywords:
+    """Opt-out and opt-in keywords (upper case). A message *is* a keyword when, ignoring
+    case, spaces and punctuation, it is nothing else: "Stop." and " stop " are, "please stop
+    sending" is not (carriers' and the CTIA's reading, which avoids opting people out on a
+    sentence that merely contains the word)."""
+
+    opt_out: frozenset[str] = frozenset()
+    opt_in: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, opt_out: Sequence[str], opt_in: Sequence[str]) -> Keywords:
+        return cls(
+            frozenset(_NOT_WORD.sub("", k).upper() for k in opt_out if k.strip()),
+            frozenset(_NOT_WORD.sub("", k).upper() for k in opt_in if k.strip()),
+        )
+
+    def action(self, text: str) -> str | None:
+        """ "out", "in" or None for a message's text."""
+        if len(text) > 40:  # no keyword is that long; skip the work for ordinary messages
+            return None
+        word = _NOT_WORD.sub("", text).upper()
+        if word in self.opt_out:
+            return "out"
+        if word in self.opt_in:
+            return "in"
+        return None

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from textgate.core.clock import Clock, system_clock
-from textgate.core.inbound import Inbound, InboundMessage
+from textgate.core.inbound import Inbound, InboundMessage, Keywords
 from textgate.errors import NotFound
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.inbound import InboundFilter, InboundRepo, Route
@@ -85,22 +85,24 @@ class InboundReceiver:
         router: InboundRouter,
         *,
         reassembly_timeout_seconds: float = 3600.0,
+        keywords: Keywords | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self._repo = repo
         self._router = router
+        self._keywords = keywords or Keywords()
         self._timeout_ms = int(reassembly_timeout_seconds * 1000)
         self._clock = clock
         self._sweeper: asyncio.Task[None] | None = None
 
     async def __call__(self, items: Sequence[InboundMessage]) -> None:
         if items:
-            await self._repo.store(items, await self._router.snapshot())
+            await self._repo.store(items, await self._router.snapshot(), self._keywords)
 
     async def flush_stale(self) -> list[str]:
         """Store part groups older than the reassembly timeout as incomplete messages."""
         route = await self._router.snapshot()
-        return await self._repo.flush_stale(self._clock() - self._timeout_ms, route)
+        return await self._repo.flush_stale(self._clock() - self._timeout_ms, route, self._keywords)
 
     def start(self) -> None:
         if self._sweeper is None:

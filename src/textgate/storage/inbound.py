@@ -20,11 +20,11 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from textgate.core.clock import Clock, from_ms, system_clock, to_ms
 from textgate.core.ids import IdGenerator
-from textgate.core.inbound import Inbound, InboundMessage, join_parts
+from textgate.core.inbound import Inbound, InboundMessage, Keywords, join_parts
 from textgate.errors import NotFound
 from textgate.storage.db import Database
 from textgate.storage.txn import Many, Query, Txn
@@ -46,6 +46,16 @@ _INSERT = (
 _GROUP = "connector = ? AND sender = ? AND recipient = ? AND reference = ? AND total = ?"
 # Statements below are assembled from these constants only (S608 noqa); every value is a
 # bound parameter.
+
+
+class _Stored(NamedTuple):
+    id: str
+    account_id: str | None
+    sender: str
+    text: str
+
+
+_NO_KEYWORDS = Keywords()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +95,25 @@ class InboundRepo:
         self._clock = clock
         self._ids = IdGenerator()
 
-    async def store(self, items: Sequence[InboundMessage], route: Route) -> list[str]:
-        """Store whole messages and parts; returns the ids of the messages completed."""
+    async def store(
+        self, items: Sequence[InboundMessage], route: Route, keywords: Keywords = _NO_KEYWORDS
+    ) -> list[str]:
+        """Store whole messages and parts; returns the ids of the messages completed. A
+        completed message that is an opt-out (opt-in) keyword puts its sender on (takes it
+        off) the owner's opt-out list in the same transaction."""
         now = self._clock()
         ids = self._ids
 
         def txn() -> Txn[list[str]]:
-            stored: list[str] = []
+            stored: list[_Stored] = []
             rows = []
             for item in items:
                 if item.part is None or item.part.total <= 1:
-                    stored.append(ids(now))
+                    stored.append(_Stored(ids(now), route(item.recipient), item.sender, item.text))
                     rows.append(
                         (
-                            stored[-1],
-                            route(item.recipient),
+                            stored[-1].id,
+                            stored[-1].account_id,
                             item.connector,
                             item.external_id,
                             item.sender,
@@ -118,11 +132,14 @@ class InboundRepo:
                     done = yield from _add_part(item, route, ids, now)
                     if done is not None:
                         stored.append(done)
-            return stored
+            yield from _apply_keywords(stored, keywords, now)
+            return [m.id for m in stored]
 
         return await self._db.txn(txn, link=True)
 
-    async def flush_stale(self, older_than_ms: int, route: Route) -> list[str]:
+    async def flush_stale(
+        self, older_than_ms: int, route: Route, keywords: Keywords = _NO_KEYWORDS
+    ) -> list[str]:
         """Store every group with a part stored before ``older_than_ms`` as it is."""
         now = self._clock()
         ids = self._ids
@@ -139,7 +156,8 @@ class InboundRepo:
                 done = yield from _assemble(key, route, ids, now, force=True)
                 if done is not None:
                     stored.append(done)
-            return stored
+            yield from _apply_keywords(stored, keywords, now)
+            return [m.id for m in stored]
 
         return await self._db.txn(txn, urgent=True)
 
@@ -195,7 +213,9 @@ class InboundRepo:
         return await self._db.txn(txn, urgent=True)
 
 
-def _add_part(item: InboundMessage, route: Route, ids: IdGenerator, now: int) -> Txn[str | None]:
+def _add_part(
+    item: InboundMessage, route: Route, ids: IdGenerator, now: int
+) -> Txn[_Stored | None]:
     part = item.part
     assert part is not None
     key = (item.connector, item.sender, item.recipient, part.reference, part.total)
@@ -224,7 +244,7 @@ def _add_part(item: InboundMessage, route: Route, ids: IdGenerator, now: int) ->
 
 def _assemble(
     key: tuple[str, str, str, int, int], route: Route, ids: IdGenerator, now: int, *, force: bool
-) -> Txn[str | None]:
+) -> Txn[_Stored | None]:
     """Turn the group's parts into a message when all are there (or ``force``)."""
     rows = yield Query(
         f"SELECT sequence, text, external_id, received_at FROM inbound_parts WHERE {_GROUP}"  # noqa: S608
@@ -238,18 +258,20 @@ def _assemble(
     if not parts or (len(parts) < total and not force):
         return None
     connector, sender, recipient = key[0], key[1], key[2]
-    message_id = ids(now)
+    message = _Stored(
+        ids(now), route(recipient), sender, join_parts([json.loads(p["text"]) for p in parts])
+    )
     yield Many(
         _INSERT,
         [
             (
-                message_id,
-                route(recipient),
+                message.id,
+                message.account_id,
                 connector,
                 parts[-1]["external_id"],
                 sender,
                 recipient,
-                join_parts([json.loads(p["text"]) for p in parts]),
+                message.text,
                 len(parts),
                 total,
                 max(p["received_at"] for p in parts),
@@ -258,4 +280,25 @@ def _assemble(
         ],
     )
     yield Many(f"DELETE FROM inbound_parts WHERE {_GROUP}", [key])  # noqa: S608
-    return message_id
+    return message
+
+
+def _apply_keywords(stored: Sequence[_Stored], keywords: Keywords, now: int) -> Txn[None]:
+    """Opt-out / opt-in keywords among stored messages (core.inbound.Keywords)."""
+    out: list[tuple[str, str, str, int]] = []
+    back: list[tuple[str, str]] = []
+    for m in stored:
+        account = m.account_id
+        if account is None:
+            continue  # nobody owns the number (yet): no list to change
+        action = keywords.action(m.text)
+        if action == "out":
+            out.append((account, m.sender, "keyword", now))
+        elif action == "in":
+            back.append((account, m.sender))
+    yield Many(
+        "INSERT INTO opt_outs (account_id, number, source, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        out,
+    )
+    yield Many("DELETE FROM opt_outs WHERE account_id = ? AND number = ?", back)

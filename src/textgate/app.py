@@ -13,6 +13,7 @@ from textgate import __version__
 from textgate.config import Settings
 from textgate.dialects.admin.routes import router as admin_router
 from textgate.dialects.native.fastpath import handle_submit, is_submit
+from textgate.dialects.native.inbound import router as inbound_router
 from textgate.dialects.native.routes import router as native_router
 from textgate.runtime import Gateway
 
@@ -61,6 +62,7 @@ def create_app(
     app.state.services = gw.services
     app.state.admin_token = settings.admin_token
     app.include_router(native_router)
+    app.include_router(inbound_router)
     app.include_router(admin_router)
 
     @app.get("/healthz", tags=["operations"])

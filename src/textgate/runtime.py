@@ -21,6 +21,7 @@ from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
 from textgate.services.submit import SubmitService
 from textgate.storage.accounts import AccountRepo
+from textgate.storage.conversations import ConversationRepo
 from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
 from textgate.storage.inbound import InboundRepo
@@ -75,7 +76,7 @@ class Gateway:
                 self.writer, messages, prices=settings.pricing.table(), clock=clock
             ),
             messages=MessageService(messages),
-            inbound=InboundService(self.inbound_repo),
+            inbound=InboundService(self.inbound_repo, ConversationRepo(self.db)),
         )
         self._clock = clock
         self._listener: PgListener | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -69,3 +70,73 @@ async def test_inbound_is_listed_for_the_owner_only(running: Running) -> None:
         assert (await client.get("/v1/inbound", headers={})).status_code == 401
         bad = await client.get("/v1/inbound?cursor=nope", headers=acme)
         assert bad.status_code == 400
+
+
+async def test_read_alias_delete_and_unread_filter(running: Running) -> None:
+    acme = await _key(running, "acme")
+    sink = running.gateway.inbound
+    assert sink is not None
+    await sink([mo("one", OURS), mo("two", OURS)])
+    client = running.client
+    two, one = (await client.get("/v1/inbound", headers=acme)).json()["data"]
+    r = await client.patch(
+        f"/v1/inbound/{one['id']}", json={"read": True, "alias": "Mum"}, headers=acme
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["read"], r.json()["alias"]) == (True, "Mum")
+    unread = (await client.get("/v1/inbound?unread=true", headers=acme)).json()["data"]
+    assert [m["text"] for m in unread] == ["two"]
+    r = await client.patch(f"/v1/inbound/{one['id']}", json={"alias": ""}, headers=acme)
+    assert r.json()["alias"] is None and r.json()["read"] is True  # read left as it was
+    bad = await client.patch(f"/v1/inbound/{one['id']}", json={"colour": "red"}, headers=acme)
+    assert bad.status_code == 400
+    other = await _key(running, "other")
+    assert (await client.delete(f"/v1/inbound/{two['id']}", headers=other)).status_code == 404
+    assert (await client.delete(f"/v1/inbound/{two['id']}", headers=acme)).status_code == 204
+    assert (await client.get(f"/v1/inbound/{two['id']}", headers=acme)).status_code == 404
+    left = (await client.get("/v1/inbound", headers=acme)).json()["data"]
+    assert [m["text"] for m in left] == ["one"]
+
+
+async def test_conversations_interleave_both_directions_in_order(running: Running) -> None:
+    acme = await _key(running, "acme")
+    sink = running.gateway.inbound
+    assert sink is not None
+    client = running.client
+    alice, bob = "+33612345678", "+33698765432"
+
+    async def out(to: str, text: str) -> None:
+        r = await client.post("/v1/messages", json={"to": to, "text": text}, headers=acme)
+        assert r.status_code == 202, r.text
+        await asyncio.sleep(0.005)  # distinct millisecond timestamps: a defined order
+
+    async def back(sender: str, text: str) -> None:
+        now = datetime.now(UTC)
+        await sink([InboundMessage("sim", sender, OURS, text, now)])
+        await asyncio.sleep(0.005)
+
+    await out(alice, "Hi Alice")
+    await back(alice, "Hi!")
+    await out(bob, "Hi Bob")
+    await out(alice, "Lunch?")
+    await back(alice, "Yes")
+    await back(bob, "Who is this?")
+
+    threads = (await client.get("/v1/conversations", headers=acme)).json()["data"]
+    assert [t["number"] for t in threads] == [bob, alice]  # most recently active first
+    assert threads[0]["last"]["text"] == "Who is this?" and threads[0]["unread"] == 1
+    assert (threads[1]["messages"], threads[1]["unread"]) == (4, 2)
+    convo = (await client.get(f"/v1/conversations/{alice}", headers=acme)).json()
+    assert convo["number"] == alice
+    assert [(i["direction"], i["text"]) for i in convo["data"]] == [
+        ("in", "Yes"),
+        ("out", "Lunch?"),
+        ("in", "Hi!"),
+        ("out", "Hi Alice"),
+    ]
+    assert convo["data"][1]["status"] in {"queued", "sending", "sent", "delivered"}
+    limited = await client.get(f"/v1/conversations/{alice[1:]}?limit=2", headers=acme)
+    assert [i["text"] for i in limited.json()["data"]] == ["Yes", "Lunch?"]
+    # Another account sees none of it.
+    other = await _key(running, "other")
+    assert (await client.get("/v1/conversations", headers=other)).json()["data"] == []

@@ -14,9 +14,11 @@ import time
 from collections.abc import Mapping, Sequence
 
 from textgate.core.clock import Clock, system_clock
+from textgate.core.conversations import Thread, ThreadItem
 from textgate.core.inbound import Inbound, InboundMessage, Keywords
 from textgate.errors import NotFound
 from textgate.storage.accounts import AccountRepo
+from textgate.storage.conversations import ConversationRepo
 from textgate.storage.inbound import InboundFilter, InboundRepo, Route
 
 __all__ = ["InboundFilter", "InboundReceiver", "InboundRouter", "InboundService"]
@@ -129,8 +131,11 @@ class InboundReceiver:
 
 
 class InboundService:
-    def __init__(self, repo: InboundRepo) -> None:
+    """Inbound messages and conversations, for every interface."""
+
+    def __init__(self, repo: InboundRepo, conversations: ConversationRepo) -> None:
         self._repo = repo
+        self._conversations = conversations
 
     async def get(self, account_id: str, inbound_id: str) -> Inbound:
         return await self._repo.get(account_id, inbound_id)
@@ -139,3 +144,27 @@ class InboundService:
         self, account_id: str, flt: InboundFilter, *, limit: int = 100
     ) -> list[Inbound]:
         return await self._repo.search(account_id, flt, limit=max(1, min(limit, MAX_PAGE)))
+
+    async def update(
+        self,
+        account_id: str,
+        inbound_id: str,
+        *,
+        read: bool | None = None,
+        alias: str | None = None,
+        clear_alias: bool = False,
+    ) -> Inbound:
+        return await self._repo.update(
+            account_id, inbound_id, read=read, alias=alias, clear_alias=clear_alias
+        )
+
+    async def delete(self, account_id: str, inbound_id: str) -> None:
+        await self._repo.delete(account_id, inbound_id)
+
+    async def threads(self, account_id: str, *, limit: int = 50) -> list[Thread]:
+        return await self._conversations.threads(account_id, limit=max(1, min(limit, MAX_PAGE)))
+
+    async def thread(self, account_id: str, number: str, *, limit: int = 100) -> list[ThreadItem]:
+        return await self._conversations.thread(
+            account_id, number, limit=max(1, min(limit, MAX_PAGE))
+        )

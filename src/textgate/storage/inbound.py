@@ -174,6 +174,58 @@ class InboundRepo:
             raise NotFound(f"no inbound message {inbound_id}")
         return found
 
+    async def update(
+        self,
+        account_id: str,
+        inbound_id: str,
+        *,
+        read: bool | None = None,
+        alias: str | None = None,
+        clear_alias: bool = False,
+    ) -> Inbound:
+        """Mark read/unread and set or clear the alias; NotFound for another's message."""
+        now = self._clock()
+        sets: list[str] = []
+        params: list[Any] = []
+        if read is not None:
+            sets.append("read_at = ?" if read else "read_at = NULL")
+            params += [now] if read else []
+        if alias is not None or clear_alias:
+            sets.append("alias = ?")
+            params.append(None if clear_alias else alias)
+        sql = (
+            f"UPDATE inbound_messages SET {', '.join(sets)}"  # noqa: S608
+            " WHERE id = ? AND account_id = ?"
+        )
+
+        def txn() -> Txn[Inbound | None]:
+            if sets:
+                yield Query(sql, (*params, inbound_id, account_id))
+            rows = yield Query(
+                f"SELECT {_COLUMNS} FROM inbound_messages WHERE id = ? AND account_id = ?",  # noqa: S608
+                (inbound_id, account_id),
+            )
+            return _row(rows[0]) if rows else None
+
+        found = await self._db.txn(txn, urgent=True)
+        if found is None:
+            raise NotFound(f"no inbound message {inbound_id}")
+        return found
+
+    async def delete(self, account_id: str, inbound_id: str) -> None:
+        def txn() -> Txn[bool]:
+            rows = yield Query(
+                "SELECT id FROM inbound_messages WHERE id = ? AND account_id = ?",
+                (inbound_id, account_id),
+            )
+            if not rows:
+                return False
+            yield Many("DELETE FROM inbound_messages WHERE id = ?", [(inbound_id,)])
+            return True
+
+        if not await self._db.txn(txn, urgent=True):
+            raise NotFound(f"no inbound message {inbound_id}")
+
     async def search(self, account_id: str, flt: InboundFilter, *, limit: int) -> list[Inbound]:
         """Newest first."""
         where = ["account_id = ?"]

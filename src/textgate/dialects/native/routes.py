@@ -24,8 +24,6 @@ from textgate.dialects.native.schemas import (
     AccountOut,
     CancelOut,
     ErrorBody,
-    InboundList,
-    InboundOut,
     MessageDetail,
     MessageList,
     MessageOut,
@@ -37,22 +35,26 @@ from textgate.dialects.native.schemas import (
     UsageOut,
 )
 from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound, RequestTooLarge
-from textgate.services.inbound import InboundFilter
 from textgate.services.query import MessageFilter
 from textgate.services.registry import Services
 from textgate.services.submit import SubmitRequest
 
-__all__ = ["router"]
+__all__ = ["AccountDep", "ServicesDep", "native_errors", "router"]
 
 
 _render = render_error
 
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 402, 403, 404, 409, 413, 503)
-}
+def native_errors() -> dict[int | str, dict[str, object]]:
+    """The error answers every native route documents (OpenAPI)."""
+    return {code: {"model": ErrorBody} for code in (400, 401, 402, 403, 404, 409, 413, 503)}
+
+
 router = APIRouter(
-    prefix="/v1", tags=["native"], route_class=error_route_class(_render), responses=_ERRORS
+    prefix="/v1",
+    tags=["native"],
+    route_class=error_route_class(_render),
+    responses=native_errors(),
 )
 
 ServicesDep = Annotated[Services, Depends(services_of)]
@@ -237,39 +239,3 @@ async def add_opt_outs(body: OptOutsIn, account: AccountDep, services: ServicesD
 async def remove_opt_out(number: str, account: AccountDep, services: ServicesDep) -> OptOutList:
     await services.accounts.remove_opt_outs(account, [number])
     return await list_opt_outs(account, services)
-
-
-@router.get("/inbound", response_model=InboundList, response_model_by_alias=True)
-async def list_inbound(
-    account: AccountDep,
-    services: ServicesDep,
-    since: Annotated[datetime | None, Query()] = None,
-    sender: Annotated[str | None, Query(alias="from")] = None,
-    unread: Annotated[bool, Query()] = False,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> InboundList:
-    """Messages handsets sent to the account's numbers, newest first."""
-    if cursor is not None and len(cursor) != 26:
-        raise InvalidRequest("cursor is not one this API returned")
-    if sender is not None:
-        sender = sender.strip()
-        # Numbers are stored in E.164 with '+'; an unencoded '+' arrives as a space.
-        sender = f"+{sender}" if sender.isdigit() else sender
-    flt = InboundFilter(
-        since_ms=None if since is None else to_ms(since),
-        sender=sender,
-        unread=unread,
-        before_id=cursor,
-    )
-    page = await services.inbound.search(account.id, flt, limit=limit + 1)
-    more = len(page) > limit
-    page = page[:limit]
-    return InboundList(
-        data=[InboundOut.of(m) for m in page], next_cursor=page[-1].id if more and page else None
-    )
-
-
-@router.get("/inbound/{inbound_id}", response_model=InboundOut, response_model_by_alias=True)
-async def get_inbound(inbound_id: str, account: AccountDep, services: ServicesDep) -> InboundOut:
-    return InboundOut.of(await services.inbound.get(account.id, inbound_id))

@@ -7,15 +7,18 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from textgate.core.conversations import Thread, ThreadItem
 from textgate.core.inbound import Inbound
 from textgate.core.message import Message, StatusEvent
 
 __all__ = [
     "AccountOut",
     "CancelOut",
+    "ConversationOut",
     "ErrorBody",
     "InboundList",
     "InboundOut",
+    "InboundPatch",
     "MessageDetail",
     "MessageList",
     "MessageOut",
@@ -24,6 +27,9 @@ __all__ = [
     "OptOutsIn",
     "SendIn",
     "SendOut",
+    "ThreadItemOut",
+    "ThreadList",
+    "ThreadOut",
     "UsageOut",
 ]
 
@@ -197,3 +203,57 @@ class InboundOut(BaseModel):
 class InboundList(BaseModel):
     data: list[InboundOut]
     next_cursor: str | None
+
+
+class InboundPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    read: bool | None = Field(default=None, description="Mark read (true) or unread (false)")
+    alias: str | None = Field(
+        default=None, max_length=100, description='A name for the sender; "" clears it'
+    )
+
+
+class ThreadItemOut(BaseModel):
+    direction: str = Field(description='"in" (from the handset) or "out" (sent to it)')
+    id: str
+    text: str
+    at: datetime
+    status: str | None = Field(default=None, description="Outbound: the message's status")
+    read: bool | None = Field(default=None, description="Inbound: marked read")
+
+    @classmethod
+    def of(cls, item: ThreadItem) -> ThreadItemOut:
+        return cls(
+            direction=item.direction,
+            id=item.id,
+            text=item.text,
+            at=item.at,
+            status=item.status,
+            read=item.read,
+        )
+
+
+class ThreadOut(BaseModel):
+    number: str
+    last: ThreadItemOut
+    messages: int
+    unread: int
+
+    @classmethod
+    def of(cls, thread: Thread) -> ThreadOut:
+        return cls(
+            number=thread.number,
+            last=ThreadItemOut.of(thread.last),
+            messages=thread.messages,
+            unread=thread.unread,
+        )
+
+
+class ThreadList(BaseModel):
+    data: list[ThreadOut]
+
+
+class ConversationOut(BaseModel):
+    number: str
+    data: list[ThreadItemOut] = Field(description="Newest first")

@@ -15,6 +15,7 @@ from textgate.dialects.admin.routes import router as admin_router
 from textgate.dialects.native.fastpath import handle_submit, is_submit
 from textgate.dialects.native.inbound import router as inbound_router
 from textgate.dialects.native.routes import router as native_router
+from textgate.dialects.native.webhooks import router as webhooks_router
 from textgate.runtime import Gateway
 
 __all__ = ["TextgateApp", "create_app"]
@@ -62,6 +63,7 @@ def create_app(
     app.state.services = gw.services
     app.state.admin_token = settings.admin_token
     app.include_router(native_router)
+    app.include_router(webhooks_router)
     app.include_router(inbound_router)
     app.include_router(admin_router)
 

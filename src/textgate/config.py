@@ -26,6 +26,7 @@ __all__ = [
     "HttpSettings",
     "InboundSettings",
     "Settings",
+    "WebhookSettings",
     "load_settings",
 ]
 
@@ -101,6 +102,31 @@ class PricingSettings(BaseModel):
         )
 
 
+class WebhookSettings(BaseModel):
+    """Webhook delivery. The default schedule (doubling from 30 s, capped at 4 h, 15
+    attempts) spreads the attempts over about a day before a delivery is dead-lettered."""
+
+    enabled: bool = True
+    # Loopback, private and link-local targets are refused unless allowed here: a webhook
+    # URL must not let an account reach into the operator's own network.
+    allow_private_targets: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    resolve_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    max_attempts: int = Field(default=15, ge=1, le=100)
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    retry_max_seconds: float = Field(default=14_400.0, gt=0)
+    # Deliveries sent at once by one process, and claimed per batch.
+    concurrency: int = Field(default=16, ge=1, le=256)
+    batch_size: int = Field(default=200, ge=1, le=5000)
+    # A claimed delivery not finished within the lease is taken up again.
+    lease_seconds: float = Field(default=120.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # See storage.webhook_feed: how long a missing event id may still be a transaction in
+    # progress, and how old an inbound message must be before the feed takes it.
+    gap_grace_seconds: float = Field(default=120.0, gt=0)
+    settle_seconds: float = Field(default=2.0, ge=0, le=60)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TEXTGATE_", env_nested_delimiter="__", extra="forbid"
@@ -117,6 +143,7 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     # Bearer token of the admin API (/v1/admin); unset, the admin API answers 404.
     admin_token: SecretStr | None = None
     run_dispatcher: bool = True

@@ -20,6 +20,7 @@ from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
 from textgate.services.submit import SubmitService
+from textgate.services.webhooks import WebhookDispatcher, WebhookService
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.conversations import ConversationRepo
 from textgate.storage.credits import CreditRepo
@@ -30,6 +31,8 @@ from textgate.storage.migrate import upgrade
 from textgate.storage.notify import PgListener
 from textgate.storage.orders import OrderWriter
 from textgate.storage.queue import DispatchQueue
+from textgate.storage.webhook_feed import WebhookFeed
+from textgate.storage.webhooks import WebhookRepo
 
 __all__ = ["Gateway", "build_connector"]
 
@@ -64,6 +67,8 @@ class Gateway:
         messages = MessageRepo(self.db, clock)
         self.inbound_repo = InboundRepo(self.db, clock)
         self._accounts = accounts
+        self.webhook_repo = WebhookRepo(self.db, clock)
+        self.webhooks: WebhookDispatcher | None = None
         self.inbound: InboundReceiver | None = None
         self.services = Services(
             accounts=AccountService(
@@ -77,6 +82,7 @@ class Gateway:
             ),
             messages=MessageService(messages),
             inbound=InboundService(self.inbound_repo, ConversationRepo(self.db)),
+            webhooks=WebhookService(self.webhook_repo, settings.webhooks),
         )
         self._clock = clock
         self._listener: PgListener | None = None
@@ -113,6 +119,11 @@ class Gateway:
             clock=self._clock,
         )
         await self.dispatcher.start()
+        if self.settings.webhooks.enabled:
+            self.webhooks = WebhookDispatcher(
+                self.webhook_repo, WebhookFeed(self.db), self.settings.webhooks, clock=self._clock
+            )
+            await self.webhooks.start()
         if not self.db.is_sqlite:
             self._listener = PgListener(self.db.url, self._wake)
             await self._listener.start()
@@ -124,6 +135,8 @@ class Gateway:
             await self._listener.stop()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         for connector in self.connectors.values():
             await connector.stop()
         if self.receiver is not None:

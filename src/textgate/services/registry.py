@@ -8,6 +8,7 @@ from textgate.services.accounts import AccountService
 from textgate.services.inbound import InboundService
 from textgate.services.query import MessageService
 from textgate.services.submit import SubmitService
+from textgate.services.webhooks import WebhookService
 
 __all__ = ["Services"]
 
@@ -18,3 +19,4 @@ class Services:
     submit: SubmitService
     messages: MessageService
     inbound: InboundService
+    webhooks: WebhookService

@@ -37,6 +37,9 @@ __all__ = [
     "orders",
     "pending_reports",
     "usage_daily",
+    "webhook_cursors",
+    "webhook_deliveries",
+    "webhooks",
 ]
 
 metadata = MetaData(
@@ -291,4 +294,57 @@ inbound_parts = Table(
         unique=True,
     ),
     Index("ix_inbound_parts_created_at", "created_at"),
+)
+
+
+# Webhook subscriptions. The secret signs deliveries (HMAC), so it must be readable here;
+# the API shows it once, at creation, and nothing logs it.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    # Event types subscribed to, comma-separated (core.webhooks.EVENT_TYPES).
+    Column("events", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", Ms, nullable=False),
+    Index("ix_webhooks_account_id_id", "account_id", "id"),
+)
+
+# The durable delivery queue: one row per (subscription, event). The unique key makes a
+# feed replayed after a crash harmless. ``next_attempt_at`` is set while the delivery is
+# pending (due time, retry time, or lease expiry while a sender holds it) and NULL once it
+# was delivered or dead-lettered.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("webhook_id", Id, ForeignKey("webhooks.id"), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", Ms),
+    Column("last_error", Text),
+    Column("created_at", Ms, nullable=False),
+    Column("delivered_at", Ms),
+    Index("ux_webhook_deliveries_webhook_id_event_id", "webhook_id", "event_id", unique=True),
+    Index("ix_webhook_deliveries_webhook_id_status_id", "webhook_id", "status", "id"),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text("next_attempt_at IS NOT NULL"),
+        postgresql_where=text("next_attempt_at IS NOT NULL"),
+    ),
+)
+
+# How far the webhook feed has read each source (message_events, inbound_messages).
+webhook_cursors = Table(
+    "webhook_cursors",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("position", String(64), nullable=False),
+    Column("updated_at", Ms, nullable=False),
 )

@@ -1,0 +1,219 @@
+"""The webhook feed: turns committed event rows into queued deliveries.
+
+Webhooks are fed from the rows that record what happened (``message_events`` and
+``inbound_messages``), never from in-memory notifications: a change that was rolled back
+was never written, so it is never announced, and what was committed stays in its table
+until the feed has read it, so a crash loses nothing. The feed inserts the deliveries and
+moves its cursor in one transaction; a feed replayed after a crash inserts the same
+(subscription, event) pairs again, which the unique key turns into no-ops.
+
+Reading "rows after the cursor" needs care on PostgreSQL, where ids are handed out when a
+row is inserted but become visible when its transaction commits, in any order:
+
+* ``message_events`` ids come from a sequence. When the feed sees ids 7 and 9 but not 8,
+  8 may belong to a transaction still running (or to one rolled back: sequences never give
+  numbers back). The feed delivers 9 at once, remembers 8 as a gap and looks for it again
+  on every pass; the stored cursor stays below the oldest open gap, so a restart reads the
+  gap's neighbourhood again. A gap still empty after ``gap_grace_ms`` is taken to be a
+  rollback and given up (transactions here last milliseconds; the grace is generous).
+* ``inbound_messages`` ids are ULIDs made by each process before its commit. The feed only
+  takes rows created at least ``settle_ms`` ago, by which time any transaction that made
+  an earlier id has committed.
+
+On SQLite one writer commits in id order, so neither case arises and the same code just
+finds no gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textgate.core.ids import IdGenerator
+from textgate.core.webhooks import (
+    INBOUND_RECEIVED,
+    event_body,
+    inbound_event_id,
+    matches,
+    message_event_id,
+    message_event_type,
+)
+from textgate.storage.db import Database
+from textgate.storage.txn import Many, Query, Txn, in_list
+
+__all__ = ["FeedState", "WebhookFeed"]
+
+EVENTS, INBOUND = "message_events", "inbound_messages"
+_MAX_GAPS = 10_000
+"""Beyond this many missing ids in one jump, the rest are not tracked (a sequence reset)."""
+
+_INSERT = (
+    "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, status,"
+    " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+_EVENTS_SELECT = (
+    "SELECT e.id, e.message_id, e.status, e.at, e.detail, m.account_id, m.recipient,"
+    " m.sender, m.client_ref FROM message_events e LEFT JOIN messages m ON m.id = e.message_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What one process remembers between passes (rebuilt from the cursor after a restart)."""
+
+    high: int = 0
+    """Highest event id read."""
+    gaps: dict[int, int] = field(default_factory=dict)
+    """Event ids not seen yet below ``high`` -> when first missed (ms)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Sub:
+    id: str
+    account_id: str
+    events: tuple[str, ...]
+
+
+class WebhookFeed:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._ids = IdGenerator()
+        self.state = FeedState()
+
+    async def run_once(self, *, now: int, batch: int, gap_grace_ms: int, settle_ms: int) -> int:
+        """One pass; returns how many rows it read (0: caught up)."""
+        state = self.state
+        new_state, read = await self._db.txn(
+            lambda: self._feed(state, now, batch, gap_grace_ms, settle_ms)
+        )
+        self.state = new_state
+        return read
+
+    def _feed(
+        self, state: FeedState, now: int, batch: int, gap_grace_ms: int, settle_ms: int
+    ) -> Txn[tuple[FeedState, int]]:
+        cursors = yield from _cursors(now)
+        rows = yield Query("SELECT id, account_id, events FROM webhooks")
+        subs = [_Sub(r["id"], r["account_id"], tuple(r["events"].split(","))) for r in rows or ()]
+        out: list[tuple[Any, ...]] = []
+
+        start = max(state.high, int(cursors[EVENTS]))
+        events = list(
+            (yield Query(_EVENTS_SELECT + " WHERE e.id > ? ORDER BY e.id LIMIT ?", (start, batch)))
+            or ()
+        )
+        gaps = {g: t for g, t in state.gaps.items() if g > int(cursors[EVENTS])}
+        if gaps:
+            late = yield in_list(_EVENTS_SELECT + " WHERE e.id IN {in}", sorted(gaps))
+            events += list(late or ())
+        for e in events:
+            gaps.pop(e["id"], None)
+            if e["account_id"] is None:
+                continue
+            kind = message_event_type(e["status"])
+            body = None
+            for sub in subs:
+                if sub.account_id == e["account_id"] and matches(sub.events, kind):
+                    if body is None:
+                        body = event_body(
+                            message_event_id(e["id"]),
+                            kind,
+                            e["at"],
+                            {
+                                "message_id": e["message_id"],
+                                "status": e["status"],
+                                "to": e["recipient"],
+                                "from": e["sender"],
+                                "reference": e["client_ref"],
+                                "detail": e["detail"],
+                            },
+                        )
+                    out.append(
+                        (self._ids(now), sub.id, message_event_id(e["id"]), kind, body, now, now)
+                    )
+        high = start
+        for e in sorted(r["id"] for r in events if r["id"] > start):
+            for missing in range(high + 1, min(e, high + 1 + _MAX_GAPS)):
+                gaps[missing] = now
+            high = e
+        gaps = {g: t for g, t in gaps.items() if now - t < gap_grace_ms}
+        events_position = (min(gaps) - 1) if gaps else high
+
+        inbound = yield Query(
+            "SELECT id, account_id, sender, recipient, text, parts, total_parts, received_at"
+            " FROM inbound_messages WHERE id > ? AND created_at <= ? ORDER BY id LIMIT ?",
+            (cursors[INBOUND], now - settle_ms, batch),
+        )
+        inbound_position = cursors[INBOUND]
+        for m in inbound or ():
+            inbound_position = m["id"]
+            if m["account_id"] is None:
+                continue  # nobody owns the number: no subscription can want it
+            body = event_body(
+                inbound_event_id(m["id"]),
+                INBOUND_RECEIVED,
+                m["received_at"],
+                {
+                    "inbound_id": m["id"],
+                    "from": m["sender"],
+                    "to": m["recipient"],
+                    "text": m["text"],
+                    "parts": m["parts"],
+                    "complete": m["parts"] >= m["total_parts"],
+                },
+            )
+            out.extend(
+                (
+                    self._ids(now),
+                    sub.id,
+                    inbound_event_id(m["id"]),
+                    INBOUND_RECEIVED,
+                    body,
+                    now,
+                    now,
+                )
+                for sub in subs
+                if sub.account_id == m["account_id"] and matches(sub.events, INBOUND_RECEIVED)
+            )
+
+        yield Many(_INSERT, out)
+        yield from _advance(EVENTS, int(cursors[EVENTS]), events_position, now)
+        if inbound_position != cursors[INBOUND]:
+            yield Many(
+                "UPDATE webhook_cursors SET position = ?, updated_at = ? WHERE source = ?",
+                [(inbound_position, now, INBOUND)],
+            )
+        return FeedState(high, gaps), len(events) + len(inbound or ())
+
+
+def _cursors(now: int) -> Txn[dict[str, str]]:
+    """The feed's cursors, locked (one feeder at a time on PostgreSQL); created on first use
+    at the current end of each source, so history from before webhooks existed is not sent."""
+    select = "SELECT source, position FROM webhook_cursors"
+    rows = yield Query(select, pg_sql=select + " ORDER BY source FOR UPDATE")
+    found = {r["source"]: r["position"] for r in rows or ()}
+    if len(found) < 2:
+        ends = yield Query(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM message_events) AS events,"
+            " (SELECT COALESCE(MAX(id), '') FROM inbound_messages) AS inbound"
+        )
+        assert ends
+        initial = {EVENTS: str(ends[0]["events"]), INBOUND: str(ends[0]["inbound"])}
+        yield Many(
+            "INSERT INTO webhook_cursors (source, position, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [(s, p, now) for s, p in initial.items() if s not in found],
+        )
+        rows = yield Query(select, pg_sql=select + " ORDER BY source FOR UPDATE")
+        found = {r["source"]: r["position"] for r in rows or ()}
+    return found
+
+
+def _advance(source: str, old: int, new: int, now: int) -> Txn[None]:
+    # Never backwards: another process may have moved it further meanwhile.
+    if new > old:
+        yield Many(
+            "UPDATE webhook_cursors SET position = ?, updated_at = ? WHERE source = ?",
+            [(str(new), now, source)],
+        )

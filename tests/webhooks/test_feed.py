@@ -86,3 +86,30 @@ async def test_late_ids_are_fed_and_the_cursor_waits_for_them(db: Database) -> N
     fresh = WebhookFeed(db)
     await fresh.run_once(now=3000, batch=100, gap_grace_ms=1000, settle_ms=0)
     assert (await _state(db))[1] == [f"evt_msg_{i}" for i in (1, 2, 3, 5)]
+
+
+async def test_without_subscriptions_the_feed_skips_to_the_end_without_reading(
+    db: Database,
+) -> None:
+    account = await AccountRepo(db).create("acme")
+
+    def message() -> Txn[None]:
+        yield Many(
+            "INSERT INTO messages (id, order_id, account_id, interface, recipient, text,"
+            " encoding, segments, status, created_at, updated_at)"
+            " VALUES ('M1', 'O1', ?, 'native', '+33612345678', 'hi', 'gsm7', 1, 'sent', 0, 0)",
+            [(account.id,)],
+        )
+
+    await db.txn(message)
+    feed = WebhookFeed(db)
+    await _events(db, 1)  # cursor created at the end on first use
+    assert await feed.run_once(now=1_000, batch=100, gap_grace_ms=60_000, settle_ms=0) == 0
+    await _events(db, 2, 3, 4)
+    assert await feed.run_once(now=2_000, batch=100, gap_grace_ms=60_000, settle_ms=0) == 0
+    assert await _state(db) == ("4", [])
+    # A subscription made now hears of what happens from now on.
+    await WebhookRepo(db).create(account.id, "http://127.0.0.1:9/", ["message.*"], "x" * 20)
+    await _events(db, 5)
+    assert await feed.run_once(now=3_000, batch=100, gap_grace_ms=60_000, settle_ms=0) == 1
+    assert (await _state(db))[1] == ["evt_msg_5"]

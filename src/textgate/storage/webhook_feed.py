@@ -96,6 +96,22 @@ class WebhookFeed:
         cursors = yield from _cursors(now)
         rows = yield Query("SELECT id, account_id, events FROM webhooks")
         subs = [_Sub(r["id"], r["account_id"], tuple(r["events"].split(","))) for r in rows or ()]
+        if not subs:
+            # Nobody to tell: move to the end of both sources without reading them (a
+            # gateway without webhooks would otherwise read every event it writes).
+            ends = yield Query(
+                "SELECT (SELECT COALESCE(MAX(id), 0) FROM message_events) AS events,"
+                " (SELECT COALESCE(MAX(id), '') FROM inbound_messages) AS inbound"
+            )
+            assert ends
+            end = int(ends[0]["events"])
+            yield from _advance(EVENTS, int(cursors[EVENTS]), end, now)
+            if ends[0]["inbound"] > cursors[INBOUND]:
+                yield Many(
+                    "UPDATE webhook_cursors SET position = ?, updated_at = ? WHERE source = ?",
+                    [(ends[0]["inbound"], now, INBOUND)],
+                )
+            return FeedState(max(end, state.high)), 0
         out: list[tuple[Any, ...]] = []
 
         start = max(state.high, int(cursors[EVENTS]))

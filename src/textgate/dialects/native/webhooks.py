@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from textgate.core.accounts import Account
-from textgate.dialects.base import bearer_token, error_route_class, services_of
+from textgate.dialects.base import error_route_class
 from textgate.dialects.native.errors import render_error
-from textgate.dialects.native.schemas import ErrorBody
+from textgate.dialects.native.routes import AccountDep, ServicesDep, native_errors
 from textgate.dialects.native.webhook_schemas import (
     DeliveryList,
     DeliveryOut,
@@ -18,36 +17,15 @@ from textgate.dialects.native.webhook_schemas import (
     WebhookList,
     WebhookOut,
 )
-from textgate.errors import AuthenticationFailed
-from textgate.services.registry import Services
 
 __all__ = ["router"]
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 503)
-}
 router = APIRouter(
     prefix="/v1/webhooks",
     tags=["native"],
     route_class=error_route_class(render_error),
-    responses=_ERRORS,
+    responses=native_errors(),
 )
-
-ServicesDep = Annotated[Services, Depends(services_of)]
-
-
-async def _account(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Account:
-    # The same Bearer API key as the rest of /v1 (routes.current_account); repeated here
-    # so this module does not depend on the messages router.
-    token = bearer_token(authorization)
-    if token is None:
-        raise AuthenticationFailed("send an API key as 'Authorization: Bearer <key>'")
-    return await (await services_of(request)).accounts.authenticate(token)
-
-
-AccountDep = Annotated[Account, Depends(_account)]
 
 
 @router.post("", status_code=201, response_model=WebhookCreated)

@@ -246,6 +246,8 @@ async def test_subscriptions_api_and_url_refusal(settings: Settings) -> None:
         assert bad.status_code == 400 and "events" in bad.json()["error"]["message"]
         unauth = await running.client.get("/v1/webhooks")
         assert unauth.status_code == 401
+        # Nothing refused was stored.
+        assert (await running.client.get("/v1/webhooks", headers=auth)).json()["data"] == []
     async with await _start(settings, FAST) as running:
         auth = await _account(running, "beta")
         created = await running.client.post(

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from textgate.core.message import Status
+
 __all__ = [
     "EVENT_TYPES",
     "INBOUND_RECEIVED",
@@ -38,19 +40,7 @@ SIGNATURE_VERSION = "v1"
 INBOUND_RECEIVED = "inbound.received"
 _MESSAGE_PREFIX = "message."
 # Every canonical message status (DESIGN.md, section 3) becomes ``message.<status>``.
-_STATUSES = (
-    "scheduled",
-    "queued",
-    "sending",
-    "sent",
-    "buffered",
-    "delivered",
-    "undelivered",
-    "failed",
-    "expired",
-    "cancelled",
-    "rejected",
-)
+_STATUSES = tuple(s.value for s in Status if s is not Status.RECEIVED)
 EVENT_TYPES: frozenset[str] = frozenset(
     {*(_MESSAGE_PREFIX + s for s in _STATUSES), INBOUND_RECEIVED, "message.*", "*"}
 )

@@ -102,7 +102,7 @@ async def list_conversations(
 ) -> ThreadList:
     """One thread per remote number, inbound and outbound merged, the latest first."""
     threads = await services.inbound.threads(account.id, limit=limit)
-    return ThreadList(data=[ThreadOut.of(t) for t in threads])
+    return ThreadList(data=[ThreadOut.model_validate(t) for t in threads])
 
 
 @router.get("/conversations/{number}", response_model=ConversationOut)
@@ -115,4 +115,4 @@ async def get_conversation(
     """The messages exchanged with one number, both ways, newest first."""
     remote = _number(number)
     items = await services.inbound.thread(account.id, remote, limit=limit)
-    return ConversationOut(number=remote, data=[ThreadItemOut.of(i) for i in items])
+    return ConversationOut(number=remote, data=[ThreadItemOut.model_validate(i) for i in items])

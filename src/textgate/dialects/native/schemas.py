@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from textgate.core.conversations import Thread, ThreadItem
 from textgate.core.inbound import Inbound
 from textgate.core.message import Message, StatusEvent
 
@@ -215,6 +214,8 @@ class InboundPatch(BaseModel):
 
 
 class ThreadItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from core.conversations.ThreadItem
+
     direction: str = Field(description='"in" (from the handset) or "out" (sent to it)')
     id: str
     text: str
@@ -222,32 +223,14 @@ class ThreadItemOut(BaseModel):
     status: str | None = Field(default=None, description="Outbound: the message's status")
     read: bool | None = Field(default=None, description="Inbound: marked read")
 
-    @classmethod
-    def of(cls, item: ThreadItem) -> ThreadItemOut:
-        return cls(
-            direction=item.direction,
-            id=item.id,
-            text=item.text,
-            at=item.at,
-            status=item.status,
-            read=item.read,
-        )
-
 
 class ThreadOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from core.conversations.Thread
+
     number: str
     last: ThreadItemOut
     messages: int
     unread: int
-
-    @classmethod
-    def of(cls, thread: Thread) -> ThreadOut:
-        return cls(
-            number=thread.number,
-            last=ThreadItemOut.of(thread.last),
-            messages=thread.messages,
-            unread=thread.unread,
-        )
 
 
 class ThreadList(BaseModel):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from textgate.core.webhooks import Webhook, WebhookDelivery
+from textgate.core.webhooks import Webhook
 
 __all__ = [
     "DeliveryList",
@@ -62,6 +62,8 @@ class WebhookList(BaseModel):
 
 
 class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a WebhookDelivery
+
     id: str
     webhook_id: str
     event_id: str
@@ -72,21 +74,6 @@ class DeliveryOut(BaseModel):
     next_attempt_at: datetime | None
     delivered_at: datetime | None
     last_error: str | None
-
-    @classmethod
-    def of(cls, d: WebhookDelivery) -> DeliveryOut:
-        return cls(
-            id=d.id,
-            webhook_id=d.webhook_id,
-            event_id=d.event_id,
-            event_type=d.event_type,
-            status=d.status,
-            attempts=d.attempts,
-            created_at=d.created_at,
-            next_attempt_at=d.next_attempt_at,
-            delivered_at=d.delivered_at,
-            last_error=d.last_error,
-        )
 
 
 class DeliveryList(BaseModel):

@@ -67,7 +67,7 @@ async def list_deliveries(
         account.id, webhook_id, status=status, before_id=before, limit=limit
     )
     return DeliveryList(
-        data=[DeliveryOut.of(d) for d in found],
+        data=[DeliveryOut.model_validate(d) for d in found],
         next_before=found[-1].id if len(found) == limit else None,
     )
 
@@ -76,4 +76,4 @@ async def list_deliveries(
 async def retry_delivery(
     delivery_id: str, account: AccountDep, services: ServicesDep
 ) -> DeliveryOut:
-    return DeliveryOut.of(await services.webhooks.retry(account.id, delivery_id))
+    return DeliveryOut.model_validate(await services.webhooks.retry(account.id, delivery_id))

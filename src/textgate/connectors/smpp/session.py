@@ -203,10 +203,6 @@ class Session:
             del self._pending[seq]
         self._window.release()
 
-    async def send(self, pdu: Pdu) -> None:
-        """Write one PDU as is (e.g. a response built outside a handler)."""
-        await self._write(encode(pdu))
-
     async def unbind(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Send unbind, wait for unbind_resp (or the timeout, or the peer closing), close."""
         if self._closing:

@@ -30,7 +30,9 @@ __all__ = [
     "inbound_messages",
     "inbound_parts",
     "ledger",
+    "mail_outbox",
     "message_events",
+    "message_targets",
     "messages",
     "metadata",
     "opt_outs",
@@ -297,8 +299,11 @@ inbound_parts = Table(
 )
 
 
-# Webhook subscriptions. The secret signs deliveries (HMAC), so it must be readable here;
-# the API shows it once, at creation, and nothing logs it.
+# Webhook subscriptions and notification targets. The secret signs deliveries (HMAC), so it
+# must be readable here; the API shows it once, at creation, and nothing logs it.
+# ``scope`` 'account': every event of the account that matches ``events``; 'message': only
+# the events of messages linked to it in ``message_targets`` (a submit's ``callback_url``,
+# an email-interface ``Notify=``). ``url`` is http(s) (a webhook) or mailto: (an email).
 webhooks = Table(
     "webhooks",
     metadata,
@@ -309,7 +314,18 @@ webhooks = Table(
     Column("events", Text, nullable=False),
     Column("secret", Text, nullable=False),
     Column("created_at", Ms, nullable=False),
+    Column("scope", String(16), nullable=False, server_default=text("'account'")),
     Index("ix_webhooks_account_id_id", "account_id", "id"),
+    Index("ix_webhooks_scope_account_id", "scope", "account_id"),
+)
+
+# Which message-scoped targets (webhooks.scope = 'message') want a message's events. Only
+# messages submitted with a callback or a notification have rows here.
+message_targets = Table(
+    "message_targets",
+    metadata,
+    Column("message_id", Id, primary_key=True),
+    Column("target_id", Id, primary_key=True),
 )
 
 # The durable delivery queue: one row per (subscription, event). The unique key makes a
@@ -347,4 +363,37 @@ webhook_cursors = Table(
     Column("source", String(32), primary_key=True),
     Column("position", String(64), nullable=False),
     Column("updated_at", Ms, nullable=False),
+)
+
+# The durable outbound mail queue: notifications fed from events (``dedup_key`` =
+# target + event, so a replayed feed adds nothing) and mail that interfaces send directly
+# (email-interface replies, transactional email). ``raw`` is the whole RFC 5322 message, in
+# ASCII (non-ASCII parts are transfer-encoded when it is built). Claimed and retried like
+# webhook deliveries: ``next_attempt_at`` is set while pending, NULL once sent or dead.
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", Id),
+    Column("source", String(32), nullable=False),
+    Column("dedup_key", String(128)),
+    Column("mail_from", Text, nullable=False),
+    # Envelope recipients, comma-separated.
+    Column("rcpt_to", Text, nullable=False),
+    Column("subject", Text),
+    Column("raw", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", Ms),
+    Column("last_error", Text),
+    Column("created_at", Ms, nullable=False),
+    Column("sent_at", Ms),
+    Index("ux_mail_outbox_dedup_key", "dedup_key", unique=True),
+    Index("ix_mail_outbox_account_id_id", "account_id", "id"),
+    Index(
+        "ix_mail_outbox_due",
+        "next_attempt_at",
+        sqlite_where=text("next_attempt_at IS NOT NULL"),
+        postgresql_where=text("next_attempt_at IS NOT NULL"),
+    ),
 )

@@ -16,6 +16,7 @@ from textgate.dialects.native.fastpath import handle_submit, is_submit
 from textgate.dialects.native.inbound import router as inbound_router
 from textgate.dialects.native.routes import router as native_router
 from textgate.dialects.native.webhooks import router as webhooks_router
+from textgate.dialects.smsend.routes import router as smsend_router
 from textgate.runtime import Gateway
 
 __all__ = ["TextgateApp", "create_app"]
@@ -62,10 +63,14 @@ def create_app(
     app.state.gateway = gw
     app.state.services = gw.services
     app.state.admin_token = settings.admin_token
+    app.state.credentials = gw.credentials
+    app.state.order_history = gw.order_history
+    app.state.allowance = gw.allowance
     app.include_router(native_router)
     app.include_router(webhooks_router)
     app.include_router(inbound_router)
     app.include_router(admin_router)
+    app.include_router(smsend_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

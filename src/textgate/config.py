@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     demo_account: bool = True
     # Cached API-key verdicts expire after this long, bounding how long a revoked key works.
     auth_cache_seconds: float = 5.0
+    # A login session (dialects whose clients log in with username and password) expires
+    # after this long unused; smsend's is 5 minutes.
+    session_idle_seconds: float = Field(default=300.0, gt=0)
 
     config_file: Path | None = None
 

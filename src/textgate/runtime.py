@@ -15,6 +15,9 @@ from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
 from textgate.dispatch.worker import Dispatcher
 from textgate.services.accounts import AccountService
+from textgate.services.allowance import AllowanceService
+from textgate.services.credentials import CredentialService
+from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
@@ -23,12 +26,14 @@ from textgate.services.submit import SubmitService
 from textgate.services.webhooks import WebhookDispatcher, WebhookService
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.conversations import ConversationRepo
+from textgate.storage.credentials import CredentialRepo
 from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
 from textgate.storage.inbound import InboundRepo
 from textgate.storage.messages import MessageRepo
 from textgate.storage.migrate import upgrade
 from textgate.storage.notify import PgListener
+from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
 from textgate.storage.queue import DispatchQueue
 from textgate.storage.webhook_feed import WebhookFeed
@@ -84,6 +89,14 @@ class Gateway:
             inbound=InboundService(self.inbound_repo, ConversationRepo(self.db)),
             webhooks=WebhookService(self.webhook_repo, settings.webhooks),
         )
+        self.credentials = CredentialService(
+            CredentialRepo(self.db),
+            self.services.accounts,
+            session_idle_seconds=settings.session_idle_seconds,
+            clock=clock,
+        )
+        self.order_history = OrderHistory(OrderHistoryRepo(self.db))
+        self.allowance = AllowanceService(self.services.accounts, settings.pricing.table())
         self._clock = clock
         self._listener: PgListener | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -209,3 +210,45 @@ def account_opt_out(
 
     done = execute(lambda: with_gateway(settings, body))
     print(f"{'removed' if remove else 'opted out'}: {' '.join(done)}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    # Never echoed, never logged, never taken from the command line (shell history, ps).
+    password: str = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@account_app.command("set-login")
+def account_set_login(
+    name: str,
+    username: Annotated[str, typer.Option("--username", "-u", help="Login username (unique)")],
+    config: ConfigOpt = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Give an account a username and password for the dialects that log in (smsend's
+    ``/API/v1.0/REST/login``); its existing sessions and access tokens are revoked."""
+    settings = load(config)
+    password = _read_password(password_stdin)
+
+    async def body(gw: Gateway) -> None:
+        acc = await gw.services.accounts.by_name(name)
+        await gw.credentials.set_login(acc.id, username, password)
+
+    execute(lambda: with_gateway(settings, body))
+    print(f"login set for {name}: username {username}")
+
+
+@account_app.command("revoke-logins")
+def account_revoke_logins(name: str, config: ConfigOpt = None) -> None:
+    """Revoke an account's login sessions and access tokens (the password stays)."""
+    settings = load(config)
+
+    async def body(gw: Gateway) -> int:
+        acc = await gw.services.accounts.by_name(name)
+        return await gw.credentials.revoke(acc.id)
+
+    print(f"revoked: {execute(lambda: with_gateway(settings, body))}")

@@ -12,6 +12,7 @@ __all__ = [
     "DeliveryReport",
     "Message",
     "Order",
+    "Quality",
     "Status",
     "StatusEvent",
     "may_follow",
@@ -33,6 +34,16 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     RECEIVED = "received"
+
+
+class Quality(StrEnum):
+    """Service classes some providers sell (high: direct operator routes with delivery
+    reports; low: cheapest route). Dialects map their own words to these; the router maps
+    each class to connectors."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
 
 
 FINAL: frozenset[Status] = frozenset(
@@ -111,6 +122,8 @@ class Message:
     reason: str | None = None
     attempts: int = 0
     events: tuple[StatusEvent, ...] = field(default=())
+    quality: str | None = None
+    """Quality class the client asked for (:class:`Quality`); None when it asked for none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from textgate.core.accounts import Account
 from textgate.core.clock import Clock, from_ms, system_clock, to_ms
 from textgate.core.encoding import Encoding, Segmentation, segment
 from textgate.core.ids import IdGenerator
-from textgate.core.message import Message, Order, Status
+from textgate.core.message import Message, Order, Quality, Status
 from textgate.core.numbers import normalize_with_country, validate_sender
 from textgate.core.policy import (
     REASON_TEXT,
@@ -63,6 +63,10 @@ class SubmitRequest:
     client_ip: str | None = None
     """Address the request came from, checked against the account's allowlist. None only
     for the operator's local interfaces (the CLI), which the allowlist does not cover."""
+    quality: Quality | None = None
+    invalid_number_fails_request: bool = False
+    """Refuse the whole request if one recipient is not a number (some providers' default),
+    instead of storing that recipient as rejected and sending to the others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +125,14 @@ class SubmitService:
             "updated_at": created,
             "interface": req.interface,
             "client_ref": req.client_ref,
+            "quality": None if req.quality is None else req.quality.value,
         }
         for raw in req.recipients:
             try:
                 number, country = normalize_with_country(raw, default_country)
             except InvalidNumber as exc:
+                if req.invalid_number_fails_request:
+                    raise
                 first_error = first_error or exc
                 msgs.append(
                     _rejected(

@@ -43,6 +43,7 @@ def message_from_row(row: Any, events: Sequence[StatusEvent] = ()) -> Message:
         reason=row.reason,
         attempts=row.attempts,
         events=tuple(events),
+        quality=row.quality,
     )
 
 

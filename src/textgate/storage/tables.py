@@ -26,10 +26,12 @@ __all__ = [
     "account_events",
     "accounts",
     "api_keys",
+    "auth_tokens",
     "idempotency_keys",
     "inbound_messages",
     "inbound_parts",
     "ledger",
+    "login_credentials",
     "mail_outbox",
     "message_events",
     "message_targets",
@@ -90,6 +92,8 @@ orders = Table(
     Column("client_ref", String(200)),
     Column("recipients", Integer, nullable=False),
     Index("ix_orders_account_id_id", "account_id", "id"),
+    # Provider dialects look orders up by the client's own order id.
+    Index("ix_orders_account_id_client_ref", "account_id", "client_ref"),
 )
 
 idempotency_keys = Table(
@@ -117,6 +121,8 @@ messages = Table(
     Column("cost", BigInteger, nullable=False, server_default=text("0")),
     Column("country", String(2)),
     Column("client_ref", String(200)),
+    # The quality class the client asked for (high/medium/low); routing may use it.
+    Column("quality", String(8)),
     Column("status", String(16), nullable=False),
     Column("reason", Text),
     Column("error_code", String(64)),
@@ -396,4 +402,30 @@ mail_outbox = Table(
         sqlite_where=text("next_attempt_at IS NOT NULL"),
         postgresql_where=text("next_attempt_at IS NOT NULL"),
     ),
+)
+
+# Username and password of an account, for the dialects that log in with them. The password
+# is stored as a salted scrypt string (core.passwords), never in clear.
+login_credentials = Table(
+    "login_credentials",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("username", String(128), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("updated_at", Ms, nullable=False),
+    Index("ux_login_credentials_username", "username", unique=True),
+)
+
+# Sessions (``kind`` session: expire after some idle time, sliding) and access tokens
+# (``kind`` token: valid until revoked) handed out by a login. Only a SHA-256 digest of the
+# random secret is kept.
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("kind", String(8), nullable=False),
+    Column("created_at", Ms, nullable=False),
+    Column("last_used_at", Ms, nullable=False),
+    Column("revoked_at", Ms),
 )

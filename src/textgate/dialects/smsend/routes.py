@@ -1,0 +1,343 @@
+"""The smsend / Skebby / Esendex-IT "SMS REST API v1.0" at ``/API/v1.0/REST/`` (seed 001;
+shared/specs/dialects.md, section "smsend / Skebby").
+
+Clients log in with a username and password (``GET login`` for a session that expires after
+some idle minutes, ``GET token`` for an access token valid until revoked) and then send the
+``user_key`` header with ``Session_key`` or ``Access_token``. Every path answers with and
+without a trailing slash and after a doubled slash (the seed's Java example requests
+``.../REST//login``), without redirects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
+
+from textgate.core.accounts import Account
+from textgate.core.clock import to_ms
+from textgate.core.encoding import Encoding
+from textgate.core.message import Quality, Status
+from textgate.core.pricing import MICRO
+from textgate.dialects.base import error_route_class, validation_message
+from textgate.dialects.smsend.errors import render_error
+from textgate.dialects.smsend.schemas import (
+    ALIAS_BY_QUALITY,
+    TYPE_BY_QUALITY,
+    HistoryLine,
+    HistoryOut,
+    OrderStateOut,
+    RecipientState,
+    SendSmsIn,
+    SendSmsOut,
+    SmsAllowance,
+    StatusOut,
+    format_time,
+    parse_time,
+    zone,
+)
+from textgate.dialects.smsend.status import provider_status
+from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound, RequestTooLarge
+from textgate.services.allowance import AllowanceService
+from textgate.services.credentials import CredentialService, GrantKind
+from textgate.services.history import OrderHistory
+from textgate.services.registry import Services
+from textgate.services.submit import SubmitRequest
+
+__all__ = ["PREFIX", "router"]
+
+PREFIX = "/API/v1.0/REST"
+INTERFACE = "smsend"
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_PAGE_SIZE = 1000
+
+router = APIRouter(prefix=PREFIX, tags=["smsend"], route_class=error_route_class(render_error))
+
+Endpoint = Callable[..., Coroutine[Any, Any, Response]]
+
+
+def _at(name: str, methods: list[str], **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """Register an endpoint at ``name``, ``name/``, ``/name`` and ``/name/`` under the prefix."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        for i, path in enumerate((f"/{name}", f"/{name}/", f"//{name}", f"//{name}/")):
+            router.add_api_route(
+                path, endpoint, methods=methods, include_in_schema=i == 0, **options
+            )
+        return endpoint
+
+    return register
+
+
+# The app keeps these next to the Services registry (app.state, set by create_app).
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _credentials(request: Request) -> CredentialService:
+    credentials: CredentialService = request.app.state.credentials
+    return credentials
+
+
+def _history(request: Request) -> OrderHistory:
+    history: OrderHistory = request.app.state.order_history
+    return history
+
+
+def _allowance(request: Request) -> AllowanceService:
+    allowance: AllowanceService = request.app.state.allowance
+    return allowance
+
+
+def _header(request: Request, *names: str) -> str | None:
+    # Clients send user_key / Session_key / Access_token; a proxy that rewrites underscores
+    # turns them into dashes, which cost nothing to accept as well.
+    for name in names:
+        value = request.headers.get(name)
+        if value:
+            return value.strip()
+    return None
+
+
+async def current_account(request: Request) -> Account:
+    user_key = _header(request, "user_key", "user-key") or ""
+    credentials = _credentials(request)
+    session = _header(request, "session_key", "session-key")
+    if session:
+        return await credentials.authenticate(user_key, session, GrantKind.SESSION)
+    token = _header(request, "access_token", "access-token")
+    if token:
+        return await credentials.authenticate(user_key, token, GrantKind.TOKEN)
+    raise AuthenticationFailed("send the user_key header with Session_key or Access_token")
+
+
+def _login_pair(request: Request) -> tuple[str, str]:
+    query = request.query_params
+    if "username" in query or "password" in query:
+        return query.get("username", ""), query.get("password", "")
+    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise AuthenticationFailed("malformed Basic credentials") from exc
+        username, _, password = decoded.partition(":")
+        return username, password
+    raise AuthenticationFailed("send username and password as query parameters or HTTP Basic")
+
+
+async def _grant(request: Request, kind: GrantKind) -> Response:
+    username, password = _login_pair(request)
+    grant = await _credentials(request).login(username, password, kind)
+    return PlainTextResponse(f"{grant.user_key};{grant.secret}")
+
+
+@_at("login", ["GET", "POST"], response_class=PlainTextResponse)
+async def login(request: Request) -> Response:
+    """``user_key;session_key``; the session expires after some idle minutes."""
+    return await _grant(request, GrantKind.SESSION)
+
+
+@_at("token", ["GET", "POST"], response_class=PlainTextResponse)
+async def token(request: Request) -> Response:
+    """``user_key;access_token``; the token is valid until revoked."""
+    return await _grant(request, GrantKind.TOKEN)
+
+
+async def _json_body(request: Request) -> Any:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    # Parsed by content, whatever the Content-Type says: the seed's Perl example sends
+    # "Content_type", i.e. none at all.
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("the body is not JSON") from exc
+
+
+@_at("sms", ["POST"], status_code=201, response_model=SendSmsOut)
+async def send_sms(request: Request) -> Response:
+    account = await current_account(request)
+    raw = await _json_body(request)
+    if not isinstance(raw, dict):
+        raise InvalidRequest("the body is not a JSON object")
+    try:
+        body = SendSmsIn.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidRequest(validation_message(exc)) from exc
+    tz = zone(body.scheduled_delivery_timezone, account.rules.timezone)
+    when = body.scheduled_delivery_time
+    encoding = body.gsm_or_ucs2()
+    ref = body.client_order_id()
+    services = _services(request)
+    result = await services.submit.submit(
+        SubmitRequest(
+            account=account,
+            recipients=body.recipient,
+            text=body.message,
+            sender=body.sender or None,
+            schedule_at=None if when is None or when == "" else parse_time(when, tz),
+            client_ref=ref,
+            # The client's own order id makes a retried request return the first order.
+            idempotency_key=None if ref is None else f"{INTERFACE}:{ref}",
+            interface=INTERFACE,
+            encoding=None
+            if encoding is None
+            else Encoding.UCS2
+            if encoding == "ucs2"
+            else Encoding.GSM7,
+            client_ip=request.client.host if request.client else "",
+            quality=body.quality(),
+            invalid_number_fails_request=not body.allowInvalidRecipients,
+        )
+    )
+    accepted = [m for m in result.messages if m.status != Status.REJECTED]
+    allowance = await _allowance(request).of(account)
+    out = SendSmsOut(
+        order_id=ref or result.order_id,
+        # returnCredits: count the credits (SMS parts) used instead of the messages.
+        total_sent=sum(m.segments for m in accepted) if body.returnCredits else len(accepted),
+        remaining_credits=allowance.balance // MICRO,
+        internal_order_id=result.order_id,
+        remaining_messages=allowance.messages if body.returnRemaining else None,
+    )
+    return JSONResponse(out.model_dump(exclude_none=True), status_code=201)
+
+
+async def _order_id(request: Request, account: Account, order_id: str) -> str:
+    internal = await _history(request).find(account.id, order_id)
+    if internal is None:
+        raise NotFound(f"no order {order_id}")
+    return internal
+
+
+@_at("sms/{order_id}", ["GET"], response_model=OrderStateOut)
+async def order_state(request: Request, order_id: str) -> Response:
+    account = await current_account(request)
+    internal = await _order_id(request, account, order_id)
+    msgs = await _services(request).messages.order(account.id, internal)
+    if not msgs:
+        raise NotFound(f"no order {order_id}")
+    tz = zone(None, account.rules.timezone)
+    out = OrderStateOut(
+        order_id=msgs[0].client_ref or internal,
+        internal_order_id=internal,
+        recipient_number=len(msgs),
+        recipients=[
+            RecipientState(
+                destination=m.recipient,
+                status=provider_status(m),
+                delivery_date=format_time(m.updated_at, tz)
+                if m.status == Status.DELIVERED
+                else None,
+                message_type=None if m.quality is None else TYPE_BY_QUALITY[Quality(m.quality)],
+                quality=m.quality,
+                sender=m.sender,
+                error_code=m.error_code,
+            )
+            for m in msgs
+        ],
+    )
+    return JSONResponse(out.model_dump())
+
+
+@_at("sms/{order_id}", ["DELETE"])
+async def cancel_order(request: Request, order_id: str) -> Response:
+    """Cancel what of a scheduled order has not left yet (404 if nothing can be)."""
+    account = await current_account(request)
+    internal = await _order_id(request, account, order_id)
+    await _services(request).messages.cancel_order(account.id, internal)
+    return JSONResponse({"result": "OK"})
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1", "yes")
+
+
+@_at("status", ["GET"], response_model=StatusOut)
+async def user_status(request: Request) -> Response:
+    """Credits (one-part messages left per message type) and, with getMoney, the balance."""
+    account = await current_account(request)
+    allowance = await _allowance(request).of(account)
+    names = ALIAS_BY_QUALITY if _flag(request.query_params.get("typeAliases")) else TYPE_BY_QUALITY
+    out = StatusOut(
+        money=allowance.balance / MICRO if _flag(request.query_params.get("getMoney")) else None,
+        sms=[SmsAllowance(type=names[q], quantity=allowance.messages) for q in Quality],
+    )
+    return JSONResponse(out.model_dump())
+
+
+def _positive(value: str | None, default: int, name: str, limit: int | None = None) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidRequest(f"{name} is a positive whole number")
+    return min(int(value), limit) if limit is not None else int(value)
+
+
+@_at("smshistory", ["GET"], response_model=HistoryOut)
+async def sms_history(request: Request) -> Response:
+    """Orders, newest first unless ``dir=asc``, paged with ``pageNumber`` and ``pageSize``."""
+    account = await current_account(request)
+    query = request.query_params
+    tz = zone(query.get("timezone"), account.rules.timezone)
+    since = query.get("from")
+    if not since:
+        raise InvalidRequest("from is required (yyyyMMddHHmmss)")
+    until = query.get("to")
+    page = _positive(query.get("pageNumber"), 1, "pageNumber")
+    size = _positive(query.get("pageSize"), 10, "pageSize", MAX_PAGE_SIZE)
+    direction = (query.get("dir") or "desc").lower()
+    if direction not in ("asc", "desc"):
+        raise InvalidRequest("dir is 'asc' or 'desc'")
+    total, orders = await _history(request).page(
+        account.id,
+        since_ms=to_ms(parse_time(since, tz)),
+        until_ms=to_ms(parse_time(until, tz)) if until else None,
+        page=page,
+        size=size,
+        newest_first=direction == "desc",
+    )
+    out = HistoryOut(
+        total=total,
+        pageNumber=page,
+        pageSize=size,
+        smshistory=[
+            HistoryLine(
+                order_id=o.client_ref or o.id,
+                internal_order_id=o.id,
+                create_time=format_time(o.created_at, tz) or "",
+                schedule_time=format_time(o.scheduled_at, tz),
+                message_type=None if o.quality is None else TYPE_BY_QUALITY[Quality(o.quality)],
+                sender=o.sender,
+                num_recipients=o.recipients,
+            )
+            for o in orders
+        ],
+    )
+    return JSONResponse(out.model_dump())
+
+
+@router.api_route(
+    "/{path:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+async def unknown(path: str) -> Response:
+    """Anything else under the prefix: the provider's 404, not the framework's."""
+    raise NotFound(f"no method {path!r} in this API")

@@ -1,0 +1,38 @@
+"""Order history and lookups by the client's own order id, for every interface."""
+
+from __future__ import annotations
+
+from textgate.storage.order_history import OrderHistoryRepo, OrderSummary
+
+__all__ = ["OrderHistory", "OrderSummary"]
+
+MAX_PAGE_SIZE = 1000
+
+
+class OrderHistory:
+    def __init__(self, repo: OrderHistoryRepo) -> None:
+        self._repo = repo
+
+    async def find(self, account_id: str, ref: str) -> str | None:
+        return await self._repo.find(account_id, ref) if ref else None
+
+    async def page(
+        self,
+        account_id: str,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        page: int = 1,
+        size: int = 10,
+        newest_first: bool = True,
+    ) -> tuple[int, list[OrderSummary]]:
+        """(orders in all, page ``page`` of them, counted from 1)."""
+        size = max(1, min(size, MAX_PAGE_SIZE))
+        return await self._repo.page(
+            account_id,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            offset=(max(1, page) - 1) * size,
+            limit=size,
+            newest_first=newest_first,
+        )

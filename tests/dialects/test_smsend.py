@@ -1,0 +1,717 @@
+"""The smsend / Skebby REST API v1.0: case table + shared conformance cases through the real
+server, with the stored effects of each case checked."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.dialects.harness import (
+    LONG_TEXT,
+    NUMBER,
+    Context,
+    DialectCase,
+    Profile,
+    Request,
+    Stored,
+    conformance,
+    run_case,
+    stored_messages,
+)
+from tests.support import Running
+from textgate.core.message import Message
+
+P = "/API/v1.0/REST"
+FR2 = "+33698765432"
+USERNAME = "acme-user"
+PASSWORD = "correct horse battery"
+
+
+def _sms(**fields: Any) -> dict[str, Any]:
+    return {"message": "Hello world!", "message_type": "N", "recipient": [NUMBER], **fields}
+
+
+def _send(to: list[str], text: str) -> Request:
+    return Request("POST", f"{P}/sms", json=_sms(message=text, recipient=to))
+
+
+def _session_headers(pair: str) -> dict[str, str]:
+    user_key, session_key = pair.split(";")
+    return {"user_key": user_key, "Session_key": session_key}
+
+
+SMSEND = Profile(
+    name="smsend",
+    auth_headers=_session_headers,
+    send=_send,
+    lookup=lambda body: Request("GET", f"{P}/sms/{body['order_id']}"),
+    status_of=lambda body: str(body["recipients"][0]["status"]),
+    error_code_of=lambda body: str(body["code"]),
+    ok_status=201,
+    bad_request_status=400,
+    unauthorized_status=401,
+)
+
+# Header values filled in by the test with the keys of a real login.
+USER_KEY = "{user_key}"
+ACCESS_TOKEN = "{access_token}"
+SESSION_KEY = "{session_key}"
+
+
+def _order_lookup(ctx: Context) -> Request:
+    return Request("GET", f"{P}/sms/{ctx.setup_responses[0]['order_id']}")
+
+
+def _delete_first(ctx: Context) -> Request:
+    return Request("DELETE", f"{P}/sms/{ctx.setup_responses[0]['order_id']}")
+
+
+def _on_quality(quality: str) -> Callable[[list[Message]], None]:
+    def check(msgs: list[Message]) -> None:
+        assert [m.quality for m in msgs] == [quality] * len(msgs)
+
+    return check
+
+
+def _scheduled_at(when: datetime) -> Callable[[list[Message]], None]:
+    def check(msgs: list[Message]) -> None:
+        assert [m.scheduled_at for m in msgs] == [when] * len(msgs)
+
+    return check
+
+
+def _client_ref(ref: str) -> Callable[[list[Message]], None]:
+    def check(msgs: list[Message]) -> None:
+        assert [m.client_ref for m in msgs] == [ref] * len(msgs)
+
+    return check
+
+
+CASES: list[DialectCase] = [
+    DialectCase(
+        "seed example fields (N, sender, returnCredits false, sender null)",
+        Request("POST", f"{P}/sms", json=_sms(sender="ACME", returnCredits=False)),
+        expect_status=201,
+        expect_json={"result": "OK", "total_sent": 1, "remaining_credits": 0},
+        expect_stored=(Stored(NUMBER, encoding="gsm7", segments=1, sender="ACME"),),
+    ),
+    DialectCase(
+        "null sender uses the account default",
+        Request("POST", f"{P}/sms", json=_sms(sender=None)),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER, text="Hello world!"),),
+    ),
+    DialectCase(
+        "N is the high quality class",
+        Request("POST", f"{P}/sms", json=_sms(message_type="N")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "L is the medium quality class",
+        Request("POST", f"{P}/sms", json=_sms(message_type="L")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "LL is the low quality class",
+        Request("POST", f"{P}/sms", json=_sms(message_type="LL")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "Skebby GP is high",
+        Request("POST", f"{P}/sms", json=_sms(message_type="GP")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "Skebby TI is medium",
+        Request("POST", f"{P}/sms", json=_sms(message_type="TI")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "Skebby SI is low",
+        Request("POST", f"{P}/sms", json=_sms(message_type="SI")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "the class shows in the order state",
+        _order_lookup,
+        setup=(Request("POST", f"{P}/sms", json=_sms(message_type="SI")),),
+        expect_status=200,
+        expect_json={"result": "OK", "recipient_number": 1},
+    ),
+    DialectCase(
+        "unknown message_type",
+        Request("POST", f"{P}/sms", json=_sms(message_type="XX")),
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "missing message_type",
+        Request("POST", f"{P}/sms", json={"message": "x", "recipient": [NUMBER]}),
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "missing message",
+        Request("POST", f"{P}/sms", json={"message_type": "N", "recipient": [NUMBER]}),
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "recipient as one string",
+        Request("POST", f"{P}/sms", json=_sms(recipient=NUMBER)),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "two recipients",
+        Request("POST", f"{P}/sms", json=_sms(recipient=[NUMBER, FR2])),
+        expect_status=201,
+        expect_json={"total_sent": 2},
+        expect_stored=(Stored(FR2), Stored(NUMBER)),
+    ),
+    DialectCase(
+        "client order_id is echoed and stored",
+        Request("POST", f"{P}/sms", json=_sms(order_id="my-order-1")),
+        expect_status=201,
+        expect_json={"result": "OK", "order_id": "my-order-1"},
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "order state by the client's order_id",
+        Request("GET", f"{P}/sms/my-order-2"),
+        setup=(Request("POST", f"{P}/sms", json=_sms(order_id="my-order-2")),),
+        expect_status=200,
+        expect_json={"order_id": "my-order-2", "recipient_number": 1},
+    ),
+    DialectCase(
+        "the same order_id again returns the first order",
+        Request("POST", f"{P}/sms", json=_sms(order_id="again")),
+        setup=(Request("POST", f"{P}/sms", json=_sms(order_id="again")),),
+        expect_status=201,
+        expect_json={"order_id": "again", "total_sent": 1},
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "scheduled yyyyMMddHHmmss",
+        Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="29990101120000")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER, status="scheduled"),),
+    ),
+    DialectCase(
+        "scheduled ISO-8601 as the seed's Python example sends it",
+        Request(
+            "POST", f"{P}/sms", json=_sms(scheduled_delivery_time="2999-01-01T12:00:00.500000")
+        ),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER, status="scheduled"),),
+    ),
+    DialectCase(
+        "scheduled yyyy-MM-dd HH:mm.0",
+        Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="2999-01-01 12:00.0")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER, status="scheduled"),),
+    ),
+    DialectCase(
+        "scheduled as Gson renders a java.util.Date",
+        Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="Jan 1, 2999, 12:00:00 PM")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER, status="scheduled"),),
+    ),
+    DialectCase(
+        "scheduled with scheduled_delivery_timezone",
+        Request(
+            "POST",
+            f"{P}/sms",
+            json=_sms(
+                scheduled_delivery_time="29990101120000",
+                scheduled_delivery_timezone="Europe/Rome",
+            ),
+        ),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER, status="scheduled"),),
+    ),
+    DialectCase(
+        "a schedule in the past sends now",
+        Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="010120")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "unknown time zone",
+        Request(
+            "POST",
+            f"{P}/sms",
+            json=_sms(scheduled_delivery_time="29990101120000", scheduled_delivery_timezone="Mars"),
+        ),
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "not a date",
+        Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="tomorrow")),
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "returnCredits counts SMS parts",
+        Request("POST", f"{P}/sms", json=_sms(message=LONG_TEXT, returnCredits=True)),
+        expect_status=201,
+        expect_json={"total_sent": 2},
+        expect_stored=(Stored(NUMBER, segments=2),),
+    ),
+    DialectCase(
+        "without returnCredits messages are counted",
+        Request("POST", f"{P}/sms", json=_sms(message=LONG_TEXT)),
+        expect_status=201,
+        expect_json={"total_sent": 1},
+        expect_stored=(Stored(NUMBER, segments=2),),
+    ),
+    DialectCase(
+        "returnRemaining adds the messages left today",
+        Request("POST", f"{P}/sms", json=_sms(returnRemaining=True)),
+        expect_status=201,
+        expect_json={"remaining_credits": 0, "remaining_messages": 99_999},
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "encoding ucs2",
+        Request("POST", f"{P}/sms", json=_sms(message="abc", encoding="ucs2")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER, encoding="ucs2"),),
+    ),
+    DialectCase(
+        "encoding gsm",
+        Request("POST", f"{P}/sms", json=_sms(message="abc", encoding="gsm")),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER, encoding="gsm7"),),
+    ),
+    DialectCase(
+        "unknown encoding",
+        Request("POST", f"{P}/sms", json=_sms(encoding="latin1")),
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "an invalid recipient blocks the request by default",
+        Request("POST", f"{P}/sms", json=_sms(recipient=[NUMBER, "not-a-number"])),
+        expect_status=400,
+        expect_error_code="12",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "allowInvalidRecipients sends to the others",
+        Request(
+            "POST",
+            f"{P}/sms",
+            json=_sms(recipient=[NUMBER, "not-a-number"], allowInvalidRecipients=True),
+        ),
+        expect_status=201,
+        expect_json={"total_sent": 1},
+        expect_stored=(Stored(NUMBER), Stored("not-a-number", status="rejected")),
+    ),
+    DialectCase(
+        "unused provider fields are accepted",
+        Request(
+            "POST",
+            f"{P}/sms",
+            json=_sms(campaign_name="c", short_link_url="https://example.com", id_landing=3),
+        ),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "sender too long",
+        Request("POST", f"{P}/sms", json=_sms(sender="ABCDEFGHIJKL")),
+        expect_status=400,
+        expect_error_code="13",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "malformed JSON never gets a 500",
+        Request("POST", f"{P}/sms", content=b"{not json"),
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "JSON that is not an object",
+        Request("POST", f"{P}/sms", content=b"[1, 2]"),
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "JSON without a Content-Type (the Perl example sends Content_type)",
+        Request(
+            "POST",
+            f"{P}/sms",
+            content=b'{"message": "hi", "message_type": "N", "recipient": ["+33612345678"]}',
+            headers={"Content_type": "application/json"},
+        ),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER, text="hi"),),
+    ),
+    DialectCase(
+        "trailing slash",
+        Request("POST", f"{P}/sms/", json=_sms()),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "doubled slash",
+        Request("POST", f"{P}//sms", json=_sms()),
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "access token instead of a session",
+        Request(
+            "POST",
+            f"{P}/sms",
+            json=_sms(),
+            headers={"user_key": USER_KEY, "Access_token": ACCESS_TOKEN},
+        ),
+        auth=False,
+        expect_status=201,
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "an access token is not a session key",
+        Request(
+            "POST",
+            f"{P}/sms",
+            json=_sms(),
+            headers={"user_key": USER_KEY, "Session_key": ACCESS_TOKEN},
+        ),
+        auth=False,
+        expect_status=401,
+        expect_error_code="20",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "a session key with another user_key",
+        Request(
+            "POST",
+            f"{P}/sms",
+            json=_sms(),
+            headers={"user_key": "01M808BYXYSPR1BQ468QW43ST0", "Session_key": SESSION_KEY},
+        ),
+        auth=False,
+        expect_status=401,
+        expect_error_code="20",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "user_key without a session",
+        Request("GET", f"{P}/status", headers={"user_key": USER_KEY}),
+        auth=False,
+        expect_status=401,
+        expect_error_code="20",
+    ),
+    DialectCase(
+        "status",
+        Request("GET", f"{P}/status"),
+        expect_status=200,
+        expect_json={"money": None, "email": None},
+    ),
+    DialectCase(
+        "status with getMoney",
+        Request("GET", f"{P}/status", params={"getMoney": "true", "typeAliases": "true"}),
+        expect_status=200,
+        expect_json={"money": 0.0},
+    ),
+    DialectCase(
+        "history",
+        Request("GET", f"{P}/smshistory", params={"from": "20000101000000"}),
+        setup=(Request("POST", f"{P}/sms", json=_sms(order_id="h1", recipient=[NUMBER, FR2])),),
+        expect_status=200,
+        expect_json={"total": 1, "pageNumber": 1, "pageSize": 10},
+    ),
+    DialectCase(
+        "history page past the end",
+        Request(
+            "GET",
+            f"{P}/smshistory",
+            params={"from": "20000101000000", "pageNumber": "2", "pageSize": "1", "dir": "asc"},
+        ),
+        setup=(Request("POST", f"{P}/sms", json=_sms()),),
+        expect_status=200,
+        expect_json={"total": 1, "pageNumber": 2, "pageSize": 1},
+    ),
+    DialectCase(
+        "history without from",
+        Request("GET", f"{P}/smshistory"),
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "history with a bad page size",
+        Request("GET", f"{P}/smshistory", params={"from": "20000101000000", "pageSize": "-1"}),
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "cancel a scheduled order",
+        _delete_first,
+        setup=(Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="29990101120000")),),
+        expect_status=200,
+        expect_json={"result": "OK"},
+        expect_stored=(Stored(NUMBER, status="cancelled"),),
+    ),
+    DialectCase(
+        "cancel by the client's order_id",
+        Request("DELETE", f"{P}/sms/later-1"),
+        setup=(
+            Request(
+                "POST",
+                f"{P}/sms",
+                json=_sms(order_id="later-1", scheduled_delivery_time="29990101120000"),
+            ),
+        ),
+        expect_status=200,
+        expect_stored=(Stored(NUMBER, status="cancelled"),),
+    ),
+    DialectCase(
+        "an order that has left cannot be cancelled",
+        _delete_first,
+        setup=(Request("POST", f"{P}/sms", json=_sms()),),
+        wait_final=True,
+        expect_status=404,
+        expect_error_code="51",
+        expect_stored=(Stored(NUMBER, status="delivered"),),
+    ),
+    DialectCase(
+        "cancel an unknown order",
+        Request("DELETE", f"{P}/sms/nope"),
+        expect_status=404,
+        expect_error_code="50",
+    ),
+    DialectCase(
+        "state of an unknown order",
+        Request("GET", f"{P}/sms/nope"),
+        expect_status=404,
+        expect_error_code="50",
+    ),
+    DialectCase(
+        "delivered in the provider's words",
+        _order_lookup,
+        setup=(Request("POST", f"{P}/sms", json=_sms()),),
+        wait_final=True,
+        expect_status=200,
+    ),
+    DialectCase(
+        "unknown method under the base path",
+        Request("GET", f"{P}/nosuchthing"),
+        expect_status=404,
+        expect_error_code="50",
+    ),
+    # Account rules refusing a whole request (RULES below sets them up).
+    DialectCase(
+        "daily limit reached",
+        _send([NUMBER], "two"),
+        setup=(_send([NUMBER], "one"),),
+        expect_status=429,
+        expect_error_code="31",
+        expect_stored=(Stored(NUMBER, text="one"),),
+    ),
+    DialectCase(
+        "not enough credit",
+        _send([NUMBER], "hi"),
+        expect_status=400,
+        expect_error_code="40",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "country blocked",
+        _send([NUMBER], "hi"),
+        expect_status=400,
+        expect_error_code="32",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "duplicate",
+        _send([NUMBER], "same"),
+        setup=(_send([NUMBER], "same"),),
+        expect_status=400,
+        expect_error_code="33",
+        expect_stored=(Stored(NUMBER, text="same"),),
+    ),
+    DialectCase(
+        "batch too large",
+        _send([NUMBER, FR2], "hi"),
+        expect_status=400,
+        expect_error_code="30",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "opted out",
+        _send([NUMBER], "hi"),
+        expect_status=400,
+        expect_error_code="34",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "address not allowed",
+        _send([NUMBER], "hi"),
+        expect_status=401,
+        expect_error_code="22",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "one refused recipient, the other sent: the refusal shows in provider words",
+        _order_lookup,
+        setup=(_send([NUMBER, "+447400123456"], "hi"),),
+        expect_status=200,
+        expect_json={"recipient_number": 2},
+    ),
+]
+
+# Account settings (public form) a case runs under; "opt_outs" are numbers opted out first.
+RULES: Mapping[str, Mapping[str, Any]] = {
+    "daily limit reached": {"daily_limit": 1},
+    "not enough credit": {"price_default": "0.05"},
+    "country blocked": {"countries_blocked": ["FR"]},
+    "duplicate": {"dedupe": True},
+    "batch too large": {"batch_limit": 1},
+    "opted out": {"opt_outs": [NUMBER]},
+    "address not allowed": {"allowed_ips": ["192.0.2.1"]},
+    "one refused recipient, the other sent: the refusal shows in provider words": {
+        "countries_blocked": ["GB"]
+    },
+}
+
+# Stored effects beyond the harness's fields.
+CHECKS: Mapping[str, Callable[[list[Message]], None]] = {
+    "N is the high quality class": _on_quality("high"),
+    "L is the medium quality class": _on_quality("medium"),
+    "LL is the low quality class": _on_quality("low"),
+    "Skebby GP is high": _on_quality("high"),
+    "Skebby TI is medium": _on_quality("medium"),
+    "Skebby SI is low": _on_quality("low"),
+    "scheduled yyyyMMddHHmmss": _scheduled_at(datetime(2999, 1, 1, 12, tzinfo=UTC)),
+    "scheduled ISO-8601 as the seed's Python example sends it": _scheduled_at(
+        datetime(2999, 1, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    ),
+    "scheduled yyyy-MM-dd HH:mm.0": _scheduled_at(datetime(2999, 1, 1, 12, tzinfo=UTC)),
+    "scheduled as Gson renders a java.util.Date": _scheduled_at(
+        datetime(2999, 1, 1, 12, tzinfo=UTC)
+    ),
+    # Rome is UTC+1 in January.
+    "scheduled with scheduled_delivery_timezone": _scheduled_at(
+        datetime(2999, 1, 1, 11, tzinfo=UTC)
+    ),
+    "client order_id is echoed and stored": _client_ref("my-order-1"),
+}
+
+# Response bodies checked beyond expect_json (lists, provider words).
+BODIES: Mapping[str, Callable[[Any], None]] = {
+    "the class shows in the order state": lambda body: _one_recipient(
+        body, message_type="LL", quality="low"
+    ),
+    "delivered in the provider's words": lambda body: _one_recipient(body, status="DLVRD"),
+    "status": lambda body: _types(body, ["N", "L", "LL"]),
+    "status with getMoney": lambda body: _types(body, ["GP", "TI", "SI"]),
+    "history": lambda body: _history_line(body),
+    "history page past the end": lambda body: _no_lines(body),
+    "one refused recipient, the other sent: the refusal shows in provider words": lambda body: (
+        _statuses(body, {"+447400123456": "INVALIDDST"})
+    ),
+}
+
+
+def _one_recipient(body: Any, **expected: str) -> None:
+    (recipient,) = body["recipients"]
+    assert recipient["destination"] == NUMBER
+    for key, value in expected.items():
+        assert recipient[key] == value, recipient
+    if recipient["status"] == "DLVRD":
+        assert len(recipient["delivery_date"]) == 14
+
+
+def _types(body: Any, names: list[str]) -> None:
+    assert [s["type"] for s in body["sms"]] == names
+    assert all(s["quantity"] == 100_000 for s in body["sms"])
+
+
+def _history_line(body: Any) -> None:
+    (line,) = body["smshistory"]
+    assert line["order_id"] == "h1"
+    assert line["num_recipients"] == 2
+    assert line["message_type"] == "N"
+    assert len(line["create_time"]) == 14
+
+
+def _no_lines(body: Any) -> None:
+    assert body["smshistory"] == []
+
+
+def _statuses(body: Any, expected: dict[str, str]) -> None:
+    got = {r["destination"]: r["status"] for r in body["recipients"]}
+    for number, status in expected.items():
+        assert got[number] == status, got
+
+
+def _fill(request: Request, keys: Mapping[str, str]) -> Request:
+    headers = {name: keys.get(value, value) for name, value in request.headers.items()}
+    return dataclasses.replace(request, headers=headers)
+
+
+def with_keys(case: DialectCase, keys: Mapping[str, str]) -> DialectCase:
+    """The case with placeholder header values replaced by a real login's keys."""
+    original = case.request
+    if callable(original):
+        make = original
+        return dataclasses.replace(case, request=lambda ctx: _fill(make(ctx), keys))
+    return dataclasses.replace(case, request=_fill(original, keys))
+
+
+async def login_keys(running: Running, account_id: str) -> dict[str, str]:
+    await running.gateway.credentials.set_login(account_id, USERNAME, PASSWORD)
+    session = await running.client.get(
+        f"{P}/login", params={"username": USERNAME, "password": PASSWORD}
+    )
+    assert session.status_code == 200, session.text
+    token = await running.client.get(f"{P}/token", auth=(USERNAME, PASSWORD))
+    assert token.status_code == 200, token.text
+    user_key, session_key = session.text.split(";")
+    token_user_key, access_token = token.text.split(";")
+    assert token_user_key == user_key == account_id
+    return {USER_KEY: user_key, SESSION_KEY: session_key, ACCESS_TOKEN: access_token}
+
+
+@pytest.mark.parametrize("case", [*CASES, *conformance(SMSEND)], ids=lambda c: c.label)
+async def test_smsend(case: DialectCase, gateway: Running) -> None:
+    accounts = gateway.gateway.services.accounts
+    account = await accounts.create("acme")
+    keys = await login_keys(gateway, account.id)
+    rules = dict(RULES.get(case.label, {}))
+    opt_outs = rules.pop("opt_outs", [])
+    if rules:
+        await accounts.update_settings(account.id, rules)
+    if opt_outs:
+        await accounts.add_opt_outs(account, opt_outs)
+    pair = f"{keys[USER_KEY]};{keys[SESSION_KEY]}"
+    body = await run_case(with_keys(case, keys), gateway, SMSEND, pair, account.id)
+    if case.label in BODIES:
+        BODIES[case.label](body)
+    if case.label in CHECKS:
+        CHECKS[case.label](await stored_messages(gateway, account.id))
+    if case.expect_status >= 400:
+        assert body["result"] == "KO"
+        assert body["message"] == body["error_message"] != ""

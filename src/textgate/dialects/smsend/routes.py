@@ -67,9 +67,11 @@ def _at(name: str, methods: list[str], **options: Any) -> Callable[[Endpoint], E
 
     def register(endpoint: Endpoint) -> Endpoint:
         for i, path in enumerate((f"/{name}", f"/{name}/", f"//{name}", f"//{name}/")):
-            router.add_api_route(
-                path, endpoint, methods=methods, include_in_schema=i == 0, **options
-            )
+            # One route per method: OpenAPI operation ids are made of name, path and method.
+            for method in methods:
+                router.add_api_route(
+                    path, endpoint, methods=[method], include_in_schema=i == 0, **options
+                )
         return endpoint
 
     return register

@@ -16,7 +16,8 @@ import requests
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from tests.dialects.harness import NUMBER
+from tests.dialects.harness import NUMBER, DialectCase, Request, Stored, run_case
+from tests.dialects.test_smsend import SMSEND
 from tests.support import Running, running_gateway
 from textgate.cli import app as cli
 from textgate.config import Settings
@@ -146,6 +147,27 @@ async def test_session_expires_when_idle_and_slides_while_used(settings: Setting
         # The access token does not expire with idleness.
         r = await gw.client.get(f"{P}/status", headers=by_token)
         assert r.status_code == 200, r.text
+
+
+# Through the shared harness: the setup request uses the session, the harness then waits
+# 0.3 s, longer than the idle time, and the next request is refused.
+EXPIRED = DialectCase(
+    "session expired after its idle time",
+    Request("GET", f"{P}/status"),
+    setup=(Request("POST", f"{P}/sms", json=_sms()),),
+    wait_final=True,
+    expect_status=401,
+    expect_error_code="20",
+    expect_stored=(Stored(NUMBER),),
+)
+
+
+async def test_session_expiry_case(settings: Settings) -> None:
+    async with running_gateway(settings.model_copy(update={"session_idle_seconds": 0.25})) as gw:
+        account_id = await _account(gw)
+        login = await gw.client.get(f"{P}/login", auth=(USERNAME, PASSWORD))
+        body = await run_case(EXPIRED, gw, SMSEND, login.text, account_id)
+        assert "expired" in body["message"]
 
 
 async def test_revocation_and_password_change(gateway: Running) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import secrets
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ from rich.progress import Progress
 from textgate.cli.accounts import account_app
 from textgate.cli.common import ConfigOpt, console, execute, load, with_gateway
 from textgate.cli.smsc import smsc_command
-from textgate.errors import GatewayError
+from textgate.errors import Conflict, GatewayError
 from textgate.runtime import Gateway
 from textgate.services.submit import SubmitRequest
 
@@ -23,6 +24,20 @@ __all__ = ["app", "main"]
 app = typer.Typer(help="textgate: a self-hosted SMS gateway.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.command("smsc")(smsc_command)
+
+
+DEMO_USERNAME = "demo"
+
+
+async def _demo_login(gw: Gateway, account_id: str) -> str | None:
+    """A fresh password for the demo account's username (as its API key is fresh on every
+    start); None if another account holds that username."""
+    password = secrets.token_urlsafe(12)
+    try:
+        await gw.credentials.set_login(account_id, DEMO_USERNAME, password)
+    except Conflict:
+        return None
+    return password
 
 
 @app.command()
@@ -47,6 +62,13 @@ def serve(config: ConfigOpt = None) -> None:
         console.print(f"demo account [bold]{account.name}[/bold] ({account.id})")
         console.print(f"demo API key: [bold]{key.token}[/bold]")
         print(f"TEXTGATE_DEMO_API_KEY={key.token}", flush=True)
+        password = await _demo_login(gw, account.id)
+        if password is not None:
+            console.print(
+                f"demo login ({base}/API/v1.0/REST/login): "
+                f"[bold]{DEMO_USERNAME}[/bold] / [bold]{password}[/bold]"
+            )
+            print(f"TEXTGATE_DEMO_LOGIN={DEMO_USERNAME}:{password}", flush=True)
 
     uvicorn.run(
         create_app(settings, on_ready=announce),

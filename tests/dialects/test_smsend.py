@@ -24,6 +24,7 @@ from tests.dialects.harness import (
 )
 from tests.support import Running
 from textgate.core.message import Message
+from textgate.core.pricing import parse_amount
 
 P = "/API/v1.0/REST"
 FR2 = "+33698765432"
@@ -287,6 +288,20 @@ CASES: list[DialectCase] = [
         expect_status=201,
         expect_json={"remaining_credits": 0, "remaining_messages": 99_999},
         expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "remaining credits and messages with a balance and prices",
+        Request("POST", f"{P}/sms", json=_sms(returnRemaining=True)),
+        expect_status=201,
+        # 25 credits less one part at 0.05: 24.95 left, 499 messages at 0.05.
+        expect_json={"remaining_credits": 24, "remaining_messages": 499},
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
+        "status with a balance and prices",
+        Request("GET", f"{P}/status", params={"getMoney": "true"}),
+        expect_status=200,
+        expect_json={"money": 25.0},
     ),
     DialectCase(
         "encoding ucs2",
@@ -582,7 +597,8 @@ CASES: list[DialectCase] = [
     ),
 ]
 
-# Account settings (public form) a case runs under; "opt_outs" are numbers opted out first.
+# Account settings (public form) a case runs under; "opt_outs" are numbers opted out first,
+# "credit" an amount credited first.
 RULES: Mapping[str, Mapping[str, Any]] = {
     "daily limit reached": {"daily_limit": 1},
     "not enough credit": {"price_default": "0.05"},
@@ -591,6 +607,11 @@ RULES: Mapping[str, Mapping[str, Any]] = {
     "batch too large": {"batch_limit": 1},
     "opted out": {"opt_outs": [NUMBER]},
     "address not allowed": {"allowed_ips": ["192.0.2.1"]},
+    "remaining credits and messages with a balance and prices": {
+        "price_default": "0.05",
+        "credit": "25",
+    },
+    "status with a balance and prices": {"price_default": "0.05", "credit": "25"},
     "one refused recipient, the other sent: the refusal shows in provider words": {
         "countries_blocked": ["GB"]
     },
@@ -627,6 +648,7 @@ BODIES: Mapping[str, Callable[[Any], None]] = {
     "delivered in the provider's words": lambda body: _one_recipient(body, status="DLVRD"),
     "status": lambda body: _types(body, ["N", "L", "LL"]),
     "status with getMoney": lambda body: _types(body, ["GP", "TI", "SI"]),
+    "status with a balance and prices": lambda body: _types(body, ["N", "L", "LL"], 500),
     "history": lambda body: _history_line(body),
     "history page past the end": lambda body: _no_lines(body),
     "one refused recipient, the other sent: the refusal shows in provider words": lambda body: (
@@ -644,9 +666,9 @@ def _one_recipient(body: Any, **expected: str) -> None:
         assert len(recipient["delivery_date"]) == 14
 
 
-def _types(body: Any, names: list[str]) -> None:
+def _types(body: Any, names: list[str], quantity: int = 100_000) -> None:
     assert [s["type"] for s in body["sms"]] == names
-    assert all(s["quantity"] == 100_000 for s in body["sms"])
+    assert all(s["quantity"] == quantity for s in body["sms"])
 
 
 def _history_line(body: Any) -> None:
@@ -702,6 +724,9 @@ async def test_smsend(case: DialectCase, gateway: Running) -> None:
     keys = await login_keys(gateway, account.id)
     rules = dict(RULES.get(case.label, {}))
     opt_outs = rules.pop("opt_outs", [])
+    credit = rules.pop("credit", None)
+    if credit is not None:
+        await accounts.credit(account.id, parse_amount(credit))
     if rules:
         await accounts.update_settings(account.id, rules)
     if opt_outs:

@@ -306,3 +306,23 @@ def test_cli_set_login(db_url: str, tmp_path: Any) -> None:
     asyncio.run(check())
     revoked = runner.invoke(cli, ["account", "revoke-logins", "shop"], env=env)
     assert revoked.exit_code == 0 and "revoked: 1" in revoked.output
+
+
+async def test_repeated_failed_logins_are_throttled(gateway: Running) -> None:
+    account_id = await _account(gateway)
+    for _ in range(10):
+        r = await gateway.client.get(f"{P}/login", auth=(USERNAME, "guess-password"))
+        assert r.status_code == 401
+    # Even the right password is refused now, unchecked, and so is the token endpoint.
+    for path in ("login", "token"):
+        r = await gateway.client.get(f"{P}/{path}", auth=(USERNAME, PASSWORD))
+        assert r.status_code == 429 and r.json()["code"] == 60, r.text
+    # Other usernames are not affected; a new password lifts the block.
+    other = await gateway.gateway.services.accounts.create("other")
+    await gateway.gateway.credentials.set_login(other.id, "other-user", PASSWORD)
+    assert (
+        await gateway.client.get(f"{P}/login", auth=("other-user", PASSWORD))
+    ).status_code == 200
+    await gateway.gateway.credentials.set_login(account_id, USERNAME, "a-new-password")
+    r = await gateway.client.get(f"{P}/login", auth=(USERNAME, "a-new-password"))
+    assert r.status_code == 200

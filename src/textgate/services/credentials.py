@@ -17,7 +17,7 @@ from enum import StrEnum
 from textgate.core.accounts import Account, hash_secret
 from textgate.core.clock import Clock, system_clock
 from textgate.core.passwords import MAX_PASSWORD_BYTES, hash_password, verify_password
-from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
+from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound, RateLimited
 from textgate.services.accounts import AccountService
 from textgate.storage.credentials import CredentialRepo
 
@@ -28,6 +28,11 @@ MAX_USERNAME_LENGTH = 128
 # A session's last use is written at most this often (and at least ten times per idle
 # period): a write per request would serialise every authenticated call on SQLite.
 MAX_TOUCH_INTERVAL_MS = 30_000
+# Failed logins tolerated per username within the window before further attempts are
+# refused unchecked: scrypt slows each guess, this caps how many an attacker gets. Counted
+# per process (a restart or another process starts afresh).
+MAX_FAILED_LOGINS = 10
+FAILED_LOGIN_WINDOW_MS = 15 * 60 * 1000
 
 
 class GrantKind(StrEnum):
@@ -56,6 +61,8 @@ class CredentialService:
         self._idle_ms = int(session_idle_seconds * 1000)
         self._touch_ms = min(MAX_TOUCH_INTERVAL_MS, self._idle_ms // 10)
         self._clock = clock
+        # username -> (failed attempts, start of their window in ms)
+        self._failures: dict[str, tuple[int, int]] = {}
 
     async def set_login(self, account_id: str, username: str, password: str) -> None:
         """Give the account a username and password (replacing any it had); its sessions and
@@ -70,18 +77,28 @@ class CredentialService:
         now = self._clock()
         await self._repo.set_login(account_id, username, stored, now)
         await self._repo.revoke(account_id, now)
+        self._failures.pop(username, None)
 
     async def username(self, account_id: str) -> str | None:
         return await self._repo.username(account_id)
 
     async def login(self, username: str, password: str, kind: GrantKind) -> Grant:
+        now = self._clock()
+        failed, since = self._failures.get(username, (0, now))
+        if now - since > FAILED_LOGIN_WINDOW_MS:
+            failed, since = 0, now
+        if failed >= MAX_FAILED_LOGINS:
+            raise RateLimited("too many failed logins for this username; try again later")
         found = await self._repo.login(username) if username else None
         ok = await asyncio.to_thread(verify_password, password, None if found is None else found[1])
         if found is None or not ok:
+            if len(self._failures) > 100_000:
+                self._failures.clear()
+            self._failures[username] = (failed + 1, since)
             raise AuthenticationFailed("wrong username or password")
+        self._failures.pop(username, None)
         account_id = found[0]
         secret = secrets.token_urlsafe(32)
-        now = self._clock()
         await self._repo.add_token(
             hash_secret(secret), account_id, kind.value, now, purge_before=now - self._idle_ms
         )

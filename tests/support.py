@@ -16,6 +16,7 @@ import uvicorn
 from textgate.app import create_app
 from textgate.config import Settings
 from textgate.runtime import Gateway
+from textgate.services.webhooks import TargetChecker
 
 PG_ENV = "TEXTGATE_TEST_DATABASE_URL"
 
@@ -43,11 +44,13 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(settings: Settings) -> AsyncIterator[Running]:
+async def running_gateway(
+    settings: Settings, *, target_checker: TargetChecker | None = None
+) -> AsyncIterator[Running]:
     """Start the real HTTP server (uvicorn, httptools) on a free loopback port."""
     port = free_port()
     settings = settings.model_copy(update={"http": settings.http.model_copy(update={"port": port})})
-    gateway = Gateway(settings)
+    gateway = Gateway(settings, target_checker=target_checker)
     app = create_app(settings, gateway=gateway)
     config = uvicorn.Config(
         app,

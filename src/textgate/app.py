@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 from textgate import __version__
 from textgate.config import Settings
 from textgate.dialects.admin.routes import router as admin_router
+from textgate.dialects.native.emails import router as emails_router
 from textgate.dialects.native.fastpath import handle_submit, is_submit
 from textgate.dialects.native.inbound import router as inbound_router
 from textgate.dialects.native.routes import router as native_router
@@ -68,6 +69,7 @@ def create_app(
     app.state.allowance = gw.allowance
     app.include_router(native_router)
     app.include_router(webhooks_router)
+    app.include_router(emails_router)
     app.include_router(inbound_router)
     app.include_router(admin_router)
     app.include_router(smsend_router)

@@ -19,17 +19,19 @@ from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService
 from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
+from textgate.services.mail import MailDispatcher, MailService, build_sink
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
 from textgate.services.submit import SubmitService
-from textgate.services.webhooks import WebhookDispatcher, WebhookService
+from textgate.services.webhooks import TargetChecker, WebhookDispatcher, WebhookService
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.conversations import ConversationRepo
 from textgate.storage.credentials import CredentialRepo
 from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
 from textgate.storage.inbound import InboundRepo
+from textgate.storage.mail import MailRepo
 from textgate.storage.messages import MessageRepo
 from textgate.storage.migrate import upgrade
 from textgate.storage.notify import PgListener
@@ -55,7 +57,13 @@ def build_connector(cfg: ConnectorSettings) -> Connector:
 class Gateway:
     """Everything one process runs: storage, services, and optionally the dispatcher."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        target_checker: TargetChecker | None = None,
+    ) -> None:
         self.settings = settings
         if settings.is_sqlite:
             Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -74,7 +82,11 @@ class Gateway:
         self._accounts = accounts
         self.webhook_repo = WebhookRepo(self.db, clock)
         self.webhooks: WebhookDispatcher | None = None
+        self.mail_repo = MailRepo(self.db, clock)
+        self.mail: MailDispatcher | None = None
+        self.target_checker = target_checker or TargetChecker(settings.webhooks)
         self.inbound: InboundReceiver | None = None
+        webhooks = WebhookService(self.webhook_repo, self.target_checker)
         self.services = Services(
             accounts=AccountService(
                 accounts,
@@ -83,11 +95,16 @@ class Gateway:
                 clock=clock,
             ),
             submit=SubmitService(
-                self.writer, messages, prices=settings.pricing.table(), clock=clock
+                self.writer,
+                messages,
+                prices=settings.pricing.table(),
+                targets=webhooks.message_target,
+                clock=clock,
             ),
             messages=MessageService(messages),
             inbound=InboundService(self.inbound_repo, ConversationRepo(self.db)),
-            webhooks=WebhookService(self.webhook_repo, settings.webhooks),
+            webhooks=webhooks,
+            mail=MailService(self.mail_repo, settings.mail, clock),
         )
         self.credentials = CredentialService(
             CredentialRepo(self.db),
@@ -134,9 +151,21 @@ class Gateway:
         await self.dispatcher.start()
         if self.settings.webhooks.enabled:
             self.webhooks = WebhookDispatcher(
-                self.webhook_repo, WebhookFeed(self.db), self.settings.webhooks, clock=self._clock
+                self.webhook_repo,
+                WebhookFeed(self.db, mail_sender=self.settings.mail.from_address),
+                self.settings.webhooks,
+                self.target_checker,
+                clock=self._clock,
             )
             await self.webhooks.start()
+        if self.settings.mail.enabled:
+            self.mail = MailDispatcher(
+                self.mail_repo,
+                build_sink(self.settings.mail, Path(self.settings.data_dir)),
+                self.settings.mail,
+                self._clock,
+            )
+            await self.mail.start()
         if not self.db.is_sqlite:
             self._listener = PgListener(self.db.url, self._wake)
             await self._listener.start()
@@ -150,6 +179,8 @@ class Gateway:
             await self.dispatcher.stop()
         if self.webhooks is not None:
             await self.webhooks.stop()
+        if self.mail is not None:
+            await self.mail.stop()
         for connector in self.connectors.values():
             await connector.stop()
         if self.receiver is not None:

@@ -53,6 +53,8 @@ class Receiver:
         chunks = []
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender went away mid-request (killed): nothing was received
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
@@ -64,11 +66,11 @@ class Receiver:
 
 
 @contextlib.asynccontextmanager
-async def running_receiver() -> AsyncIterator[Receiver]:
+async def running_receiver(host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
     port = free_port()
-    receiver = Receiver(url=f"http://127.0.0.1:{port}/hook")
+    receiver = Receiver(url=f"http://{host}:{port}/hook")
     server = uvicorn.Server(
-        uvicorn.Config(receiver, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(receiver, host=host, port=port, log_level="warning", lifespan="off")
     )
     task = asyncio.create_task(server.serve())
     for _ in range(500):

@@ -22,12 +22,14 @@ from textgate.core.message import Status
 __all__ = [
     "EVENT_TYPES",
     "INBOUND_RECEIVED",
+    "MAILTO",
     "SIGNATURE_VERSION",
     "Webhook",
     "WebhookDelivery",
     "backoff_ms",
     "event_body",
     "inbound_event_id",
+    "iso_time",
     "matches",
     "message_event_id",
     "message_event_type",
@@ -37,6 +39,8 @@ __all__ = [
 ]
 
 SIGNATURE_VERSION = "v1"
+MAILTO = "mailto:"
+"""Targets whose URL starts with this are told by email, not by HTTP."""
 INBOUND_RECEIVED = "inbound.received"
 _MESSAGE_PREFIX = "message."
 # Every canonical message status (DESIGN.md, section 3) becomes ``message.<status>``.
@@ -54,8 +58,11 @@ class Webhook:
     url: str
     events: tuple[str, ...]
     created_at: datetime
+    scope: str = "account"
+    """'account': every matching event of the account; 'message': only events of the
+    messages linked to it (a submit's callback URL, an email interface's Notify=)."""
     secret: str | None = None
-    """Only set on the object returned at creation; never read back afterwards."""
+    """Only set on the object returned at creation (or rotation); never read back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +102,14 @@ def matches(subscribed: Iterable[str], event_type: str) -> bool:
     return False
 
 
-def _iso(ms: int) -> str:
+def iso_time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def event_body(event_id: str, event_type: str, at_ms: int, data: Mapping[str, Any]) -> str:
     """The JSON body sent for one event; stored as text so every attempt signs the same bytes."""
     return json.dumps(
-        {"id": event_id, "type": event_type, "created_at": _iso(at_ms), "data": dict(data)},
+        {"id": event_id, "type": event_type, "created_at": iso_time(at_ms), "data": dict(data)},
         separators=(",", ":"),
         ensure_ascii=False,
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textgate.services.accounts import AccountService
 from textgate.services.inbound import InboundService
+from textgate.services.mail import MailService
 from textgate.services.query import MessageService
 from textgate.services.submit import SubmitService
 from textgate.services.webhooks import WebhookService
@@ -20,3 +21,4 @@ class Services:
     messages: MessageService
     inbound: InboundService
     webhooks: WebhookService
+    mail: MailService

@@ -13,7 +13,7 @@ under any concurrency.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,7 +38,7 @@ from textgate.errors import GatewayError, InvalidNumber, InvalidRequest
 from textgate.storage.messages import MessageRepo
 from textgate.storage.orders import OrderWrite, OrderWriter
 
-__all__ = ["MAX_SEGMENTS", "SubmitRequest", "SubmitResult", "SubmitService"]
+__all__ = ["MAX_SEGMENTS", "Notify", "SubmitRequest", "SubmitResult", "SubmitService"]
 
 # A concatenated SMS carries its part count in one octet (3GPP TS 23.040 9.2.3.24.1).
 MAX_SEGMENTS = 255
@@ -47,6 +47,19 @@ MAX_KEY_LENGTH = 255
 MAX_REFERENCE_LENGTH = 200
 # Stored width of a recipient column; a refused input longer than this is kept truncated.
 RECIPIENT_WIDTH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """A per-message notification target: an http(s) callback URL (a submit's
+    ``callback_url``) or a ``mailto:`` address (an email interface's ``Notify=``)."""
+
+    url: str
+    events: tuple[str, ...] = ("message.*",)
+
+
+TargetResolver = Callable[[str, str, Sequence[str]], Awaitable[str]]
+"""(account id, url, events) -> the id of the message-scoped target (services.webhooks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,8 @@ class SubmitRequest:
     invalid_number_fails_request: bool = False
     """Refuse the whole request if one recipient is not a number (some providers' default),
     instead of storing that recipient as rejected and sending to the others."""
+    notify: Sequence[Notify] = ()
+    """Who to tell about these messages' status changes, besides the account's webhooks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +102,10 @@ class SubmitService:
         messages: MessageRepo,
         *,
         prices: PriceTable | None = None,
+        targets: TargetResolver | None = None,
         clock: Clock = system_clock,
     ) -> None:
+        self._targets = targets
         self._writer = writer
         self._messages = messages
         self._prices = prices or PriceTable(default=0)
@@ -173,8 +190,9 @@ class SubmitService:
             client_ref=req.client_ref,
             recipients=len(msgs),
         )
+        targets = await self._resolve(req)
         outcome = await self._writer.commit(
-            OrderWrite(order, msgs, req.idempotency_key, rules, local_day(rules, created))
+            OrderWrite(order, msgs, req.idempotency_key, rules, local_day(rules, created), targets)
         )
         if outcome.replayed:
             original = await self._messages.order_messages(req.account.id, outcome.order_id)
@@ -182,6 +200,14 @@ class SubmitService:
         if outcome.refused is not None:
             raise refusal(outcome.refused)
         return SubmitResult(order_id, outcome.messages)
+
+    async def _resolve(self, req: SubmitRequest) -> tuple[str, ...]:
+        if not req.notify:
+            return ()
+        if self._targets is None:
+            raise InvalidRequest("notifications are not available on this gateway")
+        found = [await self._targets(req.account.id, n.url, n.events) for n in req.notify]
+        return tuple(dict.fromkeys(found))
 
     def _check(self, req: SubmitRequest) -> Segmentation:
         if not req.recipients:

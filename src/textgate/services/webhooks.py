@@ -1,92 +1,148 @@
-"""Webhooks: subscriptions (with their URL checks) and the dispatcher that feeds and sends.
+"""Webhooks: subscriptions and notification targets (with their checks), and the sender.
 
 Delivery is at least once: a delivery whose answer was lost (a timeout, a crash between
 sending and recording) is sent again with the same event id, which receivers use to
 deduplicate. Only a 2xx answer counts as delivered.
+
+Targets are checked when they are made and again before every send, and a send connects to
+the very address that was checked (``Host`` and TLS server name stay the URL's), so a name
+that resolves to a public address at the check and to an internal one a moment later (DNS
+rebinding) cannot steer a webhook into the operator's network.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-import logging
-import random
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from textgate.config import WebhookSettings
 from textgate.core.clock import Clock, system_clock
-from textgate.core.webhooks import EVENT_TYPES, Webhook, WebhookDelivery, backoff_ms
+from textgate.core.mail import mail_address
+from textgate.core.webhooks import EVENT_TYPES, MAILTO, Webhook, WebhookDelivery
 from textgate.core.webhooks import signature_header as make_signature
 from textgate.errors import InvalidRequest
+from textgate.services.outbox import Pump, Retries
 from textgate.storage.webhook_feed import WebhookFeed
-from textgate.storage.webhooks import DueDelivery, Outcome, WebhookRepo
+from textgate.storage.webhooks import ACCOUNT_SCOPE, MESSAGE_SCOPE, DueDelivery, WebhookRepo
 
 __all__ = [
     "EVENT_ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "Checked",
+    "TargetChecker",
     "WebhookDispatcher",
     "WebhookService",
-    "check_target",
 ]
-
-log = logging.getLogger(__name__)
 
 EVENT_ID_HEADER = "Textgate-Event-Id"
 TIMESTAMP_HEADER = "Textgate-Timestamp"
 SIGNATURE_HEADER = "Textgate-Signature"
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
+SCOPES = (ACCOUNT_SCOPE, MESSAGE_SCOPE)
+CALLBACK_EVENTS = ("message.*",)
+"""What a submit's ``callback_url`` hears: every status change of its messages."""
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
-async def check_target(url: str, settings: WebhookSettings) -> None:
-    """Refuse URLs that are not http(s) or that resolve to an address inside the operator's
-    network (loopback, private, link-local and the like) unless the operator allows them.
-
-    Called when a subscription is made and again before every send, since what a name
-    resolves to can change after it was accepted.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequest("url: an absolute http or https URL is required")
-    if parts.username or parts.password:
-        raise InvalidRequest("url: credentials in the URL are not accepted")
-    if settings.allow_private_targets:
-        return
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise InvalidRequest("url: invalid port") from exc
+async def system_resolver(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM),
-            settings.resolve_timeout_seconds,
-        )
-    except (OSError, TimeoutError) as exc:
-        raise InvalidRequest(f"url: cannot resolve {parts.hostname}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise InvalidRequest(
-                f"url: {parts.hostname} resolves to a non-public address ({address})"
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]).split("%")[0] for info in infos]
+
+
+def public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_global and not ip.is_multicast
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    url: str
+    address: str | None
+    """The address to connect to; None when the operator allows any target (then the
+    name is resolved as usual when connecting)."""
+
+
+class TargetChecker:
+    """Refuses URLs that are not http(s) or mailto:, and http URLs whose name resolves to an
+    address inside the operator's network (loopback, private, link-local and the like)
+    unless the operator allows them."""
+
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        *,
+        resolver: Resolver = system_resolver,
+        allowed: Callable[[str], bool] = public_address,
+    ) -> None:
+        self._settings = settings
+        self._resolve = resolver
+        self._allowed = allowed
+
+    async def __call__(self, url: str) -> Checked:
+        if url.startswith(MAILTO):
+            mail_address(url.removeprefix(MAILTO), "url")
+            return Checked(url, None)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidRequest("url: an absolute http(s) URL or a mailto: address is required")
+        if parts.username or parts.password:
+            raise InvalidRequest("url: credentials in the URL are not accepted")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise InvalidRequest("url: invalid port") from exc
+        if self._settings.allow_private_targets:
+            return Checked(url, None)
+        try:
+            addresses = await asyncio.wait_for(
+                self._resolve(parts.hostname, port), self._settings.resolve_timeout_seconds
             )
+        except (OSError, TimeoutError) as exc:
+            raise InvalidRequest(f"url: cannot resolve {parts.hostname}") from exc
+        if not addresses:
+            raise InvalidRequest(f"url: cannot resolve {parts.hostname}")
+        for address in addresses:
+            if not self._allowed(address):
+                raise InvalidRequest(
+                    f"url: {parts.hostname} resolves to a non-public address ({address})"
+                )
+        return Checked(url, addresses[0])
 
 
 class WebhookService:
-    """Subscriptions, as the API sees them."""
+    """Subscriptions and message-scoped targets, as the API and the submit path see them."""
 
-    def __init__(self, repo: WebhookRepo, settings: WebhookSettings) -> None:
+    def __init__(
+        self,
+        repo: WebhookRepo,
+        checker: TargetChecker,
+        *,
+        cache_seconds: float = 60.0,
+    ) -> None:
         self._repo = repo
-        self._settings = settings
+        self._check = checker
+        self._cache_seconds = cache_seconds
+        self._targets: dict[tuple[str, str, tuple[str, ...]], tuple[str, float]] = {}
 
     async def create(
-        self, account_id: str, url: str, events: Sequence[str], secret: str | None
+        self,
+        account_id: str,
+        url: str,
+        events: Sequence[str],
+        secret: str | None,
+        *,
+        scope: str = ACCOUNT_SCOPE,
     ) -> Webhook:
         """The returned object carries the secret: the only time it is shown."""
         unknown = sorted(set(events) - EVENT_TYPES)
@@ -94,18 +150,44 @@ class WebhookService:
             raise InvalidRequest(
                 f"events: unknown {', '.join(unknown)}" if unknown else "events: at least one"
             )
-        await check_target(url, self._settings)
-        chosen = secret if secret is not None else "whsec_" + secrets.token_urlsafe(32)
-        return await self._repo.create(account_id, url, list(dict.fromkeys(events)), chosen)
+        if scope not in SCOPES:
+            raise InvalidRequest(f"scope: one of {', '.join(SCOPES)}")
+        await self._check(url)
+        chosen = secret if secret is not None else _new_secret()
+        return await self._repo.create(
+            account_id, url, list(dict.fromkeys(events)), chosen, scope=scope
+        )
 
-    async def of_account(self, account_id: str) -> list[Webhook]:
-        return await self._repo.of_account(account_id)
+    async def message_target(self, account_id: str, url: str, events: Sequence[str]) -> str:
+        """The message-scoped target for this URL and event list, made on first use (with a
+        generated secret the account can rotate to learn). Cached: submits repeat it."""
+        key = (account_id, url, tuple(events))
+        cached = self._targets.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        found = await self._repo.find_target(account_id, url, events)
+        if found is None:
+            found = (await self.create(account_id, url, events, None, scope=MESSAGE_SCOPE)).id
+        if len(self._targets) > 10_000:
+            self._targets.clear()
+        self._targets[key] = (found, time.monotonic() + self._cache_seconds)
+        return found
+
+    async def callback_target(self, account_id: str, url: str) -> str:
+        return await self.message_target(account_id, url, CALLBACK_EVENTS)
+
+    async def of_account(self, account_id: str, scope: str | None = None) -> list[Webhook]:
+        return await self._repo.of_account(account_id, scope)
 
     async def get(self, account_id: str, webhook_id: str) -> Webhook:
         return await self._repo.get(account_id, webhook_id)
 
+    async def rotate_secret(self, account_id: str, webhook_id: str) -> Webhook:
+        return await self._repo.set_secret(account_id, webhook_id, _new_secret())
+
     async def delete(self, account_id: str, webhook_id: str) -> None:
         await self._repo.delete(account_id, webhook_id)
+        self._targets = {k: v for k, v in self._targets.items() if v[0] != webhook_id}
 
     async def deliveries(
         self,
@@ -126,25 +208,44 @@ class WebhookService:
         return await self._repo.retry(account_id, delivery_id)
 
 
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The URL to request so that the connection goes to ``address``, with the headers
+    and request extensions that keep the original name for the server (Host) and for TLS
+    (server name indication and certificate check)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    host_header = parts.netloc.rpartition("@")[2]
+    target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    return target, {"Host": host_header}, {"sni_hostname": host}
+
+
 class WebhookDispatcher:
-    """Two loops: the feed (event rows -> queued deliveries) and the sender."""
+    """Three loops: the feed (event rows -> queued deliveries and mails), the sender, and
+    the hourly purge of finished deliveries past their retention."""
 
     def __init__(
         self,
         repo: WebhookRepo,
         feed: WebhookFeed,
         settings: WebhookSettings,
+        checker: TargetChecker,
         *,
         clock: Clock = system_clock,
     ) -> None:
         self._repo = repo
         self._feed = feed
         self._settings = settings
+        self._check = checker
         self._clock = clock
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
+        self._pump = Pump(settings.poll_seconds)
+        self._retries = Retries(settings, clock)
         self._client: httpx.AsyncClient | None = None
-        self._random = random.Random()
 
     async def start(self) -> None:
         s = self._settings
@@ -154,32 +255,14 @@ class WebhookDispatcher:
             follow_redirects=False,
             limits=httpx.Limits(max_connections=s.concurrency),
         )
-        self._tasks = [
-            asyncio.create_task(self._loop(self._feed_once), name="webhook-feed"),
-            asyncio.create_task(self._loop(self._send_once), name="webhook-send"),
-        ]
+        self._pump.start(
+            {"webhook-feed": self._feed_once, "webhook-send": self._send_once},
+        )
 
     async def stop(self) -> None:
-        self._stopping.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._pump.stop()
         if self._client is not None:
             await self._client.aclose()
-
-    async def _loop(self, step: Callable[[], Awaitable[bool]]) -> None:
-        while not self._stopping.is_set():
-            busy = False
-            try:
-                busy = await step()
-            except Exception:
-                # The queue is in the database: whatever failed is picked up next time.
-                log.exception("webhook %s pass failed", getattr(step, "__name__", "?"))
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._settings.poll_seconds)
 
     async def _feed_once(self) -> bool:
         s = self._settings
@@ -189,6 +272,9 @@ class WebhookDispatcher:
             gap_grace_ms=int(s.gap_grace_seconds * 1000),
             settle_ms=int(s.settle_seconds * 1000),
         )
+        cutoff = self._retries.purge_due()
+        if cutoff is not None:
+            await self._repo.purge(cutoff)
         return read > 0
 
     async def _send_once(self) -> bool:
@@ -200,11 +286,14 @@ class WebhookDispatcher:
             return False
         gate = asyncio.Semaphore(s.concurrency)
 
-        async def one(d: DueDelivery) -> Outcome:
+        async def one(d: DueDelivery) -> str | None:
             async with gate:
-                return self._outcome(d, await self._post(d))
+                return await self._post(d)
 
-        outcomes = await asyncio.gather(*(one(d) for d in due))
+        errors = await asyncio.gather(*(one(d) for d in due))
+        outcomes = [
+            self._retries.outcome(d.id, d.attempts, e) for d, e in zip(due, errors, strict=True)
+        ]
         await self._repo.record(outcomes, now=self._clock())
         return True
 
@@ -212,7 +301,7 @@ class WebhookDispatcher:
         """None when the receiver took it, else what went wrong (never the secret)."""
         assert self._client is not None
         try:
-            await check_target(d.url, self._settings)
+            checked = await self._check(d.url)
         except InvalidRequest as exc:
             return f"target refused: {exc.message}"
         timestamp = self._clock() // 1000
@@ -223,24 +312,16 @@ class WebhookDispatcher:
             SIGNATURE_HEADER: make_signature(d.secret, timestamp, d.payload),
             "User-Agent": "textgate-webhooks",
         }
+        url, extensions = d.url, dict[str, str]()
+        if checked.address is not None:
+            url, host, extensions = pinned(d.url, checked.address)
+            headers.update(host)
         try:
-            response = await self._client.post(d.url, content=d.payload.encode(), headers=headers)
+            response = await self._client.post(
+                url, content=d.payload.encode(), headers=headers, extensions=extensions
+            )
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
         if 200 <= response.status_code < 300:
             return None
         return f"HTTP {response.status_code}"
-
-    def _outcome(self, d: DueDelivery, error: str | None) -> Outcome:
-        s = self._settings
-        if error is None:
-            return Outcome(d, None)
-        if d.attempts >= s.max_attempts:
-            return Outcome(d, error, None)
-        delay = backoff_ms(
-            d.attempts,
-            base_ms=int(s.retry_base_seconds * 1000),
-            max_ms=int(s.retry_max_seconds * 1000),
-            jitter=self._random.random(),
-        )
-        return Outcome(d, error, self._clock() + delay)

@@ -46,6 +46,8 @@ class OrderWrite:
     rules: AccountRules = field(default_factory=AccountRules)
     day: str = ""
     """The account's local day of the order (the daily limit's counter)."""
+    targets: Sequence[str] = ()
+    """Message-scoped notification targets (``webhooks`` ids) linked to every message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +256,7 @@ def _insert(writes: list[OrderWrite]) -> Txn[None]:
     order_rows = []
     message_rows = []
     event_rows = []
+    target_rows: list[tuple[str, str]] = []
     dispatchable = False
     for w in writes:
         o = w.order
@@ -292,9 +295,11 @@ def _insert(writes: list[OrderWrite]) -> Txn[None]:
                 )
             )
             event_rows.append((m.id, m.status.value, created, m.reason))
+            target_rows.extend((m.id, t) for t in w.targets)
     yield Many(_INSERT_ORDER, order_rows)
     yield Many(_INSERT_MESSAGE, message_rows)
     yield Many(INSERT_EVENT, event_rows)
+    yield Many("INSERT INTO message_targets (message_id, target_id) VALUES (?, ?)", target_rows)
     if dispatchable:
         # Wakes workers in other processes once this transaction commits (PostgreSQL only).
         yield Query("SELECT 1", pg_sql=f"SELECT pg_notify('{CHANNEL}', '')")

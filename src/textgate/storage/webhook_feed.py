@@ -1,4 +1,4 @@
-"""The webhook feed: turns committed event rows into queued deliveries.
+"""The webhook feed: turns committed event rows into queued deliveries and notification mail.
 
 Webhooks are fed from the rows that record what happened (``message_events`` and
 ``inbound_messages``), never from in-memory notifications: a change that was rolled back
@@ -26,24 +26,36 @@ finds no gaps.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from textgate.core.clock import from_ms
 from textgate.core.ids import IdGenerator
+from textgate.core.mail import build, notification_email
 from textgate.core.webhooks import (
     INBOUND_RECEIVED,
+    MAILTO,
     event_body,
     inbound_event_id,
+    iso_time,
     matches,
     message_event_id,
     message_event_type,
 )
+from textgate.errors import InvalidRequest
 from textgate.storage.db import Database
+from textgate.storage.mail import INSERT_MAIL, mail_row
 from textgate.storage.txn import Many, Query, Txn, in_list
+from textgate.storage.webhooks import ACCOUNT_SCOPE, MESSAGE_SCOPE
 
 __all__ = ["FeedState", "WebhookFeed"]
 
+log = logging.getLogger(__name__)
+
 EVENTS, INBOUND = "message_events", "inbound_messages"
+NOTIFICATION_SOURCE = "notification"
 _MAX_GAPS = 10_000
 """Beyond this many missing ids in one jump, the rest are not tracked (a sequence reset)."""
 
@@ -69,16 +81,77 @@ class FeedState:
 
 
 @dataclass(frozen=True, slots=True)
-class _Sub:
+class _Target:
     id: str
     account_id: str
+    url: str
     events: tuple[str, ...]
 
 
+class _Batch:
+    """The deliveries and mails one pass makes."""
+
+    def __init__(self, ids: IdGenerator, now: int, mail_sender: str) -> None:
+        self._ids = ids
+        self._now = now
+        self._sender = mail_sender
+        self.deliveries: list[tuple[Any, ...]] = []
+        self.mails: list[tuple[Any, ...]] = []
+
+    def add(
+        self,
+        targets: Sequence[_Target],
+        event_id: str,
+        kind: str,
+        at: int,
+        data: dict[str, Any],
+    ) -> None:
+        body: str | None = None
+        now = self._now
+        for target in targets:
+            if not matches(target.events, kind):
+                continue
+            if target.url.startswith(MAILTO):
+                self._mail(target, event_id, kind, at, data)
+                continue
+            if body is None:
+                body = event_body(event_id, kind, at, data)
+            self.deliveries.append((self._ids(now), target.id, event_id, kind, body, now, now))
+
+    def _mail(
+        self, target: _Target, event_id: str, kind: str, at: int, data: dict[str, Any]
+    ) -> None:
+        address = target.url.removeprefix(MAILTO)
+        try:
+            mail = build(
+                notification_email(self._sender, address, kind, iso_time(at), data),
+                now=from_ms(self._now),
+            )
+        except InvalidRequest:
+            # Addresses are checked when a target is made; one that still cannot be written
+            # (an operator's from address changed to nonsense) is logged, not retried forever.
+            log.warning("notification for target %s could not be built", target.id)
+            return
+        self.mails.append(
+            mail_row(
+                self._ids(self._now),
+                target.account_id,
+                NOTIFICATION_SOURCE,
+                mail,
+                self._now,
+                dedup_key=f"{target.id}:{event_id}",
+            )
+        )
+
+
 class WebhookFeed:
-    def __init__(self, db: Database) -> None:
+    """Feeds both outbound queues: webhook deliveries (http targets) and notification mail
+    (mailto: targets)."""
+
+    def __init__(self, db: Database, *, mail_sender: str = "textgate@localhost") -> None:
         self._db = db
         self._ids = IdGenerator()
+        self._mail_sender = mail_sender
         self.state = FeedState()
 
     async def run_once(self, *, now: int, batch: int, gap_grace_ms: int, settle_ms: int) -> int:
@@ -94,9 +167,14 @@ class WebhookFeed:
         self, state: FeedState, now: int, batch: int, gap_grace_ms: int, settle_ms: int
     ) -> Txn[tuple[FeedState, int]]:
         cursors = yield from _cursors(now)
-        rows = yield Query("SELECT id, account_id, events FROM webhooks")
-        subs = [_Sub(r["id"], r["account_id"], tuple(r["events"].split(","))) for r in rows or ()]
-        if not subs:
+        rows = yield Query(
+            "SELECT id, account_id, url, events FROM webhooks WHERE scope = ?", (ACCOUNT_SCOPE,)
+        )
+        subs: dict[str, list[_Target]] = {}
+        for r in rows or ():
+            subs.setdefault(r["account_id"], []).append(_target(r))
+        scoped = yield Query("SELECT 1 FROM webhooks WHERE scope = ? LIMIT 1", (MESSAGE_SCOPE,))
+        if not subs and not scoped:
             # Nobody to tell: move to the end of both sources without reading them (a
             # gateway without webhooks would otherwise read every event it writes).
             ends = yield Query(
@@ -112,7 +190,7 @@ class WebhookFeed:
                     [(ends[0]["inbound"], now, INBOUND)],
                 )
             return FeedState(max(end, state.high)), 0
-        out: list[tuple[Any, ...]] = []
+        out = _Batch(self._ids, now, self._mail_sender)
 
         start = max(state.high, int(cursors[EVENTS]))
         events = list(
@@ -123,31 +201,35 @@ class WebhookFeed:
         if gaps:
             late = yield in_list(_EVENTS_SELECT + " WHERE e.id IN {in}", sorted(gaps))
             events += list(late or ())
+        linked: dict[str, list[_Target]] = {}
+        if scoped and events:
+            found = yield in_list(
+                "SELECT t.message_id, w.id, w.account_id, w.url, w.events FROM message_targets t"
+                " JOIN webhooks w ON w.id = t.target_id WHERE t.message_id IN {in}",
+                list({e["message_id"] for e in events}),
+            )
+            for r in found or ():
+                linked.setdefault(r["message_id"], []).append(_target(r))
         for e in events:
             gaps.pop(e["id"], None)
             if e["account_id"] is None:
                 continue
-            kind = message_event_type(e["status"])
-            body = None
-            for sub in subs:
-                if sub.account_id == e["account_id"] and matches(sub.events, kind):
-                    if body is None:
-                        body = event_body(
-                            message_event_id(e["id"]),
-                            kind,
-                            e["at"],
-                            {
-                                "message_id": e["message_id"],
-                                "status": e["status"],
-                                "to": e["recipient"],
-                                "from": e["sender"],
-                                "reference": e["client_ref"],
-                                "detail": e["detail"],
-                            },
-                        )
-                    out.append(
-                        (self._ids(now), sub.id, message_event_id(e["id"]), kind, body, now, now)
-                    )
+            targets = subs.get(e["account_id"], []) + linked.get(e["message_id"], [])
+            if targets:
+                out.add(
+                    targets,
+                    message_event_id(e["id"]),
+                    message_event_type(e["status"]),
+                    e["at"],
+                    {
+                        "message_id": e["message_id"],
+                        "status": e["status"],
+                        "to": e["recipient"],
+                        "from": e["sender"],
+                        "reference": e["client_ref"],
+                        "detail": e["detail"],
+                    },
+                )
         high = start
         for e in sorted(r["id"] for r in events if r["id"] > start):
             for missing in range(high + 1, min(e, high + 1 + _MAX_GAPS)):
@@ -164,36 +246,26 @@ class WebhookFeed:
         inbound_position = cursors[INBOUND]
         for m in inbound or ():
             inbound_position = m["id"]
-            if m["account_id"] is None:
-                continue  # nobody owns the number: no subscription can want it
-            body = event_body(
-                inbound_event_id(m["id"]),
-                INBOUND_RECEIVED,
-                m["received_at"],
-                {
-                    "inbound_id": m["id"],
-                    "from": m["sender"],
-                    "to": m["recipient"],
-                    "text": m["text"],
-                    "parts": m["parts"],
-                    "complete": m["parts"] >= m["total_parts"],
-                },
-            )
-            out.extend(
-                (
-                    self._ids(now),
-                    sub.id,
+            # Nobody owns the number (account_id NULL): no subscription can want it.
+            targets = subs.get(m["account_id"], [])
+            if targets:
+                out.add(
+                    targets,
                     inbound_event_id(m["id"]),
                     INBOUND_RECEIVED,
-                    body,
-                    now,
-                    now,
+                    m["received_at"],
+                    {
+                        "inbound_id": m["id"],
+                        "from": m["sender"],
+                        "to": m["recipient"],
+                        "text": m["text"],
+                        "parts": m["parts"],
+                        "complete": m["parts"] >= m["total_parts"],
+                    },
                 )
-                for sub in subs
-                if sub.account_id == m["account_id"] and matches(sub.events, INBOUND_RECEIVED)
-            )
 
-        yield Many(_INSERT, out)
+        yield Many(_INSERT, out.deliveries)
+        yield Many(INSERT_MAIL, out.mails)
         yield from _advance(EVENTS, int(cursors[EVENTS]), events_position, now)
         if inbound_position != cursors[INBOUND]:
             yield Many(
@@ -201,6 +273,10 @@ class WebhookFeed:
                 [(inbound_position, now, INBOUND)],
             )
         return FeedState(high, gaps), len(events) + len(inbound or ())
+
+
+def _target(r: Any) -> _Target:
+    return _Target(r["id"], r["account_id"], r["url"], tuple(r["events"].split(",")))
 
 
 def _cursors(now: int) -> Txn[dict[str, str]]:

@@ -1,49 +1,35 @@
-"""Webhook subscriptions and their durable delivery queue.
+"""Webhook subscriptions, message-scoped notification targets, and the delivery queue.
 
-Deliveries are claimed like messages (see ``storage.queue``): ``next_attempt_at`` is the due
-time while pending and the lease expiry while a sender holds one, so a sender that dies
-leaves deliveries that simply fall due again. Outcomes are fenced by ``attempts``: a sender
-whose lease was taken over cannot overwrite the newer attempt's result. On PostgreSQL
-``FOR UPDATE SKIP LOCKED`` lets several processes send side by side.
+Deliveries are claimed like messages (leases and fenced outcomes: ``storage.outbox``). On
+PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several processes send side by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from textgate.core.clock import Clock, from_ms, system_clock
-from textgate.core.ids import IdGenerator
+from textgate.core.ids import IdGenerator, new_id
 from textgate.core.webhooks import Webhook, WebhookDelivery
 from textgate.errors import NotFound
 from textgate.storage.db import Database
-from textgate.storage.txn import Many, Query, Txn, in_list
+from textgate.storage.outbox import Outbox, QueueOutcome
+from textgate.storage.txn import Many, Query, Txn
 
-__all__ = ["DueDelivery", "Outcome", "WebhookRepo"]
+__all__ = ["ACCOUNT_SCOPE", "MESSAGE_SCOPE", "DueDelivery", "WebhookRepo"]
 
-PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+DELIVERED = "delivered"
+ACCOUNT_SCOPE, MESSAGE_SCOPE = "account", "message"
 
 _DELIVERY_COLUMNS = (
     "d.id, d.webhook_id, d.event_id, d.event_type, d.status, d.attempts, d.created_at,"
     " d.next_attempt_at, d.delivered_at, d.last_error"
 )
 _OWNED = "JOIN webhooks w ON w.id = d.webhook_id WHERE w.account_id = ?"
-# Outcomes are fenced by the attempt that was claimed (see the module docstring).
-_SET_DELIVERED = (
-    "UPDATE webhook_deliveries SET status = ?, next_attempt_at = NULL, delivered_at = ?,"
-    " last_error = NULL WHERE id = ? AND attempts = ? AND status = 'pending'"
-)
-_SET_RETRY = (
-    "UPDATE webhook_deliveries SET next_attempt_at = ?, last_error = ?"
-    " WHERE id = ? AND attempts = ? AND status = 'pending'"
-)
-_SET_DEAD = (
-    "UPDATE webhook_deliveries SET status = ?, next_attempt_at = NULL, last_error = ?"
-    " WHERE id = ? AND attempts = ? AND status = 'pending'"
-)
-# Statements below are assembled from these constants only (S608 noqa); every value is a
-# bound parameter.
+_WEBHOOK_COLUMNS = "id, account_id, url, events, created_at, scope"
+_QUEUE = Outbox("webhook_deliveries", done_status=DELIVERED, done_column="delivered_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +43,6 @@ class DueDelivery:
     """Attempts including this one; also the fencing token of this claim."""
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    delivery: DueDelivery
-    error: str | None
-    """None: delivered."""
-    retry_at: int | None = None
-    """When to try again after an error; None with an error: dead-lettered."""
-
-
 def _webhook(r: Any) -> Webhook:
     return Webhook(
         id=r["id"],
@@ -73,6 +50,7 @@ def _webhook(r: Any) -> Webhook:
         url=r["url"],
         events=tuple(e for e in r["events"].split(",") if e),
         created_at=from_ms(r["created_at"]),
+        scope=r["scope"],
     )
 
 
@@ -98,36 +76,70 @@ class WebhookRepo:
         self._ids = IdGenerator()
 
     async def create(
-        self, account_id: str, url: str, events: Sequence[str], secret: str
+        self,
+        account_id: str,
+        url: str,
+        events: Sequence[str],
+        secret: str,
+        *,
+        scope: str = ACCOUNT_SCOPE,
     ) -> Webhook:
         now = self._clock()
         webhook_id = self._ids(now)
 
         def txn() -> Txn[None]:
             yield Many(
-                "INSERT INTO webhooks (id, account_id, url, events, secret, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(webhook_id, account_id, url, ",".join(events), secret, now)],
+                "INSERT INTO webhooks (id, account_id, url, events, secret, created_at, scope)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(webhook_id, account_id, url, ",".join(events), secret, now, scope)],
             )
 
         await self._db.txn(txn, urgent=True)
-        return Webhook(webhook_id, account_id, url, tuple(events), from_ms(now), secret=secret)
+        return Webhook(
+            webhook_id, account_id, url, tuple(events), from_ms(now), scope=scope, secret=secret
+        )
 
-    async def of_account(self, account_id: str) -> list[Webhook]:
+    async def of_account(self, account_id: str, scope: str | None = None) -> list[Webhook]:
+        sql = f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE account_id = ?"  # noqa: S608
+        params: tuple[str, ...] = (account_id,)
+        if scope is not None:
+            sql, params = sql + " AND scope = ?", (account_id, scope)
+
         def txn() -> Txn[list[Webhook]]:
-            rows = yield Query(
-                "SELECT id, account_id, url, events, created_at FROM webhooks"
-                " WHERE account_id = ? ORDER BY id",
-                (account_id,),
-            )
+            rows = yield Query(sql + " ORDER BY id", params)
             return [_webhook(r) for r in rows or ()]
 
         return await self._db.txn(txn, urgent=True)
 
+    async def find_target(self, account_id: str, url: str, events: Sequence[str]) -> str | None:
+        """The oldest message-scoped target with exactly this URL and event list."""
+
+        def txn() -> Txn[list[Any]]:
+            rows = yield Query(
+                "SELECT id FROM webhooks WHERE scope = ? AND account_id = ? AND url = ?"
+                " AND events = ? ORDER BY id LIMIT 1",
+                (MESSAGE_SCOPE, account_id, url, ",".join(events)),
+            )
+            return list(rows or ())
+
+        rows = await self._db.txn(txn, urgent=True)
+        return str(rows[0]["id"]) if rows else None
+
+    async def set_secret(self, account_id: str, webhook_id: str, secret: str) -> Webhook:
+        def txn() -> Txn[None]:
+            yield Many(
+                "UPDATE webhooks SET secret = ? WHERE id = ? AND account_id = ?",
+                [(secret, webhook_id, account_id)],
+            )
+
+        await self._db.txn(txn, urgent=True)
+        found = await self.get(account_id, webhook_id)
+        return replace(found, secret=secret)
+
     async def get(self, account_id: str, webhook_id: str) -> Webhook:
         def txn() -> Txn[list[Any]]:
             rows = yield Query(
-                "SELECT id, account_id, url, events, created_at FROM webhooks"
+                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks"  # noqa: S608
                 " WHERE id = ? AND account_id = ?",
                 (webhook_id, account_id),
             )
@@ -196,11 +208,7 @@ class WebhookRepo:
             )
             if not found:
                 return []
-            yield Many(
-                "UPDATE webhook_deliveries SET status = ?, attempts = 0, next_attempt_at = ?,"
-                " delivered_at = NULL WHERE id = ?",
-                [(PENDING, now, delivery_id)],
-            )
+            yield _QUEUE.requeue(delivery_id, now)
             rows = yield Query(
                 f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.id = ?",  # noqa: S608
                 (delivery_id,),
@@ -224,12 +232,7 @@ class WebhookRepo:
         rows = yield Query(select, (now, limit), pg_sql=select + " FOR UPDATE OF d SKIP LOCKED")
         if not rows:
             return []
-        yield in_list(
-            "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?"
-            " WHERE id IN {in}",
-            [r["id"] for r in rows],
-            before=(now + lease_ms,),
-        )
+        yield _QUEUE.lease([r["id"] for r in rows], now + lease_ms)
         return [
             DueDelivery(
                 r["id"], r["event_id"], r["payload"], r["url"], r["secret"], r["attempts"] + 1
@@ -237,32 +240,17 @@ class WebhookRepo:
             for r in rows
         ]
 
-    async def record(self, outcomes: Sequence[Outcome], *, now: int) -> None:
+    async def record(self, outcomes: Sequence[QueueOutcome], *, now: int) -> None:
         if outcomes:
-            await self._db.txn(lambda: self._record(outcomes, now))
+            await self._db.txn(lambda: _QUEUE.record(outcomes, now))
 
-    def _record(self, outcomes: Sequence[Outcome], now: int) -> Txn[None]:
-        yield Many(
-            _SET_DELIVERED,
-            [
-                (DELIVERED, now, o.delivery.id, o.delivery.attempts)
-                for o in outcomes
-                if o.error is None
-            ],
-        )
-        yield Many(
-            _SET_RETRY,
-            [
-                (o.retry_at, o.error[:500], o.delivery.id, o.delivery.attempts)
-                for o in outcomes
-                if o.error is not None and o.retry_at is not None
-            ],
-        )
-        yield Many(
-            _SET_DEAD,
-            [
-                (DEAD, o.error[:500], o.delivery.id, o.delivery.attempts)
-                for o in outcomes
-                if o.error is not None and o.retry_at is None
-            ],
-        )
+    async def purge(self, older_than_ms: int) -> None:
+        def txn() -> Txn[None]:
+            yield _QUEUE.purge(older_than_ms)
+            # Links of messages made before then: their events were fed long ago.
+            yield Many(
+                "DELETE FROM message_targets WHERE message_id < ?",
+                [(new_id(older_than_ms, bytes(10)),)],
+            )
+
+        await self._db.txn(txn)

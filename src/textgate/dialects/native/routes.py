@@ -37,7 +37,7 @@ from textgate.dialects.native.schemas import (
 from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound, RequestTooLarge
 from textgate.services.query import MessageFilter
 from textgate.services.registry import Services
-from textgate.services.submit import SubmitRequest
+from textgate.services.submit import Notify, SubmitRequest
 
 __all__ = ["AccountDep", "ServicesDep", "native_errors", "router"]
 
@@ -131,6 +131,7 @@ async def send_messages(request: Request) -> Response:
             interface="native",
             encoding=Encoding(body.encoding) if body.encoding else None,
             client_ip=request.client.host if request.client else "",
+            notify=() if body.callback_url is None else (Notify(body.callback_url),),
         )
     )
     out = SendOut(

@@ -44,6 +44,12 @@ class SendIn(BaseModel):
         default=None, max_length=200, description="Your own reference, echoed back"
     )
     encoding: str | None = Field(default=None, pattern="^(gsm7|ucs2)$")
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="http(s) URL told of every status change of these messages (signed"
+        " like webhooks, with the secret of the message-scoped target for this URL)",
+    )
 
     def recipients(self) -> list[str]:
         return [self.to] if isinstance(self.to, str) else list(self.to)

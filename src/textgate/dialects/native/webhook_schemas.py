@@ -1,16 +1,20 @@
-"""Wire shapes of the native API's webhook endpoints (``/v1/webhooks``)."""
+"""Wire shapes of the native API's notification endpoints (``/v1/webhooks``, ``/v1/emails``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from textgate.core.mail import OutboundMail
 from textgate.core.webhooks import Webhook
 
 __all__ = [
     "DeliveryList",
     "DeliveryOut",
+    "EmailList",
+    "EmailOut",
     "WebhookCreated",
     "WebhookIn",
     "WebhookList",
@@ -21,7 +25,11 @@ __all__ = [
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=1, max_length=2000, description="http(s) URL to POST events to")
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="http(s) URL to POST events to, or mailto:<address> to be told by email",
+    )
     events: list[str] = Field(
         min_length=1,
         max_length=20,
@@ -33,17 +41,25 @@ class WebhookIn(BaseModel):
         max_length=200,
         description="Signing secret; one is generated when omitted",
     )
+    scope: Literal["account", "message"] = Field(
+        default="account",
+        description="account: every matching event of the account; message: only events of"
+        " messages submitted with this URL as callback_url",
+    )
 
 
 class WebhookOut(BaseModel):
     id: str
     url: str
     events: list[str]
+    scope: str
     created_at: datetime
 
     @classmethod
     def of(cls, w: Webhook) -> WebhookOut:
-        return cls(id=w.id, url=w.url, events=list(w.events), created_at=w.created_at)
+        return cls(
+            id=w.id, url=w.url, events=list(w.events), scope=w.scope, created_at=w.created_at
+        )
 
 
 class WebhookCreated(WebhookOut):
@@ -52,9 +68,7 @@ class WebhookCreated(WebhookOut):
     @classmethod
     def created(cls, w: Webhook) -> WebhookCreated:
         assert w.secret is not None
-        return cls(
-            id=w.id, url=w.url, events=list(w.events), created_at=w.created_at, secret=w.secret
-        )
+        return cls(**WebhookOut.of(w).model_dump(), secret=w.secret)
 
 
 class WebhookList(BaseModel):
@@ -78,6 +92,32 @@ class DeliveryOut(BaseModel):
 
 class DeliveryList(BaseModel):
     data: list[DeliveryOut]
+    next_before: str | None = Field(
+        default=None, description="Pass as before= for the next (older) page"
+    )
+
+
+class EmailOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from an OutboundMail
+
+    id: str
+    source: str
+    to: list[str]
+    subject: str | None
+    status: str = Field(description="pending, sent or dead")
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+
+    @classmethod
+    def of(cls, m: OutboundMail) -> EmailOut:
+        return cls.model_validate(m)
+
+
+class EmailList(BaseModel):
+    data: list[EmailOut]
     next_before: str | None = Field(
         default=None, description="Pass as before= for the next (older) page"
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -32,20 +32,33 @@ router = APIRouter(
 async def create_webhook(
     body: WebhookIn, account: AccountDep, services: ServicesDep
 ) -> WebhookCreated:
-    created = await services.webhooks.create(account.id, body.url, body.events, body.secret)
+    created = await services.webhooks.create(
+        account.id, body.url, body.events, body.secret, scope=body.scope
+    )
     return WebhookCreated.created(created)
 
 
 @router.get("", response_model=WebhookList)
-async def list_webhooks(account: AccountDep, services: ServicesDep) -> WebhookList:
-    return WebhookList(
-        data=[WebhookOut.of(w) for w in await services.webhooks.of_account(account.id)]
-    )
+async def list_webhooks(
+    account: AccountDep,
+    services: ServicesDep,
+    scope: Annotated[Literal["account", "message"] | None, Query()] = None,
+) -> WebhookList:
+    found = await services.webhooks.of_account(account.id, scope)
+    return WebhookList(data=[WebhookOut.of(w) for w in found])
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut)
 async def get_webhook(webhook_id: str, account: AccountDep, services: ServicesDep) -> WebhookOut:
     return WebhookOut.of(await services.webhooks.get(account.id, webhook_id))
+
+
+@router.post("/{webhook_id}/secret", response_model=WebhookCreated)
+async def rotate_secret(
+    webhook_id: str, account: AccountDep, services: ServicesDep
+) -> WebhookCreated:
+    """A new signing secret, shown once (how a callback URL's secret is learnt)."""
+    return WebhookCreated.created(await services.webhooks.rotate_secret(account.id, webhook_id))
 
 
 @router.delete("/{webhook_id}", status_code=204)

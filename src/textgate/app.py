@@ -64,9 +64,6 @@ def create_app(
     app.state.gateway = gw
     app.state.services = gw.services
     app.state.admin_token = settings.admin_token
-    app.state.credentials = gw.credentials
-    app.state.order_history = gw.order_history
-    app.state.allowance = gw.allowance
     app.include_router(native_router)
     app.include_router(webhooks_router)
     app.include_router(emails_router)

@@ -14,17 +14,19 @@ from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
 from textgate.dispatch.worker import Dispatcher
+from textgate.notify.sender import MailDispatcher
+from textgate.notify.sinks import build_sink
 from textgate.services.accounts import AccountService
 from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService
 from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
-from textgate.services.mail import MailDispatcher, MailService, build_sink
+from textgate.services.mail import MailService
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
 from textgate.services.submit import SubmitService
-from textgate.services.webhooks import TargetChecker, WebhookDispatcher, WebhookService
+from textgate.services.webhooks import TargetChecker, WebhookService
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.conversations import ConversationRepo
 from textgate.storage.credentials import CredentialRepo
@@ -40,6 +42,7 @@ from textgate.storage.orders import OrderWriter
 from textgate.storage.queue import DispatchQueue
 from textgate.storage.webhook_feed import WebhookFeed
 from textgate.storage.webhooks import WebhookRepo
+from textgate.webhooks.sender import WebhookDispatcher
 
 __all__ = ["Gateway", "build_connector"]
 
@@ -87,13 +90,14 @@ class Gateway:
         self.target_checker = target_checker or TargetChecker(settings.webhooks)
         self.inbound: InboundReceiver | None = None
         webhooks = WebhookService(self.webhook_repo, self.target_checker)
+        account_service = AccountService(
+            accounts,
+            CreditRepo(self.db, clock),
+            cache_seconds=settings.auth_cache_seconds,
+            clock=clock,
+        )
         self.services = Services(
-            accounts=AccountService(
-                accounts,
-                CreditRepo(self.db, clock),
-                cache_seconds=settings.auth_cache_seconds,
-                clock=clock,
-            ),
+            accounts=account_service,
             submit=SubmitService(
                 self.writer,
                 messages,
@@ -105,15 +109,17 @@ class Gateway:
             inbound=InboundService(self.inbound_repo, ConversationRepo(self.db)),
             webhooks=webhooks,
             mail=MailService(self.mail_repo, settings.mail, clock),
+            credentials=CredentialService(
+                CredentialRepo(self.db),
+                account_service,
+                session_idle_seconds=settings.session_idle_seconds,
+                clock=clock,
+            ),
+            history=OrderHistory(OrderHistoryRepo(self.db)),
+            allowance=AllowanceService(account_service, settings.pricing.table()),
         )
-        self.credentials = CredentialService(
-            CredentialRepo(self.db),
-            self.services.accounts,
-            session_idle_seconds=settings.session_idle_seconds,
-            clock=clock,
-        )
-        self.order_history = OrderHistory(OrderHistoryRepo(self.db))
-        self.allowance = AllowanceService(self.services.accounts, settings.pricing.table())
+        # The CLI and tests reach logins through the gateway too.
+        self.credentials = self.services.credentials
         self._clock = clock
         self._listener: PgListener | None = None
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textgate.services.accounts import AccountService
+from textgate.services.allowance import AllowanceService
+from textgate.services.credentials import CredentialService
+from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundService
 from textgate.services.mail import MailService
 from textgate.services.query import MessageService
@@ -22,3 +25,6 @@ class Services:
     inbound: InboundService
     webhooks: WebhookService
     mail: MailService
+    credentials: CredentialService
+    history: OrderHistory
+    allowance: AllowanceService

@@ -77,25 +77,21 @@ def _at(name: str, methods: list[str], **options: Any) -> Callable[[Endpoint], E
     return register
 
 
-# The app keeps these next to the Services registry (app.state, set by create_app).
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
 def _credentials(request: Request) -> CredentialService:
-    credentials: CredentialService = request.app.state.credentials
-    return credentials
+    return _services(request).credentials
 
 
 def _history(request: Request) -> OrderHistory:
-    history: OrderHistory = request.app.state.order_history
-    return history
+    return _services(request).history
 
 
 def _allowance(request: Request) -> AllowanceService:
-    allowance: AllowanceService = request.app.state.allowance
-    return allowance
+    return _services(request).allowance
 
 
 def _header(request: Request, *names: str) -> str | None:

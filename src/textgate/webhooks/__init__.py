@@ -1,0 +1,1 @@
+"""Events out over HTTP: the webhook sender (DESIGN section 1)."""

@@ -429,3 +429,9 @@ auth_tokens = Table(
     Column("last_used_at", Ms, nullable=False),
     Column("revoked_at", Ms),
 )
+
+# --- Email-to-SMS interfaces (migration 0007) -------------------------------------------
+
+# --- MailUp (migration 0008) -------------------------------------------------------------
+
+# --- Android devices (migration 0009) ----------------------------------------------------

@@ -27,6 +27,7 @@ __all__ = [
     "InboundSettings",
     "MailSettings",
     "QueueSettings",
+    "RoutingSettings",
     "Settings",
     "WebhookSettings",
     "load_settings",
@@ -159,6 +160,14 @@ class MailSettings(QueueSettings):
     batch_size: int = Field(default=50, ge=1, le=1000)
 
 
+class RoutingSettings(BaseModel):
+    """Connector per quality class (``high``, ``medium``, ``low``: see core.message.Quality),
+    e.g. ``{"high": "smsc-direct", "low": "smsc-bulk"}``; unlisted classes, and messages
+    without one, take the default connector."""
+
+    quality: dict[Literal["high", "medium", "low"], str] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TEXTGATE_", env_nested_delimiter="__", extra="forbid"
@@ -172,6 +181,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     connectors: list[ConnectorSettings] = Field(default_factory=lambda: [ConnectorSettings()])
     default_connector: str | None = None
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)

@@ -13,6 +13,7 @@ from textgate.connectors.simulator import SimulatorConnector, SimulatorOptions
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
+from textgate.core.routing import Routes
 from textgate.dispatch.worker import Dispatcher
 from textgate.notify.sender import MailDispatcher
 from textgate.notify.sinks import build_sink
@@ -147,10 +148,16 @@ class Gateway:
         self.inbound.start()
         for connector in self.connectors.values():
             await connector.start(self.receiver, self.inbound)
+        quality = {str(k): v for k, v in self.settings.routing.quality.items()}
+        routes = Routes(self.settings.primary_connector, quality)
+        unknown = routes.connectors() - self.connectors.keys()
+        if unknown:
+            raise ValueError(f"routing names unknown connectors: {', '.join(sorted(unknown))}")
         self.dispatcher = Dispatcher(
             self.queue,
             self.connectors,
             default_connector=self.settings.primary_connector,
+            routes=routes,
             settings=self.settings.dispatch,
             clock=self._clock,
         )

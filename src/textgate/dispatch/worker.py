@@ -18,6 +18,7 @@ from textgate.config import DispatchSettings
 from textgate.connectors.base import Connector, Outcome, QueryableConnector, Submission
 from textgate.core.clock import Clock, system_clock
 from textgate.core.message import DeliveryReport
+from textgate.core.routing import Routes
 from textgate.dispatch.retry import backoff_ms
 from textgate.errors import ConnectorError, GatewayError
 from textgate.storage.queue import Claim, DispatchQueue, Failure, Retry, Sent
@@ -35,12 +36,13 @@ class Dispatcher:
         *,
         default_connector: str,
         settings: DispatchSettings,
+        routes: Routes | None = None,
         clock: Clock = system_clock,
         rng: random.Random | None = None,
     ) -> None:
         self._queue = queue
         self._connectors = connectors
-        self._default = default_connector
+        self._routes = routes or Routes(default_connector)
         self._settings = settings
         self._clock = clock
         self._rng = rng or random.Random()
@@ -137,7 +139,17 @@ class Dispatcher:
             self._slots.release()
 
     async def _send(self, claims: list[Claim]) -> None:
-        connector = self._connectors[self._default]
+        routes = self._routes
+        groups: dict[str, list[Claim]] = {}
+        for claim in claims:
+            groups.setdefault(routes.connector_for(claim.quality), []).append(claim)
+        if len(groups) == 1:
+            [(name, group)] = groups.items()
+            await self._send_to(self._connectors[name], group)
+            return
+        await asyncio.gather(*(self._send_to(self._connectors[n], g) for n, g in groups.items()))
+
+    async def _send_to(self, connector: Connector, claims: list[Claim]) -> None:
         submissions = [
             Submission(c.id, c.recipient, c.sender, c.text, c.encoding, c.segments) for c in claims
         ]

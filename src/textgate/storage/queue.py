@@ -61,6 +61,8 @@ class Claim:
     """Attempts including this one; also the fencing token of this claim."""
     recovered: bool
     """The previous holder's lease expired (it crashed or hung)."""
+    quality: str | None = None
+    """Quality class the client asked for (routing picks the connector by it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,8 @@ class DispatchQueue:
     def _claim(self, now: int, lease_ms: int, limit: int) -> Txn[list[Claim]]:
         select = (
             "SELECT id, account_id, recipient, sender, text, encoding, segments, attempts,"
-            " status FROM messages WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
+            " status, quality FROM messages WHERE next_attempt_at <= ?"
+            " ORDER BY next_attempt_at LIMIT ?"
         )
         rows = yield Query(select, (now, limit), pg_sql=select + " FOR UPDATE SKIP LOCKED")
         if not rows:
@@ -114,6 +117,7 @@ class DispatchQueue:
                 r["segments"],
                 r["attempts"] + 1,
                 r["status"] == _SENDING,
+                r["quality"],
             )
             for r in rows
         ]

@@ -1,0 +1,1 @@
+"""The web dashboard: server-rendered pages for customers and operators, calling services only."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from textgate import __version__
@@ -18,6 +19,7 @@ from textgate.dialects.native.inbound import router as inbound_router
 from textgate.dialects.native.routes import router as native_router
 from textgate.dialects.native.webhooks import router as webhooks_router
 from textgate.dialects.smsend.routes import router as smsend_router
+from textgate.observability.metrics import CONTENT_TYPE, Metrics
 from textgate.runtime import Gateway
 
 __all__ = ["TextgateApp", "create_app"]
@@ -27,10 +29,15 @@ class TextgateApp(FastAPI):
     """FastAPI, except that message submission goes straight to its handler (see
     ``dialects.native.fastpath``: the layers it skips cost more than the submit itself)."""
 
+    metrics: Metrics | None = None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if is_submit(scope):
             scope["app"] = self
+            started = time.perf_counter()
             await handle_submit(scope, receive, send)
+            if self.metrics is not None:
+                self.metrics.observe_native_submit(started)
             return
         await super().__call__(scope, receive, send)
 
@@ -61,6 +68,8 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
+    metrics = Metrics(gw.services.stats)
+    app.metrics = metrics
     app.state.gateway = gw
     app.state.services = gw.services
     app.state.admin_token = settings.admin_token
@@ -77,5 +86,25 @@ def create_app(
         return JSONResponse(
             {"status": "ok" if ok else "degraded", "database": ok}, status_code=200 if ok else 503
         )
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> JSONResponse:
+        """Ready to take traffic: the database answers and, where this process dispatches,
+        at least one connector can carry messages."""
+        ok = await gw.db.ping()
+        links = gw.services.stats.links()
+        carrying = not settings.run_dispatcher or any(c.bound is not False for c in links)
+        ready = ok and carrying
+        body = {
+            "status": "ready" if ready else "not ready",
+            "database": ok,
+            "connectors": {c.name: "n/a" if c.bound is None else c.bound for c in links},
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus() -> Response:
+        body = await metrics.render(database_up=await gw.db.ping())
+        return Response(body, media_type=CONTENT_TYPE)
 
     return app

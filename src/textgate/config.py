@@ -178,6 +178,8 @@ class Settings(BaseSettings):
     # FULL: every group commit is fsynced before any request in it is acknowledged.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     log_level: str = "INFO"
+    # "json": one JSON object per line (for log pipelines); "text": for people.
+    log_format: Literal["text", "json"] = "text"
     http: HttpSettings = Field(default_factory=HttpSettings)
     connectors: list[ConnectorSettings] = Field(default_factory=lambda: [ConnectorSettings()])
     default_connector: str | None = None

@@ -26,6 +26,7 @@ from textgate.services.mail import MailService
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
+from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
 from textgate.services.webhooks import TargetChecker, WebhookService
 from textgate.storage.accounts import AccountRepo
@@ -41,6 +42,7 @@ from textgate.storage.notify import PgListener
 from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
 from textgate.storage.queue import DispatchQueue
+from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
 from textgate.storage.webhooks import WebhookRepo
 from textgate.webhooks.sender import WebhookDispatcher
@@ -118,6 +120,7 @@ class Gateway:
             ),
             history=OrderHistory(OrderHistoryRepo(self.db)),
             allowance=AllowanceService(account_service, settings.pricing.table()),
+            stats=StatsService(StatsRepo(self.db, accounts), lambda: self.connectors, clock=clock),
         )
         # The CLI and tests reach logins through the gateway too.
         self.credentials = self.services.credentials

@@ -75,6 +75,8 @@ def serve(config: ConfigOpt = None) -> None:
         host=settings.http.host,
         port=settings.http.port,
         log_level=settings.log_level.lower(),
+        # JSON logs: uvicorn's loggers pass their records to ours instead of printing text.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         access_log=False,
         loop="uvloop",
         http="httptools",

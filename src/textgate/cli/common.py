@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -13,6 +12,7 @@ from rich.console import Console
 
 from textgate.config import Settings, load_settings
 from textgate.errors import GatewayError
+from textgate.observability.logs import configure_logging
 from textgate.runtime import Gateway
 
 __all__ = ["ConfigOpt", "console", "execute", "load", "with_gateway"]
@@ -27,10 +27,7 @@ ConfigOpt = Annotated[
 
 def load(config: Path | None) -> Settings:
     settings = load_settings(config)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 

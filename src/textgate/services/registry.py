@@ -11,6 +11,7 @@ from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundService
 from textgate.services.mail import MailService
 from textgate.services.query import MessageService
+from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
 from textgate.services.webhooks import WebhookService
 
@@ -28,3 +29,4 @@ class Services:
     credentials: CredentialService
     history: OrderHistory
     allowance: AllowanceService
+    stats: StatsService

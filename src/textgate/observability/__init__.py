@@ -1,0 +1,1 @@
+"""Operating textgate: Prometheus metrics, health checks and structured logs."""

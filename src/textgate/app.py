@@ -13,6 +13,8 @@ from starlette.types import Receive, Scope, Send
 from textgate import __version__
 from textgate.config import Settings
 from textgate.dialects.admin.routes import router as admin_router
+from textgate.dialects.android.routes import build_router as build_android_router
+from textgate.dialects.native.devices import router as devices_router
 from textgate.dialects.native.emails import router as emails_router
 from textgate.dialects.native.fastpath import handle_submit, is_submit
 from textgate.dialects.native.inbound import router as inbound_router
@@ -75,6 +77,9 @@ def create_app(
     app.state.admin_token = settings.admin_token
     app.include_router(native_router)
     app.include_router(webhooks_router)
+    app.include_router(devices_router)
+    if settings.android.enabled:
+        app.include_router(build_android_router(settings.android), prefix=settings.android.prefix)
     app.include_router(emails_router)
     app.include_router(inbound_router)
     app.include_router(admin_router)

@@ -21,6 +21,7 @@ from pydantic_settings import (
 from textgate.core.pricing import PriceTable, parse_amount
 
 __all__ = [
+    "AndroidSettings",
     "ConnectorSettings",
     "DispatchSettings",
     "HttpSettings",
@@ -43,7 +44,7 @@ class ConnectorSettings(BaseModel):
     """One connector instance: ``type`` picks the implementation, ``options`` configure it."""
 
     name: str = "simulator"
-    type: Literal["simulator", "smpp"] = "simulator"
+    type: Literal["simulator", "smpp", "android"] = "simulator"
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -168,6 +169,25 @@ class RoutingSettings(BaseModel):
     quality: dict[Literal["high", "medium", "low"], str] = Field(default_factory=dict)
 
 
+class AndroidSettings(BaseModel):
+    """The device API that phones running the SMSGate app talk to (see README, "Android
+    phones"). ``public_url`` is the base the phones reach this server at (behind a proxy);
+    unset, the address of each request is used."""
+
+    enabled: bool = True
+    prefix: str = Field(default="/mobile/v1", pattern=r"^/[A-Za-z0-9/_.-]*[^/]$")
+    public_url: str | None = None
+    # The vendor sends a keep-alive every 15 s; the app's read timeout is an hour.
+    keepalive_seconds: float = Field(default=15.0, gt=0, le=30)
+    # A stream is closed after this long (the app reconnects within seconds and pulls).
+    stream_max_seconds: float = Field(default=300.0, gt=0)
+    # Sent in GET /settings: SSE_ONLY makes the app keep an event stream open instead of
+    # waiting for push notifications that only the vendor's cloud can send.
+    notification_channel: Literal["SSE_ONLY", "AUTO"] | None = "SSE_ONLY"
+    # How far a signed webhook's X-Timestamp may be from our clock.
+    signature_skew_seconds: float = Field(default=3600.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TEXTGATE_", env_nested_delimiter="__", extra="forbid"
@@ -189,6 +209,7 @@ class Settings(BaseSettings):
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    android: AndroidSettings = Field(default_factory=AndroidSettings)
     # Bearer token of the admin API (/v1/admin); unset, the admin API answers 404.
     admin_token: SecretStr | None = None
     run_dispatcher: bool = True

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 from textgate.config import ConnectorSettings, Settings
+from textgate.connectors.android import AndroidConnector, AndroidOptions, DeviceOutbox, WakeHub
 from textgate.connectors.base import Connector
 from textgate.connectors.simulator import SimulatorConnector, SimulatorOptions
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
@@ -20,6 +21,7 @@ from textgate.notify.sinks import build_sink
 from textgate.services.accounts import AccountService
 from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService
+from textgate.services.devices import DeviceOutboxService, DeviceService
 from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
 from textgate.services.mail import MailService
@@ -34,6 +36,8 @@ from textgate.storage.conversations import ConversationRepo
 from textgate.storage.credentials import CredentialRepo
 from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
+from textgate.storage.device_queue import DeviceQueue
+from textgate.storage.devices import DeviceRepo
 from textgate.storage.inbound import InboundRepo
 from textgate.storage.mail import MailRepo
 from textgate.storage.messages import MessageRepo
@@ -52,7 +56,13 @@ __all__ = ["Gateway", "build_connector"]
 log = logging.getLogger(__name__)
 
 
-def build_connector(cfg: ConnectorSettings) -> Connector:
+def build_connector(
+    cfg: ConnectorSettings, *, outbox: DeviceOutbox | None = None, hub: WakeHub | None = None
+) -> Connector:
+    if cfg.type == "android":
+        if outbox is None or hub is None:
+            raise ValueError("the android connector needs the gateway's device outbox and hub")
+        return AndroidConnector(cfg.name, AndroidOptions.from_mapping(cfg.options), outbox, hub)
     if cfg.type == "simulator":
         return SimulatorConnector(cfg.name, SimulatorOptions.from_mapping(cfg.options))
     if cfg.type == "smpp":
@@ -99,6 +109,23 @@ class Gateway:
             cache_seconds=settings.auth_cache_seconds,
             clock=clock,
         )
+        # Phones: the device API and the android connector share the hub that wakes them.
+        self.device_hub = WakeHub()
+        device_queue = DeviceQueue(self.db, clock)
+        self.device_outbox = DeviceOutboxService(device_queue)
+        devices = DeviceService(
+            DeviceRepo(self.db, clock),
+            device_queue,
+            account_service,
+            CredentialRepo(self.db),
+            self.inbound_repo,
+            self.device_hub,
+            keywords=Keywords.of(
+                settings.inbound.opt_out_keywords, settings.inbound.opt_in_keywords
+            ),
+            signature_skew_seconds=settings.android.signature_skew_seconds,
+            clock=clock,
+        )
         self.services = Services(
             accounts=account_service,
             submit=SubmitService(
@@ -121,6 +148,7 @@ class Gateway:
             history=OrderHistory(OrderHistoryRepo(self.db)),
             allowance=AllowanceService(account_service, settings.pricing.table()),
             stats=StatsService(StatsRepo(self.db, accounts), lambda: self.connectors, clock=clock),
+            devices=devices,
         )
         # The CLI and tests reach logins through the gateway too.
         self.credentials = self.services.credentials
@@ -137,7 +165,10 @@ class Gateway:
         await self.writer.start()
         if not dispatch:
             return
-        self.connectors = {c.name: build_connector(c) for c in self.settings.connectors}
+        self.connectors = {
+            c.name: build_connector(c, outbox=self.device_outbox, hub=self.device_hub)
+            for c in self.settings.connectors
+        }
         self.receiver = ReportReceiver(self.queue, self._clock)
         self.inbound = InboundReceiver(
             self.inbound_repo,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textgate.services.accounts import AccountService
 from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService
+from textgate.services.devices import DeviceService
 from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundService
 from textgate.services.mail import MailService
@@ -30,3 +31,5 @@ class Services:
     history: OrderHistory
     allowance: AllowanceService
     stats: StatsService
+    # Android phones running the SMSGate app (dialects/android, connectors/android).
+    devices: DeviceService

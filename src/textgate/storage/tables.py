@@ -27,6 +27,8 @@ __all__ = [
     "accounts",
     "api_keys",
     "auth_tokens",
+    "device_messages",
+    "devices",
     "idempotency_keys",
     "inbound_messages",
     "inbound_parts",
@@ -435,3 +437,57 @@ auth_tokens = Table(
 # --- MailUp (migration 0008) -------------------------------------------------------------
 
 # --- Android devices (migration 0009) ----------------------------------------------------
+
+# Android phones running the SMSGate app, registered against the device API. Only SHA-256
+# digests of device tokens are kept; the password (shown once, at registration) is a salted
+# scrypt string (core.passwords). ``signing_key`` checks the phone's signed webhooks, so it
+# must be readable here. ``sim_cards`` is the app's JSON list as last reported.
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(21), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("label", String(100)),
+    Column("phone_number", String(32)),
+    Column("token_hash", String(64), nullable=False),
+    Column("login", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("push_token", String(256)),
+    Column("sim_cards", Text),
+    Column("signing_key", String(64), nullable=False),
+    Column("created_at", Ms, nullable=False),
+    Column("updated_at", Ms, nullable=False),
+    Column("last_seen_at", Ms, nullable=False),
+    Index("ix_devices_account_id", "account_id"),
+    Index("ux_devices_token_hash", "token_hash", unique=True),
+    Index("ux_devices_login", "login", unique=True),
+)
+
+# What each phone has to send: one row per textgate message handed to a device. ``id`` is
+# the id the phone knows the message by (the connector's external id). ``state`` is the
+# app's word (Pending, Cancelling, Processed, Sent, Delivered, Failed, Cancelled);
+# ``reported_at`` is set by the phone's first state report, after which the message is no
+# longer offered to it. ``states`` is the app's state history as JSON.
+device_messages = Table(
+    "device_messages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("device_id", String(21), nullable=False),
+    Column("account_id", Id, nullable=False),
+    Column("message_id", Id, nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sim_number", SmallInteger),
+    Column("priority", SmallInteger, nullable=False, server_default=text("0")),
+    Column("valid_until", Ms),
+    Column("state", String(16), nullable=False),
+    Column("error", Text),
+    Column("states", Text),
+    Column("reported_at", Ms),
+    Column("created_at", Ms, nullable=False),
+    Column("updated_at", Ms, nullable=False),
+    Index("ix_device_messages_device_id_state", "device_id", "state"),
+    Index("ix_device_messages_message_id", "message_id"),
+)

@@ -1,0 +1,72 @@
+"""The android connector: hands messages to the account's phones and wakes them up.
+
+``submit`` places each message on a device (through the injected :class:`DeviceOutbox`)
+and publishes ``MessageEnqueued`` on the device's open event stream, so the phone pulls at
+once. The message is ``sent`` once a phone has it; the phone's own state reports (through
+the device API) move it on to delivered, failed, expired or cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from textgate.connectors.android.hub import WakeHub
+from textgate.connectors.android.outbox import AndroidOptions, DeviceOutbox
+from textgate.connectors.base import InboundSink, Outcome, ReportSink, Submission
+from textgate.core.devices import DeviceEvent, EventName
+from textgate.errors import GatewayError
+
+__all__ = ["AndroidConnector"]
+
+log = logging.getLogger(__name__)
+
+ENQUEUED = DeviceEvent(EventName.MESSAGE_ENQUEUED)
+
+
+class AndroidConnector:
+    def __init__(
+        self, name: str, options: AndroidOptions, outbox: DeviceOutbox, hub: WakeHub
+    ) -> None:
+        self.name = name
+        self.options = options
+        self._outbox = outbox
+        self._hub = hub
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, sink: ReportSink, inbound: InboundSink | None = None) -> None:
+        # Reports and received messages reach the gateway through the device API; the
+        # sinks are not needed here.
+        self._task = asyncio.create_task(self._sweep_loop(), name=f"android-{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
+        placements = await self._outbox.place(
+            self.name, batch, self.options.rules, self._hub.connected()
+        )
+        for device_id in {p.device_id for p in placements if p.device_id}:
+            self._hub.publish(device_id, ENQUEUED)
+        return [Outcome(p.message_id, external_id=p.external_id, error=p.error) for p in placements]
+
+    async def sweep(self) -> None:
+        swept = await self._outbox.sweep(self.name, self.options.rules, self._hub.connected())
+        for device_id in swept.woken:
+            self._hub.publish(device_id, ENQUEUED)
+        if swept.failed:
+            log.warning("%s: %d message(s) failed over as undeliverable", self.name, swept.failed)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.sweep_seconds)
+            try:
+                await self.sweep()
+            except GatewayError:
+                log.exception("%s: sweeping device queues failed; will try again", self.name)

@@ -1,0 +1,230 @@
+"""The device API's routes (spec section 2), mounted under ``android.prefix``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import TypeAdapter, ValidationError
+
+from textgate.config import AndroidSettings
+from textgate.core.devices import Device, format_app_date, parse_app_date
+from textgate.core.inbound import InboundMessage
+from textgate.dialects.android.errors import render_error
+from textgate.dialects.android.events import event_frames
+from textgate.dialects.android.schemas import (
+    DeviceUpdateIn,
+    PatchItemIn,
+    ReceivedIn,
+    ReceivedPayload,
+    RegisterIn,
+    RegisterOut,
+    message_out,
+)
+from textgate.dialects.base import bearer_token, error_route_class, services_of, validation_message
+from textgate.errors import AuthenticationFailed, InvalidRequest
+from textgate.services.devices import INBOUND_CONNECTOR, DeviceService, RegistrationAuth
+
+__all__ = ["RECEIVED_PATH", "build_router"]
+
+RECEIVED_PATH = "/received"
+"""Where phones post their ``sms:received`` webhooks (``<prefix>/received/<device id>``)."""
+SMS_RECEIVED = "sms:received"
+_PATCH_ITEMS = TypeAdapter(list[PatchItemIn])
+
+
+async def device_service(request: Request) -> DeviceService:
+    return (await services_of(request)).devices
+
+
+DevicesDep = Annotated[DeviceService, Depends(device_service)]
+
+
+async def current_device(
+    devices: DevicesDep, authorization: Annotated[str | None, Header()] = None
+) -> Device:
+    return await devices.authenticate(bearer_token(authorization))
+
+
+DeviceDep = Annotated[Device, Depends(current_device)]
+
+
+def _registration_auth(authorization: str | None) -> RegistrationAuth:
+    """Bearer private token or Basic login (spec section 1; one-time codes are not offered)."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return RegistrationAuth(private_token=value.strip())
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            login, sep, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise AuthenticationFailed("malformed Basic credentials") from exc
+        if sep:
+            return RegistrationAuth(login=login, password=password)
+    raise AuthenticationFailed("send the private token as 'Authorization: Bearer <token>'")
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise InvalidRequest("the body is not JSON") from exc
+
+
+def build_router(settings: AndroidSettings) -> APIRouter:
+    router = APIRouter(tags=["android devices"], route_class=error_route_class(render_error))
+
+    @router.post("/device", status_code=201, response_model=RegisterOut)
+    async def register(
+        body: RegisterIn,
+        devices: DevicesDep,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        done = await devices.register(
+            _registration_auth(authorization),
+            body.name,
+            push_token=body.pushToken,
+            sim_cards=[s.to_core() for s in body.simCards or []],
+        )
+        out = RegisterOut(
+            id=done.device.id, token=done.token, login=done.login, password=done.password
+        )
+        return JSONResponse(out.model_dump(exclude_none=True), status_code=201)
+
+    @router.patch("/device", status_code=204)
+    async def update_device(
+        body: DeviceUpdateIn, device: DeviceDep, devices: DevicesDep
+    ) -> Response:
+        sims = None if body.simCards is None else [s.to_core() for s in body.simCards]
+        await devices.update(device, body.id, push_token=body.pushToken, sim_cards=sims)
+        return Response(status_code=204)
+
+    @router.get("/device")
+    async def get_device(
+        request: Request, devices: DevicesDep, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        """The caller's address (the app reads only ``externalIp``); auth is optional."""
+        body: dict[str, Any] = {"externalIp": request.client.host if request.client else ""}
+        token = bearer_token(authorization)
+        if token:
+            try:
+                d = await devices.authenticate(token)
+            except AuthenticationFailed:
+                return body
+            body["device"] = {
+                "id": d.id,
+                "name": d.name,
+                "createdAt": format_app_date(d.created_at),
+                "updatedAt": format_app_date(d.updated_at),
+                "lastSeen": format_app_date(d.last_seen_at),
+            }
+        return body
+
+    @router.get("/message")
+    async def pending_messages(
+        device: DeviceDep,
+        devices: DevicesDep,
+        order: Annotated[Literal["lifo", "fifo"], Query()] = "lifo",
+    ) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        found = await devices.pull(device, fifo=order == "fifo")
+        return [message_out(m, now) for m in found]
+
+    @router.patch("/message", status_code=204)
+    async def report_states(request: Request, device: DeviceDep, devices: DevicesDep) -> Response:
+        try:
+            items = _PATCH_ITEMS.validate_python(await _json(request))
+        except ValidationError as exc:
+            raise InvalidRequest(validation_message(exc)) from exc
+        await devices.report(device, [i.to_core() for i in items])
+        return Response(status_code=204)
+
+    @router.get("/webhooks")
+    async def webhooks(request: Request, device: DeviceDep) -> list[dict[str, Any]]:
+        """textgate's own receiver, so that the SMS the phone receives reach the inbox."""
+        base = (settings.public_url or str(request.base_url)).rstrip("/")
+        return [
+            {
+                "id": f"textgate-{device.id}",
+                "deviceId": device.id,
+                "url": f"{base}{settings.prefix}{RECEIVED_PATH}/{device.id}",
+                "event": SMS_RECEIVED,
+            }
+        ]
+
+    @router.get("/settings")
+    async def device_settings(device: DeviceDep, devices: DevicesDep) -> dict[str, Any]:
+        # Never "cloud_url": null, which sends the app back to the vendor (spec section 2).
+        body: dict[str, Any] = {"webhooks": {"signing_key": await devices.signing_key(device.id)}}
+        if settings.notification_channel:
+            body["gateway"] = {"notification_channel": settings.notification_channel}
+        return body
+
+    @router.get("/events")
+    async def events(device: DeviceDep, devices: DevicesDep) -> StreamingResponse:
+        frames = event_frames(
+            devices,
+            device,
+            keepalive_seconds=settings.keepalive_seconds,
+            max_seconds=settings.stream_max_seconds,
+        )
+        return StreamingResponse(
+            frames,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get("/user/code", status_code=501)
+    async def login_code() -> Response:
+        """Sign-in codes are not offered (register with the private token or a login)."""
+        return render_error_501()
+
+    @router.patch("/user/password", status_code=501)
+    async def change_password() -> Response:
+        return render_error_501()
+
+    @router.post(RECEIVED_PATH + "/{device_id}", status_code=204)
+    async def received(
+        device_id: str,
+        request: Request,
+        devices: DevicesDep,
+        x_timestamp: Annotated[str | None, Header()] = None,
+        x_signature: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """A webhook from the phone, signed with the key it got from GET /settings."""
+        raw = await request.body()
+        device = await devices.check_signature(device_id, raw, x_timestamp, x_signature)
+        try:
+            hook = ReceivedIn.model_validate_json(raw)
+            if hook.event != SMS_RECEIVED:
+                return Response(status_code=204)  # not subscribed to; nothing to keep
+            payload = ReceivedPayload.model_validate(hook.payload)
+        except ValidationError as exc:
+            raise InvalidRequest(validation_message(exc)) from exc
+        await devices.receive(device, [_inbound(device, payload)])
+        return Response(status_code=204)
+
+    return router
+
+
+def render_error_501() -> Response:
+    return JSONResponse({"message": "not implemented"}, status_code=501)
+
+
+def _inbound(device: Device, p: ReceivedPayload) -> InboundMessage:
+    received_at = parse_app_date(p.receivedAt) or datetime.now(UTC)
+    recipient = p.recipient or p.phoneNumber or device.phone_number or device.id
+    return InboundMessage(
+        connector=INBOUND_CONNECTOR,
+        sender=p.sender,
+        recipient=recipient,
+        text=p.message,
+        received_at=received_at,
+        # The app's message id is a hash of the content: with the device it names one SMS.
+        external_id=f"{device.id}:{p.messageId}"[:128],
+    )

@@ -1,0 +1,1 @@
+"""Development tools that stand in for phones (see ``textgate phone``)."""

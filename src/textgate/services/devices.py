@@ -1,0 +1,306 @@
+"""Phones running the SMSGate app: registering them, what they pull and report, what they
+receive, and managing them from the native API and the CLI.
+
+The device API (``dialects.android``) and the android connector share this service's
+:class:`WakeHub`: the connector publishes ``MessageEnqueued`` when it gives a phone a
+message, the device API streams it to the phone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from textgate.connectors.android.hub import EventStream, WakeHub
+from textgate.connectors.base import Submission
+from textgate.core.accounts import hash_secret
+from textgate.core.clock import Clock, system_clock
+from textgate.core.devices import (
+    Device,
+    DeviceEvent,
+    DeviceMessage,
+    EventName,
+    Outgoing,
+    PhoneReport,
+    Placement,
+    PlacementRules,
+    SimCard,
+    Swept,
+    nanoid,
+)
+from textgate.core.inbound import InboundMessage, Keywords
+from textgate.core.passwords import hash_password, verify_password
+from textgate.errors import AuthenticationFailed, Conflict, Forbidden, InvalidRequest
+from textgate.services.accounts import AccountService
+from textgate.storage.credentials import CredentialRepo
+from textgate.storage.device_queue import DeviceQueue
+from textgate.storage.devices import DeviceRepo, NewDevice
+from textgate.storage.inbound import InboundRepo
+
+__all__ = ["DeviceOutboxService", "DeviceService", "Registration", "RegistrationAuth"]
+
+INBOUND_CONNECTOR = "android"
+"""The connector name inbound messages from phones are stored under."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationAuth:
+    """How a phone proved it may join an account (spec section 1, POST /device)."""
+
+    private_token: str | None = None
+    """``Bearer``: the account's private token, which is one of its API keys."""
+    login: str | None = None
+    password: str | None = None
+    """``Basic``: a device login of the account, or the account's own username."""
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    device: Device
+    token: str
+    login: str
+    password: str | None
+    """Shown once; None when the phone signed in with an existing login (as the vendor)."""
+
+
+class DeviceService:
+    def __init__(
+        self,
+        devices: DeviceRepo,
+        queue: DeviceQueue,
+        accounts: AccountService,
+        logins: CredentialRepo,
+        inbound: InboundRepo,
+        hub: WakeHub,
+        *,
+        keywords: Keywords | None = None,
+        signature_skew_seconds: float = 3600.0,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._devices = devices
+        self._queue = queue
+        self._accounts = accounts
+        self._logins = logins
+        self._inbound = inbound
+        self.hub = hub
+        self._keywords = keywords or Keywords()
+        self._skew_ms = int(signature_skew_seconds * 1000)
+        self._clock = clock
+
+    # --- the phone's side ------------------------------------------------------------
+
+    async def register(
+        self,
+        auth: RegistrationAuth,
+        name: str,
+        *,
+        push_token: str | None,
+        sim_cards: Sequence[SimCard],
+    ) -> Registration:
+        account_id, shown_login = await self._registrant(auth)
+        token = nanoid()
+        password = nanoid()[7:].lower()
+        password_hash = await asyncio.to_thread(hash_password, password)
+        for _ in range(5):
+            # Logins are short (the vendor's six characters), so a clash is possible.
+            login = nanoid(6).upper()
+            try:
+                device = await self._devices.add(
+                    NewDevice(
+                        id=nanoid(),
+                        account_id=account_id,
+                        name=name,
+                        token_hash=hash_secret(token),
+                        login=login,
+                        password_hash=password_hash,
+                        signing_key=secrets.token_urlsafe(24),
+                        push_token=push_token,
+                        sim_cards=sim_cards,
+                    )
+                )
+            except Conflict:
+                continue
+            if shown_login is not None:
+                return Registration(device, token, shown_login, None)
+            return Registration(device, token, login, password)
+        raise Conflict("could not pick a free device login; try again")
+
+    async def _registrant(self, auth: RegistrationAuth) -> tuple[str, str | None]:
+        """The account joined, and the login to show when one signed in."""
+        if auth.login is not None:
+            password = auth.password or ""
+            stored = await self._devices.login(auth.login)
+            if stored is None:
+                found = await self._logins.login(auth.login)
+                stored_hash = None if found is None else found[1]
+                account_id = None if found is None else found[0]
+            else:
+                stored_hash, account_id = stored.password_hash, stored.account_id
+            ok = await asyncio.to_thread(verify_password, password, stored_hash)
+            if not ok or account_id is None:
+                raise AuthenticationFailed("wrong login or password")
+            return account_id, auth.login
+        if auth.private_token:
+            try:
+                return (await self._accounts.authenticate(auth.private_token)).id, None
+            except AuthenticationFailed as exc:
+                raise AuthenticationFailed("invalid private token") from exc
+        raise AuthenticationFailed("registration needs the account's private token")
+
+    async def authenticate(self, token: str | None) -> Device:
+        """The device a Bearer token belongs to; unknown tokens fail (the app re-registers
+        only on 401, spec section 1)."""
+        found = None if not token else await self._devices.by_token(hash_secret(token))
+        if found is None:
+            raise AuthenticationFailed("unknown device token")
+        return found
+
+    async def update(
+        self,
+        device: Device,
+        claimed_id: str,
+        *,
+        push_token: str | None,
+        sim_cards: Sequence[SimCard] | None,
+    ) -> None:
+        if claimed_id != device.id:
+            raise Forbidden("the id is not this device's")
+        await self._devices.update_from_phone(device.id, push_token=push_token, sim_cards=sim_cards)
+
+    async def pull(self, device: Device, *, fifo: bool) -> list[DeviceMessage]:
+        return await self._queue.pull(device.id, fifo=fifo)
+
+    async def report(self, device: Device, items: Sequence[PhoneReport]) -> None:
+        if items:
+            await self._queue.report(device.id, items)
+
+    async def signing_key(self, device_id: str) -> str:
+        found = await self._devices.signing_key(device_id)
+        if found is None:
+            raise AuthenticationFailed("unknown device")
+        return found[1]
+
+    async def check_signature(
+        self, device_id: str, body: bytes, timestamp: str | None, signature: str | None
+    ) -> Device:
+        """The device a signed webhook came from: ``X-Signature`` is hex HMAC-SHA256 of the
+        body followed by ``X-Timestamp`` (Unix seconds), keyed with the signing key the
+        device got from GET /settings (spec section 4)."""
+        found = await self._devices.signing_key(device_id)
+        if found is None or not timestamp or not signature:
+            raise AuthenticationFailed("unsigned or unknown device")
+        device, key = found
+        expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.strip().lower()):
+            raise AuthenticationFailed("bad signature")
+        try:
+            stamp_ms = int(timestamp) * 1000
+        except ValueError as exc:
+            raise AuthenticationFailed("bad timestamp") from exc
+        if abs(self._clock() - stamp_ms) > self._skew_ms:
+            raise AuthenticationFailed("timestamp too far from now")
+        return device
+
+    async def receive(self, device: Device, items: Sequence[InboundMessage]) -> None:
+        """Store SMS the phone received, owned by the phone's account. A webhook the phone
+        sends again (our answer was lost) is stored once."""
+        fresh = [
+            i
+            for i in items
+            if i.external_id is None
+            or not await self._queue.seen_inbound(i.connector, i.recipient, i.external_id)
+        ]
+        if fresh:
+            account_id = device.account_id
+            await self._inbound.store(fresh, lambda _recipient: account_id, self._keywords)
+
+    async def touch(self, device: Device) -> None:
+        await self._devices.touch(device.id)
+
+    async def has_pending(self, device: Device) -> bool:
+        return await self._queue.has_pending(device.id)
+
+    @contextmanager
+    def events(self, device: Device) -> Iterator[EventStream]:
+        with self.hub.subscribe(device.id) as stream:
+            yield stream
+
+    # --- managing devices (native API, CLI) -------------------------------------------
+
+    async def of_account(self, account_id: str) -> list[Device]:
+        return await self._devices.of_account(account_id)
+
+    async def get(self, account_id: str, device_id: str) -> Device:
+        return await self._devices.get(account_id, device_id)
+
+    async def set_labels(
+        self,
+        account_id: str,
+        device_id: str,
+        *,
+        label: str | None = None,
+        phone_number: str | None = None,
+    ) -> Device:
+        """Set a label or phone number; an empty string clears it."""
+        if phone_number and not phone_number.lstrip("+").isdigit():
+            raise InvalidRequest("a phone number has digits only, with an optional leading '+'")
+        return await self._devices.set_labels(
+            account_id,
+            device_id,
+            label=label,
+            phone_number=phone_number,
+            clear_label=label == "",
+            clear_phone_number=phone_number == "",
+        )
+
+    async def delete(self, account_id: str, device_id: str) -> None:
+        """Forget a device: its token stops working at once and its open event stream ends;
+        the messages it has not picked up fail over (android connector's ``failover``)."""
+        await self._queue.delete_device(account_id, device_id)
+        self.hub.close(device_id)
+
+    async def cancel(self, account_id: str, message_id: str) -> str:
+        """Ask the phone to cancel a message it has not started on; the message becomes
+        ``cancelled`` when the phone confirms. Returns the device's id."""
+        device_id, external_id = await self._queue.cancel(account_id, message_id)
+        self.hub.publish(
+            device_id,
+            DeviceEvent(EventName.MESSAGE_CANCELLED, (("messageId", external_id),)),
+        )
+        # A phone that has not pulled it yet learns of it from its next pull.
+        self.hub.publish(device_id, DeviceEvent(EventName.MESSAGE_ENQUEUED))
+        return device_id
+
+    async def refresh(self, account_id: str, device_id: str) -> bool:
+        """Tell the phone to fetch its webhooks and settings again; whether it listens."""
+        await self._devices.get(account_id, device_id)
+        woke = self.hub.publish(device_id, DeviceEvent(EventName.WEBHOOKS_UPDATED))
+        self.hub.publish(device_id, DeviceEvent(EventName.SETTINGS_UPDATED))
+        return woke
+
+
+class DeviceOutboxService:
+    """The android connector's :class:`~textgate.connectors.android.outbox.DeviceOutbox`."""
+
+    def __init__(self, queue: DeviceQueue) -> None:
+        self._queue = queue
+
+    async def place(
+        self,
+        connector: str,
+        batch: Sequence[Submission],
+        rules: PlacementRules,
+        connected: frozenset[str],
+    ) -> list[Placement]:
+        items = [Outgoing(s.message_id, s.recipient, s.sender, s.text) for s in batch]
+        return await self._queue.place(connector, items, rules, connected)
+
+    async def sweep(
+        self, connector: str, rules: PlacementRules, connected: frozenset[str]
+    ) -> Swept:
+        return await self._queue.sweep(connector, rules, connected)

@@ -1,0 +1,107 @@
+"""Which of an account's phones sends a message.
+
+The sender decides first: a message whose sender is a device's label, name or id, or the
+phone number of the device or of one of its SIM cards, goes through that device (and that
+SIM). Then the connector's ``device`` option. Otherwise the least busy online device takes
+it (fewest messages waiting on it; the most recently seen on a tie).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textgate.core.devices import PlacementRules
+from textgate.errors import ConnectorError
+from textgate.storage.devices import decode_sims
+from textgate.storage.txn import Txn, in_list
+
+__all__ = ["Candidate", "choose", "load_candidates"]
+
+
+@dataclass(slots=True)
+class Candidate:
+    id: str
+    names: frozenset[str]
+    """Label, name and id: what a sender or the ``device`` option may call it."""
+    numbers: dict[str, int | None]
+    """Digits of its phone numbers -> SIM number (None: the device's own number)."""
+    last_seen_at: int
+    online: bool
+    pending: int
+
+    def load_key(self) -> tuple[int, int]:
+        return self.pending, -self.last_seen_at
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def load_candidates(
+    account_ids: Sequence[str], connected: frozenset[str], now: int, rules: PlacementRules
+) -> Txn[dict[str, list[Candidate]]]:
+    if not account_ids:
+        return {}
+    rows = yield in_list(
+        "SELECT d.id, d.account_id, d.name, d.label, d.phone_number, d.sim_cards,"
+        " d.last_seen_at, (SELECT COUNT(*) FROM device_messages m WHERE m.device_id = d.id"
+        " AND m.state IN ('Pending', 'Cancelling')) AS pending"
+        " FROM devices d WHERE d.account_id IN {in} ORDER BY d.created_at, d.id",
+        list(account_ids),
+    )
+    seen_after = now - int(rules.offline_after_seconds * 1000)
+    found: dict[str, list[Candidate]] = {}
+    for r in rows or []:
+        numbers: dict[str, int | None] = {}
+        for sim in decode_sims(r["sim_cards"]):
+            # The app redacts SIM numbers to their last 4 characters; those match nothing.
+            if sim.phone_number and "*" not in sim.phone_number and _digits(sim.phone_number):
+                numbers[_digits(sim.phone_number)] = sim.sim_number
+        if r["phone_number"] and _digits(r["phone_number"]):
+            numbers[_digits(r["phone_number"])] = None
+        found.setdefault(r["account_id"], []).append(
+            Candidate(
+                id=r["id"],
+                names=frozenset(n for n in (r["id"], r["name"], r["label"]) if n),
+                numbers=numbers,
+                last_seen_at=r["last_seen_at"],
+                online=r["id"] in connected or r["last_seen_at"] >= seen_after,
+                pending=int(r["pending"]),
+            )
+        )
+    return found
+
+
+def _named(devices: Sequence[Candidate], name: str) -> tuple[Candidate, int | None] | None:
+    for device in devices:
+        if name in device.names:
+            return device, None
+    digits = _digits(name)
+    if digits and (name.startswith("+") or digits == name):
+        for device in devices:
+            if digits in device.numbers:
+                return device, device.numbers[digits]
+    return None
+
+
+def choose(
+    devices: Sequence[Candidate], sender: str | None, rules: PlacementRules
+) -> tuple[Candidate, int | None] | ConnectorError:
+    """The device (and SIM number, if the sender chose one) for a message, or the
+    (retryable) error when none can take it now."""
+    named = _named(devices, sender) if sender else None
+    if named is None and rules.device:
+        named = _named(devices, rules.device)
+        if named is None:
+            return ConnectorError(
+                f"no device called {rules.device!r}", retryable=True, code="no-device"
+            )
+    if named is not None:
+        if not named[0].online:
+            return ConnectorError("the chosen device is offline", retryable=True, code="offline")
+        return named
+    online = [d for d in devices if d.online]
+    if not online:
+        return ConnectorError("no online device for this account", retryable=True, code="offline")
+    return min(online, key=Candidate.load_key), None

@@ -54,7 +54,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await gw.start(dispatch=settings.run_dispatcher)
+        await gw.start(dispatch=settings.run_dispatcher, smtp=True)
         if on_ready is not None:
             await on_ready(gw)
         try:

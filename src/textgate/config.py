@@ -30,6 +30,7 @@ __all__ = [
     "QueueSettings",
     "RoutingSettings",
     "Settings",
+    "SmtpSettings",
     "WebhookSettings",
     "load_settings",
 ]
@@ -188,6 +189,33 @@ class AndroidSettings(BaseModel):
     signature_skew_seconds: float = Field(default=3600.0, gt=0)
 
 
+class SmtpSettings(BaseModel):
+    """The email-to-SMS server (LabsMobile MailSMS, seed 000; ASPSMS SMTP, seed 004).
+
+    Mail to ``<number>@<d>`` for ``d`` in ``labsmobile_domains`` is a MailSMS message; mail
+    to ``textsms@``, ``xml@`` or ``<00number>@`` a domain in ``aspsms_domains`` follows the
+    ASPSMS rules. The providers' own domains are the defaults, so existing senders only change
+    their outgoing server. STARTTLS uses ``tls_cert``/``tls_key``; without them a self-signed
+    certificate is made under ``<data_dir>/smtp`` (development only).
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=2525, ge=0, le=65535)
+    hostname: str = "localhost"
+    labsmobile_domains: list[str] = Field(default_factory=lambda: ["api.labsmobile.com"])
+    aspsms_domains: list[str] = Field(default_factory=lambda: ["smtp.aspsms.com"])
+    starttls: bool = True
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Clients must log in (SMTP AUTH with an account's login, after STARTTLS) before MAIL.
+    auth_required: bool = False
+    max_message_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_recipients: int = Field(default=1000, ge=1, le=10_000)
+    # An idle connection is closed after this long.
+    timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TEXTGATE_", env_nested_delimiter="__", extra="forbid"
@@ -209,6 +237,7 @@ class Settings(BaseSettings):
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     android: AndroidSettings = Field(default_factory=AndroidSettings)
     # Bearer token of the admin API (/v1/admin); unset, the admin API answers 404.
     admin_token: SecretStr | None = None

@@ -22,15 +22,18 @@ from textgate.services.accounts import AccountService
 from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService
 from textgate.services.devices import DeviceOutboxService, DeviceService
+from textgate.services.email_logins import EmailLoginService
 from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
 from textgate.services.mail import MailService
+from textgate.services.originators import OriginatorService
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
 from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
 from textgate.services.webhooks import TargetChecker, WebhookService
+from textgate.smtp.server import SmtpServer
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.conversations import ConversationRepo
 from textgate.storage.credentials import CredentialRepo
@@ -45,6 +48,7 @@ from textgate.storage.migrate import upgrade
 from textgate.storage.notify import PgListener
 from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
+from textgate.storage.originators import OriginatorRepo
 from textgate.storage.queue import DispatchQueue
 from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
@@ -147,6 +151,8 @@ class Gateway:
             ),
             history=OrderHistory(OrderHistoryRepo(self.db)),
             allowance=AllowanceService(account_service, settings.pricing.table()),
+            email_logins=EmailLoginService(account_service, CredentialRepo(self.db), clock),
+            originators=OriginatorService(OriginatorRepo(self.db), account_service, clock),
             stats=StatsService(StatsRepo(self.db, accounts), lambda: self.connectors, clock=clock),
             devices=devices,
         )
@@ -154,15 +160,23 @@ class Gateway:
         self.credentials = self.services.credentials
         self._clock = clock
         self._listener: PgListener | None = None
+        self.smtp: SmtpServer | None = None
 
     def _wake(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake()
 
-    async def start(self, *, dispatch: bool, migrate: bool | None = None) -> None:
+    async def start(
+        self, *, dispatch: bool, migrate: bool | None = None, smtp: bool = False
+    ) -> None:
+        """``smtp``: also run the email-to-SMS server if configured (the front-door
+        processes do; workers and CLI commands do not)."""
         if migrate if migrate is not None else self.db.is_sqlite:
             await upgrade(self.db)
         await self.writer.start()
+        if smtp and self.settings.smtp.enabled:
+            self.smtp = SmtpServer(self.settings.smtp, self.services, Path(self.settings.data_dir))
+            await self.smtp.start()
         if not dispatch:
             return
         self.connectors = {
@@ -219,6 +233,8 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop taking work, drain what is in flight, close links and the database."""
+        if self.smtp is not None:
+            await self.smtp.stop()
         await self.writer.stop()
         if self._listener is not None:
             await self._listener.stop()

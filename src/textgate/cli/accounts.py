@@ -252,3 +252,30 @@ def account_revoke_logins(name: str, config: ConfigOpt = None) -> None:
         return await gw.credentials.revoke(acc.id)
 
     print(f"revoked: {execute(lambda: with_gateway(settings, body))}")
+
+
+@account_app.command("smtp-originator")
+def account_smtp_originator(
+    name: str,
+    address: Annotated[str | None, typer.Argument(help="Sender email address")] = None,
+    config: ConfigOpt = None,
+    originator: Annotated[
+        str | None, typer.Option("--originator", "-o", help="Default SMS sender for it")
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Withdraw the authorisation")] = False,
+) -> None:
+    """Authorise a sender address to send SMS by mailing <00number>@ an ASPSMS domain (the
+    address is the credential: keep it secret), remove one, or list them (no address)."""
+    settings = load(config)
+
+    async def body(gw: Gateway) -> list[tuple[str, str | None]]:
+        acc = await gw.services.accounts.by_name(name)
+        originators = gw.services.originators
+        if address is not None and remove:
+            await originators.remove(acc.id, address)
+        elif address is not None:
+            await originators.add(acc.id, address, originator)
+        return [(o.address, o.originator) for o in await originators.of_account(acc.id)]
+
+    for found, sender in execute(lambda: with_gateway(settings, body)):
+        print(f"{found}\t{sender or '-'}")

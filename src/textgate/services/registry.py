@@ -8,9 +8,11 @@ from textgate.services.accounts import AccountService
 from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService
 from textgate.services.devices import DeviceService
+from textgate.services.email_logins import EmailLoginService
 from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundService
 from textgate.services.mail import MailService
+from textgate.services.originators import OriginatorService
 from textgate.services.query import MessageService
 from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
@@ -30,6 +32,9 @@ class Services:
     credentials: CredentialService
     history: OrderHistory
     allowance: AllowanceService
+    # The email-to-SMS interfaces (smtp/).
+    email_logins: EmailLoginService
+    originators: OriginatorService
     stats: StatsService
     # Android phones running the SMSGate app (dialects/android, connectors/android).
     devices: DeviceService

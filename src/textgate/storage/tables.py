@@ -42,6 +42,7 @@ __all__ = [
     "opt_outs",
     "orders",
     "pending_reports",
+    "smtp_originators",
     "usage_daily",
     "webhook_cursors",
     "webhook_deliveries",
@@ -433,6 +434,19 @@ auth_tokens = Table(
 )
 
 # --- Email-to-SMS interfaces (migration 0007) -------------------------------------------
+
+# Sender addresses authorised to send SMS by mailing <number>@<domain> (ASPSMS SMTP
+# interface, seed 004 "Authorized SMTP Originators"): the address itself is the secret, so
+# it is stored lower-cased and unique across accounts. ``originator`` is the SMS sender used
+# when the email names none.
+smtp_originators = Table(
+    "smtp_originators",
+    metadata,
+    Column("address", String(254), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("originator", String(32)),
+    Column("created_at", Ms, nullable=False),
+)
 
 # --- MailUp (migration 0008) -------------------------------------------------------------
 

@@ -1,0 +1,57 @@
+"""Authorised SMTP originators (ASPSMS SMTP interface, seed 004): sender addresses whose
+mail to ``<number>@<domain>`` is sent as SMS from an account.
+
+The address is the only credential ("the sender email address is the secret", seed 004),
+so it is compared case-insensitively, is unique across accounts, and is never logged.
+"""
+
+from __future__ import annotations
+
+from textgate.core.accounts import Account
+from textgate.core.clock import Clock, system_clock
+from textgate.core.mail import mail_address
+from textgate.core.numbers import validate_sender
+from textgate.errors import AuthenticationFailed, NotFound
+from textgate.services.accounts import AccountService
+from textgate.storage.originators import OriginatorRepo, SmtpOriginator
+
+__all__ = ["OriginatorService", "SmtpOriginator"]
+
+
+def _key(address: str) -> str:
+    return address.strip().lower()
+
+
+class OriginatorService:
+    def __init__(
+        self, repo: OriginatorRepo, accounts: AccountService, clock: Clock = system_clock
+    ) -> None:
+        self._repo = repo
+        self._accounts = accounts
+        self._clock = clock
+
+    async def add(self, account_id: str, address: str, originator: str | None = None) -> None:
+        """Authorise ``address``; ``originator`` is its default SMS sender."""
+        addr = mail_address(address, "address").addr_spec
+        sender = validate_sender(originator) if originator else None
+        await self._repo.add(account_id, _key(addr), sender, self._clock())
+
+    async def remove(self, account_id: str, address: str) -> None:
+        if not await self._repo.remove(account_id, _key(address)):
+            raise NotFound("no such authorised originator for this account")
+
+    async def of_account(self, account_id: str) -> list[SmtpOriginator]:
+        return await self._repo.of_account(account_id)
+
+    async def resolve(self, address: str) -> tuple[Account, str | None]:
+        """The account that authorised ``address`` and its default originator."""
+        found = await self._repo.get(_key(address)) if address else None
+        if found is None:
+            raise AuthenticationFailed("the sender address is not an authorised SMTP originator")
+        try:
+            account = await self._accounts.get(found.account_id)
+        except NotFound as exc:
+            raise AuthenticationFailed(
+                "the sender address is not an authorised SMTP originator"
+            ) from exc
+        return account, found.originator

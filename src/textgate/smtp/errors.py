@@ -1,0 +1,87 @@
+"""SMTP replies: every refusal the email interfaces give, and the one table that maps
+textgate errors to them.
+
+Neither provider documents SMTP reply codes (seeds 000 and 004 only say what is refused:
+unknown accounts and tokens, senders that are not authorised, numbers not starting with 00,
+anything but plain text). The codes follow RFC 5321 section 4.2 (basic codes: 4xx try again
+later, 5xx do not) and RFC 3463 (enhanced status codes), so the sending server bounces the
+mail with the text below and its user learns why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textgate.errors import (
+    AuthenticationFailed,
+    ConnectorError,
+    Forbidden,
+    GatewayError,
+    InsufficientCredit,
+    InvalidNumber,
+    InvalidRequest,
+    InvalidSender,
+    NotFound,
+    PolicyDenied,
+    RateLimited,
+    RequestTooLarge,
+    StorageUnavailable,
+)
+
+__all__ = ["Refused", "Reply", "reply_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    code: int
+    status: str
+    """RFC 3463 enhanced status code."""
+    text: str
+
+    def __str__(self) -> str:
+        # One line: a CR or LF in the text would end the reply early (RFC 5321 4.2).
+        text = " ".join(self.text.split())
+        return f"{self.code} {self.status} {text}"
+
+
+class Refused(Exception):
+    """A mail (or one recipient) is refused with this reply."""
+
+    def __init__(self, code: int, status: str, text: str) -> None:
+        super().__init__(text)
+        self.reply = Reply(code, status, text)
+
+
+# textgate error -> (SMTP code, enhanced status). Most specific class first: the first entry
+# the error is an instance of wins.
+_TABLE: tuple[tuple[type[GatewayError], int, str], ...] = (
+    # Seed 000: the From username and the subject's API token identify the account; seed
+    # 004: the subject's UserKey and Password, or the authorised sender address.
+    (AuthenticationFailed, 554, "5.7.8"),
+    (Forbidden, 554, "5.7.1"),
+    # Seed 000 "Configuration and filters": IP allowlist, batch and daily limits, country
+    # filter, anti-duplication; all refuse the mail for good.
+    (PolicyDenied, 554, "5.7.1"),
+    (InsufficientCredit, 554, "5.7.1"),
+    # Try again later: the sending server keeps the mail and retries.
+    (RateLimited, 451, "4.7.1"),
+    (StorageUnavailable, 451, "4.3.0"),
+    (ConnectorError, 451, "4.3.0"),
+    (InvalidNumber, 550, "5.1.3"),
+    # The sender ID (From display name, seed 000; Originator=, seed 004).
+    (InvalidSender, 553, "5.1.7"),
+    (RequestTooLarge, 552, "5.3.4"),
+    (InvalidRequest, 554, "5.6.0"),
+    (NotFound, 554, "5.6.0"),
+)
+
+
+def reply_for(exc: GatewayError, *, at_rcpt: bool = False) -> Reply:
+    """The reply for ``exc``; ``at_rcpt``: refusing one recipient, for which a permanent
+    refusal is 550 (RFC 5321 section 4.2.2)."""
+    for cls, code, status in _TABLE:
+        if isinstance(exc, cls):
+            if at_rcpt and code >= 500:
+                code = 550
+            return Reply(code, status, exc.message)
+    return Reply(451, "4.3.0", "the message could not be taken now; try again later")

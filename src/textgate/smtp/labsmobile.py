@@ -1,0 +1,64 @@
+"""LabsMobile MailSMS (seed 000): an email becomes one SMS per ``<msisdn>@<domain>``.
+
+- ``From``: the account's username ("Email or username to identify the account"); its
+  display name, when present, is the SMS sender ("numeric (maximum length 16 digits) or
+  alphanumeric (maximum capacity 11 characters)").
+- ``Subject``: the account's API token.
+- ``To``: each ``<msisdn>@<domain>`` is a recipient, numbers in international format
+  without ``+`` (``12015550123@api.labsmobile.com``); several To addresses, several SMS.
+- Body: the text. "No response or confirmation of sending": success is only a 250, and the
+  result is in the account's history.
+
+The account's rules (seed 000 "Configuration and filters") apply through the submit path,
+the IP allowlist against the SMTP client's address.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from textgate.core.numbers import normalize_number
+from textgate.errors import InvalidNumber
+from textgate.services.registry import Services
+from textgate.services.submit import SubmitRequest, SubmitResult
+from textgate.smtp.errors import Refused
+from textgate.smtp.mime import ParsedMail
+
+__all__ = ["INTERFACE", "recipient_number", "send"]
+
+INTERFACE = "labsmobile-mail"
+# Digits, optionally after "+" or "00": the local part of a recipient address.
+_LOCAL = re.compile(r"(\+|00)?[0-9]{4,17}")
+
+
+def recipient_number(local: str) -> str:
+    """The E.164 number of a ``<msisdn>@`` local part; refused (550) if it is not one."""
+    if not _LOCAL.fullmatch(local):
+        raise Refused(
+            550,
+            "5.1.3",
+            f"{local!r} is not a phone number: write the recipient as <number>@domain in "
+            "international format, e.g. 12015550123@",
+        )
+    raw = local if local.startswith(("+", "00")) else f"+{local}"
+    try:
+        return normalize_number(raw)
+    except InvalidNumber as exc:
+        raise Refused(550, "5.1.3", f"{local}: {exc.message}") from exc
+
+
+async def send(
+    services: Services, mail: ParsedMail, numbers: Sequence[str], client_ip: str | None
+) -> SubmitResult:
+    account = await services.email_logins.by_token(mail.from_address, mail.subject)
+    return await services.submit.submit(
+        SubmitRequest(
+            account=account,
+            recipients=list(dict.fromkeys(numbers)),
+            text=mail.text,
+            sender=mail.from_name or None,
+            interface=INTERFACE,
+            client_ip=client_ip,
+        )
+    )

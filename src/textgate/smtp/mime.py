@@ -1,0 +1,152 @@
+"""An incoming email as the interfaces need it: sender, subject and one plain-text body.
+
+Seed 004: "Messages to the SMTP interface MUST contain ASCII-Plaintext. Special characters
+MUST be encoded using ISO-8859-1 standard. HTML or any other encoding will be rejected."
+So a ``text/html`` part (alone or as the alternative of a plain part, as webmail sends),
+attachments and unknown transfer encodings are refused with a reason; declared charsets are
+honoured and quoted-printable and base64 bodies decoded. Seed 000's own Python example sends
+a ``multipart/mixed`` with one ``text/plain`` part, which is accepted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from email import policy
+from email.errors import MessageDefect
+from email.message import Message
+from email.parser import BytesParser
+from email.utils import getaddresses
+
+from textgate.smtp.errors import Refused
+
+__all__ = ["MAX_SUBJECT", "ParsedMail", "parse_mail"]
+
+MAX_SUBJECT = 1000
+_ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "quoted-printable", "base64"})
+_CONTAINERS = frozenset({"multipart/mixed", "multipart/alternative", "multipart/related"})
+_MAX_PARTS = 20
+_PLAIN = frozenset({"text/plain"})
+_XML = frozenset({"text/plain", "text/xml", "application/xml"})
+_BAD_BASE64 = ("InvalidBase64", "InvalidBase64Padding", "InvalidBase64Length")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    subject: str
+    from_name: str
+    """The display name of the From header ("" if none)."""
+    from_address: str
+    """The address of the From header as written (may be a bare username, seed 000)."""
+    text: str
+
+
+def _refuse(text: str, status: str = "5.6.0") -> Refused:
+    return Refused(554, status, text)
+
+
+def _header(msg: Message, name: str) -> str:
+    values = msg.get_all(name) or []
+    if len(values) > 1:
+        raise _refuse(f"the {name} header appears more than once")
+    return str(values[0]) if values else ""
+
+
+def _from(msg: Message) -> tuple[str, str]:
+    raw = _header(msg, "From")
+    if not raw:
+        return "", ""
+    found = getaddresses([raw])
+    if len(found) != 1:
+        raise _refuse("the From header must name exactly one sender")
+    name, addr = found[0]
+    return name.strip(), addr.strip()
+
+
+def _decode(part: Message) -> str:
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if cte not in _ENCODINGS:
+        raise _refuse(f"the transfer encoding {cte!r} is not accepted", "5.6.1")
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        raise _refuse("the text part has no content", "5.6.1")
+    if any(type(d).__name__ in _BAD_BASE64 for d in part.defects):
+        raise _refuse("the base64 body is broken", "5.6.1")
+    declared = part.get_content_charset()
+    if declared is None:
+        # Undeclared: ASCII, else UTF-8, else ISO-8859-1 (what seed 004 asks senders to use).
+        for name in ("ascii", "utf-8", "iso-8859-1"):
+            try:
+                return payload.decode(name)
+            except UnicodeDecodeError:
+                continue
+    try:
+        codec = codecs.lookup(str(declared))
+    except LookupError as exc:
+        raise _refuse(f"the charset {declared!r} is unknown", "5.6.3") from exc
+    try:
+        return payload.decode(codec.name)
+    except UnicodeDecodeError as exc:
+        raise _refuse(f"the text is not valid {declared}", "5.6.3") from exc
+
+
+def _plain_part(msg: Message, accepted: frozenset[str]) -> Message:
+    parts = list(msg.walk())
+    if len(parts) > _MAX_PARTS:
+        raise _refuse("too many MIME parts; send one plain-text part", "5.6.1")
+    texts: list[Message] = []
+    for part in parts:
+        ctype = part.get_content_type()
+        if part.is_multipart():
+            if ctype not in _CONTAINERS:
+                raise _refuse(f"{ctype} is not accepted; send plain text", "5.6.1")
+            continue
+        if ctype == "text/html":
+            raise _refuse(
+                "HTML is not accepted; send the message as plain text "
+                "(switch your mail client to plain text)",
+                "5.6.1",
+            )
+        disposition = part.get_content_disposition()
+        if ctype not in accepted or disposition == "attachment":
+            raise _refuse(f"attachments ({ctype}) are not accepted; send plain text", "5.6.1")
+        texts.append(part)
+    if not texts:
+        raise _refuse("the email has no plain-text part", "5.6.1")
+    if len(texts) > 1:
+        raise _refuse("the email has several text parts; send one", "5.6.1")
+    return texts[0]
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.split("\n")]
+    return "\n".join(lines).strip("\n")
+
+
+def parse_mail(data: bytes, *, xml: bool = False) -> ParsedMail:
+    """Parse one email; raises :class:`Refused` with the reason it cannot be taken.
+
+    ``xml``: the body is an XML request, which may also come as ``text/xml`` or
+    ``application/xml``."""
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(data)
+        defects: list[MessageDefect] = list(msg.defects)
+        if any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for d in defects):
+            raise _refuse("the message headers are malformed")
+        subject = " ".join(_header(msg, "Subject").split())
+        if len(subject) > MAX_SUBJECT:
+            raise _refuse(f"the subject is longer than {MAX_SUBJECT} characters")
+        name, address = _from(msg)
+        text = _clean(_decode(_plain_part(msg, _XML if xml else _PLAIN)))
+    except Refused:
+        raise
+    except (ValueError, TypeError, LookupError, IndexError, AttributeError) as exc:
+        # The email package raises these (and HeaderParseError, a ValueError) on input it
+        # cannot make sense of.
+        raise _refuse("the message is not a well-formed email") from exc
+    if _CONTROL.search(text) or _CONTROL.search(subject):
+        raise _refuse("the message contains control characters")
+    return ParsedMail(subject=subject, from_name=name, from_address=address, text=text)

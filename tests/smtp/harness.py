@@ -1,0 +1,214 @@
+"""The email-interface harness: a gateway with its SMTP server on a free loopback port, a
+real smtplib client (in a thread, the server shares the test's loop), and a case table
+runner that checks the SMTP replies and what was stored."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import smtplib
+import ssl
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from typing import Any
+
+from tests.support import Running, free_port, running_gateway
+from tests.webhooks.receiver import until
+from tests.webhooks.relay import Relay, running_relay
+from tests.webhooks.test_webhooks import FAST
+from textgate.config import MailSettings, Settings, SmtpSettings
+from textgate.core.message import Message, Status
+from textgate.services.query import MessageFilter
+
+LABS = "api.labsmobile.com"
+ASP = "smtp.aspsms.com"
+USERNAME = "ops@acme.example"
+PASSWORD = "correct horse battery"
+ORIGINATOR_ADDRESS = "c4ca423@client.example"
+DEFAULT_ORIGINATOR = "ACME"
+GATEWAY_FROM = "gateway@textgate.test"
+FINAL = {Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.EXPIRED, Status.REJECTED}
+
+
+@dataclass
+class Env:
+    running: Running
+    port: int
+    relay: Relay
+    account_id: str
+    api_key: str
+
+    @property
+    def services(self) -> Any:
+        return self.running.gateway.services
+
+    async def messages(self) -> list[Message]:
+        found = await self.services.messages.search(self.account_id, MessageFilter(), limit=1000)
+        return sorted(found, key=lambda m: (m.recipient, m.id))
+
+    async def all_final(self, count: int) -> list[Message]:
+        async def done() -> bool:
+            msgs = await self.messages()
+            return len(msgs) == count and all(m.status in FINAL for m in msgs)
+
+        await until(done, timeout=30)
+        return await self.messages()
+
+
+@contextlib.asynccontextmanager
+async def smtp_gateway(
+    settings: Settings,
+    *,
+    smtp: Mapping[str, Any] | None = None,
+    simulator: Mapping[str, Any] | None = None,
+) -> AsyncIterator[Env]:
+    """A gateway with the SMTP server on, an account ``acme`` with an API key, a login
+    (USERNAME / PASSWORD) and an authorised originator; outbound mail goes to a relay."""
+    port = free_port()
+    with running_relay() as relay:
+        changes: dict[str, Any] = {
+            "smtp": SmtpSettings(
+                **({"enabled": True, "port": port, "hostname": "localhost"} | dict(smtp or {}))
+            ),
+            "webhooks": FAST,
+            "mail": MailSettings(
+                from_address=GATEWAY_FROM,
+                transport="smtp",
+                smtp_host="127.0.0.1",
+                smtp_port=relay.port,
+                poll_seconds=0.05,
+                retry_base_seconds=0.05,
+                retry_max_seconds=0.3,
+                timeout_seconds=5,
+            ),
+        }
+        if simulator is not None:
+            options = {"report_delay_ms": 50} | dict(simulator)
+            changes["connectors"] = [{"name": "sim", "type": "simulator", "options": options}]
+        async with running_gateway(settings.model_copy(update=changes)) as running:
+            services = running.gateway.services
+            account = await services.accounts.create("acme")
+            key = (await services.accounts.issue_key(account.id)).token
+            await services.credentials.set_login(account.id, USERNAME, PASSWORD)
+            await services.originators.add(account.id, ORIGINATOR_ADDRESS, DEFAULT_ORIGINATOR)
+            yield Env(running, port, relay, account.id, key)
+
+
+def email(
+    *,
+    sender: str | None,
+    to: Sequence[str],
+    subject: str | None,
+    text: str | None = None,
+    charset: str = "utf-8",
+    cte: str | None = None,
+    html: str | None = None,
+) -> bytes:
+    msg = EmailMessage(policy=SMTP_POLICY)
+    if sender is not None:
+        msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    if subject is not None:
+        msg["Subject"] = subject
+    if text is not None:
+        msg.set_content(text, charset=charset, cte=cte)
+    if html is not None:
+        if text is None:
+            msg.set_content(html, subtype="html")
+        else:
+            msg.add_alternative(html, subtype="html")
+    return msg.as_bytes()
+
+
+@dataclass
+class Outcome:
+    code: int
+    text: str
+    refused: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+
+
+def _send(
+    port: int,
+    mail_from: str,
+    rcpt: Sequence[str],
+    data: bytes,
+    *,
+    starttls: bool,
+    login: tuple[str, str] | None,
+) -> Outcome:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("client.example")
+        if starttls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            client.starttls(context=context)
+            client.ehlo("client.example")
+        if login is not None:
+            client.login(*login)
+        try:
+            refused = client.sendmail(mail_from, list(rcpt), data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            return Outcome(code, text.decode(), dict(exc.recipients))
+        except smtplib.SMTPResponseException as exc:
+            return Outcome(exc.smtp_code, exc.smtp_error.decode(errors="replace"))
+        return Outcome(250, "", dict(refused))
+
+
+async def send(
+    env: Env,
+    mail_from: str,
+    rcpt: Sequence[str],
+    data: bytes,
+    *,
+    starttls: bool = False,
+    login: tuple[str, str] | None = None,
+) -> Outcome:
+    return await asyncio.to_thread(
+        _send, env.port, mail_from, rcpt, data, starttls=starttls, login=login
+    )
+
+
+@dataclass(frozen=True)
+class Stored:
+    to: str
+    text: str | None = None
+    sender: str | None = None
+    status: Status | None = Status.DELIVERED
+
+
+@dataclass(frozen=True)
+class MailCase:
+    label: str
+    mail_from: str
+    rcpt: tuple[str, ...]
+    build: Callable[[Env], bytes]
+    expect_code: int = 250
+    expect_text: str = ""
+    expect_refused: tuple[str, ...] = ()
+    """Recipients refused at RCPT (the others accepted)."""
+    expect_stored: tuple[Stored, ...] = ()
+    starttls: bool = False
+
+
+async def run_case(case: MailCase, env: Env) -> None:
+    out = await send(env, case.mail_from, case.rcpt, case.build(env), starttls=case.starttls)
+    assert out.code == case.expect_code, f"{out.code} {out.text}"
+    assert case.expect_text in out.text, out.text
+    assert sorted(out.refused) == sorted(case.expect_refused), out.refused
+    if not case.expect_stored:
+        assert await env.messages() == []
+        return
+    msgs = await env.all_final(len(case.expect_stored))
+    assert len(msgs) == len(case.expect_stored)
+    for want, got in zip(sorted(case.expect_stored, key=lambda s: s.to), msgs, strict=True):
+        assert got.recipient == want.to
+        if want.text is not None:
+            assert got.text == want.text
+        if want.sender is not None:
+            assert got.sender == want.sender
+        if want.status is not None:
+            assert got.status == want.status, (got.status, got.reason)

@@ -1,0 +1,256 @@
+"""ASPSMS SMTP interface (seed 004) through the real SMTP server: one case table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.smtp.harness import (
+    ASP,
+    DEFAULT_ORIGINATOR,
+    ORIGINATOR_ADDRESS,
+    PASSWORD,
+    Env,
+    MailCase,
+    Stored,
+    email,
+    run_case,
+    smtp_gateway,
+)
+from textgate.config import Settings
+
+TEXT = "Hello world!"
+
+
+def _textsms(subject: Callable[[Env], str], **kwargs: str | None) -> Callable[[Env], bytes]:
+    def build(env: Env) -> bytes:
+        return email(
+            sender="client@client.example",
+            to=[f"textsms@{ASP}"],
+            subject=subject(env),
+            text=kwargs.get("text") or TEXT,
+        )
+
+    return build
+
+
+def _numbers(subject: str | None, text: str = TEXT) -> Callable[[Env], bytes]:
+    def build(env: Env) -> bytes:
+        return email(
+            sender=ORIGINATOR_ADDRESS, to=[f"0041790000000@{ASP}"], subject=subject, text=text
+        )
+
+    return build
+
+
+def text_case(label: str, subject: Callable[[Env], str], **expect: Any) -> MailCase:
+    return MailCase(
+        label, "client@client.example", (f"textsms@{ASP}",), _textsms(subject), **expect
+    )
+
+
+CASES = [
+    text_case(
+        "textsms@ with long keys",
+        lambda e: f"UserKey={e.account_id},Password={PASSWORD},Recipient=0041795555555",
+        expect_stored=(Stored("+41795555555", text=TEXT),),
+    ),
+    text_case(
+        "textsms@ with short keys and an originator",
+        lambda e: f"U={e.account_id},P={PASSWORD},R=0041795555555,O=MYORIGINATOR",
+        expect_code=553,
+        expect_text="too long",
+    ),
+    text_case(
+        "textsms@ short keys, originator, keys in any case and order",
+        lambda e: f"r=0041795555555, o=MyShop, u={e.account_id}, p={PASSWORD}",
+        expect_stored=(Stored("+41795555555", sender="MyShop"),),
+    ),
+    text_case(
+        "textsms@ several recipients separated by ;",
+        lambda e: f"U={e.account_id},P={PASSWORD},R=0041795555555;0041795555556;0041795555557",
+        expect_stored=(Stored("+41795555555"), Stored("+41795555556"), Stored("+41795555557")),
+    ),
+    text_case(
+        "textsms@ with the login username as UserKey and Notify=NONE",
+        lambda e: (
+            f"UserKey=ops@acme.example,Password={PASSWORD},Recipient=0041795555555,Notify=NONE"
+        ),
+        expect_stored=(Stored("+41795555555"),),
+    ),
+    text_case(
+        "textsms@ wrong password",
+        lambda e: f"UserKey={e.account_id},Password=wrong-pass,Recipient=0041795555555",
+        expect_code=554,
+        expect_text="wrong user key or password",
+    ),
+    text_case(
+        "textsms@ unknown user key",
+        lambda e: f"UserKey=ABCD12345678,Password={PASSWORD},Recipient=0041795555555",
+        expect_code=554,
+        expect_text="wrong user key or password",
+    ),
+    text_case(
+        "textsms@ without recipient",
+        lambda e: f"UserKey={e.account_id},Password={PASSWORD}",
+        expect_code=554,
+        expect_text="Recipient is required",
+    ),
+    text_case(
+        "textsms@ with an unknown key",
+        lambda e: f"UserKey={e.account_id},Password={PASSWORD},R=0041795555555,Flash=1",
+        expect_code=554,
+        expect_text="'Flash' is not one of",
+    ),
+    text_case(
+        "textsms@ with a bad Notify value",
+        lambda e: f"U={e.account_id},P={PASSWORD},R=0041795555555,Notify=SOMETIMES",
+        expect_code=554,
+        expect_text="Notify is ALWAYS, NONE, FAILED or empty",
+    ),
+    text_case(
+        "textsms@ with a recipient that is not a number",
+        lambda e: f"U={e.account_id},P={PASSWORD},R=hello",
+        expect_code=550,
+    ),
+    MailCase(
+        "<00number>@ from an authorised originator uses its default originator",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        _numbers(None),
+        expect_stored=(Stored("+41790000000", text=TEXT, sender=DEFAULT_ORIGINATOR),),
+    ),
+    MailCase(
+        "<00number>@ with Originator= in the subject",
+        ORIGINATOR_ADDRESS.upper(),
+        (f"0041790000000@{ASP}", f"0041790000001@{ASP}"),
+        _numbers("Originator=+41760000000"),
+        expect_stored=(
+            Stored("+41790000000", sender="+41760000000"),
+            Stored("+41790000001", sender="+41760000000"),
+        ),
+    ),
+    MailCase(
+        "<00number>@ with a free-text subject (ignored)",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        _numbers("Your one-time code"),
+        expect_stored=(Stored("+41790000000", sender=DEFAULT_ORIGINATOR),),
+    ),
+    MailCase(
+        "<+number>@ is refused at RCPT",
+        ORIGINATOR_ADDRESS,
+        (f"+41790000000@{ASP}",),
+        _numbers(None),
+        expect_code=550,
+        expect_text="the + sign is not accepted",
+        expect_refused=(f"+41790000000@{ASP}",),
+    ),
+    MailCase(
+        "a number without 00 is refused at RCPT",
+        ORIGINATOR_ADDRESS,
+        (f"41790000000@{ASP}",),
+        _numbers(None),
+        expect_code=550,
+        expect_text="starting with 00",
+        expect_refused=(f"41790000000@{ASP}",),
+    ),
+    MailCase(
+        "<00number>@ from a sender that is not authorised is refused at RCPT",
+        "intruder@client.example",
+        (f"0041790000000@{ASP}",),
+        _numbers(None),
+        expect_code=550,
+        expect_text="not an authorised SMTP originator",
+        expect_refused=(f"0041790000000@{ASP}",),
+    ),
+    MailCase(
+        "<00number>@ with an empty envelope sender is refused at RCPT",
+        "",
+        (f"0041790000000@{ASP}",),
+        _numbers(None),
+        expect_code=550,
+        expect_text="not an authorised SMTP originator",
+        expect_refused=(f"0041790000000@{ASP}",),
+    ),
+    MailCase(
+        "textsms@ and a number in one email: the second kind is deferred (452)",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}", f"textsms@{ASP}"),
+        _numbers(None),
+        expect_refused=(f"textsms@{ASP}",),
+        expect_stored=(Stored("+41790000000"),),
+    ),
+    MailCase(
+        "HTML is refused with a reason",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        lambda e: email(
+            sender=ORIGINATOR_ADDRESS,
+            to=[f"0041790000000@{ASP}"],
+            subject=None,
+            text=TEXT,
+            html="<p>Hello <b>world</b></p>",
+        ),
+        expect_code=554,
+        expect_text="HTML is not accepted",
+    ),
+    MailCase(
+        "ISO-8859-1 quoted-printable with accents",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        lambda e: email(
+            sender=ORIGINATOR_ADDRESS,
+            to=[f"0041790000000@{ASP}"],
+            subject=None,
+            text="Grüezi! Café à 5 CHF, ½ prix",
+            charset="iso-8859-1",
+            cte="quoted-printable",
+        ),
+        expect_stored=(Stored("+41790000000", text="Grüezi! Café à 5 CHF, ½ prix"),),
+    ),
+    MailCase(
+        "ISO-8859-15 base64 with the euro sign",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        lambda e: email(
+            sender=ORIGINATOR_ADDRESS,
+            to=[f"0041790000000@{ASP}"],
+            subject=None,
+            text="Prix: 5 € (été)",
+            charset="iso-8859-15",
+            cte="base64",
+        ),
+        expect_stored=(Stored("+41790000000", text="Prix: 5 € (été)"),),
+    ),
+    MailCase(
+        "windows-1252 8bit with the euro sign",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        lambda e: email(
+            sender=ORIGINATOR_ADDRESS,
+            to=[f"0041790000000@{ASP}"],
+            subject=None,
+            text="Total 12 € \u2013 merci",
+            charset="windows-1252",
+            cte="8bit",
+        ),
+        expect_stored=(Stored("+41790000000", text="Total 12 € \u2013 merci"),),
+    ),
+    MailCase(
+        "over STARTTLS",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        _numbers(None),
+        starttls=True,
+        expect_stored=(Stored("+41790000000"),),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+async def test_aspsms(case: MailCase, settings: Settings) -> None:
+    async with smtp_gateway(settings) as env:
+        await run_case(case, env)

@@ -1,0 +1,158 @@
+"""LabsMobile MailSMS (seed 000) through the real SMTP server: one case table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.smtp.harness import (
+    LABS,
+    USERNAME,
+    Env,
+    MailCase,
+    Stored,
+    email,
+    run_case,
+    send,
+    smtp_gateway,
+)
+from textgate.config import Settings
+
+
+def labs(
+    label: str,
+    rcpt: tuple[str, ...],
+    *,
+    sender: str = USERNAME,
+    token: str | None = None,
+    text: str = "Your verification code is 123",
+    **expect: Any,
+) -> MailCase:
+    """A case: the email the seed describes (From = username, Subject = API token)."""
+
+    def build(env: Env) -> bytes:
+        return email(
+            sender=sender, to=rcpt, subject=env.api_key if token is None else token, text=text
+        )
+
+    return MailCase(label, "anyone@client.example", rcpt, build, **expect)
+
+
+CASES = [
+    labs(
+        "one recipient, the seed's example",
+        (f"12015550123@{LABS}",),
+        expect_stored=(Stored("+12015550123", text="Your verification code is 123"),),
+    ),
+    labs(
+        "several To addresses are several recipients",
+        (f"12015550123@{LABS}", f"12015550124@{LABS}", f"12015550125@{LABS}"),
+        text="Don't miss our Sale! Use code XXXX123 for 20% off.",
+        expect_stored=(
+            Stored("+12015550123", text="Don't miss our Sale! Use code XXXX123 for 20% off."),
+            Stored("+12015550124"),
+            Stored("+12015550125"),
+        ),
+    ),
+    labs(
+        "From display name is the alphanumeric sender",
+        (f"34609033162@{LABS}",),
+        sender=f"MyBrand <{USERNAME}>",
+        expect_stored=(Stored("+34609033162", sender="MyBrand"),),
+    ),
+    labs(
+        "From display name is a numeric sender of up to 16 digits",
+        (f"34609033162@{LABS}",),
+        sender=f"1234567890123456 <{USERNAME}>",
+        expect_stored=(Stored("+34609033162", sender="1234567890123456"),),
+    ),
+    labs(
+        "a sender name over 11 characters is refused",
+        (f"34609033162@{LABS}",),
+        sender=f"MyBrandIsTooLong <{USERNAME}>",
+        expect_code=553,
+        expect_text="too long",
+    ),
+    labs(
+        "username matched without regard to case",
+        (f"34609033162@{LABS}",),
+        sender=USERNAME.upper(),
+        expect_stored=(Stored("+34609033162"),),
+    ),
+    labs(
+        "the account name also identifies it (seed: email or username)",
+        (f"34609033162@{LABS}",),
+        sender="acme",
+        expect_stored=(Stored("+34609033162"),),
+    ),
+    labs(
+        "wrong token",
+        (f"34609033162@{LABS}",),
+        token="lUHia713N5aByua79fU5s1Nlb6ItZ9ioVu",
+        expect_code=554,
+        expect_text="wrong username or API token",
+    ),
+    labs(
+        "right token, other username",
+        (f"34609033162@{LABS}",),
+        sender="someone@else.example",
+        expect_code=554,
+        expect_text="wrong username or API token",
+    ),
+    labs(
+        "malformed number refused at RCPT, the other recipient goes",
+        (f"12015550123@{LABS}", f"12015550125s@{LABS}"),
+        expect_refused=(f"12015550125s@{LABS}",),
+        expect_stored=(Stored("+12015550123"),),
+    ),
+    labs(
+        "a number that is not valid is refused at RCPT",
+        (f"999@{LABS}",),
+        expect_code=550,
+        expect_text="not a phone number",
+        expect_refused=(f"999@{LABS}",),
+    ),
+    labs(
+        "unknown domain refused at RCPT",
+        ("12015550123@example.com",),
+        expect_code=550,
+        expect_text="is not accepted here",
+        expect_refused=("12015550123@example.com",),
+    ),
+    labs(
+        "the same over STARTTLS",
+        (f"12015550123@{LABS}",),
+        starttls=True,
+        expect_stored=(Stored("+12015550123"),),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+async def test_labsmobile(case: MailCase, settings: Settings) -> None:
+    async with smtp_gateway(settings) as env:
+        await run_case(case, env)
+
+
+async def test_ip_allowlist_is_checked_against_the_smtp_client(settings: Settings) -> None:
+    async with smtp_gateway(settings) as env:
+        accounts = env.services.accounts
+        await accounts.update_settings(env.account_id, {"allowed_ips": ["192.0.2.0/24"]})
+        data = email(sender=USERNAME, to=[f"34609033162@{LABS}"], subject=env.api_key, text="hi")
+        out = await send(env, "x@client.example", [f"34609033162@{LABS}"], data)
+        assert out.code == 554 and "127.0.0.1" in out.text
+        assert await env.messages() == []
+        await accounts.update_settings(env.account_id, {"allowed_ips": ["127.0.0.0/8"]})
+        out = await send(env, "x@client.example", [f"34609033162@{LABS}"], data)
+        assert out.code == 250, out.text
+        [msg] = await env.all_final(1)
+        assert msg.interface == "labsmobile-mail"
+
+
+async def test_account_country_filter_refuses(settings: Settings) -> None:
+    async with smtp_gateway(settings) as env:
+        await env.services.accounts.update_settings(env.account_id, {"countries_allowed": ["ES"]})
+        data = email(sender=USERNAME, to=[f"12015550123@{LABS}"], subject=env.api_key, text="hi")
+        out = await send(env, "x@client.example", [f"12015550123@{LABS}"], data)
+        assert out.code == 554 and "country" in out.text

@@ -239,6 +239,10 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     android: AndroidSettings = Field(default_factory=AndroidSettings)
+    # Key that encrypts stored secrets the gateway reads back (webhook signing secrets).
+    # Unset, a key file is made in data_dir; set it (the same everywhere) when several
+    # hosts share one database.
+    secret_key: SecretStr | None = None
     # Bearer token of the admin API (/v1/admin); unset, the admin API answers 404.
     admin_token: SecretStr | None = None
     run_dispatcher: bool = True

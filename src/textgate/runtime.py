@@ -50,6 +50,7 @@ from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
 from textgate.storage.originators import OriginatorRepo
 from textgate.storage.queue import DispatchQueue
+from textgate.storage.secrets import SecretBox, load_key
 from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
 from textgate.storage.webhooks import WebhookRepo
@@ -100,7 +101,11 @@ class Gateway:
         messages = MessageRepo(self.db, clock)
         self.inbound_repo = InboundRepo(self.db, clock)
         self._accounts = accounts
-        self.webhook_repo = WebhookRepo(self.db, clock)
+        key = settings.secret_key
+        box = SecretBox(
+            key.get_secret_value() if key is not None else load_key(Path(settings.data_dir))
+        )
+        self.webhook_repo = WebhookRepo(self.db, clock, box)
         self.webhooks: WebhookDispatcher | None = None
         self.mail_repo = MailRepo(self.db, clock)
         self.mail: MailDispatcher | None = None

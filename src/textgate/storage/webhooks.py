@@ -16,6 +16,7 @@ from textgate.core.webhooks import Webhook, WebhookDelivery
 from textgate.errors import NotFound
 from textgate.storage.db import Database
 from textgate.storage.outbox import Outbox, QueueOutcome
+from textgate.storage.secrets import SecretBox
 from textgate.storage.txn import Many, Query, Txn
 
 __all__ = ["ACCOUNT_SCOPE", "MESSAGE_SCOPE", "DueDelivery", "WebhookRepo"]
@@ -70,10 +71,13 @@ def _delivery(r: Any) -> WebhookDelivery:
 
 
 class WebhookRepo:
-    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, db: Database, clock: Clock = system_clock, box: SecretBox | None = None
+    ) -> None:
         self._db = db
         self._clock = clock
         self._ids = IdGenerator()
+        self._box = box
 
     async def create(
         self,
@@ -91,13 +95,19 @@ class WebhookRepo:
             yield Many(
                 "INSERT INTO webhooks (id, account_id, url, events, secret, created_at, scope)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(webhook_id, account_id, url, ",".join(events), secret, now, scope)],
+                [(webhook_id, account_id, url, ",".join(events), self._seal(secret), now, scope)],
             )
 
         await self._db.txn(txn, urgent=True)
         return Webhook(
             webhook_id, account_id, url, tuple(events), from_ms(now), scope=scope, secret=secret
         )
+
+    def _seal(self, secret: str) -> str:
+        return secret if self._box is None else self._box.seal(secret)
+
+    def _open(self, stored: str) -> str:
+        return stored if self._box is None else self._box.open(stored)
 
     async def of_account(self, account_id: str, scope: str | None = None) -> list[Webhook]:
         sql = f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE account_id = ?"  # noqa: S608
@@ -129,7 +139,7 @@ class WebhookRepo:
         def txn() -> Txn[None]:
             yield Many(
                 "UPDATE webhooks SET secret = ? WHERE id = ? AND account_id = ?",
-                [(secret, webhook_id, account_id)],
+                [(self._seal(secret), webhook_id, account_id)],
             )
 
         await self._db.txn(txn, urgent=True)
@@ -235,7 +245,12 @@ class WebhookRepo:
         yield _QUEUE.lease([r["id"] for r in rows], now + lease_ms)
         return [
             DueDelivery(
-                r["id"], r["event_id"], r["payload"], r["url"], r["secret"], r["attempts"] + 1
+                r["id"],
+                r["event_id"],
+                r["payload"],
+                r["url"],
+                self._open(r["secret"]),
+                r["attempts"] + 1,
             )
             for r in rows
         ]

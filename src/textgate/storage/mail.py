@@ -162,10 +162,9 @@ class MailRepo:
             "SELECT id, mail_from, rcpt_to, raw, attempts FROM mail_outbox"
             " WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
         )
-        rows = yield Query(select, (now, limit), pg_sql=select + " FOR UPDATE SKIP LOCKED")
-        if not rows:
-            return []
-        yield _QUEUE.lease([r["id"] for r in rows], now + lease_ms)
+        rows = yield from _QUEUE.claim(
+            select, pg_lock=" FOR UPDATE SKIP LOCKED", now=now, lease_ms=lease_ms, limit=limit
+        )
         return [
             DueMail(
                 r["id"],

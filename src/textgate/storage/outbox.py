@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from textgate.core.ids import new_id
 from textgate.storage.txn import Many, Query, Txn, in_list
@@ -61,6 +62,17 @@ class Outbox:
 
     def lease(self, ids: Sequence[str], until: int) -> Query:
         return in_list(self._lease, list(ids), before=(until,))
+
+    def claim(
+        self, select: str, *, pg_lock: str, now: int, lease_ms: int, limit: int
+    ) -> Txn[list[Any]]:
+        """Rows of ``select`` (due first, taking ``now`` and ``limit``), leased until
+        ``now + lease_ms``; on PostgreSQL locked with ``pg_lock`` so that senders in other
+        processes skip them."""
+        rows = list((yield Query(select, (now, limit), pg_sql=select + pg_lock)) or ())
+        if rows:
+            yield self.lease([r["id"] for r in rows], now + lease_ms)
+        return rows
 
     def record(self, outcomes: Sequence[QueueOutcome], now: int) -> Txn[None]:
         yield Many(

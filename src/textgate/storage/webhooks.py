@@ -239,10 +239,9 @@ class WebhookRepo:
             " FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
             " WHERE d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?"
         )
-        rows = yield Query(select, (now, limit), pg_sql=select + " FOR UPDATE OF d SKIP LOCKED")
-        if not rows:
-            return []
-        yield _QUEUE.lease([r["id"] for r in rows], now + lease_ms)
+        rows = yield from _QUEUE.claim(
+            select, pg_lock=" FOR UPDATE OF d SKIP LOCKED", now=now, lease_ms=lease_ms, limit=limit
+        )
         return [
             DueDelivery(
                 r["id"],

@@ -1,10 +1,14 @@
-"""The whole loop through an emulated phone: send, wake, pull, report, receive."""
+"""The whole loop through emulated phones: send with the native API, wake-up over the event
+stream, pull, state reports, received SMS, device choice, cancellation, re-registration."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
-from tests.android.conftest import Account, PhoneFactory, send, wait_status
+import httpx
+
+from tests.android.conftest import Account, PhoneFactory, send, status_of, wait_status
 from tests.support import Running
 
 
@@ -15,9 +19,128 @@ async def test_a_message_reaches_the_phone_and_is_delivered(
         started = time.monotonic()
         message_id = await send(running, account, "+33612345678")
         await p.wait_for(lambda: any(m.state == "Delivered" for m in p.messages.values()))
+        # Woken by the event stream, not by polling.
         assert time.monotonic() - started < 1.0
+        assert "MessageEnqueued" in p.events
         body = await wait_status(running, account, message_id, "delivered")
         assert [e["status"] for e in body["history"]][-1] == "delivered"
         [local] = p.messages.values()
         assert local.phone_numbers == ["+33612345678"]
         assert local.text == "hello"
+
+
+async def test_a_failed_send_fails_the_message(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    async with phone(outcome="failed"):
+        message_id = await send(running, account, "+33612345678")
+        body = await wait_status(running, account, message_id, "failed")
+        assert body["error_code"] == "RESULT_ERROR_GENERIC_FAILURE"
+
+
+async def test_received_sms_reach_the_inbox_and_conversations(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    async with phone(own_number="+33600000009") as p:
+        message_id = await send(running, account, "+33698765432")
+        await wait_status(running, account, message_id, "delivered")
+        assert await p.receive_sms("+33698765432", "Merci !") == [204]
+        # A forged one (wrong key) is refused and stored nowhere.
+        forged = await p.post_signed(p.webhooks[0]["url"], b'{"x":1}', key="wrong")
+        assert forged == 401
+    async with httpx.AsyncClient(base_url=running.base_url) as c:
+        inbox = (await c.get("/v1/inbound", headers=account.auth)).json()["data"]
+        thread = (await c.get("/v1/conversations/+33698765432", headers=account.auth)).json()
+    [stored] = inbox
+    assert (stored["from"], stored["to"], stored["text"]) == (
+        "+33698765432",
+        "+33600000009",
+        "Merci !",
+    )
+    assert [(i["direction"], i["text"]) for i in thread["data"]] == [
+        ("in", "Merci !"),
+        ("out", "hello"),
+    ]
+
+
+async def test_cancelling_a_message_held_on_the_phone(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    async with phone(outcome="hold") as p:
+        message_id = await send(running, account, "+33612345678")
+        await p.wait_for(lambda: len(p.messages) == 1)
+        async with httpx.AsyncClient(base_url=running.base_url) as c:
+            r = await c.delete(f"/v1/devices/messages/{message_id}", headers=account.auth)
+        assert r.status_code == 202
+        await p.wait_for(lambda: [m.state for m in p.messages.values()] == ["Cancelled"])
+        assert "MessageCancelled" in p.events
+        await wait_status(running, account, message_id, "cancelled")
+
+
+async def test_cancelling_before_the_phone_pulled(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    async with phone(listen=False) as p:
+        message_id = await send(running, account, "+33612345678")
+        await wait_status(running, account, message_id, "sent")
+        async with httpx.AsyncClient(base_url=running.base_url) as c:
+            r = await c.delete(f"/v1/devices/messages/{message_id}", headers=account.auth)
+            assert r.status_code == 202
+            # The phone learns of it on its next pull: state Cancelling, unknown locally.
+            await p.pull()
+            await wait_status(running, account, message_id, "cancelled")
+            assert [m.state for m in p.messages.values()] == ["Cancelled"]
+            too_late = await c.delete(f"/v1/devices/messages/{message_id}", headers=account.auth)
+        assert too_late.status_code == 409
+
+
+async def test_a_delivered_message_cannot_be_cancelled(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    async with phone():
+        message_id = await send(running, account, "+33612345678")
+        await wait_status(running, account, message_id, "delivered")
+        async with httpx.AsyncClient(base_url=running.base_url) as c:
+            r = await c.delete(f"/v1/devices/messages/{message_id}", headers=account.auth)
+    assert r.status_code == 409
+
+
+async def test_unknown_token_and_registering_again(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    async with phone() as p:
+        first = p.registration
+        assert first is not None
+        async with httpx.AsyncClient(base_url=running.base_url) as c:
+            r = await c.delete(f"/v1/devices/{first.id}", headers=account.auth)
+            assert r.status_code == 204
+        # The stream ends; reconnecting gets 401 and the phone registers again.
+        await p.wait_for(lambda: p.registration is not None and p.registration.id != first.id, 5)
+        await asyncio.wait_for(p.subscribed.wait(), 5)
+        message_id = await send(running, account, "+33612345678")
+        await wait_status(running, account, message_id, "delivered")
+        async with httpx.AsyncClient(base_url=running.base_url + "/mobile/v1") as c:
+            old = await c.get("/message", headers={"Authorization": f"Bearer {first.token}"})
+        assert old.status_code == 401
+
+
+async def test_stored_token_is_kept_with_patch_device(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    async with phone(listen=False) as p:
+        first = p.registration
+    async with phone(listen=False, registration=first) as again:
+        assert again.registration == first
+        async with httpx.AsyncClient(base_url=running.base_url) as c:
+            listed = (await c.get("/v1/devices", headers=account.auth)).json()["data"]
+        assert len(listed) == 1
+
+
+async def test_no_online_device_keeps_the_message_waiting(
+    running: Running, account: Account
+) -> None:
+    message_id = await send(running, account, "+33612345678")
+    await asyncio.sleep(0.5)
+    body = await status_of(running, account, message_id)
+    assert body["status"] in ("queued", "sending")
+    assert body["attempts"] >= 1

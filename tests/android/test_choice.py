@@ -1,0 +1,154 @@
+"""Which phone sends: the one the sender names (and its SIM), else the least busy online one;
+phones offline too long get nothing new and their waiting messages fail over."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from tests.android.conftest import (
+    PREFIX,
+    Account,
+    PhoneFactory,
+    make_account,
+    phone_settings,
+    send,
+    wait_status,
+)
+from tests.support import Running, running_gateway
+from textgate.config import Settings
+from textgate.phone.emulator import PhoneConfig, PhoneEmulator
+
+
+async def label(running: Running, account: Account, device_id: str, **fields: Any) -> None:
+    async with httpx.AsyncClient(base_url=running.base_url) as c:
+        r = await c.patch(f"/v1/devices/{device_id}", json=fields, headers=account.auth)
+    assert r.status_code == 200, r.text
+
+
+def holder(p: PhoneEmulator, message_count: int = 1) -> bool:
+    return len(p.messages) == message_count
+
+
+async def test_sender_names_the_device_and_sim(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    sims = [
+        {"slotIndex": 0, "simNumber": 1, "phoneNumber": "+33600000001"},
+        {"slotIndex": 1, "simNumber": 2, "phoneNumber": "+33600000002"},
+    ]
+    async with phone(name="A") as a, phone(name="B", sim_cards=sims) as b:
+        assert a.registration and b.registration
+        await label(running, account, a.registration.id, label="Office")
+        by_label = await send(running, account, "+33612345678", **{"from": "Office"})
+        by_sim = await send(running, account, "+33612345679", **{"from": "+33600000002"})
+        await wait_status(running, account, by_label, "delivered")
+        await wait_status(running, account, by_sim, "delivered")
+        assert [m.phone_numbers for m in a.messages.values()] == [["+33612345678"]]
+        assert [m.sim_number for m in a.messages.values()] == [None]
+        assert [(m.phone_numbers, m.sim_number) for m in b.messages.values()] == [
+            (["+33612345679"], 2)
+        ]
+
+
+async def test_the_least_busy_phone_takes_the_next_message(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    async with phone(name="A", outcome="hold") as a, phone(name="B", outcome="hold") as b:
+        for n in range(4):
+            await send(running, account, f"+3361234567{n}")
+        await a.wait_for(lambda: len(a.messages) == 2)
+        await b.wait_for(lambda: len(b.messages) == 2)
+        async with httpx.AsyncClient(base_url=running.base_url) as c:
+            listed = (await c.get("/v1/devices", headers=account.auth)).json()["data"]
+        assert sorted(d["pending"] for d in listed) == [2, 2]
+        assert all(d["connected"] for d in listed)
+
+
+@contextlib.asynccontextmanager
+async def gateway(settings: Settings, **options: Any) -> AsyncIterator[Running]:
+    async with running_gateway(phone_settings(settings, **options)) as running:
+        yield running
+
+
+async def _quiet_phone(running: Running, account: Account, name: str) -> PhoneEmulator:
+    """A phone that registers and then says nothing more (it went offline)."""
+    p = PhoneEmulator(
+        PhoneConfig(base_url=running.base_url + PREFIX, private_token=account.key, name=name)
+    )
+    await p.register()
+    return p
+
+
+async def test_waiting_messages_of_an_offline_phone_move_to_another(settings: Settings) -> None:
+    async with gateway(settings, offline_after_seconds=1) as running:
+        account = await make_account(running)
+        gone = await _quiet_phone(running, account, "gone")
+        try:
+            first = await send(running, account, "+33612345678")
+            await wait_status(running, account, first, "sent")
+            stop = asyncio.Event()
+            async with PhoneEmulator(
+                PhoneConfig(
+                    base_url=running.base_url + PREFIX, private_token=account.key, name="spare"
+                )
+            ) as spare:
+                await spare.register()
+                await spare.sync()
+                listening = asyncio.create_task(spare.listen(stop))
+                try:
+                    # Once "gone" has not been seen for a second, its message moves.
+                    await wait_status(running, account, first, "delivered", within=5)
+                    later = await send(running, account, "+33612345679")
+                    await wait_status(running, account, later, "delivered")
+                    assert len(spare.messages) == 2
+                finally:
+                    stop.set()
+                    await listening
+            async with httpx.AsyncClient(base_url=running.base_url + PREFIX) as c:
+                token = {"Authorization": f"Bearer {gone.registration.token}"}  # type: ignore[union-attr]
+                assert (await c.get("/message", headers=token)).json() == []
+        finally:
+            await gone.aclose()
+
+
+async def test_failover_fail_fails_the_waiting_messages(settings: Settings) -> None:
+    async with gateway(settings, offline_after_seconds=1, failover="fail") as running:
+        account = await make_account(running)
+        gone = await _quiet_phone(running, account, "gone")
+        try:
+            message_id = await send(running, account, "+33612345678")
+            body = await wait_status(running, account, message_id, "failed", within=5)
+            assert body["error_code"] == "device-offline"
+        finally:
+            await gone.aclose()
+
+
+async def test_messages_expire_on_a_phone_that_never_pulls(settings: Settings) -> None:
+    async with gateway(settings, validity_seconds=1) as running:
+        account = await make_account(running)
+        quiet = await _quiet_phone(running, account, "quiet")
+        try:
+            message_id = await send(running, account, "+33612345678")
+            await wait_status(running, account, message_id, "expired", within=5)
+        finally:
+            await quiet.aclose()
+
+
+async def test_a_named_device_that_is_offline_gets_nothing(settings: Settings) -> None:
+    async with gateway(settings, offline_after_seconds=1, device="Office") as running:
+        account = await make_account(running)
+        office = await _quiet_phone(running, account, "Office")
+        try:
+            await asyncio.sleep(1.2)
+            message_id = await send(running, account, "+33612345678")
+            await asyncio.sleep(0.5)
+            async with httpx.AsyncClient(base_url=running.base_url) as c:
+                body = (await c.get(f"/v1/messages/{message_id}", headers=account.auth)).json()
+            assert body["status"] in ("queued", "sending")
+        finally:
+            await office.aclose()

@@ -1,0 +1,101 @@
+"""GET /events as the app's OkHttp SSE client reads it: content type, keep-alives, and the
+four event names with their data (spec section 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+
+from tests.android.conftest import PREFIX, Account, send
+from tests.android.test_device_api import bearer, register
+from tests.support import Running
+
+
+class Frames:
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.lines = response.aiter_lines()
+
+    async def next(self, within: float = 3.0) -> list[str]:
+        """The lines of the next frame (comments count as frames of their own)."""
+        lines: list[str] = []
+        async with asyncio.timeout(within):
+            async for line in self.lines:
+                if line == "":
+                    if lines:
+                        return lines
+                    continue
+                lines.append(line)
+                if line.startswith(":"):
+                    return lines
+        raise AssertionError("stream ended")
+
+    async def event(self, within: float = 3.0) -> list[str]:
+        while True:
+            frame = await self.next(within)
+            if not frame[0].startswith(":"):
+                return frame
+
+
+@contextlib.asynccontextmanager
+async def stream(running: Running, token: str) -> AsyncIterator[Frames]:
+    async with (
+        httpx.AsyncClient(base_url=running.base_url + PREFIX, timeout=10) as c,
+        c.stream("GET", "/events", headers=bearer(token)) as r,
+    ):
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        frames = Frames(r)
+        assert await frames.next() == [":connected"]
+        yield frames
+
+
+async def test_keepalive_and_message_enqueued(running: Running, account: Account) -> None:
+    got = await register(running, account)
+    async with stream(running, got["token"]) as frames:
+        # Keep-alives every android.keepalive_seconds (0.5 s in these tests).
+        assert await frames.next(2.0) == [":keepalive"]
+        await send(running, account, "+33612345678")
+        assert await frames.event() == ["event: MessageEnqueued", "data: {}"]
+
+
+async def test_refresh_and_cancel_events(running: Running, account: Account) -> None:
+    got = await register(running, account)
+    message_id = await send(running, account, "+33612345678")
+    async with (
+        stream(running, got["token"]) as frames,
+        httpx.AsyncClient(base_url=running.base_url) as native,
+    ):
+        r = await native.post(f"/v1/devices/{got['id']}/refresh", headers=account.auth)
+        assert r.json() == {"connected": True}
+        assert await frames.event() == ["event: WebhooksUpdated", "data: {}"]
+        assert await frames.event() == ["event: SettingsUpdated", "data: {}"]
+        async with httpx.AsyncClient(base_url=running.base_url + PREFIX) as c:
+            [item] = (await c.get("/message", headers=bearer(got["token"]))).json()
+        r = await native.delete(f"/v1/devices/messages/{message_id}", headers=account.auth)
+        assert r.status_code == 202
+        assert r.json() == {
+            "message_id": message_id,
+            "device_id": got["id"],
+            "status": "cancelling",
+        }
+        cancelled = await frames.event()
+        assert cancelled == ["event: MessageCancelled", f'data: {{"messageId":"{item["id"]}"}}']
+        assert await frames.event() == ["event: MessageEnqueued", "data: {}"]
+
+
+async def test_deleting_a_device_ends_its_stream(running: Running, account: Account) -> None:
+    got = await register(running, account)
+    async with stream(running, got["token"]) as frames:
+        async with httpx.AsyncClient(base_url=running.base_url) as native:
+            r = await native.delete(f"/v1/devices/{got['id']}", headers=account.auth)
+            assert r.status_code == 204
+        async with asyncio.timeout(3):
+            rest = [line async for line in frames.lines]
+        assert all(line.startswith(":") or line == "" for line in rest)
+    async with httpx.AsyncClient(base_url=running.base_url + PREFIX) as c:
+        r = await c.get("/events", headers=bearer(got["token"]))
+    assert r.status_code == 401

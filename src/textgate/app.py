@@ -13,8 +13,11 @@ from starlette.types import Receive, Scope, Send
 from textgate import __version__
 from textgate.config import Settings
 from textgate.dialects.admin.routes import router as admin_router
+from textgate.dialects.mailup.email_routes import router as mailup_email_router
+from textgate.dialects.mailup.routes import router as mailup_router
 from textgate.dialects.android.routes import build_router as build_android_router
 from textgate.dialects.native.devices import router as devices_router
+from textgate.dialects.native.campaigns import router as campaigns_router
 from textgate.dialects.native.emails import router as emails_router
 from textgate.dialects.native.fastpath import handle_submit, is_submit
 from textgate.dialects.native.inbound import router as inbound_router
@@ -81,9 +84,13 @@ def create_app(
     if settings.android.enabled:
         app.include_router(build_android_router(settings.android), prefix=settings.android.prefix)
     app.include_router(emails_router)
+    app.include_router(campaigns_router)
     app.include_router(inbound_router)
     app.include_router(admin_router)
     app.include_router(smsend_router)
+    # Email first: the SMS router answers anything else under /api/v2.0 in its own format.
+    app.include_router(mailup_email_router)
+    app.include_router(mailup_router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

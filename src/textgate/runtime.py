@@ -25,16 +25,21 @@ from textgate.services.devices import DeviceOutboxService, DeviceService
 from textgate.services.email_logins import EmailLoginService
 from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
+from textgate.services.list_sms import ListSmsService
+from textgate.services.lists import ListService
 from textgate.services.mail import MailService
 from textgate.services.originators import OriginatorService
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
+from textgate.services.smtp_users import SmtpUserService
 from textgate.services.registry import Services
 from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
+from textgate.services.transactional_mail import TransactionalMail
 from textgate.services.webhooks import TargetChecker, WebhookService
 from textgate.smtp.server import SmtpServer
 from textgate.storage.accounts import AccountRepo
+from textgate.storage.campaigns import CampaignRepo
 from textgate.storage.conversations import ConversationRepo
 from textgate.storage.credentials import CredentialRepo
 from textgate.storage.credits import CreditRepo
@@ -42,6 +47,7 @@ from textgate.storage.db import Database
 from textgate.storage.device_queue import DeviceQueue
 from textgate.storage.devices import DeviceRepo
 from textgate.storage.inbound import InboundRepo
+from textgate.storage.lists import ListRepo
 from textgate.storage.mail import MailRepo
 from textgate.storage.messages import MessageRepo
 from textgate.storage.migrate import upgrade
@@ -50,6 +56,7 @@ from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
 from textgate.storage.originators import OriginatorRepo
 from textgate.storage.queue import DispatchQueue
+from textgate.storage.smtp_users import SmtpUserRepo
 from textgate.storage.secrets import SecretBox, load_key
 from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
@@ -135,19 +142,26 @@ class Gateway:
             signature_skew_seconds=settings.android.signature_skew_seconds,
             clock=clock,
         )
+        submit = SubmitService(
+            self.writer,
+            messages,
+            prices=settings.pricing.table(),
+            targets=webhooks.message_target,
+            clock=clock,
+        )
+        message_service = MessageService(messages)
+        mail_service = MailService(self.mail_repo, settings.mail, clock)
+        lists = ListService(ListRepo(self.db, clock), account_service)
+        list_sms = ListSmsService(
+            lists, account_service, submit, message_service, CampaignRepo(self.db, clock)
+        )
         self.services = Services(
             accounts=account_service,
-            submit=SubmitService(
-                self.writer,
-                messages,
-                prices=settings.pricing.table(),
-                targets=webhooks.message_target,
-                clock=clock,
-            ),
-            messages=MessageService(messages),
+            submit=submit,
+            messages=message_service,
             inbound=InboundService(self.inbound_repo, ConversationRepo(self.db)),
             webhooks=webhooks,
-            mail=MailService(self.mail_repo, settings.mail, clock),
+            mail=mail_service,
             credentials=CredentialService(
                 CredentialRepo(self.db),
                 account_service,
@@ -156,6 +170,10 @@ class Gateway:
             ),
             history=OrderHistory(OrderHistoryRepo(self.db)),
             allowance=AllowanceService(account_service, settings.pricing.table()),
+            lists=lists,
+            list_sms=list_sms,
+            smtp_users=SmtpUserService(SmtpUserRepo(self.db, clock), lists, clock),
+            transactional_mail=TransactionalMail(mail_service, lists, list_sms, clock),
             email_logins=EmailLoginService(account_service, CredentialRepo(self.db), clock),
             originators=OriginatorService(OriginatorRepo(self.db), account_service, clock),
             stats=StatsService(StatsRepo(self.db, accounts), lambda: self.connectors, clock=clock),

@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from textgate.cli.accounts import account_app
 from textgate.cli.common import ConfigOpt, console, execute, load, with_gateway
+from textgate.cli.mailup import mailup_app
 from textgate.cli.devices import device_app
 from textgate.cli.phone import phone_command
 from textgate.cli.smsc import smsc_command
@@ -25,6 +26,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(help="textgate: a self-hosted SMS gateway.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
+app.add_typer(mailup_app, name="mailup")
 app.command("smsc")(smsc_command)
 app.add_typer(device_app, name="device")
 app.command("phone")(phone_command)

@@ -83,6 +83,24 @@ class CredentialService:
         return await self._repo.username(account_id)
 
     async def login(self, username: str, password: str, kind: GrantKind) -> Grant:
+        account_id = await self._verify(username, password)
+        now = self._clock()
+        secret = secrets.token_urlsafe(32)
+        await self._repo.add_token(
+            hash_secret(secret), account_id, kind.value, now, purge_before=now - self._idle_ms
+        )
+        return Grant(account_id, secret)
+
+    async def verify(self, username: str, password: str) -> Account:
+        """The account of a username and password, checked on every request (HTTP Basic),
+        with the same throttling of failures as a login."""
+        account_id = await self._verify(username, password)
+        try:
+            return await self._accounts.get(account_id)
+        except NotFound as exc:
+            raise AuthenticationFailed("wrong username or password") from exc
+
+    async def _verify(self, username: str, password: str) -> str:
         now = self._clock()
         failed, since = self._failures.get(username, (0, now))
         if now - since > FAILED_LOGIN_WINDOW_MS:
@@ -97,12 +115,7 @@ class CredentialService:
             self._failures[username] = (failed + 1, since)
             raise AuthenticationFailed("wrong username or password")
         self._failures.pop(username, None)
-        account_id = found[0]
-        secret = secrets.token_urlsafe(32)
-        await self._repo.add_token(
-            hash_secret(secret), account_id, kind.value, now, purge_before=now - self._idle_ms
-        )
-        return Grant(account_id, secret)
+        return found[0]
 
     async def authenticate(self, user_key: str, secret: str, kind: GrantKind) -> Account:
         """The account a user key and session key (or access token) belong to."""

@@ -27,10 +27,13 @@ class MailService:
     def from_address(self) -> str:
         return self._settings.from_address
 
-    async def queue(self, email: Email, *, account_id: str | None, source: str) -> str:
-        """Build and queue ``email``; raises InvalidRequest when it cannot be built."""
+    async def queue(
+        self, email: Email, *, account_id: str | None, source: str, due_at: int | None = None
+    ) -> str:
+        """Build and queue ``email`` (sent from ``due_at``, in ms, if given: a scheduled
+        mail); raises InvalidRequest when it cannot be built."""
         mail = build(email, now=from_ms(self._clock()))
-        return await self._repo.enqueue(account_id, source, mail)
+        return await self._repo.enqueue(account_id, source, mail, due_at=due_at)
 
     async def of_account(
         self,

@@ -11,11 +11,15 @@ from textgate.services.devices import DeviceService
 from textgate.services.email_logins import EmailLoginService
 from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundService
+from textgate.services.list_sms import ListSmsService
+from textgate.services.lists import ListService
 from textgate.services.mail import MailService
 from textgate.services.originators import OriginatorService
 from textgate.services.query import MessageService
+from textgate.services.smtp_users import SmtpUserService
 from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
+from textgate.services.transactional_mail import TransactionalMail
 from textgate.services.webhooks import WebhookService
 
 __all__ = ["Services"]
@@ -32,6 +36,11 @@ class Services:
     credentials: CredentialService
     history: OrderHistory
     allowance: AllowanceService
+    # MailUp (seed 002): lists, transactional SMS through them, SMTP+ users and their mail.
+    lists: ListService
+    list_sms: ListSmsService
+    smtp_users: SmtpUserService
+    transactional_mail: TransactionalMail
     # The email-to-SMS interfaces (smtp/).
     email_logins: EmailLoginService
     originators: OriginatorService

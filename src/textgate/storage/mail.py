@@ -51,8 +51,9 @@ def mail_row(
     mail: OutgoingMail,
     now: int,
     dedup_key: str | None = None,
+    due_at: int | None = None,
 ) -> tuple[Any, ...]:
-    """Parameters of :data:`INSERT_MAIL` for one mail, due at once."""
+    """Parameters of :data:`INSERT_MAIL` for one mail, due at once or at ``due_at``."""
     return (
         mail_id,
         account_id,
@@ -62,7 +63,7 @@ def mail_row(
         ",".join(mail.rcpt_to),
         mail.subject[:500],
         mail.raw,
-        now,
+        now if due_at is None else due_at,
         now,
     )
 
@@ -96,12 +97,14 @@ class MailRepo:
         mail: OutgoingMail,
         *,
         dedup_key: str | None = None,
+        due_at: int | None = None,
     ) -> str:
         now = self._clock()
         mail_id = self._ids(now)
+        row = mail_row(mail_id, account_id, source, mail, now, dedup_key, due_at)
 
         def txn() -> Txn[None]:
-            yield Many(INSERT_MAIL, [mail_row(mail_id, account_id, source, mail, now, dedup_key)])
+            yield Many(INSERT_MAIL, [row])
 
         await self._db.txn(txn, urgent=True)
         return mail_id

@@ -35,6 +35,13 @@ __all__ = [
     "ledger",
     "login_credentials",
     "mail_outbox",
+    "mailup_campaigns",
+    "mailup_consoles",
+    "mailup_deliveries",
+    "mailup_list_opt_outs",
+    "mailup_lists",
+    "mailup_smtp_users",
+    "mailup_templates",
     "message_events",
     "message_targets",
     "messages",
@@ -449,6 +456,110 @@ smtp_originators = Table(
 )
 
 # --- MailUp (migration 0008) -------------------------------------------------------------
+
+# A MailUp console (seed 002: "MailUp account ID", the number in ``/sms/{account_ID}/...``
+# and in SMTP+ usernames ``s<console>_<n>``) is an account's number on that interface.
+# ``status`` is active, suspended or deleted (the SMTP+ codes 107 and 108).
+mailup_consoles = Table(
+    "mailup_consoles",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("console_id", Integer, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'active'")),
+    Column("created_at", Ms, nullable=False),
+    Index("ux_mailup_consoles_console_id", "console_id", unique=True),
+)
+
+# An account's numbered lists. ``secret`` is the ListSecret: kept in clear because the seed's
+# ``GET .../listsecret`` shows it back; NULL while none is set (transactional SMS disabled).
+mailup_lists = Table(
+    "mailup_lists",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("list_id", Integer, primary_key=True),
+    Column("guid", String(36), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("secret", String(36)),
+    # Country calling code put before numbers sent without one ("39"); NULL: none.
+    Column("default_prefix", String(4)),
+    Column("sms_sender", String(11)),
+    Column("created_at", Ms, nullable=False),
+    Index("ux_mailup_lists_guid", "guid", unique=True),
+)
+
+# Numbers that opted out of one list's messages (E.164).
+mailup_list_opt_outs = Table(
+    "mailup_list_opt_outs",
+    metadata,
+    Column("account_id", Id, primary_key=True),
+    Column("list_id", Integer, primary_key=True),
+    Column("number", String(32), primary_key=True),
+    Column("created_at", Ms, nullable=False),
+)
+
+# Stored messages an SMS (``TemplateId``, kind sms: ``text``) or a transactional email
+# (SendTemplate, kind email: ``subject``, ``text``, ``html``) takes its content from.
+mailup_templates = Table(
+    "mailup_templates",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("template_id", Integer, primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("subject", Text),
+    Column("text", Text),
+    Column("html", Text),
+    Column("created_at", Ms, nullable=False),
+)
+
+# Transactional SMS sent through a list: ``id`` is the numeric DeliveryId the seed answers
+# with; ``campaign`` the CampaignCode the statistics aggregate by.
+mailup_deliveries = Table(
+    "mailup_deliveries",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("account_id", Id, nullable=False),
+    Column("list_id", Integer, nullable=False),
+    Column("message_id", Id, nullable=False),
+    Column("campaign", String(200)),
+    Column("created_at", Ms, nullable=False),
+    Index("ux_mailup_deliveries_message_id", "message_id", unique=True),
+    Index("ix_mailup_deliveries_account_id_campaign", "account_id", "campaign"),
+)
+
+# Campaigns by code (seed 002: "If the specified value does not exist, a new item is
+# created"); ``emails`` counts transactional emails queued under the code.
+mailup_campaigns = Table(
+    "mailup_campaigns",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("code", String(200), primary_key=True),
+    Column("name", String(200)),
+    Column("emails", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", Ms, nullable=False),
+)
+
+# SMTP+ users (``s<console>_<n>``) of an account's list. The secret is random and only ever
+# verified, so only its SHA-256 digest is kept (as for API keys).
+mailup_smtp_users = Table(
+    "mailup_smtp_users",
+    metadata,
+    Column("username", String(32), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("list_id", Integer, nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("enabled", Integer, nullable=False, server_default=text("1")),
+    Column("admin_block", Integer, nullable=False, server_default=text("0")),
+    Column("block_until", Ms),
+    Column("deleted_at", Ms),
+    Column("priority", SmallInteger, nullable=False, server_default=text("3")),
+    Column("note", Text),
+    Column("domain_list", Text),
+    Column("sender_list", Text),
+    Column("campaign", String(200)),
+    Column("created_at", Ms, nullable=False),
+    Column("updated_at", Ms, nullable=False),
+)
 
 # --- Android devices (migration 0009) ----------------------------------------------------
 

@@ -9,15 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
-
 from textgate import __version__
 from textgate.config import Settings
 from textgate.dialects.admin.routes import router as admin_router
+from textgate.dialects.android.routes import build_router as build_android_router
 from textgate.dialects.mailup.email_routes import router as mailup_email_router
 from textgate.dialects.mailup.routes import router as mailup_router
-from textgate.dialects.android.routes import build_router as build_android_router
-from textgate.dialects.native.devices import router as devices_router
 from textgate.dialects.native.campaigns import router as campaigns_router
+from textgate.dialects.native.devices import router as devices_router
 from textgate.dialects.native.emails import router as emails_router
 from textgate.dialects.native.fastpath import handle_submit, is_submit
 from textgate.dialects.native.inbound import router as inbound_router

@@ -8,7 +8,12 @@ import socket
 from pathlib import Path
 
 from textgate.config import ConnectorSettings, Settings
-from textgate.connectors.android import AndroidConnector, AndroidOptions, DeviceOutbox, WakeHub
+from textgate.connectors.android import (
+    AndroidConnector,
+    AndroidOptions,
+    DeviceOutbox,
+    WakeHub,
+)
 from textgate.connectors.base import Connector
 from textgate.connectors.simulator import SimulatorConnector, SimulatorOptions
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
@@ -31,8 +36,8 @@ from textgate.services.mail import MailService
 from textgate.services.originators import OriginatorService
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
-from textgate.services.smtp_users import SmtpUserService
 from textgate.services.registry import Services
+from textgate.services.smtp_users import SmtpUserService
 from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
 from textgate.services.transactional_mail import TransactionalMail
@@ -56,8 +61,8 @@ from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
 from textgate.storage.originators import OriginatorRepo
 from textgate.storage.queue import DispatchQueue
-from textgate.storage.smtp_users import SmtpUserRepo
 from textgate.storage.secrets import SecretBox, load_key
+from textgate.storage.smtp_users import SmtpUserRepo
 from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
 from textgate.storage.webhooks import WebhookRepo

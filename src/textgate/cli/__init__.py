@@ -11,11 +11,10 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
-
 from textgate.cli.accounts import account_app
 from textgate.cli.common import ConfigOpt, console, execute, load, with_gateway
-from textgate.cli.mailup import mailup_app
 from textgate.cli.devices import device_app
+from textgate.cli.mailup import mailup_app
 from textgate.cli.phone import phone_command
 from textgate.cli.smsc import smsc_command
 from textgate.errors import Conflict, GatewayError
@@ -50,7 +49,6 @@ async def _demo_login(gw: Gateway, account_id: str) -> str | None:
 def serve(config: ConfigOpt = None) -> None:
     """Run the HTTP API and the dispatcher in one process."""
     import uvicorn
-
     from textgate.app import create_app
 
     settings = load(config)

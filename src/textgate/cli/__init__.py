@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
+
 from textgate.cli.accounts import account_app
 from textgate.cli.common import ConfigOpt, console, execute, load, with_gateway
 from textgate.cli.devices import device_app
@@ -49,6 +50,7 @@ async def _demo_login(gw: Gateway, account_id: str) -> str | None:
 def serve(config: ConfigOpt = None) -> None:
     """Run the HTTP API and the dispatcher in one process."""
     import uvicorn
+
     from textgate.app import create_app
 
     settings = load(config)

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run run-smpp test test-postgres lint bench install install-dev clean
+.PHONY: run run-smpp test test-postgres lint bench install install-dev browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,16 @@ run-smpp: install
 	trap 'kill $$smsc' EXIT INT TERM; \
 	TEXTGATE_CONNECTORS='$(SMSC_CONNECTOR)' $(BIN)/textgate serve $(ARGS)
 
-test: install-dev
+# The dashboard's browser tests drive Debian's Chromium (never a downloaded one).
+browser:
+	command -v /usr/bin/chromium >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
+
+test: install-dev browser
 	$(BIN)/pytest $(ARGS)
 
-test-postgres: install-dev
+test-postgres: install-dev browser
 	TEXTGATE_TEST_DATABASE_URL=$${TEXTGATE_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/textgate_test} $(BIN)/pytest $(ARGS)
 
 lint: install-dev

@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from textgate import __version__
 from textgate.config import Settings
+from textgate.dashboard.mount import mount_dashboard
 from textgate.dialects.admin.routes import router as admin_router
 from textgate.dialects.android.routes import build_router as build_android_router
 from textgate.dialects.mailup.email_routes import router as mailup_email_router
@@ -91,6 +92,15 @@ def create_app(
     # Email first: the SMS router answers anything else under /api/v2.0 in its own format.
     app.include_router(mailup_email_router)
     app.include_router(mailup_router)
+
+    mount_dashboard(
+        app,
+        gw.services,
+        admin_token=settings.admin_token,
+        secret=None
+        if settings.dashboard_secret is None
+        else settings.dashboard_secret.get_secret_value(),
+    )
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

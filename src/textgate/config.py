@@ -245,6 +245,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     # Bearer token of the admin API (/v1/admin); unset, the admin API answers 404.
     admin_token: SecretStr | None = None
+    # Signs dashboard session cookies; set it when several processes serve the dashboard
+    # (unset, each process draws its own and sessions end at restart).
+    dashboard_secret: SecretStr | None = None
     run_dispatcher: bool = True
     demo_account: bool = True
     # Cached API-key verdicts expire after this long, bounding how long a revoked key works.

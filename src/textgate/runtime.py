@@ -8,7 +8,12 @@ import socket
 from pathlib import Path
 
 from textgate.config import ConnectorSettings, Settings
-from textgate.connectors.android import AndroidConnector, AndroidOptions, DeviceOutbox, WakeHub
+from textgate.connectors.android import (
+    AndroidConnector,
+    AndroidOptions,
+    DeviceOutbox,
+    WakeHub,
+)
 from textgate.connectors.base import Connector
 from textgate.connectors.simulator import SimulatorConnector, SimulatorOptions
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions

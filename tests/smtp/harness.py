@@ -18,7 +18,7 @@ from tests.support import Running, free_port, running_gateway
 from tests.webhooks.receiver import until
 from tests.webhooks.relay import Relay, running_relay
 from tests.webhooks.test_webhooks import FAST
-from textgate.config import MailSettings, Settings, SmtpSettings
+from textgate.config import ConnectorSettings, MailSettings, Settings, SmtpSettings
 from textgate.core.message import Message, Status
 from textgate.services.query import MessageFilter
 
@@ -86,7 +86,7 @@ async def smtp_gateway(
         }
         if simulator is not None:
             options = {"report_delay_ms": 50} | dict(simulator)
-            changes["connectors"] = [{"name": "sim", "type": "simulator", "options": options}]
+            changes["connectors"] = [ConnectorSettings(name="sim", options=options)]
         async with running_gateway(settings.model_copy(update=changes)) as running:
             services = running.gateway.services
             account = await services.accounts.create("acme")

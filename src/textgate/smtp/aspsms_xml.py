@@ -179,12 +179,15 @@ def _status(exc: GatewayError, urls: Mapping[str, str]) -> tuple[int, str]:
     return ACCESS_DENIED
 
 
-async def _execute(services: Services, req: XmlRequest, client_ip: str | None) -> str:
+async def _execute(
+    services: Services, req: XmlRequest, client_ip: str | None
+) -> tuple[str, str | None]:
+    """The reply, and the account it belongs to (None if the credentials were refused)."""
     try:
         account = await services.email_logins.by_user_key(req.user_key, req.password)
     except GatewayError as exc:
-        return render_reply(_status(exc, req.urls), exc.message)
-    return await _perform(services, req, account, client_ip)
+        return render_reply(_status(exc, req.urls), exc.message), None
+    return await _perform(services, req, account, client_ip), account.id
 
 
 async def _perform(
@@ -205,6 +208,8 @@ async def _perform(
             groups.setdefault(ref, []).append(number)
         notify = _notify(req.urls)
         # One order per TransRefNumber: it is the reference the client looks messages up by.
+        # Should a later order be refused, the earlier ones stay sent (as they would with
+        # one request per recipient) and the reply names the refusal.
         for ref, numbers in groups.items():
             await services.submit.submit(
                 SubmitRequest(
@@ -227,7 +232,7 @@ async def answer(services: Services, body: str, reply_to: str, client_ip: str | 
     """Carry out the request and queue its reply to ``reply_to`` (none if empty); the reply
     is committed to the mail queue before this returns. Returns the reply."""
     request = parse_request(body)
-    reply = await _execute(services, request, client_ip)
+    reply, account_id = await _execute(services, request, client_ip)
     if reply_to:
         await services.mail.queue(
             Email(
@@ -237,7 +242,7 @@ async def answer(services: Services, body: str, reply_to: str, client_ip: str | 
                 text=reply,
                 charset="iso-8859-1",
             ),
-            account_id=None,
+            account_id=account_id,
             source=SOURCE,
         )
     return reply

@@ -58,6 +58,13 @@ class Target:
         return self.interface, self.form
 
 
+def _envelope_sender(envelope: Envelope) -> str:
+    """The MAIL FROM address; "" for the null sender ``<>`` (bounces and auto-replies, which
+    are never answered: RFC 5321 section 4.5.5)."""
+    sender = (envelope.mail_from or "").strip()
+    return "" if sender in ("", "<>") else sender
+
+
 def _peer_ip(session: Session) -> str | None:
     peer = session.peer
     if isinstance(peer, tuple) and peer:
@@ -101,7 +108,7 @@ class EmailHandler:
                     return str(TOO_MANY)
             if target.interface == ASPSMS and target.form == aspsms.Form.NUMBER:
                 # Seed 004: "the used e-mail sender address must be authorized".
-                await self._services.originators.resolve(envelope.mail_from or "")
+                await self._services.originators.resolve(_envelope_sender(envelope))
         except Refused as exc:
             return str(exc.reply)
         except AuthenticationFailed:
@@ -140,7 +147,7 @@ class EmailHandler:
         data = content if isinstance(content, bytes) else content.encode("utf-8", "replace")
         mail = parse_mail(data, xml=first.form == aspsms.Form.XML)
         client_ip = _peer_ip(session)
-        sender = envelope.mail_from or ""
+        sender = _envelope_sender(envelope)
         numbers = [t.number for t in targets if t.number is not None]
         if first.interface == LABSMOBILE:
             await labsmobile.send(self._services, mail, numbers, client_ip)
@@ -197,5 +204,6 @@ class EmailHandler:
             await server.push(str(reply_for(exc)))
             return AuthResult(success=False, handled=True)
         except GatewayError:
-            return AuthResult(success=False)
+            # Not handled here: aiosmtpd answers 535 (RFC 4954: invalid credentials).
+            return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=account.id)

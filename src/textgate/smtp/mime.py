@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
-from email import policy
+from email import errors, policy
 from email.errors import MessageDefect
 from email.message import Message
 from email.parser import BytesParser
@@ -29,7 +29,11 @@ _CONTAINERS = frozenset({"multipart/mixed", "multipart/alternative", "multipart/
 _MAX_PARTS = 20
 _PLAIN = frozenset({"text/plain"})
 _XML = frozenset({"text/plain", "text/xml", "application/xml"})
-_BAD_BASE64 = ("InvalidBase64", "InvalidBase64Padding", "InvalidBase64Length")
+_BAD_BASE64 = (
+    errors.InvalidBase64CharactersDefect,
+    errors.InvalidBase64LengthDefect,
+    errors.InvalidBase64PaddingDefect,
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -72,7 +76,7 @@ def _decode(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         raise _refuse("the text part has no content", "5.6.1")
-    if any(type(d).__name__ in _BAD_BASE64 for d in part.defects):
+    if any(isinstance(d, _BAD_BASE64) for d in part.defects):
         raise _refuse("the base64 body is broken", "5.6.1")
     declared = part.get_content_charset()
     if declared is None:
@@ -134,7 +138,7 @@ def parse_mail(data: bytes, *, xml: bool = False) -> ParsedMail:
     try:
         msg = BytesParser(policy=policy.default).parsebytes(data)
         defects: list[MessageDefect] = list(msg.defects)
-        if any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for d in defects):
+        if any(isinstance(d, errors.MissingHeaderBodySeparatorDefect) for d in defects):
             raise _refuse("the message headers are malformed")
         subject = " ".join(_header(msg, "Subject").split())
         if len(subject) > MAX_SUBJECT:

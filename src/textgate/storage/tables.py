@@ -615,4 +615,6 @@ device_messages = Table(
     Column("updated_at", Ms, nullable=False),
     Index("ix_device_messages_device_id_state", "device_id", "state"),
     Index("ix_device_messages_message_id", "message_id"),
+    # The connector's sweep looks for waiting messages (expired, or on an offline device).
+    Index("ix_device_messages_connector_state", "connector", "state"),
 )

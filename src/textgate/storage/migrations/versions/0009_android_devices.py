@@ -65,6 +65,7 @@ def upgrade() -> None:
     with op.batch_alter_table("device_messages", schema=None) as batch_op:
         batch_op.create_index("ix_device_messages_device_id_state", ["device_id", "state"])
         batch_op.create_index("ix_device_messages_message_id", ["message_id"])
+        batch_op.create_index("ix_device_messages_connector_state", ["connector", "state"])
 
 
 def downgrade() -> None:

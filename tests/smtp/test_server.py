@@ -232,3 +232,35 @@ def test_cli_manages_authorised_originators(db_url: str, tmp_path: Path) -> None
         app, ["account", "smtp-originator", "shop", "box@client.example", "--remove"], env=env
     )
     assert removed.exit_code == 0 and removed.stdout.strip() == ""
+
+
+async def test_configured_domains(settings: Settings) -> None:
+    domains = {
+        "labsmobile_domains": ["sms.example.com"],
+        "aspsms_domains": ["a.example", "b.example"],
+    }
+    async with smtp_gateway(settings, smtp=domains) as env:
+        old = f"34609033162@{LABS}"
+        data = email(sender=USERNAME, to=[old], subject=env.api_key, text="hi")
+        out = await send(env, "x@client.example", [old], data)
+        assert out.code == 550 and "is not accepted here" in out.text
+        new = "34609033162@SMS.Example.COM"
+        data = email(sender=USERNAME, to=[new], subject=env.api_key, text="hi")
+        assert (await send(env, "x@client.example", [new], data)).code == 250
+        for domain in ("a.example", "b.example"):
+            to = f"0041790000000@{domain}"
+            data = email(sender=ORIGINATOR_ADDRESS, to=[to], subject=None, text=domain)
+            assert (await send(env, ORIGINATOR_ADDRESS, [to], data)).code == 250
+        msgs = await env.all_final(3)
+        assert sorted(m.text for m in msgs) == ["a.example", "b.example", "hi"]
+        assert all(m.status == Status.DELIVERED for m in msgs)
+
+
+async def test_batch_limit_refuses_the_email(settings: Settings) -> None:
+    async with smtp_gateway(settings) as env:
+        await env.services.accounts.update_settings(env.account_id, {"batch_limit": 2})
+        rcpt = [f"3460903316{i}@{LABS}" for i in range(3)]
+        data = email(sender=USERNAME, to=rcpt, subject=env.api_key, text="hi")
+        out = await send(env, "x@client.example", rcpt, data)
+        assert out.code == 554 and "allows 2 per request" in out.text, out.text
+        assert await env.messages() == []

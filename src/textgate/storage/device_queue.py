@@ -180,6 +180,12 @@ def _place(
     candidates = yield from load_candidates(
         sorted({a for a, _ in owners.values()}), connected, now, options
     )
+    # The phone and SIM a client chose per message (SMSmobileAPI sIdentifiant and port).
+    picked = yield in_list(
+        "SELECT message_id, device_id, sim_number FROM message_devices WHERE message_id IN {in}",
+        [s.message_id for s in batch],
+    )
+    picks = {r["message_id"]: (r["device_id"], r["sim_number"]) for r in picked or []}
     valid_until = (
         None if options.validity_seconds is None else now + options.validity_seconds * 1000
     )
@@ -192,11 +198,13 @@ def _place(
             placements.append(Placement(sub.message_id, error=err))
             continue
         account_id, quality = owner
-        chosen = choose(candidates.get(account_id, []), sub.sender, options)
+        pick_device, pick_sim = picks.get(sub.message_id, (None, None))
+        chosen = choose(candidates.get(account_id, []), sub.sender, options, pick_device)
         if isinstance(chosen, ConnectorError):
             placements.append(Placement(sub.message_id, error=chosen))
             continue
         device, sim = chosen
+        sim = pick_sim if pick_sim is not None else sim
         device.pending += 1  # the next message of the batch sees this one's load
         ext = nanoid()
         priority = options.high_priority if quality == "high" else 0
@@ -319,7 +327,9 @@ def _report(device_id: str, items: Sequence[PhoneReport], now: int) -> Txn[int]:
         " reported_at = COALESCE(reported_at, ?), updated_at = ? WHERE id = ?",
         updates,
     )
-    changed = yield from apply_reports(reports, now, park_unmatched=False)
+    # A quick phone may report before the dispatcher recorded the id it was given: such
+    # reports are parked and applied when the id is recorded (as for every connector).
+    changed = yield from apply_reports(reports, now, park_unmatched=True)
     changed += yield from _cancel_messages(cancelled, now)
     return changed
 

@@ -67,7 +67,11 @@ class ListRepo:
                     select(mailup_consoles).where(mailup_consoles.c.account_id == account_id)
                 )
             ).first()
-        return None if row is None else Console(row.account_id, row.console_id, row.status)
+        return (
+            None
+            if row is None
+            else Console(row.account_id, row.console_id, ConsoleStatus(row.status))
+        )
 
     async def console(self, console_id: int) -> Console | None:
         async with self._db.read() as conn:
@@ -76,7 +80,11 @@ class ListRepo:
                     select(mailup_consoles).where(mailup_consoles.c.console_id == console_id)
                 )
             ).first()
-        return None if row is None else Console(row.account_id, row.console_id, row.status)
+        return (
+            None
+            if row is None
+            else Console(row.account_id, row.console_id, ConsoleStatus(row.status))
+        )
 
     async def ensure_console(self, account_id: str, console_id: int | None = None) -> Console:
         """The account's console, made with ``console_id`` (or the next free number)."""

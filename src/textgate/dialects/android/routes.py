@@ -125,6 +125,8 @@ def build_router(settings: AndroidSettings) -> APIRouter:
             }
         return body
 
+    # The vendor also answers /messages for /message (spec section 2).
+    @router.get("/messages", include_in_schema=False)
     @router.get("/message")
     async def pending_messages(
         device: DeviceDep,
@@ -135,6 +137,7 @@ def build_router(settings: AndroidSettings) -> APIRouter:
         found = await devices.pull(device, fifo=order == "fifo")
         return [message_out(m, now) for m in found]
 
+    @router.patch("/messages", status_code=204, include_in_schema=False)
     @router.patch("/message", status_code=204)
     async def report_states(request: Request, device: DeviceDep, devices: DevicesDep) -> Response:
         try:

@@ -410,3 +410,31 @@ def test_app_date_format_has_millis_and_zulu() -> None:
 def test_basic_header_shape() -> None:
     # What httpx sends for auth=(login, password) is what the app sends: Basic base64(l:p).
     assert base64.b64decode(httpx.BasicAuth("VQ4GII", "pw")._auth_header.split()[1]) == b"VQ4GII:pw"
+
+
+async def test_change_password(running: Running, account: Account) -> None:
+    got = await register(running, account)
+    token = bearer(got["token"])
+    async with client(running) as c:
+        wrong = await c.patch(
+            "/user/password",
+            json={"currentPassword": "nope", "newPassword": "n" * 14},
+            headers=token,
+        )
+        short = await c.patch(
+            "/user/password",
+            json={"currentPassword": got["password"], "newPassword": "short"},
+            headers=token,
+        )
+        ok = await c.patch(
+            "/user/password",
+            json={"currentPassword": got["password"], "newPassword": "a new password!"},
+            headers=token,
+        )
+        old_login = await c.post("/device", json=APP_BODY, auth=(got["login"], got["password"]))
+        new_login = await c.post("/device", json=APP_BODY, auth=(got["login"], "a new password!"))
+        code = await c.get("/user/code", auth=(got["login"], "a new password!"))
+    assert (wrong.status_code, short.status_code, ok.status_code) == (401, 400, 204)
+    assert old_login.status_code == 401 and new_login.status_code == 201
+    # Sign-in codes are not offered; the vendor answers 501 when they are disabled.
+    assert code.status_code == 501

@@ -44,6 +44,8 @@ from textgate.storage.inbound import InboundRepo
 
 __all__ = ["DeviceOutboxService", "DeviceService", "Registration", "RegistrationAuth"]
 
+# The vendor's minimum for a new password (spec section 2, PATCH /user/password).
+MIN_PASSWORD_LENGTH = 14
 INBOUND_CONNECTOR = "android"
 """The connector name inbound messages from phones are stored under."""
 
@@ -171,6 +173,18 @@ class DeviceService:
         if claimed_id != device.id:
             raise Forbidden("the id is not this device's")
         await self._devices.update_from_phone(device.id, push_token=push_token, sim_cards=sim_cards)
+
+    async def change_password(self, device: Device, current: str, new: str) -> None:
+        """The app's "change password" (spec section 2, PATCH /user/password): the login
+        the device got at registration gets a new password of at least 14 characters."""
+        stored = await self._devices.password_hash(device.id)
+        if not await asyncio.to_thread(verify_password, current, stored):
+            raise AuthenticationFailed("wrong current password")
+        if len(new) < MIN_PASSWORD_LENGTH:
+            raise InvalidRequest(f"the new password needs {MIN_PASSWORD_LENGTH} characters")
+        await self._devices.set_password_hash(
+            device.id, await asyncio.to_thread(hash_password, new)
+        )
 
     async def pull(self, device: Device, *, fifo: bool) -> list[DeviceMessage]:
         return await self._queue.pull(device.id, fifo=fifo)

@@ -164,6 +164,23 @@ class DeviceRepo:
         )
         return StoredLogin(rows[0]["account_id"], rows[0]["password_hash"]) if rows else None
 
+    async def password_hash(self, device_id: str) -> str | None:
+        rows = await self._db.txn(
+            lambda: _run(Query("SELECT password_hash FROM devices WHERE id = ?", (device_id,)))
+        )
+        return str(rows[0]["password_hash"]) if rows else None
+
+    async def set_password_hash(self, device_id: str, password_hash: str) -> None:
+        now = self._clock()
+        await self._db.txn(
+            lambda: _run(
+                Query(
+                    "UPDATE devices SET password_hash = ?, updated_at = ? WHERE id = ?",
+                    (password_hash, now, device_id),
+                )
+            )
+        )
+
     async def signing_key(self, device_id: str) -> tuple[Device, str] | None:
         def txn() -> Txn[tuple[Device, str] | None]:
             rows = yield Query("SELECT signing_key FROM devices WHERE id = ?", (device_id,))

@@ -19,6 +19,7 @@ from textgate.dialects.android.errors import render_error
 from textgate.dialects.android.events import event_frames
 from textgate.dialects.android.schemas import (
     DeviceUpdateIn,
+    PasswordChangeIn,
     PatchItemIn,
     ReceivedIn,
     ReceivedPayload,
@@ -187,9 +188,12 @@ def build_router(settings: AndroidSettings) -> APIRouter:
         """Sign-in codes are not offered (register with the private token or a login)."""
         return render_error_501()
 
-    @router.patch("/user/password", status_code=501)
-    async def change_password() -> Response:
-        return render_error_501()
+    @router.patch("/user/password", status_code=204)
+    async def change_password(
+        body: PasswordChangeIn, device: DeviceDep, devices: DevicesDep
+    ) -> Response:
+        await devices.change_password(device, body.currentPassword, body.newPassword)
+        return Response(status_code=204)
 
     @router.post(RECEIVED_PATH + "/{device_id}", status_code=204)
     async def received(

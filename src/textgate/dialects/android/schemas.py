@@ -20,6 +20,7 @@ from textgate.core.devices import (
 
 __all__ = [
     "DeviceUpdateIn",
+    "PasswordChangeIn",
     "PatchItemIn",
     "ReceivedIn",
     "RegisterIn",
@@ -71,6 +72,13 @@ class DeviceUpdateIn(_AppModel):
     id: str = Field(min_length=1, max_length=64)
     pushToken: str | None = Field(default=None, max_length=256)
     simCards: list[SimCardIn] | None = Field(default=None, max_length=8)
+
+
+class PasswordChangeIn(_AppModel):
+    """PATCH /user/password (spec section 2)."""
+
+    currentPassword: str = Field(max_length=256)
+    newPassword: str = Field(max_length=256)
 
 
 class RecipientIn(_AppModel):

@@ -109,11 +109,11 @@ class StatsService:
         # Align to the slice so that the same range asked twice draws the same bars.
         until = (now // rng.bucket_ms + 1) * rng.bucket_ms
         since = until - rng.span_ms
-        rows = await self._repo.buckets(account_id, since, until, rng.bucket_ms)
+        rows = await self._repo.buckets(account_id, since, until, rng.bucket_ms, now)
         return _overview(rng, since, rows)
 
     async def snapshot(self) -> Snapshot:
-        counts = await self._repo.counts()
+        counts = await self._repo.counts(self._clock())
         handed: dict[str, int] = {}
         for row in counts:
             if row.connector is not None:

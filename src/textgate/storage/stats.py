@@ -3,7 +3,8 @@
 Ranges are given in milliseconds but queried as id ranges: ids are ULIDs whose first 48
 bits are the creation time, so ``id >= lowest_id(since)`` selects exactly the messages created
 since then and runs on the ``(account_id, id)`` index (or the primary key for all accounts)
-that paging already uses; no extra index on ``created_at`` is needed.
+that paging already uses; no extra index on ``created_at`` is needed. Hours older than the
+newest few come from hourly aggregates (``storage.rollups``).
 """
 
 from __future__ import annotations
@@ -12,23 +13,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import func, select
 
 from textgate.core.accounts import ApiKey
-from textgate.core.message import Status
+from textgate.core.ids import id_time_ms
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.db import Database
-from textgate.storage.tables import accounts, messages, webhook_deliveries
+from textgate.storage.rollups import (
+    HOUR_MS,
+    NO_CONNECTOR,
+    Rollups,
+    id_range,
+    latency_sum,
+    lowest_id,
+)
+from textgate.storage.tables import accounts, messages, stats_hourly, webhook_deliveries
 
-__all__ = ["Bucket", "CountRow", "StatsRepo", "lowest_id"]
-
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def lowest_id(ms: int) -> str:
-    """The smallest id that can be made at millisecond ``ms`` (time bits, zero randomness)."""
-    value = max(0, ms) << 80
-    return "".join(_ALPHABET[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
+__all__ = ["Bucket", "CountRow", "StatsRepo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,59 +56,94 @@ class StatsRepo:
     def __init__(self, db: Database, accounts_repo: AccountRepo) -> None:
         self._db = db
         self._accounts = accounts_repo
+        self._rollups = Rollups(db)
 
     async def buckets(
-        self, account_id: str | None, since_ms: int, until_ms: int, bucket_ms: int
+        self, account_id: str | None, since_ms: int, until_ms: int, bucket_ms: int, now_ms: int
     ) -> list[Bucket]:
-        """Messages created in ``[since_ms, until_ms)`` grouped by time slice and status."""
-        start = (messages.c.created_at - since_ms) / bucket_ms
-        delivered = messages.c.status == Status.DELIVERED.value
+        """Messages created in ``[since_ms, until_ms)`` grouped by time slice and status
+        (slices of whole hours, aligned on ``since_ms``, beyond the newest hours).
+
+        A slice may come as several rows of the same status (aggregates and recent
+        messages); callers add them up.
+        """
+        boundary = min(until_ms, self._rollups.boundary(now_ms))
+        if bucket_ms % HOUR_MS or since_ms % HOUR_MS or boundary <= since_ms:
+            return await self._live(account_id, since_ms, since_ms, until_ms, bucket_ms)
+        await self._rollups.refresh(since_ms, boundary, now_ms)
+        slot = (stats_hourly.c.hour - since_ms) // bucket_ms
+        query = select(
+            slot.label("slot"),
+            stats_hourly.c.status,
+            func.sum(stats_hourly.c.messages).label("n"),
+            func.sum(stats_hourly.c.parts).label("parts"),
+            func.sum(stats_hourly.c.cost).label("cost"),
+            func.sum(stats_hourly.c.latency_ms).label("latency"),
+        ).where(stats_hourly.c.hour >= since_ms, stats_hourly.c.hour < boundary)
+        if account_id is not None:
+            query = query.where(stats_hourly.c.account_id == account_id)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query.group_by(slot, stats_hourly.c.status))).all()
+        older = [_bucket(r, since_ms, bucket_ms) for r in rows]
+        return older + await self._live(account_id, since_ms, boundary, until_ms, bucket_ms)
+
+    async def _live(
+        self, account_id: str | None, origin: int, start: int, until: int, bucket_ms: int
+    ) -> list[Bucket]:
+        # Floor division: an integer slot number on every database (SQLAlchemy renders "/"
+        # with a cast for true division, which would make every row its own group).
+        slot = (messages.c.created_at - origin) // bucket_ms
+        conds = id_range(start, until)
+        if account_id is not None:
+            conds.append(messages.c.account_id == account_id)
         query = (
             select(
-                start.label("slot"),
+                slot.label("slot"),
                 messages.c.status,
                 func.count().label("n"),
                 func.sum(messages.c.segments).label("parts"),
                 func.sum(messages.c.cost).label("cost"),
-                func.sum(
-                    case((delivered, messages.c.updated_at - messages.c.created_at), else_=0)
-                ).label("latency"),
+                latency_sum().label("latency"),
             )
-            .where(*self._range(account_id, since_ms, until_ms))
-            .group_by(start, messages.c.status)
+            .where(*conds)
+            .group_by(slot, messages.c.status)
         )
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
+        return [_bucket(r, origin, bucket_ms) for r in rows]
+
+    async def counts(self, now_ms: int) -> list[CountRow]:
+        """Every message by status and connector (for the metrics endpoint): the hourly
+        aggregates up to the newest hours, the messages themselves after."""
+        boundary = self._rollups.boundary(now_ms)
+        async with self._db.read() as conn:
+            oldest = (await conn.execute(select(func.min(messages.c.id)))).scalar_one()
+        totals: dict[tuple[str, str], int] = {}
+        if oldest is not None:
+            await self._rollups.refresh(id_time_ms(oldest), boundary, now_ms)
+            aggregated = select(
+                stats_hourly.c.status,
+                stats_hourly.c.connector,
+                func.sum(stats_hourly.c.messages).label("n"),
+            ).group_by(stats_hourly.c.status, stats_hourly.c.connector)
+            recent = (
+                select(
+                    messages.c.status,
+                    func.coalesce(messages.c.connector, NO_CONNECTOR).label("connector"),
+                    func.count().label("n"),
+                )
+                .where(messages.c.id >= lowest_id(boundary))
+                .group_by(messages.c.status, messages.c.connector)
+            )
+            async with self._db.read() as conn:
+                for query in (aggregated, recent):
+                    for r in await conn.execute(query):
+                        key = (r.status, r.connector)
+                        totals[key] = totals.get(key, 0) + int(r.n)
         return [
-            Bucket(
-                start_ms=since_ms + int(r.slot) * bucket_ms,
-                status=r.status,
-                count=int(r.n),
-                parts=int(r.parts or 0),
-                cost=int(r.cost or 0),
-                latency_ms_sum=int(r.latency or 0),
-            )
-            for r in rows
+            CountRow(status, connector or None, n)
+            for (status, connector), n in sorted(totals.items())
         ]
-
-    @staticmethod
-    def _range(account_id: str | None, since_ms: int, until_ms: int) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = [
-            messages.c.id >= lowest_id(since_ms),
-            messages.c.id < lowest_id(until_ms),
-        ]
-        if account_id is not None:
-            conds.append(messages.c.account_id == account_id)
-        return conds
-
-    async def counts(self) -> list[CountRow]:
-        """Every message by status and connector (for the metrics endpoint)."""
-        query = select(messages.c.status, messages.c.connector, func.count().label("n")).group_by(
-            messages.c.status, messages.c.connector
-        )
-        async with self._db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [CountRow(r.status, r.connector, int(r.n)) for r in rows]
 
     async def queue_depth(self) -> int:
         """Messages accepted and not yet handed to a connector: due, scheduled or waiting to
@@ -139,11 +175,13 @@ class StatsRepo:
     async def keys(self, account_id: str) -> list[ApiKey]:
         return await self._accounts.list_keys(account_id)
 
-    async def recent_status_counts(self, account_id: str | None, since_ms: int) -> dict[str, int]:
-        query: Any = (
-            select(messages.c.status, func.count().label("n"))
-            .where(and_(*self._range(account_id, since_ms, 1 << 48)))
-            .group_by(messages.c.status)
-        )
-        async with self._db.read() as conn:
-            return {r.status: int(r.n) for r in await conn.execute(query)}
+
+def _bucket(r: Any, origin: int, bucket_ms: int) -> Bucket:
+    return Bucket(
+        start_ms=origin + int(r.slot) * bucket_ms,
+        status=r.status,
+        count=int(r.n),
+        parts=int(r.parts or 0),
+        cost=int(r.cost or 0),
+        latency_ms_sum=int(r.latency or 0),
+    )

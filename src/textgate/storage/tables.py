@@ -618,3 +618,32 @@ device_messages = Table(
     # The connector's sweep looks for waiting messages (expired, or on an offline device).
     Index("ix_device_messages_connector_state", "connector", "state"),
 )
+
+# --- Dashboard (migration 0010) ---
+
+# Messages per hour of creation, account, status and connector, for the overview charts over
+# long ranges and the metrics: reading every message is too slow for a page or a scrape.
+# ``latency_ms`` sums, over the delivered messages, the time from submission to the delivery
+# report. Hours are recomputed from ``messages`` while they may still change (storage.rollups).
+stats_hourly = Table(
+    "stats_hourly",
+    metadata,
+    Column("hour", Ms, primary_key=True),
+    Column("account_id", Id, primary_key=True),
+    Column("status", String(16), primary_key=True),
+    # '' for messages no connector took (rejected, queued, cancelled before sending).
+    Column("connector", String(64), primary_key=True),
+    Column("messages", Integer, nullable=False),
+    Column("parts", BigInteger, nullable=False),
+    Column("cost", BigInteger, nullable=False),
+    Column("latency_ms", BigInteger, nullable=False),
+    Index("ix_stats_hourly_account_id_hour", "account_id", "hour"),
+)
+
+# When each hour of ``stats_hourly`` was last computed.
+stats_hours = Table(
+    "stats_hours",
+    metadata,
+    Column("hour", Ms, primary_key=True),
+    Column("computed_at", Ms, nullable=False),
+)

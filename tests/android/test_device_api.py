@@ -378,6 +378,11 @@ async def test_received_sms_need_a_good_signature(running: Running, account: Acc
         forged = await c.post(hook["url"], content=body, headers=_signed("guess", body, now))
         stale = await c.post(hook["url"], content=body, headers=_signed(key, body, now - 7200))
         unsigned = await c.post(hook["url"], content=body)
+        garbled = await c.post(
+            hook["url"],
+            content=body,
+            headers={"X-Timestamp": str(now), "X-Signature": "é".encode()},
+        )
         good = await c.post(hook["url"], content=body, headers=_signed(key, body, now))
         again = await c.post(hook["url"], content=body, headers=_signed(key, body, now))
         other_event = body.replace(b'"sms:received"', b'"sms:sent"')
@@ -385,6 +390,7 @@ async def test_received_sms_need_a_good_signature(running: Running, account: Acc
             hook["url"], content=other_event, headers=_signed(key, other_event, now)
         )
     assert forged.status_code == stale.status_code == unsigned.status_code == 401
+    assert garbled.status_code == 401
     assert good.status_code == again.status_code == ignored.status_code == 204
     async with httpx.AsyncClient(base_url=running.base_url) as native:
         inbox = (await native.get("/v1/inbound", headers=account.auth)).json()["data"]

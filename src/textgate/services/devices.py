@@ -210,7 +210,8 @@ class DeviceService:
             raise AuthenticationFailed("unsigned or unknown device")
         device, key = found
         expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.strip().lower()):
+        given = signature.strip().lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(expected.encode(), given):
             raise AuthenticationFailed("bad signature")
         try:
             stamp_ms = int(timestamp) * 1000

@@ -444,3 +444,15 @@ async def test_change_password(running: Running, account: Account) -> None:
     assert old_login.status_code == 401 and new_login.status_code == 201
     # Sign-in codes are not offered; the vendor answers 501 when they are disabled.
     assert code.status_code == 501
+
+
+async def test_sign_ins_are_throttled_after_ten_failures(
+    running: Running, account: Account
+) -> None:
+    got = await register(running, account)
+    async with client(running) as c:
+        for _ in range(10):
+            r = await c.post("/device", json=APP_BODY, auth=(got["login"], "wrong"))
+            assert r.status_code == 401
+        refused = await c.post("/device", json=APP_BODY, auth=(got["login"], got["password"]))
+    assert refused.status_code == 429

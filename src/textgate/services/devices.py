@@ -35,8 +35,9 @@ from textgate.core.devices import (
 )
 from textgate.core.inbound import InboundMessage, Keywords
 from textgate.core.passwords import hash_password, verify_password
-from textgate.errors import AuthenticationFailed, Conflict, Forbidden, InvalidRequest
+from textgate.errors import AuthenticationFailed, Conflict, Forbidden, InvalidRequest, RateLimited
 from textgate.services.accounts import AccountService
+from textgate.services.credentials import FAILED_LOGIN_WINDOW_MS, MAX_FAILED_LOGINS
 from textgate.storage.credentials import CredentialRepo
 from textgate.storage.device_queue import DeviceQueue
 from textgate.storage.devices import DeviceRepo, NewDevice
@@ -93,6 +94,8 @@ class DeviceService:
         self._keywords = keywords or Keywords()
         self._skew_ms = int(signature_skew_seconds * 1000)
         self._clock = clock
+        # Failed sign-ins per login: (count, window start), as for the other logins.
+        self._failures: dict[str, tuple[int, int]] = {}
 
     # --- the phone's side ------------------------------------------------------------
 
@@ -135,6 +138,12 @@ class DeviceService:
     async def _registrant(self, auth: RegistrationAuth) -> tuple[str, str | None]:
         """The account joined, and the login to show when one signed in."""
         if auth.login is not None:
+            now = self._clock()
+            failed, since = self._failures.get(auth.login, (0, now))
+            if now - since > FAILED_LOGIN_WINDOW_MS:
+                failed, since = 0, now
+            if failed >= MAX_FAILED_LOGINS:
+                raise RateLimited("too many failed sign-ins for this login; try again later")
             password = auth.password or ""
             stored = await self._devices.login(auth.login)
             if stored is None:
@@ -145,7 +154,11 @@ class DeviceService:
                 stored_hash, account_id = stored.password_hash, stored.account_id
             ok = await asyncio.to_thread(verify_password, password, stored_hash)
             if not ok or account_id is None:
+                if len(self._failures) > 100_000:
+                    self._failures.clear()
+                self._failures[auth.login] = (failed + 1, since)
                 raise AuthenticationFailed("wrong login or password")
+            self._failures.pop(auth.login, None)
             return account_id, auth.login
         if auth.private_token:
             try:

@@ -4,6 +4,7 @@ never stop it, and the originator CLI."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import smtplib
 import ssl
@@ -264,3 +265,35 @@ async def test_batch_limit_refuses_the_email(settings: Settings) -> None:
         out = await send(env, "x@client.example", rcpt, data)
         assert out.code == 554 and "allows 2 per request" in out.text, out.text
         assert await env.messages() == []
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_credentials_are_not_logged(settings: Settings) -> None:
+    root = logging.getLogger()
+    records, level = _Records(), root.level
+    root.addHandler(records)
+    # INFO, the level a gateway logs at (third-party DEBUG output echoes SQL parameters).
+    root.setLevel(logging.INFO)
+    try:
+        async with smtp_gateway(settings) as env:
+            textsms = f"textsms@{ASP}"
+            subject = f"U={env.account_id},P={PASSWORD},R=0041795555555"
+            data = email(sender="c@client.example", to=[textsms], subject=subject, text="hi")
+            assert (await send(env, "c@client.example", [textsms], data)).code == 250
+            data = email(sender=ORIGINATOR_ADDRESS, to=[TO], subject=None, text="hi")
+            assert (await send(env, ORIGINATOR_ADDRESS, [TO], data)).code == 250
+            await env.all_final(2)
+    finally:
+        root.removeHandler(records)
+        root.setLevel(level)
+    assert any("SMTP server listening" in line for line in records.lines)
+    logged = "\n".join(records.lines)
+    assert PASSWORD not in logged and ORIGINATOR_ADDRESS not in logged

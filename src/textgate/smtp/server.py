@@ -26,6 +26,7 @@ __all__ = ["SmtpServer"]
 log = logging.getLogger(__name__)
 
 IDENT = "textgate ESMTP"
+AIOSMTPD_LOGGER = "mail.log"
 CLOSE_TIMEOUT_SECONDS = 5.0
 
 
@@ -78,6 +79,12 @@ class SmtpServer:
         return protocol
 
     async def start(self) -> None:
+        # aiosmtpd logs every command at INFO, envelope senders included; for ASPSMS those
+        # are credentials (seed 004), so its logger stays at WARNING unless the operator
+        # chose a level for it.
+        smtp_log = logging.getLogger(AIOSMTPD_LOGGER)
+        if smtp_log.level == logging.NOTSET:
+            smtp_log.setLevel(logging.WARNING)
         tls = await asyncio.to_thread(self._tls)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(

@@ -212,6 +212,18 @@ CASES = [
         expect_stored=(Stored("+41790000000", text="Grüezi! Café à 5 CHF, ½ prix"),),
     ),
     MailCase(
+        "ISO-8859-1 as Windows writes it: the euro sign at 0x80",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        lambda e: (
+            f"From: {ORIGINATOR_ADDRESS}\r\nTo: 0041790000000@{ASP}\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=ISO-8859-1\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            "Caf=E9 cr=E8me: 5 =80, d=E9j=E0 pay=E9\r\n"
+        ).encode(),
+        expect_stored=(Stored("+41790000000", text="Café crème: 5 €, déjà payé"),),
+    ),
+    MailCase(
         "ISO-8859-15 base64 with the euro sign",
         ORIGINATOR_ADDRESS,
         (f"0041790000000@{ASP}",),

@@ -27,6 +27,8 @@ MAX_SUBJECT = 1000
 _ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "quoted-printable", "base64"})
 _CONTAINERS = frozenset({"multipart/mixed", "multipart/alternative", "multipart/related"})
 _MAX_PARTS = 20
+# Codec names (codecs.lookup) read as windows-1252: see _latin1.
+_LATIN1 = frozenset({"latin-1", "iso8859-1", "ascii"})
 _PLAIN = frozenset({"text/plain"})
 _XML = frozenset({"text/plain", "text/xml", "application/xml"})
 _BAD_BASE64 = (
@@ -80,20 +82,32 @@ def _decode(part: Message) -> str:
         raise _refuse("the base64 body is broken", "5.6.1")
     declared = part.get_content_charset()
     if declared is None:
-        # Undeclared: ASCII, else UTF-8, else ISO-8859-1 (what seed 004 asks senders to use).
-        for name in ("ascii", "utf-8", "iso-8859-1"):
-            try:
-                return payload.decode(name)
-            except UnicodeDecodeError:
-                continue
+        # Undeclared: UTF-8 (ASCII included), else ISO-8859-1 (what seed 004 asks for).
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return _latin1(payload)
     try:
         codec = codecs.lookup(str(declared))
     except LookupError as exc:
         raise _refuse(f"the charset {declared!r} is unknown", "5.6.3") from exc
+    if codec.name in _LATIN1:
+        return _latin1(payload)
     try:
         return payload.decode(codec.name)
     except UnicodeDecodeError as exc:
         raise _refuse(f"the text is not valid {declared}", "5.6.3") from exc
+
+
+def _latin1(payload: bytes) -> str:
+    """ISO-8859-1 as mail clients write it: Windows programs label windows-1252 text (euro
+    sign at 0x80, curly quotes, dashes) ISO-8859-1 or even ASCII, so those labels are read
+    as windows-1252 (the WHATWG Encoding Standard does the same), and the five bytes it
+    leaves undefined as ISO-8859-1."""
+    try:
+        return payload.decode("cp1252")
+    except UnicodeDecodeError:
+        return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in payload)
 
 
 def _plain_part(msg: Message, accepted: frozenset[str]) -> Message:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.smtp.harness import ASP, PASSWORD, Env, email, send, smtp_gateway
-from tests.webhooks.receiver import until
+from tests.webhooks.receiver import running_receiver, until
 from textgate.config import Settings
 from textgate.core.message import Status
 from textgate.storage.txn import Query, Txn
@@ -152,3 +152,21 @@ async def test_unreadable_xml_is_refused(body: str, words: str, settings: Settin
         out = await send(env, CLIENT, [XML_TO], data)
         assert out.code == 554 and words in out.text, out.text
         assert await env.messages() == [] and await _outbox(env) == []
+
+
+async def test_notification_urls_become_webhooks(settings: Settings) -> None:
+    async with running_receiver() as receiver, smtp_gateway(settings) as env:
+        body = (
+            "<Recipient><PhoneNumber>0041790000001</PhoneNumber></Recipient>"
+            "<MessageData>hi</MessageData>"
+            f"<URLDeliveryNotification>{receiver.url}</URLDeliveryNotification>"
+            f"<URLNonDeliveryNotification>{receiver.url}</URLNonDeliveryNotification>"
+        )
+        data = email(sender=CLIENT, to=[XML_TO], subject=None, text=request(env, body))
+        assert (await send(env, CLIENT, [XML_TO], data)).code == 250
+        [msg] = await env.all_final(1)
+        await until(lambda: len(receiver.accepted()) == 1)
+        [hit] = receiver.accepted().values()
+        assert hit.event["type"] == "message.delivered"
+        assert hit.event["data"]["message_id"] == msg.id
+        assert "<ErrorCode>1</ErrorCode>" in await _reply(env)

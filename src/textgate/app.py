@@ -25,6 +25,7 @@ from textgate.dialects.native.inbound import router as inbound_router
 from textgate.dialects.native.routes import router as native_router
 from textgate.dialects.native.webhooks import router as webhooks_router
 from textgate.dialects.smsend.routes import router as smsend_router
+from textgate.dialects.smsmobileapi.mount import ROUTERS as SMSMOBILEAPI_ROUTERS
 from textgate.observability.metrics import CONTENT_TYPE, Metrics
 from textgate.runtime import Gateway
 
@@ -89,6 +90,8 @@ def create_app(
     app.include_router(inbound_router)
     app.include_router(admin_router)
     app.include_router(smsend_router)
+    for smsmobileapi_router in SMSMOBILEAPI_ROUTERS:
+        app.include_router(smsmobileapi_router)
     # Email first: the SMS router answers anything else under /api/v2.0 in its own format.
     app.include_router(mailup_email_router)
     app.include_router(mailup_router)

@@ -33,10 +33,14 @@ from textgate.services.inbound import InboundReceiver, InboundRouter, InboundSer
 from textgate.services.list_sms import ListSmsService
 from textgate.services.lists import ListService
 from textgate.services.mail import MailService
+from textgate.services.oauth import OAuthService
 from textgate.services.originators import OriginatorService
+from textgate.services.phone_sms import PhoneSmsService
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
+from textgate.services.sealed_messages import SealedMessageService
+from textgate.services.short_links import ShortLinkService
 from textgate.services.smtp_users import SmtpUserService
 from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
@@ -57,11 +61,15 @@ from textgate.storage.mail import MailRepo
 from textgate.storage.messages import MessageRepo
 from textgate.storage.migrate import upgrade
 from textgate.storage.notify import PgListener
+from textgate.storage.oauth import OAuthRepo
 from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
 from textgate.storage.originators import OriginatorRepo
+from textgate.storage.phone_sms import PhoneSmsRepo
 from textgate.storage.queue import DispatchQueue
+from textgate.storage.sealed_messages import SealedMessageRepo
 from textgate.storage.secrets import SecretBox, load_key
+from textgate.storage.short_links import ShortLinkRepo
 from textgate.storage.smtp_users import SmtpUserRepo
 from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
@@ -183,6 +191,10 @@ class Gateway:
             originators=OriginatorService(OriginatorRepo(self.db), account_service, clock),
             stats=StatsService(StatsRepo(self.db, accounts), lambda: self.connectors, clock=clock),
             devices=devices,
+            oauth=OAuthService(OAuthRepo(self.db, clock), account_service, clock=clock),
+            phone_sms=PhoneSmsService(PhoneSmsRepo(self.db, clock), submit, clock),
+            short_links=ShortLinkService(ShortLinkRepo(self.db, clock)),
+            sealed_messages=SealedMessageService(SealedMessageRepo(self.db, clock)),
         )
         # The CLI and tests reach logins through the gateway too.
         self.credentials = self.services.credentials

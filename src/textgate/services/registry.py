@@ -14,8 +14,12 @@ from textgate.services.inbound import InboundService
 from textgate.services.list_sms import ListSmsService
 from textgate.services.lists import ListService
 from textgate.services.mail import MailService
+from textgate.services.oauth import OAuthService
 from textgate.services.originators import OriginatorService
+from textgate.services.phone_sms import PhoneSmsService
 from textgate.services.query import MessageService
+from textgate.services.sealed_messages import SealedMessageService
+from textgate.services.short_links import ShortLinkService
 from textgate.services.smtp_users import SmtpUserService
 from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
@@ -47,3 +51,8 @@ class Services:
     stats: StatsService
     # Android phones running the SMSGate app (dialects/android, connectors/android).
     devices: DeviceService
+    # SMSmobileAPI (seed 003): OAuth2 clients, the phones' SMS log, short links, sealed texts.
+    oauth: OAuthService
+    phone_sms: PhoneSmsService
+    short_links: ShortLinkService
+    sealed_messages: SealedMessageService

@@ -82,6 +82,10 @@ class SubmitRequest:
     instead of storing that recipient as rejected and sending to the others."""
     notify: Sequence[Notify] = ()
     """Who to tell about these messages' status changes, besides the account's webhooks."""
+    device_id: str | None = None
+    """Send through this phone of the account (android connector), whatever the sender."""
+    sim_number: int | None = None
+    """Send from this SIM of the phone (1-based, as the SMSGate app counts them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +196,17 @@ class SubmitService:
         )
         targets = await self._resolve(req)
         outcome = await self._writer.commit(
-            OrderWrite(order, msgs, req.idempotency_key, rules, local_day(rules, created), targets)
+            OrderWrite(
+                order,
+                msgs,
+                req.idempotency_key,
+                rules,
+                local_day(rules, created),
+                targets,
+                device=None
+                if req.device_id is None and req.sim_number is None
+                else (req.device_id, req.sim_number),
+            )
         )
         if outcome.replayed:
             original = await self._messages.order_messages(req.account.id, outcome.order_id)

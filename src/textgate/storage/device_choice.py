@@ -86,10 +86,21 @@ def _named(devices: Sequence[Candidate], name: str) -> tuple[Candidate, int | No
 
 
 def choose(
-    devices: Sequence[Candidate], sender: str | None, rules: PlacementRules
+    devices: Sequence[Candidate],
+    sender: str | None,
+    rules: PlacementRules,
+    device_id: str | None = None,
 ) -> tuple[Candidate, int | None] | ConnectorError:
     """The device (and SIM number, if the sender chose one) for a message, or the
-    (retryable) error when none can take it now."""
+    (retryable) error when none can take it now. ``device_id``, the phone the client chose
+    for this message, comes before everything else."""
+    if device_id is not None:
+        chosen = next((d for d in devices if d.id == device_id), None)
+        if chosen is None:
+            return ConnectorError("the chosen device is gone", retryable=False, code="no-device")
+        if not chosen.online:
+            return ConnectorError("the chosen device is offline", retryable=True, code="offline")
+        return chosen, None
     named = _named(devices, sender) if sender else None
     if named is None and rules.device:
         named = _named(devices, rules.device)

@@ -48,6 +48,8 @@ class OrderWrite:
     """The account's local day of the order (the daily limit's counter)."""
     targets: Sequence[str] = ()
     """Message-scoped notification targets (``webhooks`` ids) linked to every message."""
+    device: tuple[str | None, int | None] | None = None
+    """The phone and SIM the client chose for every message (``message_devices``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +259,7 @@ def _insert(writes: list[OrderWrite]) -> Txn[None]:
     message_rows = []
     event_rows = []
     target_rows: list[tuple[str, str]] = []
+    device_rows: list[tuple[str, str | None, int | None]] = []
     dispatchable = False
     for w in writes:
         o = w.order
@@ -296,10 +299,16 @@ def _insert(writes: list[OrderWrite]) -> Txn[None]:
             )
             event_rows.append((m.id, m.status.value, created, m.reason))
             target_rows.extend((m.id, t) for t in w.targets)
+            if w.device is not None and m.status != Status.REJECTED:
+                device_rows.append((m.id, *w.device))
     yield Many(_INSERT_ORDER, order_rows)
     yield Many(_INSERT_MESSAGE, message_rows)
     yield Many(INSERT_EVENT, event_rows)
     yield Many("INSERT INTO message_targets (message_id, target_id) VALUES (?, ?)", target_rows)
+    yield Many(
+        "INSERT INTO message_devices (message_id, device_id, sim_number) VALUES (?, ?, ?)",
+        device_rows,
+    )
     if dispatchable:
         # Wakes workers in other processes once this transaction commits (PostgreSQL only).
         yield Query("SELECT 1", pg_sql=f"SELECT pg_notify('{CHANNEL}', '')")

@@ -331,6 +331,8 @@ webhooks = Table(
     Column("secret", Text, nullable=False),
     Column("created_at", Ms, nullable=False),
     Column("scope", String(16), nullable=False, server_default=text("'account'")),
+    # Payload shape (core.webhook_formats): textgate's own envelope, or a provider's.
+    Column("format", String(16), nullable=False, server_default=text("'textgate'")),
     Index("ix_webhooks_account_id_id", "account_id", "id"),
     Index("ix_webhooks_scope_account_id", "scope", "account_id"),
 )
@@ -617,6 +619,88 @@ device_messages = Table(
     Index("ix_device_messages_message_id", "message_id"),
     # The connector's sweep looks for waiting messages (expired, or on an offline device).
     Index("ix_device_messages_connector_state", "connector", "state"),
+)
+
+# --- SMSmobileAPI (migration 0011) ---
+
+__all__ += [
+    "message_devices",
+    "message_resends",
+    "oauth_clients",
+    "oauth_tokens",
+    "sealed_messages",
+    "short_links",
+]
+
+# The phone (and SIM) a client chose for a message (SMSmobileAPI ``sIdentifiant`` and
+# ``port``): written with the message in its order's transaction, so the android connector
+# always sees the choice when it places the message.
+message_devices = Table(
+    "message_devices",
+    metadata,
+    Column("message_id", Id, primary_key=True),
+    Column("device_id", String(21)),
+    Column("sim_number", SmallInteger),
+)
+
+# A resend is a new message (charged and checked like any other); this row ties it to the
+# message the client knows (``original_id``) and counts the attempts.
+message_resends = Table(
+    "message_resends",
+    metadata,
+    Column("message_id", Id, primary_key=True),
+    Column("original_id", Id, nullable=False),
+    Column("attempt", SmallInteger, nullable=False),
+    Column("created_at", Ms, nullable=False),
+    Index("ix_message_resends_original_id", "original_id"),
+)
+
+# OAuth2 client credentials (client_credentials grant). Secrets are random and long, so a
+# SHA-256 digest is kept, as for API keys; tokens too are kept only as digests.
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", Ms, nullable=False),
+    Index("ix_oauth_clients_account_id", "account_id"),
+)
+
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("client_id", String(32), nullable=False),
+    Column("account_id", Id, nullable=False),
+    Column("expires_at", Ms, nullable=False),
+    Index("ix_oauth_tokens_expires_at", "expires_at"),
+)
+
+# Short links (``/s/{code}``) that replace URLs in sent texts, with their click counts.
+short_links = Table(
+    "short_links",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("account_id", Id, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("clicks", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", Ms, nullable=False),
+    Column("last_click_at", Ms),
+)
+
+# Encrypted messages: the recipient gets a link, the sender the key. Only the ciphertext and
+# the key-derivation salt are kept; ``failures`` counts wrong keys (the page locks after some).
+sealed_messages = Table(
+    "sealed_messages",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("account_id", Id, nullable=False),
+    Column("salt", String(32), nullable=False),
+    Column("ciphertext", Text, nullable=False),
+    Column("failures", SmallInteger, nullable=False, server_default=text("0")),
+    Column("created_at", Ms, nullable=False),
+    Column("opened_at", Ms),
 )
 
 # --- Dashboard (migration 0010) ---

@@ -1,0 +1,1 @@
+"""SMSmobileAPI (seed 003): sending and receiving through the account's own phones."""

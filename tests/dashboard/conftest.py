@@ -34,8 +34,17 @@ class Site:
 @pytest.fixture
 async def site(settings: Settings) -> AsyncIterator[Site]:
     inbound = settings.inbound.model_copy(update={"numbers": {INBOUND_NUMBER: "acme"}})
+    # Webhooks to a receiver on loopback, one attempt each, fed without delay.
+    webhooks = settings.webhooks.model_copy(
+        update={
+            "allow_private_targets": True,
+            "max_attempts": 1,
+            "settle_seconds": 0.0,
+            "poll_seconds": 0.1,
+        }
+    )
     settings = settings.model_copy(
-        update={"admin_token": SecretStr(ADMIN_TOKEN), "inbound": inbound}
+        update={"admin_token": SecretStr(ADMIN_TOKEN), "inbound": inbound, "webhooks": webhooks}
     )
     async with running_gateway(settings) as running:
         services = running.gateway.services

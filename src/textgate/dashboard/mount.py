@@ -9,7 +9,13 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import SecretStr
 
-from textgate.dashboard import account_pages, operator_pages, session_pages, traffic_pages
+from textgate.dashboard import (
+    account_pages,
+    device_pages,
+    operator_pages,
+    session_pages,
+    traffic_pages,
+)
 from textgate.dashboard.web import PREFIX, Dashboard
 from textgate.services.registry import Services
 
@@ -22,7 +28,7 @@ def mount_dashboard(
     """``secret`` signs session cookies; without one a key is drawn per process (sessions
     then end at restart and are not shared between processes)."""
     app.state.dashboard = Dashboard(services, admin_token, secret)
-    for module in (session_pages, traffic_pages, account_pages, operator_pages):
+    for module in (session_pages, traffic_pages, account_pages, device_pages, operator_pages):
         app.include_router(module.router)
     app.mount(
         f"{PREFIX}/static",

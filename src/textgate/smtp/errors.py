@@ -28,7 +28,17 @@ from textgate.errors import (
     StorageUnavailable,
 )
 
-__all__ = ["Refused", "Reply", "reply_for"]
+__all__ = [
+    "ACCEPTED",
+    "INTERNAL",
+    "OTHER_KIND",
+    "RCPT_OK",
+    "TOO_MANY",
+    "UNAUTHORISED_ORIGINATOR",
+    "Refused",
+    "Reply",
+    "reply_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,20 @@ class Refused(Exception):
         self.reply = Reply(code, status, text)
 
 
+RCPT_OK = Reply(250, "2.1.5", "OK")
+ACCEPTED = Reply(250, "2.0.0", "OK: accepted")
+# One email goes to one kind of address: another kind is deferred (4xx), so the sending
+# server delivers it in a transaction of its own (RFC 5321 section 3.3).
+OTHER_KIND = Reply(
+    452, "4.5.3", "one kind of address per email: send to this address in a separate email"
+)
+TOO_MANY = Reply(452, "4.5.3", "too many recipients in one email")
+# Seed 004: "the used e-mail sender address must be authorized" for <Recipient>@.
+UNAUTHORISED_ORIGINATOR = Reply(
+    550, "5.7.1", "the sender address is not an authorised SMTP originator for <number>@ addresses"
+)
+INTERNAL = Reply(451, "4.3.0", "the email could not be taken now; try again later")
+
 # textgate error -> (SMTP code, enhanced status). Most specific class first: the first entry
 # the error is an instance of wins.
 _TABLE: tuple[tuple[type[GatewayError], int, str], ...] = (
@@ -60,7 +84,7 @@ _TABLE: tuple[tuple[type[GatewayError], int, str], ...] = (
     (AuthenticationFailed, 554, "5.7.8"),
     (Forbidden, 554, "5.7.1"),
     # Seed 000 "Configuration and filters": IP allowlist, batch and daily limits, country
-    # filter, anti-duplication; all refuse the mail for good.
+    # filter, anti-duplication; each refuses the email, its reason in the reply text.
     (PolicyDenied, 554, "5.7.1"),
     (InsufficientCredit, 554, "5.7.1"),
     # Try again later: the sending server keeps the mail and retries.
@@ -84,4 +108,4 @@ def reply_for(exc: GatewayError, *, at_rcpt: bool = False) -> Reply:
             if at_rcpt and code >= 500:
                 code = 550
             return Reply(code, status, exc.message)
-    return Reply(451, "4.3.0", "the message could not be taken now; try again later")
+    return INTERNAL

@@ -24,7 +24,16 @@ from textgate.config import SmtpSettings
 from textgate.errors import AuthenticationFailed, GatewayError, RateLimited
 from textgate.services.registry import Services
 from textgate.smtp import aspsms, aspsms_xml, labsmobile
-from textgate.smtp.errors import Refused, Reply, reply_for
+from textgate.smtp.errors import (
+    ACCEPTED,
+    INTERNAL,
+    OTHER_KIND,
+    RCPT_OK,
+    TOO_MANY,
+    UNAUTHORISED_ORIGINATOR,
+    Refused,
+    reply_for,
+)
 from textgate.smtp.mime import parse_mail
 
 __all__ = ["EmailHandler", "Target"]
@@ -33,15 +42,6 @@ log = logging.getLogger(__name__)
 
 LABSMOBILE = "labsmobile"
 ASPSMS = "aspsms"
-RCPT_OK = "250 2.1.5 OK"
-ACCEPTED = "250 2.0.0 OK: accepted"
-OTHER_KIND = Reply(
-    452,
-    "4.5.3",
-    "one kind of address per email: send to this address in a separate email",
-)
-TOO_MANY = Reply(452, "4.5.3", "too many recipients in one email")
-INTERNAL = Reply(451, "4.3.0", "the email could not be taken now; try again later")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,18 +112,11 @@ class EmailHandler:
         except Refused as exc:
             return str(exc.reply)
         except AuthenticationFailed:
-            return str(
-                Reply(
-                    550,
-                    "5.7.1",
-                    "the sender address is not an authorised SMTP originator for "
-                    "<number>@ addresses",
-                )
-            )
+            return str(UNAUTHORISED_ORIGINATOR)
         except GatewayError as exc:
             return str(reply_for(exc, at_rcpt=True))
         envelope.rcpt_tos.append(address)
-        return RCPT_OK
+        return str(RCPT_OK)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         try:
@@ -136,7 +129,7 @@ class EmailHandler:
             # Anything unforeseen answers 451 (the sender retries) and the server goes on.
             log.exception("an email could not be processed")
             return str(INTERNAL)
-        return ACCEPTED
+        return str(ACCEPTED)
 
     async def _take(self, session: Session, envelope: Envelope) -> None:
         targets = [self.target(a) for a in envelope.rcpt_tos]

@@ -297,3 +297,18 @@ async def test_credentials_are_not_logged(settings: Settings) -> None:
     assert any("SMTP server listening" in line for line in records.lines)
     logged = "\n".join(records.lines)
     assert PASSWORD not in logged and ORIGINATOR_ADDRESS not in logged
+
+
+async def test_stopping_closes_idle_connections(settings: Settings) -> None:
+    loop = asyncio.get_running_loop()
+    async with smtp_gateway(settings) as env:
+        reader, writer = await asyncio.open_connection("127.0.0.1", env.port)
+        assert (await reader.readline()).startswith(b"220 ")
+        writer.write(b"EHLO idle.example\r\n")
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"250")
+        started = loop.time()
+    # The gateway stopped although the client never said QUIT; the client sees the close.
+    assert loop.time() - started < 10
+    await asyncio.wait_for(reader.read(), 5)
+    writer.close()

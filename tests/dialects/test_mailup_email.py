@@ -168,6 +168,11 @@ CASES: list[DialectCase] = [
         _message(XSmtpAPI=_x(Schedule="2999-01-01T12:00:00")),
         expect_json=OK,
     ),
+    DialectCase(
+        "SendMessage: sender allowed by the user's SenderList and DomainList",
+        _message(),
+        expect_json=OK,
+    ),
     DialectCase("SendTemplate: the seed's example", _template(), expect_json=OK),
     DialectCase(
         "SendTemplate: merge tags and a campaign",
@@ -228,6 +233,13 @@ CASES: list[DialectCase] = [
         "102",
         "The operation is not authorized.",
         "102 sender not in the user's list",
+        _message(),
+    ),
+    _error(
+        403,
+        "102",
+        "The operation is not authorized.",
+        "102 sender's domain not in the user's list",
         _message(),
     ),
     _error(
@@ -402,6 +414,7 @@ CHECKS: Mapping[str, Callable[[World, Any], Awaitable[None]]] = {
     "SendMessage: Cc, Bcc, ReplyTo, CharSet, ExtendedHeaders, Priority": _headers,
     "SendMessage: SkipDynamicFields leaves merge tags": _skipped,
     "SendMessage: Schedule holds the mail until then": _scheduled,
+    "SendMessage: sender allowed by the user's SenderList and DomainList": _seed_message,
     "SendTemplate: the seed's example": _seed_template,
     "SendTemplate: merge tags and a campaign": _template_tags,
     "ListUserInfo: the seed's example": _one_user,
@@ -429,6 +442,10 @@ def _console(status: ConsoleStatus) -> Callable[[World], Awaitable[Any]]:
 
 STATES: Mapping[str, Callable[[World], Awaitable[Any]]] = {
     "102 sender not in the user's list": _user1(sender_list="someone@mailup.it, other@mailup.it"),
+    "102 sender's domain not in the user's list": _user1(domain_list="example.org; example.net"),
+    "SendMessage: sender allowed by the user's SenderList and DomainList": _user1(
+        sender_list="Test@MailUp.it", domain_list="example.org, mailup.it"
+    ),
     "103 user not enabled": _user1(enabled=False),
     "104 user blocked": _user1(admin_block=True),
     "105 user blocked until": _user1(block_until=datetime.now(UTC) + timedelta(days=1)),

@@ -159,7 +159,7 @@ class ListService:
         self, account_id: str, list_id: int, numbers: Sequence[str]
     ) -> list[str]:
         found = await self.get(account_id, list_id)
-        normalized = [_number(n, found) for n in numbers]
+        normalized = [list_number(n, found) for n in numbers]
         await self._repo.add_opt_outs(account_id, list_id, normalized)
         return normalized
 
@@ -167,7 +167,7 @@ class ListService:
         self, account_id: str, list_id: int, numbers: Sequence[str]
     ) -> list[str]:
         found = await self.get(account_id, list_id)
-        normalized = [_number(n, found) for n in numbers]
+        normalized = [list_number(n, found) for n in numbers]
         await self._repo.remove_opt_outs(account_id, list_id, normalized)
         return normalized
 
@@ -241,7 +241,3 @@ def list_number(raw: str, found: MailingList) -> str:
             )
         text = f"+{found.default_prefix}{text}"
     return normalize_number(text, None)
-
-
-def _number(raw: str, found: MailingList) -> str:
-    return list_number(raw, found)

@@ -128,3 +128,20 @@ def test_smtp_users_and_console(env: dict[str, str]) -> None:
     assert (user.enabled, user.priority, user.sender_list) == (False, 2, "a@example.com")
     assert user.block_until is not None and user.block_until.year == 2999
     assert console is not None and console.status is ConsoleStatus.SUSPENDED
+
+
+def test_a_list_moved_from_elsewhere_keeps_its_guid_and_secret(env: dict[str, str]) -> None:
+    guid = "AAFA5375-BCF1-4E06-965A-E3A98B626156"
+    secret = "0b7dd2a2-3c8e-4f5c-9a55-3e1cb0e6e64c"
+    _invoke(env, "mailup", "console", "shop", "--number", "59484")
+    made = json.loads(_invoke(env, "mailup", "list-create", "shop", "moved", "--guid", guid))
+    assert (made["console_id"], made["guid"]) == (59484, guid.lower())
+    _invoke(env, "mailup", "list-create", "shop", "again", "--guid", guid, code=1)
+    _invoke(env, "mailup", "list-create", "shop", "bad", "--guid", "not-a-guid", code=1)
+    _invoke(env, "mailup", "list-set", "shop", "1", "--secret", "nope", code=1)
+    _invoke(env, "mailup", "list-set", "shop", "1", "--secret", secret)
+
+    async def read(gw: Gateway, account_id: str) -> Any:
+        return [(x.guid, x.secret) for x in await gw.services.lists.lists(account_id)]
+
+    assert asyncio.run(_read(env, read)) == [(guid.lower(), secret)]

@@ -63,13 +63,16 @@ def list_create(
     config: ConfigOpt = None,
     prefix: Annotated[str | None, typer.Option(help="Default country calling code")] = None,
     sender: Annotated[str | None, typer.Option(help="SMS sender name")] = None,
+    guid: Annotated[
+        str | None, typer.Option(help="Keep this ListGUID (a list moved from elsewhere)")
+    ] = None,
 ) -> None:
     """Create a list; prints its id and GUID."""
 
     async def body(gw: Gateway) -> dict[str, Any]:
         account_id = await _account_id(gw, account)
         found = await gw.services.lists.create(
-            account_id, name, default_prefix=prefix, sms_sender=sender
+            account_id, name, default_prefix=prefix, sms_sender=sender, guid=guid
         )
         console = await gw.services.lists.console(account_id)
         return {"console_id": console.console_id, "list_id": found.list_id, "guid": found.guid}
@@ -106,14 +109,18 @@ def list_set(
     config: ConfigOpt = None,
     prefix: Annotated[str | None, typer.Option(help="Default country calling code")] = None,
     sender: Annotated[str | None, typer.Option(help="SMS sender name")] = None,
+    secret: Annotated[
+        str | None, typer.Option(help="Use this ListSecret (one the clients already have)")
+    ] = None,
 ) -> None:
-    """Change a list's default prefix or SMS sender name."""
+    """Change a list's default prefix, SMS sender name or ListSecret."""
 
     async def body(gw: Gateway) -> None:
         account_id = await _account_id(gw, account)
-        await gw.services.lists.update(
-            account_id, list_id, default_prefix=prefix, sms_sender=sender
-        )
+        lists = gw.services.lists
+        await lists.update(account_id, list_id, default_prefix=prefix, sms_sender=sender)
+        if secret is not None:
+            await lists.import_secret(account_id, list_id, secret)
 
     _run(config, body)
 

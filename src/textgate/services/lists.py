@@ -78,7 +78,10 @@ class ListService:
         *,
         default_prefix: str | None = None,
         sms_sender: str | None = None,
+        guid: str | None = None,
     ) -> MailingList:
+        """A new list; ``guid`` keeps a list's GUID from elsewhere (clients that move to
+        textgate keep the ListGuid written in their code)."""
         await self.console(account_id)
         name = name.strip()
         if not 0 < len(name) <= 100:
@@ -88,6 +91,7 @@ class ListService:
             name,
             default_prefix=_prefix(default_prefix),
             sms_sender=_sender(sms_sender),
+            guid=None if guid is None else _guid(guid),
         )
 
     async def update(
@@ -128,6 +132,14 @@ class ListService:
         assert secret is not None
         return secret
 
+    async def import_secret(self, account_id: str, list_id: int, secret: str) -> str:
+        """Give the list a ListSecret from elsewhere (replacing its own), so that clients
+        moving to textgate keep the secret written in their code."""
+        await self.get(account_id, list_id)
+        stored = await self._repo.set_secret(account_id, list_id, _guid(secret), replace=True)
+        assert stored is not None
+        return stored
+
     async def delete_secret(self, account_id: str, list_id: int, guid: str) -> None:
         """Disable transactional SMS on the list until a new secret is made."""
         await self._checked_guid(account_id, list_id, guid)
@@ -140,7 +152,7 @@ class ListService:
         found = await self._checked_guid(account_id, list_id, guid)
         stored = found.secret
         if stored is None or not hmac.compare_digest(
-            stored.lower().encode(), secret.strip().strip("{}").lower().encode()
+            stored.lower().encode(), _guid(secret).encode()
         ):
             raise AuthenticationFailed(
                 "ListSecret is not valid for the list", code=LIST_SECRET_INVALID
@@ -151,7 +163,7 @@ class ListService:
         if not is_guid(guid):
             raise InvalidRequest("ListGUID is not a GUID", code=LIST_GUID_FORMAT)
         found = await self.get(account_id, list_id)
-        if found.guid.lower() != guid.strip().strip("{}").lower():
+        if found.guid.lower() != _guid(guid):
             raise InvalidRequest("ListGUID is not the list's", code=LIST_GUID_INVALID)
         return found
 
@@ -212,6 +224,14 @@ class ListService:
 
     async def remove_template(self, account_id: str, template_id: int) -> None:
         await self._repo.remove_template(account_id, template_id)
+
+
+def _guid(value: str) -> str:
+    """A GUID in its canonical form (lower case, 8-4-4-4-12)."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError as exc:
+        raise InvalidRequest(f"not a GUID: {value!r}", code=LIST_GUID_FORMAT) from exc
 
 
 def _prefix(value: str | None) -> str | None:

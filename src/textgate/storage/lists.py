@@ -128,10 +128,33 @@ class ListRepo:
     # -- lists ---------------------------------------------------------------------------
 
     async def create_list(
-        self, account_id: str, name: str, *, default_prefix: str | None, sms_sender: str | None
+        self,
+        account_id: str,
+        name: str,
+        *,
+        default_prefix: str | None,
+        sms_sender: str | None,
+        guid: str | None = None,
     ) -> MailingList:
         now = self._clock()
-        guid = str(uuid.uuid4())
+        guid = guid or str(uuid.uuid4())
+        try:
+            list_id = await self._insert_list(
+                account_id, name, guid, default_prefix, sms_sender, now
+            )
+        except IntegrityError as exc:
+            raise Conflict(f"a list with GUID {guid} exists") from exc
+        return await self.get_list(account_id, list_id)
+
+    async def _insert_list(
+        self,
+        account_id: str,
+        name: str,
+        guid: str,
+        default_prefix: str | None,
+        sms_sender: str | None,
+        now: int,
+    ) -> int:
         async with self._db.write() as conn:
             top = (
                 await conn.execute(
@@ -152,7 +175,7 @@ class ListRepo:
                     created_at=now,
                 )
             )
-        return await self.get_list(account_id, list_id)
+        return list_id
 
     async def find_list(self, account_id: str, list_id: int) -> MailingList | None:
         async with self._db.read() as conn:
@@ -191,11 +214,14 @@ class ListRepo:
             raise NotFound(f"no list {list_id}")
         return await self.get_list(account_id, list_id)
 
-    async def set_secret(self, account_id: str, list_id: int, secret: str | None) -> str | None:
-        """Set (or with None clear) the list's secret; a new secret is only set where none
-        is, so two concurrent creations agree. The secret the list has afterwards."""
+    async def set_secret(
+        self, account_id: str, list_id: int, secret: str | None, *, replace: bool = False
+    ) -> str | None:
+        """Set (or with None clear) the list's secret; unless ``replace``, a new secret is
+        only set where none is, so two concurrent creations agree. The secret the list has
+        afterwards."""
         where = [mailup_lists.c.account_id == account_id, mailup_lists.c.list_id == list_id]
-        if secret is not None:
+        if secret is not None and not replace:
             where.append(mailup_lists.c.secret.is_(None))
         async with self._db.write() as conn:
             await conn.execute(update(mailup_lists).where(and_(*where)).values(secret=secret))

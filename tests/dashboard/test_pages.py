@@ -181,3 +181,19 @@ async def test_next_only_leads_inside_the_dashboard(site: Site) -> None:
             },
         )
         assert r.headers["location"] == "/dashboard/"
+
+
+async def test_search_by_recipient_accepts_the_number_as_people_write_it(site: Site) -> None:
+    services = site.running.gateway.services
+    await services.accounts.update_settings(site.account.id, {"default_country": "FR"})
+    async with _client(site) as c:
+        csrf = await sign_in(c)
+        for to in (FR, "+33612345679"):
+            r = await c.post("/dashboard/send", data={"csrf_token": csrf, "to": to, "text": "x"})
+            assert r.status_code == 303
+        for query in ("06 12 34 56 78", "+33612345678", "0033612345678"):
+            page = await c.get("/dashboard/messages", params={"recipient": query})
+            assert page.text.count('<tr data-status="') == 1, query
+            assert FR in page.text
+        page = await c.get("/dashboard/messages", params={"recipient": "not a number"})
+        assert "No messages." in page.text

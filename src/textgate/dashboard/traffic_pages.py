@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any, Final
 
@@ -11,6 +12,7 @@ from fastapi.responses import Response
 from textgate.core.accounts import Account
 from textgate.core.gsm7 import GSM7_BASIC_CHARS, GSM7_EXTENSION_CHARS
 from textgate.core.message import FINAL, Message, Status
+from textgate.core.numbers import normalize_number
 from textgate.dashboard import charts
 from textgate.dashboard.routing import dashboard_of, new_router
 from textgate.dashboard.web import PREFIX, Dashboard, Viewer, redirect
@@ -86,9 +88,14 @@ def _charts(data: Overview) -> dict[str, Any]:
     }
 
 
-def _filter(request: Request) -> tuple[MessageFilter, dict[str, str]]:
+def _filter(request: Request, account: Account) -> tuple[MessageFilter, dict[str, str]]:
     q = request.query_params
     shown = {k: q.get(k, "").strip() for k in ("status", "recipient", "order", "before")}
+    recipient = shown["recipient"]
+    if recipient:
+        # Numbers are stored in E.164: find "06 12 34 56 78" as the API would store it.
+        with contextlib.suppress(InvalidRequest):
+            recipient = normalize_number(recipient, account.default_country)
     status = None
     if shown["status"]:
         try:
@@ -97,7 +104,7 @@ def _filter(request: Request) -> tuple[MessageFilter, dict[str, str]]:
             raise InvalidRequest(f"unknown status {shown['status']!r}") from exc
     flt = MessageFilter(
         status=status,
-        recipient=shown["recipient"] or None,
+        recipient=recipient or None,
         order_id=shown["order"] or None,
         before_id=shown["before"] or None,
     )
@@ -107,7 +114,7 @@ def _filter(request: Request) -> tuple[MessageFilter, dict[str, str]]:
 @router.get("/messages")
 async def messages(request: Request) -> Response:
     dash, viewer, account = await _account_viewer(request)
-    flt, shown = _filter(request)
+    flt, shown = _filter(request, account)
     found = await dash.services.messages.search(account.id, flt, limit=PAGE + 1)
     rows, more = found[:PAGE], len(found) > PAGE
     template = "_message_rows.html" if request.query_params.get("fragment") else "messages.html"

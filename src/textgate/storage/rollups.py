@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, case, func, select
 
 from textgate.core.message import Status
+from textgate.errors import Conflict
 from textgate.storage.db import Database
-from textgate.storage.tables import messages, stats_hourly, stats_hours
+from textgate.storage.tables import messages, stats_hours
+from textgate.storage.txn import Many, Query, Txn
 
 __all__ = ["HOUR_MS", "LIVE_MS", "NO_CONNECTOR", "Rollups", "id_range", "latency_sum"]
 
@@ -80,47 +81,33 @@ class Rollups:
                 await self._compute(run[0], run[-1] + HOUR_MS, now_ms)
 
     async def _compute(self, start: int, end: int, now_ms: int) -> None:
-        hour = messages.c.created_at // HOUR_MS * HOUR_MS
-        connector = func.coalesce(messages.c.connector, NO_CONNECTOR)
-        aggregate = (
-            select(
-                hour,
-                messages.c.account_id,
-                messages.c.status,
-                connector,
-                func.count(),
-                func.coalesce(func.sum(messages.c.segments), 0),
-                func.coalesce(func.sum(messages.c.cost), 0),
-                latency_sum(),
-            )
-            .where(*id_range(start, end))
-            .group_by(hour, messages.c.account_id, messages.c.status, connector)
-        )
-        columns = [
-            "hour",
-            "account_id",
-            "status",
-            "connector",
-            "messages",
-            "parts",
-            "cost",
-            "latency_ms",
-        ]
-        in_run = (stats_hourly.c.hour >= start) & (stats_hourly.c.hour < end)
+        # A background transaction: on SQLite it yields the write turn to submissions.
+        def txn() -> Txn[None]:
+            yield Query(_DELETE_HOURLY, (start, end))
+            yield Query(_AGGREGATE, (lowest_id(start), lowest_id(end)))
+            yield Query(_DELETE_HOURS, (start, end))
+            yield Many(_MARK_HOUR, [(h, now_ms) for h in range(start, end, HOUR_MS)])
+
         try:
-            async with self._db.write() as conn:
-                await conn.execute(delete(stats_hourly).where(in_run))
-                await conn.execute(insert(stats_hourly).from_select(columns, aggregate))
-                await conn.execute(
-                    delete(stats_hours).where(stats_hours.c.hour >= start, stats_hours.c.hour < end)
-                )
-                await conn.execute(
-                    insert(stats_hours),
-                    [{"hour": h, "computed_at": now_ms} for h in range(start, end, HOUR_MS)],
-                )
-        except IntegrityError:
+            await self._db.txn(txn)
+        except Conflict:
             # Another process computed the same hours at the same moment: theirs will do.
             return
+
+
+# Hours of creation from the millisecond timestamp; integer division on both databases.
+_AGGREGATE = f"""
+INSERT INTO stats_hourly
+    (hour, account_id, status, connector, messages, parts, cost, latency_ms)
+SELECT created_at / {HOUR_MS} * {HOUR_MS}, account_id, status, COALESCE(connector, ''),
+    COUNT(*), COALESCE(SUM(segments), 0), COALESCE(SUM(cost), 0),
+    COALESCE(SUM(CASE WHEN status = 'delivered' THEN updated_at - created_at ELSE 0 END), 0)
+FROM messages WHERE id >= ? AND id < ?
+GROUP BY created_at / {HOUR_MS}, account_id, status, COALESCE(connector, '')
+"""  # noqa: S608 (constants only; the range is bound)
+_DELETE_HOURLY = "DELETE FROM stats_hourly WHERE hour >= ? AND hour < ?"
+_DELETE_HOURS = "DELETE FROM stats_hours WHERE hour >= ? AND hour < ?"
+_MARK_HOUR = "INSERT INTO stats_hours (hour, computed_at) VALUES (?, ?)"
 
 
 def _fresh(hour: int, computed_at: int | None, now_ms: int) -> bool:

@@ -22,6 +22,7 @@ from textgate.dialects.native.devices import router as devices_router
 from textgate.dialects.native.emails import router as emails_router
 from textgate.dialects.native.fastpath import handle_submit, is_submit
 from textgate.dialects.native.inbound import router as inbound_router
+from textgate.dialects.native.lists import router as lists_router
 from textgate.dialects.native.routes import router as native_router
 from textgate.dialects.native.webhooks import router as webhooks_router
 from textgate.dialects.smsend.routes import router as smsend_router
@@ -87,6 +88,7 @@ def create_app(
         app.include_router(build_android_router(settings.android), prefix=settings.android.prefix)
     app.include_router(emails_router)
     app.include_router(campaigns_router)
+    app.include_router(lists_router)
     app.include_router(inbound_router)
     app.include_router(admin_router)
     app.include_router(smsend_router)

@@ -654,3 +654,47 @@ async def test_unexpected_failure_is_300(gateway: Running, monkeypatch: pytest.M
     assert r.status_code == 500
     assert r.json()["Code"] == "300"
     assert r.json()["Description"] == "Operation failed: a generic error occur"
+
+
+async def test_lists_and_opt_outs_through_the_native_api(gateway: Running) -> None:
+    services = gateway.gateway.services
+    account = await services.accounts.create("shop")
+    key = (await services.accounts.issue_key(account.id)).token
+    auth = {"Authorization": f"Bearer {key}"}
+    client = gateway.client
+    empty = await client.get("/v1/lists", headers=auth)
+    assert empty.json() == {"console_id": None, "data": []}
+    made = await client.post(
+        "/v1/lists",
+        json={"name": "customers", "default_prefix": "+39", "sms_sender": "SHOP"},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json() | {"guid": "-"} == {
+        "id": 1,
+        "name": "customers",
+        "guid": "-",
+        "secret_set": False,
+        "default_prefix": "39",
+        "sms_sender": "SHOP",
+    }
+    bad = await client.post("/v1/lists", json={"name": "x", "default_prefix": "abc"}, headers=auth)
+    assert bad.status_code == 400
+    changed = await client.patch("/v1/lists/1", json={"sms_sender": "OTHER"}, headers=auth)
+    assert changed.json()["sms_sender"] == "OTHER"
+    added = await client.post(
+        "/v1/lists/1/opt-outs", json={"numbers": ["3350000001", IT, "+393350000002"]}, headers=auth
+    )
+    assert added.json() == {"data": [IT, IT, "+393350000002"]}
+    removed = await client.request(
+        "DELETE", "/v1/lists/1/opt-outs", json={"numbers": ["+393350000002"]}, headers=auth
+    )
+    assert removed.status_code == 204
+    assert await services.lists.opt_outs(account.id, 1) == [IT]
+    listed = await client.get("/v1/lists/1/opt-outs", headers=auth)
+    assert listed.json() == {"data": [IT]}
+    unknown = await client.get("/v1/lists/9/opt-outs", headers=auth)
+    assert unknown.status_code == 404
+    overview = await client.get("/v1/lists", headers=auth)
+    assert overview.json()["console_id"] == 10001
+    assert [x["id"] for x in overview.json()["data"]] == [1]

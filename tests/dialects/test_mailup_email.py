@@ -187,6 +187,9 @@ CASES: list[DialectCase] = [
     DialectCase("ListUserInfo: the seed's example", _users(Username=USER2), expect_json=OK),
     DialectCase("ListUserInfo: every user of the list", _users(), expect_json=OK),
     DialectCase(
+        "ListUserInfo: a blocked user reads its own state", _users(Username=USER1), expect_json=OK
+    ),
+    DialectCase(
         "ListUserInfo: CamelCase path",
         dataclasses.replace(_users(), path=f"{P}/ListUserInfo"),
         expect_json=OK,
@@ -399,6 +402,12 @@ async def _one_user(world: World, body: Any) -> None:
     assert "Secret" not in user
 
 
+async def _blocked_user(world: World, body: Any) -> None:
+    (user,) = body["UserList"]
+    assert (user["Username"], user["IsEnabled"], user["AdminBlock"]) == (USER1, False, True)
+    assert user["BlockUntil"] == "2999-01-01T00:00:00"
+
+
 async def _all_users(world: World, body: Any) -> None:
     assert [u["Username"] for u in body["UserList"]] == [USER1, USER2]
 
@@ -420,6 +429,7 @@ CHECKS: Mapping[str, Callable[[World, Any], Awaitable[None]]] = {
     "ListUserInfo: the seed's example": _one_user,
     "ListUserInfo: every user of the list": _all_users,
     "ListUserInfo: CamelCase path": _all_users,
+    "ListUserInfo: a blocked user reads its own state": _blocked_user,
 }
 
 
@@ -445,6 +455,9 @@ STATES: Mapping[str, Callable[[World], Awaitable[Any]]] = {
     "102 sender's domain not in the user's list": _user1(domain_list="example.org; example.net"),
     "SendMessage: sender allowed by the user's SenderList and DomainList": _user1(
         sender_list="Test@MailUp.it", domain_list="example.org, mailup.it"
+    ),
+    "ListUserInfo: a blocked user reads its own state": _user1(
+        admin_block=True, enabled=False, block_until=datetime(2999, 1, 1, tzinfo=UTC)
     ),
     "103 user not enabled": _user1(enabled=False),
     "104 user blocked": _user1(admin_block=True),

@@ -93,8 +93,10 @@ class SmtpUserService:
             raise NotFound(f"no SMTP+ user {username}")
         return found
 
-    async def authenticate(self, username: str, secret: str) -> SmtpUser:
-        """The user these credentials name, if it may send now; else why not."""
+    async def authenticate(self, username: str, secret: str, *, to_send: bool = True) -> SmtpUser:
+        """The user these credentials name, if it may send now; else why not. With
+        ``to_send`` False only the credentials and deletion count: seed 002 points a blocked
+        user to ListUserInfo "to get more details about that user"."""
         if not username or not secret:
             raise AuthenticationFailed("the operation is not authorized")
         stored = await self._repo.secret_hash(username)
@@ -103,6 +105,8 @@ class SmtpUserService:
         user = await self.get(username)
         if user.deleted_at is not None:
             raise Forbidden("the user has been deleted", code=USER_DELETED)
+        if not to_send:
+            return user
         console = await self._lists.console_of(user.account_id)
         if console is None:
             raise Forbidden("the account cannot be found", code=ACCOUNT_NOT_FOUND)

@@ -65,11 +65,11 @@ def _services(request: Request) -> Services:
     return services
 
 
-async def _user(request: Request, user: SmtpUserIn | None) -> SmtpUser:
+async def _user(request: Request, user: SmtpUserIn | None, *, to_send: bool = True) -> SmtpUser:
     if user is None:
         raise InvalidRequest("User is required", code=NULL_INPUT)
     return await _services(request).smtp_users.authenticate(
-        (user.username or "").strip(), user.secret or ""
+        (user.username or "").strip(), user.secret or "", to_send=to_send
     )
 
 
@@ -142,7 +142,8 @@ def _date(user_time: Any) -> str:
 async def list_user_info(request: Request) -> Response:
     """The caller's list's SMTP+ users (or the one named by ``Username``)."""
     body = parse_body(await read_body(request), UserInfoIn)
-    user = await _user(request, body.user)
+    # A blocked or disabled user may still read its own state (seed 002, "Authentication").
+    user = await _user(request, body.user, to_send=False)
     services = _services(request)
     users = await services.smtp_users.users(user, (body.username or "").strip() or None)
     console = await services.lists.console_of(user.account_id)

@@ -1,0 +1,942 @@
+"""SMSmobileAPI (seed 003): case table + shared conformance cases through the real server,
+every endpoint as GET with a query string and as a form POST, with and without the trailing
+slash, with the stored effect of each case checked."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.dialects.harness import (
+    NUMBER,
+    DialectCase,
+    Profile,
+    Request,
+    Stored,
+    conformance,
+    run_case,
+    stored_messages,
+)
+from tests.support import Running
+from textgate.core.devices import SimCard
+from textgate.core.inbound import InboundMessage
+from textgate.services.devices import RegistrationAuth
+from textgate.storage.txn import Query
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# Filled in per test: the account's API key, a registered phone, two SMS it received.
+KEY, DEVICE, IN1, IN2 = "{apikey}", "{device}", "{in1}", "{in2}"
+URL = "https://example.com/track?id=42"
+
+
+def get(path: str, **params: str) -> Request:
+    return Request("GET", path, params={"apikey": KEY, **params})
+
+
+def post(path: str, **fields: str) -> Request:
+    return Request(
+        "POST", path, content=urlencode({"apikey": KEY, **fields}).encode(), headers=FORM
+    )
+
+
+def _send(to: list[str], text: str) -> Request:
+    # Parameters in the query string of a POST: the harness's setup requests carry no body.
+    return Request("POST", "/sendsms/", params={"recipients": ",".join(to), "message": text})
+
+
+SMSMOBILEAPI = Profile(
+    name="smsmobileapi",
+    # The API key also works as a Bearer token (the seed's OAuth2 header).
+    auth_headers=lambda key: {"Authorization": f"Bearer {key}"},
+    send=_send,
+    lookup=lambda body: Request(
+        "GET", "/log/sent/sms/", params={"guid_message": body["result"]["id"]}
+    ),
+    status_of=lambda body: str(body["result"]["sms"][0]["send_from_mobile"]),
+    error_code_of=lambda body: str(body["result"]["error"]),
+    ok_status=200,
+    bad_request_status=400,
+    unauthorized_status=401,
+)
+
+SEND_OK = {"result": {"error": 0, "sent": "1", "port": None, "send_with_whatsapp": "0"}}
+ONE = (Stored(NUMBER, text="Hello World"),)
+
+CASES: list[DialectCase] = [
+    # --- /sendsms/ -----------------------------------------------------------------
+    DialectCase(
+        "send: GET with apikey",
+        get("/sendsms/", recipients=NUMBER, message="Hello World"),
+        auth=False,
+        expect_json=SEND_OK,
+        expect_stored=ONE,
+    ),
+    DialectCase(
+        "send: form POST, no slash",
+        post("/sendsms", recipients=NUMBER, message="Hello World"),
+        auth=False,
+        expect_json=SEND_OK,
+        expect_stored=ONE,
+    ),
+    DialectCase(
+        "send: doubled slash",
+        post("{base}//sendsms/", recipients=NUMBER, message="Hello World"),
+        auth=False,
+        expect_json=SEND_OK,
+        expect_stored=ONE,
+    ),
+    DialectCase(
+        "send: JSON body (axios)",
+        Request(
+            "POST",
+            "/sendsms/",
+            json={"recipients": NUMBER, "message": "Hello World", "apikey": KEY},
+        ),
+        auth=False,
+        expect_json=SEND_OK,
+        expect_stored=ONE,
+    ),
+    DialectCase(
+        "send: form without Content-Type",
+        Request(
+            "POST",
+            "/sendsms/",
+            content=urlencode(
+                {"recipients": NUMBER, "message": "Hello World", "apikey": KEY}
+            ).encode(),
+        ),
+        auth=False,
+        expect_stored=ONE,
+    ),
+    DialectCase(
+        "send: Bearer header, unknown parameters ignored",
+        Request(
+            "POST",
+            "/sendsms",
+            content=urlencode(
+                {"recipients": NUMBER, "message": "Hello World", "from": "python"}
+            ).encode(),
+            headers=FORM,
+        ),
+        expect_json=SEND_OK,
+        expect_stored=ONE,
+    ),
+    DialectCase(
+        "send: two recipients",
+        post("/sendsms/", recipients=f"{NUMBER},+33698765432", message="Hi"),
+        auth=False,
+        expect_stored=(Stored(NUMBER), Stored("+33698765432")),
+    ),
+    DialectCase(
+        "send: wrong apikey",
+        get("/sendsms/", recipients=NUMBER, message="x"),
+        auth=False,
+        expect_status=401,
+        expect_error_code="20",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "send: missing message",
+        post("/sendsms/", recipients=NUMBER),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "send: invalid number",
+        post("/sendsms/", recipients="12", message="x"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="12",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "send: port 2",
+        post("/sendsms/", recipients=NUMBER, message="Hello World", port="2"),
+        auth=False,
+        expect_json={"result": {"error": 0, "port": 2}},
+        expect_stored=ONE,
+    ),
+    DialectCase(
+        "send: port 3",
+        post("/sendsms/", recipients=NUMBER, message="x", port="3"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "send: sIdentifiant",
+        post("/sendsms/", recipients=NUMBER, message="Hello World", sIdentifiant=DEVICE),
+        auth=False,
+        expect_json=SEND_OK,
+        expect_stored=ONE,
+    ),
+    DialectCase(
+        "send: unknown sIdentifiant",
+        post("/sendsms/", recipients=NUMBER, message="x", sIdentifiant="nope"),
+        auth=False,
+        expect_status=404,
+        expect_error_code="50",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "send: schedule_timestamp",
+        get(
+            "/sendsms/",
+            recipients=NUMBER,
+            message="Hello World",
+            schedule_timestamp=str(int(time.time()) + 86400),
+        ),
+        auth=False,
+        expect_json={"result": {"error": 0, "sent": "1", "note": "scheduled"}},
+        expect_stored=(Stored(NUMBER, status="scheduled"),),
+    ),
+    DialectCase(
+        "send: bad schedule_timestamp",
+        get("/sendsms/", recipients=NUMBER, message="x", schedule_timestamp="soon"),
+        auth=False,
+        expect_status=400,
+        expect_stored=(),
+    ),
+    DialectCase(
+        "send: sendwa=1 is refused",
+        post("/sendsms/", recipients=NUMBER, message="x", sendwa="1", sendsms="1"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="70",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "send: sendsms=0 without sendwa",
+        post("/sendsms/", recipients=NUMBER, message="x", sendsms="0"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "send: shorturl=1",
+        post("/sendsms/", recipients=NUMBER, message=f"See {URL}.", shorturl="1"),
+        auth=False,
+        expect_json=SEND_OK,
+    ),
+    DialectCase(
+        "send: shorturl=0",
+        post("/sendsms/", recipients=NUMBER, message=f"See {URL}.", shorturl="0"),
+        auth=False,
+        expect_stored=(Stored(NUMBER, text=f"See {URL}."),),
+    ),
+    DialectCase(
+        "send: encrypt_message=yes",
+        post("/sendsms/", recipients=NUMBER, message="The code is 4242", encrypt_message="yes"),
+        auth=False,
+        expect_json={"result": {"error": 0, "encrypted": {"status": "1"}}},
+    ),
+    # --- /resend/ ------------------------------------------------------------------
+    DialectCase(
+        "resend: missing guid",
+        get("/resend/"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "resend: unknown guid",
+        post("/resend", guid="01HZZZZZZZZZZZZZZZZZZZZZZZ"),
+        auth=False,
+        expect_status=404,
+        expect_error_code="50",
+    ),
+    DialectCase(
+        "resend: not in error",
+        lambda ctx: post("/resend/", guid=ctx.setup_responses[0]["result"]["id"]),
+        setup=(_send([NUMBER], "fine"),),
+        auth=True,
+        expect_status=409,
+        expect_error_code="51",
+    ),
+    # --- /log/sent/sms/ --------------------------------------------------------------
+    DialectCase(
+        "sent log: by guid",
+        lambda ctx: get("/log/sent/sms/", guid_message=ctx.setup_responses[0]["result"]["id"]),
+        setup=(_send([NUMBER], "logged"),),
+        expect_json={"result": {"error": "0"}},
+    ),
+    DialectCase(
+        "sent log: keyword without match",
+        post("/log/sent/sms", keyword="zzz"),
+        setup=(_send([NUMBER], "logged"),),
+        expect_json={"result": {"error": "0", "sms": []}},
+    ),
+    DialectCase(
+        "sent log: keyword match",
+        get("/log/sent/sms", keyword="ogge"),
+        setup=(_send([NUMBER], "logged"),),
+    ),
+    DialectCase(
+        "sent log: before an old timestamp",
+        get("/log/sent/sms/", before="1000"),
+        setup=(_send([NUMBER], "logged"),),
+        expect_json={"result": {"sms": []}},
+    ),
+    DialectCase(
+        "sent log: error_api",
+        get("/log/sent/sms/", error_api="1"),
+        setup=(_send([NUMBER], "logged"),),
+        expect_json={"result": {"sms": []}},
+    ),
+    DialectCase(
+        "sent log: wrong apikey",
+        get("/log/sent/sms/"),
+        auth=False,
+        expect_status=401,
+        expect_error_code="20",
+    ),
+    # --- /log/sent/frommobile/ --------------------------------------------------------
+    DialectCase(
+        "phone log: defaults",
+        get("/log/sent/frommobile/"),
+        auth=False,
+        expect_json={
+            "result": {
+                "error": "0",
+                "count": 0,
+                "limit": 200,
+                "history_limit_days": 7,
+                "sort_by": "mobile_date_ms",
+                "sort_order": "DESC",
+                "sms": [],
+            }
+        },
+    ),
+    DialectCase(
+        "phone log: filters and a limit over 200",
+        post(
+            "/log/sent/frommobile",
+            date="2026-03-13",
+            number="+15551234567",
+            sort_by="synchro_time",
+            sort_order="asc",
+            limit="500",
+        ),
+        auth=False,
+        expect_json={"result": {"limit": 200, "sort_by": "synchro_time", "sort_order": "ASC"}},
+    ),
+    DialectCase(
+        "phone log: period",
+        get("/log/sent/frommobile/", period="last_7days", limit="200", search="x"),
+        auth=False,
+        expect_json={"result": {"count": 0}},
+    ),
+    DialectCase(
+        "phone log: bad period",
+        get("/log/sent/frommobile/", period="lastweek"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "phone log: bad sort_by",
+        get("/log/sent/frommobile/", sort_by="id"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "phone log: bad date",
+        get("/log/sent/frommobile/", date="13/03/2026"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    # --- /getsms/ ----------------------------------------------------------------------
+    DialectCase("getsms: all", get("/getsms/"), auth=False, expect_json={"result": {"error": ""}}),
+    DialectCase("getsms: by phone, POST", post("/getsms", sIdentifiantPhone=DEVICE), auth=False),
+    DialectCase(
+        "getsms: another phone",
+        get("/getsms", sIdentifiantPhone="other"),
+        auth=False,
+        expect_json={"result": {"sms": []}},
+    ),
+    DialectCase(
+        "getsms: after a future time",
+        get("/getsms/", after_timestamp_unix=str(int(time.time()) + 3600)),
+        auth=False,
+        expect_json={"result": {"sms": []}},
+    ),
+    DialectCase("getsms: only unread", get("/getsms/", onlyunread="yes"), auth=False),
+    DialectCase(
+        "getsms: wrong apikey",
+        get("/getsms/"),
+        auth=False,
+        expect_status=401,
+        expect_error_code="20",
+    ),
+    DialectCase(
+        "set-read: one",
+        get("/getsms/set-read/", guid_message=IN1),
+        auth=False,
+        expect_json={"result": {"error": "0", "read": "1"}},
+    ),
+    DialectCase("set-read: POST, no slash", post("/getsms/set-read", guid_message=IN2), auth=False),
+    DialectCase(
+        "set-read: missing guid",
+        get("/getsms/set-read/"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "set-read: unknown guid",
+        get("/getsms/set-read/", guid_message="nope"),
+        auth=False,
+        expect_status=404,
+        expect_error_code="50",
+    ),
+    DialectCase(
+        "alias: set",
+        get("/getsms/update/", guid=IN1, alias="John Doe"),
+        auth=False,
+        expect_json={"result": {"error": "0", "alias": "John Doe"}},
+    ),
+    DialectCase(
+        "alias: cleared",
+        post("/getsms/update", guid=IN1, alias=""),
+        auth=False,
+        expect_json={"result": {"alias": None}},
+    ),
+    DialectCase(
+        "alias: missing alias",
+        get("/getsms/update/", guid=IN1),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "alias: unknown guid",
+        get("/getsms/update/", guid="nope", alias="x"),
+        auth=False,
+        expect_status=404,
+        expect_error_code="50",
+    ),
+    # --- /deletesms/ --------------------------------------------------------------------
+    DialectCase(
+        "delete: by guid",
+        get("/deletesms/", guid_message=IN1),
+        auth=False,
+        expect_json={"result": {"error": None, "count_delete": 1}},
+    ),
+    DialectCase(
+        "delete: unknown guid",
+        post("/deletesms", guid_message="nope"),
+        auth=False,
+        expect_json={"result": {"error": None, "count_delete": 0}},
+    ),
+    DialectCase(
+        "delete: by day",
+        get("/deletesms/", date_start=datetime.now(UTC).strftime("%Y-%m-%d")),
+        auth=False,
+        expect_json={"result": {"count_delete": 2}},
+    ),
+    DialectCase(
+        "delete: another day",
+        get("/deletesms/", date_start="2020-01-01", date_end="2020-01-31"),
+        auth=False,
+        expect_json={"result": {"count_delete": 0}},
+    ),
+    DialectCase(
+        "delete: nothing named",
+        get("/deletesms/"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "delete: end before start",
+        get("/deletesms/", date_start="2020-02-01", date_end="2020-01-01"),
+        auth=False,
+        expect_status=400,
+    ),
+    # --- /conversation/sms/list/ ---------------------------------------------------------
+    DialectCase(
+        "conversations: received",
+        get("/conversation/sms/list/", origineConversation="received"),
+        auth=False,
+        expect_json={
+            "success": True,
+            "origineConversation": "received",
+            "resume": 0,
+            "resume_line_how": None,
+        },
+    ),
+    DialectCase(
+        "conversations: sent, resume",
+        post("/conversation/sms/list", origineConversation="sent", resume="1", resume_line_how="3"),
+        setup=(_send([NUMBER], "out"),),
+        auth=True,
+        expect_json={"success": True, "resume": 1, "resume_line_how": 3},
+    ),
+    DialectCase(
+        "conversations: one number",
+        get(
+            "/conversation/sms/list/",
+            origineConversation="received",
+            numero="+447700900123",
+            date_from="2020-01-01",
+            date_to="2999-12-31",
+            sort="ASC",
+            limit="5",
+        ),
+        auth=False,
+    ),
+    DialectCase(
+        "conversations: missing origin",
+        get("/conversation/sms/list/"),
+        auth=False,
+        expect_status=400,
+        expect_json={"success": False, "error": "Missing required parameter: origineConversation"},
+    ),
+    DialectCase(
+        "conversations: bad sort",
+        get("/conversation/sms/list/", origineConversation="sent", sort="UP"),
+        auth=False,
+        expect_status=400,
+        expect_json={"success": False},
+    ),
+    DialectCase(
+        "conversations: no apikey",
+        Request("GET", "/conversation/sms/list/", params={"origineConversation": "sent"}),
+        auth=False,
+        expect_status=401,
+        expect_json={"success": False, "error": "Missing required parameter: apikey"},
+    ),
+    # --- /gateway/mobile/ -----------------------------------------------------------------
+    DialectCase(
+        "mobiles: list",
+        get("/gateway/mobile/list/"),
+        auth=False,
+        expect_json={"result": {"error": "0"}},
+    ),
+    DialectCase("mobiles: by sid, POST", post("/gateway/mobile/list", sid=DEVICE), auth=False),
+    DialectCase(
+        "mobiles: search without match",
+        get("/gateway/mobile/list/", search="zzz"),
+        auth=False,
+        expect_json={"result": {"mobiles": []}},
+    ),
+    DialectCase(
+        "mobile update: label",
+        get(
+            "/gateway/mobile/update/", sid=DEVICE, label="OfficePhone", phone_number="+33600000001"
+        ),
+        auth=False,
+        expect_json={
+            "result": {"error": "0", "label": "OfficePhone", "phone_number": "+33600000001"}
+        },
+    ),
+    DialectCase(
+        "mobile update: label required",
+        post("/gateway/mobile/update", sid=DEVICE),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "mobile update: bad number",
+        get("/gateway/mobile/update/", sid=DEVICE, label="", phone_number="call me"),
+        auth=False,
+        expect_status=400,
+    ),
+    DialectCase(
+        "mobile update: unknown sid",
+        get("/gateway/mobile/update/", sid="nope", label="x"),
+        auth=False,
+        expect_status=404,
+        expect_error_code="50",
+    ),
+    DialectCase(
+        "mobile delete",
+        post("/gateway/mobile/delete/", sid=DEVICE),
+        auth=False,
+        expect_json={"result": {"error": "0", "deleted": "1"}},
+    ),
+    DialectCase(
+        "mobile delete: unknown sid",
+        get("/gateway/mobile/delete", sid="nope"),
+        auth=False,
+        expect_status=404,
+        expect_error_code="50",
+    ),
+    # --- /oauth2/token ---------------------------------------------------------------------
+    DialectCase(
+        "oauth2: unknown client",
+        Request(
+            "POST",
+            "/oauth2/token",
+            content=b"grant_type=client_credentials&client_id=x&client_secret=y",
+            headers=FORM,
+        ),
+        auth=False,
+        expect_status=401,
+        expect_json={"error": "invalid_client"},
+    ),
+    DialectCase(
+        "oauth2: other grant",
+        Request(
+            "POST",
+            "/oauth2/token/",
+            content=b"grant_type=password&client_id=x&client_secret=y",
+            headers=FORM,
+        ),
+        auth=False,
+        expect_status=400,
+        expect_json={"error": "unsupported_grant_type"},
+    ),
+]
+
+# The wrong-key cases send a key that is not the account's.
+WRONG_KEY = {"send: wrong apikey", "sent log: wrong apikey", "getsms: wrong apikey"}
+
+Check = Callable[[Running, dict[str, str], Any], Awaitable[None]]
+
+
+async def _rows(running: Running, sql: str, *params: Any) -> list[dict[str, Any]]:
+    def txn() -> Any:
+        rows = yield Query(sql, params)
+        return [dict(r) for r in rows or ()]
+
+    found: list[dict[str, Any]] = await running.gateway.db.txn(txn)
+    return found
+
+
+async def _choice(running: Running, ids: dict[str, str], body: Any, want: tuple[Any, Any]) -> None:
+    rows = await _rows(
+        running,
+        "SELECT device_id, sim_number FROM message_devices WHERE message_id = ?",
+        body["result"]["id"],
+    )
+    assert [(r["device_id"], r["sim_number"]) for r in rows] == [want]
+
+
+async def _port(running: Running, ids: dict[str, str], body: Any) -> None:
+    await _choice(running, ids, body, (None, 2))
+
+
+async def _device(running: Running, ids: dict[str, str], body: Any) -> None:
+    await _choice(running, ids, body, (ids[DEVICE], None))
+
+
+async def _no_choice(running: Running, ids: dict[str, str], body: Any) -> None:
+    assert await _rows(running, "SELECT * FROM message_devices") == []
+
+
+async def _short(running: Running, ids: dict[str, str], body: Any) -> None:
+    [msg] = await stored_messages(running, ids["account"])
+    assert URL not in msg.text and msg.text.endswith(".")
+    code = msg.text.split("/s/")[1].rstrip(".")
+    assert msg.text == f"See {running.base_url}/s/{code}."
+    r = await running.client.get(f"/s/{code}", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (302, URL)
+    assert await running.gateway.services.short_links.clicks(ids["account"], code) == 1
+    assert (await running.client.get("/s/unknown1")).status_code == 404
+
+
+async def _sealed(running: Running, ids: dict[str, str], body: Any) -> None:
+    enc = body["result"]["encrypted"]
+    [msg] = await stored_messages(running, ids["account"])
+    assert "4242" not in msg.text and enc["url"] in msg.text
+    stored = await _rows(running, "SELECT * FROM sealed_messages")
+    assert "4242" not in repr(stored) and enc["key"] not in repr(stored)
+    path = enc["url"].removeprefix(running.base_url)
+    page = await running.client.get(path)
+    assert page.status_code == 200 and "4242" not in page.text
+    wrong = await running.client.post(path, data={"key": "WRONGKEY2345"})
+    assert wrong.status_code == 401 and "4242" not in wrong.text
+    right = await running.client.post(path, data={"key": enc["key"]})
+    assert right.status_code == 200 and "The code is 4242" in right.text
+
+
+async def _sent_line(running: Running, ids: dict[str, str], body: Any) -> None:
+    [line] = body["result"]["sms"]
+    types = {
+        "sIdentifiantPhone": str,
+        "port": int,
+        "date_add": str,
+        "hour_add": str,
+        "timestamp": int,
+        "send_from_mobile": int,
+        "send_from_mobile_date": str,
+        "send_from_mobile_heure": str,
+        "send_from_mobile_timestamp": int,
+        "recipients": str,
+        "sms": str,
+        "error_api": str,
+        "send_from_mobile_erreur": str,
+        "guid_message": str,
+        "timearea": str,
+        "date_add_server": str,
+        "hour_add_server": str,
+        "timestamp_server": int,
+        "send_from_mobile_date_server": str,
+        "send_from_mobile_heure_server": str,
+    }
+    assert {k: type(v) for k, v in line.items()} == types
+    assert (line["sms"], line["recipients"], line["timearea"]) == ("logged", NUMBER[1:], "UTC+00")
+
+
+async def _one_line(running: Running, ids: dict[str, str], body: Any) -> None:
+    assert [s["sms"] for s in body["result"]["sms"]] == ["logged"]
+
+
+async def _inbox(running: Running, ids: dict[str, str], body: Any) -> None:
+    lines = body["result"]["sms"]
+    assert [(s["number"], s["message"]) for s in lines] == [
+        ("+447700900123", "Code 4829"),
+        ("+33698765432", "Merci !"),
+    ]
+    types = {
+        "id": str,
+        "sIdentifiantPhone": str,
+        "date": str,
+        "hour": str,
+        "timestamp_unix": int,
+        "time_received": str,
+        "indice": str,
+        "message": str,
+        "number": str,
+        "guid": str,
+        "alias": type(None),
+        "apikey": str,
+    }
+    assert {k: type(v) for k, v in lines[0].items()} == types
+    assert {s["sIdentifiantPhone"] for s in lines} == {ids[DEVICE]}
+    assert ids["key"] not in repr(lines)
+
+
+async def _two(running: Running, ids: dict[str, str], body: Any) -> None:
+    assert len(body["result"]["sms"]) == 2
+
+
+async def _read(running: Running, ids: dict[str, str], body: Any) -> None:
+    got = await running.gateway.services.inbound.get(ids["account"], ids[IN1])
+    assert got.read_at is not None
+    other = await running.gateway.services.inbound.get(ids["account"], ids[IN2])
+    assert other.read_at is None
+
+
+async def _unread(running: Running, ids: dict[str, str], body: Any) -> None:
+    # The case's account has both unread: mark one and ask again.
+    await running.gateway.services.inbound.update(ids["account"], ids[IN1], read=True)
+    r = await running.client.get("/getsms/", params={"apikey": ids["key"], "onlyunread": "yes"})
+    assert [s["guid"] for s in r.json()["result"]["sms"]] == [ids[IN2]]
+    assert len(body["result"]["sms"]) == 2
+
+
+async def _alias(running: Running, ids: dict[str, str], body: Any) -> None:
+    got = await running.gateway.services.inbound.get(ids["account"], ids[IN1])
+    assert got.alias == "John Doe"
+
+
+async def _no_alias(running: Running, ids: dict[str, str], body: Any) -> None:
+    assert (await running.gateway.services.inbound.get(ids["account"], ids[IN1])).alias is None
+
+
+def _left(count: int) -> Check:
+    async def check(running: Running, ids: dict[str, str], body: Any) -> None:
+        assert len(await _rows(running, "SELECT id FROM inbound_messages")) == count
+
+    return check
+
+
+async def _conversations(running: Running, ids: dict[str, str], body: Any) -> None:
+    talks = body["conversations"]
+    assert [c["phone_number"] for c in talks] == ["+447700900123", "+33698765432"]
+    assert talks[0]["messages"] == [
+        {
+            "direction": "incoming",
+            "message_id": ids[IN2],
+            "date": talks[0]["messages"][0]["date"],
+            "timestamp_utc": talks[0]["messages"][0]["timestamp_utc"],
+            "message": "Code 4829",
+            "status": "received",
+            "mobile_sid": ids[DEVICE],
+        }
+    ]
+
+
+async def _resumed(running: Running, ids: dict[str, str], body: Any) -> None:
+    [talk] = body["conversations"]
+    assert talk["phone_number"] == NUMBER
+    assert [(m["direction"], m["message"], m["mobile_sid"]) for m in talk["messages"]] == [
+        ("outgoing", "out", None)
+    ]
+
+
+async def _one_number(running: Running, ids: dict[str, str], body: Any) -> None:
+    assert [c["phone_number"] for c in body["conversations"]] == ["+447700900123"]
+
+
+async def _mobiles(running: Running, ids: dict[str, str], body: Any) -> None:
+    [mobile] = body["result"]["mobiles"]
+    assert (mobile["sid"], mobile["name"], mobile["sims"]) == (ids[DEVICE], "Pixel", [1, 2])
+    assert mobile["sIdentifiant_pour_check"] == mobile["sid"]
+
+
+async def _labelled(running: Running, ids: dict[str, str], body: Any) -> None:
+    device = await running.gateway.services.devices.get(ids["account"], ids[DEVICE])
+    assert (device.label, device.phone_number) == ("OfficePhone", "+33600000001")
+
+
+async def _deleted_device(running: Running, ids: dict[str, str], body: Any) -> None:
+    assert await running.gateway.services.devices.of_account(ids["account"]) == []
+
+
+async def _whatsapp(running: Running, ids: dict[str, str], body: Any) -> None:
+    assert body["result"]["sent"] == "0" and "WhatsApp" in body["result"]["note"]
+
+
+CHECKS: dict[str, Check] = {
+    "send: port 2": _port,
+    "send: sIdentifiant": _device,
+    "send: GET with apikey": _no_choice,
+    "send: shorturl=1": _short,
+    "send: encrypt_message=yes": _sealed,
+    "send: sendwa=1 is refused": _whatsapp,
+    "sent log: by guid": _sent_line,
+    "sent log: keyword match": _one_line,
+    "getsms: all": _inbox,
+    "getsms: by phone, POST": _two,
+    "getsms: only unread": _unread,
+    "set-read: one": _read,
+    "alias: set": _alias,
+    "alias: cleared": _no_alias,
+    "conversations: received": _conversations,
+    "conversations: sent, resume": _resumed,
+    "conversations: one number": _one_number,
+    "mobiles: list": _mobiles,
+    "mobiles: by sid, POST": _mobiles,
+    "mobile update: label": _labelled,
+    "mobile delete": _deleted_device,
+}
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, real in ids.items():
+            if "{" not in name and "%7B" not in name:
+                continue  # not a placeholder
+            value = value.replace(name, real)
+        return value
+    if isinstance(value, bytes):
+        return _fill(value.decode(), {k: v for k, v in ids.items()}).encode()
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+def _with_ids(case: DialectCase, ids: dict[str, str]) -> DialectCase:
+    def fill(req: Request) -> Request:
+        return dataclasses.replace(
+            req,
+            path=_fill(req.path, ids),
+            params=_fill(dict(req.params), ids) if req.params is not None else None,
+            json=_fill(req.json, ids),
+            content=None if req.content is None else _fill(req.content, _quoted(ids)),
+        )
+
+    original = case.request
+    if callable(original):
+        make = original
+        return dataclasses.replace(case, request=lambda ctx: fill(make(ctx)))
+    return dataclasses.replace(case, request=fill(original))
+
+
+def _quoted(ids: dict[str, str]) -> dict[str, str]:
+    # Placeholders inside a form body are percent-encoded.
+    return {urlencode({"x": k})[2:]: v for k, v in ids.items()}
+
+
+async def _prepare(running: Running) -> dict[str, str]:
+    services = running.gateway.services
+    account = await services.accounts.create("acme")
+    key = (await services.accounts.issue_key(account.id)).token
+    registration = await services.devices.register(
+        RegistrationAuth(private_token=key),
+        "Pixel",
+        push_token=None,
+        sim_cards=[SimCard(slot_index=0, sim_number=1), SimCard(slot_index=1, sim_number=2)],
+    )
+    device = registration.device
+    now = datetime.now(UTC)
+    await services.devices.receive(
+        device,
+        [
+            InboundMessage(
+                "android", "+33698765432", "+33600000009", "Merci !", now, f"{device.id}:a1"
+            ),
+        ],
+    )
+    await services.devices.receive(
+        device,
+        [
+            InboundMessage(
+                "android",
+                "+447700900123",
+                "+33600000009",
+                "Code 4829",
+                now + timedelta(seconds=1),
+                f"{device.id}:a2",
+            ),
+        ],
+    )
+    inbox = await services.phone_sms.received(account.id)
+    return {
+        KEY: key,
+        DEVICE: device.id,
+        IN1: inbox[1].id,
+        IN2: inbox[0].id,
+        "account": account.id,
+        "key": key,
+        # A path that starts with "//" goes out as given only in a full URL.
+        "{base}": running.base_url,
+    }
+
+
+@pytest.mark.parametrize("case", [*CASES, *conformance(SMSMOBILEAPI)], ids=lambda c: c.label)
+async def test_smsmobileapi(case: DialectCase, gateway: Running) -> None:
+    ids = await _prepare(gateway)
+    if case.label in WRONG_KEY:
+        ids[KEY] = "tg_000000000000_notakey"
+    body = await run_case(_with_ids(case, ids), gateway, SMSMOBILEAPI, ids["key"], ids["account"])
+    check = CHECKS.get(case.label)
+    if case.label.startswith("delete: by day"):
+        check = _left(0)
+    elif case.label.startswith("delete: by guid"):
+        check = _left(1)
+    if check is not None:
+        await check(gateway, ids, body)
+    if case.expect_status >= 400 and not case.label.startswith(("conversations", "oauth2")):
+        assert body["result"]["error"] not in (0, "0", "", None)
+        assert body["result"]["sent"] == "0" and body["result"]["note"]
+
+
+async def test_every_answer_is_json(gateway: Running) -> None:
+    """Errors included, whatever went wrong (the Python client calls .json())."""
+    for method, path in (
+        ("GET", "/sendsms"),
+        ("POST", "/getsms/"),
+        ("GET", "/resend"),
+        ("POST", "/gateway/mobile/list/"),
+    ):
+        r = await gateway.client.request(method, path)
+        assert r.status_code == 401
+        assert r.headers["content-type"].startswith("application/json")
+        assert r.json()["result"]["error"] == "20"

@@ -115,7 +115,8 @@ async def _keys_page(
     request: Request, dash: Dashboard, viewer: Viewer, account: Account, **context: Any
 ) -> Response:
     keys = await dash.services.stats.keys(account.id)
-    keys.sort(key=lambda k: (k.revoked_at is not None, k.created_at), reverse=False)
+    # Live keys first, each group oldest first.
+    keys.sort(key=lambda k: (k.revoked_at is not None, k.created_at))
     return dash.page(request, "keys.html", viewer, keys=keys, **context)
 
 

@@ -71,7 +71,9 @@ class NotSignedIn(Exception):
 class Dashboard:
     """Built once per application: the template environment and the cookie signer."""
 
-    def __init__(self, services: Services, admin_token: SecretStr | None, secret: str | None):
+    def __init__(
+        self, services: Services, admin_token: SecretStr | None, secret: str | None
+    ) -> None:
         self.services = services
         self._admin_token = admin_token
         self._signer = URLSafeTimedSerializer(

@@ -24,7 +24,7 @@ from textgate.storage.txn import Many, Query, Txn
 __all__ = ["HOUR_MS", "LIVE_MS", "NO_CONNECTOR", "Rollups", "id_range", "latency_sum"]
 
 HOUR_MS: Final = 3_600_000
-LIVE_MS: Final = 6 * HOUR_MS
+LIVE_MS: Final = 2 * HOUR_MS
 # SMPP validity periods rarely exceed 48-72 hours: after that no report changes a message.
 SETTLE_MS: Final = 72 * HOUR_MS
 REFRESH_MS: Final = 10 * 60_000

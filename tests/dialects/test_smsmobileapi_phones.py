@@ -6,14 +6,21 @@ seed's client examples make it (query string GET, form POST, no trailing slash).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from tests.android import conftest as phones
 from tests.android.conftest import Account, PhoneFactory, wait_status
-from tests.support import Running
+from tests.support import Running, running_gateway
+from tests.webhooks.receiver import running_receiver, until
+from textgate.config import Settings, WebhookSettings
+from textgate.core.webhook_formats import SMSMOBILEAPI, TEXTGATE, render
+from textgate.core.webhooks import INBOUND_RECEIVED
+from textgate.phone.emulator import PhoneConfig, PhoneEmulator
 
 # The phone fixtures (a gateway whose connector is the account's phones, an account, and
 # emulated phones), shared with the Android tests.
@@ -303,3 +310,65 @@ def _oauth_rows() -> Any:
     clients = yield Query("SELECT * FROM oauth_clients")
     tokens = yield Query("SELECT * FROM oauth_tokens")
     return [dict(r) for r in (clients or [])] + [dict(r) for r in (tokens or [])]
+
+
+FAST_HOOKS = WebhookSettings(
+    allow_private_targets=True,
+    poll_seconds=0.05,
+    retry_base_seconds=0.05,
+    retry_max_seconds=0.3,
+    settle_seconds=0.05,
+    timeout_seconds=5,
+)
+
+
+async def test_received_sms_webhook_in_the_seed_shape(settings: Settings) -> None:
+    hooked = phones.phone_settings(settings).model_copy(update={"webhooks": FAST_HOOKS})
+    async with running_receiver() as receiver, running_gateway(hooked) as gw:
+        acc = await phones.make_account(gw)
+        r = await call(gw, "/webhook/add/", acc, post=True, url=receiver.url)
+        assert r.status_code == 200, r.text
+        webhook_id = r.json()["result"]["id"]
+        emulator = PhoneEmulator(
+            PhoneConfig(base_url=gw.base_url + phones.PREFIX, private_token=acc.key)
+        )
+        try:
+            await emulator.register()
+            await emulator.sync()
+            sent = await ok(gw, "/sendsms", acc, recipients="+33698765432", message="Hi")
+            assert await emulator.receive_sms("+33698765432", "Bonjour è") == [204]
+            await until(lambda: len(receiver.hits) >= 1, timeout=10)
+            [hit] = receiver.hits
+            body = json.loads(hit.body)
+            assert list(body) == ["date", "hour", "time_received", "message", "number", "guid"]
+            assert (body["message"], body["number"]) == ("Bonjour è", "+33698765432")
+            assert body["time_received"] == f"{body['date']} {body['hour']}"
+            [received] = (await ok(gw, "/getsms", acc))["result"]["sms"]
+            assert body["guid"] == received["guid"]
+            assert hit.headers["content-type"] == "application/json"
+            # The sent message's events are not posted in this format: still one delivery.
+            await wait_status(gw, acc, sent["result"]["id"], "sent")
+            await asyncio.sleep(0.3)
+            assert len(receiver.hits) == 1
+            gone = await ok(gw, "/webhook/delete/", acc, id=webhook_id)
+            assert gone["result"]["deleted"] == "1"
+        finally:
+            await emulator.aclose()
+
+
+def test_webhook_formats_render_pure() -> None:
+    data = {"inbound_id": "01ABC", "from": "+123456789", "text": "Hello", "to": "+1", "parts": 1}
+    at = int(datetime(2025, 1, 20, 10, 14, 50, tzinfo=UTC).timestamp() * 1000)
+    rendered = render(SMSMOBILEAPI, "in_01ABC", INBOUND_RECEIVED, at, data)
+    assert rendered is not None and rendered.content_type == "application/json"
+    assert json.loads(rendered.body) == {
+        "date": "2025-01-20",
+        "hour": "10:14:50",
+        "time_received": "2025-01-20 10:14:50",
+        "message": "Hello",
+        "number": "+123456789",
+        "guid": "01ABC",
+    }
+    assert render(SMSMOBILEAPI, "ev_1", "message.delivered", at, {"message_id": "x"}) is None
+    native = render(TEXTGATE, "in_01ABC", INBOUND_RECEIVED, at, data)
+    assert native is not None and json.loads(native.body)["data"] == data

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from textgate.config import WebhookSettings
 from textgate.core.mail import mail_address
+from textgate.core.webhook_formats import FORMATS, TEXTGATE
 from textgate.core.webhooks import EVENT_TYPES, MAILTO, Webhook, WebhookDelivery
 from textgate.errors import InvalidRequest
 from textgate.storage.webhooks import ACCOUNT_SCOPE, MESSAGE_SCOPE, WebhookRepo
@@ -122,8 +123,10 @@ class WebhookService:
         secret: str | None,
         *,
         scope: str = ACCOUNT_SCOPE,
+        format: str = TEXTGATE,
     ) -> Webhook:
-        """The returned object carries the secret: the only time it is shown."""
+        """The returned object carries the secret: the only time it is shown. ``format`` is
+        the payload shape (core.webhook_formats)."""
         unknown = sorted(set(events) - EVENT_TYPES)
         if not events or unknown:
             raise InvalidRequest(
@@ -131,10 +134,12 @@ class WebhookService:
             )
         if scope not in SCOPES:
             raise InvalidRequest(f"scope: one of {', '.join(SCOPES)}")
+        if format not in FORMATS:
+            raise InvalidRequest(f"format: one of {', '.join(sorted(FORMATS))}")
         await self._check(url)
         chosen = secret if secret is not None else _new_secret()
         return await self._repo.create(
-            account_id, url, list(dict.fromkeys(events)), chosen, scope=scope
+            account_id, url, list(dict.fromkeys(events)), chosen, scope=scope, format=format
         )
 
     async def message_target(self, account_id: str, url: str, events: Sequence[str]) -> str:

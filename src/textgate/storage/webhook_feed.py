@@ -34,10 +34,10 @@ from typing import Any
 from textgate.core.clock import from_ms
 from textgate.core.ids import IdGenerator
 from textgate.core.mail import build, notification_email
+from textgate.core.webhook_formats import TEXTGATE, Rendered, render
 from textgate.core.webhooks import (
     INBOUND_RECEIVED,
     MAILTO,
-    event_body,
     inbound_event_id,
     iso_time,
     matches,
@@ -86,6 +86,8 @@ class _Target:
     account_id: str
     url: str
     events: tuple[str, ...]
+    format: str = TEXTGATE
+    """Payload shape (core.webhook_formats)."""
 
 
 class _Batch:
@@ -106,7 +108,7 @@ class _Batch:
         at: int,
         data: dict[str, Any],
     ) -> None:
-        body: str | None = None
+        bodies: dict[str, Rendered | None] = {}
         now = self._now
         for target in targets:
             if not matches(target.events, kind):
@@ -114,9 +116,14 @@ class _Batch:
             if target.url.startswith(MAILTO):
                 self._mail(target, event_id, kind, at, data)
                 continue
-            if body is None:
-                body = event_body(event_id, kind, at, data)
-            self.deliveries.append((self._ids(now), target.id, event_id, kind, body, now, now))
+            if target.format not in bodies:
+                bodies[target.format] = render(target.format, event_id, kind, at, data)
+            rendered = bodies[target.format]
+            if rendered is None:
+                continue  # this format does not carry this kind of event
+            self.deliveries.append(
+                (self._ids(now), target.id, event_id, kind, rendered.body, now, now)
+            )
 
     def _mail(
         self, target: _Target, event_id: str, kind: str, at: int, data: dict[str, Any]
@@ -168,7 +175,8 @@ class WebhookFeed:
     ) -> Txn[tuple[FeedState, int]]:
         cursors = yield from _cursors(now)
         rows = yield Query(
-            "SELECT id, account_id, url, events FROM webhooks WHERE scope = ?", (ACCOUNT_SCOPE,)
+            "SELECT id, account_id, url, events, format FROM webhooks WHERE scope = ?",
+            (ACCOUNT_SCOPE,),
         )
         subs: dict[str, list[_Target]] = {}
         for r in rows or ():
@@ -204,7 +212,8 @@ class WebhookFeed:
         linked: dict[str, list[_Target]] = {}
         if scoped and events:
             found = yield in_list(
-                "SELECT t.message_id, w.id, w.account_id, w.url, w.events FROM message_targets t"
+                "SELECT t.message_id, w.id, w.account_id, w.url, w.events, w.format"
+                " FROM message_targets t"
                 " JOIN webhooks w ON w.id = t.target_id WHERE t.message_id IN {in}",
                 list({e["message_id"] for e in events}),
             )
@@ -276,7 +285,7 @@ class WebhookFeed:
 
 
 def _target(r: Any) -> _Target:
-    return _Target(r["id"], r["account_id"], r["url"], tuple(r["events"].split(",")))
+    return _Target(r["id"], r["account_id"], r["url"], tuple(r["events"].split(",")), r["format"])
 
 
 def _cursors(now: int) -> Txn[dict[str, str]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.ids import IdGenerator, new_id
+from textgate.core.webhook_formats import TEXTGATE
 from textgate.core.webhooks import Webhook, WebhookDelivery
 from textgate.errors import NotFound
 from textgate.storage.db import Database
@@ -87,15 +88,17 @@ class WebhookRepo:
         secret: str,
         *,
         scope: str = ACCOUNT_SCOPE,
+        format: str = TEXTGATE,
     ) -> Webhook:
         now = self._clock()
         webhook_id = self._ids(now)
+        row = (webhook_id, account_id, url, ",".join(events), self._seal(secret), now, scope)
 
         def txn() -> Txn[None]:
             yield Many(
-                "INSERT INTO webhooks (id, account_id, url, events, secret, created_at, scope)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(webhook_id, account_id, url, ",".join(events), self._seal(secret), now, scope)],
+                "INSERT INTO webhooks (id, account_id, url, events, secret, created_at, scope,"
+                " format) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row, format)],
             )
 
         await self._db.txn(txn, urgent=True)

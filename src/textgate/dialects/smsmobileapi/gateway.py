@@ -1,5 +1,6 @@
 """SMSmobileAPI (seed 003) account side: the connected mobiles (``/gateway/mobile/list/``,
-``/update/``, ``/delete/``) and OAuth2 (``/oauth2/token``, plus ``/oauth2/clients``, where
+``/update/``, ``/delete/``), the received-SMS webhook (``/webhook/add/``, ``/webhook/delete/``)
+and OAuth2 (``/oauth2/token``, plus ``/oauth2/clients``, where
 textgate hands out the client credentials the provider shows in its dashboard)."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from textgate.core.devices import Device
+from textgate.core.webhook_formats import SMSMOBILEAPI
+from textgate.core.webhooks import INBOUND_RECEIVED
 from textgate.dialects.base import error_route_class
 from textgate.dialects.smsmobileapi.errors import render_oauth_error, render_result_error
 from textgate.dialects.smsmobileapi.params import authenticate, read_params, services
@@ -97,6 +100,31 @@ async def delete_mobile(request: Request) -> Response:
     sid = params.require("sid")
     await services(request).devices.delete(account.id, sid)
     return JSONResponse({"result": {"error": "0", "sid": sid, "deleted": "1"}})
+
+
+@at(router, "webhook/add")
+async def add_webhook(request: Request) -> Response:
+    """textgate's own: the received-SMS webhook the provider sets in its dashboard, posted in
+    the seed's payload shape (``date``, ``hour``, ``time_received``, ``message``, ``number``,
+    ``guid``) through the durable webhook queue. The signing secret is shown here only."""
+    params = await read_params(request)
+    account = await authenticate(request, params)
+    hook = await services(request).webhooks.create(
+        account.id, params.require("url"), [INBOUND_RECEIVED], None, format=SMSMOBILEAPI
+    )
+    return JSONResponse(
+        {"result": {"error": "0", "id": hook.id, "url": hook.url, "secret": hook.secret}},
+        headers=NO_STORE,
+    )
+
+
+@at(router, "webhook/delete")
+async def delete_webhook(request: Request) -> Response:
+    params = await read_params(request)
+    account = await authenticate(request, params)
+    webhook_id = params.require("id")
+    await services(request).webhooks.delete(account.id, webhook_id)
+    return JSONResponse({"result": {"error": "0", "id": webhook_id, "deleted": "1"}})
 
 
 def _basic(request: Request) -> tuple[str, str] | None:

@@ -231,6 +231,8 @@ async def test_operator_sees_all_accounts_and_live_connectors(tab: Tab, site: Si
     await tab.shot("operator-connectors")
 
     await page.get_by_role("link", name="Accounts").click()
+    await expect(page.locator("#accounts")).to_contain_text(site.account.id)
+    await tab.shot("operator-accounts")
     await page.get_by_role("link", name="acme").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Account acme")
     await tab.shot("operator-account")

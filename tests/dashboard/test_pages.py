@@ -3,10 +3,17 @@ who may see what, escaping, and sessions that end."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from tests.connectors.smpp.peer import running_smsc
 from tests.dashboard.conftest import ADMIN_TOKEN, PASSWORD, USERNAME, Site, csrf_of, sign_in
+from tests.support import Running, free_port, running_gateway
+from textgate.config import ConnectorSettings, Settings
+from textgate.connectors.smpp.connector import SmppConnector
 
 FR = "+33612345678"
 
@@ -154,10 +161,7 @@ async def test_accounts_and_operator_see_only_their_pages(site: Site) -> None:
         assert "account" in r.text
 
 
-async def test_operator_sign_in_is_off_without_an_admin_token(gateway: object) -> None:
-    from tests.support import Running
-
-    assert isinstance(gateway, Running)
+async def test_operator_sign_in_is_off_without_an_admin_token(gateway: Running) -> None:
     async with httpx.AsyncClient(base_url=gateway.base_url) as c:
         page = await c.get("/dashboard/login")
         assert "operator-login" not in page.text
@@ -197,3 +201,49 @@ async def test_search_by_recipient_accepts_the_number_as_people_write_it(site: S
             assert FR in page.text
         page = await c.get("/dashboard/messages", params={"recipient": "not a number"})
         assert "No messages." in page.text
+
+
+async def test_connectors_page_shows_bound_and_unbound_smpp_links(settings: Settings) -> None:
+    async with running_smsc() as smsc:
+        bound = ConnectorSettings(
+            name="carrier",
+            type="smpp",
+            options={
+                "host": "127.0.0.1",
+                "port": smsc.port,
+                "system_id": "esme",
+                "password": "secret",
+                "window": 10,
+                "binds": 2,
+            },
+        )
+        down = ConnectorSettings(
+            name="backup",
+            type="smpp",
+            options={"host": "127.0.0.1", "port": free_port(), "system_id": "x", "window": 7},
+        )
+        update = {"connectors": [bound, down], "admin_token": SecretStr(ADMIN_TOKEN)}
+        async with running_gateway(settings.model_copy(update=update)) as running:
+            carrier = running.gateway.connectors["carrier"]
+            assert isinstance(carrier, SmppConnector)
+            await carrier.wait_bound(10)
+            async with httpx.AsyncClient(base_url=running.base_url) as c:
+                page = await c.get("/dashboard/login")
+                r = await c.post(
+                    "/dashboard/login",
+                    data={"csrf_token": csrf_of(page.text), "admin_token": ADMIN_TOKEN},
+                )
+                assert r.status_code == 303
+                for _ in range(200):  # both binds up
+                    if carrier.bound_links == 2:
+                        break
+                    await asyncio.sleep(0.02)
+                rows = (await c.get("/dashboard/connectors", params={"fragment": "1"})).text
+        carrier_row, backup_row = _row(rows, "carrier"), _row(rows, "backup")
+        assert ">bound<" in carrier_row and "2 / 2" in carrier_row and "<td>10</td>" in carrier_row
+        assert ">unbound<" in backup_row and "0 / 1" in backup_row and "<td>7</td>" in backup_row
+
+
+def _row(html: str, name: str) -> str:
+    start = html.index(f'data-connector="{name}"')
+    return html[start : html.index("</tr>", start)]

@@ -158,7 +158,9 @@ async def test_accounts_and_operator_see_only_their_pages(site: Site) -> None:
         assert "Overview · all accounts" in (await c.get("/dashboard/")).text
         r = await c.get("/dashboard/messages")
         assert r.status_code == 400
-        assert "account" in r.text
+        assert "choose an account" in r.text
+        r = await c.get("/dashboard/send")
+        assert r.status_code == 400
 
 
 async def test_operator_sign_in_is_off_without_an_admin_token(gateway: Running) -> None:
@@ -247,3 +249,31 @@ async def test_connectors_page_shows_bound_and_unbound_smpp_links(settings: Sett
 def _row(html: str, name: str) -> str:
     start = html.index(f'data-connector="{name}"')
     return html[start : html.index("</tr>", start)]
+
+
+async def test_the_operator_reads_an_accounts_messages(site: Site) -> None:
+    services = site.running.gateway.services
+    key = (await services.accounts.issue_key(site.account.id)).token
+    sent = await site.running.client.post(
+        "/v1/messages",
+        json={"to": FR, "text": "seen by ops"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    message_id = sent.json()["messages"][0]["id"]
+    async with _client(site) as c:
+        page = await c.get("/dashboard/login")
+        await c.post(
+            "/dashboard/login", data={"csrf_token": csrf_of(page.text), "admin_token": ADMIN_TOKEN}
+        )
+        accounts = await c.get("/dashboard/accounts")
+        assert "/dashboard/messages?account=acme" in accounts.text
+        listing = await c.get("/dashboard/messages", params={"account": "acme"})
+        assert listing.status_code == 200
+        assert "seen by ops" in listing.text
+        assert f"/dashboard/messages/{message_id}?account=acme" in listing.text
+        detail = await c.get(f"/dashboard/messages/{message_id}", params={"account": "acme"})
+        assert detail.status_code == 200 and "seen by ops" in detail.text
+        other = await services.accounts.create("other")
+        assert other.id
+        missing = await c.get(f"/dashboard/messages/{message_id}", params={"account": "other"})
+        assert missing.status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from typing import Any, Final
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -36,6 +37,18 @@ async def _account_viewer(request: Request) -> tuple[Dashboard, Viewer, Account]
     if viewer.account is None:
         raise InvalidRequest("this page belongs to an account; sign in with its login")
     return dash, viewer, viewer.account
+
+
+async def _reader(request: Request) -> tuple[Dashboard, Viewer, Account]:
+    """Reading an account's messages: its holder, or the operator naming it (?account=)."""
+    dash = dashboard_of(request)
+    viewer = await dash.viewer(request)
+    if viewer.account is not None:
+        return dash, viewer, viewer.account
+    name = request.query_params.get("account", "")
+    if not name:
+        raise InvalidRequest("choose an account on the Accounts page to see its messages")
+    return dash, viewer, await dash.services.accounts.by_name(name)
 
 
 @router.get("/")
@@ -113,7 +126,7 @@ def _filter(request: Request, account: Account) -> tuple[MessageFilter, dict[str
 
 @router.get("/messages")
 async def messages(request: Request) -> Response:
-    dash, viewer, account = await _account_viewer(request)
+    dash, viewer, account = await _reader(request)
     flt, shown = _filter(request, account)
     found = await dash.services.messages.search(account.id, flt, limit=PAGE + 1)
     rows, more = found[:PAGE], len(found) > PAGE
@@ -126,17 +139,28 @@ async def messages(request: Request) -> Response:
         more=more,
         shown=shown,
         statuses=[s.value for s in Status if s is not Status.RECEIVED],
+        owner=_owner(viewer, account),
         live=any(m.status not in FINAL for m in rows),
     )
 
 
 @router.get("/messages/{message_id}")
 async def message(request: Request, message_id: str) -> Response:
-    dash, viewer, account = await _account_viewer(request)
+    dash, viewer, account = await _reader(request)
     found: Message = await dash.services.messages.get(account.id, message_id)
     return dash.page(
-        request, "message.html", viewer, m=found, live=found.status not in FINAL, final=FINAL
+        request,
+        "message.html",
+        viewer,
+        m=found,
+        live=found.status not in FINAL,
+        owner=_owner(viewer, account),
     )
+
+
+def _owner(viewer: Viewer, account: Account) -> str:
+    """The query that keeps the operator on the account they chose ("" for its holder)."""
+    return "" if not viewer.operator else "account=" + quote(account.name, safe="")
 
 
 def _send_page(request: Request, dash: Dashboard, viewer: Viewer, **context: Any) -> Response:

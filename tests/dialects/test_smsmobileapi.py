@@ -5,7 +5,9 @@ slash, with the stored effect of each case checked."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
+import xml.etree.ElementTree as ET  # reads only this server's own answers
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -940,3 +942,64 @@ async def test_every_answer_is_json(gateway: Running) -> None:
         assert r.status_code == 401
         assert r.headers["content-type"].startswith("application/json")
         assert r.json()["result"]["error"] == "20"
+
+
+SOAP_CALL = """<?xml version="1.0" encoding="ISO-8859-1"?>
+<SOAP-ENV:Envelope SOAP-ENV:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"
+ xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"
+ xmlns:xsd="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+ xmlns:SOAP-ENC="http://schemas.xmlsoap.org/soap/encoding/" xmlns:tns="urn:sendsms">
+<SOAP-ENV:Body><ns1:sendSms xmlns:ns1="urn:sendsms">
+<recipients xsi:type="xsd:string">{to}</recipients>
+<message xsi:type="xsd:string">{text}</message>
+<apikey xsi:type="xsd:string">{key}</apikey>
+</ns1:sendSms></SOAP-ENV:Body></SOAP-ENV:Envelope>"""
+WSDL_NS = {
+    "w": "http://schemas.xmlsoap.org/wsdl/",
+    "soap": "http://schemas.xmlsoap.org/wsdl/soap/",
+    "env": "http://schemas.xmlsoap.org/soap/envelope/",
+}
+
+
+async def test_soap_send_sms_with_its_wsdl(gateway: Running) -> None:
+    """What the seed's nusoap example does: read the WSDL, post sendSms to its address."""
+    ids = await _prepare(gateway)
+    wsdl = await gateway.client.get("/sendsms/wsdl/sendsms.wsdl")
+    assert wsdl.status_code == 200 and wsdl.headers["content-type"].startswith("text/xml")
+    doc = ET.fromstring(wsdl.text)  # noqa: S314
+    operations = doc.findall("w:portType/w:operation", WSDL_NS)
+    assert [o.get("name") for o in operations] == ["sendSms"]
+    parts = [
+        p.get("name") for p in doc.findall("w:message[@name='sendSmsRequest']/w:part", WSDL_NS)
+    ]
+    assert parts[:3] == ["recipients", "message", "apikey"]
+    address = doc.find("w:service/w:port/soap:address", WSDL_NS)
+    assert address is not None
+    location = address.get("location", "")
+    assert location == f"{gateway.base_url}/sendsms/soap/"
+    headers = {"Content-Type": "text/xml; charset=ISO-8859-1", "SOAPAction": "urn:sendsms#sendSms"}
+    call = SOAP_CALL.format(to=NUMBER, text="Caf&#233; &amp; co", key=ids["key"])
+    r = await gateway.client.post(location, content=call.encode("latin-1"), headers=headers)
+    assert r.status_code == 200, r.text
+    answer = ET.fromstring(r.text).find("env:Body/{urn:sendsms}sendSmsResponse/return", WSDL_NS)  # noqa: S314
+    assert answer is not None and answer.text is not None
+    result = json.loads(answer.text)["result"]
+    assert (result["error"], result["sent"]) == (0, "1")
+    [msg] = await stored_messages(gateway, ids["account"])
+    assert (msg.id, msg.recipient, msg.text) == (result["id"], NUMBER, "Café & co")
+    # A wrong key is a SOAP Fault, and so is a DTD (no entity expansion): nothing more stored.
+    wrong = SOAP_CALL.format(to=NUMBER, text="x", key="tg_0_nope")
+    bombs = (
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        + call.split("?>", 1)[1].replace("Caf", "&b;")
+    )
+    for body, code in ((wrong, "20"), (bombs, "10"), ("not xml", "10")):
+        fault = await gateway.client.post("/sendsms/soap", content=body.encode(), headers=headers)
+        assert fault.status_code == 500
+        parsed = ET.fromstring(fault.text).find("env:Body/env:Fault", WSDL_NS)  # noqa: S314
+        assert parsed is not None
+        assert parsed.findtext("faultcode") == "SOAP-ENV:Client"
+        assert parsed.findtext("detail/error") == code
+    assert len(await stored_messages(gateway, ids["account"])) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from textgate.dialects.smsmobileapi import gateway, inbox, public, routes
+from textgate.dialects.smsmobileapi import gateway, inbox, public, routes, soap
 
 __all__ = ["ROUTERS"]
 
@@ -15,4 +15,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     gateway.router,
     gateway.oauth_router,
     public.router,
+    soap.router,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
@@ -45,7 +46,7 @@ from textgate.errors import InvalidRequest
 from textgate.services.phone_sms import SentFilter
 from textgate.services.submit import SubmitRequest
 
-__all__ = ["INTERFACE", "client_ip", "router", "zone_of"]
+__all__ = ["INTERFACE", "base_url", "client_ip", "router", "send", "zone_of"]
 
 INTERFACE = "smsmobileapi"
 MAX_LOG = 500
@@ -80,7 +81,11 @@ def _port(value: str | None) -> int | None:
 
 @at(router, "sendsms", response_model=SendOut)
 async def send_sms(request: Request) -> Response:
-    params = await read_params(request)
+    return JSONResponse(await send(request, await read_params(request)))
+
+
+async def send(request: Request, params: Params) -> dict[str, Any]:
+    """The send answer's body; shared with the SOAP ``sendSms``."""
     account = await authenticate(request, params)
     reg = services(request)
     recipients = [r.strip() for r in _SPLIT.split(params.require("recipients")) if r.strip()]
@@ -139,10 +144,10 @@ async def send_sms(request: Request) -> Response:
             trial_account=TrialAccount(),
         )
     )
-    return JSONResponse(_null_port(out))
+    return _null_port(out)
 
 
-def _null_port(out: SendOut) -> dict[str, object]:
+def _null_port(out: SendOut) -> dict[str, Any]:
     # ``port`` is null, not absent, when no SIM was asked for (seed 003 example).
     body = out.model_dump(exclude_none=True)
     body["result"]["port"] = out.result.port

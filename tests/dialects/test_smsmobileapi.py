@@ -4,6 +4,7 @@ slash, with the stored effect of each case checked."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import requests
 
 from tests.dialects.harness import (
     NUMBER,
@@ -1003,3 +1005,45 @@ async def test_soap_send_sms_with_its_wsdl(gateway: Running) -> None:
         assert parsed.findtext("faultcode") == "SOAP-ENV:Client"
         assert parsed.findtext("detail/error") == code
     assert len(await stored_messages(gateway, ids["account"])) == 1
+
+
+def _seed_python_client(base: str, key: str) -> list[Any]:
+    """The seed's examples, with only the base URL changed (blocking ``requests``)."""
+    answers = []
+    # "GET https://api.smsmobileapi.com/sendsms/?apikey=...&recipients=+1234567890&message=..."
+    # as written: the '+' is not encoded.
+    r = requests.get(
+        f"{base}/sendsms/?apikey={key}&recipients=+33612345678&message=Hello%20World", timeout=10
+    )
+    r.raise_for_status()
+    answers.append(r.json())
+    # requests.post(url, data=payload) with the payload of the Python example.
+    payload = {"recipients": "+33698765432", "message": "YOUR_MESSAGE", "apikey": key}
+    r = requests.post(f"{base}/sendsms/", data=payload, timeout=10)
+    r.raise_for_status()
+    answers.append(r.json())
+    r = requests.get(f"{base}/getsms", params={"apikey": key, "from": "python"}, timeout=10)
+    r.raise_for_status()
+    answers.append(r.json())
+    # An error is JSON too, after raise_for_status() raised.
+    r = requests.post(f"{base}/sendsms", data={"recipients": "+33612345678"}, timeout=10)
+    with pytest.raises(requests.HTTPError):
+        r.raise_for_status()
+    answers.append(r.json())
+    return answers
+
+
+async def test_clients_written_as_the_seed_examples(gateway: Running) -> None:
+    ids = await _prepare(gateway)
+    first, second, inbox, error = await asyncio.to_thread(
+        _seed_python_client, gateway.base_url, ids["key"]
+    )
+    assert (first["result"]["error"], first["result"]["sent"]) == (0, "1")
+    assert second["result"]["sent"] == "1"
+    assert len(inbox["result"]["sms"]) == 2
+    assert error["result"]["error"] == "20"
+    msgs = await stored_messages(gateway, ids["account"])
+    assert sorted((m.recipient, m.text) for m in msgs) == [
+        ("+33612345678", "Hello World"),
+        ("+33698765432", "YOUR_MESSAGE"),
+    ]

@@ -71,6 +71,20 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def _recipients(raw: str) -> list[str]:
+    found = []
+    for part in _SPLIT.split(raw):
+        number = part.strip()
+        if not number:
+            continue
+        # An unencoded '+' in a query string arrives as a space: the seed's own example sends
+        # "recipients=+1234567890" so.
+        if part.startswith(" ") and number[0].isdigit():
+            number = f"+{number}"
+        found.append(number)
+    return found
+
+
 def _port(value: str | None) -> int | None:
     if not value:
         return None
@@ -88,7 +102,8 @@ async def send(request: Request, params: Params) -> dict[str, Any]:
     """The send answer's body; shared with the SOAP ``sendSms``."""
     account = await authenticate(request, params)
     reg = services(request)
-    recipients = [r.strip() for r in _SPLIT.split(params.require("recipients")) if r.strip()]
+    params.require("recipients")
+    recipients = _recipients(params.text("recipients") or "")
     text = params.text("message") or ""
     if not text.strip():
         raise InvalidRequest("Missing required parameter: message")

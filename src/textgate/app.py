@@ -47,7 +47,14 @@ class TextgateApp(FastAPI):
             if self.metrics is not None:
                 self.metrics.observe_native_submit(started)
             return
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "http" or self.metrics is None:
+            await super().__call__(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.metrics.observe_request(scope, started)
 
 
 def create_app(

@@ -55,6 +55,17 @@ async def test_metrics_count_messages_latency_and_connector_state(
     assert samples[("textgate_webhook_backlog", ())] == 0.0
     assert samples[("textgate_connector_up", (("connector", "sim"), ("type", "simulator")))] == 1.0
     assert samples[("textgate_database_up", ())] == 1.0
+    # Other requests by route template (never by path: ids would make a series each).
+    lookups = (
+        "textgate_http_request_seconds_count",
+        (("method", "GET"), ("route", "/v1/messages/{message_id}")),
+    )
+    assert samples[lookups] >= 2.0
+    assert not any("01" in dict(labels).get("route", "") for _, labels in samples)
+    await gateway.client.get("/no/such/page")
+    samples = _samples((await gateway.client.get("/metrics")).text)
+    unmatched = ("textgate_http_request_seconds_count", (("method", "GET"), ("route", "unmatched")))
+    assert samples[unmatched] == 1.0
 
 
 async def test_queue_depth_counts_scheduled_messages(

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from starlette.types import Scope
 
 from textgate.services.stats import Snapshot, StatsService
 
@@ -39,12 +40,28 @@ class Metrics:
         )
         # Child lookups cost a dictionary access and a lock; the hot path keeps its own.
         self._native = self._submit.labels(interface="native")
+        self._requests = Histogram(
+            "textgate_http_request_seconds",
+            "Time to answer an HTTP request, by method and route template (every interface's"
+            " submissions included; the native API's are in textgate_submit_seconds).",
+            ["method", "route"],
+            buckets=SUBMIT_BUCKETS,
+            registry=self._registry,
+        )
 
     def observe_native_submit(self, started: float) -> None:
         self._native.observe(time.perf_counter() - started)
 
     def observe_submit(self, interface: str, seconds: float) -> None:
         self._submit.labels(interface=interface).observe(seconds)
+
+    def observe_request(self, scope: Scope, started: float) -> None:
+        # The route's template, not the path: ids in paths would make a series per message.
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        self._requests.labels(method=scope.get("method", ""), route=template).observe(
+            time.perf_counter() - started
+        )
 
     async def render(self, *, database_up: bool) -> bytes:
         snapshot = await self._stats.snapshot() if database_up else None

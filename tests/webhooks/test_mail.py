@@ -245,6 +245,6 @@ def test_declared_charsets_are_used_for_the_body() -> None:
         now=datetime(2026, 11, 22, tzinfo=UTC),
     )
     parsed = message_from_bytes(mail.raw.encode(), policy=policy.default)
-    assert parsed.get_content_charset() == "iso8859-1"
+    assert parsed.get_content_charset() == "iso-8859-1"
     assert isinstance(parsed, EmailMessage) and parsed.get_content().strip() == "Grüße"
     assert mail.rcpt_to == ("a@example.com",)

@@ -7,6 +7,7 @@ so the stored message is plain ASCII and any relay accepts it without SMTPUTF8.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,12 +161,20 @@ def build(email: Email, *, now: datetime) -> OutgoingMail:
 
 
 def _charset(name: str) -> str:
-    import codecs
-
+    """The charset to declare, by its IANA name (``latin-1`` and ``ISO8859-1`` become
+    ``iso-8859-1``, ``cp1252`` becomes ``windows-1252``), once Python knows how to encode it."""
     try:
-        return codecs.lookup(name).name
+        canonical = codecs.lookup(name.strip()).name
     except LookupError as exc:
         raise InvalidRequest(f"charset: unknown {name!r}") from exc
+    if canonical == "ascii":
+        return "us-ascii"
+    return _ISO.sub(r"iso-8859-\1", _WINDOWS.sub(r"windows-\1", canonical))
+
+
+# Python's codec names -> the IANA names mail clients expect (RFC 2046 section 4.1.2).
+_ISO = re.compile(r"^iso8859-(\d+)$")
+_WINDOWS = re.compile(r"^cp(125\d)$")
 
 
 def _set_body(msg: EmailMessage, email: Email, charset: str) -> None:

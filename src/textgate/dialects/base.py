@@ -15,13 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from textgate.errors import GatewayError, InvalidRequest
+from textgate.errors import GatewayError, InvalidRequest, RequestTooLarge
 from textgate.services.registry import Services
 
 __all__ = [
     "ErrorRenderer",
     "error_route_class",
     "guarded",
+    "read_body",
     "services_of",
     "validation_message",
 ]
@@ -87,3 +88,20 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (RequestTooLarge) past ``limit`` bytes: by the declared
+    length before reading anything, else as soon as the streamed body passes it, so an
+    oversized upload never sits whole in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"request body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -21,10 +21,11 @@ from textgate.core.message import Message
 from textgate.core.pricing import MICRO
 from textgate.core.templates import fields_of
 from textgate.dialects.base import error_route_class
+from textgate.dialects.base import read_body as read_body_within
 from textgate.dialects.mailup.errors import STATS_WARNING, render_sms_error
 from textgate.dialects.mailup.schemas import NULL_INPUT, SmsIn, envelope, lower_keys, parse_body
 from textgate.dialects.mailup.status import STATUS_WORDS
-from textgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
+from textgate.errors import AuthenticationFailed, GatewayError, InvalidRequest
 from textgate.services.list_sms import ListSms
 from textgate.services.lists import LIST_NOT_FOUND
 from textgate.services.registry import Services
@@ -43,17 +44,7 @@ def _services(request: Request) -> Services:
 
 
 async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_body_within(request, MAX_BODY_BYTES)
 
 
 def _basic(request: Request) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ from textgate.core.pricing import format_amount
 from textgate.dialects.base import (
     bearer_token,
     error_route_class,
+    read_body,
     services_of,
     validation_message,
 )
@@ -34,7 +35,7 @@ from textgate.dialects.native.schemas import (
     SendOut,
     UsageOut,
 )
-from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound, RequestTooLarge
+from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 from textgate.services.query import MessageFilter
 from textgate.services.registry import Services
 from textgate.services.submit import Notify, SubmitRequest
@@ -97,17 +98,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_body(request, MAX_BODY_BYTES)
 
 
 @router.post("/messages", status_code=202, response_model=SendOut, openapi_extra=_SEND_DOC)

@@ -25,7 +25,7 @@ from textgate.core.clock import to_ms
 from textgate.core.encoding import Encoding
 from textgate.core.message import Quality, Status
 from textgate.core.pricing import MICRO
-from textgate.dialects.base import error_route_class, validation_message
+from textgate.dialects.base import error_route_class, read_body, validation_message
 from textgate.dialects.smsend.errors import render_error
 from textgate.dialects.smsend.schemas import (
     ALIAS_BY_QUALITY,
@@ -43,7 +43,7 @@ from textgate.dialects.smsend.schemas import (
     zone,
 )
 from textgate.dialects.smsend.status import provider_status
-from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound, RequestTooLarge
+from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService, GrantKind
 from textgate.services.history import OrderHistory
@@ -150,20 +150,11 @@ async def token(request: Request) -> Response:
 
 
 async def _json_body(request: Request) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
+    data = await read_body(request, MAX_BODY_BYTES)
     # Parsed by content, whatever the Content-Type says: the seed's Perl example sends
     # "Content_type", i.e. none at all.
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest("the body is not JSON") from exc
 

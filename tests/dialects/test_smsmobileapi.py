@@ -244,6 +244,22 @@ CASES: list[DialectCase] = [
         auth=False,
         expect_json={"result": {"error": 0, "encrypted": {"status": "1"}}},
     ),
+    DialectCase(
+        "send: schedule_timestamp out of range",
+        get("/sendsms/", recipients=NUMBER, message="x", schedule_timestamp="9" * 30),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "send: negative schedule_timestamp",
+        get("/sendsms/", recipients=NUMBER, message="x", schedule_timestamp="-5"),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+        expect_stored=(),
+    ),
     # --- /resend/ ------------------------------------------------------------------
     DialectCase(
         "resend: missing guid",
@@ -375,6 +391,20 @@ CASES: list[DialectCase] = [
         get("/getsms/", after_timestamp_unix=str(int(time.time()) + 3600)),
         auth=False,
         expect_json={"result": {"sms": []}},
+    ),
+    DialectCase(
+        "getsms: after_timestamp_unix out of range",
+        get("/getsms/", after_timestamp_unix="1" * 25),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
+    ),
+    DialectCase(
+        "sent log: before out of range",
+        get("/log/sent/sms/", before="1" * 25),
+        auth=False,
+        expect_status=400,
+        expect_error_code="10",
     ),
     DialectCase("getsms: only unread", get("/getsms/", onlyunread="yes"), auth=False),
     DialectCase(

@@ -23,6 +23,9 @@ from textgate.services.registry import Services
 __all__ = ["Params", "authenticate", "read_params", "services"]
 
 MAX_BODY_BYTES = 1024 * 1024
+# Beyond any count or Unix time in seconds a client means; keeps times in milliseconds
+# within the database's 64-bit integers.
+MAX_INTEGER = 10**11
 # What textgate's own API keys look like (core.accounts: "tg_<id>_<secret>").
 _API_KEY_PREFIX = "tg_"
 
@@ -61,9 +64,12 @@ class Params:
         if not value:
             return None
         try:
-            return int(value)
+            number = int(value)
         except ValueError as exc:
             raise InvalidRequest(f"{name} must be a whole number") from exc
+        if abs(number) > MAX_INTEGER:
+            raise InvalidRequest(f"{name} is out of range")
+        return number
 
 
 def services(request: Request) -> Services:

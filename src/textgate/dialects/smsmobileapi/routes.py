@@ -121,6 +121,8 @@ async def send(request: Request, params: Params) -> dict[str, Any]:
     if device_id is not None:
         await reg.devices.get(account.id, device_id)  # NotFound for another's or none
     stamp = params.integer("schedule_timestamp")
+    if stamp is not None and stamp < 0:
+        raise InvalidRequest("schedule_timestamp is a Unix time in seconds")
     schedule_at = None if not stamp else datetime.fromtimestamp(stamp, UTC)
     encrypted = Encrypted(status="0")
     if params.flag("encrypt_message"):
@@ -217,6 +219,8 @@ def _before(value: str | None) -> tuple[int | None, str | None]:
     if not value:
         return None, None
     if value.isdigit():
+        if len(value) > 11:
+            raise InvalidRequest("before is a Unix time in seconds or a message id")
         return int(value) * 1000, None
     return None, value
 

@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 
 from textgate.core.accounts import Account
-from textgate.dialects.base import bearer_token
-from textgate.errors import AuthenticationFailed, InvalidRequest, RequestTooLarge
+from textgate.dialects.base import bearer_token, read_body
+from textgate.errors import AuthenticationFailed, InvalidRequest
 from textgate.services.registry import Services
 
 __all__ = ["Params", "authenticate", "read_params", "services"]
@@ -77,20 +77,6 @@ def services(request: Request) -> Services:
     return found
 
 
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _body_values(raw: bytes) -> dict[str, str]:
     text = raw.decode("utf-8", errors="replace").strip()
     if not text:
@@ -113,7 +99,7 @@ def _body_values(raw: bytes) -> dict[str, str]:
 async def read_params(request: Request) -> Params:
     values = dict(request.query_params)
     if request.method == "POST":
-        values.update(_body_values(await _body(request)))
+        values.update(_body_values(await read_body(request, MAX_BODY_BYTES)))
     return Params(values)
 
 

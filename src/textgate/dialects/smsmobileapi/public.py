@@ -10,8 +10,9 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from textgate.dialects.base import read_body
 from textgate.dialects.smsmobileapi.params import services
-from textgate.errors import AuthenticationFailed, Forbidden, NotFound
+from textgate.errors import AuthenticationFailed, Forbidden, NotFound, RequestTooLarge
 
 __all__ = ["router"]
 
@@ -58,11 +59,10 @@ async def sealed_form(request: Request, code: str) -> Response:
 
 @router.post("/m/{code}")
 async def sealed_open(request: Request, code: str) -> Response:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return _page("<p>Request too large.</p>", 413)
+    try:
+        body = await read_body(request, MAX_FORM_BYTES)
+    except RequestTooLarge:
+        return _page("<p>Request too large.</p>", 413)
     key = dict(parse_qsl(body.decode("utf-8", errors="replace"))).get("key", "")
     try:
         text = await services(request).sealed_messages.open(code, key)

@@ -19,11 +19,12 @@ from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import ParseError, fromstring  # type: ignore[import-untyped]
 from fastapi import APIRouter, Request, Response
 
+from textgate.dialects.base import read_body
 from textgate.dialects.smsmobileapi.errors import classify
 from textgate.dialects.smsmobileapi.params import Params
 from textgate.dialects.smsmobileapi.paths import at
 from textgate.dialects.smsmobileapi.routes import base_url, send
-from textgate.errors import GatewayError, InvalidRequest, RequestTooLarge
+from textgate.errors import GatewayError, InvalidRequest
 
 __all__ = ["NAMESPACE", "router"]
 
@@ -136,12 +137,7 @@ async def wsdl(request: Request) -> Response:
 @at(router, "sendsms/soap", methods=("POST",))
 async def soap(request: Request) -> Response:
     try:
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_BODY_BYTES:
-                raise RequestTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
-        answer = await send(request, parse_call(raw))
+        answer = await send(request, parse_call(await read_body(request, MAX_BODY_BYTES)))
     except GatewayError as exc:
         return _fault(exc)
     except Exception:

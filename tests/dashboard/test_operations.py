@@ -132,11 +132,12 @@ def test_json_log_lines_carry_message_ids_and_no_secrets() -> None:
 def test_redactor_masks_passwords_bearer_tokens_and_url_credentials() -> None:
     record = _record(
         "login password=hunter22 via postgresql://app:pgpass@db/x"
-        " with Authorization: Bearer abc.def"
+        " with Authorization: Bearer abc.def; GET /oauth2/token?client_secret=cs-9876"
+        " ListSecret=ls-5432 apikey=k-1111"
     )
     Redactor().filter(record)
     text = record.getMessage()
-    for secret in ("hunter22", "pgpass", "abc.def"):
+    for secret in ("hunter22", "pgpass", "abc.def", "cs-9876", "ls-5432", "k-1111"):
         assert secret not in text
     assert "password=***" in text and "app:***@db" in text
 

@@ -38,7 +38,9 @@ _SECRETS: Final = (
     (re.compile(r"(?i)\b(basic\s+)[A-Za-z0-9+/=]{8,}"), r"\1***"),
     (
         re.compile(
-            r"(?i)\b(password|passwd|secret|token|api_key|apikey|session_key|access_token)"
+            # Any name ending in one of these words (client_secret, ListSecret, ...): a plain
+            # \b would not match after an underscore.
+            r"(?i)(?<![a-z0-9])([a-z0-9_]*(?:password|passwd|secret|token)|api_?key|session_key)"
             r"(\"?\s*[=:]\s*\"?)[^\s&,;\"']+"
         ),
         r"\1\2***",

@@ -156,14 +156,7 @@ class ListRepo:
         now: int,
     ) -> int:
         async with self._db.write() as conn:
-            top = (
-                await conn.execute(
-                    select(func.max(mailup_lists.c.list_id)).where(
-                        mailup_lists.c.account_id == account_id
-                    )
-                )
-            ).scalar()
-            list_id = int(top or 0) + 1
+            list_id = await _next_number(conn, mailup_lists.c.list_id, account_id)
             await conn.execute(
                 insert(mailup_lists).values(
                     account_id=account_id,
@@ -297,14 +290,7 @@ class ListRepo:
         html: str | None = None,
     ) -> Template:
         async with self._db.write() as conn:
-            top = (
-                await conn.execute(
-                    select(func.max(mailup_templates.c.template_id)).where(
-                        mailup_templates.c.account_id == account_id
-                    )
-                )
-            ).scalar()
-            template_id = int(top or 0) + 1
+            template_id = await _next_number(conn, mailup_templates.c.template_id, account_id)
             await conn.execute(
                 insert(mailup_templates).values(
                     account_id=account_id,
@@ -352,3 +338,12 @@ class ListRepo:
             )
         if result.rowcount == 0:
             raise NotFound(f"no template {template_id}")
+
+
+async def _next_number(conn: Any, column: Any, account_id: str) -> int:
+    """The account's next number in ``column`` (lists and templates are numbered per
+    account, from 1, as MailUp numbers them)."""
+    top = (
+        await conn.execute(select(func.max(column)).where(column.table.c.account_id == account_id))
+    ).scalar()
+    return int(top or 0) + 1

@@ -178,3 +178,30 @@ async def test_a_send_connects_to_the_address_that_was_checked(settings: Setting
 
             await until(refused)
             assert len(receiver.hits) == hits
+
+
+async def test_a_subscription_shows_and_takes_its_payload_format(
+    settings: Settings, receiver: Receiver
+) -> None:
+    async with running_gateway(settings.model_copy(update={"webhooks": FAST})) as running:
+        auth = await _account(running)
+        created = await running.client.post(
+            "/v1/webhooks",
+            json={"url": receiver.url, "events": ["inbound.received"], "format": "smsmobileapi"},
+            headers=auth,
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["format"] == "smsmobileapi"
+        [listed] = (await running.client.get("/v1/webhooks", headers=auth)).json()["data"]
+        assert listed["format"] == "smsmobileapi"
+        plain = await running.client.post(
+            "/v1/webhooks", json={"url": receiver.url, "events": ["*"]}, headers=auth
+        )
+        assert plain.json()["format"] == "textgate"
+        bad = await running.client.post(
+            "/v1/webhooks",
+            json={"url": receiver.url, "events": ["*"], "format": "soap"},
+            headers=auth,
+        )
+        assert bad.status_code == 400
+        assert await _count(running, "SELECT COUNT(*) FROM webhooks") == 2

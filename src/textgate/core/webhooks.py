@@ -61,6 +61,8 @@ class Webhook:
     scope: str = "account"
     """'account': every matching event of the account; 'message': only events of the
     messages linked to it (a submit's callback URL, an email interface's Notify=)."""
+    format: str = "textgate"
+    """Payload shape (core.webhook_formats): textgate's envelope or a provider's."""
     secret: str | None = None
     """Only set on the object returned at creation (or rotation); never read back."""
 

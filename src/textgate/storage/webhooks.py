@@ -30,7 +30,7 @@ _DELIVERY_COLUMNS = (
     " d.next_attempt_at, d.delivered_at, d.last_error"
 )
 _OWNED = "JOIN webhooks w ON w.id = d.webhook_id WHERE w.account_id = ?"
-_WEBHOOK_COLUMNS = "id, account_id, url, events, created_at, scope"
+_WEBHOOK_COLUMNS = "id, account_id, url, events, created_at, scope, format"
 _QUEUE = Outbox("webhook_deliveries", done_status=DELIVERED, done_column="delivered_at")
 
 
@@ -53,6 +53,7 @@ def _webhook(r: Any) -> Webhook:
         events=tuple(e for e in r["events"].split(",") if e),
         created_at=from_ms(r["created_at"]),
         scope=r["scope"],
+        format=r["format"],
     )
 
 
@@ -103,7 +104,14 @@ class WebhookRepo:
 
         await self._db.txn(txn, urgent=True)
         return Webhook(
-            webhook_id, account_id, url, tuple(events), from_ms(now), scope=scope, secret=secret
+            webhook_id,
+            account_id,
+            url,
+            tuple(events),
+            from_ms(now),
+            scope=scope,
+            format=format,
+            secret=secret,
         )
 
     def _seal(self, secret: str) -> str:

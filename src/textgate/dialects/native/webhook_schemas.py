@@ -41,6 +41,11 @@ class WebhookIn(BaseModel):
         max_length=200,
         description="Signing secret; one is generated when omitted",
     )
+    format: Literal["textgate", "smsmobileapi"] = Field(
+        default="textgate",
+        description="Payload shape: textgate's event envelope, or SMSmobileAPI's received-SMS"
+        " webhook (inbound.received only)",
+    )
     scope: Literal["account", "message"] = Field(
         default="account",
         description="account: every matching event of the account; message: only events of"
@@ -53,12 +58,18 @@ class WebhookOut(BaseModel):
     url: str
     events: list[str]
     scope: str
+    format: str
     created_at: datetime
 
     @classmethod
     def of(cls, w: Webhook) -> WebhookOut:
         return cls(
-            id=w.id, url=w.url, events=list(w.events), scope=w.scope, created_at=w.created_at
+            id=w.id,
+            url=w.url,
+            events=list(w.events),
+            scope=w.scope,
+            format=w.format,
+            created_at=w.created_at,
         )
 
 

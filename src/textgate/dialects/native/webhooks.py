@@ -33,7 +33,7 @@ async def create_webhook(
     body: WebhookIn, account: AccountDep, services: ServicesDep
 ) -> WebhookCreated:
     created = await services.webhooks.create(
-        account.id, body.url, body.events, body.secret, scope=body.scope
+        account.id, body.url, body.events, body.secret, scope=body.scope, format=body.format
     )
     return WebhookCreated.created(created)
 

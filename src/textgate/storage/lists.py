@@ -61,25 +61,14 @@ class ListRepo:
     # -- consoles ------------------------------------------------------------------------
 
     async def console_of(self, account_id: str) -> Console | None:
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(mailup_consoles).where(mailup_consoles.c.account_id == account_id)
-                )
-            ).first()
-        return (
-            None
-            if row is None
-            else Console(row.account_id, row.console_id, ConsoleStatus(row.status))
-        )
+        return await self._console_where(mailup_consoles.c.account_id == account_id)
 
     async def console(self, console_id: int) -> Console | None:
+        return await self._console_where(mailup_consoles.c.console_id == console_id)
+
+    async def _console_where(self, condition: Any) -> Console | None:
         async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(mailup_consoles).where(mailup_consoles.c.console_id == console_id)
-                )
-            ).first()
+            row = (await conn.execute(select(mailup_consoles).where(condition))).first()
         return (
             None
             if row is None

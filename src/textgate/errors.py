@@ -15,7 +15,8 @@
     ├── Conflict                    the object is in a state that forbids the change
     ├── StorageUnavailable          the database could not be reached (foreign errors mapped once)
     └── ConnectorError              a connector could not hand over a message
-                                    (``retryable`` tells the dispatcher whether to try again)
+                                    (``handoff`` says how far it got, ``retryable`` whether
+                                    to try again)
 
 Each dialect maps these to its provider's status codes and bodies through one table in its
 ``errors.py``; nothing else in a dialect inspects exceptions.
@@ -23,12 +24,15 @@ Each dialect maps these to its provider's status codes and bodies through one ta
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 __all__ = [
     "AuthenticationFailed",
     "Conflict",
     "ConnectorError",
     "Forbidden",
     "GatewayError",
+    "Handoff",
     "InsufficientCredit",
     "InvalidNumber",
     "InvalidRequest",
@@ -110,15 +114,53 @@ class StorageUnavailable(GatewayError):
     code = "storage_unavailable"
 
 
+class Handoff(StrEnum):
+    """How far a failed hand-off got (DESIGN "Delivery contract"); the dispatcher treats
+    each kind differently.
+
+    - ``NOT_SENT``: nothing reached the far end (link down, window full, rate limit, a
+      throttle before sending, a phone that is offline). The message goes back to waiting
+      without using an attempt; only its validity ends the wait.
+    - ``REFUSED``: the far end answered and said no. That uses an attempt; ``retryable``
+      says whether trying again can help.
+    - ``IN_DOUBT``: the message was written to the link and no answer came (a response
+      timeout, a link lost with the request outstanding). It may or may not have been
+      taken; the connector's in-doubt policy decides between resending and giving up.
+    """
+
+    NOT_SENT = "not_sent"
+    REFUSED = "refused"
+    IN_DOUBT = "in_doubt"
+
+
 class ConnectorError(GatewayError):
     """A connector failed to hand over a message.
 
     ``retryable`` is the connector's verdict (a timeout, a throttle, a dropped link are
-    retryable; a refused destination is not); only the dispatcher acts on it.
+    retryable; a refused destination is not); only the dispatcher acts on it. ``handoff``
+    says whether the message reached the far end at all (see :class:`Handoff`).
     """
 
     code = "connector_error"
 
-    def __init__(self, message: str, *, retryable: bool, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        code: str | None = None,
+        handoff: Handoff = Handoff.REFUSED,
+    ) -> None:
         super().__init__(message, code=code)
         self.retryable = retryable
+        self.handoff = handoff
+
+    @classmethod
+    def not_sent(cls, message: str, *, code: str | None = None) -> ConnectorError:
+        """Nothing reached the far end: wait for the link, no attempt used."""
+        return cls(message, retryable=True, code=code, handoff=Handoff.NOT_SENT)
+
+    @classmethod
+    def in_doubt(cls, message: str, *, code: str | None = None) -> ConnectorError:
+        """Written to the link, never answered: it may have been taken."""
+        return cls(message, retryable=True, code=code or "in_doubt", handoff=Handoff.IN_DOUBT)

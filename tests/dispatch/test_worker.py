@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from textgate.config import DispatchSettings, Settings
-from textgate.connectors.base import InboundSink, Outcome, ReportSink, Submission
+from textgate.connectors.base import (
+    InboundSink,
+    Outcome,
+    OutcomeSink,
+    ReportSink,
+    Submission,
+)
 from textgate.core.accounts import Account
 from textgate.core.clock import from_ms, system_clock
 from textgate.core.message import DeliveryReport, Message, Status
@@ -197,7 +203,9 @@ class SilentOperator:
     async def stop(self) -> None:
         return None
 
-    async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
+    async def submit(
+        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+    ) -> list[Outcome]:
         return [Outcome(s.message_id, external_id=f"x-{s.message_id}") for s in batch]
 
     async def query(self, external_ids: Sequence[str]) -> list[DeliveryReport]:
@@ -255,7 +263,9 @@ class SlowOperator(SilentOperator):
         self.delay = delay
         self.seen: list[str] = []
 
-    async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
+    async def submit(
+        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+    ) -> list[Outcome]:
         self.seen += [s.message_id for s in batch]
         await asyncio.sleep(self.delay)
         return await super().submit(batch)

@@ -1,7 +1,11 @@
 """The contract between the dispatcher and the links that reach operators.
 
 A connector knows its wire protocol and nothing of accounts or storage. The dispatcher hands
-it batches of :class:`Submission` and records the :class:`Outcome` of each; delivery reports
+it batches of :class:`Submission` and records the :class:`Outcome` of each *as it arrives*
+(the ``done`` callback of ``submit``): a batch is a convenience for the wire, never a unit
+of outcome or of time. Each hand-off (one PDU, one phone placement) has its own time limit,
+inside the connector; a failure says how far the message got (``ConnectorError.handoff``:
+never sent, refused, or in doubt). Delivery reports
 flow back through the :data:`ReportSink` given to ``start``, and inbound (mobile-originated)
 messages through the :data:`InboundSink`. A connector acknowledges a report or an inbound
 message to its peer only after the sink returned: the sinks store before they return.
@@ -25,6 +29,7 @@ __all__ = [
     "InboundMessage",
     "InboundSink",
     "Outcome",
+    "OutcomeSink",
     "QueryableConnector",
     "ReportSink",
     "Submission",
@@ -33,6 +38,8 @@ __all__ = [
 
 ReportSink = Callable[[Sequence[DeliveryReport]], Awaitable[None]]
 InboundSink = Callable[[Sequence[InboundMessage]], Awaitable[None]]
+OutcomeSink = Callable[["Outcome"], None]
+"""Hears one message's outcome as soon as the connector knows it (must not block)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +75,15 @@ class Connector(Protocol):
     async def stop(self) -> None:
         """Close links gracefully (unbind, drain in-flight requests)."""
 
-    async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
+    async def submit(
+        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+    ) -> list[Outcome]:
         """Hand over a batch; one outcome per submission, in order.
 
-        Raise ``ConnectorError`` when the whole batch failed the same way (link down).
+        ``done``, when given, is called with each outcome as soon as it is known (the
+        dispatcher stores it then, so a crash cannot make an answered message be sent
+        again); the returned list repeats them all. Raise ``ConnectorError`` when the
+        whole batch failed the same way before any of it was handed over (link down).
         """
         ...
 

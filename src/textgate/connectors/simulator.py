@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from textgate.connectors.base import InboundSink, Outcome, ReportSink, Submission
+from textgate.connectors.base import (
+    InboundSink,
+    Outcome,
+    OutcomeSink,
+    ReportSink,
+    Submission,
+)
 from textgate.core.clock import from_ms
 from textgate.core.message import DeliveryReport, Status
 from textgate.errors import ConnectorError
@@ -122,7 +128,9 @@ class SimulatorConnector:
                 return status
         return self._mix[-1][1]
 
-    async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
+    async def submit(
+        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+    ) -> list[Outcome]:
         if self.options.latency_ms:
             await asyncio.sleep(self.options.latency_ms / 1000)
         now_ms = int(time.time() * 1000)

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 
 from textgate.connectors.android.hub import WakeHub
 from textgate.connectors.android.outbox import AndroidOptions, DeviceOutbox
-from textgate.connectors.base import InboundSink, Outcome, ReportSink, Submission
+from textgate.connectors.base import (
+    InboundSink,
+    Outcome,
+    OutcomeSink,
+    ReportSink,
+    Submission,
+)
 from textgate.core.devices import DeviceEvent, EventName
 from textgate.errors import GatewayError
 
@@ -48,7 +54,9 @@ class AndroidConnector:
                 await self._task
             self._task = None
 
-    async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
+    async def submit(
+        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+    ) -> list[Outcome]:
         placements = await self._outbox.place(
             self.name, batch, self.options.rules, self._hub.connected()
         )

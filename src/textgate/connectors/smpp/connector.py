@@ -37,7 +37,13 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
 
-from textgate.connectors.base import InboundSink, Outcome, ReportSink, Submission
+from textgate.connectors.base import (
+    InboundSink,
+    Outcome,
+    OutcomeSink,
+    ReportSink,
+    Submission,
+)
 from textgate.connectors.smpp.constants import CommandStatus, PduError
 from textgate.connectors.smpp.inbound import DeliverHandler
 from textgate.connectors.smpp.links import Link, LinkPool
@@ -128,7 +134,9 @@ class SmppConnector:
 
     # ------------------------------------------------------------------ submit
 
-    async def submit(self, batch: Sequence[Submission]) -> list[Outcome]:
+    async def submit(
+        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+    ) -> list[Outcome]:
         if not self._pool.bound:
             raise _not_bound(self.name)
         if self._bucket.rate > 0:  # pacing is per submit_sm: the per-message path does it

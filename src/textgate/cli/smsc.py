@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from textgate.cli.common import console
-from textgate.connectors.smpp.smsc import FINAL_STATS, BadReceipt, Smsc, SmscOptions
-from textgate.connectors.smpp.smsc_rules import load_rules
+from textgate.connectors.smpp.smsc import FINAL_STATS, BadReceipt, DeliverAs, Smsc, SmscOptions
+from textgate.connectors.smpp.smsc_rules import load_rules, parse_deliver_as
 
 __all__ = ["smsc_command"]
 
@@ -57,12 +57,18 @@ def smsc_command(
         str | None,
         typer.Option(help=f"Send unusable receipts: {', '.join(b.value for b in BadReceipt)}"),
     ] = None,
+    receipts_as: Annotated[
+        str,
+        typer.Option(
+            help=f"Request that carries receipts: {', '.join(d.value for d in DeliverAs)}"
+        ),
+    ] = "deliver_sm",
     rules: Annotated[
         Path | None,
         typer.Option(
             help="Per-destination rules, JSON or TOML (.toml): a list under 'rules' of "
             "{prefix, submit_status, action, response_delay_ms, final_stat, enroute_first, "
-            "receipt_delay_ms, bad_receipt}",
+            "receipt_delay_ms, bad_receipt, receipts_as}",
             exists=True,
             dir_okay=False,
         ),
@@ -83,6 +89,7 @@ def smsc_command(
             final_stat=final_stat.upper(),
             enroute_first=enroute_first,
             bad_receipt=BadReceipt(bad_receipt) if bad_receipt else None,
+            receipts_as=parse_deliver_as(receipts_as, "--receipts-as"),
             rules=load_rules(rules) if rules is not None else (),
             throttle_every=throttle_every,
             reject_prefix=reject_prefix,

@@ -14,7 +14,8 @@ lets one through), ``hold`` names destinations whose submit_sm is answered only 
 ``release`` is set, ``by_conn`` counts submit_sm per connection (connection ids start at
 1), ``accepted`` lists the submit_sm answered ESME_ROK, ``states`` gives the message_state
 query_sm reports per message id (ENROUTE if absent; ESME_RQUERYFAIL when the source address
-differs from the submit_sm's, SMPP 3.4 4.8.1), and ``push`` sends any deliver_sm.
+differs from the submit_sm's, SMPP 3.4 4.8.1), and ``push`` sends any request (deliver_sm,
+data_sm).
 """
 
 from __future__ import annotations
@@ -166,8 +167,9 @@ class FakeSmsc:
             error_code=0,
         )
 
-    async def push(self, pdu: DeliverSm, conn: int | None = None, timeout: float = 2.0) -> Pdu:
-        """Send a deliver_sm on connection ``conn`` (default: the newest); return the answer."""
+    async def push(self, pdu: Pdu, conn: int | None = None, timeout: float = 2.0) -> Pdu:
+        """Send a request (a deliver_sm, a data_sm, ...) on connection ``conn`` (default: the
+        newest); return the answer."""
         await asyncio.wait_for(self.connected.wait(), timeout)
         session = self.sessions[-1] if conn is None else self.conns[conn]
         return await session.request(pdu, timeout)

@@ -1,10 +1,13 @@
-"""What the SMSC sends us: deliver_sm carrying a delivery receipt or a mobile-originated
-message (SMPP 3.4 4.6.1), answered with deliver_sm_resp (4.6.2) only once handled.
+"""What the SMSC sends us: deliver_sm (SMPP 3.4 4.6.1) or data_sm (4.7.1) carrying a
+delivery receipt or a mobile-originated message, answered with deliver_sm_resp (4.6.2)
+resp. data_sm_resp (4.7.2) only once handled. The two are handled alike; data_sm has no
+short_message, so its text always travels in the message_payload TLV (5.3.2.32).
 
 - **Receipts** (esm_class message type 0001 "SMSC delivery receipt" or 1000 "intermediate
-  delivery notification", 5.2.12; or a default-type short_message that parses as an
-  Appendix B receipt, for SMSCs that forget the flag) become a :class:`DeliveryReport`
-  for the report sink.
+  delivery notification", 5.2.12; or a default-type message carrying both the
+  receipted_message_id and message_state TLVs, 5.3.2.12 / 5.3.2.35, which exist only in
+  receipts; or a default-type text that parses as an Appendix B receipt, for SMSCs that
+  forget the flag) become a :class:`DeliveryReport` for the report sink.
 - **Mobile-originated** messages (message type 0000) become an :class:`InboundMessage` for
   the inbound sink. One part of a concatenated message stays one part: its
   :class:`Concatenation` comes from the UDH (IE 0x00 or 0x08) or the sar_* TLVs, and the
@@ -12,7 +15,7 @@ message (SMPP 3.4 4.6.1), answered with deliver_sm_resp (4.6.2) only once handle
 - Other message types (SME delivery / manual acknowledgement, conversation abort) carry
   nothing for us; they are acknowledged and logged.
 
-deliver_sm_resp command_status (5.1.3):
+command_status of the response (5.1.3):
 
 - ESME_ROK once the sink has returned (the sinks store before they return);
 - ESME_RX_T_APPN (0x64, temporary) when there is no sink or it raised: the SMSC keeps the
@@ -42,7 +45,14 @@ from typing import Final
 
 from textgate.connectors.base import Concatenation, InboundMessage, InboundSink, ReportSink
 from textgate.connectors.smpp.constants import CommandId, CommandStatus, MessageState, PduError, Tag
-from textgate.connectors.smpp.pdus import DeliverSm, DeliverSmResp, GenericNack, Pdu
+from textgate.connectors.smpp.pdus import (
+    DataSm,
+    DataSmResp,
+    DeliverSm,
+    DeliverSmResp,
+    GenericNack,
+    Pdu,
+)
 from textgate.connectors.smpp.receipts import (
     Receipt,
     message_state_to_status,
@@ -58,7 +68,9 @@ __all__ = ["DeliverHandler", "format_address", "part_text"]
 log = logging.getLogger(__name__)
 
 _S = CommandStatus
-# 5.2.12 esm_class bits 5-2 of a deliver_sm: the message type.
+DeliverLike = DeliverSm | DataSm
+"""The two requests that bring a receipt or an MO from the SMSC (4.6.1, 4.7.1)."""
+# 5.2.12 esm_class bits 5-2 of a deliver_sm / data_sm: the message type.
 _ESM_TYPE_MASK: Final = 0x3C
 _ESM_DEFAULT: Final = 0x00
 _ESM_RECEIPT_TYPES: Final = frozenset({0x04, 0x20})  # SMSC receipt, intermediate notification
@@ -68,6 +80,30 @@ _DEFAULT_ALPHABET_CODING: Final = {"gsm7": 0, "ascii": 1, "latin1": 3}
 _TON_INTERNATIONAL: Final = 1  # 5.2.5
 _UCS2: Final = 8  # 5.2.19
 _GSM_ESC: Final = 0x1B  # 23.038 6.2.1.1: escape to the extension table
+
+
+def _content(pdu: DeliverLike) -> bytes:
+    """The message octets: short_message, else the message_payload TLV (5.3.2.32), which is
+    where a data_sm (4.7.1: no short_message field) always carries them."""
+    short = pdu.short_message if isinstance(pdu, DeliverSm) else b""
+    return short or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) or b""
+
+
+def _is_receipt(pdu: DeliverLike) -> bool:
+    """A receipt by its esm_class message type (5.2.12), or a default-type message with
+    both receipt TLVs (receipted_message_id 5.3.2.12, message_state 5.3.2.35)."""
+    kind = pdu.esm_class & _ESM_TYPE_MASK
+    if kind in _ESM_RECEIPT_TYPES:
+        return True
+    tlvs = pdu.tlvs
+    return kind == _ESM_DEFAULT and Tag.RECEIPTED_MESSAGE_ID in tlvs and Tag.MESSAGE_STATE in tlvs
+
+
+def _response(pdu: DeliverLike, status: int) -> DeliverSmResp | DataSmResp:
+    """deliver_sm_resp (4.6.2) or data_sm_resp (4.7.2); message_id stays NULL, as the ESME
+    names no message of its own."""
+    cls = DeliverSmResp if isinstance(pdu, DeliverSm) else DataSmResp
+    return cls(sequence_number=pdu.sequence_number, command_status=status)
 
 
 def _is_gsm(coding: int) -> bool:
@@ -110,9 +146,7 @@ class DeliverHandler:
         """The commonest request, a delivered receipt named by its TLVs, answered without a
         coroutine: the answer is chained to the report sink's future (see Session's
         Handler). None for everything else, which goes to :meth:`__call__`."""
-        if not isinstance(pdu, DeliverSm) or pdu.esm_class & _ESM_TYPE_MASK not in (
-            _ESM_RECEIPT_TYPES
-        ):
+        if not isinstance(pdu, DeliverSm | DataSm) or not _is_receipt(pdu):
             return None
         sink = self.reports
         report = self._delivered_by_tlvs(pdu) if sink is not None else None
@@ -122,11 +156,11 @@ class DeliverHandler:
         if not isinstance(stored, asyncio.Future):
             stored = asyncio.ensure_future(stored)
         answer: asyncio.Future[Pdu | None] = asyncio.get_running_loop().create_future()
-        stored.add_done_callback(functools.partial(self._stored, answer, pdu.sequence_number))
+        stored.add_done_callback(functools.partial(self._stored, answer, pdu))
         return answer
 
     def _stored(
-        self, answer: asyncio.Future[Pdu | None], seq: int, stored: asyncio.Future[None]
+        self, answer: asyncio.Future[Pdu | None], pdu: DeliverLike, stored: asyncio.Future[None]
     ) -> None:
         status = _S.ESME_ROK
         if stored.cancelled() or stored.exception() is not None:
@@ -134,26 +168,29 @@ class DeliverHandler:
             log.error("smpp %s: report sink failed (%r); asking the SMSC to retry", self.name, exc)
             status = _S.ESME_RX_T_APPN
         if not answer.done():
-            answer.set_result(DeliverSmResp(sequence_number=seq, command_status=status))
+            answer.set_result(_response(pdu, status))
 
     async def __call__(self, pdu: Pdu) -> Pdu | None:
-        if isinstance(pdu, DeliverSm):
-            status = await self._on_deliver(pdu)
-            return DeliverSmResp(sequence_number=pdu.sequence_number, command_status=status)
+        if isinstance(pdu, DeliverSm | DataSm):
+            return _response(pdu, await self._on_deliver(pdu))
         if pdu.command_id == CommandId.ALERT_NOTIFICATION:
             return None  # 4.12.1: alert_notification has no response
         # Nothing else is expected from an SMSC on a transceiver bind.
         return GenericNack(sequence_number=pdu.sequence_number, command_status=_S.ESME_RINVCMDID)
 
-    async def _on_deliver(self, pdu: DeliverSm) -> int:
-        """Handle one deliver_sm; returns the command_status of deliver_sm_resp."""
-        kind = pdu.esm_class & _ESM_TYPE_MASK
-        if kind in _ESM_RECEIPT_TYPES:
+    async def _on_deliver(self, pdu: DeliverLike) -> int:
+        """Handle one deliver_sm / data_sm; returns the command_status of its response."""
+        if _is_receipt(pdu):
             return await self._on_receipt(pdu)
-        if kind != _ESM_DEFAULT:
-            log.info("smpp %s: deliver_sm of esm_class 0x%02X ignored", self.name, pdu.esm_class)
+        if pdu.esm_class & _ESM_TYPE_MASK != _ESM_DEFAULT:
+            log.info(
+                "smpp %s: %s of esm_class 0x%02X ignored",
+                self.name,
+                pdu.command_id.name.lower(),
+                pdu.esm_class,
+            )
             return _S.ESME_ROK
-        data = pdu.short_message or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) or b""
+        data = _content(pdu)
         coding = self._zero_coding if pdu.data_coding == 0 else pdu.data_coding
         try:
             decoded = decode_short_message(data, coding, pdu.esm_class)
@@ -202,8 +239,8 @@ class DeliverHandler:
             return _S.ESME_RX_T_APPN
         return _S.ESME_ROK
 
-    async def _on_receipt(self, pdu: DeliverSm) -> int:
-        data = pdu.short_message or pdu.tlvs.get(Tag.MESSAGE_PAYLOAD) or b""
+    async def _on_receipt(self, pdu: DeliverLike) -> int:
+        data = _content(pdu)
         try:
             text = decode_short_message(data, pdu.data_coding, pdu.esm_class).text or ""
         except PduError as exc:
@@ -215,7 +252,7 @@ class DeliverHandler:
             return _S.ESME_ROK
         return await self._hand_report(report)
 
-    def _delivered_by_tlvs(self, pdu: DeliverSm) -> DeliveryReport | None:
+    def _delivered_by_tlvs(self, pdu: DeliverLike) -> DeliveryReport | None:
         """The report of the commonest receipt without reading its text: the TLVs name a
         message we submitted (receipted_message_id, 5.3.2.12) and say it was delivered
         (message_state 2, 5.3.2.35), so the text could add no error code. Anything else
@@ -244,7 +281,7 @@ class DeliverHandler:
             return _S.ESME_RX_T_APPN
         return _S.ESME_ROK
 
-    def _report(self, pdu: DeliverSm, receipt: Receipt | None) -> DeliveryReport | None:
+    def _report(self, pdu: DeliverLike, receipt: Receipt | None) -> DeliveryReport | None:
         """A report from a receipt's TLVs (receipted_message_id, message_state, 5.3.2) or
         its Appendix B text; None when it names no message or says nothing (UNKNOWN)."""
         external_id = pdu.tlvs.get_str(Tag.RECEIPTED_MESSAGE_ID)

@@ -12,15 +12,16 @@ It runs one :class:`Session` per TCP connection, with a handler that:
   every ``throttle_every``-th submit_sm is answered ESME_RTHROTTLED whatever the rules say;
 - when registered_delivery asks for it (5.2.17), sends delivery receipts (deliver_sm,
   esm_class 0x04, Appendix B text, receipted_message_id and message_state TLVs 5.3.2.12,
-  5.3.2.35) to the submitting session, or for a transmitter bind to a receiver bind of the
-  same system_id; an optional ENROUTE receipt first, then the final one after
+  5.3.2.35; or the same as a data_sm, 4.7.1, the text in message_payload, when
+  ``receipts_as`` says so) to the submitting session, or for a transmitter bind to a
+  receiver bind of the same system_id; an optional ENROUTE receipt first, then the final one after
   ``receipt_delay_ms``, or an unusable one (``bad_receipt``);
 - answers query_sm (4.8) with the message's state: ENROUTE until its final receipt was due,
   then the final state and final_date; ESME_RQUERYFAIL for an id of this run it no longer
   remembers, ESME_RINVMSGID for an id it never issued.
 
 enquire_link and unbind are answered by the Session itself. :meth:`Smsc.send_mo` originates
-a mobile-originated message to a bound receiver or transceiver.
+a mobile-originated message to a bound receiver or transceiver, as deliver_sm or data_sm.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from textgate.connectors.smpp.pdus import (
     BindResp,
     BindTransceiver,
     BindTransmitter,
-    DeliverSm,
     GenericNack,
     Pdu,
     QuerySm,
@@ -51,16 +51,23 @@ from textgate.connectors.smpp.session import Session
 from textgate.connectors.smpp.smsc_messages import (
     MoSplit,
     Received,
+    as_data_sm,
     mo_parts,
     reassemble,
     record_of,
 )
 from textgate.connectors.smpp.smsc_options import SmscOptions
-from textgate.connectors.smpp.smsc_receipts import MessageStore, ReceiptScheduler, build_receipt
+from textgate.connectors.smpp.smsc_receipts import (
+    MessageStore,
+    ReceiptPdu,
+    ReceiptScheduler,
+    build_receipt,
+)
 from textgate.connectors.smpp.smsc_rules import (
     FINAL_STATS,
     BadReceipt,
     Behaviour,
+    DeliverAs,
     SmscRule,
     SubmitAction,
 )
@@ -69,6 +76,7 @@ from textgate.errors import ConnectorError
 __all__ = [
     "FINAL_STATS",
     "BadReceipt",
+    "DeliverAs",
     "MoSplit",
     "Received",
     "Smsc",
@@ -303,14 +311,14 @@ class Smsc:
         if scheduler is None:
             log.info("smsc: no receiver bound for %r: receipt dropped", link.system_id)
             return
+        as_data = behaviour.receipts_as is DeliverAs.DATA_SM
         if behaviour.enroute_first:
-            scheduler.schedule(
-                now, build_receipt(pdu, message_id, "ENROUTE", submitted_at, submitted_at)
-            )
+            enroute = build_receipt(pdu, message_id, "ENROUTE", submitted_at, submitted_at)
+            scheduler.schedule(now, as_data_sm(enroute) if as_data else enroute)
         receipt = build_receipt(
             pdu, message_id, behaviour.final_stat, submitted_at, done_at, behaviour.bad_receipt
         )
-        scheduler.schedule(now + delay, receipt)
+        scheduler.schedule(now + delay, as_data_sm(receipt) if as_data else receipt)
 
     def _receipt_scheduler(self, link: _Link) -> ReceiptScheduler | None:
         """The submitting link when it may receive, else the newest open receiver bind of
@@ -322,7 +330,7 @@ class Smsc:
                 return other.scheduler
         return None
 
-    def _receipt_answered(self, receipt: DeliverSm, status: int) -> None:
+    def _receipt_answered(self, receipt: ReceiptPdu, status: int) -> None:
         if status == CommandStatus.ESME_ROK:
             self.receipts_sent += 1
 
@@ -363,6 +371,7 @@ class Smsc:
         *,
         split: MoSplit | str = MoSplit.AUTO,
         ref: int | None = None,
+        as_pdu: DeliverAs | str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> Pdu:
         """Send a mobile-originated message from ``source`` (the handset) to
@@ -370,7 +379,10 @@ class Smsc:
 
         ``split`` (see :class:`MoSplit`): ``auto`` (one short_message if it fits one SMS,
         else 8-bit UDH parts), ``udh8``, ``udh16``, ``sar`` or ``payload``; ``ref`` is the
-        concatenation reference (random if None). Parts are sent in order, each after the
+        concatenation reference (random if None). ``as_pdu`` ("deliver_sm" or "data_sm",
+        default ``options.mo_as``) is the request that carries each part; a data_sm part has
+        its octets in message_payload (see :func:`as_data_sm`). Parts are sent in order, each
+        after the
         previous one was answered. Returns the first response that is not ESME_ROK, else
         the last one. Raises ConnectorError (retryable) when no receiver is bound or the
         session fails."""
@@ -379,9 +391,10 @@ class Smsc:
         )
         if link is None or link.session is None:
             raise ConnectorError("smsc: no bound receiver or transceiver", retryable=True)
+        as_data = DeliverAs(as_pdu or self.options.mo_as) is DeliverAs.DATA_SM
         resp: Pdu | None = None
         for part in mo_parts(destination, source, text, MoSplit(split), ref):
-            resp = await link.session.request(part, timeout)
+            resp = await link.session.request(as_data_sm(part) if as_data else part, timeout)
             if resp.command_status != CommandStatus.ESME_ROK:
                 return resp
         assert resp is not None

@@ -1,5 +1,6 @@
 """Messages of the SMSC simulator: the record of accepted submissions (with reassembly of
-concatenated ones) and the deliver_sm parts of a mobile-originated message."""
+concatenated ones), the deliver_sm parts of a mobile-originated message, and the data_sm
+form of a deliver_sm."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Final
 
 from textgate.connectors.smpp.constants import PduError, Tag
 from textgate.connectors.smpp.inbound import part_text
-from textgate.connectors.smpp.pdus import NO_TLVS, DeliverSm, SubmitSm
+from textgate.connectors.smpp.pdus import NO_TLVS, DataSm, DeliverSm, SubmitSm
 from textgate.connectors.smpp.shortmessage import (
     ESM_UDHI,
     Concat,
@@ -24,7 +25,7 @@ from textgate.connectors.smpp.tlv import Tlvs
 from textgate.core.encoding import Encoding, choose_encoding, segment, split_for_udh
 from textgate.core.inbound import join_parts
 
-__all__ = ["MoSplit", "Received", "mo_parts", "reassemble", "record_of"]
+__all__ = ["MoSplit", "Received", "as_data_sm", "mo_parts", "reassemble", "record_of"]
 
 _MAX_SHORT_MESSAGE: Final = 254  # 5.2.21: short_message holds at most 254 octets
 
@@ -53,6 +54,10 @@ class Received:
     """Number of parts (UDH or sar_total_segments, 5.3.2.23)."""
     sequence: int = 1
     """This part's number, from 1 (UDH or sar_segment_seqnum, 5.3.2.24)."""
+    source_addr_ton: int = 0
+    """5.2.5."""
+    source_addr_npi: int = 0
+    """5.2.6."""
 
 
 def record_of(pdu: SubmitSm, message_id: str) -> Received:
@@ -79,6 +84,8 @@ def record_of(pdu: SubmitSm, message_id: str) -> Received:
         reference=None if concat is None else concat.ref,
         total=1 if concat is None else concat.total,
         sequence=1 if concat is None else concat.seq,
+        source_addr_ton=pdu.source_addr_ton,
+        source_addr_npi=pdu.source_addr_npi,
     )
 
 
@@ -192,5 +199,29 @@ def _with(base: DeliverSm, short_message: bytes, esm_class: int, tlvs: Tlvs) -> 
         data_coding=base.data_coding,
         esm_class=esm_class,
         short_message=short_message,
+        tlvs=tlvs,
+    )
+
+
+def as_data_sm(pdu: DeliverSm) -> DataSm:
+    """The same message as a data_sm (SMPP 3.4 4.7.1): data_sm has no short_message, so its
+    octets move into the message_payload TLV (5.3.2.32); the UDH, if any, stays at their
+    head with esm_class 0x40 as in the deliver_sm. The fields data_sm lacks (protocol_id,
+    priority_flag, the times, replace_if_present_flag, sm_default_msg_id) are dropped."""
+    tlvs = pdu.tlvs
+    if pdu.short_message:
+        tlvs = tlvs.with_bytes(Tag.MESSAGE_PAYLOAD, pdu.short_message)
+    return DataSm(
+        sequence_number=pdu.sequence_number,
+        service_type=pdu.service_type,
+        source_addr_ton=pdu.source_addr_ton,
+        source_addr_npi=pdu.source_addr_npi,
+        source_addr=pdu.source_addr,
+        dest_addr_ton=pdu.dest_addr_ton,
+        dest_addr_npi=pdu.dest_addr_npi,
+        destination_addr=pdu.destination_addr,
+        esm_class=pdu.esm_class,
+        registered_delivery=pdu.registered_delivery,
+        data_coding=pdu.data_coding,
         tlvs=tlvs,
     )

@@ -10,10 +10,12 @@ from textgate.connectors.smpp.constants import CommandStatus
 from textgate.connectors.smpp.smsc_rules import (
     BadReceipt,
     Behaviour,
+    DeliverAs,
     RuleBook,
     SmscRule,
     SubmitAction,
     coerce_rules,
+    parse_deliver_as,
 )
 
 __all__ = ["SmscOptions"]
@@ -25,7 +27,7 @@ def _default_accounts() -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class SmscOptions:
-    """Settings of the simulator. The fields from ``submit_status`` to ``bad_receipt`` are
+    """Settings of the simulator. The fields from ``submit_status`` to ``receipts_as`` are
     the global behaviour; ``rules`` override them per destination prefix (see
     :class:`SmscRule`, whose fields of the same names they are)."""
 
@@ -50,6 +52,10 @@ class SmscOptions:
     """Delay between accepting a message and its final receipt, in ms."""
     bad_receipt: BadReceipt | None = None
     """Send unusable receipts of this kind instead of proper final ones."""
+    receipts_as: DeliverAs = DeliverAs.DELIVER_SM
+    """Send receipts as deliver_sm or data_sm (SMPP 3.4 4.6.1 / 4.7.1)."""
+    mo_as: DeliverAs = DeliverAs.DELIVER_SM
+    """What :meth:`Smsc.send_mo` sends unless told otherwise: deliver_sm or data_sm."""
     rules: tuple[SmscRule, ...] = ()
     """Per-destination overrides; the longest matching prefix wins."""
     throttle_every: int = 0
@@ -69,8 +75,11 @@ class SmscOptions:
     unbind_timeout: float = 2.0
 
     def __post_init__(self) -> None:
-        # Validates submit_status, action, final_stat, bad_receipt and the delays once.
+        # Validates submit_status, action, final_stat, bad_receipt, receipts_as and the
+        # delays once.
         self.behaviour()
+        object.__setattr__(self, "receipts_as", parse_deliver_as(self.receipts_as, "receipts_as"))
+        object.__setattr__(self, "mo_as", parse_deliver_as(self.mo_as, "mo_as"))
         object.__setattr__(self, "rules", coerce_rules(self.rules))
         if self.throttle_every < 0:
             raise ValueError("throttle_every must be 0 or more")
@@ -89,10 +98,11 @@ class SmscOptions:
             enroute_first=self.enroute_first,
             receipt_delay_ms=self.receipt_delay_ms,
             bad_receipt=self.bad_receipt,
+            receipts_as=self.receipts_as,
         )
         assert rule.submit_status is not None and rule.action is not None
         assert rule.final_stat is not None and rule.response_delay_ms is not None
-        assert rule.receipt_delay_ms is not None
+        assert rule.receipt_delay_ms is not None and rule.receipts_as is not None
         return Behaviour(
             submit_status=rule.submit_status,
             action=rule.action,
@@ -101,6 +111,7 @@ class SmscOptions:
             enroute_first=bool(rule.enroute_first),
             receipt_delay_ms=rule.receipt_delay_ms,
             bad_receipt=rule.bad_receipt,
+            receipts_as=rule.receipts_as,
         )
 
     def rule_book(self) -> RuleBook:

@@ -1,6 +1,6 @@
 """Delivery receipts of the SMSC simulator: building them (SMPP 3.4 Appendix B text plus the
-receipted_message_id and message_state TLVs), sending them when due, and remembering each
-message's fate for query_sm (4.8)."""
+receipted_message_id and message_state TLVs), sending them when due (as deliver_sm, or
+data_sm when a rule says so), and remembering each message's fate for query_sm (4.8)."""
 
 from __future__ import annotations
 
@@ -16,19 +16,22 @@ from datetime import datetime
 from typing import Final
 
 from textgate.connectors.smpp.constants import CommandStatus, MessageState, PduError, Tag
-from textgate.connectors.smpp.pdus import NO_TLVS, DeliverSm, SubmitSm
+from textgate.connectors.smpp.pdus import NO_TLVS, DataSm, DeliverSm, SubmitSm
 from textgate.connectors.smpp.session import Session
 from textgate.connectors.smpp.shortmessage import decode_short_message
 from textgate.connectors.smpp.smsc_rules import FINAL_STATS, BadReceipt, Behaviour
 from textgate.errors import ConnectorError
 
-__all__ = ["MessageStore", "QueryAnswer", "ReceiptScheduler", "build_receipt"]
+__all__ = ["MessageStore", "QueryAnswer", "ReceiptPdu", "ReceiptScheduler", "build_receipt"]
 
 log = logging.getLogger(__name__)
 
 _ESM_DELIVERY_RECEIPT: Final = 0x04  # 5.2.12: message type "SMSC delivery receipt"
 _RECEIPT_TEXT_CHARS: Final = 20  # Appendix B: "the first 20 characters of the short message"
 _OK_STATS: Final = frozenset({"DELIVRD", "ACCEPTD", "ENROUTE"})
+
+ReceiptPdu = DeliverSm | DataSm
+"""A receipt as sent: deliver_sm (4.6.1) or data_sm (4.7.1)."""
 
 
 def _excerpt(submit: SubmitSm) -> str:
@@ -168,13 +171,13 @@ class ReceiptScheduler:
         self,
         session: Session,
         workers: int,
-        on_answer: Callable[[DeliverSm, int], None],
+        on_answer: Callable[[ReceiptPdu, int], None],
     ) -> None:
         self._session = session
         self._on_answer = on_answer
         self._loop = asyncio.get_running_loop()
-        self._heap: list[tuple[float, int, DeliverSm]] = []
-        self._ready: asyncio.Queue[DeliverSm] = asyncio.Queue()
+        self._heap: list[tuple[float, int, ReceiptPdu]] = []
+        self._ready: asyncio.Queue[ReceiptPdu] = asyncio.Queue()
         self._order = itertools.count()
         self._wake: asyncio.Future[None] | None = None
         self._tasks = [asyncio.ensure_future(self._timer())]
@@ -185,7 +188,7 @@ class ReceiptScheduler:
         """Receipts scheduled or queued and not yet sent."""
         return len(self._heap) + self._ready.qsize()
 
-    def schedule(self, due: float, pdu: DeliverSm) -> None:
+    def schedule(self, due: float, pdu: ReceiptPdu) -> None:
         """Send ``pdu`` at loop time ``due`` (at once if it is already due)."""
         if due <= self._loop.time():
             self._ready.put_nowait(pdu)

@@ -14,6 +14,10 @@ field falls back to the global option of the same name in :class:`SmscOptions`::
     final_stat = "UNDELIV"
     enroute_first = true
     receipt_delay_ms = 5000
+
+    [[rules]]
+    prefix = "4930"
+    receipts_as = "data_sm"         # receipts in data_sm (SMPP 3.4 4.7.1), not deliver_sm
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ __all__ = [
     "FINAL_STATS",
     "BadReceipt",
     "Behaviour",
+    "DeliverAs",
     "RuleBook",
     "SmscRule",
     "SubmitAction",
     "load_rules",
+    "parse_deliver_as",
     "parse_status",
 ]
 
@@ -81,6 +87,25 @@ class BadReceipt(StrEnum):
     """The Appendix B text with octets above 0x7F spliced into the id and the stat."""
     MISSING_FIELDS = "missing_fields"
     """The Appendix B text without its ``id:`` and ``stat:`` fields."""
+
+
+class DeliverAs(StrEnum):
+    """The request that carries a receipt or an MO to the ESME."""
+
+    DELIVER_SM = "deliver_sm"
+    """deliver_sm (SMPP 3.4 4.6.1), the text in short_message (or message_payload)."""
+    DATA_SM = "data_sm"
+    """data_sm (4.7.1), the text in the message_payload TLV (5.3.2.32): data_sm has no
+    short_message. Some SMSCs send everything this way."""
+
+
+def parse_deliver_as(value: object, what: str) -> DeliverAs:
+    """A :class:`DeliverAs` from its value; ValueError naming the choices otherwise."""
+    try:
+        return DeliverAs(str(value))
+    except ValueError:
+        choices = ", ".join(d.value for d in DeliverAs)
+        raise ValueError(f"{what} must be one of {choices}, got {value!r}") from None
 
 
 def parse_status(value: object) -> int:
@@ -131,6 +156,7 @@ class Behaviour:
     enroute_first: bool = False
     receipt_delay_ms: int = 200
     bad_receipt: BadReceipt | None = None
+    receipts_as: DeliverAs = DeliverAs.DELIVER_SM
 
     @property
     def final_state(self) -> MessageState:
@@ -171,6 +197,8 @@ class SmscRule:
     """Delay between accepting the message and its final receipt, in ms."""
     bad_receipt: BadReceipt | None = None
     """Send an unusable receipt of this kind instead of a proper final one."""
+    receipts_as: DeliverAs | None = None
+    """Send the receipts as deliver_sm (default) or data_sm (see :class:`DeliverAs`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefix", self.prefix.lstrip("+"))
@@ -182,6 +210,9 @@ class SmscRule:
             object.__setattr__(self, "final_stat", _stat(self.final_stat, "final_stat"))
         if self.bad_receipt is not None:
             object.__setattr__(self, "bad_receipt", BadReceipt(self.bad_receipt))
+        if self.receipts_as is not None:
+            receipts_as = parse_deliver_as(self.receipts_as, "receipts_as")
+            object.__setattr__(self, "receipts_as", receipts_as)
         for name in ("response_delay_ms", "receipt_delay_ms"):
             value = getattr(self, name)
             if value is not None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
+from textgate.connectors.smpp.sender import DEFAULT_TON_NPI, SenderKind
+
 __all__ = ["ALPHABETS", "LONG_MODES", "SmppOptions"]
+
+log = logging.getLogger(__name__)
 
 LONG_MODES: Final = ("udh", "udh16", "payload")
 ALPHABETS: Final = ("gsm7", "latin1", "ascii")
@@ -24,12 +29,25 @@ class SmppOptions:
     """Most submit_sm outstanding at once on each bind."""
     response_timeout: float = 10.0
     enquire_link_interval: float = 30.0
-    alphanumeric_ton: int = 5
-    """Source TON/NPI for an alphanumeric sender (5 = alphanumeric, 0 = unknown)."""
-    alphanumeric_npi: int = 0
-    numeric_ton: int = 1
-    """Source TON/NPI for a numeric sender, '+' stripped (1 = international, 1 = E.164)."""
-    numeric_npi: int = 1
+    # Source TON/NPI per kind of sender (SMPP 3.4 5.2.5 / 5.2.6; the kinds and their
+    # defaults: connectors/smpp/sender.py). None takes the default.
+    alphanumeric_ton: int | None = None
+    """Alphanumeric sender, e.g. "ACME" (default 5 alphanumeric / 0 unknown)."""
+    alphanumeric_npi: int | None = None
+    international_ton: int | None = None
+    """"+" or "00" and digits, or 7+ digits (default 1 international / 1 ISDN E.164)."""
+    international_npi: int | None = None
+    national_ton: int | None = None
+    """"0" and digits (default 2 national / 1 ISDN E.164)."""
+    national_npi: int | None = None
+    shortcode_ton: int | None = None
+    """Up to 6 digits (default 3 network specific / 0 unknown)."""
+    shortcode_npi: int | None = None
+    numeric_ton: int | None = None
+    """Deprecated: the TON of every numeric sender (international, national and short
+    code) whose own key is unset, as before senders were told apart. Use the per-kind keys."""
+    numeric_npi: int | None = None
+    """Deprecated, as ``numeric_ton``."""
     dest_ton: int = 1
     dest_npi: int = 1
     long_messages: str = "udh"
@@ -79,6 +97,31 @@ class SmppOptions:
             raise ValueError("need 0 < throttle_backoff_initial <= throttle_backoff_max")
         if self.query_after_ms < 0:
             raise ValueError("query_after_ms must not be negative")
+        for kind in ("alphanumeric", "international", "national", "shortcode", "numeric"):
+            for part in ("ton", "npi"):
+                value = getattr(self, f"{kind}_{part}")
+                if value is not None and not 0 <= value <= 0xFF:  # one octet, 5.2.5 / 5.2.6
+                    raise ValueError(f"{kind}_{part} must be 0-255, got {value}")
+        if self.numeric_ton is not None or self.numeric_npi is not None:
+            log.warning(
+                "smpp options numeric_ton/numeric_npi are deprecated: they set every numeric "
+                "sender kind; use international_*, national_* and shortcode_* instead"
+            )
+
+    def source_ton_npi(self) -> dict[SenderKind, tuple[int, int]]:
+        """The (TON, NPI) each kind of sender goes out with: its own keys, else (numeric
+        kinds) the deprecated ``numeric_*`` keys, else the default (sender.py)."""
+        table: dict[SenderKind, tuple[int, int]] = {}
+        for kind, (ton, npi) in DEFAULT_TON_NPI.items():
+            own_ton = getattr(self, f"{kind}_ton")
+            own_npi = getattr(self, f"{kind}_npi")
+            numeric = kind is not SenderKind.ALPHANUMERIC
+            if own_ton is None and numeric and self.numeric_ton is not None:
+                own_ton = self.numeric_ton
+            if own_npi is None and numeric and self.numeric_npi is not None:
+                own_npi = self.numeric_npi
+            table[kind] = (ton if own_ton is None else own_ton, npi if own_npi is None else own_npi)
+        return table
 
     @property
     def burst(self) -> float:

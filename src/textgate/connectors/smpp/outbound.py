@@ -5,6 +5,9 @@ reference, a fresh reference per message, esm_class 0x40 = UDHI, 5.2.12), one su
 part; only the **last** part asks for a delivery receipt (``registered_delivery``), so the
 receipt that comes back carries the id the dispatcher stored (the last part's).
 ``"payload"`` sends one submit_sm with the whole text in the message_payload TLV (5.3.2.32).
+
+The source address's TON/NPI (5.2.5 / 5.2.6) follow the kind of sender: alphanumeric,
+international, national or short code (see ``sender``), each overridable per connector.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from textgate.connectors.base import Submission
 from textgate.connectors.smpp.constants import Tag
 from textgate.connectors.smpp.options import SmppOptions
 from textgate.connectors.smpp.pdus import NO_TLVS, SubmitSm
+from textgate.connectors.smpp.sender import classify_sender
 from textgate.connectors.smpp.shortmessage import ESM_UDHI, encode_short_message
 from textgate.connectors.smpp.tlv import Tlvs
 from textgate.core.encoding import (
@@ -46,18 +50,20 @@ class Source:
 class SubmitBuilder:
     def __init__(self, options: SmppOptions) -> None:
         self._options = options
+        self._ton_npi = options.source_ton_npi()
         # Concatenation references: one per long message, from a random start.
         self._ref_space = 0x10000 if options.long_messages == "udh16" else 0x100
         self._next_ref = random.randrange(self._ref_space)
 
     def source(self, sender: str | None) -> Source:
-        opts = self._options
+        """The source address of a sender ID; none (TON 0, NPI 0, empty: the SMSC fills in
+        the account's default) without one."""
         sender = (sender or "").strip()
         if not sender:
             return Source(0, 0, "")
-        if sender.lstrip("+").isdigit():
-            return Source(opts.numeric_ton, opts.numeric_npi, sender.lstrip("+"))
-        return Source(opts.alphanumeric_ton, opts.alphanumeric_npi, sender)
+        kind, addr = classify_sender(sender)
+        ton, npi = self._ton_npi[kind]
+        return Source(ton, npi, addr)
 
     def build(self, sub: Submission) -> tuple[Source, list[SubmitSm]]:
         """The source address and the submit_sm PDUs of one message, in order. Raises

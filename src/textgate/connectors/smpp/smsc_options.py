@@ -10,6 +10,7 @@ from textgate.connectors.smpp.constants import CommandStatus
 from textgate.connectors.smpp.smsc_rules import (
     BadReceipt,
     Behaviour,
+    BindRefusal,
     RuleBook,
     SmscRule,
     SubmitAction,
@@ -57,6 +58,13 @@ class SmscOptions:
     reject_prefix: str = ""
     """Shorthand for a rule answering this prefix ESME_RINVDSTADR (a rule in ``rules``
     with the same prefix replaces it)."""
+    refuse_binds: int = 0
+    """Refuse the first N bind requests after start (counted over all connections) with
+    ``refuse_bind_status``, then authenticate as usual; 0 = none (see :class:`BindRefusal`)."""
+    refuse_binds_for_ms: int = 0
+    """Refuse every bind request for this long after start, in ms; 0 = none."""
+    refuse_bind_status: int = CommandStatus.ESME_RBINDFAIL
+    """command_status of those refusals (a name or a number when loading)."""
     record: bool = False
     """Keep every accepted submission in :attr:`Smsc.received`."""
     remember: int = 100_000
@@ -72,6 +80,7 @@ class SmscOptions:
         # Validates submit_status, action, final_stat, bad_receipt and the delays once.
         self.behaviour()
         object.__setattr__(self, "rules", coerce_rules(self.rules))
+        object.__setattr__(self, "refuse_bind_status", self.bind_refusal().status)
         if self.throttle_every < 0:
             raise ValueError("throttle_every must be 0 or more")
         if self.window < 1:
@@ -102,6 +111,9 @@ class SmscOptions:
             receipt_delay_ms=rule.receipt_delay_ms,
             bad_receipt=rule.bad_receipt,
         )
+
+    def bind_refusal(self) -> BindRefusal:
+        return BindRefusal(self.refuse_binds, self.refuse_binds_for_ms, self.refuse_bind_status)
 
     def rule_book(self) -> RuleBook:
         rules = self.rules

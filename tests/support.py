@@ -48,7 +48,11 @@ async def running_gateway(
     settings: Settings, *, target_checker: TargetChecker | None = None
 ) -> AsyncIterator[Running]:
     """Start the real HTTP server (uvicorn, httptools) on a free loopback port."""
-    port = free_port()
+    # Bound before the lifespan runs: a port picked and released here could otherwise be
+    # taken by the gateway's own outgoing connections (SMPP binds) before uvicorn binds it.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
     settings = settings.model_copy(update={"http": settings.http.model_copy(update={"port": port})})
     gateway = Gateway(settings, target_checker=target_checker)
     app = create_app(settings, gateway=gateway)
@@ -62,7 +66,8 @@ async def running_gateway(
         access_log=False,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    task.add_done_callback(lambda _: listener.close())  # also when the lifespan failed
     for _ in range(500):
         if server.started:
             break

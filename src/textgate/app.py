@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from textgate import __version__
 from textgate.config import Settings
+from textgate.connectors.health import LinkHealth
 from textgate.dashboard.mount import mount_dashboard
 from textgate.dialects.admin.routes import router as admin_router
 from textgate.dialects.android.routes import build_router as build_android_router
@@ -133,6 +134,7 @@ def create_app(
             "status": "ready" if ready else "not ready",
             "database": ok,
             "connectors": {c.name: "n/a" if c.bound is None else c.bound for c in links},
+            "links": {c.name: [_link_view(h) for h in c.link_health] for c in links},
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
@@ -142,3 +144,13 @@ def create_app(
         return Response(body, media_type=CONTENT_TYPE)
 
     return app
+
+
+def _link_view(link: LinkHealth) -> dict[str, str | None]:
+    return {
+        "link": link.name,
+        "state": link.state.value,
+        "since": link.since.isoformat(),
+        "last_error": link.last_error,
+        "retry_at": None if link.retry_at is None else link.retry_at.isoformat(),
+    }

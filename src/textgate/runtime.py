@@ -17,6 +17,7 @@ from textgate.connectors.android import (
 from textgate.connectors.base import Connector
 from textgate.connectors.simulator import SimulatorConnector, SimulatorOptions
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
+from textgate.connectors.unstarted import UnstartedConnector
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
 from textgate.core.routing import Routes
@@ -234,8 +235,14 @@ class Gateway:
             clock=self._clock,
         )
         self.inbound.start()
-        for connector in self.connectors.values():
-            await connector.start(self.receiver, self.inbound)
+        for name, connector in list(self.connectors.items()):
+            try:
+                await connector.start(self.receiver, self.inbound)
+            except Exception as exc:
+                # One connector must not stop the gateway (a restart loop could lock a
+                # carrier account): it stays down and refuses its messages as not sent.
+                log.exception("connector %s failed to start; running without it", name)
+                self.connectors[name] = UnstartedConnector(connector, str(exc) or repr(exc))
         quality = {str(k): v for k, v in self.settings.routing.quality.items()}
         routes = Routes(self.settings.primary_connector, quality)
         unknown = routes.connectors() - self.connectors.keys()

@@ -85,7 +85,12 @@ async def test_queue_depth_counts_scheduled_messages(
 async def test_readyz_reports_database_and_connectors(gateway: Running) -> None:
     r = await gateway.client.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ready", "database": True, "connectors": {"sim": "n/a"}}
+    assert r.json() == {
+        "status": "ready",
+        "database": True,
+        "connectors": {"sim": "n/a"},
+        "links": {"sim": []},
+    }
 
 
 async def test_readyz_is_503_while_the_only_smpp_link_is_down(settings: Settings) -> None:
@@ -100,10 +105,14 @@ async def test_readyz_is_503_while_the_only_smpp_link_is_down(settings: Settings
         r = await running.client.get("/readyz")
         assert r.status_code == 503
         assert r.json()["connectors"] == {"carrier": False}
+        [link] = r.json()["links"]["carrier"]
+        assert link["link"] == "carrier" and link["state"] == "down"
+        assert "connect to 127.0.0.1" in link["last_error"] and link["since"]
         metrics = _samples((await running.client.get("/metrics")).text)
         up = ("textgate_connector_up", (("connector", "carrier"), ("type", "smpp")))
         assert metrics[up] == 0.0
         assert metrics[("textgate_connector_links_up", (("connector", "carrier"),))] == 0.0
+        assert metrics[("textgate_link_up", (("connector", "carrier"), ("link", "carrier")))] == 0
 
 
 def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:

@@ -244,6 +244,11 @@ async def test_connectors_page_shows_bound_and_unbound_smpp_links(settings: Sett
         carrier_row, backup_row = _row(rows, "carrier"), _row(rows, "backup")
         assert ">bound<" in carrier_row and "2 / 2" in carrier_row and "<td>10</td>" in carrier_row
         assert ">unbound<" in backup_row and "0 / 1" in backup_row and "<td>7</td>" in backup_row
+        # Each bind's own state, and why a link is down.
+        assert 'data-link="carrier#1" data-state="bound"' in carrier_row
+        assert 'data-link="carrier#2" data-state="bound"' in carrier_row
+        assert 'data-link="backup" data-state="down"' in backup_row
+        assert "smpp connect to 127.0.0.1:" in backup_row
 
 
 def _row(html: str, name: str) -> str:

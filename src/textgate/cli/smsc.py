@@ -12,7 +12,7 @@ import typer
 
 from textgate.cli.common import console
 from textgate.connectors.smpp.smsc import FINAL_STATS, BadReceipt, DeliverAs, Smsc, SmscOptions
-from textgate.connectors.smpp.smsc_rules import load_rules, parse_deliver_as
+from textgate.connectors.smpp.smsc_rules import load_rules, parse_deliver_as, parse_status
 
 __all__ = ["smsc_command"]
 
@@ -73,6 +73,15 @@ def smsc_command(
             dir_okay=False,
         ),
     ] = None,
+    refuse_binds: Annotated[
+        int, typer.Option(help="Refuse the first N binds after start, then accept (0: none)")
+    ] = 0,
+    refuse_for_ms: Annotated[
+        int, typer.Option(help="Refuse every bind for this long after start, in ms (0: none)")
+    ] = 0,
+    refuse_status: Annotated[
+        str, typer.Option(help="command_status of refused binds (name or number)")
+    ] = "ESME_RBINDFAIL",
     record: Annotated[
         bool, typer.Option(help="Keep accepted submissions in memory (off: less memory)")
     ] = False,
@@ -93,6 +102,9 @@ def smsc_command(
             rules=load_rules(rules) if rules is not None else (),
             throttle_every=throttle_every,
             reject_prefix=reject_prefix,
+            refuse_binds=refuse_binds,
+            refuse_binds_for_ms=refuse_for_ms,
+            refuse_bind_status=parse_status(refuse_status),
             record=record,
             window=window,
         )

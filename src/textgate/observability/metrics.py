@@ -111,9 +111,17 @@ class _SnapshotCollector(Collector):
             "Binds up, for connectors with links.",
             labels=["connector"],
         )
+        link_up = GaugeMetricFamily(
+            "textgate_link_up",
+            "1 if the link is bound, for connectors that report their links (SMPP: each bind).",
+            labels=["connector", "link"],
+        )
         for c in snap.connectors:
             state.add_metric([c.name, c.kind], 0.0 if c.bound is False else 1.0)
             if c.links_up is not None:
                 links.add_metric([c.name], float(c.links_up))
+            for health in c.link_health:
+                link_up.add_metric([c.name, health.name], 1.0 if health.up else 0.0)
         yield state
         yield links
+        yield link_up

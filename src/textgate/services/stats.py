@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from textgate.connectors.base import Connector
+from textgate.connectors.health import HasLinks, LinkHealth
 from textgate.core.accounts import ApiKey
 from textgate.core.clock import Clock, system_clock
 from textgate.core.message import Status
@@ -77,6 +78,8 @@ class ConnectorState:
     throughput: float | None
     """Messages handed over per second, measured between the last two looks; None at first."""
     handed_over: int
+    link_health: tuple[LinkHealth, ...] = ()
+    """Each link's state, for connectors that report them (SMPP: one per bind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +201,10 @@ def _state(
     throughput = None
     if previous is not None and now > previous[0]:
         throughput = max(0, handed - previous[1].get(conn.name, 0)) / (now - previous[0])
+    kind: str | None = getattr(conn, "kind", None)  # a stand-in names what it stands for
     return ConnectorState(
         name=conn.name,
-        kind=type(conn).__name__.removesuffix("Connector").lower() or "connector",
+        kind=kind or type(conn).__name__.removesuffix("Connector").lower() or "connector",
         bound=None if links_up is None else links_up > 0,
         links_up=links_up,
         links=links,
@@ -208,4 +212,5 @@ def _state(
         max_rate=getattr(options, "max_rate", None),
         throughput=throughput,
         handed_over=handed,
+        link_health=tuple(conn.links()) if isinstance(conn, HasLinks) else (),
     )

@@ -11,6 +11,7 @@ import pytest
 
 from tests.connectors.smpp.peer import FakeSmsc, VirtualTime, running_smsc
 from textgate.connectors.base import Connector, Submission
+from textgate.connectors.health import LinkState
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
 from textgate.connectors.smpp.constants import CommandStatus, MessageState, Tag
 from textgate.connectors.smpp.pdus import NO_TLVS, DeliverSm, DeliverSmResp
@@ -281,11 +282,19 @@ async def test_start_while_smsc_down_binds_later(sink: Sink) -> None:
         await conn.stop()
 
 
-async def test_bad_credentials_raise_on_start(smsc: FakeSmsc, sink: Sink) -> None:
-    conn = make(smsc, password="wrong")
-    with pytest.raises(ConnectorError) as info:
-        await conn.start(sink)
-    assert not info.value.retryable
+async def test_bad_credentials_do_not_raise_on_start(smsc: FakeSmsc, sink: Sink) -> None:
+    conn = make(smsc, password="wrong", reconnect_auth_min=30.0)
+    await conn.start(sink)  # refused: shown and retried later, never raised
+    try:
+        [link] = conn.links()
+        assert link.state is LinkState.AUTH_REFUSED and not link.up
+        assert link.last_error == "bind refused: ESME_RINVPASWD"
+        assert link.retry_at is not None
+        with pytest.raises(ConnectorError) as info:
+            await conn.submit([sub()])
+        assert info.value.retryable and info.value.code == "smpp_not_bound"
+    finally:
+        await conn.stop()
 
 
 async def test_stop_unbinds(smsc: FakeSmsc, sink: Sink, caplog: pytest.LogCaptureFixture) -> None:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from textgate.cli import app
 from textgate.connectors.base import Submission
+from textgate.connectors.health import LinkState
 from textgate.connectors.smpp.client import BindMode, bind
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
 from textgate.connectors.smpp.constants import CommandStatus
@@ -201,17 +202,25 @@ async def test_undelivered_receipt(sink: Sink) -> None:
 
 async def test_wrong_password_is_refused(smsc: Smsc, sink: Sink) -> None:
     conn = _connector(smsc, password="wrong")
-    with pytest.raises(ConnectorError, match="RINVPASWD") as info:
-        await conn.start(sink)
-    assert not info.value.retryable
-    assert smsc.bound_sessions == 0
+    await conn.start(sink)
+    try:
+        [link] = conn.links()
+        assert link.state is LinkState.AUTH_REFUSED
+        assert link.last_error == "bind refused: ESME_RINVPASWD"
+        assert smsc.bound_sessions == 0
+    finally:
+        await conn.stop()
 
 
 async def test_unknown_system_id_is_refused(smsc: Smsc, sink: Sink) -> None:
     conn = SmppConnector("x", SmppOptions(port=smsc.port, system_id="who", password="x"))
-    with pytest.raises(ConnectorError, match="RINVSYSID") as info:
-        await conn.start(sink)
-    assert not info.value.retryable
+    await conn.start(sink)
+    try:
+        [link] = conn.links()
+        assert link.state is LinkState.AUTH_REFUSED
+        assert link.last_error == "bind refused: ESME_RINVSYSID"
+    finally:
+        await conn.stop()
 
 
 async def test_submit_before_bind(smsc: Smsc) -> None:
@@ -329,7 +338,8 @@ async def test_stop_unbinds_clients(sink: Sink) -> None:
 def test_cli_help() -> None:
     result = CliRunner().invoke(app, ["smsc", "--help"])
     assert result.exit_code == 0, result.output
-    for option in ("--receipt-delay-ms", "--account", "--rules", "--final-stat", "--record"):
+    options = ("--receipt-delay-ms", "--account", "--rules", "--final-stat", "--record")
+    for option in (*options, "--refuse-binds", "--refuse-for-ms", "--refuse-status"):
         assert option in result.output
 
 
@@ -339,3 +349,10 @@ def test_cli_refuses_a_bad_rules_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["smsc", "--port", "0", "--rules", str(rules)])
     assert result.exit_code != 0
     assert "final_stat" in result.output
+
+
+@pytest.mark.parametrize("status", ["ESME_ROK", "NOPE"])
+def test_cli_refuses_a_bad_refuse_status(status: str) -> None:
+    result = CliRunner().invoke(app, ["smsc", "--port", "0", "--refuse-status", status])
+    assert result.exit_code != 0
+    assert "refuse_bind_status must not be ESME_ROK" in result.output or "unknown" in result.output

@@ -46,7 +46,7 @@ from textgate.connectors.base import (
 )
 from textgate.connectors.smpp.constants import CommandStatus, PduError
 from textgate.connectors.smpp.inbound import DeliverHandler
-from textgate.connectors.smpp.links import Link, LinkPool
+from textgate.connectors.smpp.links import Link, LinkHealth, LinkPool
 from textgate.connectors.smpp.options import SmppOptions
 from textgate.connectors.smpp.outbound import Source, SubmitBuilder
 from textgate.connectors.smpp.pacing import Backpressure, Clock, Sleep, TokenBucket
@@ -352,6 +352,10 @@ class SmppConnector:
         finally:
             link.busy -= 1
         return report_from_query(self.name, external_id, resp)
+
+    def links(self) -> tuple[LinkHealth, ...]:
+        """Each bind's state, for readiness, metrics and the dashboard (``HasLinks``)."""
+        return self._pool.health()
 
 
 def _release(link: Link, _: object) -> None:

@@ -1,9 +1,15 @@
 """The binds of one connector: each a transceiver session kept up by its own supervisor.
 
-A :class:`Link` binds, waits for its session to close, and binds again with exponential
-backoff (``reconnect_initial`` doubling up to ``reconnect_max``). :class:`LinkPool` holds
-``binds`` links, picks the least busy bound one for each message, and tells whether any is
-up. Receipts and inbound messages may arrive on any bind; all share one request handler.
+A :class:`Link` tries to bind once at start, then keeps trying in the background: a failed
+bind never raises, it is logged, shown in :meth:`Link.health` and retried. The pause before
+the next attempt doubles from ``reconnect_initial`` up to ``reconnect_max``; after the SMSC
+refused the credentials (ESME_RINVPASWD, ESME_RINVSYSID, ESME_RBINDFAIL: SMPP 3.4 5.1.3,
+table 5-2) it is at least ``reconnect_auth_min`` and doubles up to ``reconnect_max`` (or
+stays at ``reconnect_auth_min`` when that is larger): many carriers lock an account after a
+few bad binds, and a supervisor restarting the gateway must not hammer them either.
+:class:`LinkPool` holds ``binds`` links, picks the least busy bound one for each message,
+tells whether any is up and reports each link's health. Receipts and inbound messages may
+arrive on any bind; all share one request handler.
 """
 
 from __future__ import annotations
@@ -11,15 +17,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime, timedelta
 
+from textgate.connectors.health import LinkHealth, LinkState
 from textgate.connectors.smpp.client import bind
 from textgate.connectors.smpp.options import SmppOptions
 from textgate.connectors.smpp.session import Handler, Session
 from textgate.errors import ConnectorError
 
-__all__ = ["Link", "LinkPool"]
+__all__ = ["Link", "LinkHealth", "LinkPool", "LinkState"]
 
 log = logging.getLogger(__name__)
+
+_LOST = "link lost"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Link:
@@ -34,6 +48,12 @@ class Link:
         self._session: Session | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
+        self._delay = 0.0
+        """The last pause between attempts (0: none since the link was last bound)."""
+        self._state = LinkState.DOWN
+        self._since = _now()
+        self._error: str | None = None
+        self._retry_at: datetime | None = None
 
     @property
     def session(self) -> Session | None:
@@ -41,17 +61,21 @@ class Link:
         session = self._session
         return session if session is not None and not session.closed else None
 
+    def health(self) -> LinkHealth:
+        state = self._state
+        if state is LinkState.BOUND and self.session is None:
+            state = LinkState.DOWN  # closed a moment ago; the supervisor has not woken yet
+        return LinkHealth(self.label, state, self._since, self._error, self._retry_at)
+
     async def start(self) -> None:
-        """Bind once now, then keep the link bound in the background. A refusal of the
-        credentials (not retryable) is raised; any other failure is retried."""
+        """Try to bind once now, then keep the link bound in the background. Never raises
+        for a failed bind: the failure is logged, shown by :meth:`health` and retried."""
         self._stopping = False
-        try:
-            await self._bind()
-        except ConnectorError as exc:
-            if not exc.retryable:
-                raise
-            log.warning("smpp %s: bind failed, will retry: %s", self.label, exc.message)
-        self._supervisor = asyncio.create_task(self._supervise(), name=f"smpp-{self.label}")
+        self._delay = 0.0
+        delay = await self._attempt()
+        if self._stopping:  # stopped while this first attempt was under way
+            return
+        self._supervisor = asyncio.create_task(self._supervise(delay), name=f"smpp-{self.label}")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -61,9 +85,62 @@ class Link:
                 await self._supervisor
             self._supervisor = None
         session, self._session = self._session, None
+        self._enter(LinkState.DOWN)
         self._pool.changed()
         if session is not None:
             await session.unbind(timeout=self._options.unbind_timeout)
+
+    # ------------------------------------------------------------------ state
+
+    def _enter(self, state: LinkState, *, retry_in: float | None = None) -> None:
+        # ``since`` marks the last change between bound and not bound: "down since" stays
+        # put while attempts come and go.
+        if (state is LinkState.BOUND) != (self._state is LinkState.BOUND):
+            self._since = _now()
+        self._state = state
+        self._retry_at = None if retry_in is None else _now() + timedelta(seconds=retry_in)
+
+    def _next_delay(self, *, auth: bool) -> float:
+        opts = self._options
+        if auth:
+            floor, cap = opts.reconnect_auth_min, max(opts.reconnect_max, opts.reconnect_auth_min)
+        else:
+            floor, cap = opts.reconnect_initial, opts.reconnect_max
+        self._delay = floor if self._delay <= 0 else min(max(self._delay * 2, floor), cap)
+        return self._delay
+
+    def _failed(self, error: str, *, auth: bool) -> float:
+        """Record a failed attempt; return the pause before the next one."""
+        repeated = self._state is LinkState.AUTH_REFUSED and self._error == error
+        delay = self._next_delay(auth=auth)
+        self._error = error
+        if auth:
+            self._enter(LinkState.AUTH_REFUSED, retry_in=delay)
+            # ERROR once per refusal, not on every retry: it needs an operator.
+            level = logging.DEBUG if repeated else logging.ERROR
+            log.log(level, "smpp %s: %s; next try in %.1f s", self.label, error, delay)
+        else:
+            self._enter(LinkState.DOWN, retry_in=delay)
+            log.warning("smpp %s: bind failed (next try in %.1f s): %s", self.label, delay, error)
+        return delay
+
+    # ------------------------------------------------------------------ binding
+
+    async def _attempt(self) -> float | None:
+        """One bind attempt: None once bound, else the pause before the next attempt."""
+        if self._error is None:
+            self._enter(LinkState.BINDING)
+        else:  # a failed link shows why until it binds, not a flicker per attempt
+            self._retry_at = None
+        try:
+            await self._bind()
+        except ConnectorError as exc:
+            # Not retryable from bind() means the SMSC refused the credentials.
+            return self._failed(exc.message, auth=not exc.retryable)
+        except Exception as exc:  # a bug or a malformed answer must not end the supervisor
+            log.exception("smpp %s: bind attempt failed", self.label)
+            return self._failed(repr(exc), auth=False)
+        return None
 
     async def _bind(self) -> None:
         opts = self._options
@@ -83,14 +160,22 @@ class Link:
         if self._stopping:
             await session.unbind(timeout=opts.unbind_timeout)
             return
+        refused = self._state is LinkState.AUTH_REFUSED
         self._session = session
+        self._delay = 0.0
+        self._enter(LinkState.BOUND)
         self._pool.changed()
-        log.info("smpp %s: bound to %s:%d", self.label, opts.host, opts.port)
+        log.log(
+            logging.WARNING if refused else logging.INFO,
+            "smpp %s: bound to %s:%d%s",
+            self.label,
+            opts.host,
+            opts.port,
+            " (the credentials were refused before)" if refused else "",
+        )
 
-    async def _supervise(self) -> None:
+    async def _supervise(self, delay: float | None) -> None:
         """Wait for the session to close, then rebind with backoff."""
-        opts = self._options
-        delay = opts.reconnect_initial
         while not self._stopping:
             session = self._session
             if session is not None:
@@ -98,19 +183,17 @@ class Link:
                 if self._session is session:
                     self._session = None
                 self._pool.changed()
-                log.warning("smpp %s: link lost, rebinding", self.label)
-                delay = opts.reconnect_initial
+                if self._stopping:
+                    return
+                self._delay = 0.0
+                delay = self._next_delay(auth=False)
+                self._error = _LOST
+                self._enter(LinkState.DOWN, retry_in=delay)
+                log.warning("smpp %s: link lost, rebinding in %.1f s", self.label, delay)
+            elif delay is None:  # not bound and nothing scheduled: only while stopping
+                delay = self._next_delay(auth=False)
             await asyncio.sleep(delay)
-            try:
-                await self._bind()
-            except ConnectorError as exc:
-                delay = min(delay * 2, opts.reconnect_max)
-                log.warning(
-                    "smpp %s: rebind failed (next try in %.1f s): %s",
-                    self.label,
-                    delay,
-                    exc.message,
-                )
+            delay = await self._attempt()
 
 
 class LinkPool:
@@ -125,6 +208,10 @@ class LinkPool:
     def bound(self) -> int:
         """How many links are bound now."""
         return sum(1 for link in self.links if link.session is not None)
+
+    def health(self) -> tuple[LinkHealth, ...]:
+        """Each link's state, in bind order."""
+        return tuple(link.health() for link in self.links)
 
     def changed(self) -> None:
         """A link bound or lost its session."""
@@ -147,14 +234,9 @@ class LinkPool:
         return min(up, key=lambda link: link.busy) if up else None
 
     async def start(self) -> None:
-        """Bind all links at once; if one is refused for good, stop them all and raise."""
-        results = await asyncio.gather(
-            *(link.start() for link in self.links), return_exceptions=True
-        )
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            await self.stop()
-            raise errors[0]
+        """Try to bind all links at once; those that fail keep trying in the background
+        (see :class:`Link`), so this never raises for a refused or failed bind."""
+        await asyncio.gather(*(link.start() for link in self.links))
 
     async def stop(self) -> None:
         await asyncio.gather(*(link.stop() for link in self.links))

@@ -56,7 +56,12 @@ class SmppOptions:
     connect_timeout: float = 10.0
     unbind_timeout: float = 2.0
     reconnect_initial: float = 0.5
+    """Pause before rebinding after a lost link or a failed bind; doubles on each failure."""
     reconnect_max: float = 30.0
+    reconnect_auth_min: float = 60.0
+    """Least pause after the SMSC refused the credentials (ESME_RINVPASWD, ESME_RINVSYSID,
+    ESME_RBINDFAIL); doubles while the refusals go on, up to ``reconnect_max`` if that is
+    larger. Long, so that retrying cannot lock the carrier account."""
     max_rate: float = 0.0
     """submit_sm per second over all binds together; 0 = unlimited."""
     rate_burst: int = 0
@@ -95,6 +100,10 @@ class SmppOptions:
             raise ValueError("throttle_retries must not be negative")
         if not 0 < self.throttle_backoff_initial <= self.throttle_backoff_max:
             raise ValueError("need 0 < throttle_backoff_initial <= throttle_backoff_max")
+        if not 0 < self.reconnect_initial <= self.reconnect_max:
+            raise ValueError("need 0 < reconnect_initial <= reconnect_max")
+        if self.reconnect_auth_min <= 0:
+            raise ValueError("reconnect_auth_min must be positive")
         if self.query_after_ms < 0:
             raise ValueError("query_after_ms must not be negative")
         for kind in ("alphanumeric", "international", "national", "shortcode", "numeric"):

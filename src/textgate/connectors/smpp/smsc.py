@@ -6,6 +6,8 @@ It runs one :class:`Session` per TCP connection, with a handler that:
   (ESME_RINVSYSID for an unknown system_id, ESME_RINVPASWD for a wrong password,
   ESME_RALYBND for a second bind on the same link); every other request before a successful
   bind is answered ESME_RINVBNDSTS, as are submit_sm and query_sm on a receiver bind;
+  ``refuse_binds`` / ``refuse_binds_for_ms`` refuse the first binds after start whatever
+  the credentials (:class:`BindRefusal`), to test an ESME that must bind again later;
 - answers submit_sm as the behaviour for its destination says (:mod:`smsc_rules`: global
   options, overridden per destination prefix): accept with a message id unique across
   restarts, refuse with a command_status, answer late, never answer or drop the connection;
@@ -119,7 +121,8 @@ class Smsc:
     included, that the ESME answered ESME_ROK), ``throttled`` (ESME_RTHROTTLED answers),
     ``rejected`` (other refusals), ``dropped`` (connections closed by a drop rule),
     ``ignored`` (submit_sm never answered), ``queried`` (query_sm answered), ``mo_sent``
-    (send_mo messages all of whose parts were answered ESME_ROK).
+    (send_mo messages all of whose parts were answered ESME_ROK), ``binds_refused`` (bind
+    requests refused by the bind fault, not by authentication).
     """
 
     def __init__(self, options: SmscOptions | None = None) -> None:
@@ -134,9 +137,13 @@ class Smsc:
         self.ignored = 0
         self.queried = 0
         self.mo_sent = 0
+        self.binds_refused = 0
         self.received: list[Received] = []
         """Accepted submissions, oldest first, when ``options.record`` is set."""
         self._rules = self.options.rule_book()
+        self._bind_refusal = self.options.bind_refusal()
+        self._binds_seen = 0
+        self._started_at = 0.0
         self._store = MessageStore(self.options.remember)
         self._submit_count = 0
         self._id_prefix = ""
@@ -158,6 +165,8 @@ class Smsc:
         # from ever naming an id issued before a restart.
         self._id_prefix = secrets.token_hex(4)
         self._ids = itertools.count(1)
+        self._binds_seen = 0
+        self._started_at = asyncio.get_running_loop().time()
         self._server = await asyncio.start_server(
             self._on_client, self.options.host, self.options.port
         )
@@ -241,8 +250,14 @@ class Smsc:
     def _bind(self, link: _Link, pdu: Bind) -> BindResp:
         resp_cls = BIND_RESPONSE[type(pdu)]
         expected = self.options.accounts.get(pdu.system_id)
+        seen, self._binds_seen = self._binds_seen, self._binds_seen + 1
+        elapsed_ms = (asyncio.get_running_loop().time() - self._started_at) * 1000
+        status: int
         if link.bind_type is not None:
             status = CommandStatus.ESME_RALYBND
+        elif self._bind_refusal.refuses(seen, elapsed_ms):
+            status = self._bind_refusal.status
+            self.binds_refused += 1
         elif expected is None:
             status = CommandStatus.ESME_RINVSYSID
         elif pdu.password != expected:
@@ -255,7 +270,7 @@ class Smsc:
                 link.scheduler = ReceiptScheduler(
                     link.session, self.options.window, self._receipt_answered
                 )
-        log.info("smsc: %s %r: %s", type(pdu).__name__, pdu.system_id, CommandStatus(status).name)
+        log.info("smsc: %s %r: %s", type(pdu).__name__, pdu.system_id, _status_name(status))
         return resp_cls(
             sequence_number=pdu.sequence_number,
             command_status=status,
@@ -400,6 +415,13 @@ class Smsc:
         assert resp is not None
         self.mo_sent += 1
         return resp
+
+
+def _status_name(status: int) -> str:
+    try:
+        return CommandStatus(status).name
+    except ValueError:  # a refuse_bind_status outside table 5-2
+        return f"0x{status:08X}"
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -10,6 +10,7 @@ from textgate.connectors.smpp.constants import CommandStatus
 from textgate.connectors.smpp.smsc_rules import (
     BadReceipt,
     Behaviour,
+    BindRefusal,
     DeliverAs,
     RuleBook,
     SmscRule,
@@ -63,6 +64,13 @@ class SmscOptions:
     reject_prefix: str = ""
     """Shorthand for a rule answering this prefix ESME_RINVDSTADR (a rule in ``rules``
     with the same prefix replaces it)."""
+    refuse_binds: int = 0
+    """Refuse the first N bind requests after start (counted over all connections) with
+    ``refuse_bind_status``, then authenticate as usual; 0 = none (see :class:`BindRefusal`)."""
+    refuse_binds_for_ms: int = 0
+    """Refuse every bind request for this long after start, in ms; 0 = none."""
+    refuse_bind_status: int = CommandStatus.ESME_RBINDFAIL
+    """command_status of those refusals (a name or a number when loading)."""
     record: bool = False
     """Keep every accepted submission in :attr:`Smsc.received`."""
     remember: int = 100_000
@@ -81,6 +89,7 @@ class SmscOptions:
         object.__setattr__(self, "receipts_as", parse_deliver_as(self.receipts_as, "receipts_as"))
         object.__setattr__(self, "mo_as", parse_deliver_as(self.mo_as, "mo_as"))
         object.__setattr__(self, "rules", coerce_rules(self.rules))
+        object.__setattr__(self, "refuse_bind_status", self.bind_refusal().status)
         if self.throttle_every < 0:
             raise ValueError("throttle_every must be 0 or more")
         if self.window < 1:
@@ -113,6 +122,9 @@ class SmscOptions:
             bad_receipt=rule.bad_receipt,
             receipts_as=rule.receipts_as,
         )
+
+    def bind_refusal(self) -> BindRefusal:
+        return BindRefusal(self.refuse_binds, self.refuse_binds_for_ms, self.refuse_bind_status)
 
     def rule_book(self) -> RuleBook:
         rules = self.rules

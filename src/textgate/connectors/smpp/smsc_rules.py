@@ -37,6 +37,7 @@ __all__ = [
     "FINAL_STATS",
     "BadReceipt",
     "Behaviour",
+    "BindRefusal",
     "DeliverAs",
     "RuleBook",
     "SmscRule",
@@ -167,6 +168,34 @@ class Behaviour:
         failure (:data:`FAILURE_STATS`), 00 = none."""
         mode = registered_delivery & 0x03
         return mode == 1 or (mode == 2 and self.final_stat in FAILURE_STATS)
+
+
+@dataclass(frozen=True, slots=True)
+class BindRefusal:
+    """A fault of the bind itself, whatever the credentials: the first ``count`` bind
+    requests, and every one in the first ``for_ms`` ms after the SMSC started, are answered
+    ``status``; later ones are authenticated as usual. An SMSC restarting, or a carrier
+    account locked for a while, looks like this to the ESME."""
+
+    count: int = 0
+    for_ms: int = 0
+    status: int = CommandStatus.ESME_RBINDFAIL
+    """command_status of the refusal (SMPP 3.4 5.1.3, table 5-2): e.g. 0x0D ESME_RBINDFAIL,
+    0x0E ESME_RINVPASWD, 0x0F ESME_RINVSYSID (textgate's client treats these three as a
+    refusal of the credentials), or 0x08 ESME_RSYSERR (a transient failure)."""
+
+    def __post_init__(self) -> None:
+        _nonneg(self.count, "refuse_binds")
+        _nonneg(self.for_ms, "refuse_binds_for_ms")
+        status = parse_status(self.status)
+        if status == CommandStatus.ESME_ROK:
+            raise ValueError("refuse_bind_status must not be ESME_ROK")
+        object.__setattr__(self, "status", status)
+
+    def refuses(self, seen: int, elapsed_ms: float) -> bool:
+        """Whether the bind request numbered ``seen`` (0 for the first since start), which
+        arrived ``elapsed_ms`` after start, is refused."""
+        return seen < self.count or elapsed_ms < self.for_ms
 
 
 @dataclass(frozen=True, slots=True)

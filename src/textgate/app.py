@@ -84,7 +84,7 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    metrics = Metrics(gw.services.stats)
+    metrics = Metrics(gw.services.stats, gw.loops)
     app.metrics = metrics
     app.state.gateway = gw
     app.state.services = gw.services
@@ -124,18 +124,21 @@ def create_app(
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> JSONResponse:
-        """Ready to take traffic: the database answers and, where this process dispatches,
-        at least one connector can carry messages."""
+        """Ready to take traffic: the database answers, no background loop keeps failing
+        and, where this process dispatches, at least one connector can carry messages."""
         ok = await gw.db.ping()
         links = gw.services.stats.links()
         carrying = not settings.run_dispatcher or any(c.bound is not False for c in links)
-        ready = ok and carrying
-        body = {
+        failing = gw.loops.report()
+        ready = ok and carrying and not failing
+        body: dict[str, object] = {
             "status": "ready" if ready else "not ready",
             "database": ok,
             "connectors": {c.name: "n/a" if c.bound is None else c.bound for c in links},
             "links": {c.name: [_link_view(h) for h in c.link_health] for c in links},
         }
+        if failing:
+            body["failing_loops"] = failing
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["operations"], response_class=Response)

@@ -22,6 +22,7 @@ from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
 from textgate.core.routing import Routes
 from textgate.dispatch.worker import Dispatcher
+from textgate.loops import LoopRegistry
 from textgate.notify.sender import MailDispatcher
 from textgate.notify.sinks import build_sink
 from textgate.services.accounts import AccountService
@@ -83,14 +84,19 @@ log = logging.getLogger(__name__)
 
 
 def build_connector(
-    cfg: ConnectorSettings, *, outbox: DeviceOutbox | None = None, hub: WakeHub | None = None
+    cfg: ConnectorSettings,
+    *,
+    outbox: DeviceOutbox | None = None,
+    hub: WakeHub | None = None,
+    loops: LoopRegistry | None = None,
 ) -> Connector:
     if cfg.type == "android":
         if outbox is None or hub is None:
             raise ValueError("the android connector needs the gateway's device outbox and hub")
-        return AndroidConnector(cfg.name, AndroidOptions.from_mapping(cfg.options), outbox, hub)
+        options = AndroidOptions.from_mapping(cfg.options)
+        return AndroidConnector(cfg.name, options, outbox, hub, loops)
     if cfg.type == "simulator":
-        return SimulatorConnector(cfg.name, SimulatorOptions.from_mapping(cfg.options))
+        return SimulatorConnector(cfg.name, SimulatorOptions.from_mapping(cfg.options), loops)
     if cfg.type == "smpp":
         return SmppConnector(cfg.name, SmppOptions.from_mapping(cfg.options))
     raise ValueError(f"unknown connector type {cfg.type!r}")  # pragma: no cover
@@ -113,11 +119,13 @@ class Gateway:
             settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        # Health of this process's background loops, for /readyz and /metrics.
+        self.loops = LoopRegistry()
         self.queue = DispatchQueue(self.db, self.worker_id)
         self.dispatcher: Dispatcher | None = None
         self.receiver: ReportReceiver | None = None
         self.connectors: dict[str, Connector] = {}
-        self.writer = OrderWriter(self.db, on_commit=self._wake)
+        self.writer = OrderWriter(self.db, on_commit=self._wake, loops=self.loops)
         accounts = AccountRepo(self.db, clock)
         messages = MessageRepo(self.db, clock)
         self.inbound_repo = InboundRepo(self.db, clock)
@@ -221,7 +229,9 @@ class Gateway:
         if not dispatch:
             return
         self.connectors = {
-            c.name: build_connector(c, outbox=self.device_outbox, hub=self.device_hub)
+            c.name: build_connector(
+                c, outbox=self.device_outbox, hub=self.device_hub, loops=self.loops
+            )
             for c in self.settings.connectors
         }
         self.receiver = ReportReceiver(self.queue, self._clock)
@@ -233,6 +243,7 @@ class Gateway:
                 self.settings.inbound.opt_out_keywords, self.settings.inbound.opt_in_keywords
             ),
             clock=self._clock,
+            loops=self.loops,
         )
         self.inbound.start()
         for name, connector in list(self.connectors.items()):
@@ -264,6 +275,7 @@ class Gateway:
                 self.settings.webhooks,
                 self.target_checker,
                 clock=self._clock,
+                loops=self.loops,
             )
             await self.webhooks.start()
         if self.settings.mail.enabled:
@@ -272,10 +284,11 @@ class Gateway:
                 build_sink(self.settings.mail, Path(self.settings.data_dir)),
                 self.settings.mail,
                 self._clock,
+                self.loops,
             )
             await self.mail.start()
         if not self.db.is_sqlite:
-            self._listener = PgListener(self.db.url, self._wake)
+            self._listener = PgListener(self.db.url, self._wake, self.loops)
             await self._listener.start()
 
     async def stop(self) -> None:

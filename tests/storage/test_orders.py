@@ -11,6 +11,7 @@ from textgate.core.clock import from_ms, system_clock
 from textgate.core.ids import IdGenerator
 from textgate.core.message import Message, Order, Status
 from textgate.errors import Conflict
+from textgate.loops import LoopRegistry
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.db import Database
 from textgate.storage.messages import MessageFilter, MessageRepo
@@ -74,6 +75,33 @@ async def test_a_bad_order_does_not_fail_its_batch_neighbours(db: Database) -> N
     assert not isinstance(results[2], BaseException)
     stored = await MessageRepo(db).search(account.id, MessageFilter(), limit=10)
     assert len(stored) == 3
+
+
+async def test_the_writer_goes_on_after_a_failure_outside_the_write(db: Database) -> None:
+    """A failure the writer's own handling does not cover (here the wake-up callback)
+    neither kills its loop nor leaves anyone waiting."""
+    account = await AccountRepo(db).create("a")
+    loops = LoopRegistry()
+    calls = 0
+
+    def on_commit() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("wake-up failed")
+
+    writer = OrderWriter(db, on_commit=on_commit, loops=loops)
+    await writer.start()
+    ids = IdGenerator()
+    try:
+        first = await writer.commit(_write(account.id, ids))
+        second = await writer.commit(_write(account.id, ids))
+    finally:
+        await writer.stop()
+    assert first.refused is None and second.refused is None and calls == 2
+    health = loops.health("order-writer")
+    assert health.failures_total == 1 and health.failures == 0
+    assert health.last_error == "RuntimeError: wake-up failed"
 
 
 def test_ids_are_monotonic_within_a_millisecond() -> None:

@@ -29,6 +29,7 @@ from textgate.connectors.base import (
 from textgate.core.clock import from_ms
 from textgate.core.message import DeliveryReport, Status
 from textgate.errors import ConnectorError
+from textgate.loops import LoopRegistry, stop_loop
 
 __all__ = ["SimulatorConnector", "SimulatorOptions"]
 
@@ -70,7 +71,10 @@ _FINALS = {
 class SimulatorConnector:
     report_query_after_ms: int
 
-    def __init__(self, name: str, options: SimulatorOptions) -> None:
+    def __init__(
+        self, name: str, options: SimulatorOptions, loops: LoopRegistry | None = None
+    ) -> None:
+        self._loops = loops or LoopRegistry()
         self.name = name
         self.options = options
         self._sink: ReportSink | None = None
@@ -101,14 +105,11 @@ class SimulatorConnector:
             path = Path(self.options.journal)
             path.parent.mkdir(parents=True, exist_ok=True)
             self._journal = await asyncio.to_thread(path.open, "a", encoding="utf-8")
-        self._task = asyncio.create_task(self._report_loop(), name=f"simulator-{self.name}")
+        self._task = self._loops.spawn(f"simulator-{self.name}", self._report_once)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_loop(self._task)
+        self._task = None
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -213,25 +214,23 @@ class SimulatorConnector:
             )
         return reports
 
-    async def _report_loop(self) -> None:
-        while True:
-            if not self._timers:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            delay = self._timers[0][0] - time.time()
-            if delay > 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                continue
-            now = time.time()
-            due: list[DeliveryReport] = []
-            while self._timers and self._timers[0][0] <= now and len(due) < 2000:
-                due.append(heapq.heappop(self._timers)[2])
-            if self._sink is not None and due:
-                try:
-                    await self._sink(due)
-                except Exception:
-                    # The reports are not lost for good: query() answers for them later.
-                    log.exception("report sink failed for %d simulator reports", len(due))
+    async def _report_once(self) -> None:
+        """Wait for the next report to fall due, then hand over those due (at most 2000).
+
+        Reports the sink fails to take are not lost for good: query() answers for them."""
+        if not self._timers:
+            self._wake.clear()
+            await self._wake.wait()
+            return
+        delay = self._timers[0][0] - time.time()
+        if delay > 0:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            return
+        now = time.time()
+        due: list[DeliveryReport] = []
+        while self._timers and self._timers[0][0] <= now and len(due) < 2000:
+            due.append(heapq.heappop(self._timers)[2])
+        if self._sink is not None and due:
+            await self._sink(due)

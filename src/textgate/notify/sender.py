@@ -11,6 +11,7 @@ import asyncio
 
 from textgate.config import MailSettings
 from textgate.core.clock import Clock, system_clock
+from textgate.loops import LoopRegistry
 from textgate.notify.sinks import MailError, MailSink
 from textgate.services.outbox import Pump, Retries
 from textgate.storage.mail import DueMail, MailRepo
@@ -22,13 +23,18 @@ class MailDispatcher:
     """Drains the mail queue through a sink; purges finished mail past its retention."""
 
     def __init__(
-        self, repo: MailRepo, sink: MailSink, settings: MailSettings, clock: Clock = system_clock
+        self,
+        repo: MailRepo,
+        sink: MailSink,
+        settings: MailSettings,
+        clock: Clock = system_clock,
+        loops: LoopRegistry | None = None,
     ) -> None:
         self._repo = repo
         self._sink = sink
         self._settings = settings
         self._clock = clock
-        self._pump = Pump(settings.poll_seconds)
+        self._pump = Pump(settings.poll_seconds, loops)
         self._retries = Retries(settings, clock)
 
     async def start(self) -> None:

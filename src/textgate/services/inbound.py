@@ -8,7 +8,6 @@ included; DESIGN section 3). Ownership comes from ``inbound.numbers`` in the set
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from textgate.core.clock import Clock, system_clock
 from textgate.core.conversations import Thread, ThreadItem
 from textgate.core.inbound import Inbound, InboundMessage, Keywords
 from textgate.errors import NotFound
+from textgate.loops import LoopRegistry, stop_loop
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.conversations import ConversationRepo
 from textgate.storage.inbound import InboundFilter, InboundRepo, Route
@@ -89,9 +89,11 @@ class InboundReceiver:
         reassembly_timeout_seconds: float = 3600.0,
         keywords: Keywords | None = None,
         clock: Clock = system_clock,
+        loops: LoopRegistry | None = None,
     ) -> None:
         self._repo = repo
         self._router = router
+        self._loops = loops or LoopRegistry()
         self._keywords = keywords or Keywords()
         self._timeout_ms = int(reassembly_timeout_seconds * 1000)
         self._clock = clock
@@ -108,26 +110,17 @@ class InboundReceiver:
 
     def start(self) -> None:
         if self._sweeper is None:
-            self._sweeper = asyncio.create_task(self._sweep(), name="inbound-sweeper")
+            self._sweeper = self._loops.spawn("inbound-sweeper", self._sweep_once)
 
-    async def _sweep(self) -> None:
-        interval = min(60.0, max(0.05, self._timeout_ms / 4000))
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                stored = await self.flush_stale()
-            except Exception:
-                log.exception("storing stale inbound parts failed; will try again")
-                continue
-            if stored:
-                log.warning("stored %d incomplete inbound message(s) after timeout", len(stored))
+    async def _sweep_once(self) -> None:
+        await asyncio.sleep(min(60.0, max(0.05, self._timeout_ms / 4000)))
+        stored = await self.flush_stale()
+        if stored:
+            log.warning("stored %d incomplete inbound message(s) after timeout", len(stored))
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await stop_loop(self._sweeper)
+        self._sweeper = None
 
 
 class InboundService:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import random
 from collections.abc import Awaitable, Callable
 
 from textgate.config import QueueSettings
 from textgate.core.clock import Clock
 from textgate.core.webhooks import backoff_ms
+from textgate.loops import LoopRegistry, stop_loop
+from textgate.loops import Step as LoopStep
 from textgate.storage.outbox import QueueOutcome
 
 __all__ = ["Pump", "Retries"]
-
-log = logging.getLogger(__name__)
 
 Step = Callable[[], Awaitable[bool]]
 """One pass of a loop; True when it found work (the loop goes again at once)."""
@@ -24,35 +22,32 @@ _DAY_MS = 86_400_000
 
 
 class Pump:
-    """Runs steps in loops until stopped, each pausing ``poll_seconds`` when idle."""
+    """Runs steps in supervised loops until stopped, each pausing ``poll_seconds`` when idle.
 
-    def __init__(self, poll_seconds: float) -> None:
+    A failing step (the database restarting, a statement timeout) is retried with backoff
+    by :func:`textgate.loops.run_loop`: the queue is in the database, so whatever failed is
+    picked up by the next pass.
+    """
+
+    def __init__(self, poll_seconds: float, loops: LoopRegistry | None = None) -> None:
         self._poll = poll_seconds
+        self._loops = loops or LoopRegistry()
         self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = asyncio.Event()
 
     def start(self, steps: dict[str, Step]) -> None:
-        self._tasks = [asyncio.create_task(self._loop(n, s), name=n) for n, s in steps.items()]
+        self._tasks = [self._loops.spawn(n, self._pass(s)) for n, s in steps.items()]
 
     async def stop(self) -> None:
-        self._stopping.set()
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_loop(task)
+        self._tasks = []
 
-    async def _loop(self, name: str, step: Step) -> None:
-        while not self._stopping.is_set():
-            busy = False
-            try:
-                busy = await step()
-            except Exception:
-                # The queue is in the database: whatever failed is picked up next time.
-                log.exception("%s pass failed", name)
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._poll)
+    def _pass(self, step: Step) -> LoopStep:
+        async def one() -> None:
+            if not await step():
+                await asyncio.sleep(self._poll)
+
+        return one
 
 
 class Retries:

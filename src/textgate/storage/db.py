@@ -14,35 +14,89 @@ from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from textgate.errors import Conflict, StorageUnavailable
+from textgate.errors import Conflict, GatewayError, StorageUnavailable
 from textgate.storage.txn import PgRunner, SqliteRunner, Txn, TxnRunner
 from textgate.storage.writelock import WriteTurn
 
 T = TypeVar("T")
 
-__all__ = ["Database", "map_storage_errors"]
+__all__ = ["Database", "map_storage_errors", "unavailable"]
+
+
+# PostgreSQL error classes that mean "not now": the same work may succeed on a later try
+# (PostgreSQL documentation, Appendix A "PostgreSQL Error Codes"). Class 08 connection
+# exception; 53 insufficient resources (53300 too_many_connections); 57 operator
+# intervention (57014 query_canceled, which statement_timeout raises; 57P01 admin_shutdown,
+# a server restart or pg_terminate_backend; 57P03 cannot_connect_now).
+_TRANSIENT_CLASSES = frozenset({"08", "53", "57"})
+# Single codes of other classes: 40001 serialization_failure, 40P01 deadlock_detected,
+# 55P03 lock_not_available (lock_timeout), 25P03 idle_in_transaction_session_timeout.
+_TRANSIENT_CODES = frozenset({"40001", "40P01", "55P03", "25P03"})
+# Raised by the drivers and the pool themselves (a lost socket, a closed connection, a pool
+# checkout timeout), not by the server.
+_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    OSError,
+    sqlite3.OperationalError,
+    asyncpg.InterfaceError,
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps, outermost first: SQLAlchemy's ``orig`` and the
+    ``raise from`` chain (not ``__context__``: an error raised while handling another is
+    not caused by it)."""
+    chain: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if not isinstance(current, BaseException) or any(current is c for c in chain):
+            continue
+        chain.append(current)
+        todo.extend((getattr(current, "orig", None), current.__cause__))
+    return chain
+
+
+def _transient(cause: BaseException) -> bool:
+    if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+        return True
+    state = getattr(cause, "sqlstate", None)
+    if isinstance(state, str):
+        return state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_CODES
+    return isinstance(cause, _TRANSIENT_TYPES)
+
+
+def unavailable(exc: BaseException) -> BaseException | None:
+    """The driver failure that makes ``exc`` a "database unavailable", else None: the
+    innermost transient one, which names the real cause (QueryCanceledError, not the
+    wrapper SQLAlchemy put around it)."""
+    found = [c for c in _causes(exc) if _transient(c)]
+    return found[-1] if found else None
 
 
 @contextlib.contextmanager
 def map_storage_errors() -> Iterator[None]:
-    """Translate driver failures into the gateway's error tree, once, at the boundary."""
+    """Translate driver failures into the gateway's error tree, once, at the boundary.
+
+    Errors that are not the database's state of the moment (a bad statement, a bug) pass
+    through unchanged."""
     try:
         yield
     except (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError) as exc:
         raise Conflict(f"conflicting write: {exc}") from exc
-    except (
-        OperationalError,
-        InterfaceError,
-        OSError,
-        sqlite3.OperationalError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.CannotConnectNowError,
-    ) as exc:
-        raise StorageUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+    except GatewayError:
+        raise
+    except Exception as exc:
+        cause = unavailable(exc)
+        if cause is None:
+            raise
+        raise StorageUnavailable(f"database unavailable: {type(cause).__name__}") from exc
 
 
 class Database:

@@ -9,51 +9,73 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["CHANNEL", "PgListener"]
+import asyncpg  # type: ignore[import-untyped]
 
-log = logging.getLogger(__name__)
+from textgate.errors import StorageUnavailable
+from textgate.loops import Backoff, LoopRegistry, stop_loop
+from textgate.storage.db import map_storage_errors
+
+__all__ = ["CHANNEL", "LOOP", "PgListener"]
 
 CHANNEL = "textgate_due"
+LOOP = "pg-listener"
+# Reconnect soon after a blip, but not more than every 10 s while the server is away.
+_RECONNECT = Backoff(initial=0.5, cap=10.0)
 
 
 class PgListener:
-    def __init__(self, url: str, on_notify: Callable[[], None]) -> None:
+    """Holds one LISTEN connection; on each notification (and on each reconnection, to
+    catch up on what was committed meanwhile) calls ``on_notify``.
+
+    A supervised loop (:mod:`textgate.loops`): connecting is one step, waiting for the
+    connection to end is the next. A lost connection is a failure of the loop, so a server
+    that stays away shows on ``/readyz`` while the workers fall back on polling."""
+
+    def __init__(
+        self, url: str, on_notify: Callable[[], None], loops: LoopRegistry | None = None
+    ) -> None:
         self._dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._on_notify = on_notify
+        self._loops = loops or LoopRegistry()
         self._task: asyncio.Task[None] | None = None
+        self._conn: Any = None
+        self._lost = asyncio.Event()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="pg-listener")
+        self._task = self._loops.spawn(LOOP, self._step, backoff=_RECONNECT)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_loop(self._task)
+        self._task = None
+        await self._close()
 
-    async def _run(self) -> None:
-        import asyncpg  # type: ignore[import-untyped]
+    async def _step(self) -> None:
+        if self._conn is None:
+            await self._connect()
+            return
+        await self._lost.wait()
+        await self._close()
+        raise StorageUnavailable("LISTEN connection lost; polling until it is back")
 
-        delay = 0.5
-        while True:
-            conn = None
+    async def _connect(self) -> None:
+        self._lost.clear()
+        with map_storage_errors():
+            conn = await asyncpg.connect(self._dsn, timeout=10)
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=10)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda *_, ev=lost: ev.set())
+                conn.add_termination_listener(lambda *_: self._lost.set())
                 await conn.add_listener(CHANNEL, lambda *_: self._on_notify())
-                delay = 0.5
-                self._on_notify()  # catch up on anything committed while we were away
-                await lost.wait()
-            except (OSError, asyncpg.PostgresError, TimeoutError):
-                log.warning("LISTEN connection lost; polling until it is back")
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=2)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
+                raise
+        self._conn = conn
+        self._on_notify()  # catch up on anything committed while we were away
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)

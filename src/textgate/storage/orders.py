@@ -11,7 +11,6 @@ requests with one key can never both create an order, even from different proces
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from textgate.core.policy import (
     Reason,
 )
 from textgate.errors import StorageUnavailable
+from textgate.loops import LoopRegistry, stop_loop
 from textgate.storage.admission import apply_rules, charge
 from textgate.storage.db import Database
 from textgate.storage.notify import CHANNEL
@@ -78,8 +78,10 @@ class OrderWriter:
         *,
         on_commit: Callable[[], None] | None = None,
         max_batch: int = 1000,
+        loops: LoopRegistry | None = None,
     ) -> None:
         self._db = db
+        self._loops = loops or LoopRegistry()
         self._on_commit = on_commit
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -89,16 +91,14 @@ class OrderWriter:
 
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="order-writer")
+            self._task = self._loops.spawn("order-writer", self._write_next)
 
     async def stop(self) -> None:
         """Write what is queued, then stop."""
         if self._task is None:
             return
         await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await stop_loop(self._task)
         self._task = None
 
     async def commit(self, write: OrderWrite) -> CommitResult:
@@ -108,16 +108,22 @@ class OrderWriter:
         self._queue.put_nowait(_Pending(write, future))
         return await future
 
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._write_batch(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+    async def _write_next(self) -> None:
+        """One step of the writer's loop: wait for orders, write all that are queued."""
+        batch = [await self._queue.get()]
+        while len(batch) < self._max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        try:
+            await self._write_batch(batch)
+        except Exception as exc:
+            # Whatever went wrong (the loop goes on), no client may wait for ever.
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+            raise
+        finally:
+            for _ in batch:
+                self._queue.task_done()
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
         try:

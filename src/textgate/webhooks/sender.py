@@ -18,6 +18,7 @@ from textgate.config import WebhookSettings
 from textgate.core.clock import Clock, system_clock
 from textgate.core.webhooks import signature_header as make_signature
 from textgate.errors import InvalidRequest
+from textgate.loops import LoopRegistry
 from textgate.services.outbox import Pump, Retries
 from textgate.services.webhooks import TargetChecker
 from textgate.storage.webhook_feed import WebhookFeed
@@ -61,13 +62,14 @@ class WebhookDispatcher:
         checker: TargetChecker,
         *,
         clock: Clock = system_clock,
+        loops: LoopRegistry | None = None,
     ) -> None:
         self._repo = repo
         self._feed = feed
         self._settings = settings
         self._check = checker
         self._clock = clock
-        self._pump = Pump(settings.poll_seconds)
+        self._pump = Pump(settings.poll_seconds, loops)
         self._retries = Retries(settings, clock)
         self._client: httpx.AsyncClient | None = None
 

@@ -9,7 +9,6 @@ the device API) move it on to delivered, failed, expired or cancelled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -23,7 +22,7 @@ from textgate.connectors.base import (
     Submission,
 )
 from textgate.core.devices import DeviceEvent, EventName
-from textgate.errors import GatewayError
+from textgate.loops import LoopRegistry, stop_loop
 
 __all__ = ["AndroidConnector"]
 
@@ -34,25 +33,28 @@ ENQUEUED = DeviceEvent(EventName.MESSAGE_ENQUEUED)
 
 class AndroidConnector:
     def __init__(
-        self, name: str, options: AndroidOptions, outbox: DeviceOutbox, hub: WakeHub
+        self,
+        name: str,
+        options: AndroidOptions,
+        outbox: DeviceOutbox,
+        hub: WakeHub,
+        loops: LoopRegistry | None = None,
     ) -> None:
         self.name = name
         self.options = options
         self._outbox = outbox
         self._hub = hub
+        self._loops = loops or LoopRegistry()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, sink: ReportSink, inbound: InboundSink | None = None) -> None:
         # Reports and received messages reach the gateway through the device API; the
         # sinks are not needed here.
-        self._task = asyncio.create_task(self._sweep_loop(), name=f"android-{self.name}")
+        self._task = self._loops.spawn(f"android-{self.name}", self._sweep_once)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_loop(self._task)
+        self._task = None
 
     async def submit(
         self, batch: Sequence[Submission], done: OutcomeSink | None = None
@@ -71,10 +73,6 @@ class AndroidConnector:
         if swept.failed:
             log.warning("%s: %d message(s) failed over as undeliverable", self.name, swept.failed)
 
-    async def _sweep_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.sweep_seconds)
-            try:
-                await self.sweep()
-            except GatewayError:
-                log.exception("%s: sweeping device queues failed; will try again", self.name)
+    async def _sweep_once(self) -> None:
+        await asyncio.sleep(self.options.sweep_seconds)
+        await self.sweep()

@@ -174,7 +174,8 @@ async def test_pending_messages_in_the_apps_shape(running: Running, settings: An
         lifo = await c.get("/message", headers=bearer(got["token"]))
     assert r.status_code == 200
     first, second = r.json()
-    # Expedited (quality high -> priority 100) comes first whatever the order.
+    # Expedited (quality high -> priority 100) comes first whatever the order. Messages
+    # carry the connector's default validity (48 h) as validUntil and ttl.
     assert set(first) == {
         "id",
         "message",
@@ -184,7 +185,10 @@ async def test_pending_messages_in_the_apps_shape(running: Running, settings: An
         "priority",
         "state",
         "createdAt",
+        "validUntil",
+        "ttl",
     }
+    assert 47 * 3600 < first["ttl"] <= 48 * 3600
     assert first["message"] == "Bonjour" and first["textMessage"] == {"text": "Bonjour"}
     assert first["phoneNumbers"] == ["+33612345678"] and first["priority"] == 100
     assert first["withDeliveryReport"] is True and first["state"] == "Pending"

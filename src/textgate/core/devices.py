@@ -18,6 +18,7 @@ from textgate.core.message import Status
 from textgate.errors import ConnectorError
 
 __all__ = [
+    "DEFAULT_VALIDITY_SECONDS",
     "Device",
     "DeviceEvent",
     "DeviceMessage",
@@ -135,6 +136,10 @@ class PhoneReport:
 
 
 Failover = Literal["reroute", "fail"]
+# A message waits on (or for) a phone at most two days unless configured otherwise: the
+# longest validity SMS networks commonly grant, and a bound on how long a message a phone
+# took without reporting stays open.
+DEFAULT_VALIDITY_SECONDS = 48 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,17 +150,20 @@ class PlacementRules:
     """Send through this device (its label, name or id) unless the sender names another."""
     sim_number: int | None = None
     """SIM (1-3) the phone sends from; unset, the phone picks (spec: simNumber)."""
-    validity_seconds: int | None = None
-    """How long a message may wait on a phone before it expires (the app's validUntil)."""
+    validity_seconds: int | None = DEFAULT_VALIDITY_SECONDS
+    """How long a message may wait on a phone before it expires (the app's validUntil). It
+    also bounds how long a message a phone took waits for that phone's report; None: no
+    limit."""
     high_priority: int = 100
     """Priority given to messages of quality class ``high``; at 100 or more the app skips its
     send delays and limits (spec: priority)."""
     offline_after_seconds: float = 600.0
     """A device not seen for this long (and without an open event stream) gets no new
-    messages, and the messages it has not picked up fail over."""
+    messages, and the messages it has not pulled fail over."""
     failover: Failover = "reroute"
-    """Messages waiting on an offline device: ``reroute`` hands them to another online device
-    of the account (they wait while there is none); ``fail`` fails them."""
+    """Messages an offline device has not pulled: ``reroute`` hands them to another online
+    device of the account (they wait while there is none); ``fail`` fails them. Messages it
+    pulled, and messages pinned to it, are never moved (DESIGN "Delivery contract")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +188,12 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class Swept:
-    """Devices given messages by a fail-over sweep (to wake), and how many messages failed."""
+    """Devices given messages by a fail-over sweep (to wake), and how many messages failed
+    (failed over, or their chosen phone was removed) and expired."""
 
     woken: frozenset[str] = frozenset()
     failed: int = 0
+    expired: int = 0
 
 
 # A failed recipient whose error is this text ran out of validity on the phone (spec

@@ -288,7 +288,8 @@ class DeviceService:
 
     async def delete(self, account_id: str, device_id: str) -> None:
         """Forget a device: its token stops working at once and its open event stream ends;
-        the messages it has not picked up fail over (android connector's ``failover``)."""
+        the messages it has not pulled fail over (android connector's ``failover``), those
+        pinned to it fail, and those it pulled wait for their validity to end."""
         await self._queue.delete_device(account_id, device_id)
         self.hub.close(device_id)
 

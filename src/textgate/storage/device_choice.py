@@ -4,19 +4,26 @@ The sender decides first: a message whose sender is a device's label, name or id
 phone number of the device or of one of its SIM cards, goes through that device (and that
 SIM). Then the connector's ``device`` option. Otherwise the least busy online device takes
 it (fewest messages waiting on it; the most recently seen on a tie).
+
+A message that went to a phone because the client, the sender or the ``device`` option named
+it is *pinned* to that phone: it waits for it and never fails over to another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from textgate.core.devices import PlacementRules
 from textgate.errors import ConnectorError
 from textgate.storage.devices import decode_sims
 from textgate.storage.txn import Txn, in_list
 
-__all__ = ["Candidate", "choose", "load_candidates"]
+__all__ = ["Candidate", "Choice", "choose", "load_candidates"]
+
+# The chosen phone was deleted: the message cannot leave from it.
+REMOVED = "the chosen phone was removed"
 
 
 @dataclass(slots=True)
@@ -32,6 +39,14 @@ class Candidate:
 
     def load_key(self) -> tuple[int, int]:
         return self.pending, -self.last_seen_at
+
+
+class Choice(NamedTuple):
+    device: Candidate
+    sim: int | None
+    """The SIM the sender named; None: the rules' or the phone's."""
+    pinned: bool
+    """The phone was named (by the client, the sender or the ``device`` option)."""
 
 
 def _digits(text: str) -> str:
@@ -90,17 +105,18 @@ def choose(
     sender: str | None,
     rules: PlacementRules,
     device_id: str | None = None,
-) -> tuple[Candidate, int | None] | ConnectorError:
-    """The device (and SIM number, if the sender chose one) for a message, or the
-    (retryable) error when none can take it now. ``device_id``, the phone the client chose
-    for this message, comes before everything else."""
+) -> Choice | ConnectorError:
+    """The device (and SIM number, if the sender chose one) for a message, or the error
+    when none can take it now. ``device_id``, the phone the client chose for this message,
+    comes before everything else. An offline phone has not been handed anything: those
+    errors are "not sent" (the message waits, no attempt used)."""
     if device_id is not None:
         chosen = next((d for d in devices if d.id == device_id), None)
         if chosen is None:
-            return ConnectorError("the chosen device is gone", retryable=False, code="no-device")
+            return ConnectorError(REMOVED, retryable=False, code="device-removed")
         if not chosen.online:
-            return ConnectorError("the chosen device is offline", retryable=True, code="offline")
-        return chosen, None
+            return ConnectorError.not_sent("the chosen device is offline", code="offline")
+        return Choice(chosen, None, True)
     named = _named(devices, sender) if sender else None
     if named is None and rules.device:
         named = _named(devices, rules.device)
@@ -110,9 +126,9 @@ def choose(
             )
     if named is not None:
         if not named[0].online:
-            return ConnectorError("the chosen device is offline", retryable=True, code="offline")
-        return named
+            return ConnectorError.not_sent("the chosen device is offline", code="offline")
+        return Choice(named[0], named[1], True)
     online = [d for d in devices if d.online]
     if not online:
-        return ConnectorError("no online device for this account", retryable=True, code="offline")
-    return min(online, key=Candidate.load_key), None
+        return ConnectorError.not_sent("no online device for this account", code="offline")
+    return Choice(min(online, key=Candidate.load_key), None, False)

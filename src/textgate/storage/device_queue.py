@@ -1,12 +1,15 @@
-"""What phones have to send: placing messages on devices, pulls, state reports, fail-over.
+"""What phones have to send: placing messages on devices, pulls, state reports.
 
 A phone's state report and its effect on the textgate message are written in one
 transaction (the report moves the message through ``storage.queue.apply_reports``, the same
-path every connector's delivery reports take), so the two never disagree.
+path every connector's delivery reports take), so the two never disagree. A pull records
+when the phone first took each message: from then on the message is the phone's (see
+``storage.device_sweep`` for what that rules out).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -23,12 +26,12 @@ from textgate.core.devices import (
     nanoid,
     report_status,
 )
-from textgate.core.message import DeliveryReport, Status
+from textgate.core.message import DeliveryReport
 from textgate.errors import Conflict, ConnectorError, NotFound
-from textgate.storage.credits import refund_failed
 from textgate.storage.db import Database
-from textgate.storage.device_choice import Candidate, choose, load_candidates
-from textgate.storage.queue import INSERT_EVENT, apply_reports
+from textgate.storage.device_choice import choose, load_candidates
+from textgate.storage.device_sweep import CANCELLED_ON_PHONE, end_messages, sweep
+from textgate.storage.queue import apply_reports
 from textgate.storage.txn import Many, Query, Txn, in_list
 
 __all__ = ["DeviceQueue"]
@@ -36,7 +39,6 @@ __all__ = ["DeviceQueue"]
 P = ProcessingState
 # The vendor hands a phone at most 100 messages per pull (spec section 2, GET /message).
 PULL_LIMIT = 100
-OFFLINE = "device-offline"
 
 
 class DeviceQueue:
@@ -58,23 +60,13 @@ class DeviceQueue:
         self, connector: str, options: PlacementRules, connected: frozenset[str]
     ) -> Swept:
         now = self._clock()
-        return await self._db.txn(lambda: _sweep(connector, options, connected, now), link=True)
+        return await self._db.txn(lambda: sweep(connector, options, connected, now), link=True)
 
     async def pull(self, device_id: str, *, fifo: bool) -> list[DeviceMessage]:
-        # Only the constant sort direction is interpolated.
-        order = "ASC" if fifo else "DESC"
-        sql = (
-            "SELECT id, device_id, message_id, recipient, text, state, created_at, sim_number,"  # noqa: S608
-            " priority, valid_until FROM device_messages WHERE device_id = ?"
-            " AND state IN ('Pending', 'Cancelling')"
-            f" ORDER BY priority DESC, created_at {order}, id {order} LIMIT {PULL_LIMIT}"
-        )
-
-        def txn() -> Txn[list[DeviceMessage]]:
-            rows = yield Query(sql, (device_id,))
-            return [_to_message(r) for r in rows or []]
-
-        return await self._db.txn(txn)
+        """What the phone has to send; the messages it takes for the first time are
+        recorded as pulled (they are the phone's from now on)."""
+        now = self._clock()
+        return await self._db.txn(lambda: _pull(device_id, fifo, now), link=True)
 
     async def has_pending(self, device_id: str) -> bool:
         def txn() -> Txn[bool]:
@@ -130,7 +122,9 @@ class DeviceQueue:
         return await self._db.txn(txn)
 
     async def delete_device(self, account_id: str, device_id: str) -> None:
-        """Forget a device (its token stops working); its waiting messages fail over."""
+        """Forget a device (its token stops working). The connector's next sweep fails over
+        the messages it had not pulled and fails those pinned to it; the ones it pulled
+        wait for their validity to end."""
 
         def txn() -> Txn[None]:
             rows = yield Query(
@@ -158,10 +152,46 @@ def _to_message(row: Any) -> DeviceMessage:
     )
 
 
+def _pull(device_id: str, fifo: bool, now: int) -> Txn[list[DeviceMessage]]:
+    # Only the constant sort direction is interpolated.
+    order = "ASC" if fifo else "DESC"
+    rows = yield Query(
+        "SELECT id, device_id, message_id, recipient, text, state, created_at, sim_number,"  # noqa: S608
+        " priority, valid_until, pulled_at FROM device_messages WHERE device_id = ?"
+        " AND state IN ('Pending', 'Cancelling')"
+        f" ORDER BY priority DESC, created_at {order}, id {order} LIMIT {PULL_LIMIT}",
+        (device_id,),
+    )
+    rows = rows or []
+    # A Cancelling message the phone sees for the first time is cancelled, not sent (spec
+    # section 2, GET /message), so only Pending ones become the phone's.
+    fresh = [r["id"] for r in rows if r["state"] == P.PENDING and r["pulled_at"] is None]
+    if fresh:
+        # PostgreSQL: lock them, in id order, and look again; one a sweep moved to another
+        # phone meanwhile is no longer this phone's and is not handed out.
+        lock = in_list(
+            "SELECT id FROM device_messages WHERE device_id = ? AND state = 'Pending'"
+            " AND id IN {in} ORDER BY id",
+            fresh,
+            before=(device_id,),
+        )
+        held = yield dataclasses.replace(lock, pg_sql=f"{lock.pg_sql} FOR UPDATE")
+        kept = {r["id"] for r in held or []}
+        if kept:
+            yield in_list(
+                "UPDATE device_messages SET pulled_at = ? WHERE pulled_at IS NULL AND id IN {in}",
+                sorted(kept),
+                before=(now,),
+            )
+        gone = set(fresh) - kept
+        rows = [r for r in rows if r["id"] not in gone]
+    return [_to_message(r) for r in rows]
+
+
 _INSERT = (
     "INSERT INTO device_messages (id, device_id, account_id, message_id, connector, recipient,"
-    " text, sim_number, priority, valid_until, state, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " text, sim_number, priority, valid_until, state, pinned, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -203,8 +233,8 @@ def _place(
         if isinstance(chosen, ConnectorError):
             placements.append(Placement(sub.message_id, error=chosen))
             continue
-        device, sim = chosen
-        sim = pick_sim if pick_sim is not None else sim
+        device = chosen.device
+        sim = pick_sim if pick_sim is not None else chosen.sim
         device.pending += 1  # the next message of the batch sees this one's load
         ext = nanoid()
         priority = options.high_priority if quality == "high" else 0
@@ -221,6 +251,7 @@ def _place(
                 priority,
                 valid_until,
                 P.PENDING.value,
+                int(chosen.pinned),
                 now,
                 now,
             )
@@ -228,68 +259,6 @@ def _place(
         placements.append(Placement(sub.message_id, external_id=ext, device_id=device.id))
     yield Many(_INSERT, inserts)
     return placements
-
-
-def _sweep(
-    connector: str, options: PlacementRules, connected: frozenset[str], now: int
-) -> Txn[Swept]:
-    reports: list[DeliveryReport] = []
-    expired = yield Query(
-        "SELECT id FROM device_messages WHERE connector = ? AND state = 'Pending'"
-        " AND valid_until IS NOT NULL AND valid_until < ?",
-        (connector, now),
-    )
-    for row in expired or []:
-        reports.append(DeliveryReport(connector, row["id"], Status.EXPIRED, from_ms(now), "ttl"))
-    yield from _close_rows([r["id"] for r in expired or []], P.FAILED, "TTL expired", now)
-
-    offline_before = now - int(options.offline_after_seconds * 1000)
-    stale = yield Query(
-        "SELECT m.id, m.account_id, m.device_id, m.message_id, m.state FROM device_messages m"
-        " LEFT JOIN devices d ON d.id = m.device_id WHERE m.connector = ?"
-        " AND m.state IN ('Pending', 'Cancelling') AND (d.id IS NULL OR d.last_seen_at < ?)"
-        " ORDER BY m.created_at",
-        (connector, offline_before),
-    )
-    stale = [r for r in stale or [] if r["device_id"] not in connected]
-    # A cancellation the phone never picked up: the phone does not have the message.
-    cancelling = [r for r in stale if r["state"] == P.CANCELLING]
-    yield from _close_rows([r["id"] for r in cancelling], P.CANCELLED, None, now)
-    yield from _cancel_messages([r["message_id"] for r in cancelling], now)
-    waiting = [r for r in stale if r["state"] == P.PENDING]
-    woken: set[str] = set()
-    failed: list[str] = []
-    if options.failover == "fail":
-        failed = [r["id"] for r in waiting]
-    elif waiting:
-        candidates = yield from load_candidates(
-            sorted({r["account_id"] for r in waiting}), connected, now, options
-        )
-        moves: list[tuple[Any, ...]] = []
-        for row in waiting:
-            online = [c for c in candidates.get(row["account_id"], []) if c.online]
-            if not online:
-                continue  # nobody to take it: it waits for a device to come back
-            target = min(online, key=Candidate.load_key)
-            target.pending += 1
-            woken.add(target.id)
-            moves.append((target.id, now, row["id"]))
-        yield Many("UPDATE device_messages SET device_id = ?, updated_at = ? WHERE id = ?", moves)
-    for ext in failed:
-        reports.append(DeliveryReport(connector, ext, Status.FAILED, from_ms(now), OFFLINE))
-    yield from _close_rows(failed, P.FAILED, "device offline", now)
-    yield from apply_reports(reports, now, park_unmatched=False)
-    return Swept(frozenset(woken), len(failed))
-
-
-def _close_rows(
-    ids: Sequence[str], state: ProcessingState, error: str | None, now: int
-) -> Txn[None]:
-    yield Many(
-        "UPDATE device_messages SET state = ?, error = ?, reported_at = ?, updated_at = ?"
-        " WHERE id = ?",
-        [(state.value, error, now, now, i) for i in ids],
-    )
 
 
 def _report(device_id: str, items: Sequence[PhoneReport], now: int) -> Txn[int]:
@@ -330,7 +299,7 @@ def _report(device_id: str, items: Sequence[PhoneReport], now: int) -> Txn[int]:
     # A quick phone may report before the dispatcher recorded the id it was given: such
     # reports are parked and applied when the id is recorded (as for every connector).
     changed = yield from apply_reports(reports, now, park_unmatched=True)
-    changed += yield from _cancel_messages(cancelled, now)
+    changed += yield from end_messages(cancelled, CANCELLED_ON_PHONE, now)
     return changed
 
 
@@ -344,29 +313,3 @@ def _recipient_state(item: PhoneReport, recipient: str) -> tuple[ProcessingState
     if len(item.recipients) == 1:
         return item.recipients[0].state, item.recipients[0].error
     return item.state, None
-
-
-_FINAL = "('delivered', 'undelivered', 'failed', 'expired', 'cancelled', 'rejected')"
-
-
-def _cancel_messages(message_ids: Sequence[str], now: int) -> Txn[int]:
-    if not message_ids:
-        return 0
-    rows = yield in_list(
-        f"SELECT id FROM messages WHERE status NOT IN {_FINAL} AND id IN {{in}}",  # noqa: S608
-        list(message_ids),
-    )
-    ids = [r["id"] for r in rows or []]
-    if not ids:
-        return 0
-    yield in_list(
-        "UPDATE messages SET status = 'cancelled', next_attempt_at = NULL,"
-        " report_check_at = NULL, updated_at = ? WHERE id IN {in}",
-        ids,
-        before=(now,),
-    )
-    yield Many(
-        INSERT_EVENT, [(i, Status.CANCELLED.value, now, "cancelled on the phone") for i in ids]
-    )
-    yield from refund_failed(ids, now, "cancelled")
-    return len(ids)

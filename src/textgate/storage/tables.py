@@ -595,7 +595,10 @@ devices = Table(
 # the id the phone knows the message by (the connector's external id). ``state`` is the
 # app's word (Pending, Cancelling, Processed, Sent, Delivered, Failed, Cancelled);
 # ``reported_at`` is set by the phone's first state report, after which the message is no
-# longer offered to it. ``states`` is the app's state history as JSON.
+# longer offered to it. ``states`` is the app's state history as JSON. ``pulled_at`` is when
+# the phone first took the message (GET /message): from then on it may have gone out, so it
+# never moves to another phone. ``pinned`` (0/1): the client or the sender chose this phone,
+# so the message waits for it rather than failing over.
 device_messages = Table(
     "device_messages",
     metadata,
@@ -613,6 +616,8 @@ device_messages = Table(
     Column("error", Text),
     Column("states", Text),
     Column("reported_at", Ms),
+    Column("pulled_at", Ms),
+    Column("pinned", SmallInteger, nullable=False, server_default=text("0")),
     Column("created_at", Ms, nullable=False),
     Column("updated_at", Ms, nullable=False),
     Index("ix_device_messages_device_id_state", "device_id", "state"),

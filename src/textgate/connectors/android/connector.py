@@ -71,7 +71,14 @@ class AndroidConnector:
         for device_id in swept.woken:
             self._hub.publish(device_id, ENQUEUED)
         if swept.failed:
-            log.warning("%s: %d message(s) failed over as undeliverable", self.name, swept.failed)
+            log.warning(
+                "%s: %d message(s) failed: phone offline before taking them (failover ="
+                " fail) or their chosen phone removed",
+                self.name,
+                swept.failed,
+            )
+        if swept.expired:
+            log.info("%s: %d message(s) expired on phones", self.name, swept.expired)
 
     async def _sweep_once(self) -> None:
         await asyncio.sleep(self.options.sweep_seconds)

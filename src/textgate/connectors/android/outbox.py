@@ -56,5 +56,6 @@ class DeviceOutbox(Protocol):
     async def sweep(
         self, connector: str, rules: PlacementRules, connected: frozenset[str]
     ) -> Swept:
-        """Expire messages past their validity and fail over those of offline devices."""
+        """End messages past their validity, and fail over the messages offline devices
+        have not pulled (never one a device pulled or one pinned to its device)."""
         ...

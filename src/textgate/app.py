@@ -84,7 +84,7 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    metrics = Metrics(gw.services.stats, gw.loops)
+    metrics = Metrics(gw.services.stats, gw.loops, gw.dispatch_counters)
     app.metrics = metrics
     app.state.gateway = gw
     app.state.services = gw.services

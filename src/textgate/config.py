@@ -47,6 +47,16 @@ class ConnectorSettings(BaseModel):
     name: str = "simulator"
     type: Literal["simulator", "smpp", "android"] = "simulator"
     options: dict[str, Any] = Field(default_factory=dict)
+    # A message written to this link that got no answer (a response timeout, a link lost
+    # with it outstanding) is in doubt: the operator may or may not have taken it, and SMPP
+    # has no way to ask without the id the answer would have carried. After the grace
+    # period (a late answer within it is recorded as sent) it is sent again ("resend": at
+    # least once, the handset may get two) or ends failed ("fail": at most once).
+    in_doubt: Literal["resend", "fail"] = "resend"
+    in_doubt_grace_seconds: float = Field(default=60.0, ge=0)
+    # A sent message with no final delivery report this long after sending ends
+    # expired with error_code no_report (never left "sent" for good).
+    receipt_window_seconds: float = Field(default=172_800.0, gt=0)
 
 
 class DispatchSettings(BaseModel):
@@ -56,9 +66,20 @@ class DispatchSettings(BaseModel):
     # A claim not finished within the lease is taken over by another worker (or by this
     # one after a restart); connectors must time out well within it.
     lease_seconds: float = Field(default=60.0, gt=0)
-    # Longest wait for a connector to answer one batch; leases are renewed meanwhile.
-    submit_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Refusals by the far end a message may get before it fails (waiting for a link and
+    # throttling are not refusals: validity ends those).
     max_attempts: int = Field(default=8, ge=1)
+    # How long a message may wait for a usable link, from its due time; then it ends
+    # expired (DESIGN "Delivery contract"). Per message where a dialect has a field for it.
+    validity_seconds: float = Field(default=172_800.0, gt=0)
+    # A message that could not be handed off (link down, throttled) is looked at again
+    # after a tenth of the time it has waited, within these bounds.
+    wait_min_seconds: float = Field(default=0.5, gt=0)
+    wait_max_seconds: float = Field(default=30.0, gt=0)
+    # A stable name for this dispatcher (e.g. the supervisor's instance name): a process
+    # restarted under the same name takes back its own unfinished claims at once instead
+    # of after the lease. Default: the host name and process id (not stable).
+    worker_id: str | None = Field(default=None, min_length=1, max_length=64)
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_max_seconds: float = Field(default=600.0, gt=0)
     # After a claim that found less than a full batch, wait this long before the next one

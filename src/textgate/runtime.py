@@ -21,7 +21,7 @@ from textgate.connectors.unstarted import UnstartedConnector
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
 from textgate.core.routing import Routes
-from textgate.dispatch.worker import Dispatcher
+from textgate.dispatch.worker import Dispatcher, LinkPolicy
 from textgate.loops import LoopRegistry
 from textgate.notify.sender import MailDispatcher
 from textgate.notify.sinks import build_sink
@@ -118,7 +118,7 @@ class Gateway:
         self.db = Database(
             settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker_id = settings.dispatch.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         # Health of this process's background loops, for /readyz and /metrics.
         self.loops = LoopRegistry()
         self.queue = DispatchQueue(self.db, self.worker_id)
@@ -211,6 +211,30 @@ class Gateway:
         self._listener: PgListener | None = None
         self.smtp: SmtpServer | None = None
 
+    def dispatch_counters(self) -> dict[str, tuple[str, float]]:
+        """This process's dispatch counters, for /metrics (none without a dispatcher)."""
+        if self.dispatcher is None:
+            return {}
+        stats = self.dispatcher.stats
+        return {
+            "textgate_dispatch_in_doubt": (
+                "Messages written to a link that never answered (DESIGN: in doubt).",
+                stats.in_doubt,
+            ),
+            "textgate_dispatch_late_answers": (
+                "Answers after the response timeout, recorded as sent (nothing resent).",
+                stats.late_answers,
+            ),
+            "textgate_dispatch_late_duplicates": (
+                "Answers after the message was already sent again: duplicates at the operator.",
+                stats.late_too_late,
+            ),
+            "textgate_dispatch_waits": (
+                "Hand-offs that found no usable link (no attempt used).",
+                stats.waits,
+            ),
+        }
+
     def _wake(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake()
@@ -264,8 +288,17 @@ class Gateway:
             self.connectors,
             default_connector=self.settings.primary_connector,
             routes=routes,
+            policies={
+                c.name: LinkPolicy(
+                    in_doubt=c.in_doubt,
+                    in_doubt_grace_ms=int(c.in_doubt_grace_seconds * 1000),
+                    receipt_window_ms=int(c.receipt_window_seconds * 1000),
+                )
+                for c in self.settings.connectors
+            },
             settings=self.settings.dispatch,
             clock=self._clock,
+            loops=self.loops,
         )
         await self.dispatcher.start()
         if self.settings.webhooks.enabled:

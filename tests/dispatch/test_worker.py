@@ -14,6 +14,7 @@ from textgate.connectors.base import (
     InboundSink,
     Outcome,
     OutcomeSink,
+    QueryRef,
     ReportSink,
     Submission,
 )
@@ -101,7 +102,7 @@ async def test_retries_stop_at_the_limit(settings: Settings, started: list[Gatew
     ids = await _submit(gw, account, NUMBERS[:2])
     msgs = await _wait(gw, account, ids, {Status.FAILED})
     assert all(m.attempts == 3 for m in msgs)
-    assert all("gave up after 3 attempts" in (m.reason or "") for m in msgs)
+    assert all("refused 3 times" in (m.reason or "") for m in msgs)
     assert all(m.error_code == "throttled" for m in msgs)
 
 
@@ -208,11 +209,11 @@ class SilentOperator:
     ) -> list[Outcome]:
         return [Outcome(s.message_id, external_id=f"x-{s.message_id}") for s in batch]
 
-    async def query(self, external_ids: Sequence[str]) -> list[DeliveryReport]:
-        self.queried += external_ids
+    async def query(self, refs: Sequence[QueryRef]) -> list[DeliveryReport]:
+        self.queried += [r.external_id for r in refs]
         return [
-            DeliveryReport(self.name, e, Status.DELIVERED, from_ms(system_clock()))
-            for e in external_ids
+            DeliveryReport(self.name, r.external_id, Status.DELIVERED, from_ms(system_clock()))
+            for r in refs
         ]
 
 
@@ -278,7 +279,7 @@ async def test_leases_are_renewed_while_a_slow_batch_is_in_flight(
     account = await _account(gw)
     ids = await _submit(gw, account, NUMBERS[:5])
     operator = SlowOperator(delay=1.2)
-    opts = DispatchSettings(poll_seconds=0.05, lease_seconds=0.3, submit_timeout_seconds=5)
+    opts = DispatchSettings(poll_seconds=0.05, lease_seconds=0.3)
     workers = [
         Dispatcher(
             DispatchQueue(gw.db, f"w{i}"),

@@ -30,6 +30,7 @@ __all__ = [
     "InboundSink",
     "Outcome",
     "OutcomeSink",
+    "QueryRef",
     "QueryableConnector",
     "ReportSink",
     "Submission",
@@ -52,15 +53,24 @@ class Submission:
     text: str
     encoding: str
     segments: int
+    resume: str | None = None
+    """The connector's own note from an earlier try (:attr:`Outcome.progress`): which
+    parts of a long message the operator already took, under which reference."""
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """Either the operator's id for the message or the error that stopped it."""
+    """Either the operator's id for the message or the error that stopped it.
+
+    ``progress`` (with an error) is what the connector needs to carry on where it stopped,
+    opaque to everyone else: the dispatcher stores it and hands it back as
+    :attr:`Submission.resume`, so a long message interrupted after some parts sends only
+    the others, under the same concatenation reference."""
 
     message_id: str
     external_id: str | None = None
     error: ConnectorError | None = None
+    progress: str | None = None
 
 
 @runtime_checkable
@@ -88,12 +98,21 @@ class Connector(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class QueryRef:
+    """A sent message to ask about: the operator's id and the sender it went out with
+    (SMPP's query_sm must repeat the source address, 4.8.1)."""
+
+    external_id: str
+    sender: str | None = None
+
+
 @runtime_checkable
 class QueryableConnector(Connector, Protocol):
     """A connector that can be asked for a message's state (SMPP query_sm and the like)."""
 
     report_query_after_ms: int
 
-    async def query(self, external_ids: Sequence[str]) -> list[DeliveryReport]:
-        """Reports for the ids whose state the operator knows; unknown ids are left out."""
+    async def query(self, refs: Sequence[QueryRef]) -> list[DeliveryReport]:
+        """Reports for the messages whose state the operator knows; others are left out."""
         ...

@@ -23,6 +23,7 @@ from textgate.connectors.base import (
     InboundSink,
     Outcome,
     OutcomeSink,
+    QueryRef,
     ReportSink,
     Submission,
 )
@@ -190,10 +191,10 @@ class SimulatorConnector:
         heapq.heappush(self._timers, (due_ms / 1000, self._seq, report))
         self._wake.set()
 
-    async def query(self, external_ids: Sequence[str]) -> list[DeliveryReport]:
+    async def query(self, refs: Sequence[QueryRef]) -> list[DeliveryReport]:
         now_ms = time.time() * 1000
         reports = []
-        for ext in external_ids:
+        for ext in (r.external_id for r in refs):
             stamp, _, message_id = ext.partition(".")
             try:
                 submitted = int(stamp, 16)
@@ -225,8 +226,9 @@ class SimulatorConnector:
         delay = self._timers[0][0] - time.time()
         if delay > 0:
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            with contextlib.suppress(TimeoutError):  # (asyncio.timeout: see dispatch.worker)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             return
         now = time.time()
         due: list[DeliveryReport] = []

@@ -1,9 +1,25 @@
-"""The dispatcher: claim due messages, hand them to connectors, record what happened.
+"""The dispatcher: claim due messages, hand them to connectors, record each one's outcome.
 
-One loop claims batches while fewer than ``concurrency`` batches are in flight; each batch
-is submitted and its outcomes recorded in one transaction. Wake-ups come from the local
-submit path (same process), from PostgreSQL NOTIFY (other processes), or from the poll
-timer, whichever is first, so a scheduled message leaves within ``poll_seconds`` of its time.
+One loop claims batches while fewer than ``concurrency`` batches are in flight. A batch is a
+convenience for the wire and the database, never a unit of outcome or of time (DESIGN
+"Delivery contract"): the connector reports each message as soon as its hand-off ends and
+the :class:`Recorder` stores it at once, whatever the rest of the batch is doing. There is no
+time limit on a batch; each hand-off has its own, inside the connector, and the leases of
+messages still in hand are renewed meanwhile.
+
+How an outcome is recorded (:meth:`Dispatcher._settle`):
+
+- sent: the operator's id, the time to ask about a missing report, and the end of the
+  receipt window (then the message ends ``expired``/``no_report``);
+- never handed off (``Handoff.NOT_SENT``): back to waiting without using an attempt, looked
+  at again after a pause that grows with the time it has waited; its validity ends it;
+- refused: an attempt; retried with backoff while ``retryable`` and attempts remain;
+- in doubt: back to waiting for the link's grace period, during which a late answer is
+  recorded as sent; then resent (``in_doubt = "resend"``) or failed (``"fail"``), per link.
+
+Wake-ups come from the local submit path (same process), from PostgreSQL NOTIFY (other
+processes), or from the poll timer, whichever is first, so a scheduled message leaves within
+``poll_seconds`` of its time.
 """
 
 from __future__ import annotations
@@ -12,20 +28,61 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from textgate.config import DispatchSettings
-from textgate.connectors.base import Connector, Outcome, QueryableConnector, Submission
+from textgate.connectors.base import (
+    Connector,
+    Outcome,
+    QueryableConnector,
+    QueryRef,
+    Submission,
+)
 from textgate.core.clock import Clock, system_clock
-from textgate.core.message import DeliveryReport
 from textgate.core.routing import Routes
+from textgate.dispatch.recorder import Recorder
 from textgate.dispatch.retry import backoff_ms
-from textgate.errors import ConnectorError, GatewayError
-from textgate.storage.queue import Claim, DispatchQueue, Failure, Retry, Sent
+from textgate.errors import ConnectorError, Handoff
+from textgate.loops import Backoff, LoopRegistry, stop_loop
+from textgate.storage.queue import (
+    IN_DOUBT,
+    Claim,
+    DispatchQueue,
+    Doubt,
+    Failure,
+    LateSent,
+    Retry,
+    Sent,
+    Wait,
+)
 
-__all__ = ["Dispatcher"]
+__all__ = ["DispatchStats", "Dispatcher", "LinkPolicy"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPolicy:
+    """What a connector's owner chose for messages in doubt and for missing reports."""
+
+    in_doubt: str = "resend"
+    """"resend": after the grace period, send again (at least once; the handset may get
+    it twice). "fail": end it ``failed`` (at most once; it may have gone out)."""
+    in_doubt_grace_ms: int = 60_000
+    """How long a late answer is waited for before the policy applies."""
+    receipt_window_ms: int = 172_800_000
+    """A sent message with no final report this long after sending ends ``expired``."""
+
+
+@dataclass
+class DispatchStats:
+    """Counters for /metrics."""
+
+    in_doubt: int = 0
+    late_answers: int = 0
+    late_too_late: int = 0
+    waits: int = 0
 
 
 class Dispatcher:
@@ -37,193 +94,309 @@ class Dispatcher:
         default_connector: str,
         settings: DispatchSettings,
         routes: Routes | None = None,
+        policies: Mapping[str, LinkPolicy] | None = None,
         clock: Clock = system_clock,
         rng: random.Random | None = None,
+        loops: LoopRegistry | None = None,
     ) -> None:
         self._queue = queue
+        self._loops = loops or LoopRegistry()
         self._connectors = connectors
         self._routes = routes or Routes(default_connector)
+        self._policies = dict(policies or {})
         self._settings = settings
         self._clock = clock
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._stopping = False
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._inflight: dict[asyncio.Task[None], tuple[list[Claim], int]] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._open: dict[str, tuple[Claim, int]] = {}
+        """Claims handed to a connector and not yet settled, with when they were claimed."""
         self._tasks: list[asyncio.Task[None]] = []
+        self.stats = DispatchStats()
+        self._recorder = Recorder(queue, clock, on_settled=self._settled, on_late=self._late)
 
     def wake(self) -> None:
         """Look for due messages now (new work was committed)."""
         self._wake.set()
 
+    @property
+    def recording_fails(self) -> bool:
+        """Outcomes cannot be stored right now (they are kept and retried)."""
+        return self._recorder.failing
+
     async def start(self) -> None:
+        self._recorder.start()
+        with contextlib.suppress(Exception):
+            # Claims a crashed predecessor under the same identity left: due now.
+            taken = await self._queue.reclaim_own(now=self._clock())
+            if taken:
+                log.warning("took back %d claims left by this worker's last run", taken)
+        # Each loop survives any error (logged, backed off, shown by /readyz): a database
+        # restart or a statement timeout never ends delivery while the process lives on.
+        lease = self._settings.lease_seconds
         self._tasks = [
-            asyncio.create_task(self._claim_loop(), name="dispatch-claim"),
-            asyncio.create_task(self._report_check_loop(), name="dispatch-report-check"),
-            asyncio.create_task(self._lease_loop(), name="dispatch-lease-renewal"),
+            self._loops.spawn("dispatch-claim", self._claim_once),
+            self._loops.spawn("dispatch-report-check", self._report_check_once),
+            # Short pauses: leases must be renewed before they run out.
+            self._loops.spawn(
+                "dispatch-lease-renewal",
+                self._renew_once,
+                backoff=Backoff(initial=min(0.5, lease / 6), cap=lease / 6),
+            ),
         ]
 
     async def stop(self, *, drain_seconds: float = 30.0) -> None:
-        """Stop claiming, let in-flight batches finish and be recorded, then return."""
+        """Stop claiming, let in-flight hand-offs end and be recorded, then return.
+
+        Messages still waiting for a window slot or a rate token when the drain time is up
+        are given back (never sent); those written without an answer stay claimed, and come
+        back in doubt to whoever claims them next (this worker at once after a restart).
+        """
         self._stopping = True
-        self._wake.set()
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_loop(task)
         if self._inflight:
             await asyncio.wait(list(self._inflight), timeout=drain_seconds)
+        for task in list(self._inflight):
+            task.cancel()
+        if self._inflight:
+            await asyncio.wait(list(self._inflight), timeout=5.0)
+        await self._recorder.stop()
 
-    async def _claim_loop(self) -> None:
+    # ------------------------------------------------------------------ loops
+
+    async def _claim_once(self) -> None:
+        """Claim one batch and start it, or wait for work (one pass of the claim loop)."""
+        await self._slots.acquire()
+        try:
+            claims = await self._claim()
+        except BaseException:
+            self._slots.release()
+            raise
+        if not claims:
+            self._slots.release()
+            self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that lands as the wake-up does, and the loop would never stop.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._settings.poll_seconds):
+                    await self._wake.wait()
+            return
+        now = self._clock()
+        for claim in claims:
+            self._open[claim.id] = (claim, now)
+        task = asyncio.create_task(self._run_batch(claims))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        if len(claims) < self._settings.batch_size and self._settings.claim_linger_seconds:
+            await asyncio.sleep(self._settings.claim_linger_seconds)
+
+    async def _report_check_once(self) -> None:
+        await asyncio.sleep(1.0)
+        await self._report_check()
+
+    async def _renew_once(self) -> None:
+        await asyncio.sleep(self._settings.lease_seconds / 3)
+        await self._renew()
+
+    async def _claim(self) -> list[Claim]:
+        return await self._queue.claim(
+            now=self._clock(),
+            lease_ms=int(self._settings.lease_seconds * 1000),
+            limit=self._settings.batch_size,
+            validity_ms=int(self._settings.validity_seconds * 1000),
+        )
+
+    async def _renew(self) -> None:
+        """Renew the leases of messages still in hand well before they expire, so a slow
+        link (or a long wait for a window slot or a rate token) never lets another worker
+        claim them and send them twice."""
         lease_ms = int(self._settings.lease_seconds * 1000)
-        while not self._stopping:
-            await self._slots.acquire()
-            try:
-                claims = await self._queue.claim(
-                    now=self._clock(), lease_ms=lease_ms, limit=self._settings.batch_size
-                )
-            except GatewayError:
-                self._slots.release()
-                log.exception("claiming due messages failed; retrying shortly")
-                await asyncio.sleep(1.0)
-                continue
-            except BaseException:
-                self._slots.release()
-                raise
-            if not claims:
-                self._slots.release()
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
-                continue
-            task = asyncio.create_task(self._run_batch(claims))
-            self._inflight[task] = (claims, self._clock())
-            task.add_done_callback(self._forget)
-            if len(claims) < self._settings.batch_size and self._settings.claim_linger_seconds:
-                await asyncio.sleep(self._settings.claim_linger_seconds)
+        now = self._clock()
+        old = [claim for claim, at in list(self._open.values()) if now - at >= lease_ms // 3]
+        if old:
+            await self._queue.renew(old, now=now, lease_ms=lease_ms)
+            for claim in old:
+                if claim.id in self._open:
+                    self._open[claim.id] = (claim, now)
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        self._inflight.pop(task, None)
+    def _settled(self, ids: list[str]) -> None:
+        for message_id in ids:
+            self._open.pop(message_id, None)
 
-    async def _lease_loop(self) -> None:
-        """Renew leases of batches still in flight well before they expire.
+    def _late(self, applied: int, too_late: int) -> None:
+        self.stats.late_answers += applied
+        self.stats.late_too_late += too_late
+        if too_late:
+            log.warning(
+                "%d answers came after their message was sent again or ended (duplicates)",
+                too_late,
+            )
 
-        Without this a batch whose submit and record took longer than the lease (a slow
-        link, a long database wait) would be claimed again and sent twice.
-        """
-        lease_ms = int(self._settings.lease_seconds * 1000)
-        while True:
-            await asyncio.sleep(self._settings.lease_seconds / 3)
-            now = self._clock()
-            old = [
-                c
-                for claims, started in list(self._inflight.values())
-                if now - started >= lease_ms // 3
-                for c in claims
-            ]
-            if not old:
-                continue
-            try:
-                await self._queue.renew(old, now=now, lease_ms=lease_ms)
-            except GatewayError:
-                log.exception("renewing %d leases failed", len(old))
+    # ------------------------------------------------------------------ batches
 
     async def _run_batch(self, claims: list[Claim]) -> None:
         try:
-            await self._send(claims)
+            groups: dict[str, list[Claim]] = {}
+            for claim in claims:
+                groups.setdefault(self._routes.connector_for(claim.quality), []).append(claim)
+            await asyncio.gather(*(self._send_to(name, group) for name, group in groups.items()))
         except Exception:
-            # Nothing recorded: the leases run out and the messages are claimed again.
+            # What was not recorded stays claimed: the lease brings it back, in doubt.
             log.exception("dispatching a batch of %d failed", len(claims))
         finally:
             self._slots.release()
 
-    async def _send(self, claims: list[Claim]) -> None:
-        routes = self._routes
-        groups: dict[str, list[Claim]] = {}
-        for claim in claims:
-            groups.setdefault(routes.connector_for(claim.quality), []).append(claim)
-        if len(groups) == 1:
-            [(name, group)] = groups.items()
-            await self._send_to(self._connectors[name], group)
-            return
-        await asyncio.gather(*(self._send_to(self._connectors[n], g) for n, g in groups.items()))
+    def _policy(self, name: str) -> LinkPolicy:
+        return self._policies.get(name) or LinkPolicy()
 
-    async def _send_to(self, connector: Connector, claims: list[Claim]) -> None:
+    async def _send_to(self, name: str, claims: list[Claim]) -> None:
+        connector = self._connectors.get(name)
+        policy = self._policy(name)
+        pending: dict[str, Claim] = {}
+        for claim in claims:
+            if connector is None:
+                self._settle(name, policy, None, claim, _no_connector(name))
+            elif claim.in_doubt and policy.in_doubt == "fail":
+                self._recorder.failure(
+                    Failure(
+                        claim,
+                        IN_DOUBT,
+                        "no answer from the link and in_doubt = fail: not sent again"
+                        " (it may have reached the operator)",
+                        name,
+                        refund=False,
+                    )
+                )
+            else:
+                pending[claim.id] = claim
+        if connector is None or not pending:
+            return
+
+        def done(outcome: Outcome) -> None:
+            claim = pending.pop(outcome.message_id, None)
+            if claim is not None:
+                self._settle(name, policy, connector, claim, outcome)
+            elif outcome.error is None and outcome.external_id is not None:
+                # A second word about a message: the answer to one recorded in doubt.
+                self._recorder.late(self._late_sent(name, policy, connector, outcome))
+
         submissions = [
-            Submission(c.id, c.recipient, c.sender, c.text, c.encoding, c.segments) for c in claims
+            Submission(c.id, c.recipient, c.sender, c.text, c.encoding, c.segments, c.resume)
+            for c in pending.values()
         ]
-        timeout = self._settings.submit_timeout_seconds
         try:
-            outcomes = await asyncio.wait_for(connector.submit(submissions), timeout)
+            outcomes = await connector.submit(submissions, done)
         except ConnectorError as exc:
             outcomes = [Outcome(s.message_id, error=exc) for s in submissions]
-        except TimeoutError:
-            err = ConnectorError("connector timed out", retryable=True, code="timeout")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a connector bug: what it wrote may have gone out
+            log.exception("connector %s failed on a batch", name)
+            err = ConnectorError.in_doubt(f"connector failed: {exc!r}", code="connector_failed")
             outcomes = [Outcome(s.message_id, error=err) for s in submissions]
-        await self._record(connector, claims, outcomes)
+        for outcome in outcomes:
+            if outcome.message_id in pending:
+                done(outcome)
+        for claim in list(pending.values()):
+            self._settle(
+                name,
+                policy,
+                connector,
+                claim,
+                Outcome(claim.id, error=ConnectorError.in_doubt("connector gave no outcome")),
+            )
+        pending.clear()
 
-    async def _record(
-        self, connector: Connector, claims: Sequence[Claim], outcomes: Sequence[Outcome]
+    def _report_times(
+        self, policy: LinkPolicy, connector: Connector | None, now: int
+    ) -> tuple[int | None, int]:
+        due = now + policy.receipt_window_ms
+        if isinstance(connector, QueryableConnector):
+            return min(now + connector.report_query_after_ms, due), due
+        return due, due
+
+    def _late_sent(
+        self, name: str, policy: LinkPolicy, connector: Connector, outcome: Outcome
+    ) -> LateSent:
+        check, due = self._report_times(policy, connector, self._clock())
+        return LateSent(outcome.message_id, name, outcome.external_id or "", check, due)
+
+    def _settle(
+        self,
+        name: str,
+        policy: LinkPolicy,
+        connector: Connector | None,
+        claim: Claim,
+        outcome: Outcome,
     ) -> None:
         now = self._clock()
-        check_after = (
-            connector.report_query_after_ms if isinstance(connector, QueryableConnector) else None
-        )
-        by_id = {o.message_id: o for o in outcomes}
-        sent: list[Sent] = []
-        retries: list[Retry] = []
-        failures: list[Failure] = []
-        for claim in claims:
-            outcome = by_id.get(claim.id)
-            if outcome is None:
-                error = ConnectorError("connector returned no outcome", retryable=True)
-            elif outcome.error is None and outcome.external_id:
-                sent.append(
-                    Sent(
-                        claim,
-                        connector.name,
-                        outcome.external_id,
-                        None if check_after is None else now + check_after,
-                    )
-                )
-                continue
-            else:
-                error = outcome.error or ConnectorError("no external id", retryable=True)
-            if error.retryable and claim.attempts < self._settings.max_attempts:
-                delay = backoff_ms(
-                    claim.attempts,
-                    base_ms=self._settings.retry_base_seconds * 1000,
-                    max_ms=self._settings.retry_max_seconds * 1000,
-                    rng=self._rng,
-                )
-                retries.append(Retry(claim, now + delay, error.code, error.message))
-            else:
-                reason = error.message
-                if error.retryable:
-                    reason = f"gave up after {claim.attempts} attempts: {error.message}"
-                failures.append(Failure(claim, error.code, reason, connector.name))
-        await self._queue.record(now=now, sent=sent, retries=retries, failures=failures)
+        error = outcome.error
+        # A try that sent nothing keeps the note of the one before (parts already taken).
+        progress = outcome.progress if outcome.progress is not None else claim.resume
+        if error is None:
+            check, due = self._report_times(policy, connector, now)
+            self._recorder.sent(Sent(claim, name, outcome.external_id or "", check, due))
+            return
+        if error.handoff is Handoff.NOT_SENT and not claim.in_doubt:
+            self.stats.waits += 1
+            at = now + self._wait_ms(claim, now)
+            self._recorder.wait(Wait(claim, at, error.message, progress))
+            return
+        if error.handoff is not Handoff.REFUSED:
+            # In doubt (or a message already in doubt that could not be sent again now).
+            if error.handoff is Handoff.IN_DOUBT:
+                self.stats.in_doubt += 1
+            grace = policy.in_doubt_grace_ms if error.handoff is Handoff.IN_DOUBT else 0
+            at = now + max(grace, self._wait_ms(claim, now))
+            self._recorder.doubt(Doubt(claim, at, error.message, progress))
+            return
+        if error.retryable and claim.attempts < self._settings.max_attempts:
+            delay = backoff_ms(
+                claim.attempts,
+                base_ms=self._settings.retry_base_seconds * 1000,
+                max_ms=self._settings.retry_max_seconds * 1000,
+                rng=self._rng,
+            )
+            retry = Retry(claim, now + delay, error.code, error.message, progress)
+            self._recorder.retry(retry)
+            return
+        reason = error.message
+        if error.retryable:
+            reason = f"refused {claim.attempts} times: {error.message}"
+        self._recorder.failure(Failure(claim, error.code, reason, name, refund=not claim.in_doubt))
 
-    async def _report_check_loop(self) -> None:
-        """Ask connectors about messages whose delivery report is overdue."""
-        while not self._stopping:
-            await asyncio.sleep(1.0)
-            try:
-                due = await self._queue.due_report_checks(
-                    now=self._clock(), limit=500, recheck_ms=600_000
-                )
-                by_connector: dict[str, list[str]] = {}
-                for name, ext in due:
-                    by_connector.setdefault(name, []).append(ext)
-                for name, ext_ids in by_connector.items():
-                    conn = self._connectors.get(name)
-                    if not isinstance(conn, QueryableConnector):
-                        continue
-                    reports: list[DeliveryReport] = await asyncio.wait_for(
-                        conn.query(ext_ids), 30.0
-                    )
-                    if reports:
-                        await self._queue.apply_reports(reports, self._clock())
-            except (GatewayError, TimeoutError):
-                log.exception("checking overdue delivery reports failed")
+    def _wait_ms(self, claim: Claim, now: int) -> int:
+        """The pause before looking again at a message that could not be handed off: a
+        tenth of how long it has waited, within the configured bounds, with jitter, so a
+        long outage is not a busy loop and a short one costs little delay."""
+        waited = max(0, now - claim.due_at)
+        low = self._settings.wait_min_seconds * 1000
+        high = self._settings.wait_max_seconds * 1000
+        base = min(high, max(low, waited / 10))
+        return int(base * (0.5 + self._rng.random() / 2))
+
+    # ------------------------------------------------------------------ reports
+
+    async def _report_check(self) -> None:
+        """Ask connectors about messages whose delivery report is overdue (and end those
+        whose receipt window is over: the queue does that as it picks them)."""
+        due = await self._queue.due_report_checks(now=self._clock(), limit=500, recheck_ms=600_000)
+        by_connector: dict[str, list[QueryRef]] = {}
+        for check in due:
+            by_connector.setdefault(check.connector, []).append(
+                QueryRef(check.external_id, check.sender)
+            )
+        for name, refs in by_connector.items():
+            conn = self._connectors.get(name)
+            if not isinstance(conn, QueryableConnector):
+                continue
+            reports = await asyncio.wait_for(conn.query(refs), 30.0)
+            if reports:
+                await self._queue.apply_reports(reports, self._clock())
+
+
+def _no_connector(name: str) -> Outcome:
+    return Outcome("", error=ConnectorError.not_sent(f"no connector named {name!r} here"))

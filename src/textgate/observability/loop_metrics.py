@@ -1,4 +1,5 @@
-"""Prometheus lines for the process's background loops (``textgate.loops``).
+"""Prometheus lines for the process's background loops (``textgate.loops``) and the
+counters its parts keep.
 
 Unlike the message counts, these are per process: each process runs its own loops, and
 Prometheus scrapes each process under its own instance label.
@@ -6,7 +7,7 @@ Prometheus scrapes each process under its own instance label.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -14,7 +15,10 @@ from prometheus_client.registry import Collector
 
 from textgate.loops import LoopRegistry
 
-__all__ = ["LoopCollector"]
+__all__ = ["CounterCollector", "Counters", "LoopCollector"]
+
+Counters = Callable[[], Mapping[str, tuple[str, float]]]
+"""Process counters read at scrape time: name -> (help, value)."""
 
 
 class LoopCollector(Collector):
@@ -38,3 +42,16 @@ class LoopCollector(Collector):
             failures.add_metric([record.name], float(record.failures_total))
         yield failing
         yield failures
+
+
+class CounterCollector(Collector):
+    """Counters a part of the process keeps (the dispatcher's in-doubt and late answers)."""
+
+    def __init__(self, counters: Counters) -> None:
+        self._counters = counters
+
+    def collect(self) -> Iterator[Metric]:
+        for name, (text, value) in self._counters().items():
+            family = CounterMetricFamily(name, text)
+            family.add_metric([], value)
+            yield family

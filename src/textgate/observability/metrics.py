@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from starlette.types import Scope
 
 from textgate.loops import LoopRegistry
-from textgate.observability.loop_metrics import LoopCollector
+from textgate.observability.loop_metrics import CounterCollector, Counters, LoopCollector
 from textgate.services.stats import Snapshot, StatsService
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -30,11 +30,18 @@ SUBMIT_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 
 class Metrics:
-    def __init__(self, stats: StatsService, loops: LoopRegistry | None = None) -> None:
+    def __init__(
+        self,
+        stats: StatsService,
+        loops: LoopRegistry | None = None,
+        counters: Counters | None = None,
+    ) -> None:
         self._stats = stats
         self._registry = CollectorRegistry(auto_describe=True)
         if loops is not None:
             self._registry.register(LoopCollector(loops))
+        if counters is not None:
+            self._registry.register(CounterCollector(counters))
         self._submit = Histogram(
             "textgate_submit_seconds",
             "Time to accept a submission (request in to response out), by interface.",

@@ -130,18 +130,27 @@ def recent_sends(account_id: str, numbers: Sequence[str], since: int) -> Txn[set
     return {(r["recipient"], r["text"]) for r in rows or ()}
 
 
-def refund_failed(message_ids: Sequence[str], now: int, note: str) -> Txn[int]:
-    """Refund what these messages cost, if they are failed or cancelled and not refunded yet.
+def refund_failed(
+    message_ids: Sequence[str],
+    now: int,
+    note: str,
+    *,
+    statuses: Sequence[str] = ("failed", "cancelled"),
+) -> Txn[int]:
+    """Refund what these messages cost, if they are in ``statuses`` (failed or cancelled by
+    default) and not refunded yet.
 
     Safe to call again for the same messages (a status reported twice): the balance lock
     is taken before looking for earlier refunds, and a unique index backs it up.
     """
     if not message_ids:
         return 0
+    marks = ", ".join("?" * len(statuses))
     rows = yield in_list(
-        "SELECT id, account_id, cost FROM messages WHERE cost > 0"
-        " AND status IN ('failed', 'cancelled') AND id IN {in}",
+        f"SELECT id, account_id, cost FROM messages WHERE cost > 0"  # noqa: S608 - marks only
+        f" AND status IN ({marks}) AND id IN {{in}}",
         list(message_ids),
+        before=tuple(statuses),
     )
     if not rows:
         return 0

@@ -1,10 +1,22 @@
 """The dispatch queue: claiming due messages and recording what connectors said.
 
 A message wants the dispatcher while ``next_attempt_at`` is set: its due time while queued
-or scheduled, its retry time after a retryable error, and its lease expiry while a worker
-holds it (``sending``). A worker that dies leaves leases that simply fall due again, so its
-claims are recovered without any coordinator. On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets
-many workers claim side by side without ever taking the same row.
+or scheduled, its retry time after a refusal or a wait for a link, and its lease expiry
+while a worker holds it (``sending``). A worker that dies leaves leases that simply fall due
+again, so its claims are recovered without any coordinator; a worker restarted under the
+same identity takes its own back at once (:meth:`DispatchQueue.reclaim_own`). On PostgreSQL
+``FOR UPDATE SKIP LOCKED`` lets many workers claim side by side without ever taking the same
+row.
+
+Outcomes are recorded per message (DESIGN "Delivery contract"), in these kinds:
+
+- :class:`Sent`: the operator took it; its id is stored with its match key.
+- :class:`Wait`: never handed off (link down, throttled before sending): back to waiting,
+  the attempt given back. Only validity ends the wait (claim turns it ``expired``).
+- :class:`Retry`: refused for now by the far end; an attempt used.
+- :class:`Doubt`: written, never answered. Back to waiting (``error_code`` ``in_doubt``)
+  until its time; a late answer meanwhile records it as sent (:meth:`record_late`).
+- :class:`Failure`: final. Refunded unless it may have reached the operator.
 
 These are the hottest statements of the gateway, so they are plain SQL run through
 ``storage.txn`` (one thread hop per transaction on SQLite).
@@ -12,39 +24,77 @@ These are the hottest statements of the gateway, so they are plain SQL run throu
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from textgate.core.clock import from_ms, to_ms
-from textgate.core.message import FINAL, DeliveryReport, Status, may_follow
+from textgate.core.external_ids import id_key
+from textgate.core.message import DeliveryReport, Status
 from textgate.storage.credits import refund_failed
 from textgate.storage.db import Database
+from textgate.storage.reports import (
+    INSERT_EVENT,
+    RECHECK_MS,
+    ReportCheck,
+    apply_parked,
+    apply_reports,
+    due_report_checks,
+    lock_report_ids,
+)
 from textgate.storage.txn import Many, Query, Txn, in_list
 
-__all__ = ["Claim", "DispatchQueue", "Failure", "Retry", "Sent", "apply_reports"]
-
-INSERT_EVENT = "INSERT INTO message_events (message_id, status, at, detail) VALUES (?, ?, ?, ?)"
-# How long to wait before asking again about a message still without a final report.
-RECHECK_MS = 3_600_000
+__all__ = [
+    "INSERT_EVENT",
+    "IN_DOUBT",
+    "RECHECK_MS",
+    "WAITING",
+    "Claim",
+    "DispatchQueue",
+    "Doubt",
+    "Failure",
+    "LateSent",
+    "Retry",
+    "Sent",
+    "Wait",
+    "apply_reports",
+]
 
 _SENDING = Status.SENDING.value
+WAITING = "waiting"
+"""error_code of a message waiting for a usable link (never handed off)."""
+IN_DOUBT = "in_doubt"
+"""error_code of a message written to a link that never answered."""
+VALIDITY = "validity"
+"""error_code of a message whose validity ended before it could be sent."""
+
 # Outcome updates are fenced by (claimed_by, attempts): see DispatchQueue.record.
 _RECORD_SENT = (
-    "UPDATE messages SET status = 'sent', connector = ?, external_id = ?, report_check_at = ?,"
-    " next_attempt_at = NULL, claimed_by = NULL, updated_at = ?"
+    "UPDATE messages SET status = 'sent', connector = ?, external_id = ?, external_key = ?,"
+    " report_check_at = ?, report_due_at = ?, next_attempt_at = NULL, claimed_by = NULL,"
+    " error_code = NULL, reason = NULL, handoff_state = NULL, updated_at = ?"
     " WHERE id = ? AND claimed_by = ? AND attempts = ? AND status = 'sending'"
 )
 _RECORD_RETRY = (
     "UPDATE messages SET status = 'queued', next_attempt_at = ?, error_code = ?, reason = ?,"
-    " claimed_by = NULL, updated_at = ?"
+    " handoff_state = ?, claimed_by = NULL, updated_at = ?"
+    " WHERE id = ? AND claimed_by = ? AND attempts = ? AND status = 'sending'"
+)
+# A wait gives the claim's attempt back: it never reached the far end.
+_RECORD_WAIT = (
+    "UPDATE messages SET status = 'queued', next_attempt_at = ?, error_code = ?, reason = ?,"
+    " handoff_state = ?, attempts = attempts - 1, claimed_by = NULL, updated_at = ?"
     " WHERE id = ? AND claimed_by = ? AND attempts = ? AND status = 'sending'"
 )
 _RECORD_FAILURE = (
     "UPDATE messages SET status = 'failed', next_attempt_at = NULL, connector = ?,"
     " error_code = ?, reason = ?, claimed_by = NULL, updated_at = ?"
     " WHERE id = ? AND claimed_by = ? AND attempts = ? AND status = 'sending'"
+)
+_RECORD_LATE = (
+    "UPDATE messages SET status = 'sent', connector = ?, external_id = ?, external_key = ?,"
+    " report_check_at = ?, report_due_at = ?, next_attempt_at = NULL, error_code = NULL,"
+    " reason = NULL, handoff_state = NULL, updated_at = ?"
+    " WHERE id = ? AND status = 'queued' AND error_code = ?"
 )
 
 
@@ -60,9 +110,22 @@ class Claim:
     attempts: int
     """Attempts including this one; also the fencing token of this claim."""
     recovered: bool
-    """The previous holder's lease expired (it crashed or hung)."""
+    """The previous holder's lease expired (it crashed or hung): the message is in doubt."""
     quality: str | None = None
     """Quality class the client asked for (routing picks the connector by it)."""
+    previous: str | None = None
+    """The error_code it had when claimed (``in_doubt``: an earlier hand-off went unanswered)."""
+    valid_until: int = 0
+    """When waiting for a link ends (ms)."""
+    due_at: int = 0
+    """When it was first due (its schedule, else its submission)."""
+    resume: str | None = None
+    """The connector's note from an interrupted earlier try (``Outcome.progress``)."""
+
+    @property
+    def in_doubt(self) -> bool:
+        """An earlier hand-off of this message may have reached the operator."""
+        return self.recovered or self.previous == IN_DOUBT
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +134,7 @@ class Sent:
     connector: str
     external_id: str
     report_check_at: int | None = None
+    report_due_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +143,23 @@ class Retry:
     at: int
     error_code: str
     reason: str
+    progress: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    claim: Claim
+    at: int
+    reason: str
+    progress: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Doubt:
+    claim: Claim
+    at: int
+    reason: str
+    progress: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +168,19 @@ class Failure:
     error_code: str
     reason: str
     connector: str | None = None
+    refund: bool = True
+    """False when the message may have reached the operator (in doubt)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LateSent:
+    """An answer that came after its message was recorded in doubt."""
+
+    message_id: str
+    connector: str
+    external_id: str
+    report_check_at: int | None = None
+    report_due_at: int | None = None
 
 
 class DispatchQueue:
@@ -94,20 +188,33 @@ class DispatchQueue:
         self._db = db
         self.worker_id = worker_id
 
-    async def claim(self, *, now: int, lease_ms: int, limit: int) -> list[Claim]:
-        return await self._db.txn(lambda: self._claim(now, lease_ms, limit))
+    async def claim(
+        self, *, now: int, lease_ms: int, limit: int, validity_ms: int = 172_800_000
+    ) -> list[Claim]:
+        """Due messages, leased to this worker. Messages whose validity ended meanwhile
+        (``valid_until``, else ``validity_ms`` after their due time) become ``expired`` in
+        the same transaction instead."""
+        return await self._db.txn(lambda: self._claim(now, lease_ms, limit, validity_ms))
 
-    def _claim(self, now: int, lease_ms: int, limit: int) -> Txn[list[Claim]]:
+    def _claim(self, now: int, lease_ms: int, limit: int, validity_ms: int) -> Txn[list[Claim]]:
         select = (
             "SELECT id, account_id, recipient, sender, text, encoding, segments, attempts,"
-            " status, quality FROM messages WHERE next_attempt_at <= ?"
-            " ORDER BY next_attempt_at LIMIT ?"
+            " status, quality, error_code, reason, valid_until, scheduled_at, created_at,"
+            " handoff_state"
+            " FROM messages WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
         )
         rows = yield Query(select, (now, limit), pg_sql=select + " FOR UPDATE SKIP LOCKED")
         if not rows:
             return []
-        claims = [
-            Claim(
+        claims: list[Claim] = []
+        ended: list[Claim] = []
+        reasons: dict[str, str | None] = {}
+        for r in rows:
+            due_at = r["scheduled_at"] or r["created_at"]
+            valid_until = r["valid_until"]
+            if valid_until is None:
+                valid_until = due_at + validity_ms
+            claim = Claim(
                 r["id"],
                 r["account_id"],
                 r["recipient"],
@@ -118,23 +225,65 @@ class DispatchQueue:
                 r["attempts"] + 1,
                 r["status"] == _SENDING,
                 r["quality"],
+                r["error_code"],
+                valid_until,
+                due_at,
+                r["handoff_state"],
             )
-            for r in rows
-        ]
+            if valid_until <= now:
+                ended.append(claim)
+                reasons[claim.id] = r["reason"]
+            else:
+                claims.append(claim)
+        if ended:
+            yield from self._expire(ended, reasons, now)
+        if not claims:
+            return []
         yield in_list(
             "UPDATE messages SET status = ?, next_attempt_at = ?, attempts = attempts + 1,"
             " claimed_by = ?, updated_at = ? WHERE id IN {in}",
             [c.id for c in claims],
             before=(_SENDING, now + lease_ms, self.worker_id, now),
         )
+        # A message that only waited for its link was announced as sending already; its
+        # history gets no new line each time it looks again.
         yield Many(
             INSERT_EVENT,
             [
                 (c.id, _SENDING, now, "recovered after lease expiry" if c.recovered else None)
                 for c in claims
+                if c.previous != WAITING or c.recovered
             ],
         )
         return claims
+
+    def _expire(self, ended: list[Claim], reasons: dict[str, str | None], now: int) -> Txn[None]:
+        yield in_list(
+            "UPDATE messages SET status = 'expired', next_attempt_at = NULL, claimed_by = NULL,"
+            " error_code = ?, updated_at = ? WHERE id IN {in}",
+            [c.id for c in ended],
+            before=(VALIDITY, now),
+        )
+        yield Many(
+            INSERT_EVENT,
+            [
+                (
+                    c.id,
+                    Status.EXPIRED.value,
+                    now,
+                    "validity ended before it could be sent"
+                    + (f" (last: {reasons[c.id]})" if reasons.get(c.id) else ""),
+                )
+                for c in ended
+            ],
+        )
+        # Never handed off: the charge goes back. One that may have gone out keeps it.
+        yield from refund_failed(
+            [c.id for c in ended if not c.in_doubt],
+            now,
+            "not sent: validity",
+            statuses=("expired",),
+        )
 
     async def renew(self, claims: Sequence[Claim], *, now: int, lease_ms: int) -> None:
         """Extend the leases of claims still being worked on (a slow operator link)."""
@@ -149,6 +298,27 @@ class DispatchQueue:
             before=(until, self.worker_id, _SENDING),
         )
 
+    async def reclaim_own(self, *, now: int) -> int:
+        """Make this worker's leftover claims (a crash under the same identity) due now,
+        rather than after their lease: they come back marked recovered (in doubt)."""
+
+        def txn() -> Txn[int]:
+            rows = yield Query(
+                "SELECT id FROM messages WHERE claimed_by = ? AND status = ?",
+                (self.worker_id, _SENDING),
+            )
+            ids = [r["id"] for r in rows or ()]
+            if ids:
+                yield in_list(
+                    "UPDATE messages SET next_attempt_at = ? WHERE claimed_by = ?"
+                    " AND status = ? AND id IN {in}",
+                    ids,
+                    before=(now, self.worker_id, _SENDING),
+                )
+            return len(ids)
+
+        return await self._db.txn(txn)
+
     async def record(
         self,
         *,
@@ -156,28 +326,38 @@ class DispatchQueue:
         sent: Sequence[Sent] = (),
         retries: Sequence[Retry] = (),
         failures: Sequence[Failure] = (),
+        waits: Sequence[Wait] = (),
+        doubts: Sequence[Doubt] = (),
     ) -> None:
-        """Record one batch's outcomes in one transaction.
+        """Record outcomes in one transaction.
 
         Updates are fenced by (claimed_by, attempts): a worker whose lease was taken over
         cannot overwrite the newer holder's result.
         """
-        await self._db.txn(lambda: self._record(now, sent, retries, failures))
+        await self._db.txn(lambda: self._record(now, sent, retries, failures, waits, doubts))
 
     def _record(
-        self, now: int, sent: Sequence[Sent], retries: Sequence[Retry], failures: Sequence[Failure]
+        self,
+        now: int,
+        sent: Sequence[Sent],
+        retries: Sequence[Retry],
+        failures: Sequence[Failure],
+        waits: Sequence[Wait],
+        doubts: Sequence[Doubt],
     ) -> Txn[None]:
         me = self.worker_id
         if sent:
             # Before the ids become visible: see lock_report_ids.
-            yield lock_report_ids([(s.connector, s.external_id) for s in sent])
+            yield lock_report_ids([(s.connector, id_key(s.external_id)) for s in sent])
         yield Many(
             _RECORD_SENT,
             [
                 (
                     s.connector,
                     s.external_id,
+                    id_key(s.external_id),
                     s.report_check_at,
+                    s.report_due_at,
                     now,
                     s.claim.id,
                     me,
@@ -189,8 +369,19 @@ class DispatchQueue:
         yield Many(
             _RECORD_RETRY,
             [
-                (r.at, r.error_code, r.reason, now, r.claim.id, me, r.claim.attempts)
+                (r.at, r.error_code, r.reason, r.progress, now, r.claim.id, me, r.claim.attempts)
                 for r in retries
+            ]
+            + [
+                (d.at, IN_DOUBT, d.reason, d.progress, now, d.claim.id, me, d.claim.attempts)
+                for d in doubts
+            ],
+        )
+        yield Many(
+            _RECORD_WAIT,
+            [
+                (w.at, WAITING, w.reason, w.progress, now, w.claim.id, me, w.claim.attempts)
+                for w in waits
             ],
         )
         yield Many(
@@ -205,16 +396,64 @@ class DispatchQueue:
             (r.claim.id, "queued", now, f"retry {r.claim.attempts + 1}: {r.reason}")
             for r in retries
         ]
+        events += [(d.claim.id, "queued", now, f"in doubt: {d.reason}") for d in doubts]
+        # One line when the wait begins, not one per look at a link that is still down.
+        events += [
+            (w.claim.id, "queued", now, f"waiting for a link: {w.reason}")
+            for w in waits
+            if w.claim.previous != WAITING
+        ]
         events += [(f.claim.id, "failed", now, f.reason) for f in failures]
         yield Many(INSERT_EVENT, events)
         # Failed before any operator accepted it: the charge goes back (once; see credits).
+        refunds = [f for f in failures if f.refund]
         yield from refund_failed(
-            [f.claim.id for f in failures],
+            [f.claim.id for f in refunds],
             now,
-            "not sent: " + (failures[0].error_code if failures else ""),
+            "not sent: " + (refunds[0].error_code if refunds else ""),
         )
         if sent:
-            yield from _apply_pending(sent, now)
+            yield from apply_parked([(s.connector, s.external_id) for s in sent], now)
+
+    async def record_late(self, late: Sequence[LateSent], *, now: int) -> int:
+        """Record answers that came after their message was recorded in doubt; those
+        already sent again (or final) are left alone and counted out."""
+        if not late:
+            return 0
+        return await self._db.txn(lambda: self._record_late(late, now))
+
+    def _record_late(self, late: Sequence[LateSent], now: int) -> Txn[int]:
+        yield lock_report_ids([(s.connector, id_key(s.external_id)) for s in late])
+        rows = yield in_list(
+            "SELECT id FROM messages WHERE status = 'queued' AND error_code = ? AND id IN {in}",
+            [s.message_id for s in late],
+            before=(IN_DOUBT,),
+        )
+        open_ids = {r["id"] for r in rows or ()}
+        applied = [s for s in late if s.message_id in open_ids]
+        yield Many(
+            _RECORD_LATE,
+            [
+                (
+                    s.connector,
+                    s.external_id,
+                    id_key(s.external_id),
+                    s.report_check_at,
+                    s.report_due_at,
+                    now,
+                    s.message_id,
+                    IN_DOUBT,
+                )
+                for s in applied
+            ],
+        )
+        yield Many(
+            INSERT_EVENT,
+            [(s.message_id, "sent", now, "answered after the response timeout") for s in applied],
+        )
+        if applied:
+            yield from apply_parked([(s.connector, s.external_id) for s in applied], now)
+        return len(applied)
 
     async def apply_reports(self, reports: Sequence[DeliveryReport], now: int) -> int:
         """Apply delivery reports; park the ones whose message is not known yet."""
@@ -225,135 +464,6 @@ class DispatchQueue:
 
     async def due_report_checks(
         self, *, now: int, limit: int, recheck_ms: int
-    ) -> list[tuple[str, str]]:
-        """(connector, external id) of messages whose report is overdue; pushes the next check."""
-        return await self._db.txn(lambda: self._due_checks(now, limit, recheck_ms))
-
-    def _due_checks(self, now: int, limit: int, recheck_ms: int) -> Txn[list[tuple[str, str]]]:
-        select = (
-            "SELECT id, connector, external_id FROM messages WHERE report_check_at <= ?"
-            " ORDER BY report_check_at LIMIT ?"
-        )
-        rows = yield Query(select, (now, limit), pg_sql=select + " FOR UPDATE SKIP LOCKED")
-        if not rows:
-            return []
-        yield in_list(
-            "UPDATE messages SET report_check_at = ? WHERE id IN {in}",
-            [r["id"] for r in rows],
-            before=(now + recheck_ms,),
-        )
-        return [
-            (r["connector"], r["external_id"]) for r in rows if r["connector"] and r["external_id"]
-        ]
-
-
-def _apply_pending(sent: Sequence[Sent], now: int) -> Txn[None]:
-    """Reports that arrived before their message's external id was recorded."""
-    by_connector: dict[str, list[str]] = {}
-    for s in sent:
-        by_connector.setdefault(s.connector, []).append(s.external_id)
-    for connector, ext_ids in by_connector.items():
-        rows = yield in_list(
-            "SELECT id, external_id, status, at, error_code FROM pending_reports"
-            " WHERE connector = ? AND external_id IN {in} ORDER BY id",
-            ext_ids,
-            before=(connector,),
-        )
-        if not rows:
-            continue
-        reports = [
-            DeliveryReport(
-                connector, r["external_id"], Status(r["status"]), from_ms(r["at"]), r["error_code"]
-            )
-            for r in rows
-        ]
-        yield from apply_reports(reports, now, park_unmatched=False)
-        yield in_list("DELETE FROM pending_reports WHERE id IN {in}", [r["id"] for r in rows])
-
-
-def lock_report_ids(keys: Sequence[tuple[str, str]]) -> Query:
-    """PostgreSQL: transaction-scoped advisory locks on (connector, external id) pairs.
-
-    Recording a message's external id and parking a report that names an id not recorded
-    yet must not interleave: under READ COMMITTED each would miss the other's uncommitted
-    row and the report would stay parked for good. Both take these locks first (sorted,
-    so two transactions never wait on each other in a cycle). SQLite has one writer, so
-    transactions never interleave there and the statement is a no-op.
-    """
-    ids = sorted(
-        {
-            int.from_bytes(
-                hashlib.blake2b(f"{c}\x00{x}".encode(), digest_size=8).digest(),
-                "big",
-                signed=True,
-            )
-            for c, x in keys
-        }
-    )
-    return Query(
-        "SELECT 1",
-        pg_sql="SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) AS k",
-        pg_params=(ids,),
-    )
-
-
-def _current(keys: Sequence[tuple[str, str]]) -> Txn[dict[tuple[str, str], tuple[str, Status]]]:
-    """(connector, external id) -> (message id, status) of the messages these ids name."""
-    by_connector: dict[str, list[str]] = {}
-    for connector, external_id in keys:
-        by_connector.setdefault(connector, []).append(external_id)
-    current: dict[tuple[str, str], tuple[str, Status]] = {}
-    for connector, ext_ids in by_connector.items():
-        rows = yield in_list(
-            "SELECT id, status, external_id FROM messages"
-            " WHERE connector = ? AND external_id IN {in}",
-            ext_ids,
-            before=(connector,),
-        )
-        for r in rows or ():
-            current[(connector, r["external_id"])] = (r["id"], Status(r["status"]))
-    return current
-
-
-def apply_reports(reports: Sequence[DeliveryReport], now: int, *, park_unmatched: bool) -> Txn[int]:
-    """Move messages forward by their reports (never backwards; see ``core.message``)."""
-    keys = list(dict.fromkeys((r.connector, r.external_id) for r in reports))
-    current = yield from _current(keys)
-    missing = [k for k in keys if k not in current]
-    if missing and park_unmatched:
-        # Serialise with a record() that may be storing these ids right now, then look
-        # again: what it committed meanwhile is visible to this next statement.
-        yield lock_report_ids(missing)
-        current.update((yield from _current(missing)))
-    updates: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
-    unmatched: list[DeliveryReport] = []
-    for rep in reports:
-        key = (rep.connector, rep.external_id)
-        found = current.get(key)
-        if found is None:
-            unmatched.append(rep)
-            continue
-        msg_id, status = found
-        if not may_follow(status, rep.status):
-            continue
-        current[key] = (msg_id, rep.status)
-        check = None if rep.status in FINAL else now + RECHECK_MS
-        updates.append((rep.status.value, rep.error_code, check, now, msg_id))
-        events.append((msg_id, rep.status.value, to_ms(rep.at), rep.error_code))
-    yield Many(
-        "UPDATE messages SET status = ?, error_code = ?, report_check_at = ?, updated_at = ?"
-        " WHERE id = ?",
-        updates,
-    )
-    yield Many(INSERT_EVENT, events)
-    if park_unmatched:
-        yield Many(
-            "INSERT INTO pending_reports (connector, external_id, status, at, error_code)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [
-                (r.connector, r.external_id, r.status.value, to_ms(r.at), r.error_code)
-                for r in unmatched
-            ],
-        )
-    return len(updates)
+    ) -> list[ReportCheck]:
+        """Messages whose report is overdue (ends those past their receipt window)."""
+        return await self._db.txn(lambda: due_report_checks(now, limit, recheck_ms))

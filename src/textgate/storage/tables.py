@@ -150,6 +150,16 @@ messages = Table(
     Column("scheduled_at", Ms),
     Column("created_at", Ms, nullable=False),
     Column("updated_at", Ms, nullable=False),
+    # Waiting for a usable link ends here (status expired); NULL: the dispatcher's default
+    # validity counted from the due time (DESIGN "Delivery contract").
+    Column("valid_until", Ms),
+    # A sent message with no final report by then is given up on (expired, no_report).
+    Column("report_due_at", Ms),
+    # external_id as matched (core.external_ids.id_key): receipts spell ids in other bases.
+    Column("external_key", String(128)),
+    # The connector's note on an interrupted hand-off (which parts of a long message the
+    # operator took, under which reference), handed back on the next try.
+    Column("handoff_state", Text),
     Index(
         "ix_messages_due",
         "next_attempt_at",
@@ -165,7 +175,7 @@ messages = Table(
     Index("ix_messages_account_id_id", "account_id", "id"),
     Index("ix_messages_account_id_status_id", "account_id", "status", "id"),
     Index("ix_messages_account_id_recipient_id", "account_id", "recipient", "id"),
-    Index("ix_messages_connector_external_id", "connector", "external_id"),
+    Index("ix_messages_connector_external_key", "connector", "external_key"),
 )
 
 message_events = Table(
@@ -190,7 +200,9 @@ pending_reports = Table(
     Column("status", String(16), nullable=False),
     Column("at", Ms, nullable=False),
     Column("error_code", String(64)),
-    Index("ix_pending_reports_connector_external_id", "connector", "external_id"),
+    # One row per key the reported id may have been stored under (core.external_ids).
+    Column("external_key", String(128)),
+    Index("ix_pending_reports_connector_external_key", "connector", "external_key"),
 )
 
 # Credits: every change of a balance is a ledger row; account_balances holds the running

@@ -9,14 +9,14 @@ import pytest
 
 from tests.connectors.smpp.peer import FakeSmsc, VirtualTime, until
 from tests.connectors.smpp.test_connector import Sink, make, sink, smsc, sub
-from textgate.connectors.base import QueryableConnector, Submission
+from textgate.connectors.base import QueryableConnector, QueryRef, Submission
 from textgate.connectors.smpp.constants import CommandStatus, MessageState
-from textgate.connectors.smpp.pacing import Backpressure, TokenBucket
+from textgate.connectors.smpp.pacing import AdaptiveRate, Backpressure, TokenBucket
 from textgate.connectors.smpp.pdus import DeliverSm, QuerySm, SubmitSm
 from textgate.connectors.smpp.query import parse_absolute_time
 from textgate.connectors.smpp.shortmessage import decode_short_message
 from textgate.core.message import Status
-from textgate.errors import ConnectorError
+from textgate.errors import ConnectorError, Handoff
 
 __all__ = ["sink", "smsc"]  # fixtures shared with test_connector
 
@@ -175,7 +175,7 @@ def parts_of(pdus: list[SubmitSm]) -> list[tuple[int, int]]:
     return out
 
 
-async def test_throttled_part_is_sent_again_after_a_growing_pause(
+async def test_a_throttled_part_is_sent_again_under_the_same_reference(
     smsc: FakeSmsc, sink: Sink
 ) -> None:
     clock = VirtualTime()
@@ -185,39 +185,71 @@ async def test_throttled_part_is_sent_again_after_a_growing_pause(
         smsc.script.extend([_S.ESME_ROK, _S.ESME_RTHROTTLED, _S.ESME_RMSGQFUL])
         [outcome] = await conn.submit([sub("x" * 400)])  # three parts
         assert outcome.error is None
-        assert clock.sleeps == [0.5, 1.0]  # the pause doubles while throttling goes on
         # Part 2 went out three times, but was accepted once: no duplicate part.
         seqs = [seq for _, seq in parts_of(smsc.submits)]
         assert seqs == [1, 2, 2, 2, 3]
         accepted = parts_of(smsc.accepted)
         assert [seq for _, seq in accepted] == [1, 2, 3] and len({r for r, _ in accepted}) == 1
         assert outcome.external_id == "m3"
-        # After a success the pause starts small again.
-        smsc.script.append(_S.ESME_RTHROTTLED)
-        [again] = await conn.submit([sub()])
-        assert again.error is None and clock.sleeps[-1] == 0.5
+        # Two refusals among acceptances are about that message, not the link: no pause.
+        assert clock.sleeps == [] and conn.rate.limit == 0
     finally:
         await conn.stop()
 
 
-async def test_throttling_that_persists_goes_back_retryable_and_pauses_everyone(
+async def test_throttling_that_persists_slows_the_link_and_the_message_waits_unsent(
     smsc: FakeSmsc, sink: Sink
 ) -> None:
     clock = VirtualTime()
-    conn = make(smsc, clock=clock, throttle_retries=2, throttle_backoff_initial=0.5)
+    conn = make(smsc, clock=clock, throttle_retries=0, throttle_backoff_initial=0.5)
     await conn.start(sink)
     try:
-        smsc.script.extend([_S.ESME_RTHROTTLED] * 3)
-        [outcome] = await conn.submit([sub()])
-        assert outcome.error is not None and outcome.error.retryable
-        assert outcome.error.code == "esme_rthrottled"
-        assert len(smsc.submits) == 3 and clock.sleeps == [0.5, 1.0]
-        # The third refusal paused the connector: the next message waits for it first.
+        smsc.script.extend([_S.ESME_RTHROTTLED] * 6)
+        outcomes = await conn.submit([sub(recipient=f"+49151000{i}") for i in range(6)])
+        for outcome in outcomes:
+            error = outcome.error
+            assert error is not None and error.handoff is Handoff.NOT_SENT  # no attempt used
+            assert error.code == "esme_rthrottled"
+        # Refusal after refusal, to every destination: the link as a whole is throttled.
+        # It pauses, then goes on at a lower rate.
+        assert conn.rate.limit > 0
         [after] = await conn.submit([sub()])
         assert after.error is None
-        assert clock.sleeps == [0.5, 1.0, 2.0]
+        assert clock.sleeps[0] == 0.5
     finally:
         await conn.stop()
+
+
+def test_the_rate_halves_under_throttling_and_grows_back() -> None:
+    clock = VirtualTime()
+    rate = AdaptiveRate(
+        0, 1, floor=1, pause_initial=0.1, pause_max=1, clock=clock, sleep=clock.sleep
+    )
+    for _ in range(100):  # 100 submit_sm in the first second, at full speed
+        rate.sent()
+        clock.now += 0.01
+    epoch = rate.epoch
+    for _ in range(5):  # then refusals, one after the other (a whole window: one signal)
+        rate.throttled(epoch)
+    assert 40 <= rate.limit <= 60  # halved from about 100/s, once for the burst
+    low = rate.limit
+    rate.throttled(rate.epoch)  # still throttled after the pause: halved again
+    assert rate.limit == pytest.approx(low / 2)
+    for _ in range(20):
+        rate.accepted(rate.epoch)
+    assert low / 2 < rate.limit < low  # growing back additively
+
+
+def test_a_lone_refusal_among_acceptances_leaves_the_rate_alone() -> None:
+    clock = VirtualTime()
+    rate = AdaptiveRate(
+        0, 1, floor=1, pause_initial=0.1, pause_max=1, clock=clock, sleep=clock.sleep
+    )
+    for _ in range(50):
+        for _ in range(20):
+            rate.accepted(rate.epoch)
+        rate.throttled(rate.epoch)
+    assert rate.limit == 0 and not rate.pause.paused
 
 
 def test_late_refusals_do_not_stretch_a_pause() -> None:
@@ -252,7 +284,13 @@ async def test_query_sm_round_trip(smsc: FakeSmsc, sink: Sink) -> None:
         )
         shop, numeric, pending = (o.external_id or "" for o in outcomes)
         smsc.states = {shop: MessageState.DELIVERED, numeric: MessageState.UNDELIVERABLE}
-        reports = await conn.query([shop, numeric, pending, "never-sent"])
+        reports = await conn.query(
+            [
+                QueryRef(shop, "Shop"),
+                QueryRef(numeric, "+4917000000"),
+                QueryRef(pending),
+            ]
+        )
     finally:
         await conn.stop()
     assert {(r.external_id, r.status) for r in reports} == {
@@ -262,8 +300,7 @@ async def test_query_sm_round_trip(smsc: FakeSmsc, sink: Sink) -> None:
     assert all(r.connector == "smpp1" for r in reports)
     # final_date 261122010130004+ is 01:01:30 at UTC+1 (4 quarter hours).
     assert reports[0].at == datetime(2026, 11, 22, 0, 1, 30, tzinfo=UTC)
-    # Each query repeated its message's source address (the peer refuses otherwise) and
-    # the id never handed out was not asked about.
+    # Each query repeated its message's source address (the peer refuses otherwise).
     queries = [p for p in smsc.received if isinstance(p, QuerySm)]
     assert sorted(q.message_id for q in queries) == sorted([shop, numeric, pending])
     by_id = {q.message_id: q for q in queries}
@@ -279,3 +316,25 @@ def test_absolute_time() -> None:
     assert parse_absolute_time("260101120000012-") == datetime(2026, 1, 1, 15, 0, tzinfo=UTC)
     assert parse_absolute_time("") is None
     assert parse_absolute_time("261399120000000+") is None
+
+
+async def test_query_sm_of_a_message_sent_before_a_restart(smsc: FakeSmsc, sink: Sink) -> None:
+    """The source address comes from the stored sender: a new connector (a restarted
+    gateway) that never sent the message can still ask about it."""
+    first = make(smsc, query_after_ms=1000)
+    await first.start(sink)
+    try:
+        [outcome] = await first.submit([sub(sender="+4917000000")])
+    finally:
+        await first.stop()
+    ext = outcome.external_id or ""
+    smsc.states = {ext: MessageState.DELIVERED}
+    second = make(smsc, query_after_ms=1000)
+    await second.start(sink)
+    try:
+        [report] = await second.query([QueryRef(ext, "+4917000000")])
+    finally:
+        await second.stop()
+    assert report.status == Status.DELIVERED
+    [query] = [p for p in smsc.received if isinstance(p, QuerySm)]
+    assert (query.source_addr, query.source_addr_ton) == ("4917000000", 1)

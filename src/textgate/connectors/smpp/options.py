@@ -69,11 +69,14 @@ class SmppOptions:
     second's worth of ``max_rate`` (at least 1)."""
     throttle_retries: int = 3
     """How often the first part of a message, refused with ESME_RTHROTTLED / ESME_RMSGQFUL,
-    is sent again by the connector itself before the message goes back to the dispatcher as
-    retryable. Later parts are retried for as long as the link is up (see connector.py)."""
+    is sent again by the connector itself (at the slowed-down pace) before the message goes
+    back to the dispatcher as not sent (no attempt used). Later parts are retried for as
+    long as the link is up (see connector.py)."""
     throttle_backoff_initial: float = 0.5
     """Pause of all new submit_sm after the SMSC throttles us; doubles while it goes on."""
     throttle_backoff_max: float = 10.0
+    throttle_min_rate: float = 1.0
+    """The slowest pace throttling may bring this connector down to (submit_sm per second)."""
     query_after_ms: int = 0
     """Ask the SMSC with query_sm about a message whose receipt is this late; 0 = never."""
     default_alphabet: str = "gsm7"

@@ -54,6 +54,8 @@ class SubmitBuilder:
         # Concatenation references: one per long message, from a random start.
         self._ref_space = 0x10000 if options.long_messages == "udh16" else 0x100
         self._next_ref = random.randrange(self._ref_space)
+        self.last_ref: int | None = None
+        """The concatenation reference of the last long message built."""
 
     def source(self, sender: str | None) -> Source:
         """The source address of a sender ID; none (TON 0, NPI 0, empty: the SMSC fills in
@@ -65,9 +67,12 @@ class SubmitBuilder:
         ton, npi = self._ton_npi[kind]
         return Source(ton, npi, addr)
 
-    def build(self, sub: Submission) -> tuple[Source, list[SubmitSm]]:
+    def build(self, sub: Submission, *, ref: int | None = None) -> tuple[Source, list[SubmitSm]]:
         """The source address and the submit_sm PDUs of one message, in order. Raises
-        GatewayError / ValueError for text the encoding cannot carry."""
+        GatewayError / ValueError for text the encoding cannot carry.
+
+        ``ref``: the concatenation reference of an earlier try of this message, so parts
+        sent again match the parts the handset already has; see :attr:`last_ref`."""
         opts = self._options
         try:
             encoding = Encoding(sub.encoding)
@@ -105,7 +110,9 @@ class SubmitBuilder:
             # The common case, already measured by the submit path: one part, no UDH.
             data = encode_gsm7(sub.text) if encoding is Encoding.GSM7 else encode_ucs2(sub.text)
             return src, [pdu(data, 0, opts.registered_delivery)]
-        ref, self._next_ref = self._next_ref, (self._next_ref + 1) % self._ref_space
+        if ref is None:
+            ref, self._next_ref = self._next_ref, (self._next_ref + 1) % self._ref_space
+        self.last_ref = ref
         parts = split_for_udh(
             sub.text, ref=ref, encoding=encoding, ref16=opts.long_messages == "udh16"
         )

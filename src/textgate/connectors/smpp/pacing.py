@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-__all__ = ["Backpressure", "Clock", "Sleep", "TokenBucket"]
+__all__ = ["AdaptiveRate", "Backpressure", "Clock", "Sleep", "TokenBucket"]
 
 Clock = Callable[[], float]
 """Monotonic seconds."""
@@ -118,3 +118,171 @@ class Backpressure:
         """The SMSC took a PDU sent at ``epoch``: throttling is over."""
         if epoch == self.epoch:
             self._delay = 0.0
+
+
+_SHARE_WEIGHT: Final = 0.1
+"""Weight of the newest answer in the moving share of throttled answers (about the last
+ten answers count)."""
+_LINK_THROTTLED: Final = 0.15
+"""Share of throttled answers from which the link as a whole is taken to be throttled."""
+
+
+class AdaptiveRate:
+    """The connector's send rate, driven by the SMSC (additive increase, multiplicative
+    decrease, as TCP does with its window).
+
+    Until the SMSC first throttles us the rate is ``ceiling`` (``max_rate``; 0 = none). A
+    throttling refusal (ESME_RTHROTTLED / ESME_RMSGQFUL, SMPP 3.4 5.1.3) pauses new
+    submit_sm briefly (:class:`Backpressure`) and brings the rate down to just under what
+    the SMSC took lately (at most half the refused rate); refusals of PDUs already on the
+    wire count once (the epoch). Only a link that is throttled as a whole slows down: while most
+    answers are acceptances, a refusal is taken to be about its destination. Every accepted
+    PDU then raises the rate a little (back to where throttling began in about a hundred),
+    up to the ceiling (none: the limit is
+    dropped once it is far above what the link carries). The pace is a token bucket, so a
+    pause is never followed by the whole window at once. (The increase is per accepted
+    PDU, not per second as in TCP's per round trip: an SMSC answers each PDU, and a rate
+    halved too far would otherwise take minutes to come back.)
+    """
+
+    def __init__(
+        self,
+        ceiling: float,
+        burst: float,
+        *,
+        floor: float,
+        pause_initial: float,
+        pause_max: float,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.ceiling = ceiling
+        self.floor = max(0.1, floor)
+        self._clock = clock
+        self.bucket = TokenBucket(ceiling, burst, clock=clock, sleep=sleep)
+        self.pause = Backpressure(pause_initial, pause_max, clock=clock, sleep=sleep)
+        self._step = 1.0
+        self._grown_at = clock()
+        self._sends = _Meter(clock())
+        self._accepts = _Meter(clock())
+        self._share = 0.0
+        """Moving share of throttled answers among the latest ones."""
+        self.throttled_total = 0
+
+    @property
+    def epoch(self) -> int:
+        return self.pause.epoch
+
+    @property
+    def limit(self) -> float:
+        """The current rate limit (0: none)."""
+        return self.bucket.rate
+
+    @property
+    def pacing(self) -> bool:
+        """Whether sending has to wait for anything (a pause or a rate)."""
+        return self.bucket.rate > 0 or self.pause.paused
+
+    async def take(self) -> None:
+        """Wait until one more submit_sm may go out."""
+        if self.pause.paused:
+            await self.pause.wait()
+        if self.bucket.rate > 0:
+            self._recover(self._clock())
+            await self.bucket.take()
+
+    def _recover(self, now: float) -> None:
+        """The time-driven half of the increase: without news of throttling the rate
+        climbs back by itself (by ``step`` a tenth of a second), also when too little is
+        accepted to raise it (only messages to a throttled destination left)."""
+        elapsed = now - self._grown_at
+        self._grown_at = now
+        rate = self.bucket.rate
+        if rate <= 0 or elapsed <= 0 or (self.ceiling and rate >= self.ceiling):
+            return
+        rate += self._step * 10 * elapsed
+        if self.ceiling:
+            rate = min(rate, self.ceiling)
+        self._set(rate)
+
+    def sent(self) -> None:
+        """One submit_sm is going out."""
+        self._sends.add(self._clock())
+
+    def throttled(self, epoch: int, *, again: bool = False) -> None:
+        """The SMSC throttled a PDU sent at ``epoch``; ``again``: a PDU (or destination) it
+        had throttled before, which does not count twice towards the share: a destination
+        the SMSC always throttles would otherwise look like a throttled link."""
+        self.throttled_total += 1
+        if again:
+            # Only news moves the rate: a repeat refusal says nothing about the link (and
+            # while the rate is low, few acceptances come to wear the share down).
+            return
+        self._share += (1.0 - self._share) * _SHARE_WEIGHT
+        if self._share < _LINK_THROTTLED:
+            # A refusal now and then among acceptances is about that destination (some
+            # SMSCs throttle per prefix), not the link: slowing everyone would not help.
+            return
+        fresh = epoch == self.pause.epoch
+        self.pause.refused(epoch)
+        if not fresh:
+            return  # already slowed down for this burst of refusals
+        now = self._clock()
+        taken = self._accepts.rate(now)
+        current = self.bucket.rate or self._sends.rate(now)
+        # Just under what the SMSC took lately (it told us its rate by refusing the rest);
+        # without acceptances to go by, half the rate that was refused.
+        rate = 0.9 * taken if taken > 0 else current / 2
+        rate = max(self.floor, min(rate, current / 2 if current else rate))
+        # Back up to where throttling began in about 100 acceptances: probing for more
+        # without sending a window's worth into the wall at once.
+        self._step = max(0.1, (max(current, rate) - rate) / 100, rate / 200)
+        self._grown_at = now
+        self._set(rate)
+
+    def accepted(self, epoch: int) -> None:
+        """The SMSC took a PDU sent at ``epoch``."""
+        now = self._clock()
+        self._accepts.add(now)
+        self._share -= self._share * _SHARE_WEIGHT
+        self.pause.accepted(epoch)
+        rate = self.bucket.rate
+        if rate <= 0 or (self.ceiling and rate >= self.ceiling):
+            return
+        rate += self._step
+        if self.ceiling:
+            rate = min(rate, self.ceiling)
+        elif rate > 4 * self._accepts.rate(now) and rate > 100:
+            rate = 0.0  # far above what the link carries: no limit needed any more
+        self._set(rate)
+
+    def _set(self, rate: float) -> None:
+        self.bucket.rate = rate
+        self.bucket.burst = max(1.0, rate / 10) if rate > 0 else self.bucket.burst
+
+
+class _Meter:
+    """Events per second over about the last second (two one-second buckets)."""
+
+    __slots__ = ("_count", "_last", "_since")
+
+    def __init__(self, now: float) -> None:
+        self._since = now
+        self._count = 0
+        self._last = 0.0
+
+    def add(self, now: float) -> None:
+        self._roll(now)
+        self._count += 1
+
+    def rate(self, now: float) -> float:
+        self._roll(now)
+        elapsed = max(now - self._since, 0.05)
+        return max(self._last, self._count / elapsed)
+
+    def _roll(self, now: float) -> None:
+        elapsed = now - self._since
+        if elapsed >= 1.0:
+            self._last = self._count / elapsed if elapsed < 2.0 else 0.0
+            self._count = 0
+            self._since = now

@@ -19,8 +19,11 @@ Sequence numbers are assigned by the session (1..0x7FFFFFFF, wrapping). ``reques
 either a factory ``lambda seq: SubmitSm(sequence_number=seq, ...)`` or a PDU built with any
 placeholder sequence_number (``SubmitSm(sequence_number=0, ...)``), which is replaced.
 
-Every failure a caller sees is a :class:`ConnectorError`: a response timeout or a session
-that closes while a request is outstanding is ``retryable=True``.
+Every failure a caller sees is a :class:`ConnectorError` that says how far the request got
+(``handoff``): a closed session before the write is *not sent*; a response timeout, a failed
+write and a session that closes while the request is outstanding are *in doubt* (the peer
+may have acted on it). A response that comes after its timeout is handed to the request's
+``on_late`` callback when it has one (:meth:`Session.begin`) rather than dropped.
 
 Writes are coalesced (:class:`WriteQueue`). Back-pressure is the transport's: a writer
 waits for ``drain`` while the transport is above its high-water mark, and the read loop
@@ -33,6 +36,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
@@ -52,7 +56,7 @@ from textgate.connectors.smpp.pdus import (
 from textgate.connectors.smpp.window import Window
 from textgate.errors import ConnectorError
 
-__all__ = ["MAX_SEQUENCE_NUMBER", "Handler", "PduSource", "Session"]
+__all__ = ["MAX_SEQUENCE_NUMBER", "Handler", "LateHandler", "PduSource", "Session"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,12 @@ Handler = Callable[[Pdu], Awaitable[Pdu | None]]
 A handler object may also have ``answer_now(pdu) -> asyncio.Future[Pdu | None] | None``,
 tried first: a future (work it started, e.g. a report waiting for its commit) is answered
 from its callback, without a task per request; None hands the request to the handler."""
+
+LateHandler = Callable[[Pdu], None]
+"""Hears a response that came after its request timed out (see :meth:`Session.begin`)."""
+
+_LATE_REMEMBERED = 100_000
+"""Timed-out requests whose late answer is still listened for, per session."""
 
 PduSource = Pdu | Callable[[int], Pdu]
 """What :meth:`Session.request` accepts: a PDU (its sequence_number is replaced) or a
@@ -126,6 +136,7 @@ class Session:
         self._out = WriteQueue(writer, self._begin_close)
         self._handler_task_name = f"smpp-handler-{self.name}"
         self._pending: dict[int, asyncio.Future[Pdu]] = {}
+        self._late: OrderedDict[int, LateHandler] = OrderedDict()
         self._next_seq = 1
         self._last_rx = self._loop.time()
         self._closing = False
@@ -165,8 +176,17 @@ class Session:
         """
         return await self._request(pdu, timeout, windowed=True)
 
-    async def begin(self, pdu: Pdu, timeout: float | None = None) -> asyncio.Future[Pdu]:  # noqa: ASYNC109
+    async def begin(
+        self,
+        pdu: Pdu,
+        timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        on_late: LateHandler | None = None,
+    ) -> asyncio.Future[Pdu]:
         """Send a request and return the future of its response, without waiting for it.
+
+        ``on_late`` hears the response if it comes after the timeout failed the future
+        (while the session lasts): an SMSC that answers slowly still took the message.
 
         For callers with many requests in flight (a dispatcher batch): one future each
         instead of a task and a coroutine each. Waits for a window slot (only when none is
@@ -189,13 +209,24 @@ class Session:
         future: asyncio.Future[Pdu] = self._loop.create_future()
         self._pending[seq] = future
         wait = self.response_timeout if timeout is None else timeout
-        timer = self._loop.call_later(wait, _expire_begun, future, self.name, pdu)
+        timer = self._loop.call_later(wait, self._expire_begun, seq, future, pdu, on_late)
         future.add_done_callback(lambda _: self._settle(seq, future, timer))
         self._send(data)
         if self._out.congested:
             with contextlib.suppress(ConnectorError):
                 await self._drain()  # a failed write fails the future (via _begin_close)
         return future
+
+    def _expire_begun(
+        self, seq: int, future: asyncio.Future[Pdu], pdu: Pdu, on_late: LateHandler | None
+    ) -> None:
+        if future.done():
+            return
+        if on_late is not None:
+            self._late[seq] = on_late
+            while len(self._late) > _LATE_REMEMBERED:
+                self._late.popitem(last=False)
+        _expire_begun(future, self.name, pdu)
 
     def _settle(self, seq: int, future: asyncio.Future[Pdu], timer: asyncio.TimerHandle) -> None:
         timer.cancel()
@@ -256,6 +287,7 @@ class Session:
             seq = self._next_seq
             self._next_seq = 1 if seq >= MAX_SEQUENCE_NUMBER else seq + 1
             if seq not in self._pending:
+                self._late.pop(seq, None)  # a wrapped number: an answer that late is void
                 return seq
 
     async def _request(
@@ -286,9 +318,9 @@ class Session:
                 try:
                     return await future
                 except TimeoutError:
-                    raise ConnectorError(
+                    raise ConnectorError.in_doubt(
                         f"smpp {self.name}: {_command_name(pdu)} response timeout",
-                        retryable=True,
+                        code="smpp_response_timeout",
                     ) from None
                 finally:
                     timer.cancel()
@@ -313,7 +345,10 @@ class Session:
 
     def _check_open(self) -> None:
         if self._closing:
-            raise ConnectorError(f"smpp {self.name}: session closed", retryable=True)
+            # Nothing of the request was written: the message never left.
+            raise ConnectorError.not_sent(
+                f"smpp {self.name}: session closed", code="smpp_not_bound"
+            )
 
     def _send(self, data: bytes) -> None:
         """Queue one encoded PDU for the next flush (PDUs leave in the order queued)."""
@@ -331,7 +366,9 @@ class Session:
             await self._writer.drain()
         except (ConnectionError, OSError, RuntimeError) as exc:
             self._begin_close(f"write failed: {exc}")
-            raise ConnectorError(f"smpp {self.name}: write failed: {exc}", retryable=True) from exc
+            raise ConnectorError.in_doubt(
+                f"smpp {self.name}: write failed: {exc}", code="smpp_write_failed"
+            ) from exc
 
     # ------------------------------------------------------------------ closing
 
@@ -345,7 +382,10 @@ class Session:
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if not future.done():
-                future.set_exception(ConnectorError(f"smpp {self.name}: {reason}", retryable=True))
+                # Written, never answered: the SMSC may have taken it.
+                future.set_exception(
+                    ConnectorError.in_doubt(f"smpp {self.name}: {reason}", code="smpp_link_lost")
+                )
         for _ in range(self._window_waiters):
             self._window.release()
         self._out.flush()  # what was queued (an unbind_resp, a generic_nack) still goes out
@@ -416,7 +456,9 @@ class Session:
             future = self._pending.get(exc.sequence_number or 0)
             if command_id & 0x80000000 and future is not None and not future.done():
                 future.set_exception(
-                    ConnectorError(f"smpp {self.name}: undecodable response", retryable=True)
+                    ConnectorError.in_doubt(
+                        f"smpp {self.name}: undecodable response", code="smpp_bad_response"
+                    )
                 )
             self._nack(exc)
             return None
@@ -425,6 +467,17 @@ class Session:
         future = self._pending.get(pdu.sequence_number)
         if future is not None and not future.done():
             future.set_result(pdu)
+        elif (late := self._late.pop(pdu.sequence_number, None)) is not None:
+            log.info(
+                "%s: %s seq %d came after its timeout",
+                self.name,
+                _command_name(pdu),
+                pdu.sequence_number,
+            )
+            try:
+                late(pdu)
+            except Exception:
+                log.exception("%s: handling a late answer failed", self.name)
         else:
             log.warning(
                 "%s: %s seq %d answers no pending request (late or unknown)",
@@ -548,7 +601,10 @@ def _nack(pdu: Pdu, status: int) -> GenericNack:
 def _expire_begun(future: asyncio.Future[Pdu], name: str, pdu: Pdu) -> None:
     if not future.done():
         future.set_exception(
-            ConnectorError(f"smpp {name}: {_command_name(pdu)} response timeout", retryable=True)
+            ConnectorError.in_doubt(
+                f"smpp {name}: {_command_name(pdu)} response timeout",
+                code="smpp_response_timeout",
+            )
         )
 
 

@@ -32,9 +32,11 @@ import asyncio
 import itertools
 import logging
 import secrets
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from textgate.connectors.smpp.constants import CommandStatus
+from textgate.connectors.smpp.constants import CommandStatus, PduError
 from textgate.connectors.smpp.pdus import (
     BIND_RESPONSE,
     Bind,
@@ -50,6 +52,7 @@ from textgate.connectors.smpp.pdus import (
     SubmitSmResp,
 )
 from textgate.connectors.smpp.session import Session
+from textgate.connectors.smpp.shortmessage import ESM_UDHI, Concat, concat_from_tlvs, parse_udh
 from textgate.connectors.smpp.smsc_messages import (
     MoSplit,
     Received,
@@ -70,6 +73,7 @@ from textgate.connectors.smpp.smsc_rules import (
     BadReceipt,
     Behaviour,
     DeliverAs,
+    RuleBook,
     SmscRule,
     SubmitAction,
 )
@@ -138,9 +142,14 @@ class Smsc:
         self.queried = 0
         self.mo_sent = 0
         self.binds_refused = 0
+        self.submit_counts: Counter[str] = Counter()
+        """submit_sm received per destination, whatever the answer."""
         self.received: list[Received] = []
         """Accepted submissions, oldest first, when ``options.record`` is set."""
         self._rules = self.options.rule_book()
+        self._rule_hits: dict[int, int] = {}
+        self._tokens = 1.0
+        self._token_stamp = 0.0
         self._bind_refusal = self.options.bind_refusal()
         self._binds_seen = 0
         self._started_at = 0.0
@@ -167,9 +176,8 @@ class Smsc:
         self._ids = itertools.count(1)
         self._binds_seen = 0
         self._started_at = asyncio.get_running_loop().time()
-        self._server = await asyncio.start_server(
-            self._on_client, self.options.host, self.options.port
-        )
+        # Once started, a restart listens on the same port (an SMSC back after an outage).
+        self._server = await asyncio.start_server(self._on_client, self.options.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("smsc listening on %s:%d", self.host, self.port)
 
@@ -280,11 +288,15 @@ class Smsc:
     async def _submit(self, link: _Link, pdu: SubmitSm) -> SubmitSmResp | None:
         seq = pdu.sequence_number
         self._submit_count += 1
+        self.submit_counts[pdu.destination_addr] += 1
         every = self.options.throttle_every
         if every and self._submit_count % every == 0:
             self.throttled += 1
             return SubmitSmResp(sequence_number=seq, command_status=CommandStatus.ESME_RTHROTTLED)
-        behaviour = self._rules.match(pdu.destination_addr)
+        if not self._within_accept_rate():
+            self.throttled += 1
+            return SubmitSmResp(sequence_number=seq, command_status=CommandStatus.ESME_RTHROTTLED)
+        behaviour = self._behaviour(pdu)
         if behaviour.action is SubmitAction.DROP:
             self.dropped += 1
             if link.session is not None:
@@ -312,6 +324,43 @@ class Smsc:
             self.received.append(record_of(pdu, message_id))
         self._accept(link, pdu, message_id, behaviour)
         return SubmitSmResp(sequence_number=seq, message_id=message_id)
+
+    def set_rules(self, rules: Sequence[SmscRule]) -> None:
+        """Replace the per-destination rules while running (a fault begins or ends);
+        ``times`` counts start again."""
+        self._rules = RuleBook(self.options.behaviour(), rules)
+        self._rule_hits.clear()
+
+    def _behaviour(self, pdu: SubmitSm) -> Behaviour:
+        """The rule for this submit_sm, or the defaults where its ``at_part`` or ``times``
+        says it does not apply."""
+        behaviour = self._rules.match(pdu.destination_addr)
+        if behaviour.at_part is not None:
+            concat = _concat(pdu)
+            if concat is None or concat.seq != behaviour.at_part:
+                return self._rules.default
+        if behaviour.times is not None:
+            hits = self._rule_hits.get(id(behaviour), 0)
+            if hits >= behaviour.times:
+                return self._rules.default
+            self._rule_hits[id(behaviour)] = hits + 1
+        return behaviour
+
+    def _within_accept_rate(self) -> bool:
+        """``accept_rate``: a token bucket over all links (a burst of a tenth of a
+        second's worth); a submit_sm above it is throttled, as a carrier enforcing its
+        contract rate does."""
+        rate = self.options.accept_rate
+        if rate <= 0:
+            return True
+        now = asyncio.get_running_loop().time()
+        burst = max(1.0, rate / 10)
+        self._tokens = min(burst, self._tokens + (now - self._token_stamp) * rate)
+        self._token_stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
 
     def _accept(self, link: _Link, pdu: SubmitSm, message_id: str, behaviour: Behaviour) -> None:
         """Remember the message for query_sm and schedule its receipts."""
@@ -429,3 +478,14 @@ def _peer(writer: asyncio.StreamWriter) -> str:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"
     return str(peer or "?")
+
+
+def _concat(pdu: SubmitSm) -> Concat | None:
+    """The concatenation info of a submitted part: its UDH (esm_class UDHI, 5.2.12) or its
+    sar_* TLVs (5.3.2.22-24); None for a one-part message or an unreadable UDH."""
+    if pdu.esm_class & ESM_UDHI and pdu.short_message:
+        try:
+            return parse_udh(pdu.short_message)[1]
+        except PduError:
+            return None
+    return concat_from_tlvs(pdu.tlvs)

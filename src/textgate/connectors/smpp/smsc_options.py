@@ -61,6 +61,9 @@ class SmscOptions:
     """Per-destination overrides; the longest matching prefix wins."""
     throttle_every: int = 0
     """Every Nth submit_sm (counted over all links) is answered ESME_RTHROTTLED; 0 = never."""
+    accept_rate: float = 0.0
+    """submit_sm accepted per second over all links; those above it are answered
+    ESME_RTHROTTLED (a carrier enforcing its contract rate); 0 = no limit."""
     reject_prefix: str = ""
     """Shorthand for a rule answering this prefix ESME_RINVDSTADR (a rule in ``rules``
     with the same prefix replaces it)."""

@@ -158,6 +158,8 @@ class Behaviour:
     receipt_delay_ms: int = 200
     bad_receipt: BadReceipt | None = None
     receipts_as: DeliverAs = DeliverAs.DELIVER_SM
+    times: int | None = None
+    at_part: int | None = None
 
     @property
     def final_state(self) -> MessageState:
@@ -228,6 +230,14 @@ class SmscRule:
     """Send an unusable receipt of this kind instead of a proper final one."""
     receipts_as: DeliverAs | None = None
     """Send the receipts as deliver_sm (default) or data_sm (see :class:`DeliverAs`)."""
+    times: int | None = None
+    """The rule applies to its first ``times`` matching submit_sm only (counted from when
+    the rules were set), the global behaviour to later ones: a fault that happens once."""
+    at_part: int | None = None
+    """The rule applies only to this part of a concatenated message (the part number of
+    its UDH, 1 for the first); other parts and one-part messages get the global
+    behaviour. E.g. ``at_part = 2, action = "drop", times = 1``: the link drops between
+    the parts of a long message."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefix", self.prefix.lstrip("+"))
@@ -242,7 +252,7 @@ class SmscRule:
         if self.receipts_as is not None:
             receipts_as = parse_deliver_as(self.receipts_as, "receipts_as")
             object.__setattr__(self, "receipts_as", receipts_as)
-        for name in ("response_delay_ms", "receipt_delay_ms"):
+        for name in ("response_delay_ms", "receipt_delay_ms", "times", "at_part"):
             value = getattr(self, name)
             if value is not None:
                 _nonneg(value, name)
@@ -310,6 +320,10 @@ class RuleBook:
             }
             merged[rule.prefix] = replace(default, **changes)
         self._rules = sorted(merged.items(), key=lambda item: -len(item[0]))
+
+    @property
+    def default(self) -> Behaviour:
+        return self._default
 
     def match(self, destination: str) -> Behaviour:
         if not self._rules:

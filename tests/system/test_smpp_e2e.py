@@ -35,6 +35,9 @@ def _settings(settings: Settings, port: int, **smpp: Any) -> Settings:
             **SMPP,
             **smpp,
         },
+        # The tests break the link on purpose: what was on the wire then is in doubt, and
+        # is sent again soon rather than after the default minute.
+        in_doubt_grace_seconds=0.2,
     )
     return settings.model_copy(
         update={

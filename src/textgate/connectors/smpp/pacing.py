@@ -124,6 +124,8 @@ _SHARE_WEIGHT: Final = 0.1
 """Weight of the newest answer in the moving share of throttled answers (about the last
 ten answers count)."""
 _LINK_THROTTLED: Final = 0.15
+_EPISODE: Final = 10.0
+"""Seconds without a cut after which the next throttling is a new spell."""
 """Share of throttled answers from which the link as a whole is taken to be throttled."""
 
 
@@ -162,6 +164,8 @@ class AdaptiveRate:
         self.bucket = TokenBucket(ceiling, burst, clock=clock, sleep=sleep)
         self.pause = Backpressure(pause_initial, pause_max, clock=clock, sleep=sleep)
         self._step = 1.0
+        self._cut_at = -_EPISODE - 1.0
+        self._spell_floor = 0.0
         self._grown_at = clock()
         self._sends = _Meter(clock())
         self._accepts = _Meter(clock())
@@ -234,6 +238,13 @@ class AdaptiveRate:
         # without acceptances to go by, half the rate that was refused.
         rate = 0.9 * taken if taken > 0 else current / 2
         rate = max(self.floor, min(rate, current / 2 if current else rate))
+        if now - self._cut_at > _EPISODE:
+            # The first cut of a throttling spell sets how far the spell may take us:
+            # an SMSC that refuses a share of PDUs whatever the rate would otherwise
+            # drive every link down to the floor.
+            self._spell_floor = rate / 4
+        rate = max(rate, self._spell_floor)
+        self._cut_at = now
         # Back up to where throttling began in about 100 acceptances: probing for more
         # without sending a window's worth into the wall at once.
         self._step = max(0.1, (max(current, rate) - rate) / 100, rate / 200)

@@ -11,6 +11,7 @@ import pytest
 
 from textgate.config import DispatchSettings, Settings
 from textgate.connectors.base import (
+    HandoffGate,
     InboundSink,
     Outcome,
     OutcomeSink,
@@ -205,7 +206,10 @@ class SilentOperator:
         return None
 
     async def submit(
-        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+        self,
+        batch: Sequence[Submission],
+        done: OutcomeSink | None = None,
+        gate: HandoffGate | None = None,
     ) -> list[Outcome]:
         return [Outcome(s.message_id, external_id=f"x-{s.message_id}") for s in batch]
 
@@ -265,7 +269,10 @@ class SlowOperator(SilentOperator):
         self.seen: list[str] = []
 
     async def submit(
-        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+        self,
+        batch: Sequence[Submission],
+        done: OutcomeSink | None = None,
+        gate: HandoffGate | None = None,
     ) -> list[Outcome]:
         self.seen += [s.message_id for s in batch]
         await asyncio.sleep(self.delay)

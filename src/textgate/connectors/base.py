@@ -26,6 +26,7 @@ __all__ = [
     "Concatenation",
     "Connector",
     "ConnectorError",
+    "HandoffGate",
     "InboundMessage",
     "InboundSink",
     "Outcome",
@@ -73,6 +74,16 @@ class Outcome:
     progress: str | None = None
 
 
+class HandoffGate(Protocol):
+    """Holds a message's hand-off until few enough written messages wait for their
+    outcome to be stored (the dispatcher's side of the window). A connector calls
+    ``enter`` before writing a message's first PDU; the dispatcher lets it go once that
+    message's outcome is committed. So whatever a crash interrupts, the messages the
+    operator may have taken without textgate knowing are at most the gate's size."""
+
+    async def enter(self, message_id: str) -> None: ...
+
+
 @runtime_checkable
 class Connector(Protocol):
     name: str
@@ -86,9 +97,15 @@ class Connector(Protocol):
         """Close links gracefully (unbind, drain in-flight requests)."""
 
     async def submit(
-        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+        self,
+        batch: Sequence[Submission],
+        done: OutcomeSink | None = None,
+        gate: HandoffGate | None = None,
     ) -> list[Outcome]:
         """Hand over a batch; one outcome per submission, in order.
+
+        ``gate``, when given, is entered before each message is written (see
+        :class:`HandoffGate`); a connector whose hand-off is instant may ignore it.
 
         ``done``, when given, is called with each outcome as soon as it is known (the
         dispatcher stores it then, so a crash cannot make an answered message be sent

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from textgate.connectors.base import (
+    HandoffGate,
     InboundSink,
     Outcome,
     OutcomeSink,
@@ -131,7 +132,10 @@ class SimulatorConnector:
         return self._mix[-1][1]
 
     async def submit(
-        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+        self,
+        batch: Sequence[Submission],
+        done: OutcomeSink | None = None,
+        gate: HandoffGate | None = None,
     ) -> list[Outcome]:
         if self.options.latency_ms:
             await asyncio.sleep(self.options.latency_ms / 1000)

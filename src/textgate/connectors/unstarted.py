@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from textgate.connectors.base import (
     Connector,
+    HandoffGate,
     InboundSink,
     Outcome,
     OutcomeSink,
@@ -51,7 +52,10 @@ class UnstartedConnector:
             log.exception("connector %s: stop after a failed start failed", self.name)
 
     async def submit(
-        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+        self,
+        batch: Sequence[Submission],
+        done: OutcomeSink | None = None,
+        gate: HandoffGate | None = None,
     ) -> list[Outcome]:
         raise ConnectorError.not_sent(
             f"connector {self.name} did not start: {self.error}", code="connector_not_started"

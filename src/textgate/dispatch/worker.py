@@ -41,6 +41,7 @@ from textgate.connectors.base import (
 )
 from textgate.core.clock import Clock, system_clock
 from textgate.core.routing import Routes
+from textgate.dispatch.gate import Gate
 from textgate.dispatch.recorder import Recorder
 from textgate.dispatch.retry import backoff_ms
 from textgate.errors import ConnectorError, Handoff
@@ -116,6 +117,13 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = DispatchStats()
         self._recorder = Recorder(queue, clock, on_settled=self._settled, on_late=self._late)
+        # One gate per link that has a window: written-but-unrecorded messages stay within
+        # it (see dispatch.gate).
+        self._gates = {
+            name: Gate(size)
+            for name, conn in connectors.items()
+            if (size := int(getattr(conn, "handoff_window", 0) or 0)) > 0
+        }
 
     def wake(self) -> None:
         """Look for due messages now (new work was committed)."""
@@ -225,6 +233,8 @@ class Dispatcher:
     def _settled(self, ids: list[str]) -> None:
         for message_id in ids:
             self._open.pop(message_id, None)
+        for gate in self._gates.values():
+            gate.leave(ids)
 
     def _late(self, applied: int, too_late: int) -> None:
         self.stats.late_answers += applied
@@ -288,7 +298,7 @@ class Dispatcher:
             for c in pending.values()
         ]
         try:
-            outcomes = await connector.submit(submissions, done)
+            outcomes = await connector.submit(submissions, done, self._gates.get(name))
         except ConnectorError as exc:
             outcomes = [Outcome(s.message_id, error=exc) for s in submissions]
         except asyncio.CancelledError:

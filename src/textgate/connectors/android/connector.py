@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from textgate.connectors.android.hub import WakeHub
 from textgate.connectors.android.outbox import AndroidOptions, DeviceOutbox
 from textgate.connectors.base import (
+    HandoffGate,
     InboundSink,
     Outcome,
     OutcomeSink,
@@ -57,7 +58,10 @@ class AndroidConnector:
         self._task = None
 
     async def submit(
-        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+        self,
+        batch: Sequence[Submission],
+        done: OutcomeSink | None = None,
+        gate: HandoffGate | None = None,
     ) -> list[Outcome]:
         placements = await self._outbox.place(
             self.name, batch, self.options.rules, self._hub.connected()

@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from textgate.connectors.base import (
+    HandoffGate,
     InboundSink,
     Outcome,
     OutcomeSink,
@@ -138,6 +139,8 @@ class SmppConnector:
         self._handler = DeliverHandler(name, options.default_alphabet, known)
         self._pool = LinkPool(name, options, self._handler)
         self._builder = SubmitBuilder(options)
+        self.handoff_window = options.window * options.binds
+        """Messages that may be written and not yet recorded (see ``HandoffGate``)."""
         self.rate = AdaptiveRate(
             options.max_rate,
             options.burst,
@@ -177,7 +180,10 @@ class SmppConnector:
     # ------------------------------------------------------------------ submit
 
     async def submit(
-        self, batch: Sequence[Submission], done: OutcomeSink | None = None
+        self,
+        batch: Sequence[Submission],
+        done: OutcomeSink | None = None,
+        gate: HandoffGate | None = None,
     ) -> list[Outcome]:
         """One-part messages (nearly all) go out from this one coroutine, a response future
         each (Session.begin) rather than a task each; long messages, and messages the SMSC
@@ -200,7 +206,7 @@ class SmppConnector:
 
         def spawn(index: int, sub: Submission, built: _Built, refused: int) -> None:
             async def run() -> None:
-                finish(index, await self._submit_one(sub, built, refused=refused))
+                finish(index, await self._submit_one(sub, built, refused=refused, gate=gate))
 
             tasks.append(asyncio.create_task(run()))
 
@@ -219,7 +225,7 @@ class SmppConnector:
                     spawn(index, sub, built, 0)
                     continue
                 again = functools.partial(spawn, index)
-                future = await self._begin(sub, built, report, again, state)
+                future = await self._begin(sub, built, report, again, state, gate)
                 if future is not None:
                     begun.append(future)
             state.current = None
@@ -254,9 +260,12 @@ class SmppConnector:
         finish: Callable[[Outcome], None],
         spawn: Callable[[Submission, _Built, int], None],
         state: _Progress,
+        gate: HandoffGate | None,
     ) -> asyncio.Future[Pdu] | None:
         """Write one one-part message; its answer settles it from a callback."""
         source, [pdu], _ = built
+        if gate is not None:
+            await gate.enter(sub.message_id)
         if self.rate.pacing:
             await self.rate.take()
         link = self._pool.pick()
@@ -331,10 +340,19 @@ class SmppConnector:
         self._remember(resp.message_id, source)
         return Outcome(sub.message_id, external_id=resp.message_id)
 
-    async def _submit_one(self, sub: Submission, built: _Built, *, refused: int = 0) -> Outcome:
+    async def _submit_one(
+        self,
+        sub: Submission,
+        built: _Built,
+        *,
+        refused: int = 0,
+        gate: HandoffGate | None = None,
+    ) -> Outcome:
         """Send one message part by part, skipping the parts an earlier try got accepted;
         ``refused``: how often the SMSC already throttled its first part."""
         source, pdus, parts = built
+        if gate is not None:
+            await gate.enter(sub.message_id)
         held: list[Link] = []  # the link this message uses, once its first part picked it
         try:
             for index, pdu in enumerate(pdus):

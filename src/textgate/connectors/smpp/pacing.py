@@ -61,6 +61,8 @@ class TokenBucket:
             return
         async with self._lock:  # FIFO: the head waiter sleeps, the others wait on the lock
             while True:
+                if self.rate <= 0:
+                    return  # the limit was lifted while we waited (AdaptiveRate)
                 self._refill()
                 if self._tokens >= 1 - _EPSILON:
                     self._tokens -= 1

@@ -170,6 +170,12 @@ async def test_no_report_within_the_receipt_window_ends_the_message(gw: Gateway)
     assert await gw.queue.due_report_checks(now=now + 1_000, limit=10, recheck_ms=600_000) == []
     msg = await _get(gw, account, mid)
     assert (msg.status, msg.error_code) == (Status.EXPIRED, "no_report")
-    # A receipt after that changes nothing: expired is final.
+    # A receipt that comes after all says what happened: "no report" was a guess.
     late = DeliveryReport("smsc", "e1", Status.DELIVERED, from_ms(now))
-    assert await gw.queue.apply_reports([late], now + 2_000) == 0
+    assert await gw.queue.apply_reports([late], now + 2_000) == 1
+    msg = await _get(gw, account, mid)
+    assert msg.status == Status.DELIVERED
+    assert [e.status for e in msg.events][-2:] == [Status.EXPIRED, Status.DELIVERED]
+    # A further intermediate report changes nothing.
+    buffered = DeliveryReport("smsc", "e1", Status.BUFFERED, from_ms(now))
+    assert await gw.queue.apply_reports([buffered], now + 3_000) == 0

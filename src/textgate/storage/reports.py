@@ -83,32 +83,48 @@ def _report_keys(reports: Sequence[DeliveryReport]) -> list[tuple[str, str]]:
 
 def _current(
     keys: Sequence[tuple[str, str]],
-) -> Txn[dict[tuple[str, str], tuple[str, Status]]]:
-    """(connector, id key) -> (message id, status) of the messages stored under these keys."""
+) -> Txn[dict[tuple[str, str], tuple[str, Status, str | None]]]:
+    """(connector, id key) -> (message id, status, error_code) of the messages stored
+    under these keys."""
     by_connector: dict[str, list[str]] = {}
     for connector, key in keys:
         by_connector.setdefault(connector, []).append(key)
-    current: dict[tuple[str, str], tuple[str, Status]] = {}
+    current: dict[tuple[str, str], tuple[str, Status, str | None]] = {}
     for connector, wanted in by_connector.items():
         rows = yield in_list(
-            "SELECT id, status, external_key FROM messages"
+            "SELECT id, status, error_code, external_key FROM messages"
             " WHERE connector = ? AND external_key IN {in}",
             wanted,
             before=(connector,),
         )
         for r in rows or ():
-            current[(connector, r["external_key"])] = (r["id"], Status(r["status"]))
+            current[(connector, r["external_key"])] = (
+                r["id"],
+                Status(r["status"]),
+                r["error_code"],
+            )
     return current
 
 
 def _find(
-    current: dict[tuple[str, str], tuple[str, Status]], report: DeliveryReport
+    current: dict[tuple[str, str], tuple[str, Status, str | None]], report: DeliveryReport
 ) -> tuple[str, str] | None:
     """The key under which the report's message is stored, the likeliest spelling first."""
     for key in match_keys(report.external_id):
         if (report.connector, key) in current:
             return (report.connector, key)
     return None
+
+
+def _corrects(status: Status, error_code: str | None, reported: Status) -> bool:
+    """A final report that comes after the receipt window ended the message: ``no_report``
+    was textgate's "we do not know", and the operator now says what happened."""
+    return (
+        status is Status.EXPIRED
+        and error_code == NO_REPORT
+        and reported in FINAL
+        and reported is not Status.EXPIRED
+    )
 
 
 def apply_reports(reports: Sequence[DeliveryReport], now: int, *, park_unmatched: bool) -> Txn[int]:
@@ -130,10 +146,10 @@ def apply_reports(reports: Sequence[DeliveryReport], now: int, *, park_unmatched
         if key is None:
             unmatched.append(rep)
             continue
-        msg_id, status = current[key]
-        if not may_follow(status, rep.status):
+        msg_id, status, code = current[key]
+        if not may_follow(status, rep.status) and not _corrects(status, code, rep.status):
             continue
-        current[key] = (msg_id, rep.status)
+        current[key] = (msg_id, rep.status, rep.error_code)
         if rep.status in FINAL:
             finals.append((rep.status.value, rep.error_code, now, msg_id))
         else:

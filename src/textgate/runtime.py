@@ -17,10 +17,12 @@ from textgate.connectors.android import (
 from textgate.connectors.base import Connector
 from textgate.connectors.simulator import SimulatorConnector, SimulatorOptions
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
+from textgate.connectors.smpp.shared_rate import SharedRate
 from textgate.connectors.unstarted import UnstartedConnector
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
 from textgate.core.routing import Routes
+from textgate.dispatch.standby import StandbyQueue
 from textgate.dispatch.worker import Dispatcher, LinkPolicy
 from textgate.loops import LoopRegistry
 from textgate.notify.sender import MailDispatcher
@@ -58,6 +60,8 @@ from textgate.storage.db import Database
 from textgate.storage.device_queue import DeviceQueue
 from textgate.storage.devices import DeviceRepo
 from textgate.storage.inbound import InboundRepo
+from textgate.storage.link_leases import LinkLeases
+from textgate.storage.link_rates import LinkRates
 from textgate.storage.lists import ListRepo
 from textgate.storage.mail import MailRepo
 from textgate.storage.messages import MessageRepo
@@ -68,7 +72,6 @@ from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
 from textgate.storage.originators import OriginatorRepo
 from textgate.storage.phone_sms import PhoneSmsRepo
-from textgate.storage.queue import DispatchQueue
 from textgate.storage.sealed_messages import SealedMessageRepo
 from textgate.storage.secrets import SecretBox, load_key
 from textgate.storage.short_links import ShortLinkRepo
@@ -89,7 +92,12 @@ def build_connector(
     outbox: DeviceOutbox | None = None,
     hub: WakeHub | None = None,
     loops: LoopRegistry | None = None,
+    db: Database | None = None,
+    owner: str = "",
 ) -> Connector:
+    """``db`` and ``owner`` (this process's worker id): on PostgreSQL, where several
+    processes may run the same connector, an SMPP connector's ``binds`` and ``max_rate``
+    are shared by all of them through the database."""
     if cfg.type == "android":
         if outbox is None or hub is None:
             raise ValueError("the android connector needs the gateway's device outbox and hub")
@@ -98,7 +106,18 @@ def build_connector(
     if cfg.type == "simulator":
         return SimulatorConnector(cfg.name, SimulatorOptions.from_mapping(cfg.options), loops)
     if cfg.type == "smpp":
-        return SmppConnector(cfg.name, SmppOptions.from_mapping(cfg.options))
+        smpp_options = SmppOptions.from_mapping(cfg.options)
+        if db is None or db.is_sqlite:  # one process owns the database and the links
+            return SmppConnector(cfg.name, smpp_options)
+        budget = None
+        if smpp_options.max_rate > 0:
+            budget = SharedRate(cfg.name, LinkRates(db), smpp_options.max_rate, smpp_options.burst)
+        leases = LinkLeases(db).owned_by(cfg.name, owner)
+        connector = SmppConnector(cfg.name, smpp_options, budget=budget, leases=leases)
+        keeper = connector.keeper
+        if budget is not None and keeper is not None:
+            budget.peers = lambda: keeper.senders
+        return connector
     raise ValueError(f"unknown connector type {cfg.type!r}")  # pragma: no cover
 
 
@@ -121,7 +140,7 @@ class Gateway:
         self.worker_id = settings.dispatch.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         # Health of this process's background loops, for /readyz and /metrics.
         self.loops = LoopRegistry()
-        self.queue = DispatchQueue(self.db, self.worker_id)
+        self.queue = StandbyQueue(self.db, self.worker_id)
         self.dispatcher: Dispatcher | None = None
         self.receiver: ReportReceiver | None = None
         self.connectors: dict[str, Connector] = {}
@@ -254,7 +273,12 @@ class Gateway:
             return
         self.connectors = {
             c.name: build_connector(
-                c, outbox=self.device_outbox, hub=self.device_hub, loops=self.loops
+                c,
+                outbox=self.device_outbox,
+                hub=self.device_hub,
+                loops=self.loops,
+                db=self.db,
+                owner=self.worker_id,
             )
             for c in self.settings.connectors
         }
@@ -283,6 +307,7 @@ class Gateway:
         unknown = routes.connectors() - self.connectors.keys()
         if unknown:
             raise ValueError(f"routing names unknown connectors: {', '.join(sorted(unknown))}")
+        self.queue.watch(self.connectors, routes.connectors())
         self.dispatcher = Dispatcher(
             self.queue,
             self.connectors,

@@ -748,3 +748,36 @@ stats_hours = Table(
     Column("hour", Ms, primary_key=True),
     Column("computed_at", Ms, nullable=False),
 )
+
+# --- Links shared by a cluster (migration 0014) ---
+
+# Rate budget of a connector for all processes together: ``used`` submit_sm of ``slot`` (the
+# slot's number since the epoch, of the database's clock) taken so far; ``granted`` is what
+# the last reservation got (read back by that same statement, see storage.link_rates).
+link_rates = Table(
+    "link_rates",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("slot", BigInteger, primary_key=True),
+    Column("used", Integer, nullable=False),
+    Column("granted", Integer, nullable=False),
+)
+
+# Which process holds which bind of a connector, until when (database clock, ms).
+link_leases = Table(
+    "link_leases",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("bind_index", SmallInteger, primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("expires_at", Ms, nullable=False),
+)
+
+# Processes running a connector, seen lately: the binds are shared out among them.
+link_members = Table(
+    "link_members",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("owner", String(128), primary_key=True),
+    Column("expires_at", Ms, nullable=False),
+)

@@ -22,6 +22,10 @@
   which parts the SMSC took and under which concatenation reference (``Outcome.progress``).
   The next try sends only the other parts, under the same reference, so the handset never
   gets an orphan part or a part twice.
+- **shared by a cluster**: given ``budget`` (a :class:`shared_rate.RateBudget`), every
+  submit_sm also waits for it, so ``max_rate`` holds for all processes together; given
+  ``leases`` (:class:`bind_leases.BindLeases`), this process binds only the binds it holds
+  a lease on, and :attr:`SmppConnector.standby` says when it holds none.
 - **receipts and inbound messages** (``inbound``): a deliver_sm or data_sm on any bind is handed to
   the report or inbound sink *before* deliver_sm_resp is sent, so only stored ones are
   acknowledged; if the sink fails the SMSC gets ESME_RX_T_APPN and delivers again.
@@ -50,6 +54,7 @@ from textgate.connectors.base import (
     ReportSink,
     Submission,
 )
+from textgate.connectors.smpp.bind_leases import BindKeeper, BindLeases
 from textgate.connectors.smpp.constants import CommandStatus, PduError
 from textgate.connectors.smpp.inbound import DeliverHandler
 from textgate.connectors.smpp.links import Link, LinkHealth, LinkPool
@@ -58,6 +63,7 @@ from textgate.connectors.smpp.outbound import Source, SubmitBuilder
 from textgate.connectors.smpp.pacing import AdaptiveRate, Clock, Sleep
 from textgate.connectors.smpp.pdus import Pdu, SubmitSm, SubmitSmResp
 from textgate.connectors.smpp.query import query_pdu, report_from_query
+from textgate.connectors.smpp.shared_rate import RateBudget
 from textgate.connectors.smpp.status import BACKPRESSURE_STATUSES, to_connector_error
 from textgate.core.message import DeliveryReport
 from textgate.errors import ConnectorError, GatewayError
@@ -127,6 +133,8 @@ class SmppConnector:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        budget: RateBudget | None = None,
+        leases: BindLeases | None = None,
     ) -> None:
         self.name = name
         self.options = options
@@ -150,8 +158,25 @@ class SmppConnector:
             clock=clock,
             sleep=sleep,
         )
+        self._budget = budget
+        self.keeper = (
+            None
+            if leases is None
+            else BindKeeper(
+                name,
+                leases,
+                self._pool,
+                lease_seconds=options.lease_seconds,
+                unbind_timeout=options.unbind_timeout,
+            )
+        )
 
     # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def standby(self) -> bool:
+        """True while other processes hold every bind of this connector (leases)."""
+        return self.keeper is not None and self.keeper.standby
 
     @property
     def bound(self) -> bool:
@@ -159,9 +184,9 @@ class SmppConnector:
         return self._pool.bound > 0
 
     @property
-    def bound_links(self) -> int:
-        """How many binds are up."""
-        return self._pool.bound
+    def bound_links(self) -> int | None:
+        """How many binds are up; None while standing by (not this process's to carry)."""
+        return None if self.standby else self._pool.bound
 
     async def wait_bound(self, timeout: float) -> None:  # noqa: ASYNC109
         """Wait until at least one bind is up (for tests and health checks)."""
@@ -172,10 +197,16 @@ class SmppConnector:
         refused) is logged and retried in the background: it never stops the gateway."""
         self._handler.reports = sink
         self._handler.inbound = inbound
-        await self._pool.start()
+        if self.keeper is not None:
+            await self.keeper.start()
+        else:
+            await self._pool.start()
 
     async def stop(self) -> None:
-        await self._pool.stop()
+        if self.keeper is not None:
+            await self.keeper.stop()
+        else:
+            await self._pool.stop()
 
     # ------------------------------------------------------------------ submit
 
@@ -268,6 +299,8 @@ class SmppConnector:
             await gate.enter(sub.message_id)
         if self.rate.pacing:
             await self.rate.take()
+        if self._budget is not None:
+            await self._budget.take()
         link = self._pool.pick()
         session = link.session if link is not None else None
         if link is None or session is None:
@@ -385,6 +418,8 @@ class SmppConnector:
         while True:
             if self.rate.pacing:
                 await self.rate.take()
+            if self._budget is not None:
+                await self._budget.take()
             if not held:
                 picked = self._pool.pick()
                 if picked is None:

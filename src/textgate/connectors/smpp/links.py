@@ -197,21 +197,34 @@ class Link:
 
 
 class LinkPool:
+    """The connector's ``binds`` links. Without leases all of them run; with leases (see
+    ``bind_leases``) only those this process holds (:meth:`hold`): the others are not its
+    own, and it neither binds nor reports them."""
+
     def __init__(self, name: str, options: SmppOptions, handler: Handler) -> None:
         self.links = [
             Link(name if options.binds == 1 else f"{name}#{i + 1}", options, handler, self)
             for i in range(options.binds)
         ]
         self._any_bound = asyncio.Event()
+        self._drain_seconds = options.response_timeout + 1.0
+        self.held: frozenset[int] = frozenset(range(options.binds))
+        """Indexes of the links this process runs."""
+        self.retiring: frozenset[int] = frozenset()
+        """Held links taking no new messages, until their own are answered (:meth:`retire`)."""
+        self._starting: set[asyncio.Task[None]] = set()
+
+    def _running(self) -> list[Link]:
+        return [self.links[i] for i in sorted(self.held)]
 
     @property
     def bound(self) -> int:
         """How many links are bound now."""
-        return sum(1 for link in self.links if link.session is not None)
+        return sum(1 for link in self._running() if link.session is not None)
 
     def health(self) -> tuple[LinkHealth, ...]:
         """Each link's state, in bind order."""
-        return tuple(link.health() for link in self.links)
+        return tuple(link.health() for link in self._running())
 
     def changed(self) -> None:
         """A link bound or lost its session."""
@@ -230,14 +243,54 @@ class LinkPool:
 
     def pick(self) -> Link | None:
         """The bound link with the fewest messages in progress (the first on a tie)."""
-        up = [link for link in self.links if link.session is not None]
+        up = [
+            self.links[i]
+            for i in sorted(self.held - self.retiring)
+            if self.links[i].session is not None
+        ]
         return min(up, key=lambda link: link.busy) if up else None
 
-    async def start(self) -> None:
-        """Try to bind all links at once; those that fail keep trying in the background
-        (see :class:`Link`), so this never raises for a refused or failed bind."""
-        await asyncio.gather(*(link.start() for link in self.links))
+    async def start(self, indexes: frozenset[int] | None = None) -> None:
+        """Try to bind the links (all, or those of ``indexes``) at once; those that fail
+        keep trying in the background (see :class:`Link`), so this never raises for a
+        refused or failed bind."""
+        if indexes is not None:
+            self.held = indexes
+        await asyncio.gather(*(link.start() for link in self._running()))
+
+    async def hold(self, indexes: frozenset[int], *, wait: bool = False) -> None:
+        """Run exactly the links of ``indexes``: stop the others at once, start the new
+        ones (in the background unless ``wait``)."""
+        gone = [self.links[i] for i in sorted(self.held - indexes)]
+        new = [self.links[i] for i in sorted(indexes - self.held)]
+        self.held = indexes
+        self.retiring &= indexes
+        await asyncio.gather(*(link.stop() for link in gone))
+        if wait:
+            await asyncio.gather(*(link.start() for link in new))
+            return
+        for link in new:
+            task = asyncio.create_task(link.start(), name=f"smpp-bind-{link.label}")
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
+
+    async def retire(self, indexes: frozenset[int]) -> None:
+        """Stop the links of ``indexes`` gracefully: no new messages, the answers to those
+        in flight awaited (within the response timeout), then unbind."""
+        indexes &= self.held
+        self.retiring |= indexes
+        links = [self.links[i] for i in sorted(indexes)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._drain_seconds
+        # ``busy`` is a plain counter kept by the connector's many paths: polled here, on a
+        # rare path (processes joining), rather than threading an event through all of them.
+        while any(link.busy for link in links) and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await self.hold(self.held - indexes)
 
     async def stop(self) -> None:
+        for task in list(self._starting):
+            task.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
         await asyncio.gather(*(link.stop() for link in self.links))
         self._any_bound.clear()

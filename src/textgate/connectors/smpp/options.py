@@ -24,7 +24,11 @@ class SmppOptions:
     password: str = ""
     system_type: str = ""
     binds: int = 1
-    """Transceiver binds kept open at once; submissions go to the least busy one."""
+    """Transceiver binds kept open at once; submissions go to the least busy one. On
+    PostgreSQL, for all processes running this connector together (see bind_leases.py)."""
+    lease_seconds: float = 15.0
+    """On PostgreSQL: how long a process's hold on a bind lasts without renewal (renewed
+    every third of it); a crashed process's binds are taken over after this."""
     window: int = 50
     """Most submit_sm outstanding at once on each bind."""
     response_timeout: float = 10.0
@@ -63,7 +67,8 @@ class SmppOptions:
     ESME_RBINDFAIL); doubles while the refusals go on, up to ``reconnect_max`` if that is
     larger. Long, so that retrying cannot lock the carrier account."""
     max_rate: float = 0.0
-    """submit_sm per second over all binds together; 0 = unlimited."""
+    """submit_sm per second over all binds together; 0 = unlimited. On PostgreSQL, over
+    all processes running this connector together (see shared_rate.py)."""
     rate_burst: int = 0
     """submit_sm that may go out back to back after an idle spell; 0 = a tenth of a
     second's worth of ``max_rate`` (at least 1)."""
@@ -97,6 +102,8 @@ class SmppOptions:
             raise ValueError("window must be at least 1")
         if self.binds < 1:
             raise ValueError("binds must be at least 1")
+        if self.lease_seconds < 1:
+            raise ValueError("lease_seconds must be at least 1")
         if self.max_rate < 0 or self.rate_burst < 0:
             raise ValueError("max_rate and rate_burst must not be negative")
         if self.throttle_retries < 0:

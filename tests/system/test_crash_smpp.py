@@ -36,7 +36,6 @@ from tests.system.procs import (
 )
 from tests.system.smpp_load import (
     Accounting,
-    BeyondWindow,
     Phase,
     RecordingSmsc,
     check_outcomes,
@@ -50,14 +49,6 @@ from tests.system.smpp_load import (
 from textgate.connectors.smpp.smsc import SmscOptions
 
 pytestmark = pytest.mark.slow
-
-KNOWN_BEYOND_WINDOW = pytest.mark.xfail(
-    raises=BeyondWindow,
-    strict=False,
-    reason="a crash also resends the messages whose answer the process had received but not "
-    "yet committed (the recorder's pending outcomes): measured 50-600 per crash at ~2,000 "
-    "messages/s, against a documented bound of the window (50)",
-)
 
 TOTAL = 20_000
 PER_REQUEST = 20
@@ -76,7 +67,6 @@ async def _until(check: Callable[[], bool], what: str, timeout: float = 30.0) ->
         await asyncio.sleep(0.05)
 
 
-@KNOWN_BEYOND_WINDOW
 async def test_sigkill_twice_through_smpp_loses_nothing_and_duplicates_at_most_the_window(
     db_url: str, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:

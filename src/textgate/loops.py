@@ -125,6 +125,25 @@ class LoopRegistry:
             for r in self.failing()
         }
 
+    def failed(self, name: str, exc: BaseException) -> None:
+        """For a loop that keeps its own schedule: one more failed pass."""
+        health = self.health(name)
+        health.running = True
+        now = self.clock()
+        health.failures += 1
+        health.failures_total += 1
+        health.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        if health.failing_since is None:
+            health.failing_since = now
+
+    def succeeded(self, name: str) -> None:
+        """For a loop that keeps its own schedule: a pass that worked."""
+        health = self.health(name)
+        health.running = True
+        health.failures = 0
+        health.failing_since = None
+        health.last_success = self.clock()
+
     def spawn(self, name: str, step: Step, *, backoff: Backoff | None = None) -> asyncio.Task[None]:
         """Start ``step`` as a supervised loop named ``name`` (a task of that name)."""
         return asyncio.create_task(run_loop(name, step, self, backoff=backoff), name=name)

@@ -115,6 +115,8 @@ def build_connector(
         leases = LinkLeases(db).owned_by(cfg.name, owner)
         connector = SmppConnector(cfg.name, smpp_options, budget=budget, leases=leases)
         keeper = connector.keeper
+        if keeper is not None:
+            keeper.loops = loops
         if budget is not None and keeper is not None:
             budget.peers = lambda: keeper.senders
         return connector

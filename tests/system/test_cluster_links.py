@@ -18,7 +18,7 @@ import pytest
 from tests.support import PG_ENV, Running, postgres_url, running_gateway
 from tests.system.procs import message_statuses, mobile_numbers
 from textgate.config import ConnectorSettings, Settings
-from textgate.connectors.base import Outcome, OutcomeSink, Submission
+from textgate.connectors.base import HandoffGate, Outcome, OutcomeSink, Submission
 from textgate.connectors.smpp.connector import SmppConnector
 from textgate.connectors.smpp.pdus import SubmitSm, SubmitSmResp
 from textgate.connectors.smpp.smsc import Smsc, SmscOptions
@@ -78,14 +78,18 @@ def _count_sent(connector: SmppConnector) -> list[str]:
     accepted: list[str] = []
     submit = connector.submit
 
-    async def counting(batch: Sequence[Submission], done: OutcomeSink | None = None) -> Any:
+    async def counting(
+        batch: Sequence[Submission],
+        done: OutcomeSink | None = None,
+        gate: HandoffGate | None = None,
+    ) -> Any:
         def heard(outcome: Outcome) -> None:
             if outcome.error is None:
                 accepted.append(outcome.message_id)
             if done is not None:
                 done(outcome)
 
-        return await submit(batch, heard)
+        return await submit(batch, heard, gate)
 
     connector.submit = counting  # type: ignore[method-assign]
     return accepted

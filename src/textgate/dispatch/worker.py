@@ -60,6 +60,10 @@ from textgate.storage.queue import (
 
 __all__ = ["DispatchStats", "Dispatcher", "LinkPolicy"]
 
+_RECHECK_MS = 600_000
+"""The longest wait before asking again about a message's missing report (the wait grows
+with the time it has waited; see storage.reports)."""
+
 log = logging.getLogger(__name__)
 
 
@@ -393,7 +397,9 @@ class Dispatcher:
     async def _report_check(self) -> None:
         """Ask connectors about messages whose delivery report is overdue (and end those
         whose receipt window is over: the queue does that as it picks them)."""
-        due = await self._queue.due_report_checks(now=self._clock(), limit=500, recheck_ms=600_000)
+        due = await self._queue.due_report_checks(
+            now=self._clock(), limit=500, recheck_ms=_RECHECK_MS
+        )
         by_connector: dict[str, list[QueryRef]] = {}
         for check in due:
             by_connector.setdefault(check.connector, []).append(

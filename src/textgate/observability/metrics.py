@@ -8,6 +8,7 @@ histogram that lives as long as the application.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from typing import Final
@@ -23,6 +24,8 @@ from textgate.observability.loop_metrics import CounterCollector, Counters, Loop
 from textgate.services.stats import Snapshot, StatsService
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 # Submits answer in milliseconds on a healthy gateway; the top buckets catch a stalled disk.
@@ -75,7 +78,13 @@ class Metrics:
         )
 
     async def render(self, *, database_up: bool) -> bytes:
-        snapshot = await self._stats.snapshot() if database_up else None
+        snapshot = None
+        if database_up:
+            try:
+                snapshot = await self._stats.snapshot()
+            except Exception as exc:  # the process's own health must still show
+                log.warning("metrics: the database counts failed: %r", exc)
+                database_up = False
         scraped = CollectorRegistry(auto_describe=False)
         scraped.register(_SnapshotCollector(snapshot, database_up))
         return generate_latest(self._registry) + generate_latest(scraped)

@@ -212,12 +212,24 @@ def apply_parked(recorded: Sequence[tuple[str, str]], now: int) -> Txn[None]:
         )
 
 
+_FIRST_RECHECK_MS = 10_000
+
+
+def _next_check(now: int, since: int, due: int | None, longest: int) -> int:
+    """Ask again after as long again as the message has waited (10 s at least, ``longest``
+    at most, never past the end of its window): a query lost to a passing fault is soon
+    repeated, a receipt that is days late is not asked for every minute."""
+    wait = min(longest, max(_FIRST_RECHECK_MS, now - since))
+    return now + wait if due is None else min(now + wait, max(due, now + 1))
+
+
 def due_report_checks(now: int, limit: int, recheck_ms: int) -> Txn[list[ReportCheck]]:
     """Sent messages whose report is overdue. Those past their receipt window become final
     (``expired``, :data:`NO_REPORT`); the others are returned to be asked about, and their
     next check is pushed back (never past the end of their window)."""
     select = (
-        "SELECT id, connector, external_id, sender, status, report_due_at FROM messages"
+        "SELECT id, connector, external_id, sender, status, report_due_at, updated_at"
+        " FROM messages"
         " WHERE report_check_at <= ? ORDER BY report_check_at LIMIT ?"
     )
     rows = yield Query(select, (now, limit), pg_sql=select + " FOR UPDATE SKIP LOCKED")
@@ -252,12 +264,7 @@ def due_report_checks(now: int, limit: int, recheck_ms: int) -> Txn[list[ReportC
     yield Many(
         "UPDATE messages SET report_check_at = ? WHERE id = ?",
         [
-            (
-                now + recheck_ms
-                if r["report_due_at"] is None
-                else min(now + recheck_ms, max(r["report_due_at"], now + 1)),
-                r["id"],
-            )
+            (_next_check(now, r["updated_at"], r["report_due_at"], recheck_ms), r["id"])
             for r in later
         ],
     )

@@ -28,6 +28,7 @@ from typing import Protocol
 
 from textgate.connectors.smpp.links import LinkPool
 from textgate.connectors.smpp.pacing import Clock
+from textgate.loops import LoopRegistry
 
 __all__ = ["BindKeeper", "BindLeases"]
 
@@ -65,6 +66,8 @@ class BindKeeper:
         self.name = name
         self._leases = leases
         self._pool = pool
+        self.loops: LoopRegistry | None = None
+        """Where the renewal's failures show (/readyz, metrics); set by the runtime."""
         pool.held = frozenset()  # none is ours before the first round says so
         self._binds = len(pool.links)
         self._ttl = lease_seconds
@@ -128,8 +131,12 @@ class BindKeeper:
             async with asyncio.timeout(self._ttl / 3):
                 held, members = await self._leases.hold(self._binds, int(self._ttl * 1000))
         except Exception as exc:
+            if self.loops is not None:
+                self.loops.failed(f"smpp-leases-{self.name}", exc)
             await self._lost(exc)
             return
+        if self.loops is not None:
+            self.loops.succeeded(f"smpp-leases-{self.name}")
         if self._failing:
             self._failing = False
             log.info("smpp %s: bind leases renewed again", self.name)

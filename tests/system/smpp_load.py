@@ -39,6 +39,7 @@ __all__ = [
     "stored_messages",
     "submit_phase",
     "unique_numbers",
+    "until",
 ]
 
 WINDOW = 50
@@ -93,6 +94,16 @@ def smpp_connectors(
             }
         ]
     )
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll ``check`` until it holds, failing after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 def unique_numbers(count: int) -> list[str]:

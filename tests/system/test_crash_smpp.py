@@ -15,7 +15,6 @@ destination, so the SMSC's record shows each message the operator accepted more 
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +44,7 @@ from tests.system.smpp_load import (
     stored_messages,
     submit_phase,
     unique_numbers,
+    until,
 )
 from textgate.connectors.smpp.smsc import SmscOptions
 
@@ -56,15 +56,6 @@ SUBMITTERS = 10
 KILLS = 2
 RECEIPT_WINDOW = 5.0
 """Seconds after sending that a message without a final report ends expired."""
-
-
-async def _until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_sigkill_twice_through_smpp_loses_nothing_and_duplicates_at_most_the_window(
@@ -118,7 +109,7 @@ async def test_sigkill_twice_through_smpp_loses_nothing_and_duplicates_at_most_t
             )
             assert await server.kill() == -9, "the server was expected to die by SIGKILL"
             # The SMSC has read all the dead process wrote once it has seen the link close.
-            await _until(lambda: smsc.bound_sessions == 0, "the SMSC to see the link close")
+            await until(lambda: smsc.bound_sessions == 0, "the SMSC to see the link close")
             accounting.mark()
             stored = await stored_messages(db_url)
             accepted = [mid for p in phases for mid in p.accepted]
@@ -131,7 +122,7 @@ async def test_sigkill_twice_through_smpp_loses_nothing_and_duplicates_at_most_t
         final = await wait_until_final(db_url, timeout=RECEIPT_WINDOW + 30)
         assert server is not None
         # Receipts due for the last messages have all been answered (nothing in flight).
-        await _until(
+        await until(
             lambda: (
                 len(smsc.received) - accounting.marks[-1]
                 <= sum(

@@ -49,6 +49,7 @@ from tests.system.smpp_load import (
     stored_messages,
     submit_phase,
     unique_numbers,
+    until,
 )
 from textgate.connectors.smpp.smsc import SmscOptions
 
@@ -64,15 +65,6 @@ pytestmark = [
 LEASE_SECONDS = 3.0
 PER_REQUEST = 50
 SUBMITTERS = 8
-
-
-async def _until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def _env(
@@ -120,7 +112,7 @@ async def test_sigkill_one_of_two_workers_the_other_finishes(
         ]
         for worker in workers:
             await wait_for_log(worker, "running")
-        await _until(lambda: smsc.bound_sessions == 2, "both workers to bind")
+        await until(lambda: smsc.bound_sessions == 2, "both workers to bind", timeout=60.0)
 
         phase = Phase()
         load = asyncio.create_task(
@@ -132,10 +124,14 @@ async def test_sigkill_one_of_two_workers_the_other_finishes(
                 phase=phase,
             )
         )
-        await _until(lambda: len(smsc.received) >= total // 3, "a third of the load to go out")
+        await until(
+            lambda: len(smsc.received) >= total // 3, "a third of the load to go out", timeout=60.0
+        )
         victim, survivor = workers
         assert await victim.kill() == -9
-        await _until(lambda: smsc.bound_sessions == 1, "the SMSC to see the dead link close")
+        await until(
+            lambda: smsc.bound_sessions == 1, "the SMSC to see the dead link close", timeout=60.0
+        )
         accounting.mark()
         at_kill = Counter(m.status for m in (await stored_messages(db_url)).values())
         await load
@@ -253,7 +249,9 @@ async def test_database_errors_while_claiming_delivery_continues(
             try:
                 for proc, name in zip(dispatchers, ("disp-a", "disp-b"), strict=True):
                     await wait_healthy(proc, f"http://127.0.0.1:{ports[name]}")
-                await _until(lambda: len(smsc.received) >= total // 10, "delivery to start")
+                await until(
+                    lambda: len(smsc.received) >= total // 10, "delivery to start", timeout=60.0
+                )
                 sent_before = len(smsc.received)
 
                 async def watch() -> None:

@@ -136,6 +136,39 @@ FAULTS = [
             "textgate_dispatch_late_duplicates_total 0.0",
         ),
     ),
+    # No answer to some submit_sm: in doubt, sent again after the grace period (the SMSC
+    # dropped them unanswered here, so nothing is accepted twice; a real one may have
+    # taken them: README "Delivery guarantees").
+    Fault(
+        "in-doubt-resend",
+        count=20,
+        rules=(_rule("", action="ignore", times=5),),
+        connector={"response_timeout": 0.3},
+        link={"in_doubt_grace_seconds": 0.2},
+        attempts=2,
+        history="in doubt",
+        submits_per_part=1.3,
+        metrics=("textgate_dispatch_in_doubt_total 5.0",),
+    ),
+    # The same with in_doubt = "fail": at most once, those end failed, not refunded.
+    Fault(
+        "in-doubt-fail",
+        count=12,
+        rules=(_rule("3361299", action="ignore"),),
+        connector={"response_timeout": 0.3},
+        link={"in_doubt": "fail", "in_doubt_grace_seconds": 0.2},
+        statuses={"": "delivered", "3361299": "failed"},
+        error_code="in_doubt",
+        history="in doubt",
+        attempts=2,  # the claim after the grace period decides, and counts
+    ),
+    # The link drops with receipts still to come: the SMSC delivers them on the next bind.
+    Fault(
+        "receipts-after-reconnect",
+        count=20,
+        smsc={"redeliver_receipts": True, "receipt_delay_ms": 1500},
+        during="bounce",
+    ),
     # Receipts sent as data_sm.
     Fault("receipts-as-data-sm", count=10, smsc={"receipts_as": "data_sm"}),
     # No receipt ever comes: the receipt window ends the message, never left "sent".
@@ -188,9 +221,8 @@ async def _gateway(
 
 
 async def _outage(smsc: Smsc, gw: Running, account_id: str) -> None:
-    """Stop the SMSC until every message has looked for the link at least twice, then
-    start it again on the same port."""
-    await smsc.stop(graceful=False)
+    """The SMSC went away before the messages came (see the test); bring it back once
+    every message has looked for the link at least once, on the same port."""
 
     async def waited() -> bool:
         msgs = await _messages(gw, account_id)
@@ -200,7 +232,21 @@ async def _outage(smsc: Smsc, gw: Running, account_id: str) -> None:
     await smsc.start()
 
 
-_DURING: dict[str, Callable[[Smsc, Running, str], Awaitable[None]]] = {"outage": _outage}
+async def _bounce(smsc: Smsc, gw: Running, account_id: str) -> None:
+    """Once everything is sent, the SMSC crashes (receipts still due) and comes back."""
+
+    async def sent() -> bool:
+        return all(m.status == Status.SENT for m in await _messages(gw, account_id))
+
+    await _eventually(sent, "every message sent")
+    await smsc.stop(graceful=False)
+    await smsc.start()
+
+
+_DURING: dict[str, Callable[[Smsc, Running, str], Awaitable[None]]] = {
+    "outage": _outage,
+    "bounce": _bounce,
+}
 
 
 async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
@@ -239,6 +285,8 @@ async def test_link_fault(settings: Settings, fault: Fault) -> None:
     options = dataclasses.replace(options, **fault.smsc)
     async with Smsc(options) as smsc, _gateway(settings, fault, smsc) as (gw, headers, acct):
         recipients = _recipients(fault)
+        if fault.during == "outage":
+            await smsc.stop(graceful=False)
         r = await gw.client.post(
             "/v1/messages", json={"to": recipients, "text": fault.text}, headers=headers
         )
@@ -299,6 +347,9 @@ async def test_link_fault(settings: Settings, fault: Fault) -> None:
             for line in fault.metrics:
                 assert line in text.splitlines(), line
         if fault.history is not None:
-            first = msgs[0]
-            detail = (await gw.client.get(f"/v1/messages/{first.id}", headers=headers)).json()
-            assert any(fault.history in (e.get("detail") or "") for e in detail["history"])
+            details = [
+                (await gw.client.get(f"/v1/messages/{m.id}", headers=headers)).json() for m in msgs
+            ]
+            assert any(
+                fault.history in (e.get("detail") or "") for d in details for e in d["history"]
+            ), fault.history

@@ -29,6 +29,7 @@ a mobile-originated message to a bound receiver or transceiver, as deliver_sm or
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import secrets
@@ -78,6 +79,9 @@ from textgate.connectors.smpp.smsc_rules import (
     SubmitAction,
 )
 from textgate.errors import ConnectorError
+
+_REDELIVERY_PAUSE = 0.5
+"""Seconds before a refused receipt is offered again on a bind still up."""
 
 __all__ = [
     "FINAL_STATS",
@@ -142,6 +146,9 @@ class Smsc:
         self.queried = 0
         self.mo_sent = 0
         self.binds_refused = 0
+        self.receipts_redelivered = 0
+        """Receipts offered again (``redeliver_receipts``)."""
+        self._parked: dict[str, list[ReceiptPdu]] = {}
         self.submit_counts: Counter[str] = Counter()
         """submit_sm received per destination, whatever the answer."""
         self.received: list[Received] = []
@@ -275,9 +282,15 @@ class Smsc:
             link.bind_type = type(pdu)
             link.system_id = pdu.system_id
             if link.can_receive and link.session is not None:
+                keep = self.options.redeliver_receipts
                 link.scheduler = ReceiptScheduler(
-                    link.session, self.options.window, self._receipt_answered
+                    link.session,
+                    self.options.window,
+                    self._receipt_answered,
+                    functools.partial(self._undelivered, pdu.system_id) if keep else None,
                 )
+                if keep:
+                    self._redeliver(pdu.system_id, link.scheduler)
         log.info("smsc: %s %r: %s", type(pdu).__name__, pdu.system_id, _status_name(status))
         return resp_cls(
             sequence_number=pdu.sequence_number,
@@ -393,6 +406,31 @@ class Smsc:
             if other.scheduler is not None and other.open and other.system_id == link.system_id:
                 return other.scheduler
         return None
+
+    def _undelivered(self, system_id: str, receipt: ReceiptPdu) -> None:
+        """A receipt the ESME refused or never got: kept for its next receiver bind (and
+        offered again on a bind still up, after a pause), as SMSCs do."""
+        self._parked.setdefault(system_id, []).append(receipt)
+        loop = asyncio.get_running_loop()
+        loop.call_later(
+            _REDELIVERY_PAUSE, lambda: self._redeliver(system_id, self._receiver(system_id))
+        )
+
+    def _receiver(self, system_id: str) -> ReceiptScheduler | None:
+        for link in reversed(self._links):
+            if link.scheduler is not None and link.open and link.system_id == system_id:
+                return link.scheduler
+        return None
+
+    def _redeliver(self, system_id: str, scheduler: ReceiptScheduler | None) -> None:
+        parked = self._parked.get(system_id)
+        if scheduler is None or not parked:
+            return
+        self._parked[system_id] = []
+        now = asyncio.get_running_loop().time()
+        for receipt in parked:
+            scheduler.schedule(now, receipt)
+        self.receipts_redelivered += len(parked)
 
     def _receipt_answered(self, receipt: ReceiptPdu, status: int) -> None:
         if status == CommandStatus.ESME_ROK:

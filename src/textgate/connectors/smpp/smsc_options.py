@@ -61,6 +61,10 @@ class SmscOptions:
     """Per-destination overrides; the longest matching prefix wins."""
     throttle_every: int = 0
     """Every Nth submit_sm (counted over all links) is answered ESME_RTHROTTLED; 0 = never."""
+    redeliver_receipts: bool = False
+    """Keep receipts the ESME refused (ESME_RX_T_APPN) or could not get (its bind closed)
+    and deliver them again: on a bind still up after a pause, else on its next receiver
+    bind, as an SMSC does; off: they are dropped."""
     accept_rate: float = 0.0
     """submit_sm accepted per second over all links; those above it are answered
     ESME_RTHROTTLED (a carrier enforcing its contract rate); 0 = no limit."""

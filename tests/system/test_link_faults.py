@@ -91,13 +91,13 @@ FAULTS = [
     Fault(
         "queue-full-window",
         count=40,
-        rules=(_rule("", submit_status="ESME_RMSGQFUL", times=60),),
+        rules=(_rule("", submit_status="ESME_RMSGQFUL", times=30),),
         connector={
             "throttle_backoff_initial": 0.05,
             "throttle_backoff_max": 0.4,
             "throttle_min_rate": 20,
         },
-        submits_per_part=2.6,
+        submits_per_part=2.0,
     ),
     # The SMSC goes away for a while with messages waiting: they wait (no attempt used),
     # and leave when it is back.

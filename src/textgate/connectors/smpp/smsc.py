@@ -174,6 +174,12 @@ class Smsc:
         """Links with a successful bind that are still open."""
         return sum(1 for link in self._links if link.bind_type is not None and link.open)
 
+    @property
+    def closed_sessions(self) -> int:
+        """Links that were bound and have closed since start (a peer that died, unbound
+        or was dropped)."""
+        return sum(1 for link in self._links if link.bind_type is not None and not link.open)
+
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("smsc already started")

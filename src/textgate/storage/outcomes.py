@@ -1,0 +1,98 @@
+"""The records the dispatch queue claims and stores (DESIGN "Delivery contract"): a
+:class:`Claim`, and one record per kind of outcome (see ``storage.queue``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["IN_DOUBT", "WAITING", "Claim", "Doubt", "Failure", "LateSent", "Retry", "Sent", "Wait"]
+
+WAITING = "waiting"
+"""error_code of a message waiting for a usable link (never handed off)."""
+IN_DOUBT = "in_doubt"
+"""error_code of a message written to a link that never answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: str
+    account_id: str
+    recipient: str
+    sender: str | None
+    text: str
+    encoding: str
+    segments: int
+    attempts: int
+    """Attempts including this one; also the fencing token of this claim."""
+    recovered: bool
+    """The previous holder's lease expired (it crashed or hung): the message is in doubt."""
+    quality: str | None = None
+    """Quality class the client asked for (routing picks the connector by it)."""
+    previous: str | None = None
+    """The error_code it had when claimed (``in_doubt``: an earlier hand-off went unanswered)."""
+    valid_until: int = 0
+    """When waiting for a link ends (ms)."""
+    due_at: int = 0
+    """When it was first due (its schedule, else its submission)."""
+    resume: str | None = None
+    """The connector's note from an interrupted earlier try (``Outcome.progress``)."""
+
+    @property
+    def in_doubt(self) -> bool:
+        """An earlier hand-off of this message may have reached the operator."""
+        return self.recovered or self.previous == IN_DOUBT
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    claim: Claim
+    connector: str
+    external_id: str
+    report_check_at: int | None = None
+    report_due_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    claim: Claim
+    at: int
+    error_code: str
+    reason: str
+    progress: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    claim: Claim
+    at: int
+    reason: str
+    progress: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Doubt:
+    claim: Claim
+    at: int
+    reason: str
+    progress: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    claim: Claim
+    error_code: str
+    reason: str
+    connector: str | None = None
+    refund: bool = True
+    """False when the message may have reached the operator (in doubt)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LateSent:
+    """An answer that came after its message was recorded in doubt."""
+
+    message_id: str
+    connector: str
+    external_id: str
+    report_check_at: int | None = None
+    report_due_at: int | None = None

@@ -112,6 +112,16 @@ class _Progress:
 
     current: int | None = None
     writing = False
+    unanswered = 0
+    """Written one-part messages whose answer has not come yet."""
+    answered: asyncio.Future[None] | None = None
+    """Set when ``unanswered`` falls to 0 (one future per batch, not an ``asyncio.wait`` over
+    a future per message: that would hang a second callback on every message)."""
+
+    def one_answered(self) -> None:
+        self.unanswered -= 1
+        if self.unanswered == 0 and self.answered is not None and not self.answered.done():
+            self.answered.set_result(None)
 
 
 class SmppConnector:
@@ -241,7 +251,6 @@ class SmppConnector:
 
             tasks.append(asyncio.create_task(run()))
 
-        begun: list[asyncio.Future[Pdu]] = []
         state = _Progress()
         try:
             for index, sub in enumerate(batch):
@@ -256,9 +265,7 @@ class SmppConnector:
                     spawn(index, sub, built, 0)
                     continue
                 again = functools.partial(spawn, index)
-                future = await self._begin(sub, built, report, again, state, gate)
-                if future is not None:
-                    begun.append(future)
+                await self._begin(sub, built, report, again, state, gate)
             state.current = None
         except asyncio.CancelledError:
             # Stopping: what was not written yet never left; say so, then stop.
@@ -269,8 +276,9 @@ class SmppConnector:
             for task in tasks:
                 task.cancel()
             raise
-        if begun:
-            await asyncio.wait(begun)
+        if state.unanswered:
+            state.answered = asyncio.get_running_loop().create_future()
+            await state.answered
         while tasks:
             pending, tasks[:] = list(tasks), []
             await asyncio.gather(*pending)
@@ -292,7 +300,7 @@ class SmppConnector:
         spawn: Callable[[Submission, _Built, int], None],
         state: _Progress,
         gate: HandoffGate | None,
-    ) -> asyncio.Future[Pdu] | None:
+    ) -> None:
         """Write one one-part message; its answer settles it from a callback."""
         source, [pdu], _ = built
         if gate is not None:
@@ -329,6 +337,7 @@ class SmppConnector:
 
         def answered(fut: asyncio.Future[Pdu]) -> None:
             link.busy -= 1
+            state.one_answered()
             outcome = self._settle(sub, source, epoch, fut)
             if outcome is None and self.options.throttle_retries > 0:
                 spawn(sub, built, 1)  # throttled: again, on the per-message path
@@ -338,7 +347,7 @@ class SmppConnector:
                 finish(outcome)
 
         future.add_done_callback(answered)
-        return future
+        state.unanswered += 1
 
     def _late(
         self, message_id: str, source: Source, finish: Callable[[Outcome], None], resp: Pdu

@@ -271,9 +271,7 @@ def _add_part(
     part = item.part
     assert part is not None
     key = (item.connector, item.sender, item.recipient, part.reference, part.total)
-    yield Query(
-        "SELECT 1", pg_sql="SELECT pg_advisory_xact_lock(?)", pg_params=(_group_lock_key(key),)
-    )
+    yield Query("", pg_sql="SELECT pg_advisory_xact_lock(?)", pg_params=(_group_lock_key(key),))
     yield Many(
         "INSERT INTO inbound_parts (connector, sender, recipient, reference, total, sequence,"
         " text, external_id, received_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -317,4 +317,4 @@ def _insert(writes: list[OrderWrite]) -> Txn[None]:
     )
     if dispatchable:
         # Wakes workers in other processes once this transaction commits (PostgreSQL only).
-        yield Query("SELECT 1", pg_sql=f"SELECT pg_notify('{CHANNEL}', '')")
+        yield Query("", pg_sql=f"SELECT pg_notify('{CHANNEL}', '')")

@@ -71,7 +71,7 @@ def lock_report_ids(keys: Sequence[tuple[str, str]]) -> Query:
         }
     )
     return Query(
-        "SELECT 1",
+        "",
         pg_sql="SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) AS k",
         pg_params=(ids,),
     )

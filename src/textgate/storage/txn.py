@@ -48,6 +48,8 @@ class Query:
     """One statement; its rows (if any) are sent back into the transaction."""
 
     sql: str
+    """The statement; "" for one PostgreSQL alone runs (advisory locks, NOTIFY): SQLite
+    has one writer and no listeners, so there it sends back no rows without a round."""
     params: Sequence[Any] = ()
     pg_sql: str | None = None
     """A PostgreSQL-only variant (row locking clauses and the like)."""
@@ -136,8 +138,10 @@ class SqliteRunner(TxnRunner):
                         if stmt.rows:
                             conn.executemany(stmt.sql, stmt.rows)
                         stmt = gen.send(None)
-                    else:
+                    elif stmt.sql:
                         stmt = gen.send(conn.execute(stmt.sql, stmt.params).fetchall())
+                    else:
+                        stmt = gen.send([])
             except StopIteration as done:
                 conn.execute("COMMIT")
                 result: T = done.value

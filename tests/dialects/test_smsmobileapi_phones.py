@@ -19,9 +19,9 @@ from tests.support import Running, running_gateway
 from tests.webhooks.receiver import running_receiver, until
 from textgate.config import Settings, WebhookSettings
 from textgate.core.webhook_formats import TEXTGATE
+from textgate.core.webhooks import INBOUND_RECEIVED
 from textgate.dialects.registry import webhook_formats
 from textgate.dialects.smsmobileapi.webhook_format import FORMAT as SMSMOBILEAPI
-from textgate.core.webhooks import INBOUND_RECEIVED
 from textgate.phone.emulator import PhoneConfig, PhoneEmulator
 
 # The phone fixtures (a gateway whose connector is the account's phones, an account, and

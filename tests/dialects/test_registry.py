@@ -72,39 +72,38 @@ async def test_a_disabled_dialect_is_gone_and_the_others_answer(
     assert tags == {d.openapi_tag for d in DIALECTS if d.name != disabled}
 
 
+async def _native_submit(running: Running) -> tuple[str, str, int]:
+    """Account id, API key, and the status of a native submit with that key."""
+    accounts = running.gateway.services.accounts
+    account = await accounts.create("acme")
+    key = (await accounts.issue_key(account.id)).token
+    r = await running.client.post(
+        "/v1/messages",
+        json={"to": NUMBER, "text": "hello"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    return account.id, key, r.status_code
+
+
 async def test_native_submit_stores_with_another_dialect_off(settings: Settings) -> None:
     async with running_gateway(_without(settings, "smsend")) as running:
-        accounts = running.gateway.services.accounts
-        account = await accounts.create("acme")
-        key = (await accounts.issue_key(account.id)).token
-        r = await running.client.post(
-            "/v1/messages",
-            json={"to": NUMBER, "text": "hello"},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        assert r.status_code == 202, r.text
-        stored = await stored_messages(running, account.id)
+        account_id, _, status = await _native_submit(running)
+        assert status == 202
+        stored = await stored_messages(running, account_id)
     assert [(m.recipient, m.text, m.interface) for m in stored] == [(NUMBER, "hello", "native")]
 
 
 async def test_without_native_the_submit_fast_path_is_off(settings: Settings) -> None:
     async with running_gateway(_without(settings, "native")) as running:
-        accounts = running.gateway.services.accounts
-        account = await accounts.create("acme")
-        key = (await accounts.issue_key(account.id)).token
-        refused = await running.client.post(
-            "/v1/messages",
-            json={"to": NUMBER, "text": "hello"},
-            headers={"Authorization": f"Bearer {key}"},
-        )
-        assert refused.status_code == 404, refused.text
-        assert await stored_messages(running, account.id) == []
+        account_id, key, status = await _native_submit(running)
+        assert status == 404
+        assert await stored_messages(running, account_id) == []
         # Another dialect still submits through the same services.
         sent = await running.client.post(
             "/sendsms/", params={"apikey": key, "recipients": NUMBER, "message": "hi"}
         )
         assert sent.status_code == 200, sent.text
-        stored = await stored_messages(running, account.id)
+        stored = await stored_messages(running, account_id)
     assert [(m.recipient, m.text) for m in stored] == [(NUMBER, "hi")]
 
 

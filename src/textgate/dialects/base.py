@@ -33,6 +33,7 @@ __all__ = [
     "add_routes",
     "basic_credentials",
     "bearer_token",
+    "client_ip",
     "error_route_class",
     "guarded",
     "lookup",
@@ -99,6 +100,11 @@ def lookup_services(request: Request) -> Services:
     """The gateway's services, as the application stored them."""
     found: Services = request.app.state.services
     return found
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address, for account IP allowlists ("" when the server has none)."""
+    return request.client.host if request.client else ""
 
 
 async def services_of(request: Request) -> Services:

@@ -26,6 +26,7 @@ from textgate.dialects.android.schemas import (
 from textgate.dialects.base import (
     basic_credentials,
     bearer_token,
+    client_ip,
     error_route_class,
     read_body,
     read_json,
@@ -120,7 +121,7 @@ def build_router(settings: DeviceApiSettings) -> APIRouter:
         request: Request, devices: DevicesDep, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
         """The caller's address (the app reads only ``externalIp``); auth is optional."""
-        body: dict[str, Any] = {"externalIp": request.client.host if request.client else ""}
+        body: dict[str, Any] = {"externalIp": client_ip(request)}
         token = bearer_token(authorization)
         if token:
             try:

@@ -17,7 +17,7 @@ from textgate.core.accounts import Account
 from textgate.core.message import Message
 from textgate.core.pricing import MICRO
 from textgate.core.templates import fields_of
-from textgate.dialects.base import basic_credentials, error_route_class, lookup_services
+from textgate.dialects.base import basic_credentials, client_ip, error_route_class, lookup_services
 from textgate.dialects.base import read_body as read_body_within
 from textgate.dialects.mailup.errors import STATS_WARNING, render_sms_error
 from textgate.dialects.mailup.schemas import NULL_INPUT, SmsIn, envelope, lower_keys, parse_body
@@ -132,7 +132,7 @@ async def send_sms(request: Request, account_id: str, list_id: str) -> Response:
             campaign=(body.campaigncode or "").strip()[:200] or None,
             unicode=body.isunicode,
             sender=body.sender,
-            client_ip=request.client.host if request.client else "",
+            client_ip=client_ip(request),
         )
         sent = await lookup_services(request).list_sms.send(sms)
     except GatewayError as exc:

@@ -15,6 +15,7 @@ from textgate.core.message import Status
 from textgate.core.pricing import format_amount
 from textgate.dialects.base import (
     bearer_token,
+    client_ip,
     error_route_class,
     lookup_services,
     read_body,
@@ -121,7 +122,7 @@ async def send_messages(request: Request) -> Response:
             idempotency_key=idempotency_key,
             interface=INTERFACE,
             encoding=Encoding(body.encoding) if body.encoding else None,
-            client_ip=request.client.host if request.client else "",
+            client_ip=client_ip(request),
             notify=() if body.callback_url is None else (Notify(body.callback_url),),
         )
     )

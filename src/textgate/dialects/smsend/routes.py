@@ -25,6 +25,7 @@ from textgate.core.pricing import MICRO
 from textgate.dialects.base import (
     add_routes,
     basic_credentials,
+    client_ip,
     error_route_class,
     lookup_services,
     read_json,
@@ -171,7 +172,7 @@ async def send_sms(request: Request) -> Response:
             else Encoding.UCS2
             if encoding == "ucs2"
             else Encoding.GSM7,
-            client_ip=request.client.host if request.client else "",
+            client_ip=client_ip(request),
             quality=body.quality(),
             invalid_number_fails_request=not body.allowInvalidRecipients,
         )

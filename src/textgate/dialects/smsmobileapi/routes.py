@@ -19,7 +19,7 @@ from textgate.core.accounts import Account
 from textgate.core.clock import to_ms
 from textgate.core.message import Status
 from textgate.core.phone_sms import HISTORY_DAYS, PhoneSent, PhoneSentQuery, SentSms, SortField
-from textgate.dialects.base import error_route_class, lookup_services
+from textgate.dialects.base import client_ip, error_route_class, lookup_services
 from textgate.dialects.smsmobileapi.errors import NOT_SUPPORTED, render_result_error
 from textgate.dialects.smsmobileapi.params import Params, authenticate, read_params
 from textgate.dialects.smsmobileapi.paths import at
@@ -46,7 +46,7 @@ from textgate.errors import InvalidRequest
 from textgate.services.phone_sms import SentFilter
 from textgate.services.submit import SubmitRequest
 
-__all__ = ["INTERFACE", "base_url", "client_ip", "router", "send", "zone_of"]
+__all__ = ["INTERFACE", "base_url", "router", "send", "zone_of"]
 
 INTERFACE = "smsmobileapi"
 MAX_LOG = 500
@@ -61,10 +61,6 @@ router = APIRouter(tags=["smsmobileapi"], route_class=error_route_class(render_r
 
 def zone_of(account: Account) -> ZoneInfo:
     return ZoneInfo(account.rules.timezone)
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 def base_url(request: Request) -> str:

@@ -14,20 +14,8 @@ from textgate import __version__
 from textgate.config import Settings
 from textgate.connectors.health import LinkHealth
 from textgate.dashboard.mount import mount_dashboard
-from textgate.dialects.admin.routes import router as admin_router
-from textgate.dialects.android.routes import build_router as build_android_router
-from textgate.dialects.mailup.email_routes import router as mailup_email_router
-from textgate.dialects.mailup.routes import router as mailup_router
-from textgate.dialects.native.campaigns import router as campaigns_router
-from textgate.dialects.native.devices import router as devices_router
-from textgate.dialects.native.emails import router as emails_router
-from textgate.dialects.native.fastpath import handle_submit, is_submit
-from textgate.dialects.native.inbound import router as inbound_router
-from textgate.dialects.native.lists import router as lists_router
-from textgate.dialects.native.routes import router as native_router
-from textgate.dialects.native.webhooks import router as webhooks_router
-from textgate.dialects.smsend.routes import router as smsend_router
-from textgate.dialects.smsmobileapi.mount import ROUTERS as SMSMOBILEAPI_ROUTERS
+from textgate.dialects.base import FastPath
+from textgate.dialects.registry import enabled
 from textgate.observability.metrics import CONTENT_TYPE, Metrics
 from textgate.runtime import Gateway
 
@@ -35,19 +23,22 @@ __all__ = ["TextgateApp", "create_app"]
 
 
 class TextgateApp(FastAPI):
-    """FastAPI, except that message submission goes straight to its handler (see
-    ``dialects.native.fastpath``: the layers it skips cost more than the submit itself)."""
+    """FastAPI, except that the enabled dialects' fast paths (message submission) go
+    straight to their handlers (see ``dialects.base.FastPath``: the layers they skip cost
+    more than the submit itself)."""
 
     metrics: Metrics | None = None
+    fast_paths: tuple[FastPath, ...] = ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if is_submit(scope):
-            scope["app"] = self
-            started = time.perf_counter()
-            await handle_submit(scope, receive, send)
-            if self.metrics is not None:
-                self.metrics.observe_native_submit(started)
-            return
+        for fast in self.fast_paths:
+            if fast.matches(scope):
+                scope["app"] = self
+                started = time.perf_counter()
+                await fast.handle(scope, receive, send)
+                if self.metrics is not None:
+                    self.metrics.observe_submit(fast.interface, time.perf_counter() - started)
+                return
         if scope["type"] != "http" or self.metrics is None:
             await super().__call__(scope, receive, send)
             return
@@ -64,6 +55,8 @@ def create_app(
     gateway: Gateway | None = None,
     on_ready: Callable[[Gateway], Awaitable[None]] | None = None,
 ) -> FastAPI:
+    # A dialect whose settings turn all its routers off (android.enabled) is not shown.
+    mounted = [(d, m) for d in enabled(settings.dialects) if (m := d.mounts(settings))]
     gw = gateway or Gateway(settings)
 
     @asynccontextmanager
@@ -83,28 +76,17 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        openapi_tags=[{"name": d.openapi_tag, "description": d.description} for d, _ in mounted],
     )
     metrics = Metrics(gw.services.stats, gw.loops, gw.dispatch_counters)
     app.metrics = metrics
     app.state.gateway = gw
     app.state.services = gw.services
     app.state.admin_token = settings.admin_token
-    app.include_router(native_router)
-    app.include_router(webhooks_router)
-    app.include_router(devices_router)
-    if settings.android.enabled:
-        app.include_router(build_android_router(settings.android), prefix=settings.android.prefix)
-    app.include_router(emails_router)
-    app.include_router(campaigns_router)
-    app.include_router(lists_router)
-    app.include_router(inbound_router)
-    app.include_router(admin_router)
-    app.include_router(smsend_router)
-    for smsmobileapi_router in SMSMOBILEAPI_ROUTERS:
-        app.include_router(smsmobileapi_router)
-    # Email first: the SMS router answers anything else under /api/v2.0 in its own format.
-    app.include_router(mailup_email_router)
-    app.include_router(mailup_router)
+    for _, mounts in mounted:
+        for mount in mounts:
+            app.include_router(mount.router, prefix=mount.prefix)
+    app.fast_paths = tuple(fast for d, _ in mounted for fast in d.fast_paths)
 
     mount_dashboard(
         app,

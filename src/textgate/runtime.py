@@ -22,6 +22,7 @@ from textgate.connectors.unstarted import UnstartedConnector
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
 from textgate.core.routing import Routes
+from textgate.dialects.registry import webhook_formats
 from textgate.dispatch.standby import StandbyQueue
 from textgate.dispatch.worker import Dispatcher, LinkPolicy
 from textgate.loops import LoopRegistry
@@ -161,7 +162,11 @@ class Gateway:
         self.mail: MailDispatcher | None = None
         self.target_checker = target_checker or TargetChecker(settings.webhooks)
         self.inbound: InboundReceiver | None = None
-        webhooks = WebhookService(self.webhook_repo, self.target_checker)
+        # Every dialect's payload formats, enabled or not: stored subscriptions keep theirs.
+        self.webhook_formats = webhook_formats()
+        webhooks = WebhookService(
+            self.webhook_repo, self.target_checker, formats=self.webhook_formats
+        )
         account_service = AccountService(
             accounts,
             CreditRepo(self.db, clock),
@@ -331,7 +336,11 @@ class Gateway:
         if self.settings.webhooks.enabled:
             self.webhooks = WebhookDispatcher(
                 self.webhook_repo,
-                WebhookFeed(self.db, mail_sender=self.settings.mail.from_address),
+                WebhookFeed(
+                    self.db,
+                    mail_sender=self.settings.mail.from_address,
+                    formats=self.webhook_formats,
+                ),
                 self.settings.webhooks,
                 self.target_checker,
                 clock=self._clock,

@@ -18,8 +18,10 @@ from tests.android.conftest import Account, PhoneFactory, wait_status
 from tests.support import Running, running_gateway
 from tests.webhooks.receiver import running_receiver, until
 from textgate.config import Settings, WebhookSettings
-from textgate.core.webhook_formats import SMSMOBILEAPI, TEXTGATE, render
+from textgate.core.webhook_formats import TEXTGATE
 from textgate.core.webhooks import INBOUND_RECEIVED
+from textgate.dialects.registry import webhook_formats
+from textgate.dialects.smsmobileapi.webhook_format import FORMAT as SMSMOBILEAPI
 from textgate.phone.emulator import PhoneConfig, PhoneEmulator
 
 # The phone fixtures (a gateway whose connector is the account's phones, an account, and
@@ -359,6 +361,7 @@ async def test_received_sms_webhook_in_the_seed_shape(settings: Settings) -> Non
 
 
 def test_webhook_formats_render_pure() -> None:
+    render = webhook_formats().render
     data = {"inbound_id": "01ABC", "from": "+123456789", "text": "Hello", "to": "+1", "parts": 1}
     at = int(datetime(2025, 1, 20, 10, 14, 50, tzinfo=UTC).timestamp() * 1000)
     rendered = render(SMSMOBILEAPI, "in_01ABC", INBOUND_RECEIVED, at, data)

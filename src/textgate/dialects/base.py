@@ -1,4 +1,5 @@
-"""What every dialect shares: error translation at the route boundary and service lookup.
+"""What every dialect shares: its declaration (``Dialect``), error translation at the route
+boundary, service lookup, credentials and body reading.
 
 Each dialect renders errors in its provider's format, so exception handling is attached to
 its routes (a route class per dialect), not to the application.
@@ -6,38 +7,119 @@ its routes (a route class per dialect), not to the application.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.types import Receive, Scope, Send
 
-from textgate.errors import GatewayError, InvalidRequest, RequestTooLarge
+from textgate.core.webhook_formats import Renderer
+from textgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
 from textgate.services.registry import Services
 
 __all__ = [
+    "Dialect",
     "ErrorRenderer",
+    "FastPath",
+    "Mount",
+    "add_routes",
+    "basic_credentials",
+    "bearer_token",
+    "client_ip",
     "error_route_class",
     "guarded",
+    "lookup",
+    "lookup_services",
     "read_body",
+    "read_json",
     "services_of",
     "validation_message",
 ]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 ErrorRenderer = Callable[[GatewayError | None], Response]
 """Renders a gateway error in the dialect's format; None means an unexpected failure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A router and the path prefix it is included under."""
+
+    router: APIRouter
+    prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FastPath:
+    """A request a dialect answers below the framework's routing and middleware, because
+    those layers cost more than the request itself (dialects.native.fastpath). The handler
+    must translate errors exactly as the routed one does."""
+
+    interface: str
+    """Names the interface in the submit metrics."""
+    matches: Callable[[Scope], bool]
+    handle: Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """Everything the application needs to know about one interface, declared by its package
+    (``<package>/dialect.py``) and listed in ``dialects.registry``."""
+
+    name: str
+    """What the ``dialects`` setting calls it."""
+    openapi_tag: str
+    description: str
+    """The OpenAPI tag's description."""
+    routers: tuple[APIRouter, ...] = ()
+    """Included in this order: where paths overlap the earlier router answers."""
+    configured_routers: Callable[[Any], Sequence[Mount]] | None = None
+    """Routers that depend on the settings (given the application's settings), included
+    after ``routers``."""
+    fast_paths: tuple[FastPath, ...] = ()
+    webhook_formats: Mapping[str, Renderer] = field(default_factory=dict)
+    """Webhook payload formats by name, for the subscriptions this dialect's clients make."""
+
+    def mounts(self, settings: Any) -> tuple[Mount, ...]:
+        built = () if self.configured_routers is None else self.configured_routers(settings)
+        return (*(Mount(r) for r in self.routers), *built)
+
+
+def lookup_services(request: Request) -> Services:
+    """The gateway's services, as the application stored them."""
+    found: Services = request.app.state.services
+    return found
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address, for account IP allowlists ("" when the server has none)."""
+    return request.client.host if request.client else ""
 
 
 async def services_of(request: Request) -> Services:
     # async on purpose: FastAPI runs plain-def dependencies in a thread pool, a thread hop
     # on every request for a dictionary lookup.
-    services: Services = request.app.state.services
-    return services
+    return lookup_services(request)
+
+
+def lookup(table: Iterable[tuple[type[GatewayError], T]], exc: GatewayError, default: T) -> T:
+    """The value of the first row whose error class ``exc`` belongs to (tables list the most
+    specific classes first), else ``default``."""
+    for cls, value in table:
+        if isinstance(exc, cls):
+            return value
+    return default
 
 
 def validation_message(exc: RequestValidationError | ValidationError) -> str:
@@ -81,6 +163,38 @@ def error_route_class(render: ErrorRenderer) -> type[APIRoute]:
     return DialectRoute
 
 
+def add_routes(
+    router: APIRouter,
+    endpoint: Callable[..., Coroutine[Any, Any, Response]],
+    paths: Sequence[str],
+    methods: Iterable[str],
+    **options: Any,
+) -> None:
+    """One route per path and method (OpenAPI operation ids are made of name, path and
+    method), for providers whose clients write one path several ways; only the first path
+    is documented."""
+    methods = tuple(methods)
+    for i, path in enumerate(paths):
+        for method in methods:
+            router.add_api_route(
+                path, endpoint, methods=[method], include_in_schema=i == 0, **options
+            )
+
+
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """User id and password from an ``Authorization: Basic`` header (RFC 7617); None when
+    the header is absent or of another scheme. Undecodable credentials are refused."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise AuthenticationFailed("malformed Basic credentials") from exc
+    user, _, password = decoded.partition(":")
+    return user, password
+
+
 def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
@@ -105,3 +219,13 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise RequestTooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body parsed as JSON, whatever the Content-Type says (clients of several
+    providers send none, or a wrong one)."""
+    data = await read_body(request, limit)
+    try:
+        return json.loads(data)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise InvalidRequest("the body is not JSON") from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import Response
 from fastapi.responses import JSONResponse
 
+from textgate.dialects.base import lookup
 from textgate.errors import (
     AuthenticationFailed,
     Conflict,
@@ -42,10 +43,7 @@ STATUS_BY_ERROR: tuple[tuple[type[GatewayError], int], ...] = (
 
 
 def http_status(exc: GatewayError) -> int:
-    for cls, status in STATUS_BY_ERROR:
-        if isinstance(exc, cls):
-            return status
-    return 500
+    return lookup(STATUS_BY_ERROR, exc, 500)
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:

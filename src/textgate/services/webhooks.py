@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from textgate.config import WebhookSettings
 from textgate.core.mail import mail_address
-from textgate.core.webhook_formats import FORMATS, TEXTGATE
+from textgate.core.webhook_formats import TEXTGATE, WebhookFormats
 from textgate.core.webhooks import EVENT_TYPES, MAILTO, Webhook, WebhookDelivery
 from textgate.errors import InvalidRequest
 from textgate.storage.webhooks import ACCOUNT_SCOPE, MESSAGE_SCOPE, WebhookRepo
@@ -109,8 +109,12 @@ class WebhookService:
         checker: TargetChecker,
         *,
         cache_seconds: float = 60.0,
+        formats: WebhookFormats | None = None,
     ) -> None:
+        """``formats``: the payload formats a subscription may name (textgate's own only
+        when none are given)."""
         self._repo = repo
+        self._formats = (formats or WebhookFormats()).names
         self._check = checker
         self._cache_seconds = cache_seconds
         self._targets: dict[tuple[str, str, tuple[str, ...]], tuple[str, float]] = {}
@@ -134,8 +138,8 @@ class WebhookService:
             )
         if scope not in SCOPES:
             raise InvalidRequest(f"scope: one of {', '.join(SCOPES)}")
-        if format not in FORMATS:
-            raise InvalidRequest(f"format: one of {', '.join(sorted(FORMATS))}")
+        if format not in self._formats:
+            raise InvalidRequest(f"format: one of {', '.join(sorted(self._formats))}")
         await self._check(url)
         chosen = secret if secret is not None else _new_secret()
         return await self._repo.create(

@@ -34,7 +34,7 @@ from typing import Any
 from textgate.core.clock import from_ms
 from textgate.core.ids import IdGenerator
 from textgate.core.mail import build, notification_email
-from textgate.core.webhook_formats import TEXTGATE, Rendered, render
+from textgate.core.webhook_formats import TEXTGATE, Rendered, WebhookFormats
 from textgate.core.webhooks import (
     INBOUND_RECEIVED,
     MAILTO,
@@ -93,8 +93,11 @@ class _Target:
 class _Batch:
     """The deliveries and mails one pass makes."""
 
-    def __init__(self, ids: IdGenerator, now: int, mail_sender: str) -> None:
+    def __init__(
+        self, ids: IdGenerator, now: int, mail_sender: str, formats: WebhookFormats
+    ) -> None:
         self._ids = ids
+        self._formats = formats
         self._now = now
         self._sender = mail_sender
         self.deliveries: list[tuple[Any, ...]] = []
@@ -117,7 +120,9 @@ class _Batch:
                 self._mail(target, event_id, kind, at, data)
                 continue
             if target.format not in bodies:
-                bodies[target.format] = render(target.format, event_id, kind, at, data)
+                bodies[target.format] = self._formats.render(
+                    target.format, event_id, kind, at, data
+                )
             rendered = bodies[target.format]
             if rendered is None:
                 continue  # this format does not carry this kind of event
@@ -155,8 +160,17 @@ class WebhookFeed:
     """Feeds both outbound queues: webhook deliveries (http targets) and notification mail
     (mailto: targets)."""
 
-    def __init__(self, db: Database, *, mail_sender: str = "textgate@localhost") -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        mail_sender: str = "textgate@localhost",
+        formats: WebhookFormats | None = None,
+    ) -> None:
+        """``formats``: the payload formats subscriptions may name (textgate's own only when
+        none are given)."""
         self._db = db
+        self._formats = formats or WebhookFormats()
         self._ids = IdGenerator()
         self._mail_sender = mail_sender
         self.state = FeedState()
@@ -198,7 +212,7 @@ class WebhookFeed:
                     [(ends[0]["inbound"], now, INBOUND)],
                 )
             return FeedState(max(end, state.high)), 0
-        out = _Batch(self._ids, now, self._mail_sender)
+        out = _Batch(self._ids, now, self._mail_sender, self._formats)
 
         start = max(state.high, int(cursors[EVENTS]))
         events = list(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import Response
 from fastapi.responses import JSONResponse
 
+from textgate.dialects.base import lookup
 from textgate.errors import (
     AuthenticationFailed,
     Conflict,
@@ -37,7 +38,7 @@ _STATUS: tuple[tuple[type[GatewayError], int], ...] = (
 def render_error(exc: GatewayError | None) -> Response:
     if exc is None:
         return JSONResponse({"message": "internal error"}, status_code=500)
-    status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+    status = lookup(_STATUS, exc, 500)
     body: dict[str, object] = {"message": exc.message}
     if exc.code:
         body["code"] = exc.code

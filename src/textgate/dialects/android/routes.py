@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
-from textgate.config import AndroidSettings
 from textgate.core.devices import Device, format_app_date, parse_app_date
 from textgate.core.inbound import InboundMessage
 from textgate.dialects.android.errors import render_error
@@ -27,7 +23,16 @@ from textgate.dialects.android.schemas import (
     RegisterOut,
     message_out,
 )
-from textgate.dialects.base import bearer_token, error_route_class, services_of, validation_message
+from textgate.dialects.base import (
+    basic_credentials,
+    bearer_token,
+    client_ip,
+    error_route_class,
+    read_body,
+    read_json,
+    services_of,
+    validation_message,
+)
 from textgate.errors import AuthenticationFailed, InvalidRequest
 from textgate.services.devices import INBOUND_CONNECTOR, DeviceService, RegistrationAuth
 
@@ -37,6 +42,8 @@ RECEIVED_PATH = "/received"
 """Where phones post their ``sms:received`` webhooks (``<prefix>/received/<device id>``)."""
 SMS_RECEIVED = "sms:received"
 _PATCH_ITEMS = TypeAdapter(list[PatchItemIn])
+MAX_BODY_BYTES = 1024 * 1024
+"""Far above what a phone sends (state reports, one received SMS per webhook)."""
 
 
 async def device_service(request: Request) -> DeviceService:
@@ -57,27 +64,31 @@ DeviceDep = Annotated[Device, Depends(current_device)]
 
 def _registration_auth(authorization: str | None) -> RegistrationAuth:
     """Bearer private token or Basic login (spec section 1; one-time codes are not offered)."""
-    scheme, _, value = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return RegistrationAuth(private_token=value.strip())
-    if scheme.lower() == "basic" and value.strip():
-        try:
-            login, sep, password = base64.b64decode(value.strip()).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise AuthenticationFailed("malformed Basic credentials") from exc
-        if sep:
-            return RegistrationAuth(login=login, password=password)
+    token = bearer_token(authorization)
+    if token is not None:
+        return RegistrationAuth(private_token=token)
+    basic = basic_credentials(authorization)
+    if basic is not None:
+        return RegistrationAuth(login=basic[0], password=basic[1])
     raise AuthenticationFailed("send the private token as 'Authorization: Bearer <token>'")
 
 
-async def _json(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except ValueError as exc:
-        raise InvalidRequest("the body is not JSON") from exc
+class DeviceApiSettings(Protocol):
+    """What the routes read of the device API's settings (``android`` in the configuration)."""
+
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def public_url(self) -> str | None: ...
+    @property
+    def keepalive_seconds(self) -> float: ...
+    @property
+    def stream_max_seconds(self) -> float: ...
+    @property
+    def notification_channel(self) -> str | None: ...
 
 
-def build_router(settings: AndroidSettings) -> APIRouter:
+def build_router(settings: DeviceApiSettings) -> APIRouter:
     router = APIRouter(tags=["android devices"], route_class=error_route_class(render_error))
 
     @router.post("/device", status_code=201, response_model=RegisterOut)
@@ -110,7 +121,7 @@ def build_router(settings: AndroidSettings) -> APIRouter:
         request: Request, devices: DevicesDep, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
         """The caller's address (the app reads only ``externalIp``); auth is optional."""
-        body: dict[str, Any] = {"externalIp": request.client.host if request.client else ""}
+        body: dict[str, Any] = {"externalIp": client_ip(request)}
         token = bearer_token(authorization)
         if token:
             try:
@@ -142,7 +153,7 @@ def build_router(settings: AndroidSettings) -> APIRouter:
     @router.patch("/message", status_code=204)
     async def report_states(request: Request, device: DeviceDep, devices: DevicesDep) -> Response:
         try:
-            items = _PATCH_ITEMS.validate_python(await _json(request))
+            items = _PATCH_ITEMS.validate_python(await read_json(request, MAX_BODY_BYTES))
         except ValidationError as exc:
             raise InvalidRequest(validation_message(exc)) from exc
         await devices.report(device, [i.to_core() for i in items])
@@ -204,7 +215,7 @@ def build_router(settings: AndroidSettings) -> APIRouter:
         x_signature: Annotated[str | None, Header()] = None,
     ) -> Response:
         """A webhook from the phone, signed with the key it got from GET /settings."""
-        raw = await request.body()
+        raw = await read_body(request, MAX_BODY_BYTES)
         device = await devices.check_signature(device_id, raw, x_timestamp, x_signature)
         try:
             hook = ReceivedIn.model_validate_json(raw)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from textgate.core.lists import SmtpUser
 from textgate.core.templates import fields_of
-from textgate.dialects.base import error_route_class
+from textgate.dialects.base import add_routes, error_route_class, lookup_services
 from textgate.dialects.mailup.errors import render_mail_error
 from textgate.dialects.mailup.routes import read_body
 from textgate.dialects.mailup.schemas import (
@@ -27,7 +27,6 @@ from textgate.dialects.mailup.schemas import (
     parse_body,
 )
 from textgate.errors import InvalidRequest
-from textgate.services.registry import Services
 from textgate.services.transactional_mail import Mailbox, MailPart, TxMail
 
 __all__ = ["router"]
@@ -46,29 +45,17 @@ def _at(name: str) -> Callable[[Endpoint], Endpoint]:
 
     def register(endpoint: Endpoint) -> Endpoint:
         names = dict.fromkeys((name.lower(), name))
-        for i, (prefix, method) in enumerate(
-            (p, n) for p in ("/API/v2.0", "/api/v2.0") for n in names
-        ):
-            router.add_api_route(
-                f"{prefix}/messages/{method}",
-                endpoint,
-                methods=["POST"],
-                include_in_schema=i == 0,
-            )
+        paths = [f"{p}/messages/{n}" for p in ("/API/v2.0", "/api/v2.0") for n in names]
+        add_routes(router, endpoint, paths, ["POST"])
         return endpoint
 
     return register
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 async def _user(request: Request, user: SmtpUserIn | None, *, to_send: bool = True) -> SmtpUser:
     if user is None:
         raise InvalidRequest("User is required", code=NULL_INPUT)
-    return await _services(request).smtp_users.authenticate(
+    return await lookup_services(request).smtp_users.authenticate(
         (user.username or "").strip(), user.secret or "", to_send=to_send
     )
 
@@ -118,7 +105,7 @@ async def _send(request: Request, *, template: bool) -> Response:
     user = await _user(request, body.user)
     if template and body.templateid is None:
         raise InvalidRequest("TemplateId is required")
-    await _services(request).transactional_mail.send(user, _mail(body, template=template))
+    await lookup_services(request).transactional_mail.send(user, _mail(body, template=template))
     return JSONResponse(OK)
 
 
@@ -144,7 +131,7 @@ async def list_user_info(request: Request) -> Response:
     body = parse_body(await read_body(request), UserInfoIn)
     # A blocked or disabled user may still read its own state (seed 002, "Authentication").
     user = await _user(request, body.user, to_send=False)
-    services = _services(request)
+    services = lookup_services(request)
     users = await services.smtp_users.users(user, (body.username or "").strip() or None)
     console = await services.lists.console_of(user.account_id)
     console_id = 0 if console is None else console.console_id

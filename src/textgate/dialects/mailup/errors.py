@@ -13,6 +13,7 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from textgate.core.policy import Reason
+from textgate.dialects.base import lookup
 from textgate.dialects.mailup.schemas import NULL_INPUT, envelope
 from textgate.errors import (
     AuthenticationFailed,
@@ -126,10 +127,8 @@ def sms_error(exc: GatewayError | None) -> SmsError:
     key = exc.reason if isinstance(exc, PolicyDenied) else exc.code
     if key in SMS_ERRORS:
         return SMS_ERRORS[key]
-    for cls, fallback in _SMS_BY_CLASS:
-        if isinstance(exc, cls):
-            return SMS_ERRORS[fallback]
-    return _SMS_INTERNAL
+    fallback = lookup(_SMS_BY_CLASS, exc, None)
+    return _SMS_INTERNAL if fallback is None else SMS_ERRORS[fallback]
 
 
 def render_sms_error(

@@ -10,9 +10,6 @@ or HTTP Basic.
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -20,7 +17,7 @@ from textgate.core.accounts import Account
 from textgate.core.message import Message
 from textgate.core.pricing import MICRO
 from textgate.core.templates import fields_of
-from textgate.dialects.base import error_route_class
+from textgate.dialects.base import basic_credentials, client_ip, error_route_class, lookup_services
 from textgate.dialects.base import read_body as read_body_within
 from textgate.dialects.mailup.errors import STATS_WARNING, render_sms_error
 from textgate.dialects.mailup.schemas import NULL_INPUT, SmsIn, envelope, lower_keys, parse_body
@@ -28,7 +25,6 @@ from textgate.dialects.mailup.status import STATUS_WORDS
 from textgate.errors import AuthenticationFailed, GatewayError, InvalidRequest
 from textgate.services.list_sms import ListSms
 from textgate.services.lists import LIST_NOT_FOUND
-from textgate.services.registry import Services
 
 __all__ = ["PREFIX", "read_body", "router"]
 
@@ -38,32 +34,19 @@ MAX_BODY_BYTES = 256 * 1024
 router = APIRouter(prefix=PREFIX, tags=["mailup"], route_class=error_route_class(render_sms_error))
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 async def read_body(request: Request) -> bytes:
     return await read_body_within(request, MAX_BODY_BYTES)
 
 
 def _basic(request: Request) -> tuple[str, str] | None:
-    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise AuthenticationFailed("malformed Basic credentials") from exc
-    username, _, password = decoded.partition(":")
-    return username, password
+    return basic_credentials(request.headers.get("authorization"))
 
 
 async def _basic_account(request: Request) -> Account:
     pair = _basic(request)
     if pair is None:
         raise AuthenticationFailed("HTTP Basic authentication is required")
-    return await _services(request).credentials.verify(*pair)
+    return await lookup_services(request).credentials.verify(*pair)
 
 
 def _number(value: str, what: str) -> int:
@@ -95,7 +78,7 @@ def _guid_param(request: Request, raw: bytes) -> str:
 async def read_list_secret(request: Request, list_id: str) -> Response:
     """``{"Data":{"ListSecret":null|"..."}}``: null until one is created."""
     account = await _basic_account(request)
-    secret = await _services(request).lists.secret(account.id, _number(list_id, "listID"))
+    secret = await lookup_services(request).lists.secret(account.id, _number(list_id, "listID"))
     return _done({"ListSecret": secret})
 
 
@@ -104,7 +87,7 @@ async def create_list_secret(request: Request, list_id: str) -> Response:
     """Create the list's ListSecret (the one it has, if any), for the body's ListGUID."""
     account = await _basic_account(request)
     guid = _guid_param(request, await read_body(request))
-    secret = await _services(request).lists.create_secret(
+    secret = await lookup_services(request).lists.create_secret(
         account.id, _number(list_id, "listID"), guid
     )
     return _done({"ListSecret": secret})
@@ -115,7 +98,7 @@ async def delete_list_secret(request: Request, list_id: str) -> Response:
     """Disable transactional SMS on the list (a POST afterwards makes a new secret)."""
     account = await _basic_account(request)
     guid = _guid_param(request, await read_body(request))
-    await _services(request).lists.delete_secret(account.id, _number(list_id, "listID"), guid)
+    await lookup_services(request).lists.delete_secret(account.id, _number(list_id, "listID"), guid)
     return _done({"ListSecret": None})
 
 
@@ -149,9 +132,9 @@ async def send_sms(request: Request, account_id: str, list_id: str) -> Response:
             campaign=(body.campaigncode or "").strip()[:200] or None,
             unicode=body.isunicode,
             sender=body.sender,
-            client_ip=request.client.host if request.client else "",
+            client_ip=client_ip(request),
         )
-        sent = await _services(request).list_sms.send(sms)
+        sent = await lookup_services(request).list_sms.send(sms)
     except GatewayError as exc:
         # Some descriptions name the recipient and the list (seed 002: 104, 206, 302).
         return render_sms_error(exc, recipient=recipient, list_id=list_id)
@@ -180,7 +163,7 @@ async def delivery_status(
     request: Request, account_id: str, list_id: str, delivery_id: str
 ) -> Response:
     """The status of one transactional SMS by its DeliveryId."""
-    services = _services(request)
+    services = lookup_services(request)
     console = _number(account_id, "account")
     number = _number(list_id, "listID")
     owner = await services.list_sms.account_of(console)

@@ -15,7 +15,9 @@ from textgate.core.message import Status
 from textgate.core.pricing import format_amount
 from textgate.dialects.base import (
     bearer_token,
+    client_ip,
     error_route_class,
+    lookup_services,
     read_body,
     services_of,
     validation_message,
@@ -40,7 +42,10 @@ from textgate.services.query import MessageFilter
 from textgate.services.registry import Services
 from textgate.services.submit import Notify, SubmitRequest
 
-__all__ = ["AccountDep", "ServicesDep", "native_errors", "router"]
+__all__ = ["INTERFACE", "AccountDep", "ServicesDep", "native_errors", "router"]
+
+INTERFACE = "native"
+"""How stored messages and metrics name this API."""
 
 
 _render = render_error
@@ -67,7 +72,7 @@ async def current_account(
     token = bearer_token(authorization)
     if token is None:
         raise AuthenticationFailed("send an API key as 'Authorization: Bearer <key>'")
-    return await (await services_of(request)).accounts.authenticate(token)
+    return await lookup_services(request).accounts.authenticate(token)
 
 
 AccountDep = Annotated[Account, Depends(current_account)]
@@ -97,16 +102,12 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 """Largest submit body: ample for the largest batch (account rules cap recipients)."""
 
 
-async def _read_body(request: Request) -> bytes:
-    return await read_body(request, MAX_BODY_BYTES)
-
-
 @router.post("/messages", status_code=202, response_model=SendOut, openapi_extra=_SEND_DOC)
 async def send_messages(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services = lookup_services(request)
     account = await current_account(request, request.headers.get("authorization"))
     try:
-        body = SendIn.model_validate_json(await _read_body(request))
+        body = SendIn.model_validate_json(await read_body(request, MAX_BODY_BYTES))
     except ValidationError as exc:
         raise InvalidRequest(validation_message(exc)) from exc
     idempotency_key = request.headers.get("idempotency-key")
@@ -119,9 +120,9 @@ async def send_messages(request: Request) -> Response:
             schedule_at=body.schedule_at,
             client_ref=body.reference,
             idempotency_key=idempotency_key,
-            interface="native",
+            interface=INTERFACE,
             encoding=Encoding(body.encoding) if body.encoding else None,
-            client_ip=request.client.host if request.client else "",
+            client_ip=client_ip(request),
             notify=() if body.callback_url is None else (Notify(body.callback_url),),
         )
     )

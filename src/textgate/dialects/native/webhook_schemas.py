@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from textgate.core.mail import OutboundMail
+from textgate.core.webhook_formats import TEXTGATE
 from textgate.core.webhooks import Webhook
 
 __all__ = [
@@ -41,10 +42,14 @@ class WebhookIn(BaseModel):
         max_length=200,
         description="Signing secret; one is generated when omitted",
     )
-    format: Literal["textgate", "smsmobileapi"] = Field(
-        default="textgate",
-        description="Payload shape: textgate's event envelope, or SMSmobileAPI's received-SMS"
-        " webhook (inbound.received only)",
+    # Checked against the formats the dialects declare (services.webhooks), not listed here.
+    format: str = Field(
+        default=TEXTGATE,
+        min_length=1,
+        max_length=64,
+        description="Payload shape: textgate's event envelope, or a provider's shape that one"
+        " of the gateway's dialects declares (smsmobileapi: SMSmobileAPI's received-SMS"
+        " webhook, inbound.received only)",
     )
     scope: Literal["account", "message"] = Field(
         default="account",

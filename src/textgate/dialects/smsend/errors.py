@@ -15,6 +15,7 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from textgate.core.policy import Reason
+from textgate.dialects.base import lookup
 from textgate.errors import (
     AuthenticationFailed,
     Conflict,
@@ -34,20 +35,20 @@ from textgate.errors import (
 
 __all__ = ["ERRORS", "POLICY_ERRORS", "render_error"]
 
-# (error class, HTTP status, code, provider word); the first matching class wins.
-ERRORS: tuple[tuple[type[GatewayError], int, int, str], ...] = (
-    (RequestTooLarge, 400, 11, "INVALID_INPUT"),
-    (InvalidNumber, 400, 12, "UNKNRCPT"),
-    (InvalidSender, 400, 13, "INVALIDCONTENTS"),
-    (InvalidRequest, 400, 10, "INVALID_INPUT"),
-    (AuthenticationFailed, 401, 20, "UNAUTHORIZED"),
-    (Forbidden, 401, 21, "UNAUTHORIZED"),
-    (InsufficientCredit, 400, 40, "NOT_ENOUGH_CREDIT"),
-    (NotFound, 404, 50, "NOT_FOUND"),
-    (Conflict, 404, 51, "NOT_FOUND"),
-    (RateLimited, 429, 60, "TOO_MANY_REQUESTS"),
-    (ConnectorError, 500, 90, "ERROR"),
-    (StorageUnavailable, 503, 91, "ERROR"),
+# error class -> (HTTP status, code, provider word); the first matching class wins.
+ERRORS: tuple[tuple[type[GatewayError], tuple[int, int, str]], ...] = (
+    (RequestTooLarge, (400, 11, "INVALID_INPUT")),
+    (InvalidNumber, (400, 12, "UNKNRCPT")),
+    (InvalidSender, (400, 13, "INVALIDCONTENTS")),
+    (InvalidRequest, (400, 10, "INVALID_INPUT")),
+    (AuthenticationFailed, (401, 20, "UNAUTHORIZED")),
+    (Forbidden, (401, 21, "UNAUTHORIZED")),
+    (InsufficientCredit, (400, 40, "NOT_ENOUGH_CREDIT")),
+    (NotFound, (404, 50, "NOT_FOUND")),
+    (Conflict, (404, 51, "NOT_FOUND")),
+    (RateLimited, (429, 60, "TOO_MANY_REQUESTS")),
+    (ConnectorError, (500, 90, "ERROR")),
+    (StorageUnavailable, (503, 91, "ERROR")),
 )
 
 # Account-rule refusals of a whole request (core.policy.Reason), by reason.
@@ -68,10 +69,7 @@ _INTERNAL = (500, 99, "ERROR")
 def _classify(exc: GatewayError) -> tuple[int, int, str]:
     if isinstance(exc, PolicyDenied):
         return POLICY_ERRORS.get(exc.reason, _OTHER_POLICY)
-    for cls, status, code, word in ERRORS:
-        if isinstance(exc, cls):
-            return status, code, word
-    return _INTERNAL
+    return lookup(ERRORS, exc, _INTERNAL)
 
 
 def render_error(exc: GatewayError | None) -> Response:

@@ -10,9 +10,6 @@ without a trailing slash and after a doubled slash (the seed's Java example requ
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -25,7 +22,15 @@ from textgate.core.clock import to_ms
 from textgate.core.encoding import Encoding
 from textgate.core.message import Quality, Status
 from textgate.core.pricing import MICRO
-from textgate.dialects.base import error_route_class, read_body, validation_message
+from textgate.dialects.base import (
+    add_routes,
+    basic_credentials,
+    client_ip,
+    error_route_class,
+    lookup_services,
+    read_json,
+    validation_message,
+)
 from textgate.dialects.smsend.errors import render_error
 from textgate.dialects.smsend.schemas import (
     ALIAS_BY_QUALITY,
@@ -47,7 +52,6 @@ from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService, GrantKind
 from textgate.services.history import OrderHistory
-from textgate.services.registry import Services
 from textgate.services.submit import SubmitRequest
 
 __all__ = ["PREFIX", "router"]
@@ -66,32 +70,23 @@ def _at(name: str, methods: list[str], **options: Any) -> Callable[[Endpoint], E
     """Register an endpoint at ``name``, ``name/``, ``/name`` and ``/name/`` under the prefix."""
 
     def register(endpoint: Endpoint) -> Endpoint:
-        for i, path in enumerate((f"/{name}", f"/{name}/", f"//{name}", f"//{name}/")):
-            # One route per method: OpenAPI operation ids are made of name, path and method.
-            for method in methods:
-                router.add_api_route(
-                    path, endpoint, methods=[method], include_in_schema=i == 0, **options
-                )
+        paths = (f"/{name}", f"/{name}/", f"//{name}", f"//{name}/")
+        add_routes(router, endpoint, paths, methods, **options)
         return endpoint
 
     return register
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 def _credentials(request: Request) -> CredentialService:
-    return _services(request).credentials
+    return lookup_services(request).credentials
 
 
 def _history(request: Request) -> OrderHistory:
-    return _services(request).history
+    return lookup_services(request).history
 
 
 def _allowance(request: Request) -> AllowanceService:
-    return _services(request).allowance
+    return lookup_services(request).allowance
 
 
 def _header(request: Request, *names: str) -> str | None:
@@ -120,14 +115,9 @@ def _login_pair(request: Request) -> tuple[str, str]:
     query = request.query_params
     if "username" in query or "password" in query:
         return query.get("username", ""), query.get("password", "")
-    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() == "basic" and value:
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise AuthenticationFailed("malformed Basic credentials") from exc
-        username, _, password = decoded.partition(":")
-        return username, password
+    pair = basic_credentials(request.headers.get("authorization"))
+    if pair is not None:
+        return pair
     raise AuthenticationFailed("send username and password as query parameters or HTTP Basic")
 
 
@@ -149,20 +139,12 @@ async def token(request: Request) -> Response:
     return await _grant(request, GrantKind.TOKEN)
 
 
-async def _json_body(request: Request) -> Any:
-    data = await read_body(request, MAX_BODY_BYTES)
-    # Parsed by content, whatever the Content-Type says: the seed's Perl example sends
-    # "Content_type", i.e. none at all.
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("the body is not JSON") from exc
-
-
 @_at("sms", ["POST"], status_code=201, response_model=SendSmsOut)
 async def send_sms(request: Request) -> Response:
     account = await current_account(request)
-    raw = await _json_body(request)
+    # Parsed by content, whatever the Content-Type says: the seed's Perl example sends
+    # "Content_type", i.e. none at all.
+    raw = await read_json(request, MAX_BODY_BYTES)
     if not isinstance(raw, dict):
         raise InvalidRequest("the body is not a JSON object")
     try:
@@ -173,7 +155,7 @@ async def send_sms(request: Request) -> Response:
     when = body.scheduled_delivery_time
     encoding = body.gsm_or_ucs2()
     ref = body.client_order_id()
-    services = _services(request)
+    services = lookup_services(request)
     result = await services.submit.submit(
         SubmitRequest(
             account=account,
@@ -190,7 +172,7 @@ async def send_sms(request: Request) -> Response:
             else Encoding.UCS2
             if encoding == "ucs2"
             else Encoding.GSM7,
-            client_ip=request.client.host if request.client else "",
+            client_ip=client_ip(request),
             quality=body.quality(),
             invalid_number_fails_request=not body.allowInvalidRecipients,
         )
@@ -219,7 +201,7 @@ async def _order_id(request: Request, account: Account, order_id: str) -> str:
 async def order_state(request: Request, order_id: str) -> Response:
     account = await current_account(request)
     internal = await _order_id(request, account, order_id)
-    msgs = await _services(request).messages.order(account.id, internal)
+    msgs = await lookup_services(request).messages.order(account.id, internal)
     if not msgs:
         raise NotFound(f"no order {order_id}")
     tz = zone(None, account.rules.timezone)
@@ -250,7 +232,7 @@ async def cancel_order(request: Request, order_id: str) -> Response:
     """Cancel what of a scheduled order has not left yet (404 if nothing can be)."""
     account = await current_account(request)
     internal = await _order_id(request, account, order_id)
-    await _services(request).messages.cancel_order(account.id, internal)
+    await lookup_services(request).messages.cancel_order(account.id, internal)
     return JSONResponse({"result": "OK"})
 
 

@@ -15,6 +15,7 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from textgate.core.policy import Reason
+from textgate.dialects.base import lookup
 from textgate.errors import (
     AuthenticationFailed,
     Conflict,
@@ -44,19 +45,19 @@ __all__ = [
 NOT_SUPPORTED = "not_supported"
 """``InvalidRequest`` code of an option textgate cannot carry out (WhatsApp)."""
 
-# (error class, HTTP status, result.error); the first matching class wins.
-ERRORS: tuple[tuple[type[GatewayError], int, str], ...] = (
-    (InvalidNumber, 400, "12"),
-    (InvalidSender, 400, "13"),
-    (InvalidRequest, 400, "10"),
-    (AuthenticationFailed, 401, "20"),
-    (Forbidden, 403, "21"),
-    (InsufficientCredit, 402, "40"),
-    (NotFound, 404, "50"),
-    (Conflict, 409, "51"),
-    (RateLimited, 429, "60"),
-    (ConnectorError, 502, "90"),
-    (StorageUnavailable, 503, "91"),
+# error class -> (HTTP status, result.error); the first matching class wins.
+ERRORS: tuple[tuple[type[GatewayError], tuple[int, str]], ...] = (
+    (InvalidNumber, (400, "12")),
+    (InvalidSender, (400, "13")),
+    (InvalidRequest, (400, "10")),
+    (AuthenticationFailed, (401, "20")),
+    (Forbidden, (403, "21")),
+    (InsufficientCredit, (402, "40")),
+    (NotFound, (404, "50")),
+    (Conflict, (409, "51")),
+    (RateLimited, (429, "60")),
+    (ConnectorError, (502, "90")),
+    (StorageUnavailable, (503, "91")),
 )
 
 # Account-rule refusals (core.policy.Reason), by reason.
@@ -83,10 +84,7 @@ def classify(exc: GatewayError | None) -> tuple[int, str]:
         return POLICY_ERRORS.get(exc.reason, _OTHER_POLICY)
     if isinstance(exc, InvalidRequest) and exc.code == NOT_SUPPORTED:
         return _NOT_SUPPORTED
-    for cls, status, code in ERRORS:
-        if isinstance(exc, cls):
-            return status, code
-    return _INTERNAL
+    return lookup(ERRORS, exc, _INTERNAL)
 
 
 def _note(exc: GatewayError | None) -> str:

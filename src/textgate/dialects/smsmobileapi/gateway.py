@@ -5,23 +5,21 @@ textgate hands out the client credentials the provider shows in its dashboard)."
 
 from __future__ import annotations
 
-import base64
-import binascii
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from textgate.core.devices import Device
-from textgate.core.webhook_formats import SMSMOBILEAPI
 from textgate.core.webhooks import INBOUND_RECEIVED
-from textgate.dialects.base import error_route_class
+from textgate.dialects.base import basic_credentials, error_route_class, lookup_services
 from textgate.dialects.smsmobileapi.errors import render_oauth_error, render_result_error
-from textgate.dialects.smsmobileapi.params import authenticate, read_params, services
+from textgate.dialects.smsmobileapi.params import authenticate, read_params
 from textgate.dialects.smsmobileapi.paths import at
 from textgate.dialects.smsmobileapi.routes import zone_of
 from textgate.dialects.smsmobileapi.schemas import MobileOut, MobilesOut, MobilesResult, TokenOut
-from textgate.errors import AuthenticationFailed, InvalidRequest
+from textgate.dialects.smsmobileapi.webhook_format import FORMAT
+from textgate.errors import InvalidRequest
 
 __all__ = ["oauth_router", "router"]
 
@@ -59,7 +57,7 @@ async def mobiles(request: Request) -> Response:
     params = await read_params(request)
     account = await authenticate(request, params)
     tz = zone_of(account)
-    found = [_mobile(d, tz) for d in await services(request).devices.of_account(account.id)]
+    found = [_mobile(d, tz) for d in await lookup_services(request).devices.of_account(account.id)]
     sid = params.get("sid")
     if sid:
         found = [m for m in found if m.sid == sid]
@@ -78,7 +76,7 @@ async def update_mobile(request: Request) -> Response:
         # Required, but may be empty (seed 003: "label=").
         raise InvalidRequest("Missing required parameter: label")
     phone = params.get("phone_number") if params.has("phone_number") else None
-    device = await services(request).devices.set_labels(
+    device = await lookup_services(request).devices.set_labels(
         account.id, sid, label=params.get("label") or "", phone_number=phone
     )
     return JSONResponse(
@@ -98,7 +96,7 @@ async def delete_mobile(request: Request) -> Response:
     params = await read_params(request)
     account = await authenticate(request, params)
     sid = params.require("sid")
-    await services(request).devices.delete(account.id, sid)
+    await lookup_services(request).devices.delete(account.id, sid)
     return JSONResponse({"result": {"error": "0", "sid": sid, "deleted": "1"}})
 
 
@@ -109,8 +107,8 @@ async def add_webhook(request: Request) -> Response:
     ``guid``) through the durable webhook queue. The signing secret is shown here only."""
     params = await read_params(request)
     account = await authenticate(request, params)
-    hook = await services(request).webhooks.create(
-        account.id, params.require("url"), [INBOUND_RECEIVED], None, format=SMSMOBILEAPI
+    hook = await lookup_services(request).webhooks.create(
+        account.id, params.require("url"), [INBOUND_RECEIVED], None, format=FORMAT
     )
     return JSONResponse(
         {"result": {"error": "0", "id": hook.id, "url": hook.url, "secret": hook.secret}},
@@ -123,29 +121,19 @@ async def delete_webhook(request: Request) -> Response:
     params = await read_params(request)
     account = await authenticate(request, params)
     webhook_id = params.require("id")
-    await services(request).webhooks.delete(account.id, webhook_id)
+    await lookup_services(request).webhooks.delete(account.id, webhook_id)
     return JSONResponse({"result": {"error": "0", "id": webhook_id, "deleted": "1"}})
-
-
-def _basic(request: Request) -> tuple[str, str] | None:
-    """Client credentials in HTTP Basic (RFC 6749 section 2.3.1), if sent that way."""
-    scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
-    if scheme.lower() != "basic" or not value:
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise AuthenticationFailed("malformed Basic credentials") from exc
-    client_id, _, secret = decoded.partition(":")
-    return client_id, secret
 
 
 @at(oauth_router, "oauth2/token", response_model=TokenOut)
 async def token(request: Request) -> Response:
     params = await read_params(request)
-    basic = _basic(request)
+    # Client credentials in HTTP Basic (RFC 6749 section 2.3.1), if sent that way.
+    basic = basic_credentials(request.headers.get("authorization"))
     client_id, secret = basic or (params.get("client_id") or "", params.get("client_secret") or "")
-    issued = await services(request).oauth.issue(params.get("grant_type") or "", client_id, secret)
+    issued = await lookup_services(request).oauth.issue(
+        params.get("grant_type") or "", client_id, secret
+    )
     out = TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
     return JSONResponse(out.model_dump(), headers=NO_STORE)
 
@@ -156,7 +144,7 @@ async def new_client(request: Request) -> Response:
     here only)."""
     params = await read_params(request)
     account = await authenticate(request, params)
-    made = await services(request).oauth.create_client(account.id)
+    made = await lookup_services(request).oauth.create_client(account.id)
     return JSONResponse(
         {"client_id": made.client_id, "client_secret": made.client_secret},
         status_code=201,

@@ -12,12 +12,12 @@ from fastapi.responses import JSONResponse
 
 from textgate.core.clock import to_ms
 from textgate.core.phone_sms import ConversationLine, ReceivedSms
-from textgate.dialects.base import error_route_class
+from textgate.dialects.base import error_route_class, lookup_services
 from textgate.dialects.smsmobileapi.errors import (
     render_conversation_error,
     render_result_error,
 )
-from textgate.dialects.smsmobileapi.params import authenticate, read_params, services
+from textgate.dialects.smsmobileapi.params import authenticate, read_params
 from textgate.dialects.smsmobileapi.paths import at
 from textgate.dialects.smsmobileapi.routes import zone_of
 from textgate.dialects.smsmobileapi.schemas import (
@@ -74,7 +74,7 @@ async def received(request: Request) -> Response:
     params = await read_params(request)
     account = await authenticate(request, params)
     after = params.integer("after_timestamp_unix")
-    found = await services(request).phone_sms.received(
+    found = await lookup_services(request).phone_sms.received(
         account.id,
         device_id=params.get("sIdentifiantPhone") or None,
         after_ms=None if after is None else after * 1000,
@@ -91,7 +91,7 @@ async def set_read(request: Request) -> Response:
     params = await read_params(request)
     account = await authenticate(request, params)
     guid = params.require("guid_message")
-    await services(request).inbound.update(account.id, guid, read=True)
+    await lookup_services(request).inbound.update(account.id, guid, read=True)
     return JSONResponse({"result": {"error": "0", "guid_message": guid, "read": "1"}})
 
 
@@ -106,7 +106,7 @@ async def set_alias(request: Request) -> Response:
     alias = params.get("alias") or ""
     if len(alias) > 100:
         raise InvalidRequest("an alias has at most 100 characters")
-    stored = await services(request).inbound.update(
+    stored = await lookup_services(request).inbound.update(
         account.id, guid, alias=alias or None, clear_alias=alias == ""
     )
     return JSONResponse({"result": {"error": "0", "guid": guid, "alias": stored.alias}})
@@ -142,7 +142,7 @@ async def delete(request: Request) -> Response:
         if last < first:
             raise InvalidRequest("date_end is before date_start")
         since, until = _midnight(first, tz), _midnight(last + timedelta(days=1), tz)
-    count = await services(request).phone_sms.delete_received(
+    count = await lookup_services(request).phone_sms.delete_received(
         account.id, inbound_id=guid, since_ms=since, until_ms=until
     )
     return JSONResponse(DeleteOut(result=DeleteResult(count_delete=count)).model_dump())
@@ -200,7 +200,7 @@ async def conversations(request: Request) -> Response:
     if lines < 1:
         raise InvalidRequest("resume_line_how is a positive whole number")
     start, end = params.get("date_from"), params.get("date_to")
-    found = await services(request).phone_sms.conversations(
+    found = await lookup_services(request).phone_sms.conversations(
         account.id,
         origin="received" if origin == "received" else "sent",
         number=_number(params.get("numero")),

@@ -16,11 +16,10 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 
 from textgate.core.accounts import Account
-from textgate.dialects.base import bearer_token, read_body
+from textgate.dialects.base import bearer_token, lookup_services, read_body
 from textgate.errors import AuthenticationFailed, InvalidRequest
-from textgate.services.registry import Services
 
-__all__ = ["Params", "authenticate", "read_params", "services"]
+__all__ = ["Params", "authenticate", "read_params"]
 
 MAX_BODY_BYTES = 1024 * 1024
 # Beyond any count or Unix time in seconds a client means; keeps times in milliseconds
@@ -72,11 +71,6 @@ class Params:
         return number
 
 
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
-
-
 def _body_values(raw: bytes) -> dict[str, str]:
     text = raw.decode("utf-8", errors="replace").strip()
     if not text:
@@ -104,7 +98,7 @@ async def read_params(request: Request) -> Params:
 
 
 async def authenticate(request: Request, params: Params) -> Account:
-    registry = services(request)
+    registry = lookup_services(request)
     key = params.get("apikey")
     if key:
         return await registry.accounts.authenticate(key)

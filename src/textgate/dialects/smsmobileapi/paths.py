@@ -9,6 +9,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from textgate.dialects.base import add_routes
+
 __all__ = ["Endpoint", "at"]
 
 Endpoint = Callable[..., Coroutine[Any, Any, Response]]
@@ -18,12 +20,8 @@ def at(
     router: APIRouter, name: str, methods: tuple[str, ...] = ("GET", "POST"), **options: Any
 ) -> Callable[[Endpoint], Endpoint]:
     def register(endpoint: Endpoint) -> Endpoint:
-        for i, path in enumerate((f"/{name}/", f"/{name}", f"//{name}", f"//{name}/")):
-            # One route per method: OpenAPI operation ids are made of name, path and method.
-            for method in methods:
-                router.add_api_route(
-                    path, endpoint, methods=[method], include_in_schema=i == 0, **options
-                )
+        paths = (f"/{name}/", f"/{name}", f"//{name}", f"//{name}/")
+        add_routes(router, endpoint, paths, methods, **options)
         return endpoint
 
     return register

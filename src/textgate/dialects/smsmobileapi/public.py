@@ -10,8 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from textgate.dialects.base import read_body
-from textgate.dialects.smsmobileapi.params import services
+from textgate.dialects.base import lookup_services, read_body
 from textgate.errors import AuthenticationFailed, Forbidden, NotFound, RequestTooLarge
 
 __all__ = ["router"]
@@ -44,7 +43,7 @@ def _page(body: str, status: int = 200) -> HTMLResponse:
 @router.get("/s/{code}")
 async def follow(request: Request, code: str) -> Response:
     try:
-        url = await services(request).short_links.follow(code)
+        url = await lookup_services(request).short_links.follow(code)
     except NotFound:
         return HTMLResponse("<p>Unknown link.</p>", status_code=404, headers=_HEADERS)
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
@@ -52,7 +51,7 @@ async def follow(request: Request, code: str) -> Response:
 
 @router.get("/m/{code}")
 async def sealed_form(request: Request, code: str) -> Response:
-    if not await services(request).sealed_messages.exists(code):
+    if not await lookup_services(request).sealed_messages.exists(code):
         return _page("<p>Unknown message.</p>", 404)
     return _page(_FORM.format(note="Enter the key you were given to read this message."))
 
@@ -65,7 +64,7 @@ async def sealed_open(request: Request, code: str) -> Response:
         return _page("<p>Request too large.</p>", 413)
     key = dict(parse_qsl(body.decode("utf-8", errors="replace"))).get("key", "")
     try:
-        text = await services(request).sealed_messages.open(code, key)
+        text = await lookup_services(request).sealed_messages.open(code, key)
     except NotFound:
         return _page("<p>Unknown message.</p>", 404)
     except Forbidden:

@@ -19,9 +19,9 @@ from textgate.core.accounts import Account
 from textgate.core.clock import to_ms
 from textgate.core.message import Status
 from textgate.core.phone_sms import HISTORY_DAYS, PhoneSent, PhoneSentQuery, SentSms, SortField
-from textgate.dialects.base import error_route_class
+from textgate.dialects.base import client_ip, error_route_class, lookup_services
 from textgate.dialects.smsmobileapi.errors import NOT_SUPPORTED, render_result_error
-from textgate.dialects.smsmobileapi.params import Params, authenticate, read_params, services
+from textgate.dialects.smsmobileapi.params import Params, authenticate, read_params
 from textgate.dialects.smsmobileapi.paths import at
 from textgate.dialects.smsmobileapi.schemas import (
     Encrypted,
@@ -46,7 +46,7 @@ from textgate.errors import InvalidRequest
 from textgate.services.phone_sms import SentFilter
 from textgate.services.submit import SubmitRequest
 
-__all__ = ["INTERFACE", "base_url", "client_ip", "router", "send", "zone_of"]
+__all__ = ["INTERFACE", "base_url", "router", "send", "zone_of"]
 
 INTERFACE = "smsmobileapi"
 MAX_LOG = 500
@@ -61,10 +61,6 @@ router = APIRouter(tags=["smsmobileapi"], route_class=error_route_class(render_r
 
 def zone_of(account: Account) -> ZoneInfo:
     return ZoneInfo(account.rules.timezone)
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 def base_url(request: Request) -> str:
@@ -101,7 +97,7 @@ async def send_sms(request: Request) -> Response:
 async def send(request: Request, params: Params) -> dict[str, Any]:
     """The send answer's body; shared with the SOAP ``sendSms``."""
     account = await authenticate(request, params)
-    reg = services(request)
+    reg = lookup_services(request)
     params.require("recipients")
     recipients = _recipients(params.text("recipients") or "")
     text = params.text("message") or ""
@@ -175,7 +171,7 @@ def _null_port(out: SendOut) -> dict[str, Any]:
 async def resend(request: Request) -> Response:
     params = await read_params(request)
     account = await authenticate(request, params)
-    attempt = await services(request).phone_sms.resend(
+    attempt = await lookup_services(request).phone_sms.resend(
         account, params.require("guid"), interface=INTERFACE, client_ip=client_ip(request)
     )
     return JSONResponse(ResendOut(result=ResendResult(attempt=attempt)).model_dump())
@@ -230,7 +226,7 @@ async def sent_log(request: Request) -> Response:
     params = await read_params(request)
     account = await authenticate(request, params)
     before_ms, before_id = _before(params.get("before"))
-    found = await services(request).phone_sms.sent(
+    found = await lookup_services(request).phone_sms.sent(
         account.id,
         SentFilter(
             guid=params.get("guid_message") or None,
@@ -316,7 +312,7 @@ async def phone_sent_log(request: Request) -> Response:
         sent = datetime.fromtimestamp(row.sent_at_ms / 1000, UTC)
         return _stamp(sent, tz), _stamp(row.synced_at, utc)
 
-    rows = await services(request).phone_sms.phone_sent(
+    rows = await lookup_services(request).phone_sms.phone_sent(
         account.id,
         PhoneSentQuery(
             since_ms=since,

@@ -1,0 +1,48 @@
+"""Every dialect this gateway speaks, in the order the application includes them.
+
+Each package declares itself in its ``dialect.py``; this list is the one place that names
+them all. The application mounts the ones the ``dialects`` setting enables, and the webhook
+parts take the payload formats of all of them (a subscription made while a dialect was
+enabled keeps its shape after it is turned off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from textgate.core.webhook_formats import Renderer, WebhookFormats
+from textgate.dialects.admin.dialect import DIALECT as ADMIN
+from textgate.dialects.android.dialect import DIALECT as ANDROID
+from textgate.dialects.base import Dialect
+from textgate.dialects.mailup.dialect import DIALECT as MAILUP
+from textgate.dialects.native.dialect import DIALECT as NATIVE
+from textgate.dialects.smsend.dialect import DIALECT as SMSEND
+from textgate.dialects.smsmobileapi.dialect import DIALECT as SMSMOBILEAPI
+
+__all__ = ["DIALECTS", "enabled", "webhook_formats"]
+
+DIALECTS: tuple[Dialect, ...] = (NATIVE, ANDROID, ADMIN, SMSEND, SMSMOBILEAPI, MAILUP)
+
+
+def enabled(names: Collection[str] | None) -> tuple[Dialect, ...]:
+    """The dialects ``names`` lists (None: every one), in registry order."""
+    if names is None:
+        return DIALECTS
+    known = [d.name for d in DIALECTS]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(
+            f"dialects: unknown {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+        )
+    return tuple(d for d in DIALECTS if d.name in names)
+
+
+def webhook_formats(dialects: Iterable[Dialect] = DIALECTS) -> WebhookFormats:
+    """The payload formats the dialects declare, with textgate's own."""
+    merged: dict[str, Renderer] = {}
+    for dialect in dialects:
+        for name, renderer in dialect.webhook_formats.items():
+            if name in merged:
+                raise ValueError(f"webhook format {name!r} is declared twice")
+            merged[name] = renderer
+    return WebhookFormats(merged)

@@ -52,7 +52,8 @@ def account_create(
 @account_app.command("key")
 def account_key(
     name: Annotated[
-        str | None, typer.Argument(help="Account (with --revoke, only its keys are searched)")
+        str | None,
+        typer.Argument(metavar="NAME", help="Account (with --revoke, only its keys are searched)"),
     ] = None,
     config: ConfigOpt = None,
     revoke: Annotated[
@@ -134,7 +135,7 @@ def account_list(
     if as_json:
         print(json.dumps(views))
         return
-    table = Table(box=None)
+    table = Table(box=None, pad_edge=False)
     for column in ("name", "id", "balance", "live API keys", "revoked", "created"):
         table.add_column(column, overflow="fold")
     for view in views:

@@ -5,24 +5,35 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run run-smpp test test-postgres lint bench install install-dev browser clean
+.PHONY: run run-smpp test test-postgres lint bench install install-dev locks browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.run-installed: requirements/run.lock pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements/run.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements/run.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.dev-installed: requirements/dev.lock pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements/dev.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(VENV)/.run-installed $@
 
 install: $(VENV)/.run-installed
 install-dev: $(VENV)/.dev-installed
+
+# Regenerate both lock files from pyproject.toml, with the hash of every file of each pinned
+# release (the installs above refuse anything else). Pinned versions stay unless
+# pyproject.toml needs others: ARGS=--upgrade, or ARGS='--upgrade-package NAME', moves them.
+PIP_TOOLS := pip-tools==7.7.0
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+	--no-emit-find-links
+locks: | $(BIN)/python
+	$(BIN)/pip install --quiet $(PIP_TOOLS)
+	$(LOCK) $(ARGS) --output-file requirements/run.lock pyproject.toml
+	$(LOCK) $(ARGS) --extra dev --output-file requirements/dev.lock pyproject.toml
 
 # The development gateway also takes email-to-SMS on 127.0.0.1:2525 (off by default in
 # config, so that tests and several gateways on one host do not fight for the port).

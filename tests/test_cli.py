@@ -1,12 +1,16 @@
-"""The CLI: accounts, keys, send (one and CSV), migrate, and `serve` as a new user runs it."""
+"""The CLI: accounts, keys, send (one, CSV in batches, JSON), migrate, and `serve` as a new
+user runs it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import pty
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,8 +19,12 @@ from typer.testing import CliRunner
 from tests.support import free_port
 from textgate.cli import app
 from textgate.config import Settings
+from textgate.core.message import Message
 from textgate.runtime import Gateway
 from textgate.services.query import MessageFilter
+from textgate.storage.orders import OrderWriter
+
+NUMBER = "+33612345678"
 
 
 @pytest.fixture
@@ -34,17 +42,20 @@ def _invoke(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-async def _stored(env: dict[str, str], account: str) -> list[tuple[str, str]]:
+async def _messages(env: dict[str, str], account: str) -> list[Message]:
     gw = Gateway(
         Settings(data_dir=Path(env["TEXTGATE_DATA_DIR"]), database_url=env["TEXTGATE_DATABASE_URL"])
     )
     await gw.start(dispatch=False, migrate=True)
     try:
         acc = await gw.services.accounts.by_name(account)
-        msgs = await gw.services.messages.search(acc.id, MessageFilter(), limit=100)
-        return sorted((m.recipient, m.text) for m in msgs)
+        return await gw.services.messages.search(acc.id, MessageFilter(), limit=100)
     finally:
         await gw.stop()
+
+
+async def _stored(env: dict[str, str], account: str) -> list[tuple[str, str]]:
+    return sorted((m.recipient, m.text) for m in await _messages(env, account))
 
 
 def test_account_create_json_and_key(env: dict[str, str]) -> None:
@@ -69,6 +80,134 @@ def test_send_one_and_csv(env: dict[str, str], tmp_path: Path) -> None:
     assert "accepted 2, refused 1" in result.output
     stored = asyncio.run(_stored(env, "shop"))
     assert stored == [("+33612345678", "hi"), ("+33698765432", "one"), ("+447400123456", "three")]
+
+
+def test_send_json_one(env: dict[str, str]) -> None:
+    _invoke(env, "account", "create", "shop")
+    out = _invoke(env, "send", "--account", "shop", "--to", NUMBER, "--text", "hi", "--json")
+    answer = json.loads(out)  # stdout is the JSON object alone
+    assert answer["accepted"] == 1 and answer["refused"] == 0
+    [entry] = answer["results"]
+    [stored] = asyncio.run(_messages(env, "shop"))
+    assert entry == {
+        "line": None,
+        "to": NUMBER,
+        "status": "queued",
+        "id": stored.id,
+        "order_id": stored.order_id,
+        "recipient": NUMBER,
+        "encoding": "gsm7",
+        "segments": 1,
+    }
+
+
+def test_send_json_refused(env: dict[str, str]) -> None:
+    _invoke(env, "account", "create", "shop")
+    result = CliRunner().invoke(
+        app, ["send", "--account", "shop", "--to", "ACME", "--text", "hi", "--json"], env=env
+    )
+    assert result.exit_code == 1, result.output
+    answer = json.loads(result.stdout)
+    assert answer["accepted"] == 0 and answer["refused"] == 1
+    [entry] = answer["results"]
+    assert entry["status"] == "refused" and entry["code"] == "invalid_number"
+    assert entry["to"] == "ACME" and "ACME" in entry["error"]
+    assert asyncio.run(_stored(env, "shop")) == []
+
+
+def _bulk_csv(path: Path, rows: int) -> list[tuple[str, str]]:
+    """A CSV of ``rows`` rows after a header; the numbers and texts written."""
+    written = [(f"+336000000{i:02d}", f"row {i}") for i in range(1, rows + 1)]
+    lines = ["number,text", *(f"{number},{text}" for number, text in written)]
+    path.write_text("\n".join(lines) + "\n")
+    return written
+
+
+def test_csv_send_commits_in_batches(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _invoke(env, "account", "create", "shop")
+    _invoke(env, "account", "opt-out", "shop", "+33600000003")
+    csv_file = tmp_path / "bulk.csv"
+    written = _bulk_csv(csv_file, 25)
+    # Row 5 is no number (refused before storage), row 12 has no text, row 3 is opted out
+    # (refused in the transaction that stores its neighbours).
+    lines = csv_file.read_text().splitlines()
+    lines[5] = "not-a-number,row 5"
+    lines[12] = "+33600000012"
+    csv_file.write_text("\n".join(lines) + "\n")
+
+    transactions: list[int] = []
+    write = OrderWriter._write
+
+    async def counted(self: OrderWriter, batch: list[Any]) -> Any:
+        transactions.append(len(batch))
+        return await write(self, batch)
+
+    monkeypatch.setattr(OrderWriter, "_write", counted)
+    result = CliRunner().invoke(
+        app,
+        ["send", "--account", "shop", "--csv", str(csv_file), "--batch-size", "10", "--json"],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    # Three batches of rows, one transaction each (rows refused before storage not in it).
+    assert transactions == [9, 9, 5]
+    answer = json.loads(result.stdout)
+    assert (answer["accepted"], answer["refused"]) == (22, 3)
+    refused = {e["line"]: e["code"] for e in answer["results"] if e["status"] == "refused"}
+    assert refused == {4: "opted_out", 6: "invalid_number", 13: "missing_text"}
+    assert [e["line"] for e in answer["results"]] == list(range(2, 27))
+    assert "sending" not in result.stderr  # no progress bar off a terminal
+    expected = sorted(w for i, w in enumerate(written, 1) if i not in (3, 5, 12))
+    assert asyncio.run(_stored(env, "shop")) == expected
+
+
+def _on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI with its standard error on a pseudo-terminal: (exit status, stdout, what
+    the terminal showed)."""
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "textgate", *args],
+            env={**os.environ, **env, "TERM": "xterm-256color", "COLUMNS": "120", "NO_COLOR": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+        )
+    finally:
+        os.close(terminal)
+    shown = bytearray()
+    try:
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the child closed the terminal: it has ended
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    stdout, _ = proc.communicate(timeout=120)
+    return proc.returncode, stdout.decode(), shown.decode(errors="replace")
+
+
+@pytest.mark.slow
+def test_csv_send_shows_progress_on_a_terminal_only(env: dict[str, str], tmp_path: Path) -> None:
+    _invoke(env, "account", "create", "shop")
+    csv_file = tmp_path / "bulk.csv"
+    _bulk_csv(csv_file, 30)
+    send = ("send", "--account", "shop", "--csv", str(csv_file), "--batch-size", "7")
+    code, _, shown = _on_a_terminal(env, *send)
+    assert code == 0, shown
+    assert "sending" in shown and "100%" in shown, shown
+    assert "accepted 30, refused 0" in shown
+    code, stdout, shown = _on_a_terminal(env, *send, "--json")
+    assert code == 0, shown
+    assert json.loads(stdout)["accepted"] == 30
+    assert "sending" not in shown and "accepted" not in shown, shown
+    assert len(asyncio.run(_messages(env, "shop"))) == 60
 
 
 def test_send_needs_something_to_send(env: dict[str, str]) -> None:

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import secrets
 import signal
-from pathlib import Path
-from typing import Annotated
 
 import typer
-from rich.progress import Progress
 
 from textgate.cli.accounts import account_app
-from textgate.cli.common import ConfigOpt, console, execute, load, with_gateway
+from textgate.cli.common import ConfigOpt, console, execute, load
 from textgate.cli.devices import device_app
 from textgate.cli.mailup import mailup_app
 from textgate.cli.phone import phone_command
+from textgate.cli.send import send_command
 from textgate.cli.smsc import smsc_command
-from textgate.errors import Conflict, GatewayError
+from textgate.errors import Conflict
 from textgate.runtime import Gateway
-from textgate.services.submit import SubmitRequest
 
 __all__ = ["app", "main"]
 
@@ -30,6 +26,7 @@ app.add_typer(mailup_app, name="mailup")
 app.command("smsc")(smsc_command)
 app.add_typer(device_app, name="device")
 app.command("phone")(phone_command)
+app.command("send")(send_command)
 
 
 DEMO_USERNAME = "demo"
@@ -122,78 +119,6 @@ def migrate(config: ConfigOpt = None) -> None:
 
     execute(run)
     console.print(f"database at revision {head_revision()}")
-
-
-@app.command()
-def send(
-    config: ConfigOpt = None,
-    account: Annotated[str, typer.Option(help="Account name")] = "demo",
-    to: Annotated[list[str] | None, typer.Option("--to", help="Recipient (repeatable)")] = None,
-    text: Annotated[str | None, typer.Option(help="Message text")] = None,
-    sender: Annotated[str | None, typer.Option("--from", help="Sender ID")] = None,
-    csv_file: Annotated[
-        Path | None, typer.Option("--csv", help="CSV of number,text rows", exists=True)
-    ] = None,
-) -> None:
-    """Send one message, or one per row of a CSV file, through the submit path."""
-    settings = load(config)
-    if csv_file is None and (not to or text is None):
-        console.print("[red]error:[/red] give --to and --text, or --csv FILE")
-        raise typer.Exit(2)
-
-    async def body(gw: Gateway) -> tuple[int, int, list[str]]:
-        acc = await gw.services.accounts.by_name(account)
-        rows = _csv_rows(csv_file) if csv_file else [(n, text or "") for n in to or []]
-        accepted = rejected = 0
-        errors: list[str] = []
-        with Progress(console=console, disable=len(rows) < 2) as progress:
-            task = progress.add_task("sending", total=len(rows))
-            for number, body_text in rows:
-                try:
-                    result = await gw.services.submit.submit(
-                        SubmitRequest(
-                            account=acc,
-                            recipients=[number],
-                            text=body_text,
-                            sender=sender,
-                            interface="cli",
-                        )
-                    )
-                    accepted += result.accepted
-                    rejected += len(result.messages) - result.accepted
-                    if len(rows) == 1:
-                        for m in result.messages:
-                            print(
-                                f"{m.id} {m.recipient} {m.status.value} "
-                                f"{m.encoding} {m.segments} part(s)"
-                            )
-                except GatewayError as exc:
-                    rejected += 1
-                    errors.append(f"{number}: {exc.message}")
-                progress.advance(task)
-        return accepted, rejected, errors
-
-    accepted, rejected, errors = execute(lambda: with_gateway(settings, body))
-    for line in errors[:20]:
-        console.print(f"[yellow]refused[/yellow] {line}")
-    console.print(f"accepted {accepted}, refused {rejected}")
-    if accepted == 0:
-        raise typer.Exit(1)
-
-
-def _csv_rows(path: Path) -> list[tuple[str, str]]:
-    rows: list[tuple[str, str]] = []
-    with path.open(newline="", encoding="utf-8") as fh:
-        for i, row in enumerate(csv.reader(fh)):
-            if not row or not row[0].strip():
-                continue
-            if i == 0 and row[0].strip().lower() in {"number", "to", "phone", "msisdn"}:
-                continue  # header row
-            if len(row) < 2:
-                console.print(f"[yellow]line {i + 1} has no text; skipped[/yellow]")
-                continue
-            rows.append((row[0].strip(), row[1]))
-    return rows
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -15,12 +16,13 @@ from textgate.core.policy import AccountRules
 from textgate.core.pricing import format_amount, parse_amount
 from textgate.errors import InvalidRequest
 from textgate.runtime import Gateway
-from textgate.services.accounts import AccountSummary
+from textgate.services.accounts import AccountListing, AccountSummary
 
 __all__ = ["account_app"]
 
 account_app = typer.Typer(help="Manage accounts and API keys.", no_args_is_help=True)
 _DEFAULT_SETTINGS = AccountRules().to_public()
+PIPED_WIDTH = 400
 
 
 @account_app.command("create")
@@ -48,15 +50,106 @@ def account_create(
 
 
 @account_app.command("key")
-def account_key(name: str, config: ConfigOpt = None) -> None:
-    """Issue another API key for an account."""
+def account_key(
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="NAME", help="Account (with --revoke, only its keys are searched)"),
+    ] = None,
+    config: ConfigOpt = None,
+    revoke: Annotated[
+        str | None,
+        typer.Option(
+            "--revoke",
+            metavar="KEY",
+            help="Revoke this key instead: its id, a unique prefix of it, or the tg_ token",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Issue another API key for an account, or revoke one (--revoke)."""
+    if revoke is None and name is None:
+        console.print("[red]error:[/red] give an account name, or --revoke KEY")
+        raise typer.Exit(2)
     settings = load(config)
 
-    async def body(gw: Gateway) -> str:
-        acc = await gw.services.accounts.by_name(name)
-        return (await gw.services.accounts.issue_key(acc.id)).token
+    async def issue(gw: Gateway) -> dict[str, Any]:
+        acc = await gw.services.accounts.by_name(name or "")
+        issued = await gw.services.accounts.issue_key(acc.id)
+        return {"id": issued.key.id, "account": acc.name, "api_key": issued.token}
 
-    print(f"API key: {execute(lambda: with_gateway(settings, body))}")
+    async def withdraw(gw: Gateway) -> dict[str, Any]:
+        accounts = gw.services.accounts
+        owner = None if name is None else (await accounts.by_name(name)).id
+        key = await accounts.revoke_key_ref(revoke or "", account_id=owner)
+        return {
+            "id": key.id,
+            "account": (await accounts.get(key.account_id)).name,
+            "revoked_at": _iso(key.revoked_at),
+        }
+
+    if revoke is not None:
+        done = execute(lambda: with_gateway(settings, withdraw))
+        if as_json:
+            print(json.dumps(done))
+        else:
+            print(f"revoked API key {done['id']} of account {done['account']}")
+        return
+    made = execute(lambda: with_gateway(settings, issue))
+    print(json.dumps(made) if as_json else f"API key: {made['api_key']}")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _listing_json(entry: AccountListing) -> dict[str, Any]:
+    return {
+        "id": entry.account.id,
+        "name": entry.account.name,
+        "created_at": _iso(entry.account.created_at),
+        "balance": format_amount(entry.balance),
+        "api_keys": [
+            {
+                "id": key.id,
+                "label": key.label,
+                "created_at": _iso(key.created_at),
+                "revoked_at": _iso(key.revoked_at),
+            }
+            for key in entry.keys
+        ],
+    }
+
+
+@account_app.command("list")
+def account_list(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array")] = False,
+) -> None:
+    """List the accounts with their balances and API keys (ids only: secrets are not kept)."""
+    settings = load(config)
+
+    async def body(gw: Gateway) -> list[AccountListing]:
+        return await gw.services.accounts.listing()
+
+    views = [_listing_json(e) for e in execute(lambda: with_gateway(settings, body))]
+    if as_json:
+        print(json.dumps(views))
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "id", "balance", "live API keys", "revoked", "created"):
+        table.add_column(column, overflow="fold")
+    for view in views:
+        live = [k["id"] for k in view["api_keys"] if k["revoked_at"] is None]
+        table.add_row(
+            view["name"],
+            view["id"],
+            view["balance"],
+            " ".join(f"tg_{key_id}" for key_id in live) or "-",
+            str(len(view["api_keys"]) - len(live)),
+            view["created_at"][:19].replace("T", " "),
+        )
+    # Off a terminal rich folds to 80 columns: piped, each account stays on one line.
+    (Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH)).print(table)
 
 
 def _account_json(summary: AccountSummary) -> dict[str, Any]:

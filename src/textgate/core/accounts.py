@@ -38,6 +38,7 @@ class ApiKey:
     account_id: str
     created_at: datetime
     revoked_at: datetime | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from textgate.core.accounts import Account, ApiKey, generate_api_key, parse_api_key, secret_matches
+from textgate.core.accounts import (
+    KEY_PREFIX,
+    Account,
+    ApiKey,
+    generate_api_key,
+    parse_api_key,
+    secret_matches,
+)
 from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.numbers import normalize_number
 from textgate.core.policy import AccountRules, local_day
@@ -17,7 +24,10 @@ from textgate.errors import AuthenticationFailed, Conflict, InvalidRequest, NotF
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.credits import CreditRepo, LedgerLine
 
-__all__ = ["AccountService", "AccountSummary", "IssuedKey"]
+__all__ = ["AccountListing", "AccountService", "AccountSummary", "IssuedKey"]
+
+# Fewer characters of a key id than this would too easily name a key by mistake.
+MIN_KEY_PREFIX = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +35,14 @@ class IssuedKey:
     key: ApiKey
     token: str
     """The only copy of the secret; show it once."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountListing:
+    account: Account
+    balance: int
+    keys: tuple[ApiKey, ...]
+    """Every key of the account, revoked ones too, oldest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +111,45 @@ class AccountService:
     async def revoke_key(self, account_id: str, key_id: str) -> None:
         await self._repo.revoke_key(account_id, key_id)
         self._cache.clear()
+
+    async def revoke_key_ref(self, ref: str, *, account_id: str | None = None) -> ApiKey:
+        """Revoke the live key a reference names: its id, a unique prefix of it (at least
+        ``MIN_KEY_PREFIX`` characters), or the token itself (``tg_<id>`` or whole); with
+        ``account_id``, only a key of that account. The revoked key."""
+        parsed = parse_api_key(ref)
+        key_id = parsed[0] if parsed is not None else ref.strip().removeprefix(f"{KEY_PREFIX}_")
+        if len(key_id) < MIN_KEY_PREFIX:
+            raise InvalidRequest(f"give at least {MIN_KEY_PREFIX} characters of the key id")
+        found = [
+            k
+            for k in await self._repo.keys_starting(key_id)
+            if account_id is None or k.account_id == account_id
+        ]
+        exact = [k for k in found if k.id == key_id]
+        if exact:
+            found = exact
+        if not found:
+            raise NotFound(f"no API key {key_id!r}")
+        live = [k for k in found if k.revoked_at is None]
+        if not live:
+            raise Conflict(f"the API key {found[0].id} is already revoked")
+        if len(live) > 1:
+            listed = ", ".join(k.id for k in live)
+            raise InvalidRequest(f"{key_id!r} names several keys ({listed}); give more of it")
+        key = live[0]
+        await self.revoke_key(key.account_id, key.id)
+        revoked = [k for k in await self._repo.list_keys(key.account_id) if k.id == key.id]
+        return revoked[0] if revoked else key
+
+    async def listing(self) -> list[AccountListing]:
+        """Every account, by name, with its balance and keys."""
+        keys: dict[str, list[ApiKey]] = {}
+        for key in await self._repo.all_keys():
+            keys.setdefault(key.account_id, []).append(key)
+        return [
+            AccountListing(account, balance, tuple(keys.get(account.id, ())))
+            for account, balance in await self._repo.all_with_balances()
+        ]
 
     async def authenticate(self, token: str) -> Account:
         cached = self._cache.get(token)

@@ -36,7 +36,7 @@ from textgate.core.policy import (
 from textgate.core.pricing import PriceTable
 from textgate.errors import GatewayError, InvalidNumber, InvalidRequest
 from textgate.storage.messages import MessageRepo
-from textgate.storage.orders import OrderWrite, OrderWriter
+from textgate.storage.orders import CommitResult, OrderWrite, OrderWriter
 
 __all__ = ["MAX_SEGMENTS", "Notify", "SubmitRequest", "SubmitResult", "SubmitService"]
 
@@ -117,6 +117,32 @@ class SubmitService:
         self._ids = IdGenerator()
 
     async def submit(self, req: SubmitRequest) -> SubmitResult:
+        write = await self._prepare(req)
+        return await self._result(req, write, await self._writer.commit(write))
+
+    async def submit_many(
+        self, requests: Sequence[SubmitRequest]
+    ) -> list[SubmitResult | GatewayError]:
+        """Submit independent requests (a bulk send: one order each), committed together in
+        as few transactions as the order writer's batch allows. A refused request is
+        answered by its error, in its place; the others go on."""
+        answers: list[SubmitResult | GatewayError | None] = [None] * len(requests)
+        prepared: list[tuple[int, OrderWrite]] = []
+        for i, req in enumerate(requests):
+            try:
+                prepared.append((i, await self._prepare(req)))
+            except GatewayError as exc:
+                answers[i] = exc
+        outcomes = await self._writer.commit_many([write for _, write in prepared])
+        for (i, write), outcome in zip(prepared, outcomes, strict=True):
+            try:
+                answers[i] = await self._result(requests[i], write, outcome)
+            except GatewayError as exc:
+                answers[i] = exc
+        return [a for a in answers if a is not None]
+
+    async def _prepare(self, req: SubmitRequest) -> OrderWrite:
+        """Check the request against everything decidable before storage; the order to write."""
         rules = req.account.rules
         check_request(rules, client_ip=req.client_ip, recipients=len(req.recipients))
         seg = self._check(req)
@@ -195,25 +221,27 @@ class SubmitService:
             recipients=len(msgs),
         )
         targets = await self._resolve(req)
-        outcome = await self._writer.commit(
-            OrderWrite(
-                order,
-                msgs,
-                req.idempotency_key,
-                rules,
-                local_day(rules, created),
-                targets,
-                device=None
-                if req.device_id is None and req.sim_number is None
-                else (req.device_id, req.sim_number),
-            )
+        return OrderWrite(
+            order,
+            msgs,
+            req.idempotency_key,
+            rules,
+            local_day(rules, created),
+            targets,
+            device=None
+            if req.device_id is None and req.sim_number is None
+            else (req.device_id, req.sim_number),
         )
+
+    async def _result(
+        self, req: SubmitRequest, write: OrderWrite, outcome: CommitResult
+    ) -> SubmitResult:
         if outcome.replayed:
             original = await self._messages.order_messages(req.account.id, outcome.order_id)
             return SubmitResult(outcome.order_id, original, replayed=True)
         if outcome.refused is not None:
             raise refusal(outcome.refused)
-        return SubmitResult(order_id, outcome.messages)
+        return SubmitResult(write.order.id, outcome.messages)
 
     async def _resolve(self, req: SubmitRequest) -> tuple[str, ...]:
         if not req.notify:

@@ -27,6 +27,16 @@ def _account(row: Any) -> Account:
     return Account(id=row.id, name=row.name, created_at=from_ms(row.created_at), rules=rules)
 
 
+def _key(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        account_id=row.account_id,
+        created_at=from_ms(row.created_at),
+        revoked_at=None if row.revoked_at is None else from_ms(row.revoked_at),
+        label=row.label,
+    )
+
+
 def _rules_json(rules: AccountRules) -> str | None:
     values = rules.to_dict()
     return json.dumps(values, sort_keys=True) if values else None
@@ -115,7 +125,7 @@ class AccountRepo:
                     created_at=now,
                 )
             )
-        return ApiKey(id=key.id, account_id=account_id, created_at=from_ms(now))
+        return ApiKey(id=key.id, account_id=account_id, created_at=from_ms(now), label=label)
 
     async def key_hash(self, key_id: str) -> tuple[str, str] | None:
         """(account id, secret hash) of a live key, or None if unknown or revoked."""
@@ -134,15 +144,39 @@ class AccountRepo:
             rows = await conn.execute(
                 select(api_keys).where(api_keys.c.account_id == account_id).order_by(api_keys.c.id)
             )
-            return [
-                ApiKey(
-                    id=r.id,
-                    account_id=r.account_id,
-                    created_at=from_ms(r.created_at),
-                    revoked_at=None if r.revoked_at is None else from_ms(r.revoked_at),
-                )
-                for r in rows
-            ]
+            return [_key(r) for r in rows]
+
+    async def all_with_balances(self) -> list[tuple[Account, int]]:
+        """Every account, by name, with its balance (micro-credits)."""
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(accounts, account_balances.c.balance)
+                .outerjoin(account_balances, account_balances.c.account_id == accounts.c.id)
+                .order_by(accounts.c.name)
+            )
+            return [(_account(r), int(r.balance or 0)) for r in rows]
+
+    async def all_keys(self) -> list[ApiKey]:
+        """Every API key of every account (revoked ones too), oldest first per account."""
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(api_keys).order_by(api_keys.c.account_id, api_keys.c.created_at)
+            )
+            return [_key(r) for r in rows]
+
+    async def keys_starting(self, prefix: str, limit: int = 10) -> list[ApiKey]:
+        """Keys whose id starts with ``prefix`` (revoked ones too), at most ``limit``."""
+        # Key ids are hex: a prefix holding LIKE's wildcards matches nothing.
+        if not prefix or any(c in prefix for c in "%_\\"):
+            return []
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(api_keys)
+                .where(api_keys.c.id.like(f"{prefix}%"))
+                .order_by(api_keys.c.id)
+                .limit(limit)
+            )
+            return [_key(r) for r in rows]
 
     async def revoke_key(self, account_id: str, key_id: str) -> None:
         async with self._db.write() as conn:

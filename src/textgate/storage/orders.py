@@ -108,6 +108,27 @@ class OrderWriter:
         self._queue.put_nowait(_Pending(write, future))
         return await future
 
+    async def commit_many(self, writes: Sequence[OrderWrite]) -> list[CommitResult]:
+        """Commit several orders, queued together so that they share transactions (one per
+        ``max_batch`` orders when nothing else is queued): a bulk send costs a few commits
+        rather than one per order. Each order is still admitted or refused on its own."""
+        if self._task is None:
+            raise RuntimeError("OrderWriter is not started")
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[CommitResult]] = []
+        for write in writes:
+            future: asyncio.Future[CommitResult] = loop.create_future()
+            self._queue.put_nowait(_Pending(write, future))
+            futures.append(future)
+        # Every future is awaited, so that none is left with an unretrieved exception.
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        results: list[CommitResult] = []
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            results.append(outcome)
+        return results
+
     async def _write_next(self) -> None:
         """One step of the writer's loop: wait for orders, write all that are queued."""
         batch = [await self._queue.get()]

@@ -36,6 +36,8 @@ from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 from textgate.core.accounts import Account
 from textgate.core.mail import Email
 from textgate.core.pricing import format_amount
+from textgate.dialects.aspsms.addresses import INTERFACE, NOTIFY_EVENTS
+from textgate.dialects.mail import Refused
 from textgate.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -48,8 +50,6 @@ from textgate.errors import (
 )
 from textgate.services.registry import Services
 from textgate.services.submit import Notify, SubmitRequest
-from textgate.smtp.aspsms import INTERFACE, NOTIFY_EVENTS
-from textgate.smtp.errors import Refused
 
 __all__ = ["MAX_XML_CHARS", "XmlRequest", "answer", "parse_request", "render_reply"]
 

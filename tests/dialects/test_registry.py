@@ -10,6 +10,7 @@ while mail to the other is stored.
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -21,7 +22,7 @@ from tests.dialects.harness import stored_messages
 from tests.support import Running, free_port, running_gateway
 from textgate.app import create_app
 from textgate.config import Settings, SmtpSettings
-from textgate.dialects.registry import DIALECTS
+from textgate.dialects.registry import DIALECTS, address_handlers
 
 NUMBER = "+33612345678"
 ALL = [d.name for d in DIALECTS]
@@ -183,3 +184,16 @@ async def test_a_disabled_email_dialect_refuses_its_addresses(
     assert [(m.recipient, m.text, m.interface) for m in stored] == [
         (NUMBER, f"hello from {other.dialect}", other.interface)
     ]
+
+
+def test_a_domain_claimed_by_two_dialects_is_refused(settings: Settings) -> None:
+    smtp = SmtpSettings(labsmobile_domains=["sms.example"], aspsms_domains=["SMS.example."])
+    claimed = re.escape("'SMS.example.' is claimed by both labsmobile and aspsms")
+    with pytest.raises(ValueError, match=claimed):
+        address_handlers(DIALECTS, settings.model_copy(update={"smtp": smtp}))
+
+
+def test_each_email_dialect_serves_its_configured_domains(settings: Settings) -> None:
+    smtp = SmtpSettings(labsmobile_domains=["l.example"], aspsms_domains=["a.example", "b.example"])
+    handlers = address_handlers(DIALECTS, settings.model_copy(update={"smtp": smtp}))
+    assert [list(h.domains) for h in handlers] == [["l.example"], ["a.example", "b.example"]]

@@ -260,8 +260,8 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     android: AndroidSettings = Field(default_factory=AndroidSettings)
-    # The HTTP interfaces to serve, by dialect name (native, android, admin, smsend,
-    # smsmobileapi, mailup); unset, all of them.
+    # The interfaces to serve, by dialect name (native, android, admin, smsend,
+    # smsmobileapi, mailup, labsmobile, aspsms); unset, all of them.
     dialects: list[str] | None = None
     # Key that encrypts stored secrets the gateway reads back (webhook signing secrets).
     # Unset, a key file is made in data_dir; set it (the same everywhere) when several

@@ -22,7 +22,7 @@ from textgate.connectors.unstarted import UnstartedConnector
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
 from textgate.core.routing import Routes
-from textgate.dialects.registry import webhook_formats
+from textgate.dialects.registry import address_handlers, enabled, webhook_formats
 from textgate.dispatch.standby import StandbyQueue
 from textgate.dispatch.worker import Dispatcher, LinkPolicy
 from textgate.loops import LoopRegistry
@@ -274,7 +274,10 @@ class Gateway:
             await upgrade(self.db)
         await self.writer.start()
         if smtp and self.settings.smtp.enabled:
-            self.smtp = SmtpServer(self.settings.smtp, self.services, Path(self.settings.data_dir))
+            handlers = address_handlers(enabled(self.settings.dialects), self.settings)
+            self.smtp = SmtpServer(
+                self.settings.smtp, self.services, Path(self.settings.data_dir), handlers
+            )
             await self.smtp.start()
         if not dispatch:
             return

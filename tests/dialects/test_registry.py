@@ -2,24 +2,31 @@
 
 Each row probes one dialect with a request only that dialect answers (none of them needs
 credentials to get its own answer). A server started without one dialect answers its probe
-404, the framework's own, while every other probe gets its dialect's answer.
+404, the framework's own, while every other probe gets its dialect's answer. The email
+dialects are probed over SMTP: without one, its address is refused like any unknown one,
+while mail to the other is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
+import smtplib
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 import pytest
 from pydantic import SecretStr
 
 from tests.dialects.harness import stored_messages
-from tests.support import Running, running_gateway
+from tests.support import Running, free_port, running_gateway
 from textgate.app import create_app
-from textgate.config import Settings
-from textgate.dialects.registry import DIALECTS
+from textgate.config import Settings, SmtpSettings
+from textgate.dialects.registry import DIALECTS, address_handlers
 
 NUMBER = "+33612345678"
 ALL = [d.name for d in DIALECTS]
+HTTP = [d.name for d in DIALECTS if d.routers or d.configured_routers]
 
 
 @dataclass(frozen=True)
@@ -56,11 +63,36 @@ async def _answer(running: Running, probe: Probe) -> int:
     return r.status_code
 
 
+@dataclass(frozen=True)
+class MailProbe:
+    dialect: str
+    address: str
+    subject: str
+    """Built from the account's login username and password and its API key."""
+    interface: str
+    """The interface its message is stored under."""
+
+
+USERNAME = "ops@acme.example"
+PASSWORD = "correct horse battery"
+MAIL_PROBES = [
+    # LabsMobile MailSMS: From is the login username, Subject an API key.
+    MailProbe("labsmobile", "33612345678@api.labsmobile.com", "{key}", "labsmobile-mail"),
+    MailProbe(
+        "aspsms",
+        "textsms@smtp.aspsms.com",
+        "UserKey={username},Password={password},Recipient=0033612345678",
+        "aspsms-smtp",
+    ),
+]
+
+
 def test_every_dialect_has_a_probe() -> None:
-    assert {p.dialect for p in PROBES} == set(ALL)
+    assert {p.dialect for p in PROBES} | {p.dialect for p in MAIL_PROBES} == set(ALL)
+    assert {p.dialect for p in PROBES} == set(HTTP)
 
 
-@pytest.mark.parametrize("disabled", ALL)
+@pytest.mark.parametrize("disabled", HTTP)
 async def test_a_disabled_dialect_is_gone_and_the_others_answer(
     disabled: str, settings: Settings
 ) -> None:
@@ -69,7 +101,7 @@ async def test_a_disabled_dialect_is_gone_and_the_others_answer(
         spec = (await running.client.get("/openapi.json")).json()
     assert answers == {p: 404 if p.dialect == disabled else p.answer for p in PROBES}
     tags = {t["name"] for t in spec["tags"]}
-    assert tags == {d.openapi_tag for d in DIALECTS if d.name != disabled}
+    assert tags == {d.openapi_tag for d in DIALECTS if d.name != disabled and d.openapi_tag}
 
 
 async def _native_submit(running: Running) -> tuple[str, str, int]:
@@ -110,3 +142,58 @@ async def test_without_native_the_submit_fast_path_is_off(settings: Settings) ->
 def test_an_unknown_dialect_is_refused(settings: Settings) -> None:
     with pytest.raises(ValueError, match="unknown 'smpp'"):
         create_app(settings.model_copy(update={"dialects": ["native", "smpp"]}))
+
+
+def _mail(port: int, probe: MailProbe, key: str) -> tuple[int, str]:
+    """The SMTP reply to one email to the probe's address: RCPT's if it refused the
+    recipient, else DATA's."""
+    msg = EmailMessage()
+    msg["From"] = USERNAME
+    msg["To"] = probe.address
+    msg["Subject"] = probe.subject.format(key=key, username=USERNAME, password=PASSWORD)
+    msg.set_content(f"hello from {probe.dialect}")
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+        try:
+            client.sendmail(USERNAME, [probe.address], msg.as_bytes())
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = exc.recipients[probe.address]
+            return code, text.decode()
+    return 250, ""
+
+
+@pytest.mark.parametrize("disabled", [p.dialect for p in MAIL_PROBES])
+async def test_a_disabled_email_dialect_refuses_its_addresses(
+    disabled: str, settings: Settings
+) -> None:
+    port = free_port()
+    smtp = SmtpSettings(enabled=True, port=port, starttls=False)
+    changes = {"dialects": [n for n in ALL if n != disabled], "smtp": smtp}
+    async with running_gateway(settings.model_copy(update=changes)) as running:
+        services = running.gateway.services
+        account = await services.accounts.create("acme")
+        key = (await services.accounts.issue_key(account.id)).token
+        await services.credentials.set_login(account.id, USERNAME, PASSWORD)
+        replies = {p.dialect: await asyncio.to_thread(_mail, port, p, key) for p in MAIL_PROBES}
+        stored = await stored_messages(running, account.id)
+    (gone,) = (p for p in MAIL_PROBES if p.dialect == disabled)
+    (other,) = (p for p in MAIL_PROBES if p.dialect != disabled)
+    domain = gone.address.partition("@")[2]
+    # The same refusal as for a domain no dialect serves.
+    assert replies[disabled] == (550, f"5.1.2 mail for {domain!r} is not accepted here")
+    assert replies[other.dialect] == (250, "")
+    assert [(m.recipient, m.text, m.interface) for m in stored] == [
+        (NUMBER, f"hello from {other.dialect}", other.interface)
+    ]
+
+
+def test_a_domain_claimed_by_two_dialects_is_refused(settings: Settings) -> None:
+    smtp = SmtpSettings(labsmobile_domains=["sms.example"], aspsms_domains=["SMS.example."])
+    claimed = re.escape("'SMS.example.' is claimed by both labsmobile and aspsms")
+    with pytest.raises(ValueError, match=claimed):
+        address_handlers(DIALECTS, settings.model_copy(update={"smtp": smtp}))
+
+
+def test_each_email_dialect_serves_its_configured_domains(settings: Settings) -> None:
+    smtp = SmtpSettings(labsmobile_domains=["l.example"], aspsms_domains=["a.example", "b.example"])
+    handlers = address_handlers(DIALECTS, settings.model_copy(update={"smtp": smtp}))
+    assert [list(h.domains) for h in handlers] == [["l.example"], ["a.example", "b.example"]]

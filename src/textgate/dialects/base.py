@@ -1,5 +1,5 @@
 """What every dialect shares: its declaration (``Dialect``), error translation at the route
-boundary, service lookup, credentials and body reading.
+boundary, service lookup, credentials and body reading (email dialects: ``dialects.mail``).
 
 Each dialect renders errors in its provider's format, so exception handling is attached to
 its routes (a route class per dialect), not to the application.
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from textgate.core.webhook_formats import Renderer
+from textgate.dialects.mail import AddressHandler
 from textgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
 from textgate.services.registry import Services
 
@@ -79,9 +80,10 @@ class Dialect:
 
     name: str
     """What the ``dialects`` setting calls it."""
-    openapi_tag: str
     description: str
-    """The OpenAPI tag's description."""
+    """What it is (the description of its OpenAPI tag)."""
+    openapi_tag: str = ""
+    """The OpenAPI tag of its routes (dialects without routes need none)."""
     routers: tuple[APIRouter, ...] = ()
     """Included in this order: where paths overlap the earlier router answers."""
     configured_routers: Callable[[Any], Sequence[Mount]] | None = None
@@ -90,10 +92,15 @@ class Dialect:
     fast_paths: tuple[FastPath, ...] = ()
     webhook_formats: Mapping[str, Renderer] = field(default_factory=dict)
     """Webhook payload formats by name, for the subscriptions this dialect's clients make."""
+    smtp_handlers: Callable[[Any], Sequence[AddressHandler]] | None = None
+    """The email addresses it serves on the SMTP server (given the application's settings)."""
 
     def mounts(self, settings: Any) -> tuple[Mount, ...]:
         built = () if self.configured_routers is None else self.configured_routers(settings)
         return (*(Mount(r) for r in self.routers), *built)
+
+    def address_handlers(self, settings: Any) -> tuple[AddressHandler, ...]:
+        return () if self.smtp_handlers is None else tuple(self.smtp_handlers(settings))
 
 
 def lookup_services(request: Request) -> Services:

@@ -1,2 +1,3 @@
-"""The email-to-SMS interfaces: an SMTP server (aiosmtpd) inside the gateway's event loop
-that turns mail to LabsMobile MailSMS (seed 000) and ASPSMS (seed 004) addresses into SMS."""
+"""The email-to-SMS server: an SMTP server (aiosmtpd) inside the gateway's event loop that
+hands each recipient address to the enabled email dialect claiming its domain
+(``dialects.mail.AddressHandler``)."""

@@ -1,17 +1,14 @@
-"""SMTP replies: every refusal the email interfaces give, and the one table that maps
-textgate errors to them.
+"""SMTP replies: the server's own, and the one table that maps textgate errors to them.
 
-Neither provider documents SMTP reply codes (seeds 000 and 004 only say what is refused:
-unknown accounts and tokens, senders that are not authorised, numbers not starting with 00,
-anything but plain text). The codes follow RFC 5321 section 4.2 (basic codes: 4xx try again
-later, 5xx do not) and RFC 3463 (enhanced status codes), so the sending server bounces the
-mail with the text below and its user learns why.
+The providers the email dialects follow document no SMTP reply codes (only what they
+refuse). The codes follow RFC 5321 section 4.2 (basic codes: 4xx try again later, 5xx do
+not) and RFC 3463 (enhanced status codes), so the sending server bounces the mail with the
+text below and its user learns why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from textgate.dialects.mail import Refused, Reply
 from textgate.errors import (
     AuthenticationFailed,
     ConnectorError,
@@ -34,32 +31,10 @@ __all__ = [
     "OTHER_KIND",
     "RCPT_OK",
     "TOO_MANY",
-    "UNAUTHORISED_ORIGINATOR",
     "Refused",
     "Reply",
     "reply_for",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    code: int
-    status: str
-    """RFC 3463 enhanced status code."""
-    text: str
-
-    def __str__(self) -> str:
-        # One line: a CR or LF in the text would end the reply early (RFC 5321 4.2).
-        text = " ".join(self.text.split())
-        return f"{self.code} {self.status} {text}"
-
-
-class Refused(Exception):
-    """A mail (or one recipient) is refused with this reply."""
-
-    def __init__(self, code: int, status: str, text: str) -> None:
-        super().__init__(text)
-        self.reply = Reply(code, status, text)
 
 
 RCPT_OK = Reply(250, "2.1.5", "OK")
@@ -70,21 +45,16 @@ OTHER_KIND = Reply(
     452, "4.5.3", "one kind of address per email: send to this address in a separate email"
 )
 TOO_MANY = Reply(452, "4.5.3", "too many recipients in one email")
-# Seed 004: "the used e-mail sender address must be authorized" for <Recipient>@.
-UNAUTHORISED_ORIGINATOR = Reply(
-    550, "5.7.1", "the sender address is not an authorised SMTP originator for <number>@ addresses"
-)
 INTERNAL = Reply(451, "4.3.0", "the email could not be taken now; try again later")
 
 # textgate error -> (SMTP code, enhanced status). Most specific class first: the first entry
 # the error is an instance of wins.
 _TABLE: tuple[tuple[type[GatewayError], int, str], ...] = (
-    # Seed 000: the From username and the subject's API token identify the account; seed
-    # 004: the subject's UserKey and Password, or the authorised sender address.
+    # Credentials the email carries (in its headers or subject, or as its sender address).
     (AuthenticationFailed, 554, "5.7.8"),
     (Forbidden, 554, "5.7.1"),
-    # Seed 000 "Configuration and filters": IP allowlist, batch and daily limits, country
-    # filter, anti-duplication; each refuses the email, its reason in the reply text.
+    # The account's rules (IP allowlist, batch and daily limits, country filter,
+    # anti-duplication): each refuses the email, its reason in the reply text.
     (PolicyDenied, 554, "5.7.1"),
     (InsufficientCredit, 554, "5.7.1"),
     # Try again later: the sending server keeps the mail and retries.
@@ -92,7 +62,7 @@ _TABLE: tuple[tuple[type[GatewayError], int, str], ...] = (
     (StorageUnavailable, 451, "4.3.0"),
     (ConnectorError, 451, "4.3.0"),
     (InvalidNumber, 550, "5.1.3"),
-    # The sender ID (From display name, seed 000; Originator=, seed 004).
+    # The SMS sender ID the email asks for.
     (InvalidSender, 553, "5.1.7"),
     (RequestTooLarge, 552, "5.3.4"),
     (InvalidRequest, 554, "5.6.0"),

@@ -1,10 +1,11 @@
 """The aiosmtpd handler: recipients are checked at RCPT, the email is taken at DATA.
 
-Each recipient address is sorted by its domain into an interface (LabsMobile MailSMS, seed
-000; ASPSMS, seed 004) and refused at once (550) when it cannot be served: an unknown
-domain, a malformed number, a sender that is not authorised. One email goes to one kind of
-address; a recipient of another kind gets a temporary 452, so the sending server delivers
-it in a transaction of its own (RFC 5321 section 3.3).
+Each recipient address goes to the address handler (``dialects.mail.AddressHandler``) of
+the enabled dialect whose domains include its domain, and is refused at once (550) when it
+cannot be served: an unknown domain, or whatever that handler refuses (a malformed number,
+a sender that is not authorised). One email goes to one kind of address; a recipient of
+another kind gets a temporary 452, so the sending server delivers it in a transaction of
+its own (RFC 5321 section 3.3).
 
 DATA answers 250 only once the messages are committed (nothing acknowledged is lost); any
 refusal is a 4xx/5xx reply with its reason, and nothing a client sends can stop the server.
@@ -15,47 +16,36 @@ from __future__ import annotations
 import logging
 from base64 import b64decode
 from binascii import Error as Base64Error
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, Session
 
 from textgate.config import SmtpSettings
-from textgate.errors import AuthenticationFailed, GatewayError, RateLimited
+from textgate.dialects.mail import AddressHandler, Delivery, Recipient
+from textgate.errors import GatewayError, RateLimited
 from textgate.services.registry import Services
-from textgate.smtp import aspsms, aspsms_xml, labsmobile
 from textgate.smtp.errors import (
     ACCEPTED,
     INTERNAL,
     OTHER_KIND,
     RCPT_OK,
     TOO_MANY,
-    UNAUTHORISED_ORIGINATOR,
     Refused,
     reply_for,
 )
 from textgate.smtp.mime import parse_mail
 
-__all__ = ["EmailHandler", "Target"]
+__all__ = ["EmailHandler"]
 
 log = logging.getLogger(__name__)
 
-LABSMOBILE = "labsmobile"
-ASPSMS = "aspsms"
+Target = tuple[AddressHandler, Recipient]
+"""What one recipient address means, and the handler it belongs to."""
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What one recipient address means."""
-
-    interface: str
-    form: str
-    """``number`` for a phone number address; aspsms.Form otherwise."""
-    number: str | None
-
-    @property
-    def kind(self) -> tuple[str, str]:
-        return self.interface, self.form
+def _domain(name: str) -> str:
+    return name.lower().rstrip(".")
 
 
 def _envelope_sender(envelope: Envelope) -> str:
@@ -73,23 +63,27 @@ def _peer_ip(session: Session) -> str | None:
 
 
 class EmailHandler:
-    def __init__(self, services: Services, settings: SmtpSettings) -> None:
+    def __init__(
+        self, services: Services, settings: SmtpSettings, handlers: Iterable[AddressHandler]
+    ) -> None:
         self._services = services
-        self._labsmobile = {d.lower() for d in settings.labsmobile_domains}
-        self._aspsms = {d.lower() for d in settings.aspsms_domains}
+        self._handlers: dict[str, AddressHandler] = {}
+        for handler in handlers:
+            for domain in handler.domains:
+                # The first handler to claim a domain keeps it (the registry refuses
+                # domains claimed by two dialects).
+                self._handlers.setdefault(_domain(domain), handler)
         self._max_recipients = settings.max_recipients
 
     def target(self, address: str) -> Target:
         local, at, domain = address.rpartition("@")
-        domain = domain.lower().rstrip(".")
+        domain = _domain(domain)
         if not at or not local:
             raise Refused(550, "5.1.3", f"{address!r} is not an email address")
-        if domain in self._labsmobile:
-            return Target(LABSMOBILE, "number", labsmobile.recipient_number(local))
-        if domain in self._aspsms:
-            form, number = aspsms.address_form(local)
-            return Target(ASPSMS, form.value, number)
-        raise Refused(550, "5.1.2", f"mail for {domain!r} is not accepted here")
+        handler = self._handlers.get(domain)
+        if handler is None:
+            raise Refused(550, "5.1.2", f"mail for {domain!r} is not accepted here")
+        return handler, handler.recipient(local)
 
     async def handle_RCPT(
         self,
@@ -100,19 +94,16 @@ class EmailHandler:
         rcpt_options: list[str],
     ) -> str:
         try:
-            target = self.target(address)
+            handler, recipient = self.target(address)
             if envelope.rcpt_tos:
-                if self.target(envelope.rcpt_tos[0]).kind != target.kind:
+                first, first_recipient = self.target(envelope.rcpt_tos[0])
+                if first is not handler or first_recipient.kind != recipient.kind:
                     return str(OTHER_KIND)
                 if len(envelope.rcpt_tos) >= self._max_recipients:
                     return str(TOO_MANY)
-            if target.interface == ASPSMS and target.form == aspsms.Form.NUMBER:
-                # Seed 004: "the used e-mail sender address must be authorized".
-                await self._services.originators.resolve(_envelope_sender(envelope))
+            await handler.admit(self._services, recipient, _envelope_sender(envelope))
         except Refused as exc:
             return str(exc.reply)
-        except AuthenticationFailed:
-            return str(UNAUTHORISED_ORIGINATOR)
         except GatewayError as exc:
             return str(reply_for(exc, at_rcpt=True))
         envelope.rcpt_tos.append(address)
@@ -135,21 +126,17 @@ class EmailHandler:
         targets = [self.target(a) for a in envelope.rcpt_tos]
         if not targets:
             raise Refused(554, "5.5.1", "no valid recipients")
-        first = targets[0]
+        handler, first = targets[0]
         content = envelope.original_content or envelope.content or b""
         data = content if isinstance(content, bytes) else content.encode("utf-8", "replace")
-        mail = parse_mail(data, xml=first.form == aspsms.Form.XML)
-        client_ip = _peer_ip(session)
-        sender = _envelope_sender(envelope)
-        numbers = [t.number for t in targets if t.number is not None]
-        if first.interface == LABSMOBILE:
-            await labsmobile.send(self._services, mail, numbers, client_ip)
-        elif first.form == aspsms.Form.TEXTSMS:
-            await aspsms.send_textsms(self._services, mail, sender, client_ip)
-        elif first.form == aspsms.Form.XML:
-            await aspsms_xml.answer(self._services, mail.text, sender, client_ip)
-        else:
-            await aspsms.send_to_numbers(self._services, mail, numbers, sender, client_ip)
+        mail = parse_mail(data, accepted=first.content_types)
+        delivery = Delivery(
+            mail=mail,
+            recipients=tuple(recipient for _, recipient in targets),
+            sender=_envelope_sender(envelope),
+            client_ip=_peer_ip(session),
+        )
+        await handler.deliver(self._services, delivery)
 
     # SMTP AUTH (PLAIN and LOGIN, RFC 4954), against the accounts' login usernames and
     # passwords. aiosmtpd's own mechanisms check credentials synchronously; these await

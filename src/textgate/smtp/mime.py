@@ -1,27 +1,28 @@
-"""An incoming email as the interfaces need it: sender, subject and one plain-text body.
+"""An incoming email as the email dialects read it: sender, subject and one text body.
 
-Seed 004: "Messages to the SMTP interface MUST contain ASCII-Plaintext. Special characters
-MUST be encoded using ISO-8859-1 standard. HTML or any other encoding will be rejected."
-So a ``text/html`` part (alone or as the alternative of a plain part, as webmail sends),
-attachments and unknown transfer encodings are refused with a reason; declared charsets are
-honoured and quoted-printable and base64 bodies decoded. Seed 000's own Python example sends
-a ``multipart/mixed`` with one ``text/plain`` part, which is accepted.
+Email becomes SMS text, so the email interfaces take plain text only, as the providers
+they follow require: a ``text/html`` part (alone or as the alternative of a plain part, as
+webmail sends), attachments and unknown transfer encodings are refused with a reason;
+declared charsets are honoured and quoted-printable and base64 bodies decoded. A
+``multipart/mixed`` with one text part (what some providers' own examples send) is
+accepted. Which text types the one part may have is the recipient address's to say
+(``dialects.mail.Recipient.content_types``).
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
 from email import errors, policy
 from email.errors import MessageDefect
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from textgate.smtp.errors import Refused
+from textgate.dialects.mail import PLAIN_TEXT, ParsedMail, Refused
 
-__all__ = ["MAX_SUBJECT", "ParsedMail", "parse_mail"]
+__all__ = ["MAX_SUBJECT", "parse_mail"]
 
 MAX_SUBJECT = 1000
 _ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "quoted-printable", "base64"})
@@ -29,24 +30,12 @@ _CONTAINERS = frozenset({"multipart/mixed", "multipart/alternative", "multipart/
 _MAX_PARTS = 20
 # Codec names (codecs.lookup) read as windows-1252: see _latin1.
 _LATIN1 = frozenset({"latin-1", "iso8859-1", "ascii"})
-_PLAIN = frozenset({"text/plain"})
-_XML = frozenset({"text/plain", "text/xml", "application/xml"})
 _BAD_BASE64 = (
     errors.InvalidBase64CharactersDefect,
     errors.InvalidBase64LengthDefect,
     errors.InvalidBase64PaddingDefect,
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedMail:
-    subject: str
-    from_name: str
-    """The display name of the From header ("" if none)."""
-    from_address: str
-    """The address of the From header as written (may be a bare username, seed 000)."""
-    text: str
 
 
 def _refuse(text: str, status: str = "5.6.0") -> Refused:
@@ -82,7 +71,8 @@ def _decode(part: Message) -> str:
         raise _refuse("the base64 body is broken", "5.6.1")
     declared = part.get_content_charset()
     if declared is None:
-        # Undeclared: UTF-8 (ASCII included), else ISO-8859-1 (what seed 004 asks for).
+        # Undeclared: UTF-8 (ASCII included), else ISO-8859-1 (what email-to-SMS providers
+        # tell their senders to use).
         try:
             return payload.decode("utf-8")
         except UnicodeDecodeError:
@@ -110,7 +100,7 @@ def _latin1(payload: bytes) -> str:
         return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in payload)
 
 
-def _plain_part(msg: Message, accepted: frozenset[str]) -> Message:
+def _plain_part(msg: Message, accepted: Collection[str]) -> Message:
     parts = list(msg.walk())
     if len(parts) > _MAX_PARTS:
         raise _refuse("too many MIME parts; send one plain-text part", "5.6.1")
@@ -144,11 +134,10 @@ def _clean(text: str) -> str:
     return "\n".join(lines).strip("\n")
 
 
-def parse_mail(data: bytes, *, xml: bool = False) -> ParsedMail:
+def parse_mail(data: bytes, *, accepted: Collection[str] = PLAIN_TEXT) -> ParsedMail:
     """Parse one email; raises :class:`Refused` with the reason it cannot be taken.
 
-    ``xml``: the body is an XML request, which may also come as ``text/xml`` or
-    ``application/xml``."""
+    ``accepted``: the MIME types the text part may have."""
     try:
         msg = BytesParser(policy=policy.default).parsebytes(data)
         defects: list[MessageDefect] = list(msg.defects)
@@ -158,7 +147,7 @@ def parse_mail(data: bytes, *, xml: bool = False) -> ParsedMail:
         if len(subject) > MAX_SUBJECT:
             raise _refuse(f"the subject is longer than {MAX_SUBJECT} characters")
         name, address = _from(msg)
-        text = _clean(_decode(_plain_part(msg, _XML if xml else _PLAIN)))
+        text = _clean(_decode(_plain_part(msg, accepted)))
     except Refused:
         raise
     except (ValueError, TypeError, LookupError, IndexError, AttributeError) as exc:

@@ -12,11 +12,13 @@ import contextlib
 import logging
 import ssl
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP
 
 from textgate.config import SmtpSettings
+from textgate.dialects.mail import AddressHandler
 from textgate.services.registry import Services
 from textgate.smtp.handler import EmailHandler
 from textgate.smtp.tls import dev_certificate, server_context
@@ -31,9 +33,18 @@ CLOSE_TIMEOUT_SECONDS = 5.0
 
 
 class SmtpServer:
-    def __init__(self, settings: SmtpSettings, services: Services, data_dir: Path) -> None:
+    """Serves the addresses of ``handlers`` (those of the enabled email dialects); mail to
+    any other address is refused."""
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        services: Services,
+        data_dir: Path,
+        handlers: Iterable[AddressHandler],
+    ) -> None:
         self._settings = settings
-        self._handler = EmailHandler(services, settings)
+        self._handler = EmailHandler(services, settings, handlers)
         self._data_dir = data_dir
         self._server: asyncio.Server | None = None
         self._connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
@@ -79,9 +90,9 @@ class SmtpServer:
         return protocol
 
     async def start(self) -> None:
-        # aiosmtpd logs every command at INFO, envelope senders included; for ASPSMS those
-        # are credentials (seed 004), so its logger stays at WARNING unless the operator
-        # chose a level for it.
+        # aiosmtpd logs every command at INFO, envelope senders included; those can be
+        # credentials (an authorised originator address names an account), so its logger
+        # stays at WARNING unless the operator chose a level for it.
         smtp_log = logging.getLogger(AIOSMTPD_LOGGER)
         if smtp_log.level == logging.NOTSET:
             smtp_log.setLevel(logging.WARNING)

@@ -6,7 +6,7 @@
 - ``<Recipient>@<domain>``: the number starts with ``00`` ("The plus character is not
   accepted"); the envelope sender must be an authorised SMTP originator of an account, whose
   default originator applies unless the subject says ``Originator=...``.
-- ``xml@<domain>``: see :mod:`textgate.smtp.aspsms_xml`.
+- ``xml@<domain>``: see :mod:`textgate.dialects.aspsms.xml_request`.
 
 ``Notify`` (seed 004) decides which status changes are emailed to the sender.
 """
@@ -14,20 +14,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from textgate.core.numbers import normalize_number
+from textgate.dialects.mail import Delivery, Refused, Reply
 from textgate.errors import InvalidNumber, InvalidRequest
 from textgate.services.registry import Services
 from textgate.services.submit import Notify, SubmitRequest, SubmitResult
-from textgate.smtp.errors import Refused
-from textgate.smtp.mime import ParsedMail
 
 __all__ = [
     "INTERFACE",
     "NOTIFY_EVENTS",
+    "UNAUTHORISED_ORIGINATOR",
     "Form",
     "Subject",
     "address_form",
@@ -71,6 +71,10 @@ _KEYS = {
 }
 _NUMBER = re.compile(r"00[0-9]{4,17}")
 MAX_SUBJECT_RECIPIENTS = 1000
+# Seed 004: "the used e-mail sender address must be authorized" for <Recipient>@.
+UNAUTHORISED_ORIGINATOR = Reply(
+    550, "5.7.1", "the sender address is not an authorised SMTP originator for <number>@ addresses"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +158,9 @@ def _notify(reply_to: str, mode: str | None) -> tuple[Notify, ...]:
     return (Notify(f"mailto:{reply_to}", events),)
 
 
-async def send_textsms(
-    services: Services, mail: ParsedMail, reply_to: str, client_ip: str | None
-) -> SubmitResult:
+async def send_textsms(services: Services, delivery: Delivery) -> SubmitResult:
+    """``textsms@``: replies go to the envelope sender."""
+    mail = delivery.mail
     subject = parse_subject(mail.subject)
     if not subject.user_key or not subject.password:
         raise InvalidRequest("subject: UserKey and Password are required")
@@ -170,30 +174,26 @@ async def send_textsms(
             text=mail.text,
             sender=subject.originator,
             interface=INTERFACE,
-            client_ip=client_ip,
-            notify=_notify(reply_to, subject.notify),
+            client_ip=delivery.client_ip,
+            notify=_notify(delivery.sender, subject.notify),
         )
     )
 
 
-async def send_to_numbers(
-    services: Services,
-    mail: ParsedMail,
-    numbers: Sequence[str],
-    envelope_sender: str,
-    client_ip: str | None,
-) -> SubmitResult:
-    account, default_originator = await services.originators.resolve(envelope_sender)
+async def send_to_numbers(services: Services, delivery: Delivery) -> SubmitResult:
+    """``<Recipient>@``: the envelope sender names the account."""
+    mail = delivery.mail
+    account, default_originator = await services.originators.resolve(delivery.sender)
     subject = parse_subject(mail.subject, strict=False)
     return await services.submit.submit(
         SubmitRequest(
             account=account,
-            recipients=list(dict.fromkeys(numbers)),
+            recipients=delivery.numbers,
             text=mail.text,
             sender=subject.originator or default_originator,
             interface=INTERFACE,
-            client_ip=client_ip,
+            client_ip=delivery.client_ip,
             # Only on request: this form is used by appliances sending one-time codes.
-            notify=_notify(envelope_sender, subject.notify) if subject.notify else (),
+            notify=_notify(delivery.sender, subject.notify) if subject.notify else (),
         )
     )

@@ -36,6 +36,9 @@ from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 from textgate.core.accounts import Account
 from textgate.core.mail import Email
 from textgate.core.pricing import format_amount
+from textgate.dialects.aspsms.addresses import INTERFACE, NOTIFY_EVENTS
+from textgate.dialects.base import lookup
+from textgate.dialects.mail import Refused
 from textgate.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -48,8 +51,6 @@ from textgate.errors import (
 )
 from textgate.services.registry import Services
 from textgate.services.submit import Notify, SubmitRequest
-from textgate.smtp.aspsms import INTERFACE, NOTIFY_EVENTS
-from textgate.smtp.errors import Refused
 
 __all__ = ["MAX_XML_CHARS", "XmlRequest", "answer", "parse_request", "render_reply"]
 
@@ -173,10 +174,7 @@ def _notify(urls: Mapping[str, str]) -> tuple[Notify, ...]:
 def _status(exc: GatewayError, urls: Mapping[str, str]) -> tuple[int, str]:
     if isinstance(exc, InvalidRequest) and exc.message.startswith("url") and urls:
         return _URLS[next(iter(urls))][1]
-    for cls, status in _CODES:
-        if isinstance(exc, cls):
-            return status
-    return ACCESS_DENIED
+    return lookup(_CODES, exc, ACCESS_DENIED)
 
 
 async def _execute(

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from textgate.core.numbers import normalize_number
+from textgate.dialects.mail import Delivery, Recipient, Refused
 from textgate.errors import InvalidNumber
 from textgate.services.registry import Services
-from textgate.services.submit import SubmitRequest, SubmitResult
-from textgate.smtp.errors import Refused
-from textgate.smtp.mime import ParsedMail
+from textgate.services.submit import SubmitRequest
 
-__all__ = ["INTERFACE", "recipient_number", "send"]
+__all__ = ["INTERFACE", "MailSms", "recipient_number"]
 
 INTERFACE = "labsmobile-mail"
 # Digits, optionally after "+" or "00": the local part of a recipient address.
@@ -48,17 +48,29 @@ def recipient_number(local: str) -> str:
         raise Refused(550, "5.1.3", f"{local}: {exc.message}") from exc
 
 
-async def send(
-    services: Services, mail: ParsedMail, numbers: Sequence[str], client_ip: str | None
-) -> SubmitResult:
-    account = await services.email_logins.by_token(mail.from_address, mail.subject)
-    return await services.submit.submit(
-        SubmitRequest(
-            account=account,
-            recipients=list(dict.fromkeys(numbers)),
-            text=mail.text,
-            sender=mail.from_name or None,
-            interface=INTERFACE,
-            client_ip=client_ip,
+@dataclass(frozen=True, slots=True)
+class MailSms:
+    """The ``<msisdn>@<domain>`` addresses of ``domains``."""
+
+    domains: Sequence[str]
+
+    def recipient(self, local: str) -> Recipient:
+        return Recipient("number", recipient_number(local))
+
+    async def admit(self, services: Services, recipient: Recipient, sender: str) -> None:
+        # The account is named in the content (From and Subject), not in the envelope.
+        return None
+
+    async def deliver(self, services: Services, delivery: Delivery) -> None:
+        mail = delivery.mail
+        account = await services.email_logins.by_token(mail.from_address, mail.subject)
+        await services.submit.submit(
+            SubmitRequest(
+                account=account,
+                recipients=delivery.numbers,
+                text=mail.text,
+                sender=mail.from_name or None,
+                interface=INTERFACE,
+                client_ip=delivery.client_ip,
+            )
         )
-    )

@@ -1,0 +1,1 @@
+"""LabsMobile MailSMS: email to ``<number>@api.labsmobile.com`` becomes SMS (seed 000)."""

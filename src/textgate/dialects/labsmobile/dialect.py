@@ -1,0 +1,34 @@
+"""LabsMobile MailSMS: the declaration for the registry. Its addresses are served on the
+SMTP server, under the domains the ``smtp.labsmobile_domains`` setting lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from textgate.dialects.base import Dialect
+from textgate.dialects.labsmobile.mailsms import MailSms
+from textgate.dialects.mail import AddressHandler
+
+__all__ = ["DIALECT"]
+
+
+class _Smtp(Protocol):
+    @property
+    def labsmobile_domains(self) -> Sequence[str]: ...
+
+
+class _Settings(Protocol):
+    @property
+    def smtp(self) -> _Smtp: ...
+
+
+def _handlers(settings: _Settings) -> tuple[AddressHandler, ...]:
+    return (MailSms(tuple(settings.smtp.labsmobile_domains)),)
+
+
+DIALECT = Dialect(
+    name="labsmobile",
+    description="LabsMobile MailSMS: an email to ``<number>@api.labsmobile.com`` is an SMS.",
+    smtp_handlers=_handlers,
+)

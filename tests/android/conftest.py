@@ -106,7 +106,7 @@ async def status_of(running: Running, account: Account, message_id: str) -> dict
 
 
 async def wait_status(
-    running: Running, account: Account, message_id: str, wanted: str, within: float = 5.0
+    running: Running, account: Account, message_id: str, wanted: str, within: float = 30.0
 ) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + within
     while True:

@@ -103,7 +103,7 @@ async def test_waiting_messages_of_an_offline_phone_move_to_another(settings: Se
                 listening = asyncio.create_task(spare.listen(stop))
                 try:
                     # Once "gone" has not been seen for a second, its message moves.
-                    await wait_status(running, account, first, "delivered", within=5)
+                    await wait_status(running, account, first, "delivered", within=30)
                     later = await send(running, account, "+33612345679")
                     await wait_status(running, account, later, "delivered")
                     assert len(spare.messages) == 2
@@ -123,7 +123,7 @@ async def test_failover_fail_fails_the_waiting_messages(settings: Settings) -> N
         gone = await _quiet_phone(running, account, "gone")
         try:
             message_id = await send(running, account, "+33612345678")
-            body = await wait_status(running, account, message_id, "failed", within=5)
+            body = await wait_status(running, account, message_id, "failed", within=30)
             assert body["error_code"] == "device-offline"
         finally:
             await gone.aclose()
@@ -135,7 +135,7 @@ async def test_messages_expire_on_a_phone_that_never_pulls(settings: Settings) -
         quiet = await _quiet_phone(running, account, "quiet")
         try:
             message_id = await send(running, account, "+33612345678")
-            await wait_status(running, account, message_id, "expired", within=5)
+            await wait_status(running, account, message_id, "expired", within=30)
         finally:
             await quiet.aclose()
 

@@ -105,7 +105,7 @@ async def test_a_pulled_message_stays_with_its_silent_phone(settings: Settings) 
                 async with emulator(running, account, "B") as b:
                     await b.register()
                     async with listening(b):
-                        await wait_status(running, account, sentinel, "delivered", within=15)
+                        await wait_status(running, account, sentinel, "delivered", within=30)
                         assert recipients(b) == ["+33622222222"]
                         body = await status_of(running, account, taken)
                         assert body["status"] == "sent"
@@ -128,7 +128,7 @@ async def test_failover_fail_spares_a_pulled_message(settings: Settings) -> None
             async with emulator(running, account, "quiet") as quiet:
                 await quiet.register()
                 sentinel = await send(running, account, "+33622222222")
-                body = await wait_status(running, account, sentinel, "failed", within=15)
+                body = await wait_status(running, account, sentinel, "failed", within=30)
                 assert body["error_code"] == "device-offline"
                 assert "offline before taking it" in body["reason"]
                 await wait_refunded(running, account, sentinel)
@@ -182,7 +182,7 @@ async def test_a_pinned_message_waits_for_its_phone(settings: Settings, how: str
                 async with emulator(running, account, "B") as b:
                     await b.register()
                     async with listening(b):
-                        await wait_status(running, account, sentinel, "delivered", within=15)
+                        await wait_status(running, account, sentinel, "delivered", within=30)
                         assert recipients(b) == ["+33622222222"]
                         assert (await status_of(running, account, pinned))["status"] == "sent"
                         # The office phone comes back: the message leaves from it.
@@ -209,7 +209,7 @@ async def test_a_pinned_message_fails_when_its_phone_is_deleted(settings: Settin
                 async with httpx.AsyncClient(base_url=running.base_url) as c:
                     r = await c.delete(f"/v1/devices/{reg.id}", headers=account.auth)
                 assert r.status_code == 204
-                body = await wait_status(running, account, pinned, "failed", within=15)
+                body = await wait_status(running, account, pinned, "failed", within=30)
                 assert body["error_code"] == "device-removed"
                 assert body["reason"] == "the chosen phone was removed"
                 assert body["history"][-1]["detail"] == "the chosen phone was removed"
@@ -237,10 +237,10 @@ async def test_deleting_a_phone_moves_only_what_it_had_not_pulled(settings: Sett
                     async with httpx.AsyncClient(base_url=running.base_url) as c:
                         r = await c.delete(f"/v1/devices/{reg.id}", headers=account.auth)
                     assert r.status_code == 204
-                    await wait_status(running, account, waiting, "delivered", within=15)
+                    await wait_status(running, account, waiting, "delivered", within=30)
                     assert recipients(b) == ["+33622222222"]
                     # What A took ends by validity: it may have gone out, so no refund.
-                    body = await wait_status(running, account, taken, "expired", within=15)
+                    body = await wait_status(running, account, taken, "expired", within=30)
                     assert body["error_code"] == "no-report"
                     assert body["reason"] == "phone did not report within validity"
                     assert recipients(b) == ["+33622222222"]

@@ -96,7 +96,7 @@ def _count_sent(connector: SmppConnector) -> list[str]:
 
 
 async def _until(
-    check: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 15
+    check: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 60
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

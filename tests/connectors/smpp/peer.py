@@ -228,7 +228,7 @@ class VirtualTime:
         await asyncio.sleep(0)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     """Wait until ``condition()`` holds, failing after ``timeout`` seconds."""
     async with asyncio.timeout(timeout):
         while not condition():  # noqa: ASYNC110 - the state polled has no event of its own

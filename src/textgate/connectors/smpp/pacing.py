@@ -275,27 +275,30 @@ class AdaptiveRate:
 
 
 class _Meter:
-    """Events per second over about the last second (two one-second buckets)."""
+    """Events in about the last second: this second's count plus the part of the previous
+    second's that the window still covers (a sliding-window counter). Dividing a young
+    bucket's count by its few milliseconds instead would take 6 answers in 50 ms for 120/s,
+    and a rate cut to that keeps throttling."""
 
-    __slots__ = ("_count", "_last", "_since")
+    __slots__ = ("_count", "_previous", "_since")
 
     def __init__(self, now: float) -> None:
         self._since = now
         self._count = 0
-        self._last = 0.0
+        self._previous = 0
 
     def add(self, now: float) -> None:
-        self._roll(now)
+        if now - self._since >= 1.0:
+            self._roll(now)
         self._count += 1
 
     def rate(self, now: float) -> float:
         self._roll(now)
-        elapsed = max(now - self._since, 0.05)
-        return max(self._last, self._count / elapsed)
+        return self._count + self._previous * max(0.0, 1.0 - (now - self._since))
 
     def _roll(self, now: float) -> None:
         elapsed = now - self._since
         if elapsed >= 1.0:
-            self._last = self._count / elapsed if elapsed < 2.0 else 0.0
+            self._previous = self._count if elapsed < 2.0 else 0
             self._count = 0
-            self._since = now
+            self._since = now if elapsed >= 2.0 else self._since + 1.0

@@ -197,9 +197,12 @@ class ReceiptScheduler:
 
     def schedule(self, due: float, pdu: ReceiptPdu) -> None:
         """Send ``pdu`` at loop time ``due`` (at once if it is already due)."""
-        if due <= self._loop.time():
+        if due <= self._loop.time() and not self._heap:
             self._ready.put_nowait(pdu)
             return
+        # With receipts in the heap, a due one joins them: the timer may not have run since
+        # earlier ones fell due (a busy loop), and going straight to the ready queue would
+        # send it before them.
         heapq.heappush(self._heap, (due, next(self._order), pdu))
         wake = self._wake
         if self._heap[0][2] is pdu and wake is not None and not wake.done():

@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from textgate.config import Settings
 from textgate.errors import ConfigError, NotFound
 from textgate.runtime import Gateway
 from textgate.startup import key_fingerprint
+from textgate.storage.secrets import load_key
 
 # Starting the interpreter and importing the gateway takes seconds on a loaded machine.
 TIMEOUT = 120
@@ -214,3 +217,19 @@ async def test_the_same_key_in_another_data_dir_is_accepted(db_url: str, tmp_pat
         await c.start(dispatch=False, migrate=True)
     await c.stop()
     await a.stop()
+
+
+def test_processes_starting_together_agree_on_the_key_file(tmp_path: Path) -> None:
+    """The key file is made by whichever start comes first; the others read it whole, and
+    no draft is left behind."""
+    data_dir = tmp_path / "data"
+    barrier = threading.Barrier(16)
+
+    def start() -> str:
+        barrier.wait()
+        return load_key(data_dir)
+
+    with ThreadPoolExecutor(16) as pool:
+        keys = list(pool.map(lambda _: start(), range(16)))
+    assert len(set(keys)) == 1 and keys[0]
+    assert [p.name for p in data_dir.iterdir()] == ["secret.key"]

@@ -35,17 +35,18 @@ locks: | $(BIN)/python
 	$(LOCK) $(ARGS) --output-file requirements/run.lock pyproject.toml
 	$(LOCK) $(ARGS) --extra dev --output-file requirements/dev.lock pyproject.toml
 
-# The development gateway also takes email-to-SMS on 127.0.0.1:2525 (off by default in
-# config, so that tests and several gateways on one host do not fight for the port).
+# The development gateway: --demo makes the demo account and prints its key and password
+# (a plain `serve` never does). It also takes email-to-SMS on 127.0.0.1:2525 (off by default
+# in config, so that tests and several gateways on one host do not fight for the port).
 run: install
-	TEXTGATE_SMTP__ENABLED=$${TEXTGATE_SMTP__ENABLED:-true} $(BIN)/textgate serve $(ARGS)
+	TEXTGATE_SMTP__ENABLED=$${TEXTGATE_SMTP__ENABLED:-true} $(BIN)/textgate serve --demo $(ARGS)
 
 # The gateway with the SMSC simulator as its carrier, over SMPP on 127.0.0.1:2776.
 SMSC_CONNECTOR := [{"name": "smsc", "type": "smpp", "options": {"host": "127.0.0.1", "port": 2776, "system_id": "textgate", "password": "textgate"}}]
 run-smpp: install
 	$(BIN)/textgate smsc --log-level WARNING & smsc=$$!; \
 	trap 'kill $$smsc' EXIT INT TERM; \
-	TEXTGATE_CONNECTORS='$(SMSC_CONNECTOR)' $(BIN)/textgate serve $(ARGS)
+	TEXTGATE_CONNECTORS='$(SMSC_CONNECTOR)' $(BIN)/textgate serve --demo $(ARGS)
 
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded one).
 browser:

@@ -653,6 +653,9 @@ def gateway_env(
         TEXTGATE_HTTP__PORT=str(port),
         TEXTGATE_LOG_LEVEL="WARNING",
         TEXTGATE_DEMO_ACCOUNT="false",
+        # Every run has its own data dir but may share one PostgreSQL database (--database-url),
+        # whose processes must all have one secret_key.
+        TEXTGATE_SECRET_KEY="textgate-bench",
         TEXTGATE_CONNECTORS=json.dumps(
             [
                 {

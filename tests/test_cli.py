@@ -20,6 +20,7 @@ from tests.support import free_port
 from textgate.cli import app
 from textgate.config import Settings
 from textgate.core.message import Message
+from textgate.errors import NotFound
 from textgate.runtime import Gateway
 from textgate.services.query import MessageFilter
 from textgate.storage.orders import OrderWriter
@@ -215,16 +216,24 @@ def test_send_needs_something_to_send(env: dict[str, str]) -> None:
     assert result.exit_code == 2
 
 
+def _serve_env(env: dict[str, str], port: int) -> dict[str, str]:
+    """The parent's environment without the test suite's TEXTGATE_* variables."""
+    parent = {k: v for k, v in os.environ.items() if not k.upper().startswith("TEXTGATE_")}
+    return {**parent, **env, "TEXTGATE_HTTP__PORT": str(port)}
+
+
 @pytest.mark.slow
 async def test_serve_as_a_new_user(env: dict[str, str], tmp_path: Path) -> None:
-    """The README's quick start: serve prints a demo key; a curl-like POST reaches delivered."""
+    """The README's quick start (`make run` is `serve --demo`): serve prints a demo key; a
+    curl-like POST reaches delivered."""
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "textgate",
         "serve",
-        env={**os.environ, **env, "TEXTGATE_HTTP__PORT": str(port)},
+        "--demo",
+        env=_serve_env(env, port),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -268,3 +277,48 @@ async def test_serve_as_a_new_user(env: dict[str, str], tmp_path: Path) -> None:
         await asyncio.wait_for(proc.wait(), 30)
     # uvicorn re-raises SIGTERM after its graceful shutdown, so -15 is a clean exit too.
     assert proc.returncode in (0, -15)
+
+
+@pytest.mark.slow
+async def test_a_plain_serve_makes_no_demo_account_and_prints_no_credentials(
+    env: dict[str, str],
+) -> None:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "textgate",
+        "serve",
+        env=_serve_env({**env, "TEXTGATE_LOG_LEVEL": "INFO"}, port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            deadline = asyncio.get_running_loop().time() + 120
+            while True:
+                assert proc.returncode is None, "serve exited"
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert asyncio.get_running_loop().time() < deadline, "serve never listened"
+                await asyncio.sleep(0.1)
+    finally:
+        proc.terminate()
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode in (0, -15)
+    output = (stdout + stderr).decode()
+    assert "listening on" in output  # the announcement is there, without the credentials
+    for credentials in ("TEXTGATE_DEMO", "demo account", "demo API key", "demo login", "tg_"):
+        assert credentials not in output
+    gw = Gateway(
+        Settings(data_dir=Path(env["TEXTGATE_DATA_DIR"]), database_url=env["TEXTGATE_DATABASE_URL"])
+    )
+    await gw.start(dispatch=False, migrate=False)
+    try:
+        with pytest.raises(NotFound):
+            await gw.services.accounts.by_name("demo")
+    finally:
+        await gw.stop()

@@ -7,10 +7,20 @@ named by ``--config`` or ``TEXTGATE_CONFIG``, then the embedded defaults below.
 
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,7 +28,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from textgate.config_errors import describe, unknown_variables
 from textgate.core.pricing import PriceTable, parse_amount
+from textgate.errors import ConfigError
 
 __all__ = [
     "AndroidSettings",
@@ -36,15 +48,21 @@ __all__ = [
 ]
 
 
-class HttpSettings(BaseModel):
+class Section(BaseModel):
+    """A table of settings: a key it does not know is a typo, refused rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class HttpSettings(Section):
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = Field(default=8080, ge=1, le=65535)
 
 
-class ConnectorSettings(BaseModel):
+class ConnectorSettings(Section):
     """One connector instance: ``type`` picks the implementation, ``options`` configure it."""
 
-    name: str = "simulator"
+    name: str = Field(default="simulator", min_length=1, max_length=64)
     type: Literal["simulator", "smpp", "android"] = "simulator"
     options: dict[str, Any] = Field(default_factory=dict)
     # A message written to this link that got no answer (a response timeout, a link lost
@@ -59,7 +77,7 @@ class ConnectorSettings(BaseModel):
     receipt_window_seconds: float = Field(default=172_800.0, gt=0)
 
 
-class DispatchSettings(BaseModel):
+class DispatchSettings(Section):
     batch_size: int = Field(default=1000, ge=1, le=5000)
     # Batches handed to connectors at the same time by one worker.
     concurrency: int = Field(default=4, ge=1, le=64)
@@ -90,7 +108,7 @@ class DispatchSettings(BaseModel):
     poll_seconds: float = Field(default=0.5, gt=0, le=1.0)
 
 
-class InboundSettings(BaseModel):
+class InboundSettings(Section):
     """Who owns the numbers handsets write to.
 
     ``numbers`` maps an E.164 number, or a prefix of one (longest match wins), to the name of
@@ -111,7 +129,7 @@ class InboundSettings(BaseModel):
     opt_in_keywords: list[str] = Field(default_factory=lambda: ["START"])
 
 
-class PricingSettings(BaseModel):
+class PricingSettings(Section):
     """What one SMS part costs, in credits, unless an account has its own prices.
 
     The default of 0 makes messages free: a self-hosted gateway charges only once its
@@ -128,7 +146,7 @@ class PricingSettings(BaseModel):
         )
 
 
-class QueueSettings(BaseModel):
+class QueueSettings(Section):
     """An outbound queue (webhook deliveries, mail). The default schedule (doubling from
     30 s, capped at 4 h, 15 attempts) spreads the attempts over about a day before an item
     is dead-lettered."""
@@ -183,7 +201,7 @@ class MailSettings(QueueSettings):
     batch_size: int = Field(default=50, ge=1, le=1000)
 
 
-class RoutingSettings(BaseModel):
+class RoutingSettings(Section):
     """Connector per quality class (``high``, ``medium``, ``low``: see core.message.Quality),
     e.g. ``{"high": "smsc-direct", "low": "smsc-bulk"}``; unlisted classes, and messages
     without one, take the default connector."""
@@ -191,7 +209,7 @@ class RoutingSettings(BaseModel):
     quality: dict[Literal["high", "medium", "low"], str] = Field(default_factory=dict)
 
 
-class AndroidSettings(BaseModel):
+class AndroidSettings(Section):
     """The device API that phones running the SMSGate app talk to (see README, "Android
     phones"). ``public_url`` is the base the phones reach this server at (behind a proxy);
     unset, the address of each request is used."""
@@ -210,7 +228,7 @@ class AndroidSettings(BaseModel):
     signature_skew_seconds: float = Field(default=3600.0, gt=0)
 
 
-class SmtpSettings(BaseModel):
+class SmtpSettings(Section):
     """The email-to-SMS server (LabsMobile MailSMS, seed 000; ASPSMS SMTP, seed 004).
 
     Mail to ``<number>@<d>`` for ``d`` in ``labsmobile_domains`` is a MailSMS message; mail
@@ -246,11 +264,13 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # FULL: every group commit is fsynced before any request in it is acknowledged.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    log_level: str = "INFO"
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     # "json": one JSON object per line (for log pipelines); "text": for people.
     log_format: Literal["text", "json"] = "text"
     http: HttpSettings = Field(default_factory=HttpSettings)
-    connectors: list[ConnectorSettings] = Field(default_factory=lambda: [ConnectorSettings()])
+    connectors: list[ConnectorSettings] = Field(
+        default_factory=lambda: [ConnectorSettings()], min_length=1
+    )
     default_connector: str | None = None
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
@@ -273,14 +293,41 @@ class Settings(BaseSettings):
     # (unset, each process draws its own and sessions end at restart).
     dashboard_secret: SecretStr | None = None
     run_dispatcher: bool = True
-    demo_account: bool = True
+    # Development only (``make run``, ``textgate serve --demo``): make a "demo" account and
+    # print a fresh API key and password for it on every start. Never in production: the
+    # credentials would land in the logs.
+    demo_account: bool = False
     # Cached API-key verdicts expire after this long, bounding how long a revoked key works.
-    auth_cache_seconds: float = 5.0
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
     # A login session (dialects whose clients log in with username and password) expires
     # after this long unused; smsend's is 5 minutes.
     session_idle_seconds: float = Field(default=300.0, gt=0)
 
     config_file: Path | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        if value and not value.startswith(_DATABASE_SCHEMES):
+            raise ValueError(
+                "allowed: a URL starting with "
+                + " or ".join(_DATABASE_SCHEMES)
+                + " (the async drivers)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _connectors_named_once(self) -> Settings:
+        names = [c.name for c in self.connectors]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"connector names must differ; used twice: {', '.join(twice)}")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -314,9 +361,10 @@ class Settings(BaseSettings):
         return self.connectors[0].name
 
 
-def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
-    import os
+_DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 
+
+def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
     explicit = init_settings().get("config_file")
     if explicit:
         return Path(explicit)
@@ -325,6 +373,24 @@ def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """The settings of a process, checked whole: a ``TEXTGATE_*`` variable that is no
+    setting, an unknown key at any level of the TOML file, or a wrong value raises
+    :class:`ConfigError` with one line per problem."""
     if config_file is not None:
         overrides["config_file"] = config_file
-    return Settings(**overrides)
+    environ = dict(os.environ)
+    problems = unknown_variables(environ, Settings)
+    path = config_file or (
+        Path(environ["TEXTGATE_CONFIG"]) if environ.get("TEXTGATE_CONFIG") else None
+    )
+    source = f"in {path}" if path is not None else None
+    if path is not None and not path.is_file():
+        problems.append(f"config file {str(path)!r} does not exist")
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path} is not valid TOML: {exc}"]) from None
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, Settings, environ, source)) from None

@@ -14,6 +14,8 @@
     ├── NotFound                    no such object for this account
     ├── Conflict                    the object is in a state that forbids the change
     ├── StorageUnavailable          the database could not be reached (foreign errors mapped once)
+    ├── ConfigError                 the settings cannot run: one line per problem
+                                    (``problems``); the CLI prints them and exits 2
     └── ConnectorError              a connector could not hand over a message
                                     (``handoff`` says how far it got, ``retryable`` whether
                                     to try again)
@@ -28,6 +30,7 @@ from enum import StrEnum
 
 __all__ = [
     "AuthenticationFailed",
+    "ConfigError",
     "Conflict",
     "ConnectorError",
     "Forbidden",
@@ -112,6 +115,19 @@ class Conflict(GatewayError):
 
 class StorageUnavailable(GatewayError):
     code = "storage_unavailable"
+
+
+class ConfigError(GatewayError):
+    """Settings that cannot run, found before anything starts: a typo'd key, a value out
+    of range, a connector missing a required option, a ``secret_key`` that is not the one
+    the database was first used with. Each problem is one line naming the key, the value
+    and what is allowed."""
+
+    code = "config_error"
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems = tuple(problems) or ("invalid settings",)
+        super().__init__("; ".join(self.problems))
 
 
 class Handoff(StrEnum):

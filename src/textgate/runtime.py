@@ -52,6 +52,7 @@ from textgate.services.submit import SubmitService
 from textgate.services.transactional_mail import TransactionalMail
 from textgate.services.webhooks import TargetChecker, WebhookService
 from textgate.smtp.server import SmtpServer
+from textgate.startup import check_settings, connector_options, prepare_database, secret_key
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.campaigns import CampaignRepo
 from textgate.storage.conversations import ConversationRepo
@@ -66,7 +67,6 @@ from textgate.storage.link_rates import LinkRates
 from textgate.storage.lists import ListRepo
 from textgate.storage.mail import MailRepo
 from textgate.storage.messages import MessageRepo
-from textgate.storage.migrate import upgrade
 from textgate.storage.notify import PgListener
 from textgate.storage.oauth import OAuthRepo
 from textgate.storage.order_history import OrderHistoryRepo
@@ -74,7 +74,7 @@ from textgate.storage.orders import OrderWriter
 from textgate.storage.originators import OriginatorRepo
 from textgate.storage.phone_sms import PhoneSmsRepo
 from textgate.storage.sealed_messages import SealedMessageRepo
-from textgate.storage.secrets import SecretBox, load_key
+from textgate.storage.secrets import SecretBox
 from textgate.storage.short_links import ShortLinkRepo
 from textgate.storage.smtp_users import SmtpUserRepo
 from textgate.storage.stats import StatsRepo
@@ -99,15 +99,15 @@ def build_connector(
     """``db`` and ``owner`` (this process's worker id): on PostgreSQL, where several
     processes may run the same connector, an SMPP connector's ``binds`` and ``max_rate``
     are shared by all of them through the database."""
-    if cfg.type == "android":
+    options = connector_options(cfg)
+    if isinstance(options, AndroidOptions):
         if outbox is None or hub is None:
             raise ValueError("the android connector needs the gateway's device outbox and hub")
-        options = AndroidOptions.from_mapping(cfg.options)
         return AndroidConnector(cfg.name, options, outbox, hub, loops)
-    if cfg.type == "simulator":
-        return SimulatorConnector(cfg.name, SimulatorOptions.from_mapping(cfg.options), loops)
-    if cfg.type == "smpp":
-        smpp_options = SmppOptions.from_mapping(cfg.options)
+    if isinstance(options, SimulatorOptions):
+        return SimulatorConnector(cfg.name, options, loops)
+    if isinstance(options, SmppOptions):
+        smpp_options = options
         if db is None or db.is_sqlite:  # one process owns the database and the links
             return SmppConnector(cfg.name, smpp_options)
         budget = None
@@ -152,10 +152,8 @@ class Gateway:
         messages = MessageRepo(self.db, clock)
         self.inbound_repo = InboundRepo(self.db, clock)
         self._accounts = accounts
-        key = settings.secret_key
-        box = SecretBox(
-            key.get_secret_value() if key is not None else load_key(Path(settings.data_dir))
-        )
+        self._secret_key = secret_key(settings)
+        box = SecretBox(self._secret_key)
         self.webhook_repo = WebhookRepo(self.db, clock, box)
         self.webhooks: WebhookDispatcher | None = None
         self.mail_repo = MailRepo(self.db, clock)
@@ -269,9 +267,17 @@ class Gateway:
         self, *, dispatch: bool, migrate: bool | None = None, smtp: bool = False
     ) -> None:
         """``smtp``: also run the email-to-SMS server if configured (the front-door
-        processes do; workers and CLI commands do not)."""
-        if migrate if migrate is not None else self.db.is_sqlite:
-            await upgrade(self.db)
+        processes do; workers and CLI commands do not).
+
+        Refuses (:class:`ConfigError`) settings that cannot run and a ``secret_key`` other
+        than the one the database was first used with, before starting anything."""
+        check_settings(self.settings)
+        await prepare_database(
+            self.db,
+            self.settings,
+            self._secret_key,
+            migrate=migrate if migrate is not None else self.db.is_sqlite,
+        )
         await self.writer.start()
         if smtp and self.settings.smtp.enabled:
             handlers = address_handlers(enabled(self.settings.dialects), self.settings)
@@ -314,9 +320,6 @@ class Gateway:
                 self.connectors[name] = UnstartedConnector(connector, str(exc) or repr(exc))
         quality = {str(k): v for k, v in self.settings.routing.quality.items()}
         routes = Routes(self.settings.primary_connector, quality)
-        unknown = routes.connectors() - self.connectors.keys()
-        if unknown:
-            raise ValueError(f"routing names unknown connectors: {', '.join(sorted(unknown))}")
         self.queue.watch(self.connectors, routes.connectors())
         self.dispatcher = Dispatcher(
             self.queue,

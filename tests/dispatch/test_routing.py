@@ -8,6 +8,7 @@ from tests.dispatch.test_worker import NUMBERS, _account, _gateway, _wait, start
 from textgate.config import ConnectorSettings, DispatchSettings, RoutingSettings, Settings
 from textgate.core.message import Quality, Status
 from textgate.core.routing import Routes
+from textgate.errors import ConfigError
 from textgate.runtime import Gateway
 from textgate.services.submit import SubmitRequest
 
@@ -46,7 +47,7 @@ async def test_each_quality_class_takes_its_connector(
 
 async def test_a_route_to_an_unknown_connector_is_refused_at_start(settings: Settings) -> None:
     gw = Gateway(_routed(settings, {"low": "nowhere"}))
-    with pytest.raises(ValueError, match="nowhere"):
+    with pytest.raises(ConfigError, match="nowhere"):
         await gw.start(dispatch=True, migrate=True)
     await gw.stop()
 

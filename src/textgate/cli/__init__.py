@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
+import sys
+from typing import Annotated
 
 import typer
 
@@ -15,7 +17,7 @@ from textgate.cli.mailup import mailup_app
 from textgate.cli.phone import phone_command
 from textgate.cli.send import send_command
 from textgate.cli.smsc import smsc_command
-from textgate.errors import Conflict
+from textgate.errors import ConfigError, Conflict
 from textgate.runtime import Gateway
 
 __all__ = ["app", "main"]
@@ -44,24 +46,38 @@ async def _demo_login(gw: Gateway, account_id: str) -> str | None:
 
 
 @app.command()
-def serve(config: ConfigOpt = None) -> None:
+def serve(
+    config: ConfigOpt = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Development only: make a demo account and print a fresh API key and "
+            "password for it (also the demo_account setting).",
+        ),
+    ] = False,
+) -> None:
     """Run the HTTP API and the dispatcher in one process."""
     import uvicorn
 
     from textgate.app import create_app
+    from textgate.startup import preflight
 
-    settings = load(config)
+    settings = load(config, demo_account=True) if demo else load(config)
+    # The gateway starts inside the server's lifespan, where a refusal would end in a
+    # traceback: the same checks run first, here, so that they end in one line.
+    execute(lambda: preflight(settings))
 
     async def announce(gw: Gateway) -> None:
-        if not settings.demo_account:
-            return
-        account, key = await gw.services.accounts.ensure_demo()
         base = f"http://{settings.http.host}:{settings.http.port}"
         console.print(
             f"[bold green]textgate[/bold green] listening on {base}  "
             f"(database: {'SQLite' if settings.is_sqlite else 'PostgreSQL'}, "
             f"connector: {settings.primary_connector})"
         )
+        if not settings.demo_account:
+            return
+        account, key = await gw.services.accounts.ensure_demo()
         console.print(f"demo account [bold]{account.name}[/bold] ({account.id})")
         console.print(f"demo API key: [bold]{key.token}[/bold]")
         print(f"TEXTGATE_DEMO_API_KEY={key.token}", flush=True)
@@ -122,7 +138,14 @@ def migrate(config: ConfigOpt = None) -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ConfigError as exc:
+        # Settings that cannot run: one plain line per problem (no traceback, no wrapping
+        # to the terminal's width), and the usage-error status.
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from textgate.config import Settings, load_settings
-from textgate.errors import GatewayError
+from textgate.errors import ConfigError, GatewayError
 from textgate.observability.logs import configure_logging
 from textgate.runtime import Gateway
 
@@ -25,8 +25,9 @@ ConfigOpt = Annotated[
 ]
 
 
-def load(config: Path | None) -> Settings:
-    settings = load_settings(config)
+def load(config: Path | None, **overrides: object) -> Settings:
+    """The settings; a problem with them raises ConfigError, which ``main`` reports."""
+    settings = load_settings(config, **overrides)
     configure_logging(settings.log_level, settings.log_format)
     return settings
 
@@ -34,6 +35,8 @@ def load(config: Path | None) -> Settings:
 def execute(make: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(make())  # type: ignore[arg-type]
+    except ConfigError:
+        raise  # reported by ``main``, with its own exit status
     except GatewayError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc

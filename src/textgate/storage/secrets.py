@@ -53,11 +53,17 @@ def load_key(data_dir: Path) -> str:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
     key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    # O_EXCL: two processes starting together keep whichever key was written first.
+    # Written whole under a name of its own, then linked into place: two processes starting
+    # together keep whichever key was linked first, and neither can read a half-written file
+    # (processes sharing a database must share the key, see textgate.startup).
+    draft = data_dir / f".{KEY_FILE}.{os.getpid()}.{os.urandom(4).hex()}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+        os.link(draft, path)
     except FileExistsError:
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
+    finally:
+        draft.unlink(missing_ok=True)
     return key

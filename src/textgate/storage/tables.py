@@ -781,3 +781,15 @@ link_members = Table(
     Column("owner", String(128), primary_key=True),
     Column("expires_at", Ms, nullable=False),
 )
+
+# --- Settings every process sharing the database must agree on (migration 0015) ---
+
+# One row per setting, by name: ``secret_key_fingerprint`` is an HMAC of a fixed label under
+# the process's secret_key (never the key), stored by the first process to start; a process
+# whose key gives another fingerprint refuses to start (see textgate.startup).
+gateway_settings = Table(
+    "gateway_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -33,7 +33,7 @@ from textgate.connectors.smpp.smsc_rules import SmscRule, SubmitAction
 from textgate.phone.emulator import PhoneConfig, PhoneEmulator
 from textgate.runtime import Gateway
 from textgate.storage.db import Database
-from textgate.storage.migrate import head_revision, upgrade
+from textgate.storage.migrate import SchemaState, head_revision, upgrade
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -166,6 +166,17 @@ async def test_readyz_is_not_ready_until_the_migrations_are_applied(
                 headers={"Authorization": f"Bearer {key}"},
             )
             assert sent.status_code == 202, sent.text
+
+
+@pytest.mark.parametrize(
+    ("applied", "behind"),
+    [(None, True), ("0013", True), ("0014", False), ("9999", False)],
+    ids=["no-schema", "older", "current", "newer-release"],
+)
+def test_schema_behind_only_when_this_code_needs_more(applied: str | None, behind: bool) -> None:
+    # "9999": a revision this code does not know, written by a newer release's migrate.
+    known = applied in {None, "0013", "0014"}
+    assert SchemaState(applied, "0014", known).behind is behind
 
 
 # --- readiness: required links -----------------------------------------------------------

@@ -32,6 +32,7 @@ from textgate.connectors.smpp.smsc import Smsc, SmscOptions
 from textgate.connectors.smpp.smsc_rules import SmscRule, SubmitAction
 from textgate.phone.emulator import PhoneConfig, PhoneEmulator
 from textgate.runtime import Gateway
+from textgate.services.submit import SubmitRequest
 from textgate.storage.db import Database
 from textgate.storage.migrate import SchemaState, head_revision, upgrade
 
@@ -435,3 +436,21 @@ async def test_serve_logs_in_the_one_format_chosen(
             assert not re.match(r"^[A-Z]+:\s", line), line
     assert {"uvicorn.error", "textgate.connectors.smpp.links"} <= loggers, output
     assert any("Finished server process" in line for line in lines), output
+
+
+async def test_bulk_submits_are_counted_one_by_one(gateway: Running) -> None:
+    accounts = gateway.gateway.services.accounts
+    account = await accounts.create("bulk")
+    rows = [GOOD[0], "not a number", GOOD[1]]
+    answers = await gateway.gateway.services.submit.submit_many(
+        [SubmitRequest(account=account, recipients=[n], text="hi", interface="cli") for n in rows]
+    )
+    assert [type(a).__name__ for a in answers] == ["SubmitResult", "InvalidNumber", "SubmitResult"]
+    samples = _samples((await gateway.client.get("/metrics")).text)
+    submits = "textgate_submits_total"
+    accepted = (("code", ""), ("interface", "cli"), ("outcome", "accepted"))
+    refused = (("code", "invalid_number"), ("interface", "cli"), ("outcome", "rejected"))
+    assert samples[(submits, accepted)] == 2
+    assert samples[(submits, refused)] == 1
+    queued = (("code", ""), ("interface", "cli"), ("status", "queued"))
+    assert samples[("textgate_submitted_messages_total", queued)] == 2

@@ -7,16 +7,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from textgate import __version__
 from textgate.config import Settings
-from textgate.connectors.health import LinkHealth
 from textgate.dashboard.mount import mount_dashboard
 from textgate.dialects.base import FastPath
 from textgate.dialects.registry import enabled
-from textgate.observability.metrics import CONTENT_TYPE, Metrics
+from textgate.observability.health_routes import operations_router
+from textgate.observability.metrics import Metrics
 from textgate.runtime import Gateway
 
 __all__ = ["TextgateApp", "create_app"]
@@ -78,7 +77,7 @@ def create_app(
         openapi_url="/openapi.json",
         openapi_tags=[{"name": d.openapi_tag, "description": d.description} for d, _ in mounted],
     )
-    metrics = Metrics(gw.services.stats, gw.loops, gw.dispatch_counters)
+    metrics = Metrics(gw.services.stats, gw.loops, gw.dispatch_counters, gw.counts)
     app.metrics = metrics
     app.state.gateway = gw
     app.state.services = gw.services
@@ -97,45 +96,6 @@ def create_app(
         else settings.dashboard_secret.get_secret_value(),
     )
 
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> JSONResponse:
-        ok = await gw.db.ping()
-        return JSONResponse(
-            {"status": "ok" if ok else "degraded", "database": ok}, status_code=200 if ok else 503
-        )
-
-    @app.get("/readyz", tags=["operations"])
-    async def readyz() -> JSONResponse:
-        """Ready to take traffic: the database answers, no background loop keeps failing
-        and, where this process dispatches, at least one connector can carry messages."""
-        ok = await gw.db.ping()
-        links = gw.services.stats.links()
-        carrying = not settings.run_dispatcher or any(c.bound is not False for c in links)
-        failing = gw.loops.report()
-        ready = ok and carrying and not failing
-        body: dict[str, object] = {
-            "status": "ready" if ready else "not ready",
-            "database": ok,
-            "connectors": {c.name: "n/a" if c.bound is None else c.bound for c in links},
-            "links": {c.name: [_link_view(h) for h in c.link_health] for c in links},
-        }
-        if failing:
-            body["failing_loops"] = failing
-        return JSONResponse(body, status_code=200 if ready else 503)
-
-    @app.get("/metrics", tags=["operations"], response_class=Response)
-    async def prometheus() -> Response:
-        body = await metrics.render(database_up=await gw.db.ping())
-        return Response(body, media_type=CONTENT_TYPE)
+    app.include_router(operations_router(gw, metrics))
 
     return app
-
-
-def _link_view(link: LinkHealth) -> dict[str, str | None]:
-    return {
-        "link": link.name,
-        "state": link.state.value,
-        "since": link.since.isoformat(),
-        "last_error": link.last_error,
-        "retry_at": None if link.retry_at is None else link.retry_at.isoformat(),
-    }

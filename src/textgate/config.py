@@ -75,6 +75,9 @@ class ConnectorSettings(Section):
     # A sent message with no final delivery report this long after sending ends
     # expired with error_code no_report (never left "sent" for good).
     receipt_window_seconds: float = Field(default=172_800.0, gt=0)
+    # /readyz answers 503 while a required connector that has links has none up; false
+    # for a backup route whose outage should not take the process out of a load balancer.
+    required: bool = True
 
 
 class DispatchSettings(Section):

@@ -28,6 +28,7 @@ from textgate.dispatch.worker import Dispatcher, LinkPolicy
 from textgate.loops import LoopRegistry
 from textgate.notify.sender import MailDispatcher
 from textgate.notify.sinks import build_sink
+from textgate.observability.counts import OperationCounts
 from textgate.services.accounts import AccountService
 from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService
@@ -143,6 +144,8 @@ class Gateway:
         self.worker_id = settings.dispatch.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         # Health of this process's background loops, for /readyz and /metrics.
         self.loops = LoopRegistry()
+        # What this process counts for /metrics: submits, link results, phones' reports.
+        self.counts = OperationCounts()
         self.queue = StandbyQueue(self.db, self.worker_id)
         self.dispatcher: Dispatcher | None = None
         self.receiver: ReportReceiver | None = None
@@ -187,6 +190,7 @@ class Gateway:
             ),
             signature_skew_seconds=settings.android.signature_skew_seconds,
             clock=clock,
+            counts=self.counts,
         )
         submit = SubmitService(
             self.writer,
@@ -194,6 +198,7 @@ class Gateway:
             prices=settings.pricing.table(),
             targets=webhooks.message_target,
             clock=clock,
+            counts=self.counts,
         )
         message_service = MessageService(messages)
         mail_service = MailService(self.mail_repo, settings.mail, clock)
@@ -337,6 +342,7 @@ class Gateway:
             settings=self.settings.dispatch,
             clock=self._clock,
             loops=self.loops,
+            counts=self.counts,
         )
         await self.dispatcher.start()
         if self.settings.webhooks.enabled:
@@ -365,6 +371,13 @@ class Gateway:
         if not self.db.is_sqlite:
             self._listener = PgListener(self.db.url, self._wake, self.loops)
             await self._listener.start()
+
+    def begin_shutdown(self) -> None:
+        """The server has stopped taking connections: end the requests that would hold
+        theirs open for good (phones' event streams), so that the drain that follows waits
+        only for requests that end by themselves. The phones reconnect and pull elsewhere
+        or after the restart; nothing is lost."""
+        self.device_hub.shut()
 
     async def stop(self) -> None:
         """Stop taking work, drain what is in flight, close links and the database."""

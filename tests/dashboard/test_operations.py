@@ -85,10 +85,15 @@ async def test_queue_depth_counts_scheduled_messages(
 async def test_readyz_reports_database_and_connectors(gateway: Running) -> None:
     r = await gateway.client.get("/readyz")
     assert r.status_code == 200
+    newest = r.json()["migrations"]["newest"]
+    assert newest
     assert r.json() == {
         "status": "ready",
+        "reasons": [],
         "database": True,
+        "migrations": {"applied": newest, "newest": newest, "behind": False},
         "connectors": {"sim": "n/a"},
+        "required": ["sim"],
         "links": {"sim": []},
     }
 
@@ -105,6 +110,7 @@ async def test_readyz_is_503_while_the_only_smpp_link_is_down(settings: Settings
         r = await running.client.get("/readyz")
         assert r.status_code == 503
         assert r.json()["connectors"] == {"carrier": False}
+        assert r.json()["reasons"] == ["connector carrier: no link up"]
         [link] = r.json()["links"]["carrier"]
         assert link["link"] == "carrier" and link["state"] == "down"
         assert "connect to 127.0.0.1" in link["last_error"] and link["since"]

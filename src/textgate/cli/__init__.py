@@ -58,9 +58,8 @@ def serve(
     ] = False,
 ) -> None:
     """Run the HTTP API and the dispatcher in one process."""
-    import uvicorn
-
     from textgate.app import create_app
+    from textgate.http_server import serve_http
     from textgate.startup import preflight
 
     settings = load(config, demo_account=True) if demo else load(config)
@@ -89,18 +88,9 @@ def serve(
             )
             print(f"TEXTGATE_DEMO_LOGIN={DEMO_USERNAME}:{password}", flush=True)
 
-    uvicorn.run(
-        create_app(settings, on_ready=announce),
-        host=settings.http.host,
-        port=settings.http.port,
-        log_level=settings.log_level.lower(),
-        # JSON logs: uvicorn's loggers pass their records to ours instead of printing text.
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=30,
-    )
+    gateway = Gateway(settings)
+    asgi = create_app(settings, gateway=gateway, on_ready=announce)
+    serve_http(settings, asgi, gateway.begin_shutdown)
 
 
 @app.command()

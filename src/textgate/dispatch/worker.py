@@ -30,6 +30,7 @@ import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from textgate.config import DispatchSettings
 from textgate.connectors.base import (
@@ -58,13 +59,24 @@ from textgate.storage.queue import (
     Wait,
 )
 
-__all__ = ["DispatchStats", "Dispatcher", "LinkPolicy"]
+__all__ = ["SENT_OK", "DispatchStats", "Dispatcher", "LinkCounts", "LinkPolicy"]
 
 _RECHECK_MS = 600_000
 """The longest wait before asking again about a message's missing report (the wait grows
 with the time it has waited; see storage.reports)."""
 
+SENT_OK = "ok"
+"""The status counted for a hand-off the far end took."""
+
 log = logging.getLogger(__name__)
+
+
+class LinkCounts(Protocol):
+    """Where each hand-off's outcome is counted for metrics (``observability.counts``):
+    ``result`` is ``sent`` or the :class:`Handoff` of the error, ``status`` the error code
+    (an SMPP refusal's command_status name) or :data:`SENT_OK`."""
+
+    def link_result(self, connector: str, result: str, status: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +115,9 @@ class Dispatcher:
         clock: Clock = system_clock,
         rng: random.Random | None = None,
         loops: LoopRegistry | None = None,
+        counts: LinkCounts | None = None,
     ) -> None:
+        self._counts = counts
         self._queue = queue
         self._loops = loops or LoopRegistry()
         self._connectors = connectors
@@ -367,6 +381,11 @@ class Dispatcher:
     ) -> None:
         now = self._clock()
         error = outcome.error
+        if self._counts is not None:
+            if error is None:
+                self._counts.link_result(name, "sent", SENT_OK)
+            else:
+                self._counts.link_result(name, error.handoff.value, error.code)
         # A try that sent nothing keeps the note of the one before (parts already taken).
         progress = outcome.progress if outcome.progress is not None else claim.resume
         if error is None:

@@ -98,7 +98,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, fmt: LogFormat = "text") -> None:
-    """Send every log record to stderr in ``fmt``; replaces handlers set up before."""
+    """Send every log record to stderr in ``fmt``; replaces handlers set up before.
+
+    Libraries' loggers (uvicorn's included: ``textgate serve`` gives it no set-up of its
+    own) propagate here, and Python's warnings are routed through logging, so a process
+    writes its diagnostics in one format only."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(Redactor())
@@ -107,3 +111,4 @@ def configure_logging(level: str, fmt: LogFormat = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.captureWarnings(True)

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from starlette.types import Scope
 
 from textgate.loops import LoopRegistry
+from textgate.observability.counts import OperationCounts
 from textgate.observability.loop_metrics import CounterCollector, Counters, LoopCollector
 from textgate.services.stats import Snapshot, StatsService
 
@@ -38,9 +39,12 @@ class Metrics:
         stats: StatsService,
         loops: LoopRegistry | None = None,
         counters: Counters | None = None,
+        counts: OperationCounts | None = None,
     ) -> None:
         self._stats = stats
         self._registry = CollectorRegistry(auto_describe=True)
+        if counts is not None:
+            self._registry.register(counts)
         if loops is not None:
             self._registry.register(LoopCollector(loops))
         if counters is not None:

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from textgate.connectors.android.hub import EventStream, WakeHub
 from textgate.connectors.base import Submission
@@ -43,7 +44,13 @@ from textgate.storage.device_queue import DeviceQueue
 from textgate.storage.devices import DeviceRepo, NewDevice
 from textgate.storage.inbound import InboundRepo
 
-__all__ = ["DeviceOutboxService", "DeviceService", "Registration", "RegistrationAuth"]
+__all__ = [
+    "DeviceOutboxService",
+    "DeviceService",
+    "PhoneCounts",
+    "Registration",
+    "RegistrationAuth",
+]
 
 # The vendor's minimum for a new password (spec section 2, PATCH /user/password).
 MIN_PASSWORD_LENGTH = 14
@@ -71,6 +78,12 @@ class Registration:
     """Shown once; None when the phone signed in with an existing login (as the vendor)."""
 
 
+class PhoneCounts(Protocol):
+    """Where phones' reports are counted for metrics (``observability.counts``)."""
+
+    def phone_result(self, state: str) -> None: ...
+
+
 class DeviceService:
     def __init__(
         self,
@@ -84,7 +97,9 @@ class DeviceService:
         keywords: Keywords | None = None,
         signature_skew_seconds: float = 3600.0,
         clock: Clock = system_clock,
+        counts: PhoneCounts | None = None,
     ) -> None:
+        self._counts = counts
         self._devices = devices
         self._queue = queue
         self._accounts = accounts
@@ -205,6 +220,10 @@ class DeviceService:
     async def report(self, device: Device, items: Sequence[PhoneReport]) -> None:
         if items:
             await self._queue.report(device.id, items)
+            if self._counts is not None:
+                for item in items:
+                    for recipient in item.recipients:
+                        self._counts.phone_result(recipient.state.value)
 
     async def signing_key(self, device_id: str) -> str:
         found = await self._devices.signing_key(device_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from textgate.core.accounts import Account
 from textgate.core.clock import Clock, from_ms, system_clock, to_ms
@@ -38,13 +38,22 @@ from textgate.errors import GatewayError, InvalidNumber, InvalidRequest
 from textgate.storage.messages import MessageRepo
 from textgate.storage.orders import CommitResult, OrderWrite, OrderWriter
 
-__all__ = ["MAX_SEGMENTS", "Notify", "SubmitRequest", "SubmitResult", "SubmitService"]
+__all__ = [
+    "MAX_SEGMENTS",
+    "Notify",
+    "SubmitCounts",
+    "SubmitRequest",
+    "SubmitResult",
+    "SubmitService",
+]
 
 # A concatenated SMS carries its part count in one octet (3GPP TS 23.040 9.2.3.24.1).
 MAX_SEGMENTS = 255
 MAX_RECIPIENTS = 10_000
 MAX_KEY_LENGTH = 255
 MAX_REFERENCE_LENGTH = 200
+# The code counted for a submit that failed on something other than a GatewayError.
+INTERNAL_ERROR = "internal_error"
 # Stored width of a recipient column; a refused input longer than this is kept truncated.
 RECIPIENT_WIDTH = 32
 
@@ -99,6 +108,14 @@ class SubmitResult:
         return sum(1 for m in self.messages if m.status != Status.REJECTED)
 
 
+class SubmitCounts(Protocol):
+    """Where submits are counted for metrics (``observability.counts``)."""
+
+    def submitted(self, interface: str, messages: Sequence[Message]) -> None: ...
+
+    def submit_refused(self, interface: str, code: str) -> None: ...
+
+
 class SubmitService:
     def __init__(
         self,
@@ -108,7 +125,9 @@ class SubmitService:
         prices: PriceTable | None = None,
         targets: TargetResolver | None = None,
         clock: Clock = system_clock,
+        counts: SubmitCounts | None = None,
     ) -> None:
+        self._counts = counts
         self._targets = targets
         self._writer = writer
         self._messages = messages
@@ -117,6 +136,17 @@ class SubmitService:
         self._ids = IdGenerator()
 
     async def submit(self, req: SubmitRequest) -> SubmitResult:
+        if self._counts is None:
+            return await self._submit(req)
+        try:
+            result = await self._submit(req)
+        except Exception as exc:
+            _count(self._counts, req, exc)
+            raise
+        _count(self._counts, req, result)
+        return result
+
+    async def _submit(self, req: SubmitRequest) -> SubmitResult:
         write = await self._prepare(req)
         return await self._result(req, write, await self._writer.commit(write))
 
@@ -139,7 +169,11 @@ class SubmitService:
                 answers[i] = await self._result(requests[i], write, outcome)
             except GatewayError as exc:
                 answers[i] = exc
-        return [a for a in answers if a is not None]
+        done = [a for a in answers if a is not None]
+        if self._counts is not None:
+            for req, answer in zip(requests, done, strict=True):
+                _count(self._counts, req, answer)
+        return done
 
     async def _prepare(self, req: SubmitRequest) -> OrderWrite:
         """Check the request against everything decidable before storage; the order to write."""
@@ -290,3 +324,12 @@ def _rejected(
         country=country,
         **common,
     )
+
+
+def _count(counts: SubmitCounts, req: SubmitRequest, answer: SubmitResult | Exception) -> None:
+    if isinstance(answer, SubmitResult):
+        counts.submitted(req.interface, () if answer.replayed else answer.messages)
+    elif isinstance(answer, GatewayError):
+        counts.submit_refused(req.interface, answer.code)
+    else:  # a bug or a foreign error: the interface answers a server error
+        counts.submit_refused(req.interface, INTERNAL_ERROR)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from textgate.storage.db import Database
 
-__all__ = ["current_revision", "head_revision", "upgrade"]
+__all__ = ["SchemaState", "ShippedMigrations", "current_revision", "head_revision", "upgrade"]
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 
@@ -42,3 +43,34 @@ async def current_revision(db: Database) -> str | None:
 
     async with db.read() as conn:
         return await conn.run_sync(read)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    """Where the database's schema stands against the migrations this code ships."""
+
+    applied: str | None
+    """The database's revision; None before the first migration."""
+    newest: str | None
+    """The newest revision shipped with this code."""
+    known: bool
+    """``applied`` is one of ours. An unknown one was written by a newer release."""
+
+    @property
+    def behind(self) -> bool:
+        """Migrations this code needs are not applied: its statements may fail."""
+        return self.applied != self.newest and (self.applied is None or self.known)
+
+
+class ShippedMigrations:
+    """The migrations shipped with this code, read once (parsing the scripts takes a while)
+    and compared with a database as often as asked."""
+
+    def __init__(self) -> None:
+        script = ScriptDirectory.from_config(_config())
+        self.newest = script.get_current_head()
+        self._revisions = frozenset(r.revision for r in script.walk_revisions())
+
+    async def state(self, db: Database) -> SchemaState:
+        applied = await current_revision(db)
+        return SchemaState(applied, self.newest, applied in self._revisions)

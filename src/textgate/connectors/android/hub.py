@@ -37,10 +37,13 @@ class EventStream:
 class WakeHub:
     def __init__(self) -> None:
         self._streams: dict[str, set[EventStream]] = {}
+        self._shut = False
 
     @contextlib.contextmanager
     def subscribe(self, device_id: str) -> Iterator[EventStream]:
         stream = EventStream()
+        if self._shut:
+            stream.put(None)  # the server is stopping: the phone comes back to another one
         self._streams.setdefault(device_id, set()).add(stream)
         try:
             yield stream
@@ -66,6 +69,11 @@ class WakeHub:
     def close_all(self) -> None:
         for device_id in list(self._streams):
             self.close(device_id)
+
+    def shut(self) -> None:
+        """End every stream, and those opened from now on (the server is stopping)."""
+        self._shut = True
+        self.close_all()
 
     def connected(self) -> frozenset[str]:
         return frozenset(self._streams)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import signal
 import sys
@@ -21,6 +22,8 @@ from textgate.errors import ConfigError, Conflict
 from textgate.runtime import Gateway
 
 __all__ = ["app", "main"]
+
+log = logging.getLogger("textgate")
 
 app = typer.Typer(help="textgate: a self-hosted SMS gateway.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
@@ -69,10 +72,12 @@ def serve(
 
     async def announce(gw: Gateway) -> None:
         base = f"http://{settings.http.host}:{settings.http.port}"
-        console.print(
-            f"[bold green]textgate[/bold green] listening on {base}  "
-            f"(database: {'SQLite' if settings.is_sqlite else 'PostgreSQL'}, "
-            f"connector: {settings.primary_connector})"
+        # A log record, not a console line: in JSON mode every line of stderr is JSON.
+        log.info(
+            "textgate listening on %s (database: %s, connector: %s)",
+            base,
+            "SQLite" if settings.is_sqlite else "PostgreSQL",
+            settings.primary_connector,
         )
         if not settings.demo_account:
             return

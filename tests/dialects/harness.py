@@ -121,8 +121,9 @@ class Profile:
 LONG_TEXT = "a" * 161
 UNICODE_TEXT = "Привет 😀"
 NUMBER = "+33612345678"
-NOT_A_NUMBER = "999"
-"""Digits, so every interface can carry it, but too short to be anyone's phone number."""
+NOT_A_NUMBER = "+999123456"
+"""Written like a phone number, so every interface can carry it, but 999 is no country's
+calling code."""
 
 
 class Outcome(StrEnum):

@@ -75,6 +75,21 @@ def _lookup(body: Any) -> Request:
     )
 
 
+# What the DeliveryId lookup says for each stored status.
+STATUS_WORDS = {
+    "scheduled": "SCHEDULED",
+    "queued": "QUEUED",
+    "sending": "QUEUED",
+    "sent": "SENT",
+    "buffered": "SENT",
+    "delivered": "DELIVERED",
+    "undelivered": "NOT_DELIVERED",
+    "failed": "FAILED",
+    "expired": "EXPIRED",
+    "cancelled": "CANCELLED",
+    "rejected": "REJECTED",
+}
+
 MAILUP = Profile(
     name="mailup",
     auth_headers=lambda _: {},
@@ -85,6 +100,7 @@ MAILUP = Profile(
     ok_status=200,
     bad_request_status=400,
     unauthorized_status=400,
+    status_word=lambda message: STATUS_WORDS[message.status.value],
 )
 
 
@@ -94,6 +110,63 @@ def _first_lookup(ctx: Context) -> Request:
 
 def _error(status: int, code: str, label: str, request: Request, **kw: Any) -> DialectCase:
     return DialectCase(label, request, expect_status=status, expect_error_code=code, **kw)
+
+
+@dataclasses.dataclass
+class Lists:
+    running: Running
+    account_id: str
+    keys: dict[str, str]
+
+    def secrets(self) -> tuple[str, ...]:
+        """What a MailUp client holds secret: list secrets and the account's login."""
+        basic = self.keys[BASIC].removeprefix("Basic ")
+        return (self.keys[SECRET1], self.keys[SECRET2], PASSWORD, basic)
+
+
+Check = Callable[[Lists, Any], Awaitable[None]]
+
+
+async def _campaign(lists: Lists, body: Any) -> None:
+    assert isinstance(body["Data"]["DeliveryId"], int) and body["Data"]["DeliveryId"] > 0
+    assert body["Data"]["Cost"] == 0.0
+    (stats,) = await lists.running.gateway.services.list_sms.campaigns(lists.account_id)
+    assert (stats.code, stats.messages, stats.emails) == ("Welcome messages", 1, 0)
+
+
+async def _secret_is(lists: Lists, list_id: int, expected: str | None) -> None:
+    got = await lists.running.gateway.services.lists.secret(lists.account_id, list_id)
+    assert got == expected
+
+
+async def _created(lists: Lists, body: Any) -> None:
+    secret = body["Data"]["ListSecret"]
+    assert isinstance(secret, str) and len(secret) == 36
+    await _secret_is(lists, 3, secret)
+
+
+async def _deleted(lists: Lists, body: Any) -> None:
+    await _secret_is(lists, 1, None)
+
+
+async def _changed(lists: Lists, body: Any) -> None:
+    assert body["Data"]["ListSecret"] != lists.keys[SECRET1]
+    await _secret_is(lists, 1, body["Data"]["ListSecret"])
+
+
+async def _secret_kept(lists: Lists, body: Any) -> None:
+    await _secret_is(lists, 1, lists.keys[SECRET1])
+
+
+async def _no_delivery(lists: Lists, body: Any) -> None:
+    assert body["Data"] is None
+    assert body["Description"]
+
+
+async def _list_opt_out(lists: Lists) -> None:
+    services = lists.running.gateway.services
+    await services.lists.add_opt_outs(lists.account_id, 1, ["3350000001"])
+    assert await services.lists.opt_outs(lists.account_id, 1) == [IT]
 
 
 SEED_EXAMPLE = {
@@ -110,6 +183,7 @@ CASES: list[DialectCase] = [
         _sms(**SEED_EXAMPLE),
         expect_json={"Code": "0", "Description": "", "State": "DONE"},
         expect_stored=(Stored(IT, text="Hi John, welcome to Cremona", sender="ACME"),),
+        checks=(_campaign,),
     ),
     DialectCase(
         "keys in other cases (ListGUID, listsecret, recipient)",
@@ -154,6 +228,8 @@ CASES: list[DialectCase] = [
         _sms(),
         expect_json={"Data": {"Cost": 0.05}},
         expect_stored=(Stored(IT),),
+        rules={"price_default": "0.05"},
+        credit="10",
     ),
     _error(
         400, "100", "100 empty body", Request("POST", f"{SMS}/1", content=b""), expect_stored=()
@@ -215,6 +291,7 @@ CASES: list[DialectCase] = [
         _sms(Recipient=US),
         expect_json={"Description": "Cannot send SMS to USA recipient", "State": "ERROR"},
         expect_stored=(),
+        rules={"countries_blocked": ["US"]},
     ),
     _error(
         403,
@@ -222,6 +299,7 @@ CASES: list[DialectCase] = [
         "204 another blocked country is named",
         _sms(Recipient=NUMBER),
         expect_json={"Description": "Cannot send SMS to FR recipient"},
+        rules={"countries_blocked": ["FR"]},
     ),
     _error(
         403,
@@ -230,6 +308,8 @@ CASES: list[DialectCase] = [
         _sms(),
         expect_json={"Description": "Sending denied: NO CREDITS"},
         expect_stored=(),
+        rules={"price_default": "0.05"},
+        checks=(_no_delivery,),
     ),
     _error(
         403,
@@ -238,11 +318,25 @@ CASES: list[DialectCase] = [
         _sms(),
         expect_json={"Description": f"SMS number {IT} is in optout state for list nr.1."},
         expect_stored=(),
+        arrange=_list_opt_out,
     ),
-    _error(403, "206", "206 opted out of the account", _sms(), expect_stored=()),
+    _error(403, "206", "206 opted out of the account", _sms(), expect_stored=(), opt_outs=(IT,)),
     _error(403, "207", "207 sender with other characters", _sms(Sender="My Shop!")),
-    _error(403, "207", "207 sender not allowed for the account", _sms(Sender="OTHER")),
-    _error(403, "250", "250 address not allowed", _sms(), expect_stored=()),
+    _error(
+        403,
+        "207",
+        "207 sender not allowed for the account",
+        _sms(Sender="OTHER"),
+        rules={"allowed_senders": ["ACME"]},
+    ),
+    _error(
+        403,
+        "250",
+        "250 address not allowed",
+        _sms(),
+        expect_stored=(),
+        rules={"allowed_ips": ["192.0.2.1"]},
+    ),
     _error(
         403,
         "250",
@@ -250,6 +344,7 @@ CASES: list[DialectCase] = [
         _sms(Content="two"),
         setup=(_sms(Content="one"),),
         expect_stored=(Stored(IT, text="one"),),
+        rules={"daily_limit": 1},
     ),
     _error(
         500,
@@ -259,6 +354,7 @@ CASES: list[DialectCase] = [
         setup=(_sms(Content="same"),),
         expect_json={"Description": f"Error delivering message to {IT}"},
         expect_stored=(Stored(IT, text="same"),),
+        rules={"dedupe": True},
     ),
     # Delivery status by DeliveryId.
     DialectCase(
@@ -304,6 +400,7 @@ CASES: list[DialectCase] = [
         "POST listsecret creates one",
         Request("POST", f"{LISTS}/3/listsecret", json={"ListGUID": GUID3}, headers=AUTH),
         expect_json={"Code": "0", "State": "DONE"},
+        checks=(_created,),
     ),
     DialectCase(
         "POST listsecret keeps an existing one",
@@ -314,6 +411,7 @@ CASES: list[DialectCase] = [
         "DELETE listsecret",
         Request("DELETE", f"{LISTS}/1/listsecret", params={"listGUID": GUID1}, headers=AUTH),
         expect_json={"Code": "0", "State": "DONE"},
+        checks=(_deleted,),
     ),
     DialectCase(
         "POST after DELETE changes the secret",
@@ -322,12 +420,14 @@ CASES: list[DialectCase] = [
             Request("DELETE", f"{LISTS}/1/listsecret", params={"listGUID": GUID1}, headers=AUTH),
         ),
         expect_json={"Code": "0"},
+        checks=(_changed,),
     ),
     _error(
         400,
         "102",
         "listsecret: GUID of another list",
         Request("POST", f"{LISTS}/1/listsecret", json={"ListGUID": OTHER_GUID}, headers=AUTH),
+        checks=(_secret_kept,),
     ),
     _error(
         400,
@@ -358,74 +458,6 @@ CASES: list[DialectCase] = [
         Request("GET", f"{LISTS}/1/listsecret", headers={"Authorization": "{bad_basic}"}),
     ),
 ]
-
-# Account settings (public form) a case runs under; "credit" is credited first.
-RULES: Mapping[str, Mapping[str, Any]] = {
-    "cost in credits": {"price_default": "0.05", "credit": "10"},
-    "204 USA refused when the country is blocked": {"countries_blocked": ["US"]},
-    "204 another blocked country is named": {"countries_blocked": ["FR"]},
-    "205 no credits": {"price_default": "0.05"},
-    "207 sender not allowed for the account": {"allowed_senders": ["ACME"]},
-    "250 address not allowed": {"allowed_ips": ["192.0.2.1"]},
-    "250 daily limit": {"daily_limit": 1},
-    "302 duplicate": {"dedupe": True},
-}
-
-
-@dataclasses.dataclass
-class Lists:
-    running: Running
-    account_id: str
-    keys: dict[str, str]
-
-
-Check = Callable[[Lists, Any], Awaitable[None]]
-
-
-async def _campaign(lists: Lists, body: Any) -> None:
-    assert isinstance(body["Data"]["DeliveryId"], int) and body["Data"]["DeliveryId"] > 0
-    assert body["Data"]["Cost"] == 0.0
-    (stats,) = await lists.running.gateway.services.list_sms.campaigns(lists.account_id)
-    assert (stats.code, stats.messages, stats.emails) == ("Welcome messages", 1, 0)
-
-
-async def _secret_is(lists: Lists, list_id: int, expected: str | None) -> None:
-    got = await lists.running.gateway.services.lists.secret(lists.account_id, list_id)
-    assert got == expected
-
-
-async def _created(lists: Lists, body: Any) -> None:
-    secret = body["Data"]["ListSecret"]
-    assert isinstance(secret, str) and len(secret) == 36
-    await _secret_is(lists, 3, secret)
-
-
-async def _deleted(lists: Lists, body: Any) -> None:
-    await _secret_is(lists, 1, None)
-
-
-async def _changed(lists: Lists, body: Any) -> None:
-    assert body["Data"]["ListSecret"] != lists.keys[SECRET1]
-    await _secret_is(lists, 1, body["Data"]["ListSecret"])
-
-
-async def _secret_kept(lists: Lists, body: Any) -> None:
-    await _secret_is(lists, 1, lists.keys[SECRET1])
-
-
-async def _no_delivery(lists: Lists, body: Any) -> None:
-    assert body["Data"] is None
-    assert body["Description"]
-
-
-CHECKS: Mapping[str, Check] = {
-    "seed example: merge tags, campaign code, list sender": _campaign,
-    "POST listsecret creates one": _created,
-    "DELETE listsecret": _deleted,
-    "POST after DELETE changes the secret": _changed,
-    "listsecret: GUID of another list": _secret_kept,
-    "205 no credits": _no_delivery,
-}
 
 
 def _fill(value: Any, keys: Mapping[str, str]) -> Any:
@@ -494,26 +526,19 @@ async def make_lists(running: Running) -> Lists:
 @pytest.mark.parametrize("case", [*CASES, *conformance(MAILUP)], ids=lambda c: c.label)
 async def test_mailup_sms(case: DialectCase, gateway: Running) -> None:
     lists = await make_lists(gateway)
-    services = gateway.gateway.services
-    rules = dict(RULES.get(case.label, {}))
-    credit = rules.pop("credit", None)
-    if credit is not None:
-        await services.accounts.credit(lists.account_id, parse_amount(credit))
-    if rules:
-        await services.accounts.update_settings(lists.account_id, rules)
-    if case.label == "206 opted out of the list":
-        await services.lists.add_opt_outs(lists.account_id, 1, ["3350000001"])
-        assert await services.lists.opt_outs(lists.account_id, 1) == [IT]
-    if case.label == "206 opted out of the account":
-        account = await services.accounts.get(lists.account_id)
-        await services.accounts.add_opt_outs(account, [IT])
-    body = await run_case(with_keys(case, lists.keys), gateway, MAILUP, "", lists.account_id)
+    body = await run_case(
+        with_keys(case, lists.keys),
+        gateway,
+        MAILUP,
+        "",
+        lists.account_id,
+        world=lists,
+        secrets=lists.secrets(),
+    )
     assert set(body) == {"Data", "Code", "Description", "State"}
     assert isinstance(body["Code"], str)
     if case.expect_status >= 400:
         assert body["State"] == "ERROR" and body["Data"] is None
-    if case.label in CHECKS:
-        await CHECKS[case.label](lists, body)
 
 
 async def _send_campaigns(running: Running, lists: Lists) -> None:

@@ -113,176 +113,6 @@ MAIL = Profile(
 )
 
 
-def _error(status: int, code: str, message: str, label: str, request: Request) -> DialectCase:
-    return DialectCase(
-        label,
-        request,
-        expect_status=status,
-        expect_error_code=code,
-        expect_json={"Status": "error", "Code": code, "Message": message},
-    )
-
-
-CASES: list[DialectCase] = [
-    DialectCase("SendMessage: the seed's example", _message(), expect_json=OK, expect_stored=()),
-    DialectCase(
-        "SendMessage: CamelCase path",
-        dataclasses.replace(_message(), path=f"{P}/SendMessage"),
-        expect_json=OK,
-    ),
-    DialectCase(
-        "SendMessage: text only, attachments as byte arrays and base64",
-        _message(
-            Html=None,
-            Text="Invoice for [firstname]",
-            EmbeddedImages=None,
-            Attachments=[
-                {"Filename": "invoice.pdf", "Body": list(b"%PDF-1.4 test")},
-                {"Filename": "notes.txt", "Body": base64.b64encode(b"plain notes").decode()},
-            ],
-        ),
-        expect_json=OK,
-    ),
-    DialectCase(
-        "SendMessage: Cc, Bcc, ReplyTo, CharSet, ExtendedHeaders, Priority",
-        _message(
-            Text="Café crème",
-            Html=None,
-            EmbeddedImages=None,
-            Cc=[{"Name": "Carla", "Email": "carla@example.com"}],
-            Bcc=[{"Name": "Hidden", "Email": "hidden@example.com"}],
-            ReplyTo="replies@mailup.it",
-            CharSet="iso-8859-1",
-            ExtendedHeaders=[{"N": "X-Order", "V": "42"}, {"N": "Received", "V": "forged"}],
-            XSmtpAPI=_x(Priority=1, DynamicFields=None),
-        ),
-        expect_json=OK,
-    ),
-    DialectCase(
-        "SendMessage: SkipDynamicFields leaves merge tags",
-        _message(XSmtpAPI=_x(SkipDynamicFields=True)),
-        expect_json=OK,
-    ),
-    DialectCase(
-        "SendMessage: Schedule holds the mail until then",
-        _message(XSmtpAPI=_x(Schedule="2999-01-01T12:00:00")),
-        expect_json=OK,
-    ),
-    DialectCase(
-        "SendMessage: sender allowed by the user's SenderList and DomainList",
-        _message(),
-        expect_json=OK,
-    ),
-    DialectCase("SendTemplate: the seed's example", _template(), expect_json=OK),
-    DialectCase(
-        "SendTemplate: merge tags and a campaign",
-        _template(
-            XSmtpAPI={
-                "CampaignCode": "welcome",
-                "DynamicFields": [{"N": "firstname", "V": "Max"}],
-            }
-        ),
-        expect_json=OK,
-    ),
-    DialectCase("ListUserInfo: the seed's example", _users(Username=USER2), expect_json=OK),
-    DialectCase("ListUserInfo: every user of the list", _users(), expect_json=OK),
-    DialectCase(
-        "ListUserInfo: a blocked user reads its own state", _users(Username=USER1), expect_json=OK
-    ),
-    DialectCase(
-        "ListUserInfo: CamelCase path",
-        dataclasses.replace(_users(), path=f"{P}/ListUserInfo"),
-        expect_json=OK,
-    ),
-    # The seed's error table, code by code.
-    _error(
-        400,
-        "1",
-        "The operation failed. from: 'nobody' is not an email address",
-        "1 bad address",
-        _message(From={"Email": "nobody"}),
-    ),
-    _error(
-        403,
-        "101",
-        "The input is null.",
-        "101 empty body",
-        Request("POST", f"{P}/sendmessage", content=b""),
-    ),
-    _error(403, "101", "The input is null.", "101 no User", _message(User=...)),
-    _error(
-        403,
-        "101",
-        "The input is null.",
-        "101 ListUserInfo without a body",
-        Request("POST", f"{P}/listuserinfo", content=b"null"),
-    ),
-    _error(
-        403,
-        "102",
-        "The operation is not authorized.",
-        "102 wrong secret",
-        _message(User={"Username": USER1, "Secret": "wrong"}),
-    ),
-    _error(
-        403,
-        "102",
-        "The operation is not authorized.",
-        "102 unknown user",
-        _message(User={"Username": "s1_1", "Secret": SECRET1}),
-    ),
-    _error(
-        403,
-        "102",
-        "The operation is not authorized.",
-        "102 sender not in the user's list",
-        _message(),
-    ),
-    _error(
-        403,
-        "102",
-        "The operation is not authorized.",
-        "102 sender's domain not in the user's list",
-        _message(),
-    ),
-    _error(
-        403,
-        "102",
-        "The operation is not authorized.",
-        "102 a user of another list",
-        _users(Username=USER3),
-    ),
-    _error(403, "103", "The user is not enabled.", "103 user not enabled", _message()),
-    _error(403, "104", "The user is blocked.", "104 user blocked", _message()),
-    _error(
-        403, "105", "The user is blocked until this date.", "105 user blocked until", _message()
-    ),
-    _error(403, "106", "The MailUp account cannot be found.", "106 account not found", _message()),
-    _error(
-        403, "107", "The MailUp account has been suspended.", "107 account suspended", _message()
-    ),
-    _error(403, "108", "The MailUp account has been deleted.", "108 account deleted", _message()),
-    _error(
-        403,
-        "109",
-        "At least one recipient is required.",
-        "109 no recipient",
-        _message(To=[], Cc=[], Bcc=[]),
-    ),
-    _error(403, "110", "The sender is required.", "110 no sender", _message(From=None)),
-    _error(
-        403, "111", "The template is not found.", "111 unknown template", _template(TemplateId=694)
-    ),
-    _error(
-        403, "111", "The template is not found.", "111 an SMS template", _template(TemplateId=2)
-    ),
-    _error(403, "112", "User is deleted.", "112 user deleted", _message()),
-    _error(
-        403, "112", "User is deleted.", "112 ListUserInfo of a deleted user", _users(Username=USER2)
-    ),
-]
-
-
 @dataclasses.dataclass
 class World:
     running: Running
@@ -416,23 +246,6 @@ async def _nothing_sent(world: World, body: Any) -> None:
     assert await _outbox(world) == []
 
 
-CHECKS: Mapping[str, Callable[[World, Any], Awaitable[None]]] = {
-    "SendMessage: the seed's example": _seed_message,
-    "SendMessage: CamelCase path": lambda w, b: _mails(w, 1),  # type: ignore[dict-item]
-    "SendMessage: text only, attachments as byte arrays and base64": _attachments,
-    "SendMessage: Cc, Bcc, ReplyTo, CharSet, ExtendedHeaders, Priority": _headers,
-    "SendMessage: SkipDynamicFields leaves merge tags": _skipped,
-    "SendMessage: Schedule holds the mail until then": _scheduled,
-    "SendMessage: sender allowed by the user's SenderList and DomainList": _seed_message,
-    "SendTemplate: the seed's example": _seed_template,
-    "SendTemplate: merge tags and a campaign": _template_tags,
-    "ListUserInfo: the seed's example": _one_user,
-    "ListUserInfo: every user of the list": _all_users,
-    "ListUserInfo: CamelCase path": _all_users,
-    "ListUserInfo: a blocked user reads its own state": _blocked_user,
-}
-
-
 async def _drop_console(world: World) -> None:
     def txn() -> Txn[None]:
         yield Many("DELETE FROM mailup_consoles WHERE account_id = ?", [(world.account_id,)])
@@ -450,26 +263,261 @@ def _console(status: ConsoleStatus) -> Callable[[World], Awaitable[Any]]:
     )
 
 
-STATES: Mapping[str, Callable[[World], Awaitable[Any]]] = {
-    "102 sender not in the user's list": _user1(sender_list="someone@mailup.it, other@mailup.it"),
-    "102 sender's domain not in the user's list": _user1(domain_list="example.org; example.net"),
-    "SendMessage: sender allowed by the user's SenderList and DomainList": _user1(
-        sender_list="Test@MailUp.it", domain_list="example.org, mailup.it"
+async def _one_mail(world: World, body: Any) -> None:
+    await _mails(world, 1)
+
+
+async def _user2_deleted(world: World) -> None:
+    await world.running.gateway.services.smtp_users.update(USER2, {"deleted": True})
+
+
+def _error(
+    status: int, code: str, message: str, label: str, request: Request, **kw: Any
+) -> DialectCase:
+    return DialectCase(
+        label,
+        request,
+        expect_status=status,
+        expect_error_code=code,
+        expect_json={"Status": "error", "Code": code, "Message": message},
+        **kw,
+    )
+
+
+CASES: list[DialectCase] = [
+    DialectCase(
+        "SendMessage: the seed's example",
+        _message(),
+        expect_json=OK,
+        expect_stored=(),
+        checks=(_seed_message,),
     ),
-    "ListUserInfo: a blocked user reads its own state": _user1(
-        admin_block=True, enabled=False, block_until=datetime(2999, 1, 1, tzinfo=UTC)
+    DialectCase(
+        "SendMessage: CamelCase path",
+        dataclasses.replace(_message(), path=f"{P}/SendMessage"),
+        expect_json=OK,
+        checks=(_one_mail,),
     ),
-    "103 user not enabled": _user1(enabled=False),
-    "104 user blocked": _user1(admin_block=True),
-    "105 user blocked until": _user1(block_until=datetime.now(UTC) + timedelta(days=1)),
-    "106 account not found": _drop_console,
-    "107 account suspended": _console(ConsoleStatus.SUSPENDED),
-    "108 account deleted": _console(ConsoleStatus.DELETED),
-    "112 user deleted": _user1(deleted=True),
-    "112 ListUserInfo of a deleted user": lambda world: (
-        world.running.gateway.services.smtp_users.update(USER2, {"deleted": True})
+    DialectCase(
+        "SendMessage: text only, attachments as byte arrays and base64",
+        _message(
+            Html=None,
+            Text="Invoice for [firstname]",
+            EmbeddedImages=None,
+            Attachments=[
+                {"Filename": "invoice.pdf", "Body": list(b"%PDF-1.4 test")},
+                {"Filename": "notes.txt", "Body": base64.b64encode(b"plain notes").decode()},
+            ],
+        ),
+        expect_json=OK,
     ),
-}
+    DialectCase(
+        "SendMessage: Cc, Bcc, ReplyTo, CharSet, ExtendedHeaders, Priority",
+        _message(
+            Text="Café crème",
+            Html=None,
+            EmbeddedImages=None,
+            Cc=[{"Name": "Carla", "Email": "carla@example.com"}],
+            Bcc=[{"Name": "Hidden", "Email": "hidden@example.com"}],
+            ReplyTo="replies@mailup.it",
+            CharSet="iso-8859-1",
+            ExtendedHeaders=[{"N": "X-Order", "V": "42"}, {"N": "Received", "V": "forged"}],
+            XSmtpAPI=_x(Priority=1, DynamicFields=None),
+        ),
+        expect_json=OK,
+        checks=(_headers,),
+    ),
+    DialectCase(
+        "SendMessage: SkipDynamicFields leaves merge tags",
+        _message(XSmtpAPI=_x(SkipDynamicFields=True)),
+        expect_json=OK,
+        checks=(_skipped,),
+    ),
+    DialectCase(
+        "SendMessage: Schedule holds the mail until then",
+        _message(XSmtpAPI=_x(Schedule="2999-01-01T12:00:00")),
+        expect_json=OK,
+        checks=(_scheduled,),
+    ),
+    DialectCase(
+        "SendMessage: sender allowed by the user's SenderList and DomainList",
+        _message(),
+        expect_json=OK,
+        arrange=_user1(sender_list="Test@MailUp.it", domain_list="example.org, mailup.it"),
+        checks=(_seed_message,),
+    ),
+    DialectCase(
+        "SendTemplate: the seed's example", _template(), expect_json=OK, checks=(_seed_template,)
+    ),
+    DialectCase(
+        "SendTemplate: merge tags and a campaign",
+        _template(
+            XSmtpAPI={
+                "CampaignCode": "welcome",
+                "DynamicFields": [{"N": "firstname", "V": "Max"}],
+            }
+        ),
+        expect_json=OK,
+        checks=(_template_tags,),
+    ),
+    DialectCase(
+        "ListUserInfo: the seed's example",
+        _users(Username=USER2),
+        expect_json=OK,
+        checks=(_one_user,),
+    ),
+    DialectCase(
+        "ListUserInfo: every user of the list", _users(), expect_json=OK, checks=(_all_users,)
+    ),
+    DialectCase(
+        "ListUserInfo: a blocked user reads its own state",
+        _users(Username=USER1),
+        expect_json=OK,
+        arrange=_user1(
+            admin_block=True, enabled=False, block_until=datetime(2999, 1, 1, tzinfo=UTC)
+        ),
+        checks=(_blocked_user,),
+    ),
+    DialectCase(
+        "ListUserInfo: CamelCase path",
+        dataclasses.replace(_users(), path=f"{P}/ListUserInfo"),
+        expect_json=OK,
+        checks=(_all_users,),
+    ),
+    # The seed's error table, code by code.
+    _error(
+        400,
+        "1",
+        "The operation failed. from: 'nobody' is not an email address",
+        "1 bad address",
+        _message(From={"Email": "nobody"}),
+    ),
+    _error(
+        403,
+        "101",
+        "The input is null.",
+        "101 empty body",
+        Request("POST", f"{P}/sendmessage", content=b""),
+    ),
+    _error(403, "101", "The input is null.", "101 no User", _message(User=...)),
+    _error(
+        403,
+        "101",
+        "The input is null.",
+        "101 ListUserInfo without a body",
+        Request("POST", f"{P}/listuserinfo", content=b"null"),
+    ),
+    _error(
+        403,
+        "102",
+        "The operation is not authorized.",
+        "102 wrong secret",
+        _message(User={"Username": USER1, "Secret": "wrong"}),
+    ),
+    _error(
+        403,
+        "102",
+        "The operation is not authorized.",
+        "102 unknown user",
+        _message(User={"Username": "s1_1", "Secret": SECRET1}),
+    ),
+    _error(
+        403,
+        "102",
+        "The operation is not authorized.",
+        "102 sender not in the user's list",
+        _message(),
+        arrange=_user1(sender_list="someone@mailup.it, other@mailup.it"),
+    ),
+    _error(
+        403,
+        "102",
+        "The operation is not authorized.",
+        "102 sender's domain not in the user's list",
+        _message(),
+        arrange=_user1(domain_list="example.org; example.net"),
+    ),
+    _error(
+        403,
+        "102",
+        "The operation is not authorized.",
+        "102 a user of another list",
+        _users(Username=USER3),
+    ),
+    _error(
+        403,
+        "103",
+        "The user is not enabled.",
+        "103 user not enabled",
+        _message(),
+        arrange=_user1(enabled=False),
+    ),
+    _error(
+        403,
+        "104",
+        "The user is blocked.",
+        "104 user blocked",
+        _message(),
+        arrange=_user1(admin_block=True),
+    ),
+    _error(
+        403,
+        "105",
+        "The user is blocked until this date.",
+        "105 user blocked until",
+        _message(),
+        arrange=_user1(block_until=datetime.now(UTC) + timedelta(days=1)),
+    ),
+    _error(
+        403,
+        "106",
+        "The MailUp account cannot be found.",
+        "106 account not found",
+        _message(),
+        arrange=_drop_console,
+    ),
+    _error(
+        403,
+        "107",
+        "The MailUp account has been suspended.",
+        "107 account suspended",
+        _message(),
+        arrange=_console(ConsoleStatus.SUSPENDED),
+    ),
+    _error(
+        403,
+        "108",
+        "The MailUp account has been deleted.",
+        "108 account deleted",
+        _message(),
+        arrange=_console(ConsoleStatus.DELETED),
+    ),
+    _error(
+        403,
+        "109",
+        "At least one recipient is required.",
+        "109 no recipient",
+        _message(To=[], Cc=[], Bcc=[]),
+    ),
+    _error(403, "110", "The sender is required.", "110 no sender", _message(From=None)),
+    _error(
+        403, "111", "The template is not found.", "111 unknown template", _template(TemplateId=694)
+    ),
+    _error(
+        403, "111", "The template is not found.", "111 an SMS template", _template(TemplateId=2)
+    ),
+    _error(
+        403, "112", "User is deleted.", "112 user deleted", _message(), arrange=_user1(deleted=True)
+    ),
+    _error(
+        403,
+        "112",
+        "User is deleted.",
+        "112 ListUserInfo of a deleted user",
+        _users(Username=USER2),
+        arrange=_user2_deleted,
+    ),
+]
 
 
 def _fill(value: Any, keys: Mapping[str, str]) -> Any:
@@ -519,19 +567,23 @@ async def world(settings: Settings) -> AsyncIterator[World]:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
 async def test_mailup_email(case: DialectCase, world: World) -> None:
-    if case.label in STATES:
-        await STATES[case.label](world)
     request = case.request
     assert isinstance(request, Request)
     filled = dataclasses.replace(
         case, request=dataclasses.replace(request, json=_fill(request.json, world.secrets))
     )
-    body = await run_case(filled, world.running, MAIL, "", world.account_id)
+    body = await run_case(
+        filled,
+        world.running,
+        MAIL,
+        "",
+        world.account_id,
+        world=world,
+        secrets=tuple(world.secrets.values()),
+    )
     assert all(isinstance(body[k], str) for k in ("Status", "Code", "Message"))
     if case.expect_status != 200:
         await _nothing_sent(world, body)
-    if case.label in CHECKS:
-        await CHECKS[case.label](world, body)
 
 
 async def test_template_subject_used_when_the_request_has_none(world: World) -> None:

@@ -32,6 +32,7 @@ NATIVE = Profile(
     ok_status=202,
     bad_request_status=400,
     unauthorized_status=401,
+    status_word=lambda message: message.status.value,
 )
 
 FR2 = "+33698765432"

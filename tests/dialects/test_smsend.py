@@ -13,6 +13,7 @@ import pytest
 from tests.dialects.harness import (
     LONG_TEXT,
     NUMBER,
+    Check,
     Context,
     DialectCase,
     Profile,
@@ -24,7 +25,6 @@ from tests.dialects.harness import (
 )
 from tests.support import Running
 from textgate.core.message import Message
-from textgate.core.pricing import parse_amount
 
 P = "/API/v1.0/REST"
 FR2 = "+33698765432"
@@ -45,6 +45,21 @@ def _session_headers(pair: str) -> dict[str, str]:
     return {"user_key": user_key, "Session_key": session_key}
 
 
+# What ``GET sms/{order_id}`` says for each stored status (smsend's "Get SMS message
+# state" words; a cancelled order is textgate's own word).
+STATUS_WORDS = {
+    "scheduled": "SCHEDULED",
+    "queued": "WAITING",
+    "sending": "WAITING",
+    "sent": "SENT",
+    "buffered": "WAIT4DLVR",
+    "delivered": "DLVRD",
+    "undelivered": "KO",
+    "failed": "ERROR",
+    "expired": "TIMEOUT",
+    "cancelled": "CANCELLED",
+}
+
 SMSEND = Profile(
     name="smsend",
     auth_headers=_session_headers,
@@ -55,6 +70,7 @@ SMSEND = Profile(
     ok_status=201,
     bad_request_status=400,
     unauthorized_status=401,
+    status_word=lambda message: STATUS_WORDS[message.status.value],
 )
 
 # Header values filled in by the test with the keys of a real login.
@@ -71,25 +87,90 @@ def _delete_first(ctx: Context) -> Request:
     return Request("DELETE", f"{P}/sms/{ctx.setup_responses[0]['order_id']}")
 
 
-def _on_quality(quality: str) -> Callable[[list[Message]], None]:
+@dataclasses.dataclass
+class World:
+    running: Running
+    account_id: str
+
+
+def _stored(check: Callable[[list[Message]], None]) -> Check:
+    """A check of the account's stored messages."""
+
+    async def run(world: World, body: Any) -> None:
+        check(await stored_messages(world.running, world.account_id))
+
+    return run
+
+
+def _body(check: Callable[[Any], None]) -> Check:
+    def run(world: World, body: Any) -> None:
+        check(body)
+
+    return run
+
+
+def _on_quality(quality: str) -> Check:
     def check(msgs: list[Message]) -> None:
         assert [m.quality for m in msgs] == [quality] * len(msgs)
 
-    return check
+    return _stored(check)
 
 
-def _scheduled_at(when: datetime) -> Callable[[list[Message]], None]:
+def _scheduled_at(when: datetime) -> Check:
     def check(msgs: list[Message]) -> None:
         assert [m.scheduled_at for m in msgs] == [when] * len(msgs)
 
-    return check
+    return _stored(check)
 
 
-def _client_ref(ref: str) -> Callable[[list[Message]], None]:
+def _client_ref(ref: str) -> Check:
     def check(msgs: list[Message]) -> None:
         assert [m.client_ref for m in msgs] == [ref] * len(msgs)
 
-    return check
+    return _stored(check)
+
+
+def _one_recipient(**expected: str) -> Check:
+    def check(body: Any) -> None:
+        (recipient,) = body["recipients"]
+        assert recipient["destination"] == NUMBER
+        for key, value in expected.items():
+            assert recipient[key] == value, recipient
+        if recipient["status"] == "DLVRD":
+            assert len(recipient["delivery_date"]) == 14
+
+    return _body(check)
+
+
+def _types(names: list[str], quantity: int = 100_000) -> Check:
+    def check(body: Any) -> None:
+        assert [s["type"] for s in body["sms"]] == names
+        assert all(s["quantity"] == quantity for s in body["sms"])
+
+    return _body(check)
+
+
+@_body
+def _history_line(body: Any) -> None:
+    (line,) = body["smshistory"]
+    assert line["order_id"] == "h1"
+    assert line["num_recipients"] == 2
+    assert line["message_type"] == "N"
+    assert len(line["create_time"]) == 14
+
+
+@_body
+def _no_lines(body: Any) -> None:
+    assert body["smshistory"] == []
+
+
+def _statuses(expected: dict[str, str]) -> Check:
+    def check(body: Any) -> None:
+        got = {r["destination"]: r["status"] for r in body["recipients"]}
+        for number, status in expected.items():
+            assert got[number] == status, got
+
+    return _body(check)
 
 
 CASES: list[DialectCase] = [
@@ -111,36 +192,42 @@ CASES: list[DialectCase] = [
         Request("POST", f"{P}/sms", json=_sms(message_type="N")),
         expect_status=201,
         expect_stored=(Stored(NUMBER),),
+        checks=(_on_quality("high"),),
     ),
     DialectCase(
         "L is the medium quality class",
         Request("POST", f"{P}/sms", json=_sms(message_type="L")),
         expect_status=201,
         expect_stored=(Stored(NUMBER),),
+        checks=(_on_quality("medium"),),
     ),
     DialectCase(
         "LL is the low quality class",
         Request("POST", f"{P}/sms", json=_sms(message_type="LL")),
         expect_status=201,
         expect_stored=(Stored(NUMBER),),
+        checks=(_on_quality("low"),),
     ),
     DialectCase(
         "Skebby GP is high",
         Request("POST", f"{P}/sms", json=_sms(message_type="GP")),
         expect_status=201,
         expect_stored=(Stored(NUMBER),),
+        checks=(_on_quality("high"),),
     ),
     DialectCase(
         "Skebby TI is medium",
         Request("POST", f"{P}/sms", json=_sms(message_type="TI")),
         expect_status=201,
         expect_stored=(Stored(NUMBER),),
+        checks=(_on_quality("medium"),),
     ),
     DialectCase(
         "Skebby SI is low",
         Request("POST", f"{P}/sms", json=_sms(message_type="SI")),
         expect_status=201,
         expect_stored=(Stored(NUMBER),),
+        checks=(_on_quality("low"),),
     ),
     DialectCase(
         "the class shows in the order state",
@@ -148,6 +235,7 @@ CASES: list[DialectCase] = [
         setup=(Request("POST", f"{P}/sms", json=_sms(message_type="SI")),),
         expect_status=200,
         expect_json={"result": "OK", "recipient_number": 1},
+        checks=(_one_recipient(message_type="LL", quality="low"),),
     ),
     DialectCase(
         "unknown message_type",
@@ -189,6 +277,7 @@ CASES: list[DialectCase] = [
         expect_status=201,
         expect_json={"result": "OK", "order_id": "my-order-1"},
         expect_stored=(Stored(NUMBER),),
+        checks=(_client_ref("my-order-1"),),
     ),
     DialectCase(
         "order state by the client's order_id",
@@ -210,6 +299,7 @@ CASES: list[DialectCase] = [
         Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="29990101120000")),
         expect_status=201,
         expect_stored=(Stored(NUMBER, status="scheduled"),),
+        checks=(_scheduled_at(datetime(2999, 1, 1, 12, tzinfo=UTC)),),
     ),
     DialectCase(
         "scheduled ISO-8601 as the seed's Python example sends it",
@@ -218,18 +308,21 @@ CASES: list[DialectCase] = [
         ),
         expect_status=201,
         expect_stored=(Stored(NUMBER, status="scheduled"),),
+        checks=(_scheduled_at(datetime(2999, 1, 1, 12, 0, 0, 500000, tzinfo=UTC)),),
     ),
     DialectCase(
         "scheduled yyyy-MM-dd HH:mm.0",
         Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="2999-01-01 12:00.0")),
         expect_status=201,
         expect_stored=(Stored(NUMBER, status="scheduled"),),
+        checks=(_scheduled_at(datetime(2999, 1, 1, 12, tzinfo=UTC)),),
     ),
     DialectCase(
         "scheduled as Gson renders a java.util.Date",
         Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="Jan 1, 2999, 12:00:00 PM")),
         expect_status=201,
         expect_stored=(Stored(NUMBER, status="scheduled"),),
+        checks=(_scheduled_at(datetime(2999, 1, 1, 12, tzinfo=UTC)),),
     ),
     DialectCase(
         "scheduled with scheduled_delivery_timezone",
@@ -243,6 +336,8 @@ CASES: list[DialectCase] = [
         ),
         expect_status=201,
         expect_stored=(Stored(NUMBER, status="scheduled"),),
+        # Rome is UTC+1 in January.
+        checks=(_scheduled_at(datetime(2999, 1, 1, 11, tzinfo=UTC)),),
     ),
     DialectCase(
         "a schedule in the past sends now",
@@ -296,12 +391,17 @@ CASES: list[DialectCase] = [
         # 25 credits less one part at 0.05: 24.95 left, 499 messages at 0.05.
         expect_json={"remaining_credits": 24, "remaining_messages": 499},
         expect_stored=(Stored(NUMBER),),
+        rules={"price_default": "0.05"},
+        credit="25",
     ),
     DialectCase(
         "status with a balance and prices",
         Request("GET", f"{P}/status", params={"getMoney": "true"}),
         expect_status=200,
         expect_json={"money": 25.0},
+        rules={"price_default": "0.05"},
+        credit="25",
+        checks=(_types(["N", "L", "LL"], 500),),
     ),
     DialectCase(
         "encoding ucs2",
@@ -444,12 +544,14 @@ CASES: list[DialectCase] = [
         Request("GET", f"{P}/status"),
         expect_status=200,
         expect_json={"money": None, "email": None},
+        checks=(_types(["N", "L", "LL"]),),
     ),
     DialectCase(
         "status with getMoney",
         Request("GET", f"{P}/status", params={"getMoney": "true", "typeAliases": "true"}),
         expect_status=200,
         expect_json={"money": 0.0},
+        checks=(_types(["GP", "TI", "SI"]),),
     ),
     DialectCase(
         "history",
@@ -457,6 +559,7 @@ CASES: list[DialectCase] = [
         setup=(Request("POST", f"{P}/sms", json=_sms(order_id="h1", recipient=[NUMBER, FR2])),),
         expect_status=200,
         expect_json={"total": 1, "pageNumber": 1, "pageSize": 10},
+        checks=(_history_line,),
     ),
     DialectCase(
         "history page past the end",
@@ -468,6 +571,7 @@ CASES: list[DialectCase] = [
         setup=(Request("POST", f"{P}/sms", json=_sms()),),
         expect_status=200,
         expect_json={"total": 1, "pageNumber": 2, "pageSize": 1},
+        checks=(_no_lines,),
     ),
     DialectCase(
         "history without from",
@@ -529,6 +633,7 @@ CASES: list[DialectCase] = [
         setup=(Request("POST", f"{P}/sms", json=_sms()),),
         wait_final=True,
         expect_status=200,
+        checks=(_one_recipient(status="DLVRD"),),
     ),
     DialectCase(
         "unknown method under the base path",
@@ -536,7 +641,7 @@ CASES: list[DialectCase] = [
         expect_status=404,
         expect_error_code="50",
     ),
-    # Account rules refusing a whole request (RULES below sets them up).
+    # Account rules refusing a whole request.
     DialectCase(
         "daily limit reached",
         _send([NUMBER], "two"),
@@ -544,6 +649,7 @@ CASES: list[DialectCase] = [
         expect_status=429,
         expect_error_code="31",
         expect_stored=(Stored(NUMBER, text="one"),),
+        rules={"daily_limit": 1},
     ),
     DialectCase(
         "not enough credit",
@@ -551,6 +657,7 @@ CASES: list[DialectCase] = [
         expect_status=400,
         expect_error_code="40",
         expect_stored=(),
+        rules={"price_default": "0.05"},
     ),
     DialectCase(
         "country blocked",
@@ -558,6 +665,7 @@ CASES: list[DialectCase] = [
         expect_status=400,
         expect_error_code="32",
         expect_stored=(),
+        rules={"countries_blocked": ["FR"]},
     ),
     DialectCase(
         "duplicate",
@@ -566,6 +674,7 @@ CASES: list[DialectCase] = [
         expect_status=400,
         expect_error_code="33",
         expect_stored=(Stored(NUMBER, text="same"),),
+        rules={"dedupe": True},
     ),
     DialectCase(
         "batch too large",
@@ -573,6 +682,7 @@ CASES: list[DialectCase] = [
         expect_status=400,
         expect_error_code="30",
         expect_stored=(),
+        rules={"batch_limit": 1},
     ),
     DialectCase(
         "opted out",
@@ -580,6 +690,7 @@ CASES: list[DialectCase] = [
         expect_status=400,
         expect_error_code="34",
         expect_stored=(),
+        opt_outs=(NUMBER,),
     ),
     DialectCase(
         "address not allowed",
@@ -587,6 +698,7 @@ CASES: list[DialectCase] = [
         expect_status=401,
         expect_error_code="22",
         expect_stored=(),
+        rules={"allowed_ips": ["192.0.2.1"]},
     ),
     DialectCase(
         "one refused recipient, the other sent: the refusal shows in provider words",
@@ -594,99 +706,10 @@ CASES: list[DialectCase] = [
         setup=(_send([NUMBER, "+447400123456"], "hi"),),
         expect_status=200,
         expect_json={"recipient_number": 2},
+        rules={"countries_blocked": ["GB"]},
+        checks=(_statuses({"+447400123456": "INVALIDDST"}),),
     ),
 ]
-
-# Account settings (public form) a case runs under; "opt_outs" are numbers opted out first,
-# "credit" an amount credited first.
-RULES: Mapping[str, Mapping[str, Any]] = {
-    "daily limit reached": {"daily_limit": 1},
-    "not enough credit": {"price_default": "0.05"},
-    "country blocked": {"countries_blocked": ["FR"]},
-    "duplicate": {"dedupe": True},
-    "batch too large": {"batch_limit": 1},
-    "opted out": {"opt_outs": [NUMBER]},
-    "address not allowed": {"allowed_ips": ["192.0.2.1"]},
-    "remaining credits and messages with a balance and prices": {
-        "price_default": "0.05",
-        "credit": "25",
-    },
-    "status with a balance and prices": {"price_default": "0.05", "credit": "25"},
-    "one refused recipient, the other sent: the refusal shows in provider words": {
-        "countries_blocked": ["GB"]
-    },
-}
-
-# Stored effects beyond the harness's fields.
-CHECKS: Mapping[str, Callable[[list[Message]], None]] = {
-    "N is the high quality class": _on_quality("high"),
-    "L is the medium quality class": _on_quality("medium"),
-    "LL is the low quality class": _on_quality("low"),
-    "Skebby GP is high": _on_quality("high"),
-    "Skebby TI is medium": _on_quality("medium"),
-    "Skebby SI is low": _on_quality("low"),
-    "scheduled yyyyMMddHHmmss": _scheduled_at(datetime(2999, 1, 1, 12, tzinfo=UTC)),
-    "scheduled ISO-8601 as the seed's Python example sends it": _scheduled_at(
-        datetime(2999, 1, 1, 12, 0, 0, 500000, tzinfo=UTC)
-    ),
-    "scheduled yyyy-MM-dd HH:mm.0": _scheduled_at(datetime(2999, 1, 1, 12, tzinfo=UTC)),
-    "scheduled as Gson renders a java.util.Date": _scheduled_at(
-        datetime(2999, 1, 1, 12, tzinfo=UTC)
-    ),
-    # Rome is UTC+1 in January.
-    "scheduled with scheduled_delivery_timezone": _scheduled_at(
-        datetime(2999, 1, 1, 11, tzinfo=UTC)
-    ),
-    "client order_id is echoed and stored": _client_ref("my-order-1"),
-}
-
-# Response bodies checked beyond expect_json (lists, provider words).
-BODIES: Mapping[str, Callable[[Any], None]] = {
-    "the class shows in the order state": lambda body: _one_recipient(
-        body, message_type="LL", quality="low"
-    ),
-    "delivered in the provider's words": lambda body: _one_recipient(body, status="DLVRD"),
-    "status": lambda body: _types(body, ["N", "L", "LL"]),
-    "status with getMoney": lambda body: _types(body, ["GP", "TI", "SI"]),
-    "status with a balance and prices": lambda body: _types(body, ["N", "L", "LL"], 500),
-    "history": lambda body: _history_line(body),
-    "history page past the end": lambda body: _no_lines(body),
-    "one refused recipient, the other sent: the refusal shows in provider words": lambda body: (
-        _statuses(body, {"+447400123456": "INVALIDDST"})
-    ),
-}
-
-
-def _one_recipient(body: Any, **expected: str) -> None:
-    (recipient,) = body["recipients"]
-    assert recipient["destination"] == NUMBER
-    for key, value in expected.items():
-        assert recipient[key] == value, recipient
-    if recipient["status"] == "DLVRD":
-        assert len(recipient["delivery_date"]) == 14
-
-
-def _types(body: Any, names: list[str], quantity: int = 100_000) -> None:
-    assert [s["type"] for s in body["sms"]] == names
-    assert all(s["quantity"] == quantity for s in body["sms"])
-
-
-def _history_line(body: Any) -> None:
-    (line,) = body["smshistory"]
-    assert line["order_id"] == "h1"
-    assert line["num_recipients"] == 2
-    assert line["message_type"] == "N"
-    assert len(line["create_time"]) == 14
-
-
-def _no_lines(body: Any) -> None:
-    assert body["smshistory"] == []
-
-
-def _statuses(body: Any, expected: dict[str, str]) -> None:
-    got = {r["destination"]: r["status"] for r in body["recipients"]}
-    for number, status in expected.items():
-        assert got[number] == status, got
 
 
 def _fill(request: Request, keys: Mapping[str, str]) -> Request:
@@ -719,24 +742,18 @@ async def login_keys(running: Running, account_id: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("case", [*CASES, *conformance(SMSEND)], ids=lambda c: c.label)
 async def test_smsend(case: DialectCase, gateway: Running) -> None:
-    accounts = gateway.gateway.services.accounts
-    account = await accounts.create("acme")
+    account = await gateway.gateway.services.accounts.create("acme")
     keys = await login_keys(gateway, account.id)
-    rules = dict(RULES.get(case.label, {}))
-    opt_outs = rules.pop("opt_outs", [])
-    credit = rules.pop("credit", None)
-    if credit is not None:
-        await accounts.credit(account.id, parse_amount(credit))
-    if rules:
-        await accounts.update_settings(account.id, rules)
-    if opt_outs:
-        await accounts.add_opt_outs(account, opt_outs)
     pair = f"{keys[USER_KEY]};{keys[SESSION_KEY]}"
-    body = await run_case(with_keys(case, keys), gateway, SMSEND, pair, account.id)
-    if case.label in BODIES:
-        BODIES[case.label](body)
-    if case.label in CHECKS:
-        CHECKS[case.label](await stored_messages(gateway, account.id))
+    body = await run_case(
+        with_keys(case, keys),
+        gateway,
+        SMSEND,
+        pair,
+        account.id,
+        world=World(gateway, account.id),
+        secrets=(keys[SESSION_KEY], keys[ACCESS_TOKEN], PASSWORD),
+    )
     if case.expect_status >= 400:
         assert body["result"] == "KO"
         assert body["message"] == body["error_message"] != ""

@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from tests.dialects.harness import NUMBER, DialectCase, Request, Stored, run_case
+from tests.dialects.harness import NUMBER, DialectCase, Request, Stored, run_case, waits
 from tests.dialects.test_smsend import SMSEND
 from tests.support import Running, running_gateway
 from textgate.cli import app as cli
@@ -149,13 +149,13 @@ async def test_session_expires_when_idle_and_slides_while_used(settings: Setting
         assert r.status_code == 200, r.text
 
 
-# Through the shared harness: the setup request uses the session, the harness then waits
-# 0.3 s, longer than the idle time, and the next request is refused.
+# Through the shared harness: the setup request uses the session, then 0.3 s pass, longer
+# than the idle time, and the next request is refused.
 EXPIRED = DialectCase(
     "session expired after its idle time",
     Request("GET", f"{P}/status"),
     setup=(Request("POST", f"{P}/sms", json=_sms()),),
-    wait_final=True,
+    after_setup=waits(0.3),
     expect_status=401,
     expect_error_code="20",
     expect_stored=(Stored(NUMBER),),
@@ -166,7 +166,10 @@ async def test_session_expiry_case(settings: Settings) -> None:
     async with running_gateway(settings.model_copy(update={"session_idle_seconds": 0.25})) as gw:
         account_id = await _account(gw)
         login = await gw.client.get(f"{P}/login", auth=(USERNAME, PASSWORD))
-        body = await run_case(EXPIRED, gw, SMSEND, login.text, account_id)
+        session_key = login.text.split(";")[1]
+        body = await run_case(
+            EXPIRED, gw, SMSEND, login.text, account_id, secrets=(session_key, PASSWORD)
+        )
         assert "expired" in body["message"]
 
 

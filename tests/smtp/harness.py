@@ -1,6 +1,9 @@
 """The email-interface harness: a gateway with its SMTP server on a free loopback port, a
 real smtplib client (in a thread, the server shares the test's loop), and a case table
-runner that checks the SMTP replies and what was stored."""
+runner that checks the SMTP replies and what was stored, and that no secret reached a log.
+
+The shared conformance cases (``tests/dialects/harness.py``) run here too: a
+:class:`MailProfile` says how an email interface carries each of them."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from typing import Any
 
+from tests.dialects import harness as shared
+from tests.dialects.harness import SHARED_CASES, secrets_stay_out_of_logs
 from tests.support import Running, free_port, running_gateway
 from tests.webhooks.receiver import until
 from tests.webhooks.relay import Relay, running_relay
@@ -178,6 +183,8 @@ class Stored:
     text: str | None = None
     sender: str | None = None
     status: Status | None = Status.DELIVERED
+    encoding: str | None = None
+    segments: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,12 @@ class MailCase:
 
 
 async def run_case(case: MailCase, env: Env) -> None:
+    """Run ``case``; neither the login's password nor the API key may reach a log record."""
+    with secrets_stay_out_of_logs((PASSWORD, env.api_key)):
+        await _run(case, env)
+
+
+async def _run(case: MailCase, env: Env) -> None:
     out = await send(env, case.mail_from, case.rcpt, case.build(env), starttls=case.starttls)
     assert out.code == case.expect_code, f"{out.code} {out.text}"
     assert case.expect_text in out.text, out.text
@@ -212,3 +225,71 @@ async def run_case(case: MailCase, env: Env) -> None:
             assert got.sender == want.sender
         if want.status is not None:
             assert got.status == want.status, (got.status, got.reason)
+        if want.encoding is not None:
+            assert got.encoding == want.encoding
+        if want.segments is not None:
+            assert got.segments == want.segments
+
+
+# --- the shared conformance cases over email -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """How an email interface refuses: the SMTP reply, and whether at RCPT (the recipients
+    refused) or after the message."""
+
+    code: int
+    text: str
+    at_rcpt: bool = False
+
+
+@dataclass(frozen=True)
+class MailProfile:
+    name: str
+    mail_from: Callable[[bool], str]
+    """The envelope sender, with right (True) or wrong credentials."""
+    rcpt: Callable[[tuple[str, ...]], tuple[str, ...]]
+    """The envelope recipients for these phone numbers."""
+    message: Callable[[Env, tuple[str, ...], str, bool], bytes]
+    """The email sending ``text`` to the numbers, with right or wrong credentials."""
+    refusals: Mapping[shared.Outcome, Refusal]
+    """How each refusal of the shared table looks; one that is missing cannot be asked by
+    email (no RCPT means no email), so it is not one of the interface's cases."""
+
+
+def conformance(p: MailProfile) -> list[MailCase]:
+    """The shared cases, as emails to this interface. None of the email interfaces looks a
+    status up, so the lookup case is not among them."""
+    cases = []
+    for case in SHARED_CASES:
+        if case.look_up:
+            continue
+        rcpt = p.rcpt(case.to)
+        if not rcpt:
+            continue
+        expect: dict[str, Any] = {}
+        if case.outcome is shared.Outcome.ACCEPTED:
+            expect["expect_stored"] = tuple(_stored(s) for s in case.stored)
+        else:
+            refusal = p.refusals.get(case.outcome)
+            if refusal is None:
+                continue
+            expect["expect_code"] = refusal.code
+            expect["expect_text"] = refusal.text
+            expect["expect_refused"] = rcpt if refusal.at_rcpt else ()
+
+        def build(env: Env, case: shared.SharedCase = case) -> bytes:
+            return p.message(env, case.to, case.text, case.credentials)
+
+        cases.append(
+            MailCase(f"{p.name}: {case.name}", p.mail_from(case.credentials), rcpt, build, **expect)
+        )
+    return cases
+
+
+def _stored(want: shared.Stored) -> Stored:
+    assert want.status is None, "an email case waits for its messages to be delivered"
+    return Stored(
+        want.to, text=want.text, sender=want.sender, encoding=want.encoding, segments=want.segments
+    )

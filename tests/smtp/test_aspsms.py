@@ -1,4 +1,5 @@
-"""ASPSMS SMTP interface (seed 004) through the real SMTP server: one case table."""
+"""ASPSMS SMTP interface (seed 004) through the real SMTP server: its case table and the
+shared conformance cases, for both ways of addressing (``textsms@`` and ``<00number>@``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.dialects.harness import Outcome
 from tests.smtp.harness import (
     ASP,
     DEFAULT_ORIGINATOR,
@@ -14,7 +16,10 @@ from tests.smtp.harness import (
     PASSWORD,
     Env,
     MailCase,
+    MailProfile,
+    Refusal,
     Stored,
+    conformance,
     email,
     run_case,
     smtp_gateway,
@@ -262,7 +267,58 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+def _zeros(number: str) -> str:
+    """A number as ASPSMS writes it: international, with 00 for the +."""
+    return "00" + number.lstrip("+")
+
+
+def _textsms_subject(env: Env, to: tuple[str, ...], right: bool) -> str:
+    keys = [f"UserKey={env.account_id}", f"Password={PASSWORD if right else 'wrong-pass'}"]
+    if to:
+        keys.append("Recipient=" + ";".join(_zeros(n) for n in to))
+    return ",".join(keys)
+
+
+TEXTSMS = MailProfile(
+    name="aspsms textsms@",
+    mail_from=lambda _: "client@client.example",
+    rcpt=lambda _: (f"textsms@{ASP}",),
+    message=lambda env, to, text, right: email(
+        sender="client@client.example",
+        to=[f"textsms@{ASP}"],
+        subject=_textsms_subject(env, to, right),
+        text=text,
+    ),
+    refusals={
+        Outcome.UNAUTHORIZED: Refusal(554, "wrong user key or password"),
+        Outcome.BAD_REQUEST: Refusal(554, "Recipient is required"),
+        Outcome.INVALID_NUMBER: Refusal(550, "invalid phone number"),
+    },
+)
+
+
+def _number_addresses(numbers: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{_zeros(n)}@{ASP}" for n in numbers)
+
+
+NUMBERS = MailProfile(
+    name="aspsms <00number>@",
+    # The envelope sender is the credential: an authorised SMTP originator.
+    mail_from=lambda right: ORIGINATOR_ADDRESS if right else "intruder@client.example",
+    rcpt=_number_addresses,
+    message=lambda env, to, text, right: email(
+        sender=ORIGINATOR_ADDRESS, to=_number_addresses(to), subject=None, text=text
+    ),
+    refusals={
+        Outcome.UNAUTHORIZED: Refusal(550, "not an authorised SMTP originator", at_rcpt=True),
+        Outcome.INVALID_NUMBER: Refusal(550, "invalid phone number", at_rcpt=True),
+    },
+)
+
+
+@pytest.mark.parametrize(
+    "case", [*CASES, *conformance(TEXTSMS), *conformance(NUMBERS)], ids=lambda c: c.label
+)
 async def test_aspsms(case: MailCase, settings: Settings) -> None:
     async with smtp_gateway(settings) as env:
         await run_case(case, env)

@@ -1,4 +1,5 @@
-"""LabsMobile MailSMS (seed 000) through the real SMTP server: one case table."""
+"""LabsMobile MailSMS (seed 000) through the real SMTP server: its case table and the shared
+conformance cases."""
 
 from __future__ import annotations
 
@@ -6,18 +7,24 @@ from typing import Any
 
 import pytest
 
+from tests.dialects.harness import Outcome
 from tests.smtp.harness import (
     LABS,
     USERNAME,
     Env,
     MailCase,
+    MailProfile,
+    Refusal,
     Stored,
+    conformance,
     email,
     run_case,
     send,
     smtp_gateway,
 )
 from textgate.config import Settings
+
+WRONG_TOKEN = "lUHia713N5aByua79fU5s1Nlb6ItZ9ioVu"
 
 
 def labs(
@@ -89,7 +96,7 @@ CASES = [
     labs(
         "wrong token",
         (f"34609033162@{LABS}",),
-        token="lUHia713N5aByua79fU5s1Nlb6ItZ9ioVu",
+        token=WRONG_TOKEN,
         expect_code=554,
         expect_text="wrong username or API token",
     ),
@@ -129,7 +136,28 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+def _addresses(numbers: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{n.lstrip('+')}@{LABS}" for n in numbers)
+
+
+LABSMOBILE = MailProfile(
+    name="labsmobile",
+    mail_from=lambda _: "anyone@client.example",
+    rcpt=_addresses,
+    message=lambda env, to, text, right: email(
+        sender=USERNAME,
+        to=_addresses(to),
+        subject=env.api_key if right else WRONG_TOKEN,
+        text=text,
+    ),
+    refusals={
+        Outcome.UNAUTHORIZED: Refusal(554, "wrong username or API token"),
+        Outcome.INVALID_NUMBER: Refusal(550, "invalid phone number", at_rcpt=True),
+    },
+)
+
+
+@pytest.mark.parametrize("case", [*CASES, *conformance(LABSMOBILE)], ids=lambda c: c.label)
 async def test_labsmobile(case: MailCase, settings: Settings) -> None:
     async with smtp_gateway(settings) as env:
         await run_case(case, env)

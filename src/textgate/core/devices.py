@@ -42,7 +42,10 @@ _NANOID_ALPHABET = "_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV
 
 
 def nanoid(size: int = 21) -> str:
-    return "".join(secrets.choice(_NANOID_ALPHABET) for _ in range(size))
+    # Never a leading "-": an id like "-J3..." reads as an option on a command line
+    # (`textgate device label <id>`); a letter or digit first costs well under a bit.
+    first = secrets.choice(_NANOID_ALPHABET.lstrip("_-"))
+    return first + "".join(secrets.choice(_NANOID_ALPHABET) for _ in range(size - 1))
 
 
 class ProcessingState(StrEnum):

@@ -64,7 +64,7 @@ async def carrier_and_gateway(
         yield smsc, gw, {"Authorization": f"Bearer {token}"}
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
         if asyncio.get_running_loop().time() > deadline:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from textgate.cli.accounts import account_app
-from textgate.cli.common import ConfigOpt, console, execute, load
+from textgate.cli.common import ConfigOpt, console, execute, load, settle_heap
 from textgate.cli.devices import device_app
 from textgate.cli.mailup import mailup_app
 from textgate.cli.phone import phone_command
@@ -71,6 +71,7 @@ def serve(
     execute(lambda: preflight(settings))
 
     async def announce(gw: Gateway) -> None:
+        settle_heap()
         base = f"http://{settings.http.host}:{settings.http.port}"
         # A log record, not a console line: in JSON mode every line of stderr is JSON.
         log.info(
@@ -110,6 +111,7 @@ def worker(config: ConfigOpt = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        settle_heap()
         console.print(f"worker {gw.worker_id} running")
         await stop.wait()
         await gw.stop()

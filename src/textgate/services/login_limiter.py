@@ -97,6 +97,10 @@ class LoginLimiter:
         net = self._addresses.get(network)
         return (login.n if login else 0, net.n if net else 0)
 
+    def tracked(self) -> tuple[int, int]:
+        """How many (username, address) and address counts are held."""
+        return len(self._logins), len(self._addresses)
+
     def forget(self, username: str) -> None:
         """Drop the username's counts from every address (it has a new password)."""
         name = _name(username)

@@ -23,8 +23,8 @@ __all__ = ["MAX_TRACKED_ADDRESSES", "MAX_TRACKED_LOGINS", "LoginLimiter"]
 
 T = TypeVar("T")
 
-# Past these, the counts closest to expiry are dropped first. A network that fills the
-# login cache with usernames hits its own budget long before (50 << 100,000).
+# Past these, expired counts go first, then the least recently used. One network cannot
+# fill the login cache with usernames: it hits its own budget long before (50 << 100,000).
 MAX_TRACKED_LOGINS = 100_000
 MAX_TRACKED_ADDRESSES = 50_000
 

@@ -38,6 +38,7 @@ from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
 from textgate.services.list_sms import ListSmsService
 from textgate.services.lists import ListService
+from textgate.services.login_limiter import LoginLimiter
 from textgate.services.mail import MailService
 from textgate.services.oauth import OAuthService
 from textgate.services.originators import OriginatorService
@@ -174,6 +175,15 @@ class Gateway:
             cache_seconds=settings.auth_cache_seconds,
             clock=clock,
         )
+        # One count of failed logins for every interface that checks a guessable secret.
+        limiter = LoginLimiter(clock=clock)
+        credentials = CredentialService(
+            CredentialRepo(self.db),
+            account_service,
+            limiter=limiter,
+            session_idle_seconds=settings.session_idle_seconds,
+            clock=clock,
+        )
         # Phones: the device API and the android connector share the hub that wakes them.
         self.device_hub = WakeHub()
         device_queue = DeviceQueue(self.db, clock)
@@ -185,6 +195,7 @@ class Gateway:
             CredentialRepo(self.db),
             self.inbound_repo,
             self.device_hub,
+            limiter=limiter,
             keywords=Keywords.of(
                 settings.inbound.opt_out_keywords, settings.inbound.opt_in_keywords
             ),
@@ -213,23 +224,21 @@ class Gateway:
             inbound=InboundService(self.inbound_repo, ConversationRepo(self.db)),
             webhooks=webhooks,
             mail=mail_service,
-            credentials=CredentialService(
-                CredentialRepo(self.db),
-                account_service,
-                session_idle_seconds=settings.session_idle_seconds,
-                clock=clock,
-            ),
+            credentials=credentials,
+            login_limiter=limiter,
             history=OrderHistory(OrderHistoryRepo(self.db)),
             allowance=AllowanceService(account_service, settings.pricing.table()),
             lists=lists,
             list_sms=list_sms,
             smtp_users=SmtpUserService(SmtpUserRepo(self.db, clock), lists, clock),
             transactional_mail=TransactionalMail(mail_service, lists, list_sms, clock),
-            email_logins=EmailLoginService(account_service, CredentialRepo(self.db), clock),
-            originators=OriginatorService(OriginatorRepo(self.db), account_service, clock),
+            email_logins=EmailLoginService(account_service, CredentialRepo(self.db), credentials),
+            originators=OriginatorService(OriginatorRepo(self.db), account_service, limiter, clock),
             stats=StatsService(StatsRepo(self.db, accounts), lambda: self.connectors, clock=clock),
             devices=devices,
-            oauth=OAuthService(OAuthRepo(self.db, clock), account_service, clock=clock),
+            oauth=OAuthService(
+                OAuthRepo(self.db, clock), account_service, limiter=limiter, clock=clock
+            ),
             phone_sms=PhoneSmsService(PhoneSmsRepo(self.db, clock), submit, clock),
             short_links=ShortLinkService(ShortLinkRepo(self.db, clock)),
             sealed_messages=SealedMessageService(SealedMessageRepo(self.db, clock)),

@@ -26,6 +26,8 @@ __all__ = ["router"]
 
 router = new_router()
 MAX_FIELD: Final = 1024
+# Wrong operator tokens count with the failed logins, under a name no username can have.
+OPERATOR_LIMIT_NAME: Final = "dashboard-operator:"
 
 
 def _safe_next(target: str | None) -> str:
@@ -75,15 +77,28 @@ async def login(request: Request) -> Response:
         return _login_page(request, error="The form expired; please try again.", status=403)
     target = _safe_next(fields.get("next"))
     csrf = new_csrf()
+    address = request.client.host if request.client else None
     if "admin_token" in fields:
-        if not dash.admin_token_matches(fields["admin_token"][:MAX_FIELD]):
+        presented = fields["admin_token"][:MAX_FIELD]
+
+        async def check() -> None:
+            if not dash.admin_token_matches(presented):
+                raise AuthenticationFailed("wrong operator token")
+
+        try:
+            await dash.services.login_limiter.attempt(OPERATOR_LIMIT_NAME, address, check)
+        except AuthenticationFailed:
             return _login_page(request, error="Wrong operator token.", status=401)
+        except RateLimited as exc:
+            return _login_page(request, error=exc.message, status=429)
         session = {"role": "operator", "op": dash.operator_digest(), "csrf": csrf}
     else:
         username = fields.get("username", "")[:MAX_FIELD]
         password = fields.get("password", "")[:MAX_FIELD]
         try:
-            grant = await dash.services.credentials.login(username, password, GrantKind.SESSION)
+            grant = await dash.services.credentials.login(
+                username, password, GrantKind.SESSION, client_ip=address
+            )
         except (AuthenticationFailed, InvalidRequest):
             return _login_page(request, error="Wrong username or password.", status=401)
         except RateLimited as exc:

@@ -108,8 +108,11 @@ class AddressHandler(Protocol):
         """What ``local@<one of the domains>`` means; refuses addresses that mean nothing."""
         ...
 
-    async def admit(self, services: Services, recipient: Recipient, sender: str) -> None:
-        """Checks at RCPT, before any content is sent (``sender``: the envelope sender)."""
+    async def admit(
+        self, services: Services, recipient: Recipient, sender: str, client_ip: str | None
+    ) -> None:
+        """Checks at RCPT, before any content is sent (``sender``: the envelope sender;
+        ``client_ip``: the SMTP client's address)."""
         ...
 
     async def deliver(self, services: Services, delivery: Delivery) -> None:

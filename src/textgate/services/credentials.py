@@ -17,8 +17,9 @@ from enum import StrEnum
 from textgate.core.accounts import Account, hash_secret
 from textgate.core.clock import Clock, system_clock
 from textgate.core.passwords import MAX_PASSWORD_BYTES, hash_password, verify_password
-from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound, RateLimited
+from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 from textgate.services.accounts import AccountService
+from textgate.services.login_limiter import LoginLimiter
 from textgate.storage.credentials import CredentialRepo
 
 __all__ = ["CredentialService", "Grant", "GrantKind"]
@@ -28,11 +29,6 @@ MAX_USERNAME_LENGTH = 128
 # A session's last use is written at most this often (and at least ten times per idle
 # period): a write per request would serialise every authenticated call on SQLite.
 MAX_TOUCH_INTERVAL_MS = 30_000
-# Failed logins tolerated per username within the window before further attempts are
-# refused unchecked: scrypt slows each guess, this caps how many an attacker gets. Counted
-# per process (a restart or another process starts afresh).
-MAX_FAILED_LOGINS = 10
-FAILED_LOGIN_WINDOW_MS = 15 * 60 * 1000
 
 
 class GrantKind(StrEnum):
@@ -53,6 +49,7 @@ class CredentialService:
         repo: CredentialRepo,
         accounts: AccountService,
         *,
+        limiter: LoginLimiter,
         session_idle_seconds: float = 300.0,
         clock: Clock = system_clock,
     ) -> None:
@@ -61,8 +58,9 @@ class CredentialService:
         self._idle_ms = int(session_idle_seconds * 1000)
         self._touch_ms = min(MAX_TOUCH_INTERVAL_MS, self._idle_ms // 10)
         self._clock = clock
-        # username -> (failed attempts, start of their window in ms)
-        self._failures: dict[str, tuple[int, int]] = {}
+        # Failed logins are refused unchecked past a budget: scrypt slows each guess, the
+        # budget caps how many a client gets.
+        self._limiter = limiter
 
     async def set_login(self, account_id: str, username: str, password: str) -> None:
         """Give the account a username and password (replacing any it had); its sessions and
@@ -77,13 +75,17 @@ class CredentialService:
         now = self._clock()
         await self._repo.set_login(account_id, username, stored, now)
         await self._repo.revoke(account_id, now)
-        self._failures.pop(username, None)
+        self._limiter.forget(username)
 
     async def username(self, account_id: str) -> str | None:
         return await self._repo.username(account_id)
 
-    async def login(self, username: str, password: str, kind: GrantKind) -> Grant:
-        account_id = await self._verify(username, password)
+    async def login(
+        self, username: str, password: str, kind: GrantKind, *, client_ip: str | None
+    ) -> Grant:
+        """A new session or token; ``client_ip`` is where the attempt came from (failures
+        are counted per username and address)."""
+        account_id = await self._verify(username, password, client_ip)
         now = self._clock()
         secret = secrets.token_urlsafe(32)
         await self._repo.add_token(
@@ -91,30 +93,31 @@ class CredentialService:
         )
         return Grant(account_id, secret)
 
-    async def verify(self, username: str, password: str) -> Account:
+    async def verify(self, username: str, password: str, *, client_ip: str | None) -> Account:
         """The account of a username and password, checked on every request (HTTP Basic),
-        with the same throttling of failures as a login."""
-        account_id = await self._verify(username, password)
-        try:
-            return await self._accounts.get(account_id)
-        except NotFound as exc:
-            raise AuthenticationFailed("wrong username or password") from exc
+        with the same limit on failures as a login."""
 
-    async def _verify(self, username: str, password: str) -> str:
-        now = self._clock()
-        failed, since = self._failures.get(username, (0, now))
-        if now - since > FAILED_LOGIN_WINDOW_MS:
-            failed, since = 0, now
-        if failed >= MAX_FAILED_LOGINS:
-            raise RateLimited("too many failed logins for this username; try again later")
+        async def check() -> Account:
+            account_id = await self._check(username, password)
+            try:
+                return await self._accounts.get(account_id)
+            except NotFound as exc:
+                raise AuthenticationFailed("wrong username or password") from exc
+
+        return await self._limiter.attempt(username, client_ip, check)
+
+    async def _verify(self, username: str, password: str, client_ip: str | None) -> str:
+        return await self._limiter.attempt(
+            username, client_ip, lambda: self._check(username, password)
+        )
+
+    async def _check(self, username: str, password: str) -> str:
         found = await self._repo.login(username) if username else None
+        # scrypt takes tens of milliseconds of CPU on purpose: off the event loop. An unknown
+        # user is hashed too, so the answer takes as long either way.
         ok = await asyncio.to_thread(verify_password, password, None if found is None else found[1])
         if found is None or not ok:
-            if len(self._failures) > 100_000:
-                self._failures.clear()
-            self._failures[username] = (failed + 1, since)
             raise AuthenticationFailed("wrong username or password")
-        self._failures.pop(username, None)
         return found[0]
 
     async def authenticate(self, user_key: str, secret: str, kind: GrantKind) -> Account:

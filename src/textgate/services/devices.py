@@ -36,9 +36,9 @@ from textgate.core.devices import (
 )
 from textgate.core.inbound import InboundMessage, Keywords
 from textgate.core.passwords import hash_password, verify_password
-from textgate.errors import AuthenticationFailed, Conflict, Forbidden, InvalidRequest, RateLimited
+from textgate.errors import AuthenticationFailed, Conflict, Forbidden, InvalidRequest
 from textgate.services.accounts import AccountService
-from textgate.services.credentials import FAILED_LOGIN_WINDOW_MS, MAX_FAILED_LOGINS
+from textgate.services.login_limiter import LoginLimiter
 from textgate.storage.credentials import CredentialRepo
 from textgate.storage.device_queue import DeviceQueue
 from textgate.storage.devices import DeviceRepo, NewDevice
@@ -67,6 +67,8 @@ class RegistrationAuth:
     login: str | None = None
     password: str | None = None
     """``Basic``: a device login of the account, or the account's own username."""
+    client_ip: str | None = None
+    """Where the phone signed in from: failed sign-ins are counted per login and address."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class DeviceService:
         inbound: InboundRepo,
         hub: WakeHub,
         *,
+        limiter: LoginLimiter,
         keywords: Keywords | None = None,
         signature_skew_seconds: float = 3600.0,
         clock: Clock = system_clock,
@@ -109,8 +112,8 @@ class DeviceService:
         self._keywords = keywords or Keywords()
         self._skew_ms = int(signature_skew_seconds * 1000)
         self._clock = clock
-        # Failed sign-ins per login: (count, window start), as for the other logins.
-        self._failures: dict[str, tuple[int, int]] = {}
+        # Failed sign-ins count against the budgets every login shares.
+        self._limiter = limiter
 
     # --- the phone's side ------------------------------------------------------------
 
@@ -153,34 +156,31 @@ class DeviceService:
     async def _registrant(self, auth: RegistrationAuth) -> tuple[str, str | None]:
         """The account joined, and the login to show when one signed in."""
         if auth.login is not None:
-            now = self._clock()
-            failed, since = self._failures.get(auth.login, (0, now))
-            if now - since > FAILED_LOGIN_WINDOW_MS:
-                failed, since = 0, now
-            if failed >= MAX_FAILED_LOGINS:
-                raise RateLimited("too many failed sign-ins for this login; try again later")
-            password = auth.password or ""
-            stored = await self._devices.login(auth.login)
-            if stored is None:
-                found = await self._logins.login(auth.login)
-                stored_hash = None if found is None else found[1]
-                account_id = None if found is None else found[0]
-            else:
-                stored_hash, account_id = stored.password_hash, stored.account_id
-            ok = await asyncio.to_thread(verify_password, password, stored_hash)
-            if not ok or account_id is None:
-                if len(self._failures) > 100_000:
-                    self._failures.clear()
-                self._failures[auth.login] = (failed + 1, since)
-                raise AuthenticationFailed("wrong login or password")
-            self._failures.pop(auth.login, None)
-            return account_id, auth.login
+            login, password = auth.login, auth.password or ""
+            account_id = await self._limiter.attempt(
+                login, auth.client_ip, lambda: self._sign_in(login, password)
+            )
+            return account_id, login
         if auth.private_token:
             try:
                 return (await self._accounts.authenticate(auth.private_token)).id, None
             except AuthenticationFailed as exc:
                 raise AuthenticationFailed("invalid private token") from exc
         raise AuthenticationFailed("registration needs the account's private token")
+
+    async def _sign_in(self, login: str, password: str) -> str:
+        """The account of a device login (or the account's own username) and password."""
+        stored = await self._devices.login(login)
+        if stored is None:
+            found = await self._logins.login(login)
+            stored_hash = None if found is None else found[1]
+            account_id = None if found is None else found[0]
+        else:
+            stored_hash, account_id = stored.password_hash, stored.account_id
+        ok = await asyncio.to_thread(verify_password, password, stored_hash)
+        if not ok or account_id is None:
+            raise AuthenticationFailed("wrong login or password")
+        return account_id
 
     async def authenticate(self, token: str | None) -> Device:
         """The device a Bearer token belongs to; unknown tokens fail (the app re-registers

@@ -7,38 +7,30 @@
   or the login username) and the login password.
 - SMTP AUTH: a login username and password.
 
-Failed password checks are counted per identifier and, past a limit, refused unchecked for
-a while: scrypt slows each guess, the limit caps how many an attacker gets.
+Passwords are checked as every login's are (:class:`CredentialService`), failures counted
+against the same budgets per username and client address.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 
 from textgate.core.accounts import Account
-from textgate.core.clock import Clock, system_clock
-from textgate.core.passwords import verify_password
-from textgate.errors import AuthenticationFailed, NotFound, RateLimited
+from textgate.errors import AuthenticationFailed
 from textgate.services.accounts import AccountService
+from textgate.services.credentials import CredentialService
 from textgate.storage.credentials import CredentialRepo
 
 __all__ = ["EmailLoginService"]
 
-MAX_FAILED = 10
-FAILED_WINDOW_MS = 15 * 60 * 1000
-MAX_TRACKED = 100_000
-
 
 class EmailLoginService:
     def __init__(
-        self, accounts: AccountService, credentials: CredentialRepo, clock: Clock = system_clock
+        self, accounts: AccountService, credentials: CredentialRepo, logins: CredentialService
     ) -> None:
         self._accounts = accounts
         self._credentials = credentials
-        self._clock = clock
-        # identifier -> (failed attempts, start of their window in ms)
-        self._failures: dict[str, tuple[int, int]] = {}
+        self._logins = logins
 
     async def by_token(self, username: str, token: str) -> Account:
         """The account whose API key is ``token``, if ``username`` names it too."""
@@ -53,34 +45,19 @@ class EmailLoginService:
             raise AuthenticationFailed("wrong username or API token")
         return account
 
-    async def by_user_key(self, user_key: str, password: str) -> Account:
-        """The account of an ASPSMS UserKey (account id or login username) and password."""
+    async def by_user_key(self, user_key: str, password: str, *, client_ip: str | None) -> Account:
+        """The account of an ASPSMS UserKey (account id or login username) and password;
+        failures count against the username, whichever form named it."""
         key = user_key.strip()
         username = None
         if key:
             username = await self._credentials.username(key)
             if username is None:
                 username = key
-        return await self.login(username or "", password)
+        return await self.login(username or "", password, client_ip=client_ip)
 
-    async def login(self, username: str, password: str) -> Account:
-        now = self._clock()
-        failed, since = self._failures.get(username, (0, now))
-        if now - since > FAILED_WINDOW_MS:
-            failed, since = 0, now
-        if failed >= MAX_FAILED:
-            raise RateLimited("too many failed logins for this user; try again later")
-        found = await self._credentials.login(username) if username else None
-        # scrypt takes tens of milliseconds of CPU on purpose: off the event loop. An unknown
-        # user is hashed too, so the answer takes as long either way.
-        ok = await asyncio.to_thread(verify_password, password, None if found is None else found[1])
-        if found is None or not ok:
-            if len(self._failures) > MAX_TRACKED:
-                self._failures.clear()
-            self._failures[username] = (failed + 1, since)
-            raise AuthenticationFailed("wrong user key or password")
-        self._failures.pop(username, None)
+    async def login(self, username: str, password: str, *, client_ip: str | None) -> Account:
         try:
-            return await self._accounts.get(found[0])
-        except NotFound as exc:
+            return await self._logins.verify(username, password, client_ip=client_ip)
+        except AuthenticationFailed as exc:
             raise AuthenticationFailed("wrong user key or password") from exc

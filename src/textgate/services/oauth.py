@@ -12,11 +12,15 @@ from textgate.core.accounts import Account, hash_secret
 from textgate.core.clock import Clock, system_clock
 from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 from textgate.services.accounts import AccountService
+from textgate.services.login_limiter import LoginLimiter
 from textgate.storage.oauth import OAuthRepo
 
 __all__ = ["CLIENT_CREDENTIALS", "ClientCredentials", "IssuedToken", "OAuthService"]
 
 CLIENT_CREDENTIALS = "client_credentials"
+# Failed client credentials are counted with the logins', under a name no username can
+# have (usernames have no ':').
+LIMIT_PREFIX = "oauth2-client:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class OAuthService:
         repo: OAuthRepo,
         accounts: AccountService,
         *,
+        limiter: LoginLimiter,
         token_seconds: int = 3600,
         clock: Clock = system_clock,
     ) -> None:
@@ -46,6 +51,7 @@ class OAuthService:
         self._accounts = accounts
         self._token_seconds = token_seconds
         self._clock = clock
+        self._limiter = limiter
 
     async def create_client(self, account_id: str) -> ClientCredentials:
         client_id = secrets.token_hex(16)
@@ -57,11 +63,20 @@ class OAuthService:
         if not await self._repo.delete_client(account_id, client_id):
             raise NotFound("no such OAuth2 client")
 
-    async def issue(self, grant_type: str, client_id: str, client_secret: str) -> IssuedToken:
+    async def issue(
+        self, grant_type: str, client_id: str, client_secret: str, *, client_ip: str | None
+    ) -> IssuedToken:
+        """A token for the client credentials; ``client_ip`` is where the request came from
+        (failures are counted per client id and address, as logins are)."""
         if grant_type != CLIENT_CREDENTIALS:
             raise InvalidRequest("grant_type must be client_credentials", code="unsupported_grant")
         if not client_id or not client_secret:
             raise AuthenticationFailed("client_id and client_secret are required")
+        return await self._limiter.attempt(
+            LIMIT_PREFIX + client_id, client_ip, lambda: self._issue(client_id, client_secret)
+        )
+
+    async def _issue(self, client_id: str, client_secret: str) -> IssuedToken:
         found = await self._repo.client(client_id)
         # Compared even for an unknown client, so timing does not tell which ids exist.
         stored = found[1] if found is not None else hash_secret(secrets.token_hex(8))

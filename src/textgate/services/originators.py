@@ -13,9 +13,14 @@ from textgate.core.mail import mail_address
 from textgate.core.numbers import validate_sender
 from textgate.errors import AuthenticationFailed, NotFound
 from textgate.services.accounts import AccountService
+from textgate.services.login_limiter import LoginLimiter
 from textgate.storage.originators import OriginatorRepo, SmtpOriginator
 
 __all__ = ["OriginatorService", "SmtpOriginator"]
+
+# Refused sender addresses are counted with the failed logins, under a name no username
+# can have (usernames have no ':').
+LIMIT_PREFIX = "smtp-originator:"
 
 
 def _key(address: str) -> str:
@@ -24,10 +29,15 @@ def _key(address: str) -> str:
 
 class OriginatorService:
     def __init__(
-        self, repo: OriginatorRepo, accounts: AccountService, clock: Clock = system_clock
+        self,
+        repo: OriginatorRepo,
+        accounts: AccountService,
+        limiter: LoginLimiter,
+        clock: Clock = system_clock,
     ) -> None:
         self._repo = repo
         self._accounts = accounts
+        self._limiter = limiter
         self._clock = clock
 
     async def add(self, account_id: str, address: str, originator: str | None = None) -> None:
@@ -42,6 +52,13 @@ class OriginatorService:
 
     async def of_account(self, account_id: str) -> list[SmtpOriginator]:
         return await self._repo.of_account(account_id)
+
+    async def admit(self, address: str, client_ip: str | None) -> tuple[Account, str | None]:
+        """:meth:`resolve`, for a client that may be guessing: each address refused counts
+        against the client's login budgets, and past them it is refused unchecked."""
+        return await self._limiter.attempt(
+            LIMIT_PREFIX + _key(address), client_ip, lambda: self.resolve(address)
+        )
 
     async def resolve(self, address: str) -> tuple[Account, str | None]:
         """The account that authorised ``address`` and its default originator."""

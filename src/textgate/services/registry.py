@@ -13,6 +13,7 @@ from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundService
 from textgate.services.list_sms import ListSmsService
 from textgate.services.lists import ListService
+from textgate.services.login_limiter import LoginLimiter
 from textgate.services.mail import MailService
 from textgate.services.oauth import OAuthService
 from textgate.services.originators import OriginatorService
@@ -38,6 +39,9 @@ class Services:
     webhooks: WebhookService
     mail: MailService
     credentials: CredentialService
+    # The one count of failed logins (its users take it at construction; other secrets
+    # checked at an edge, such as the dashboard's operator token, use it from here).
+    login_limiter: LoginLimiter
     history: OrderHistory
     allowance: AllowanceService
     # MailUp (seed 002): lists, transactional SMS through them, SMTP+ users and their mail.

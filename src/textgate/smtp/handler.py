@@ -55,8 +55,8 @@ def _envelope_sender(envelope: Envelope) -> str:
     return "" if sender in ("", "<>") else sender
 
 
-def _peer_ip(session: Session) -> str | None:
-    peer = session.peer
+def _peer_ip(session: Session | None) -> str | None:
+    peer = None if session is None else session.peer
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
     return None
@@ -101,7 +101,9 @@ class EmailHandler:
                     return str(OTHER_KIND)
                 if len(envelope.rcpt_tos) >= self._max_recipients:
                     return str(TOO_MANY)
-            await handler.admit(self._services, recipient, _envelope_sender(envelope))
+            await handler.admit(
+                self._services, recipient, _envelope_sender(envelope), _peer_ip(session)
+            )
         except Refused as exc:
             return str(exc.reply)
         except GatewayError as exc:
@@ -178,7 +180,9 @@ class EmailHandler:
     async def _check(self, server: SMTP, login: bytes, password: bytes) -> AuthResult:
         try:
             account = await self._services.email_logins.login(
-                login.decode("utf-8", "replace"), password.decode("utf-8", "replace")
+                login.decode("utf-8", "replace"),
+                password.decode("utf-8", "replace"),
+                client_ip=_peer_ip(server.session),
             )
         except RateLimited as exc:
             await server.push(str(reply_for(exc)))

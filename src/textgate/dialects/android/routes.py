@@ -62,14 +62,14 @@ async def current_device(
 DeviceDep = Annotated[Device, Depends(current_device)]
 
 
-def _registration_auth(authorization: str | None) -> RegistrationAuth:
+def _registration_auth(request: Request, authorization: str | None) -> RegistrationAuth:
     """Bearer private token or Basic login (spec section 1; one-time codes are not offered)."""
     token = bearer_token(authorization)
     if token is not None:
         return RegistrationAuth(private_token=token)
     basic = basic_credentials(authorization)
     if basic is not None:
-        return RegistrationAuth(login=basic[0], password=basic[1])
+        return RegistrationAuth(login=basic[0], password=basic[1], client_ip=client_ip(request))
     raise AuthenticationFailed("send the private token as 'Authorization: Bearer <token>'")
 
 
@@ -93,12 +93,13 @@ def build_router(settings: DeviceApiSettings) -> APIRouter:
 
     @router.post("/device", status_code=201, response_model=RegisterOut)
     async def register(
+        request: Request,
         body: RegisterIn,
         devices: DevicesDep,
         authorization: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         done = await devices.register(
-            _registration_auth(authorization),
+            _registration_auth(request, authorization),
             body.name,
             push_token=body.pushToken,
             sim_cards=[s.to_core() for s in body.simCards or []],

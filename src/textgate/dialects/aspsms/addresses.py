@@ -166,7 +166,9 @@ async def send_textsms(services: Services, delivery: Delivery) -> SubmitResult:
         raise InvalidRequest("subject: UserKey and Password are required")
     if not subject.recipients:
         raise InvalidRequest("subject: Recipient is required")
-    account = await services.email_logins.by_user_key(subject.user_key, subject.password)
+    account = await services.email_logins.by_user_key(
+        subject.user_key, subject.password, client_ip=delivery.client_ip
+    )
     return await services.submit.submit(
         SubmitRequest(
             account=account,

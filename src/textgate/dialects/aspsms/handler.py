@@ -32,12 +32,16 @@ class AspsmsAddresses:
         form, number = address_form(local)
         return Recipient(form.value, number, _XML_TYPES if form == Form.XML else PLAIN_TEXT)
 
-    async def admit(self, services: Services, recipient: Recipient, sender: str) -> None:
+    async def admit(
+        self, services: Services, recipient: Recipient, sender: str, client_ip: str | None
+    ) -> None:
         if recipient.kind != Form.NUMBER:
             return
-        # Seed 004: "the used e-mail sender address must be authorized".
+        # Seed 004: "the used e-mail sender address must be authorized". The address is a
+        # secret: refused guesses count against the client's login budgets, and past them
+        # its recipients are deferred (4xx) unchecked.
         try:
-            await services.originators.resolve(sender)
+            await services.originators.admit(sender, client_ip)
         except AuthenticationFailed as exc:
             raise Refused.with_reply(UNAUTHORISED_ORIGINATOR) from exc
 

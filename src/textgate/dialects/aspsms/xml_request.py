@@ -182,7 +182,9 @@ async def _execute(
 ) -> tuple[str, str | None]:
     """The reply, and the account it belongs to (None if the credentials were refused)."""
     try:
-        account = await services.email_logins.by_user_key(req.user_key, req.password)
+        account = await services.email_logins.by_user_key(
+            req.user_key, req.password, client_ip=client_ip
+        )
     except GatewayError as exc:
         return render_reply(_status(exc, req.urls), exc.message), None
     return await _perform(services, req, account, client_ip), account.id

@@ -57,7 +57,9 @@ class MailSms:
     def recipient(self, local: str) -> Recipient:
         return Recipient("number", recipient_number(local))
 
-    async def admit(self, services: Services, recipient: Recipient, sender: str) -> None:
+    async def admit(
+        self, services: Services, recipient: Recipient, sender: str, client_ip: str | None
+    ) -> None:
         # The account is named in the content (From and Subject), not in the envelope.
         return None
 

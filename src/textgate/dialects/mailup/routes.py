@@ -46,7 +46,7 @@ async def _basic_account(request: Request) -> Account:
     pair = _basic(request)
     if pair is None:
         raise AuthenticationFailed("HTTP Basic authentication is required")
-    return await lookup_services(request).credentials.verify(*pair)
+    return await lookup_services(request).credentials.verify(*pair, client_ip=client_ip(request))
 
 
 def _number(value: str, what: str) -> int:

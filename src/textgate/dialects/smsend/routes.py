@@ -123,7 +123,9 @@ def _login_pair(request: Request) -> tuple[str, str]:
 
 async def _grant(request: Request, kind: GrantKind) -> Response:
     username, password = _login_pair(request)
-    grant = await _credentials(request).login(username, password, kind)
+    grant = await _credentials(request).login(
+        username, password, kind, client_ip=client_ip(request)
+    )
     return PlainTextResponse(f"{grant.user_key};{grant.secret}")
 
 

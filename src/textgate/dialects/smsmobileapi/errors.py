@@ -112,6 +112,10 @@ def render_oauth_error(exc: GatewayError | None) -> Response:
         word = "unsupported_grant_type"
     elif isinstance(exc, InvalidRequest):
         word = "invalid_request"
+    elif isinstance(exc, RateLimited):
+        # Too many failed attempts from this address: the word RFC 6749 section 4.1.2.1
+        # gives an authorization server that cannot answer for now (status 429).
+        word = "temporarily_unavailable"
     else:
         word = "server_error"
     return JSONResponse({"error": word, "error_description": _note(exc)}, status_code=status)

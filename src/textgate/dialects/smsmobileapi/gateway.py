@@ -12,7 +12,12 @@ from fastapi.responses import JSONResponse
 
 from textgate.core.devices import Device
 from textgate.core.webhooks import INBOUND_RECEIVED
-from textgate.dialects.base import basic_credentials, error_route_class, lookup_services
+from textgate.dialects.base import (
+    basic_credentials,
+    client_ip,
+    error_route_class,
+    lookup_services,
+)
 from textgate.dialects.smsmobileapi.errors import render_oauth_error, render_result_error
 from textgate.dialects.smsmobileapi.params import authenticate, read_params
 from textgate.dialects.smsmobileapi.paths import at
@@ -132,7 +137,7 @@ async def token(request: Request) -> Response:
     basic = basic_credentials(request.headers.get("authorization"))
     client_id, secret = basic or (params.get("client_id") or "", params.get("client_secret") or "")
     issued = await lookup_services(request).oauth.issue(
-        params.get("grant_type") or "", client_id, secret
+        params.get("grant_type") or "", client_id, secret, client_ip=client_ip(request)
     )
     out = TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
     return JSONResponse(out.model_dump(), headers=NO_STORE)

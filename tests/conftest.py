@@ -4,6 +4,7 @@ TEXTGATE_TEST_DATABASE_URL is set), a running gateway, and a loopback-only netwo
 from __future__ import annotations
 
 import ipaddress
+import logging
 import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +32,17 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
         if host != "localhost" and (ip is None or not ip.is_loopback):
             raise RuntimeError(f"tests must stay on loopback, tried {address!r}")
     return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """Commands under test configure logging for their process (handlers, level, a
+    redacting filter); the next test starts from what was there before."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -269,7 +269,9 @@ def secrets_stay_out_of_logs(secrets: Iterable[str]) -> Iterator[list[logging.Lo
     collector = _Collector()
     root = logging.getLogger()
     level = root.level
-    root.addHandler(collector)
+    # First in line: a handler's filter may rewrite the record in place (the redactor that
+    # configure_logging installs), and the record as the code logged it is what counts.
+    root.handlers.insert(0, collector)
     root.setLevel(logging.DEBUG)
     try:
         yield collector.records

@@ -8,6 +8,7 @@ thanks to WAL. On PostgreSQL writes run concurrently and row locks do the rest.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
@@ -25,6 +26,8 @@ from textgate.storage.writelock import WriteTurn
 T = TypeVar("T")
 
 __all__ = ["Database", "map_storage_errors", "unavailable"]
+
+log = logging.getLogger(__name__)
 
 
 # PostgreSQL error classes that mean "not now": the same work may succeed on a later try
@@ -161,6 +164,11 @@ class Database:
             async with self.read() as conn:
                 await conn.execute(text("SELECT 1"))
         except StorageUnavailable:
+            return False
+        except Exception as exc:
+            # A connection killed under the pool can surface as a driver error that is not
+            # one of the transient classes; /healthz and /readyz must still answer (503).
+            log.info("database ping failed: %r", exc)
             return False
         return True
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from textgate.errors import Conflict, GatewayError, StorageUnavailable
-from textgate.storage.txn import PgRunner, SqliteRunner, Txn, TxnRunner
+from textgate.storage.txn import PgRunner, SqliteRunner, Txn, TxnRunner, sqlite_pragmas
 from textgate.storage.writelock import WriteTurn
 
 T = TypeVar("T")
@@ -119,8 +119,8 @@ class Database:
                 make_url(url).database or "", synchronous=sqlite_synchronous
             )
         else:
-            dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-            self._runner = PgRunner(dsn)
+            # The hot-path runner borrows its connections from this engine's pool.
+            self._runner = PgRunner(self.engine)
 
     async def txn(
         self, make: Callable[[], Txn[T]], *, urgent: bool = False, link: bool = False
@@ -170,14 +170,6 @@ class Database:
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
-    sync_level = "FULL" if synchronous.upper() == "FULL" else "NORMAL"
-
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA synchronous={sync_level}")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA temp_store=MEMORY")
-        cur.close()
+        sqlite_pragmas(dbapi_conn, synchronous)

@@ -129,8 +129,13 @@ def _assigned(
             "INSERT INTO message_targets (message_id, targt_id)",
             "targt_id",
         ),
-        # a column an INSERT ... SELECT writes
-        ("textgate.storage.rollups", "latency_ms)", "latency)", "latency"),
+        # a column in the column list of a ledger INSERT (the order path's charge)
+        (
+            "textgate.storage.credits",
+            "INSERT INTO ledger (account_id, kind, amount, balance_after,",
+            "INSERT INTO ledger (account_id, kind, amount, balance_afterwards,",
+            "balance_afterwards",
+        ),
         # a condition appended in a function, on an alias given in a module constant
         ("textgate.storage.phone_sms", " AND m.created_at < ?", " AND m.created < ?", "created"),
         # the row an upsert proposed (``excluded``)

@@ -237,11 +237,15 @@ class PgRunner(TxnRunner):
             try:
                 return await self._run_on(conn, make)
             except BaseException:
-                # The pool knows nothing of what ran on the driver connection: one that was
-                # lost, or left inside a transaction (cancelled during its rollback), is
-                # dropped rather than handed out again.
+                # The pool knows nothing of what ran on the driver connection: one left
+                # inside a transaction (cancelled during its rollback) is dropped rather
+                # than handed out again; a lost one also renews the pool, whose other
+                # connections most likely went with it (a server restart), as SQLAlchemy
+                # does when its own statements meet a lost connection.
                 if conn.is_closed() or conn.is_in_transaction():
                     await pooled.invalidate()
+                if conn.is_closed():
+                    await self._engine.dispose(close=False)
                 raise
 
     async def _run_on(self, conn: Any, make: Callable[[], Txn[T]]) -> T:

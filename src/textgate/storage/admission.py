@@ -8,7 +8,6 @@ read under lock, so no interleaving of requests, processes or workers can oversp
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from textgate.core.message import Message, Status
 from textgate.core.policy import (
@@ -30,10 +29,8 @@ from textgate.storage.credits import (
     post_entries,
     recent_sends,
 )
+from textgate.storage.order_write import OrderWrite
 from textgate.storage.txn import Many, Txn
-
-if TYPE_CHECKING:
-    from textgate.storage.orders import OrderWrite
 
 __all__ = ["apply_rules", "charge"]
 

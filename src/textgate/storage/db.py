@@ -20,7 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from textgate.errors import Conflict, GatewayError, StorageUnavailable
-from textgate.storage.txn import PgRunner, SqliteRunner, Txn, TxnRunner
+from textgate.storage.txn import PgRunner, SqliteRunner, Txn, TxnRunner, sqlite_pragmas
 from textgate.storage.writelock import WriteTurn
 
 T = TypeVar("T")
@@ -112,7 +112,12 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # One pool for the whole process, hot-path runner included. No pre-ping: it
+            # costs three round trips (BEGIN, a ping, ROLLBACK) at every checkout, and the
+            # hot-path transactions check out as often as they commit. A connection found
+            # dead renews the pool instead (SQLAlchemy does it for its statements, the
+            # runner for its own).
+            kwargs.update(pool_size=10, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = WriteTurn() if self.is_sqlite else None
         self._runner: TxnRunner
@@ -122,8 +127,8 @@ class Database:
                 make_url(url).database or "", synchronous=sqlite_synchronous
             )
         else:
-            dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-            self._runner = PgRunner(dsn)
+            # The hot-path runner borrows its connections from this engine's pool.
+            self._runner = PgRunner(self.engine)
 
     async def txn(
         self, make: Callable[[], Txn[T]], *, urgent: bool = False, link: bool = False
@@ -141,14 +146,17 @@ class Database:
                 return await self._runner.run(make)
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection inside a transaction that commits on success."""
+    async def write(self, *, urgent: bool = True) -> AsyncIterator[AsyncConnection]:
+        """A connection inside a transaction that commits on success.
+
+        ``urgent`` False: background work, which on SQLite yields the write turn to what
+        clients wait for (see ``txn``)."""
         with map_storage_errors():
             if self._write_lock is None:
                 async with self.engine.begin() as conn:
                     yield conn
                 return
-            async with self._write_lock.hold(urgent=True), self.engine.begin() as conn:
+            async with self._write_lock.hold(urgent=urgent), self.engine.begin() as conn:
                 yield conn
 
     @contextlib.asynccontextmanager
@@ -178,14 +186,6 @@ class Database:
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
-    sync_level = "FULL" if synchronous.upper() == "FULL" else "NORMAL"
-
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA synchronous={sync_level}")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA temp_store=MEMORY")
-        cur.close()
+        sqlite_pragmas(dbapi_conn, synchronous)

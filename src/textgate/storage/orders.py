@@ -13,19 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from textgate.core.clock import to_ms
-from textgate.core.message import Message, Order, Status
-from textgate.core.policy import (
-    AccountRules,
-    Reason,
-)
+from textgate.core.message import Message, Status
+from textgate.core.policy import Reason
 from textgate.errors import StorageUnavailable
 from textgate.loops import LoopRegistry, stop_loop
 from textgate.storage.admission import apply_rules, charge
 from textgate.storage.db import Database
 from textgate.storage.notify import CHANNEL
+from textgate.storage.order_write import OrderWrite
 from textgate.storage.queue import INSERT_EVENT
 from textgate.storage.txn import Many, Query, Txn, in_list
 
@@ -34,22 +32,6 @@ __all__ = ["CommitResult", "OrderWrite", "OrderWriter"]
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
-_DISPATCHABLE = (Status.QUEUED, Status.SCHEDULED)
-_REASONS = frozenset(r.value for r in Reason)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderWrite:
-    order: Order
-    messages: Sequence[Message]
-    idempotency_key: str | None = None
-    rules: AccountRules = field(default_factory=AccountRules)
-    day: str = ""
-    """The account's local day of the order (the daily limit's counter)."""
-    targets: Sequence[str] = ()
-    """Message-scoped notification targets (``webhooks`` ids) linked to every message."""
-    device: tuple[str | None, int | None] | None = None
-    """The phone and SIM the client chose for every message (``message_devices``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,22 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Insert,
+    case,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
 
 from textgate.core.message import Status
-from textgate.errors import Conflict
 from textgate.storage.db import Database
-from textgate.storage.tables import messages, stats_hours
-from textgate.storage.txn import Many, Query, Txn
+from textgate.storage.tables import messages, stats_hourly, stats_hours
 
 __all__ = ["HOUR_MS", "LIVE_MS", "NO_CONNECTOR", "Rollups", "id_range", "latency_sum"]
 
@@ -81,33 +90,49 @@ class Rollups:
                 await self._compute(run[0], run[-1] + HOUR_MS, now_ms)
 
     async def _compute(self, start: int, end: int, now_ms: int) -> None:
-        # A background transaction: on SQLite it yields the write turn to submissions.
-        def txn() -> Txn[None]:
-            yield Query(_DELETE_HOURLY, (start, end))
-            yield Query(_AGGREGATE, (lowest_id(start), lowest_id(end)))
-            yield Query(_DELETE_HOURS, (start, end))
-            yield Many(_MARK_HOUR, [(h, now_ms) for h in range(start, end, HOUR_MS)])
-
+        hourly, hours = stats_hourly.c, stats_hours.c
         try:
-            await self._db.txn(txn)
-        except Conflict:
+            # A background transaction: on SQLite it yields the write turn to submissions.
+            async with self._db.write(urgent=False) as conn:
+                await conn.execute(
+                    delete(stats_hourly).where(hourly.hour >= start, hourly.hour < end)
+                )
+                await conn.execute(_aggregate(start, end))
+                await conn.execute(delete(stats_hours).where(hours.hour >= start, hours.hour < end))
+                await conn.execute(
+                    insert(stats_hours),
+                    [{"hour": h, "computed_at": now_ms} for h in range(start, end, HOUR_MS)],
+                )
+        except IntegrityError:
             # Another process computed the same hours at the same moment: theirs will do.
             return
 
 
-# Hours of creation from the millisecond timestamp; integer division on both databases.
-_AGGREGATE = f"""
-INSERT INTO stats_hourly
-    (hour, account_id, status, connector, messages, parts, cost, latency_ms)
-SELECT created_at / {HOUR_MS} * {HOUR_MS}, account_id, status, COALESCE(connector, ''),
-    COUNT(*), COALESCE(SUM(segments), 0), COALESCE(SUM(cost), 0),
-    COALESCE(SUM(CASE WHEN status = 'delivered' THEN updated_at - created_at ELSE 0 END), 0)
-FROM messages WHERE id >= ? AND id < ?
-GROUP BY created_at / {HOUR_MS}, account_id, status, COALESCE(connector, '')
-"""  # noqa: S608 (constants only; the range is bound)
-_DELETE_HOURLY = "DELETE FROM stats_hourly WHERE hour >= ? AND hour < ?"
-_DELETE_HOURS = "DELETE FROM stats_hours WHERE hour >= ? AND hour < ?"
-_MARK_HOUR = "INSERT INTO stats_hours (hour, computed_at) VALUES (?, ?)"
+def _aggregate(start: int, end: int) -> Insert:
+    """The aggregates of the messages created in ``[start, end)``. The hour and the
+    connector are computed from constants written into the statement, not bound: GROUP BY
+    must repeat the selected expressions exactly, which PostgreSQL does not see through
+    distinct parameters."""
+    m = messages.c
+    hour_ms = literal_column(str(HOUR_MS), BigInteger)
+    hour = m.created_at // hour_ms * hour_ms
+    connector = func.coalesce(m.connector, literal_column(repr(NO_CONNECTOR)))
+    aggregate = (
+        select(
+            hour,
+            m.account_id,
+            m.status,
+            connector,
+            func.count(),
+            func.coalesce(func.sum(m.segments), 0),
+            func.coalesce(func.sum(m.cost), 0),
+            latency_sum(),
+        )
+        .where(*id_range(start, end))
+        .group_by(hour, m.account_id, m.status, connector)
+    )
+    columns = ["hour", "account_id", "status", "connector", "messages", "parts", "cost"]
+    return insert(stats_hourly).from_select([*columns, "latency_ms"], aggregate)
 
 
 def _fresh(hour: int, computed_at: int | None, now_ms: int) -> bool:

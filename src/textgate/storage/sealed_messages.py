@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, insert, select, update
+
 from textgate.core.clock import Clock, system_clock
 from textgate.storage.db import Database
-from textgate.storage.txn import Query, Txn
+from textgate.storage.tables import sealed_messages
 
 __all__ = ["SealedMessageRepo", "StoredSealed"]
 
@@ -25,43 +27,40 @@ class SealedMessageRepo:
 
     async def add(self, code: str, account_id: str, salt: str, ciphertext: str) -> None:
         now = self._clock()
-
-        def txn() -> Txn[None]:
-            yield Query(
-                "INSERT INTO sealed_messages (code, account_id, salt, ciphertext, failures,"
-                " created_at) VALUES (?, ?, ?, ?, 0, ?)",
-                (code, account_id, salt, ciphertext, now),
+        async with self._db.write() as conn:
+            await conn.execute(
+                insert(sealed_messages).values(
+                    code=code,
+                    account_id=account_id,
+                    salt=salt,
+                    ciphertext=ciphertext,
+                    failures=0,
+                    created_at=now,
+                )
             )
-
-        await self._db.txn(txn, urgent=True)
 
     async def get(self, code: str) -> StoredSealed | None:
-        def txn() -> Txn[StoredSealed | None]:
-            rows = yield Query(
-                "SELECT salt, ciphertext, failures FROM sealed_messages WHERE code = ?", (code,)
-            )
-            if not rows:
-                return None
-            r = rows[0]
-            return StoredSealed(r["salt"], r["ciphertext"], int(r["failures"]))
-
-        return await self._db.txn(txn)
+        c = sealed_messages.c
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(select(c.salt, c.ciphertext, c.failures).where(c.code == code))
+            ).first()
+        return None if row is None else StoredSealed(row.salt, row.ciphertext, int(row.failures))
 
     async def failed(self, code: str) -> None:
-        def txn() -> Txn[None]:
-            yield Query(
-                "UPDATE sealed_messages SET failures = failures + 1 WHERE code = ?", (code,)
+        c = sealed_messages.c
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(sealed_messages).where(c.code == code).values(failures=c.failures + 1)
             )
-
-        await self._db.txn(txn, urgent=True)
 
     async def opened(self, code: str) -> None:
+        """The first opening is kept."""
         now = self._clock()
-
-        def txn() -> Txn[None]:
-            yield Query(
-                "UPDATE sealed_messages SET opened_at = COALESCE(opened_at, ?) WHERE code = ?",
-                (now, code),
+        c = sealed_messages.c
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(sealed_messages)
+                .where(c.code == code)
+                .values(opened_at=func.coalesce(c.opened_at, now))
             )
-
-        await self._db.txn(txn, urgent=True)

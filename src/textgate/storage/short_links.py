@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
 from textgate.core.clock import Clock, system_clock
 from textgate.errors import Conflict
 from textgate.storage.db import Database
-from textgate.storage.txn import Many, Query, Txn, in_list
+from textgate.storage.tables import short_links
 
 __all__ = ["ShortLinkRepo"]
 
@@ -19,43 +22,47 @@ class ShortLinkRepo:
 
     async def add(self, account_id: str, links: Sequence[tuple[str, str]]) -> None:
         """(code, url) pairs; Conflict if a code is taken."""
+        if not links:
+            return
         now = self._clock()
-
-        def txn() -> Txn[None]:
-            rows = yield in_list(
-                "SELECT code FROM short_links WHERE code IN {in}", [code for code, _ in links]
-            )
-            if rows:
-                raise Conflict("short link code taken")
-            yield Many(
-                "INSERT INTO short_links (code, account_id, url, clicks, created_at)"
-                " VALUES (?, ?, ?, 0, ?)",
-                [(code, account_id, url, now) for code, url in links],
-            )
-
-        if links:
-            await self._db.txn(txn, urgent=True)
+        codes = [code for code, _ in links]
+        rows = [
+            {"code": code, "account_id": account_id, "url": url, "clicks": 0, "created_at": now}
+            for code, url in links
+        ]
+        try:
+            async with self._db.write() as conn:
+                taken = await conn.execute(
+                    select(short_links.c.code).where(short_links.c.code.in_(codes)).limit(1)
+                )
+                if taken.first() is not None:
+                    raise Conflict("short link code taken")
+                await conn.execute(insert(short_links), rows)
+        except IntegrityError as exc:
+            # Taken by another process between the check and the insert.
+            raise Conflict("short link code taken") from exc
 
     async def follow(self, code: str) -> str | None:
         """The URL behind a code, counting the click; None for an unknown code."""
         now = self._clock()
-
-        def txn() -> Txn[str | None]:
-            rows = yield Query(
-                "UPDATE short_links SET clicks = clicks + 1, last_click_at = ? WHERE code = ?"
-                " RETURNING url",
-                (now, code),
-            )
-            return str(rows[0]["url"]) if rows else None
-
-        return await self._db.txn(txn)
+        async with self._db.write() as conn:
+            url = (
+                await conn.execute(
+                    update(short_links)
+                    .where(short_links.c.code == code)
+                    .values(clicks=short_links.c.clicks + 1, last_click_at=now)
+                    .returning(short_links.c.url)
+                )
+            ).scalar_one_or_none()
+        return None if url is None else str(url)
 
     async def clicks(self, account_id: str, code: str) -> int | None:
-        def txn() -> Txn[int | None]:
-            rows = yield Query(
-                "SELECT clicks FROM short_links WHERE code = ? AND account_id = ?",
-                (code, account_id),
-            )
-            return int(rows[0]["clicks"]) if rows else None
-
-        return await self._db.txn(txn)
+        async with self._db.read() as conn:
+            clicks = (
+                await conn.execute(
+                    select(short_links.c.clicks).where(
+                        short_links.c.code == code, short_links.c.account_id == account_id
+                    )
+                )
+            ).scalar_one_or_none()
+        return None if clicks is None else int(clicks)

@@ -1,9 +1,28 @@
 """Hot-path transactions written once, run on SQLite and PostgreSQL without an ORM layer.
 
-The hot paths (storing orders, claiming, recording outcomes, applying reports) run many
-thousands of rows a second; SQLAlchemy's per-statement machinery and aiosqlite's per-call
-thread hop cost more than the database work itself. Here a transaction is a generator that
-yields statements and receives their rows:
+Where it is used because a benchmark shows it matters (``bench/RESULTS.md``, "Hot-path SQL
+without the ORM layer" and the profile after it): every message goes through four
+transactions, run many thousands of rows a second, and SQLAlchemy Core with its greenlet
+and aiosqlite bridge took 42 % (single) and 38 % (batch) of the gateway's CPU there:
+
+- storing orders: ``storage.orders``, with the account rules of ``storage.admission`` and
+  the ledger, usage and opt-out steps of ``storage.credits`` in the same transaction;
+- claiming due messages: ``storage.queue`` (``claim``, ``renew``);
+- recording outcomes: ``storage.queue`` (``record``, ``record_late``);
+- applying delivery reports: ``storage.reports``.
+
+The rest of storage is meant to use SQLAlchemy Core on ``storage.tables``. Modules still
+written here with no measurement behind them, to be moved: ``inbound`` (on the link path
+beside reports), ``webhook_feed`` and the two queues ``webhooks`` and ``mail`` with their
+``outbox``, the phone modules (``devices``, ``device_queue``, ``device_choice``,
+``device_sweep``, ``phone_sms``), ``link_leases`` and ``link_rates`` (database-clock
+statements for shared links), ``oauth``, the ``credits`` repository, and the cancel of
+``messages`` (it shares the refund step with the report path). Every string statement is
+checked against the schema by ``tests/storage/test_sql_statements.py``.
+
+SQLAlchemy's per-statement machinery and aiosqlite's per-call thread hop cost more than the
+database work itself. Here a transaction is a generator that yields statements and
+receives their rows:
 
     def claim(...) -> Txn[list[Claim]]:
         rows = yield Query("SELECT ... WHERE next_attempt_at <= ?", (now,))
@@ -12,8 +31,9 @@ yields statements and receives their rows:
 
 On SQLite the whole generator runs in the database's own writer thread, one hop per
 transaction, with the stdlib ``sqlite3`` module doing ``executemany`` in C. On PostgreSQL it
-runs on an asyncpg connection inside a transaction. Statements use ``?`` placeholders and
-are rewritten to ``$1..$n`` for asyncpg; :func:`in_list` expands a variable-length IN.
+runs inside a transaction on the asyncpg connection under one of the SQLAlchemy engine's
+pooled connections (one pool per process). Statements use ``?`` placeholders and are
+rewritten to ``$1..$n`` for asyncpg; :func:`in_list` expands a variable-length IN.
 """
 
 from __future__ import annotations
@@ -27,6 +47,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 __all__ = [
     "Many",
     "PgRunner",
@@ -36,6 +58,7 @@ __all__ = [
     "Txn",
     "TxnRunner",
     "in_list",
+    "sqlite_pragmas",
 ]
 
 T = TypeVar("T")
@@ -93,6 +116,27 @@ def _to_dollar(sql: str) -> str:
     return _QMARK.sub(lambda _: f"${next(counter)}", sql)
 
 
+def sqlite_pragmas(conn: Any, synchronous: str) -> None:
+    """Set up one SQLite connection, whoever opens it (the engine's connections and the
+    runner's writer): WAL so that reads run beside the writer, the configured durability,
+    a wait on a locked database rather than an error, enforced foreign keys, temporary
+    tables in memory. ``conn`` is a DB-API connection (``sqlite3`` or the engine's
+    adapter); ``synchronous`` FULL, or anything else for NORMAL."""
+    level = "FULL" if synchronous.upper() == "FULL" else "NORMAL"
+    cur = conn.cursor()
+    try:
+        for pragma in (
+            "journal_mode=WAL",
+            f"synchronous={level}",
+            "busy_timeout=30000",
+            "foreign_keys=ON",
+            "temp_store=MEMORY",
+        ):
+            cur.execute(f"PRAGMA {pragma}")
+    finally:
+        cur.close()
+
+
 class TxnRunner:
     """Runs transactions; one per database."""
 
@@ -108,7 +152,7 @@ class SqliteRunner(TxnRunner):
 
     def __init__(self, path: str, *, synchronous: str) -> None:
         self._path = path
-        self._synchronous = "FULL" if synchronous.upper() == "FULL" else "NORMAL"
+        self._synchronous = synchronous
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._local = threading.local()
 
@@ -119,10 +163,7 @@ class SqliteRunner(TxnRunner):
                 self._path, isolation_level=None, timeout=30, check_same_thread=True
             )
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA foreign_keys=ON")
+            sqlite_pragmas(conn, self._synchronous)
             self._local.conn = conn
         return conn
 
@@ -168,14 +209,18 @@ class SqliteRunner(TxnRunner):
 
 
 class PgRunner(TxnRunner):
-    """A small asyncpg pool; statements rewritten to ``$n`` placeholders once and cached."""
+    """Runs transactions on connections of the SQLAlchemy engine's pool, so a process has
+    one pool: each transaction checks a connection out and drives its asyncpg connection
+    directly (SQLAlchemy's per-statement layer is what the hot paths avoid). Statements are
+    rewritten to ``$n`` placeholders once and cached. (The LISTEN connection of
+    ``storage.notify`` stays a dedicated connection outside the pool: it is held for the
+    life of the process and must not be reset or recycled by the pool.)"""
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
-        self._dsn = dsn
-        self._min = min_size
-        self._max = max_size
-        self._pool: Any = None
-        self._lock = asyncio.Lock()
+    # Longest a statement may take before asyncpg gives up on it (seconds).
+    COMMAND_TIMEOUT = 60.0
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
         self._sql_cache: dict[str, str] = {}
 
     def _pg(self, sql: str) -> str:
@@ -186,41 +231,42 @@ class PgRunner(TxnRunner):
                 self._sql_cache[sql] = cached
         return cached
 
-    async def _get_pool(self) -> Any:
-        if self._pool is None:
-            async with self._lock:
-                if self._pool is None:
-                    import asyncpg  # type: ignore[import-untyped]
-
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=self._min,
-                        max_size=self._max,
-                        timeout=10,
-                        command_timeout=60,
-                    )
-        return self._pool
-
     async def run(self, make: Callable[[], Txn[T]]) -> T:
-        pool = await self._get_pool()
-        async with pool.acquire() as conn, conn.transaction():
+        async with self._engine.connect() as pooled:
+            conn: Any = (await pooled.get_raw_connection()).driver_connection
+            try:
+                return await self._run_on(conn, make)
+            except BaseException:
+                # The pool knows nothing of what ran on the driver connection: one left
+                # inside a transaction (cancelled during its rollback) is dropped rather
+                # than handed out again; a lost one also renews the pool, whose other
+                # connections most likely went with it (a server restart), as SQLAlchemy
+                # does when its own statements meet a lost connection.
+                if conn.is_closed() or conn.is_in_transaction():
+                    await pooled.invalidate()
+                if conn.is_closed():
+                    await self._engine.dispose(close=False)
+                raise
+
+    async def _run_on(self, conn: Any, make: Callable[[], Txn[T]]) -> T:
+        timeout = self.COMMAND_TIMEOUT
+        async with conn.transaction():
             gen = make()
             try:
                 stmt = next(gen)
                 while True:
                     if isinstance(stmt, Many):
                         if stmt.rows:
-                            await conn.executemany(self._pg(stmt.sql), stmt.rows)
+                            await conn.executemany(self._pg(stmt.sql), stmt.rows, timeout=timeout)
                         stmt = gen.send(None)
                     else:
                         sql = self._pg(stmt.pg_sql or stmt.sql)
                         params = stmt.params if stmt.pg_params is None else stmt.pg_params
-                        stmt = gen.send(list(await conn.fetch(sql, *params)))
+                        rows = await conn.fetch(sql, *params, timeout=timeout)
+                        stmt = gen.send(list(rows))
             except StopIteration as done:
                 result: T = done.value
                 return result
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        """Nothing of its own to close: the engine's pool is disposed with the engine."""

@@ -484,8 +484,9 @@ mailup_consoles = Table(
     Index("ux_mailup_consoles_console_id", "console_id", unique=True),
 )
 
-# An account's numbered lists. ``secret`` is the ListSecret: kept in clear because the seed's
-# ``GET .../listsecret`` shows it back; NULL while none is set (transactional SMS disabled).
+# An account's numbered lists. ``secret`` is the ListSecret, sealed (storage.secrets) rather
+# than hashed because the seed's ``GET .../listsecret`` shows it back; NULL while none is set
+# (transactional SMS disabled).
 mailup_lists = Table(
     "mailup_lists",
     metadata,
@@ -493,7 +494,7 @@ mailup_lists = Table(
     Column("list_id", Integer, primary_key=True),
     Column("guid", String(36), nullable=False),
     Column("name", String(100), nullable=False),
-    Column("secret", String(36)),
+    Column("secret", Text),
     # Country calling code put before numbers sent without one ("39"); NULL: none.
     Column("default_prefix", String(4)),
     Column("sms_sender", String(11)),
@@ -580,7 +581,8 @@ mailup_smtp_users = Table(
 # Android phones running the SMSGate app, registered against the device API. Only SHA-256
 # digests of device tokens are kept; the password (shown once, at registration) is a salted
 # scrypt string (core.passwords). ``signing_key`` checks the phone's signed webhooks, so it
-# must be readable here. ``sim_cards`` is the app's JSON list as last reported.
+# must be read back: it is sealed (storage.secrets). ``sim_cards`` is the app's JSON list as
+# last reported.
 devices = Table(
     "devices",
     metadata,
@@ -594,7 +596,7 @@ devices = Table(
     Column("password_hash", String(255), nullable=False),
     Column("push_token", String(256)),
     Column("sim_cards", Text),
-    Column("signing_key", String(64), nullable=False),
+    Column("signing_key", Text, nullable=False),
     Column("created_at", Ms, nullable=False),
     Column("updated_at", Ms, nullable=False),
     Column("last_seen_at", Ms, nullable=False),

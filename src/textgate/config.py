@@ -39,6 +39,8 @@ __all__ = [
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
+    # Largest request body any route accepts (413 past it); routes may allow less.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
 
 class ConnectorSettings(BaseModel):

@@ -4,8 +4,11 @@ A declared ``Content-Length`` over the limit is refused before anything reads th
 body without one (chunked) is counted as the application reads it and cut off at the
 limit. Either way the answer is 413 in the format of whoever owns the path: a dialect's
 route renders the error its own way (the renderer its route class carries, see
-``dialects.base.error_route_class``), anything else gets a plain JSON body. The connection
-is closed after the answer, so the rest of an oversized upload is not read at all.
+``dialects.base.error_route_class``), anything else gets a plain JSON body.
+
+The connection is not closed: closing it with the upload unread would reset it, and the
+client would see a broken connection instead of the 413. The HTTP server drops what still
+arrives of that body without keeping it.
 
 Routes keep their own, smaller limits where they have them (``dialects.base.read_body``).
 """
@@ -49,7 +52,6 @@ def route_error_response(mounts: Sequence[tuple[str, Sequence[BaseRoute]]]) -> E
         else:
             response = renderer(error)
             response.status_code = 413
-        response.headers["connection"] = "close"
         return response
 
     return respond

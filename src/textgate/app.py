@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from textgate import __version__
+from textgate.body_limit import BodyLimit, route_error_response
 from textgate.config import Settings
 from textgate.dashboard.mount import mount_dashboard
 from textgate.dialects.base import FastPath
@@ -28,8 +29,15 @@ class TextgateApp(FastAPI):
 
     metrics: Metrics | None = None
     fast_paths: tuple[FastPath, ...] = ()
+    body_limit: BodyLimit | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.body_limit is None:
+            await self._serve(scope, receive, send)
+        else:
+            await self.body_limit(scope, receive, send, self._serve)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         for fast in self.fast_paths:
             if fast.matches(scope):
                 scope["app"] = self
@@ -86,6 +94,10 @@ def create_app(
         for mount in mounts:
             app.include_router(mount.router, prefix=mount.prefix)
     app.fast_paths = tuple(fast for d, _ in mounted for fast in d.fast_paths)
+    # Every route's body is capped, fast paths included; a dialect's routes answer in its
+    # format.
+    owners = [(m.prefix, m.router.routes) for _, mounts in mounted for m in mounts]
+    app.body_limit = BodyLimit(settings.http.max_body_bytes, route_error_response(owners))
 
     mount_dashboard(
         app,

@@ -57,6 +57,8 @@ class Section(BaseModel):
 class HttpSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # Largest request body any route accepts (413 past it); routes may allow less.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
 
 class ConnectorSettings(Section):

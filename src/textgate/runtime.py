@@ -75,6 +75,7 @@ from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
 from textgate.storage.originators import OriginatorRepo
 from textgate.storage.phone_sms import PhoneSmsRepo
+from textgate.storage.reseal import reseal
 from textgate.storage.sealed_messages import SealedMessageRepo
 from textgate.storage.secrets import SecretBox
 from textgate.storage.short_links import ShortLinkRepo
@@ -158,7 +159,8 @@ class Gateway:
         self._accounts = accounts
         self._secret_key = secret_key(settings)
         box = SecretBox(self._secret_key)
-        self.webhook_repo = WebhookRepo(self.db, clock, box)
+        self._box = box
+        self.webhook_repo = WebhookRepo(self.db, box, clock)
         self.webhooks: WebhookDispatcher | None = None
         self.mail_repo = MailRepo(self.db, clock)
         self.mail: MailDispatcher | None = None
@@ -189,7 +191,7 @@ class Gateway:
         device_queue = DeviceQueue(self.db, clock)
         self.device_outbox = DeviceOutboxService(device_queue)
         devices = DeviceService(
-            DeviceRepo(self.db, clock),
+            DeviceRepo(self.db, box, clock),
             device_queue,
             account_service,
             CredentialRepo(self.db),
@@ -213,7 +215,7 @@ class Gateway:
         )
         message_service = MessageService(messages)
         mail_service = MailService(self.mail_repo, settings.mail, clock)
-        lists = ListService(ListRepo(self.db, clock), account_service)
+        lists = ListService(ListRepo(self.db, box, clock), account_service)
         list_sms = ListSmsService(
             lists, account_service, submit, message_service, CampaignRepo(self.db, clock)
         )
@@ -292,6 +294,8 @@ class Gateway:
             self._secret_key,
             migrate=migrate if migrate is not None else self.db.is_sqlite,
         )
+        # Secrets stored in clear or under the old key derivation are sealed anew.
+        await reseal(self.db, self._box)
         await self.writer.start()
         if smtp and self.settings.smtp.enabled:
             handlers = address_handlers(enabled(self.settings.dialects), self.settings)

@@ -11,6 +11,7 @@ from textgate.core.accounts import Account
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.db import Database
 from textgate.storage.migrate import upgrade
+from textgate.storage.secrets import SecretBox
 from textgate.storage.txn import Many, Query, Txn
 from textgate.storage.webhook_feed import WebhookFeed
 from textgate.storage.webhooks import WebhookRepo
@@ -26,7 +27,9 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 
 async def _setup(db: Database) -> Account:
     account = await AccountRepo(db).create("acme")
-    await WebhookRepo(db).create(account.id, "http://127.0.0.1:9/", ["message.*"], "x" * 20)
+    await WebhookRepo(db, SecretBox("test key")).create(
+        account.id, "http://127.0.0.1:9/", ["message.*"], "x" * 20
+    )
 
     def txn() -> Txn[None]:
         yield Many(
@@ -109,7 +112,9 @@ async def test_without_subscriptions_the_feed_skips_to_the_end_without_reading(
     assert await feed.run_once(now=2_000, batch=100, gap_grace_ms=60_000, settle_ms=0) == 0
     assert await _state(db) == ("4", [])
     # A subscription made now hears of what happens from now on.
-    await WebhookRepo(db).create(account.id, "http://127.0.0.1:9/", ["message.*"], "x" * 20)
+    await WebhookRepo(db, SecretBox("test key")).create(
+        account.id, "http://127.0.0.1:9/", ["message.*"], "x" * 20
+    )
     await _events(db, 5)
     assert await feed.run_once(now=3_000, batch=100, gap_grace_ms=60_000, settle_ms=0) == 1
     assert (await _state(db))[1] == ["evt_msg_5"]

@@ -19,7 +19,7 @@ from textgate.storage.txn import Query, Txn
 def test_sealed_secrets_open_only_with_their_key() -> None:
     box = SecretBox("one key")
     sealed = box.seal("whsec_abc")
-    assert sealed.startswith("enc1:") and "whsec_abc" not in sealed
+    assert sealed.startswith("enc2:") and "whsec_abc" not in sealed
     assert box.open(sealed) == "whsec_abc"
     assert box.seal("whsec_abc") != sealed  # a fresh IV each time
     with pytest.raises(StorageUnavailable):
@@ -47,7 +47,7 @@ async def test_the_database_holds_no_secret_in_clear(settings: Settings) -> None
             return [r["secret"] for r in rows or ()]
 
         [stored] = await running.gateway.db.txn(txn)
-        assert SECRET not in stored and stored.startswith("enc1:")
+        assert SECRET not in stored and stored.startswith("enc2:")
         r = await running.client.post(
             "/v1/messages", json={"to": "+33612345601", "text": "hi"}, headers=auth
         )

@@ -192,9 +192,9 @@ async def webhook_page(request: Request, webhook_id: str) -> Response:
     dash, viewer, account = await _account(request)
     hook = await dash.services.webhooks.get(account.id, webhook_id)
     status = request.query_params.get("status") or None
-    deliveries = await dash.services.webhooks.deliveries(
-        account.id, webhook_id, status=status, limit=100
-    )
+    deliveries = (
+        await dash.services.webhooks.deliveries(account.id, webhook_id, status=status, limit=100)
+    ).items
     return dash.page(request, "webhook.html", viewer, hook=hook, deliveries=deliveries)
 
 

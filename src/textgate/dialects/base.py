@@ -159,6 +159,9 @@ def error_route_class(render: ErrorRenderer) -> type[APIRoute]:
     """A route class that turns every exception of its handlers into ``render``'s answer."""
 
     class DialectRoute(APIRoute):
+        # Also how errors raised before any route runs (textgate.body_limit) are rendered.
+        error_renderer = staticmethod(render)
+
         def get_route_handler(self) -> Handler:
             handler = super().get_route_handler()
 

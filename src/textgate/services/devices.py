@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -232,26 +232,37 @@ class DeviceService:
         return found[1]
 
     async def check_signature(
-        self, device_id: str, body: bytes, timestamp: str | None, signature: str | None
-    ) -> Device:
-        """The device a signed webhook came from: ``X-Signature`` is hex HMAC-SHA256 of the
-        body followed by ``X-Timestamp`` (Unix seconds), keyed with the signing key the
-        device got from GET /settings (spec section 4)."""
-        found = await self._devices.signing_key(device_id)
-        if found is None or not timestamp or not signature:
-            raise AuthenticationFailed("unsigned or unknown device")
-        device, key = found
-        expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
-        given = signature.strip().lower().encode("utf-8", "replace")
-        if not hmac.compare_digest(expected.encode(), given):
-            raise AuthenticationFailed("bad signature")
+        self,
+        device_id: str,
+        read_body: Callable[[], Awaitable[bytes]],
+        timestamp: str | None,
+        signature: str | None,
+    ) -> tuple[Device, bytes]:
+        """The device a signed webhook came from, and the body: ``X-Signature`` is hex
+        HMAC-SHA256 of the body followed by ``X-Timestamp`` (Unix seconds), keyed with the
+        signing key the device got from GET /settings (spec section 4).
+
+        Anyone may call the webhook, so everything that can be checked without the body
+        (a known device, both headers, a fresh timestamp) is checked before ``read_body``
+        (which caps what it reads) is called."""
+        if not timestamp or not signature:
+            raise AuthenticationFailed("unsigned webhook")
         try:
             stamp_ms = int(timestamp) * 1000
         except ValueError as exc:
             raise AuthenticationFailed("bad timestamp") from exc
         if abs(self._clock() - stamp_ms) > self._skew_ms:
             raise AuthenticationFailed("timestamp too far from now")
-        return device
+        found = await self._devices.signing_key(device_id)
+        if found is None:
+            raise AuthenticationFailed("unknown device")
+        device, key = found
+        body = await read_body()
+        expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
+        given = signature.strip().lower().encode("utf-8", "replace")
+        if not hmac.compare_digest(expected.encode(), given):
+            raise AuthenticationFailed("bad signature")
+        return device, body
 
     async def receive(self, device: Device, items: Sequence[InboundMessage]) -> None:
         """Store SMS the phone received, owned by the phone's account. A webhook the phone

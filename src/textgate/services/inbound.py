@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from textgate.core.clock import Clock, system_clock
 from textgate.core.conversations import Thread, ThreadItem
 from textgate.core.inbound import Inbound, InboundMessage, Keywords
+from textgate.core.paging import Page, page_size
 from textgate.errors import NotFound
 from textgate.loops import LoopRegistry, stop_loop
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.conversations import ConversationRepo
 from textgate.storage.inbound import InboundFilter, InboundRepo, Route
 
-__all__ = ["InboundFilter", "InboundReceiver", "InboundRouter", "InboundService"]
+__all__ = ["MAX_PAGE", "InboundFilter", "InboundReceiver", "InboundRouter", "InboundService"]
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,14 @@ class InboundService:
     async def search(
         self, account_id: str, flt: InboundFilter, *, limit: int = 100
     ) -> list[Inbound]:
-        return await self._repo.search(account_id, flt, limit=max(1, min(limit, MAX_PAGE)))
+        return await self._repo.search(account_id, flt, limit=page_size(limit, MAX_PAGE))
+
+    async def page(self, account_id: str, flt: InboundFilter, *, limit: int = 100) -> Page[Inbound]:
+        """Up to ``limit`` messages (at most ``MAX_PAGE``), newest first, and the cursor
+        (``flt.before_id``) of the next page."""
+        size = page_size(limit, MAX_PAGE)
+        rows = await self._repo.search(account_id, flt, limit=size + 1)
+        return Page.cut(rows, size, lambda m: m.id)
 
     async def update(
         self,
@@ -155,9 +163,9 @@ class InboundService:
         await self._repo.delete(account_id, inbound_id)
 
     async def threads(self, account_id: str, *, limit: int = 50) -> list[Thread]:
-        return await self._conversations.threads(account_id, limit=max(1, min(limit, MAX_PAGE)))
+        return await self._conversations.threads(account_id, limit=page_size(limit, MAX_PAGE))
 
     async def thread(self, account_id: str, number: str, *, limit: int = 100) -> list[ThreadItem]:
         return await self._conversations.thread(
-            account_id, number, limit=max(1, min(limit, MAX_PAGE))
+            account_id, number, limit=page_size(limit, MAX_PAGE)
         )

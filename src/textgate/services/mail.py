@@ -6,12 +6,14 @@ from __future__ import annotations
 from textgate.config import MailSettings
 from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.mail import Email, OutboundMail, build, mail_address
+from textgate.core.paging import Page, page_size
 from textgate.errors import InvalidRequest
 from textgate.storage.mail import MailRepo
 
 __all__ = ["MailService"]
 
 MAIL_STATUSES = ("pending", "sent", "dead")
+MAX_PAGE = 1000
 
 
 class MailService:
@@ -42,12 +44,16 @@ class MailService:
         status: str | None = None,
         before_id: str | None = None,
         limit: int = 100,
-    ) -> list[OutboundMail]:
+    ) -> Page[OutboundMail]:
+        """Up to ``limit`` mails (at most ``MAX_PAGE``), newest first, and the ``before_id``
+        of the next page."""
         if status is not None and status not in MAIL_STATUSES:
             raise InvalidRequest(f"status: one of {', '.join(MAIL_STATUSES)}")
-        return await self._repo.of_account(
-            account_id, status=status, before_id=before_id, limit=limit
+        size = page_size(limit, MAX_PAGE)
+        rows = await self._repo.of_account(
+            account_id, status=status, before_id=before_id, limit=size + 1
         )
+        return Page.cut(rows, size, lambda m: m.id)
 
     async def get(self, account_id: str | None, mail_id: str) -> OutboundMail:
         return await self._repo.get(account_id, mail_id)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from textgate.config import WebhookSettings
 from textgate.core.mail import mail_address
+from textgate.core.paging import Page, page_size
 from textgate.core.webhook_formats import TEXTGATE, WebhookFormats
 from textgate.core.webhooks import EVENT_TYPES, MAILTO, Webhook, WebhookDelivery
 from textgate.errors import InvalidRequest
@@ -27,6 +28,7 @@ from textgate.storage.webhooks import ACCOUNT_SCOPE, MESSAGE_SCOPE, WebhookRepo
 __all__ = ["Checked", "TargetChecker", "WebhookService"]
 
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
+MAX_PAGE = 1000
 SCOPES = (ACCOUNT_SCOPE, MESSAGE_SCOPE)
 CALLBACK_EVENTS = ("message.*",)
 """What a submit's ``callback_url`` hears: every status change of its messages."""
@@ -185,12 +187,16 @@ class WebhookService:
         status: str | None = None,
         before_id: str | None = None,
         limit: int = 100,
-    ) -> list[WebhookDelivery]:
+    ) -> Page[WebhookDelivery]:
+        """Up to ``limit`` deliveries (at most ``MAX_PAGE``), newest first, and the
+        ``before_id`` of the next page."""
         if status is not None and status not in DELIVERY_STATUSES:
             raise InvalidRequest(f"status: one of {', '.join(DELIVERY_STATUSES)}")
-        return await self._repo.deliveries(
-            account_id, webhook_id, status=status, before_id=before_id, limit=limit
+        size = page_size(limit, MAX_PAGE)
+        rows = await self._repo.deliveries(
+            account_id, webhook_id, status=status, before_id=before_id, limit=size + 1
         )
+        return Page.cut(rows, size, lambda d: d.id)
 
     async def retry(self, account_id: str, delivery_id: str) -> WebhookDelivery:
         return await self._repo.retry(account_id, delivery_id)

@@ -8,6 +8,7 @@ thanks to WAL. On PostgreSQL writes run concurrently and row locks do the rest.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,7 +26,7 @@ from textgate.storage.writelock import WriteTurn
 
 T = TypeVar("T")
 
-__all__ = ["Database", "map_storage_errors", "unavailable"]
+__all__ = ["Database", "hide_driver_arguments", "map_storage_errors", "unavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,10 @@ class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Statement parameters carry what clients send (texts, sealed secrets, hashes):
+        # they never go into a log, whatever the log level.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+        hide_driver_arguments()
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         else:
@@ -189,3 +193,40 @@ def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         sqlite_pragmas(dbapi_conn, synchronous)
+
+
+# Loggers that put statement arguments or result rows into their records: aiosqlite logs
+# every call it runs in its thread at DEBUG, as the bound call with its arguments (the SQL
+# and its parameters); SQLAlchemy's engine logger, once someone turns it to DEBUG, logs every
+# result row (``hide_parameters`` covers only the parameters).
+_DRIVER_LOGGERS = ("aiosqlite", "sqlalchemy.engine.Engine")
+
+
+class _WithoutArguments(logging.Filter):
+    """Keeps a driver's record but hides what its arguments carry: a bound call becomes the
+    called function's name, an exception its class, anything but a plain scalar a
+    placeholder. The record still says what ran, not with what."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_described(a) for a in record.args)
+        elif record.args:
+            record.args = {k: _described(v) for k, v in record.args.items()}
+        return True
+
+
+def _described(value: object) -> object:
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, functools.partial):
+        func = value.func
+        return f"{getattr(func, '__qualname__', type(func).__name__)}(...)"
+    return f"<{type(value).__name__}>"
+
+
+def hide_driver_arguments() -> None:
+    """Install the filter on the drivers' loggers (once per process; idempotent)."""
+    for name in _DRIVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _WithoutArguments) for f in logger.filters):
+            logger.addFilter(_WithoutArguments())

@@ -1,4 +1,5 @@
-"""Registered phones: their credentials (as digests), SIM cards, labels and last-seen times."""
+"""Registered phones: their credentials (as digests; the signing key, which must be read
+back, sealed by ``storage.secrets``), SIM cards, labels and last-seen times."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.devices import Device, SimCard
 from textgate.errors import NotFound
 from textgate.storage.db import Database
+from textgate.storage.secrets import SecretBox
 from textgate.storage.txn import Query, Rows, Txn
 
 __all__ = ["DeviceRepo", "NewDevice", "StoredLogin", "decode_sims", "encode_sims"]
@@ -96,12 +98,14 @@ def to_device(row: Any) -> Device:
 
 
 class DeviceRepo:
-    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
+    def __init__(self, db: Database, box: SecretBox, clock: Clock = system_clock) -> None:
         self._db = db
+        self._box = box
         self._clock = clock
 
     async def add(self, new: NewDevice) -> Device:
         now = self._clock()
+        signing_key = self._box.seal(new.signing_key)
 
         def txn() -> Txn[Device]:
             yield Query(
@@ -117,7 +121,7 @@ class DeviceRepo:
                     new.password_hash,
                     new.push_token,
                     encode_sims(new.sim_cards),
-                    new.signing_key,
+                    signing_key,
                     now,
                     now,
                     now,
@@ -189,7 +193,8 @@ class DeviceRepo:
             device = yield from _one("d.id = ?", (device_id,))
             return None if device is None else (device, rows[0]["signing_key"])
 
-        return await self._db.txn(txn)
+        found = await self._db.txn(txn)
+        return None if found is None else (found[0], self._box.open(found[1]))
 
     async def update_from_phone(
         self, device_id: str, *, push_token: str | None, sim_cards: Sequence[SimCard] | None

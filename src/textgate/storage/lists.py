@@ -13,6 +13,7 @@ from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.lists import Console, ConsoleStatus, MailingList, Template, TemplateKind
 from textgate.errors import Conflict, NotFound
 from textgate.storage.db import Database
+from textgate.storage.secrets import SecretBox
 from textgate.storage.tables import (
     accounts,
     mailup_consoles,
@@ -27,13 +28,13 @@ __all__ = ["ListRepo"]
 FIRST_CONSOLE = 10001
 
 
-def _list(r: Any) -> MailingList:
+def _list(r: Any, box: SecretBox) -> MailingList:
     return MailingList(
         account_id=r.account_id,
         list_id=r.list_id,
         guid=r.guid,
         name=r.name,
-        secret=r.secret,
+        secret=box.open_optional(r.secret),
         default_prefix=r.default_prefix,
         sms_sender=r.sms_sender,
         created_at=from_ms(r.created_at),
@@ -54,8 +55,11 @@ def _template(r: Any) -> Template:
 
 
 class ListRepo:
-    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
+    """``box`` seals ListSecrets: the API shows them back, so they cannot be hashed."""
+
+    def __init__(self, db: Database, box: SecretBox, clock: Clock = system_clock) -> None:
         self._db = db
+        self._box = box
         self._clock = clock
 
     # -- consoles ------------------------------------------------------------------------
@@ -168,7 +172,7 @@ class ListRepo:
                     )
                 )
             ).first()
-        return None if row is None else _list(row)
+        return None if row is None else _list(row, self._box)
 
     async def get_list(self, account_id: str, list_id: int) -> MailingList:
         found = await self.find_list(account_id, list_id)
@@ -183,7 +187,7 @@ class ListRepo:
                 .where(mailup_lists.c.account_id == account_id)
                 .order_by(mailup_lists.c.list_id)
             )
-            return [_list(r) for r in rows]
+            return [_list(r, self._box) for r in rows]
 
     async def update_list(self, account_id: str, list_id: int, **values: Any) -> MailingList:
         async with self._db.write() as conn:
@@ -206,7 +210,8 @@ class ListRepo:
         if secret is not None and not replace:
             where.append(mailup_lists.c.secret.is_(None))
         async with self._db.write() as conn:
-            await conn.execute(update(mailup_lists).where(and_(*where)).values(secret=secret))
+            sealed = None if secret is None else self._box.seal(secret)
+            await conn.execute(update(mailup_lists).where(and_(*where)).values(secret=sealed))
         return (await self.get_list(account_id, list_id)).secret
 
     # -- opt-outs ------------------------------------------------------------------------

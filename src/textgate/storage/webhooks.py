@@ -73,9 +73,7 @@ def _delivery(r: Any) -> WebhookDelivery:
 
 
 class WebhookRepo:
-    def __init__(
-        self, db: Database, clock: Clock = system_clock, box: SecretBox | None = None
-    ) -> None:
+    def __init__(self, db: Database, box: SecretBox, clock: Clock = system_clock) -> None:
         self._db = db
         self._clock = clock
         self._ids = IdGenerator()
@@ -115,10 +113,10 @@ class WebhookRepo:
         )
 
     def _seal(self, secret: str) -> str:
-        return secret if self._box is None else self._box.seal(secret)
+        return self._box.seal(secret)
 
     def _open(self, stored: str) -> str:
-        return stored if self._box is None else self._box.open(stored)
+        return self._box.open(stored)
 
     async def of_account(self, account_id: str, scope: str | None = None) -> list[Webhook]:
         sql = f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE account_id = ?"  # noqa: S608

@@ -19,12 +19,14 @@ from textgate.errors import (
     InvalidRequest,
     NotFound,
     RateLimited,
+    RequestTooLarge,
     StorageUnavailable,
 )
 
 __all__ = ["render_error"]
 
 _STATUS: tuple[tuple[type[GatewayError], int], ...] = (
+    (RequestTooLarge, 413),
     (InvalidRequest, 400),
     (AuthenticationFailed, 401),
     (Forbidden, 403),

@@ -44,6 +44,9 @@ SMS_RECEIVED = "sms:received"
 _PATCH_ITEMS = TypeAdapter(list[PatchItemIn])
 MAX_BODY_BYTES = 1024 * 1024
 """Far above what a phone sends (state reports, one received SMS per webhook)."""
+MAX_WEBHOOK_BYTES = 64 * 1024
+"""A signed webhook carries one received SMS (a few hundred bytes); anyone may post one, so
+what is read before its signature is checked stays small."""
 
 
 async def device_service(request: Request) -> DeviceService:
@@ -215,9 +218,14 @@ def build_router(settings: DeviceApiSettings) -> APIRouter:
         x_timestamp: Annotated[str | None, Header()] = None,
         x_signature: Annotated[str | None, Header()] = None,
     ) -> Response:
-        """A webhook from the phone, signed with the key it got from GET /settings."""
-        raw = await read_body(request, MAX_BODY_BYTES)
-        device = await devices.check_signature(device_id, raw, x_timestamp, x_signature)
+        """A webhook from the phone, signed with the key it got from GET /settings. The body
+        is read only once the headers and the device check out, and only so far."""
+        device, raw = await devices.check_signature(
+            device_id,
+            lambda: read_body(request, MAX_WEBHOOK_BYTES),
+            x_timestamp,
+            x_signature,
+        )
         try:
             hook = ReceivedIn.model_validate_json(raw)
             if hook.event != SMS_RECEIVED:

@@ -29,11 +29,8 @@ async def list_emails(
     before: Annotated[str | None, Query(max_length=26)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EmailList:
-    found = await services.mail.of_account(account.id, status=status, before_id=before, limit=limit)
-    return EmailList(
-        data=[EmailOut.of(m) for m in found],
-        next_before=found[-1].id if len(found) == limit else None,
-    )
+    page = await services.mail.of_account(account.id, status=status, before_id=before, limit=limit)
+    return EmailList(data=[EmailOut.of(m) for m in page.items], next_before=page.next_cursor)
 
 
 @router.get("/{mail_id}", response_model=EmailOut)

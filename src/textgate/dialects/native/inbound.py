@@ -59,12 +59,8 @@ async def list_inbound(
         unread=unread,
         before_id=cursor,
     )
-    page = await services.inbound.search(account.id, flt, limit=limit + 1)
-    more = len(page) > limit
-    page = page[:limit]
-    return InboundList(
-        data=[InboundOut.of(m) for m in page], next_cursor=page[-1].id if more and page else None
-    )
+    page = await services.inbound.page(account.id, flt, limit=limit)
+    return InboundList(data=[InboundOut.of(m) for m in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/inbound/{inbound_id}", response_model=InboundOut, response_model_by_alias=True)

@@ -167,12 +167,8 @@ async def list_messages(
         until_ms=None if until is None else to_ms(until),
         before_id=cursor,
     )
-    page = await services.messages.search(account.id, flt, limit=limit + 1)
-    more = len(page) > limit
-    page = page[:limit]
-    return MessageList(
-        data=[MessageOut.of(m) for m in page], next_cursor=page[-1].id if more and page else None
-    )
+    page = await services.messages.page(account.id, flt, limit=limit)
+    return MessageList(data=[MessageOut.of(m) for m in page.items], next_cursor=page.next_cursor)
 
 
 @router.delete("/messages/{message_id}", response_model=CancelOut)

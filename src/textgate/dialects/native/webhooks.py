@@ -76,12 +76,11 @@ async def list_deliveries(
     before: Annotated[str | None, Query(max_length=26)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeliveryList:
-    found = await services.webhooks.deliveries(
+    page = await services.webhooks.deliveries(
         account.id, webhook_id, status=status, before_id=before, limit=limit
     )
     return DeliveryList(
-        data=[DeliveryOut.model_validate(d) for d in found],
-        next_before=found[-1].id if len(found) == limit else None,
+        data=[DeliveryOut.model_validate(d) for d in page.items], next_before=page.next_cursor
     )
 
 

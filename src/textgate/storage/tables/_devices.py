@@ -11,7 +11,8 @@ __all__ = ["device_messages", "devices", "message_devices"]
 # Android phones running the SMSGate app, registered against the device API. Only SHA-256
 # digests of device tokens are kept; the password (shown once, at registration) is a salted
 # scrypt string (core.passwords). ``signing_key`` checks the phone's signed webhooks, so it
-# must be readable here. ``sim_cards`` is the app's JSON list as last reported.
+# must be read back: it is sealed (storage.secrets). ``sim_cards`` is the app's JSON list as
+# last reported.
 devices = Table(
     "devices",
     metadata,
@@ -25,7 +26,7 @@ devices = Table(
     Column("password_hash", String(255), nullable=False),
     Column("push_token", String(256)),
     Column("sim_cards", Text),
-    Column("signing_key", String(64), nullable=False),
+    Column("signing_key", Text, nullable=False),
     Column("created_at", Ms, nullable=False),
     Column("updated_at", Ms, nullable=False),
     Column("last_seen_at", Ms, nullable=False),

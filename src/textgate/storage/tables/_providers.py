@@ -50,8 +50,9 @@ mailup_consoles = Table(
     Index("ux_mailup_consoles_console_id", "console_id", unique=True),
 )
 
-# An account's numbered lists. ``secret`` is the ListSecret: kept in clear because the seed's
-# ``GET .../listsecret`` shows it back; NULL while none is set (transactional SMS disabled).
+# An account's numbered lists. ``secret`` is the ListSecret, sealed (storage.secrets) rather
+# than hashed because the seed's ``GET .../listsecret`` shows it back; NULL while none is set
+# (transactional SMS disabled).
 mailup_lists = Table(
     "mailup_lists",
     metadata,
@@ -59,7 +60,7 @@ mailup_lists = Table(
     Column("list_id", Integer, primary_key=True),
     Column("guid", String(36), nullable=False),
     Column("name", String(100), nullable=False),
-    Column("secret", String(36)),
+    Column("secret", Text),
     # Country calling code put before numbers sent without one ("39"); NULL: none.
     Column("default_prefix", String(4)),
     Column("sms_sender", String(11)),

@@ -112,7 +112,7 @@ TOML_CASES = {
     "typo in a section": (
         "[http]\nprot = 9000\n",
         "error: http.prot is not a setting (in {path}); did you mean port? "
-        "([http] has: host, port)",
+        "([http] has: host, max_body_bytes, port)",
     ),
     "typo at the top": (
         "databse_url = 'sqlite+aiosqlite:///x.db'\n",

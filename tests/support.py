@@ -15,6 +15,7 @@ import uvicorn
 
 from textgate.app import create_app
 from textgate.config import Settings
+from textgate.core.clock import Clock, system_clock
 from textgate.runtime import Gateway
 from textgate.services.webhooks import TargetChecker
 
@@ -78,6 +79,21 @@ def database_url(tmp_path: Path) -> str:
     return postgres_url() or f"sqlite+aiosqlite:///{tmp_path / 'textgate.db'}"
 
 
+class ShiftedClock:
+    """The system clock, moved forward on demand: a test lets the gateway's time pass (an
+    idle timeout, a window) without waiting for it. Only ever forward, so every timestamp the
+    gateway writes still grows."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def __call__(self) -> int:
+        return system_clock() + self.offset_ms
+
+    def advance(self, seconds: float) -> None:
+        self.offset_ms += int(seconds * 1000)
+
+
 @dataclass
 class Running:
     gateway: Gateway
@@ -87,7 +103,10 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    settings: Settings, *, target_checker: TargetChecker | None = None
+    settings: Settings,
+    *,
+    target_checker: TargetChecker | None = None,
+    clock: Clock = system_clock,
 ) -> AsyncIterator[Running]:
     """Start the real HTTP server (uvicorn, httptools) on a free loopback port."""
     # Bound before the lifespan runs: a port picked and released here could otherwise be
@@ -96,7 +115,7 @@ async def running_gateway(
     listener.bind(("127.0.0.1", 0))
     port = int(listener.getsockname()[1])
     settings = settings.model_copy(update={"http": settings.http.model_copy(update={"port": port})})
-    gateway = Gateway(settings, target_checker=target_checker)
+    gateway = Gateway(settings, target_checker=target_checker, clock=clock)
     app = create_app(settings, gateway=gateway)
     config = uvicorn.Config(
         app,

@@ -122,7 +122,7 @@ class World:
 
 
 async def _mails(world: World, count: int) -> list[EmailMessage]:
-    await until(lambda: len(world.relay.received) >= count, timeout=20)
+    await until(lambda: len(world.relay.received) >= count)
     return [r.message for r in world.relay.received]
 
 

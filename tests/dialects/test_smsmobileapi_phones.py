@@ -15,8 +15,8 @@ import httpx
 
 from tests.android import conftest as phones
 from tests.android.conftest import Account, PhoneFactory, wait_status
-from tests.support import HTTP_TIMEOUT, WAIT, Running, running_gateway
-from tests.webhooks.receiver import running_receiver, until
+from tests.support import HTTP_TIMEOUT, WAIT, Running, running_gateway, until
+from tests.webhooks.receiver import running_receiver
 from textgate.config import Settings, WebhookSettings
 from textgate.core.webhook_formats import TEXTGATE
 from textgate.core.webhooks import INBOUND_RECEIVED
@@ -338,7 +338,7 @@ FAST_HOOKS = WebhookSettings(
     retry_base_seconds=0.05,
     retry_max_seconds=0.3,
     settle_seconds=0.05,
-    timeout_seconds=5,
+    timeout_seconds=HTTP_TIMEOUT,
 )
 
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support import free_port
+from tests.support import free_port, until
 from tests.system.procs import (
     Processes,
     create_account,
@@ -29,7 +29,7 @@ from tests.system.procs import (
     wait_healthy,
     wait_until_final,
 )
-from tests.webhooks.receiver import running_receiver, until
+from tests.webhooks.receiver import running_receiver
 from textgate.core.webhooks import verify
 
 pytestmark = pytest.mark.slow

@@ -67,10 +67,14 @@ def phone(running: Running, account: Account) -> PhoneFactory:
     """Start an emulated phone: registered, synced and listening to its event stream."""
 
     @contextlib.asynccontextmanager
-    async def start(listen: bool = True, **config: Any) -> AsyncIterator[PhoneEmulator]:
+    async def start(
+        listen: bool = True, on_line: Callable[[str], None] | None = None, **config: Any
+    ) -> AsyncIterator[PhoneEmulator]:
         config.setdefault("private_token", account.key)
         config.setdefault("timeout_seconds", HTTP_TIMEOUT)
-        emulator = PhoneEmulator(PhoneConfig(base_url=running.base_url + PREFIX, **config))
+        emulator = PhoneEmulator(
+            PhoneConfig(base_url=running.base_url + PREFIX, **config), on_line=on_line
+        )
         stop = asyncio.Event()
         task: asyncio.Task[None] | None = None
         try:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +15,53 @@ import uvicorn
 
 from textgate.app import create_app
 from textgate.config import Settings
+from textgate.core.clock import Clock, system_clock
 from textgate.runtime import Gateway
 from textgate.services.webhooks import TargetChecker
 
 PG_ENV = "TEXTGATE_TEST_DATABASE_URL"
+
+# The suite runs on a busy 2-core machine with another run of itself beside it: a request or
+# a wait that takes 0.1 s on an idle machine can take many seconds there. Waits for something
+# that must eventually happen get a deadline generous enough never to be the reason a test
+# fails; a healthy run meets them in a small fraction of it.
+HTTP_TIMEOUT = 60.0
+"""Timeout of the test suite's HTTP clients."""
+WAIT = 60.0
+"""Deadline, in seconds, of a wait for something that should eventually happen."""
+
+
+async def until(
+    check: Callable[[], Awaitable[bool] | bool],
+    what: str = "the condition",
+    *,
+    timeout: float = WAIT,
+    interval: float = 0.02,
+) -> None:
+    """Poll ``check`` (plain or async) until it holds; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def server_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    """Wait until ``server`` (served by ``task``) listens; raise what ended it early."""
+
+    def started() -> bool:
+        if task.done():
+            task.result()
+            raise AssertionError("the server stopped before it started")
+        return bool(server.started)
+
+    await until(started, "the server to start", interval=0.01)
 
 
 def free_port() -> int:
@@ -36,6 +79,21 @@ def database_url(tmp_path: Path) -> str:
     return postgres_url() or f"sqlite+aiosqlite:///{tmp_path / 'textgate.db'}"
 
 
+class ShiftedClock:
+    """The system clock, moved forward on demand: a test lets the gateway's time pass (an
+    idle timeout, a window) without waiting for it. Only ever forward, so every timestamp the
+    gateway writes still grows."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def __call__(self) -> int:
+        return system_clock() + self.offset_ms
+
+    def advance(self, seconds: float) -> None:
+        self.offset_ms += int(seconds * 1000)
+
+
 @dataclass
 class Running:
     gateway: Gateway
@@ -45,7 +103,10 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    settings: Settings, *, target_checker: TargetChecker | None = None
+    settings: Settings,
+    *,
+    target_checker: TargetChecker | None = None,
+    clock: Clock = system_clock,
 ) -> AsyncIterator[Running]:
     """Start the real HTTP server (uvicorn, httptools) on a free loopback port."""
     # Bound before the lifespan runs: a port picked and released here could otherwise be
@@ -54,7 +115,7 @@ async def running_gateway(
     listener.bind(("127.0.0.1", 0))
     port = int(listener.getsockname()[1])
     settings = settings.model_copy(update={"http": settings.http.model_copy(update={"port": port})})
-    gateway = Gateway(settings, target_checker=target_checker)
+    gateway = Gateway(settings, target_checker=target_checker, clock=clock)
     app = create_app(settings, gateway=gateway)
     config = uvicorn.Config(
         app,
@@ -68,15 +129,10 @@ async def running_gateway(
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     task.add_done_callback(lambda _: listener.close())  # also when the lifespan failed
-    for _ in range(500):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        await server_started(server, task)
+        async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT) as client:
             yield Running(gateway, base, client)
     finally:
         server.should_exit = True

@@ -4,6 +4,7 @@ user runs it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pty
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.support import free_port
+from tests.support import HTTP_TIMEOUT, free_port, until
 from textgate.cli import app
 from textgate.config import Settings
 from textgate.core.message import Message
@@ -243,13 +244,17 @@ async def test_serve_as_a_new_user(env: dict[str, str], tmp_path: Path) -> None:
         assert line.startswith(b"TEXTGATE_DEMO_API_KEY="), line
         key = line.decode().strip().split("=", 1)[1]
         headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT
+        ) as client:
+
+            async def healthy() -> bool:
+                assert proc.returncode is None, "serve exited"
+                with contextlib.suppress(httpx.TransportError):
+                    return (await client.get("/healthz")).status_code == 200
+                return False
+
+            await until(healthy, "serve to listen")
             r = await client.post(
                 "/v1/messages",
                 headers=headers,
@@ -257,11 +262,14 @@ async def test_serve_as_a_new_user(env: dict[str, str], tmp_path: Path) -> None:
             )
             assert r.status_code == 202, r.text
             mid = r.json()["messages"][0]["id"]
-            for _ in range(100):
+            detail: dict[str, Any] = {}
+
+            async def delivered() -> bool:
+                nonlocal detail
                 detail = (await client.get(f"/v1/messages/{mid}", headers=headers)).json()
-                if detail["status"] == "delivered":
-                    break
-                await asyncio.sleep(0.1)
+                return bool(detail["status"] == "delivered")
+
+            await until(delivered, "the message to be delivered")
             assert [e["status"] for e in detail["history"]] == [
                 "queued",
                 "sending",
@@ -294,17 +302,17 @@ async def test_a_plain_serve_makes_no_demo_account_and_prints_no_credentials(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            deadline = asyncio.get_running_loop().time() + 120
-            while True:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT
+        ) as client:
+
+            async def healthy() -> bool:
                 assert proc.returncode is None, "serve exited"
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert asyncio.get_running_loop().time() < deadline, "serve never listened"
-                await asyncio.sleep(0.1)
+                with contextlib.suppress(httpx.TransportError):
+                    return (await client.get("/healthz")).status_code == 200
+                return False
+
+            await until(healthy, "serve to listen", timeout=120)
     finally:
         proc.terminate()
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)

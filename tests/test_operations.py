@@ -24,7 +24,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support import Running, free_port, postgres_url, running_gateway
+from tests.support import (
+    HTTP_TIMEOUT,
+    WAIT,
+    Running,
+    free_port,
+    postgres_url,
+    running_gateway,
+    server_started,
+    until,
+)
 from tests.system.procs import Processes, create_account, gateway_env, run_cli, wait_healthy
 from textgate.app import create_app
 from textgate.config import ConnectorSettings, Settings
@@ -45,15 +54,6 @@ def _samples(body: str) -> Samples:
         for family in text_string_to_metric_families(body)
         for s in family.samples
     }
-
-
-async def _until(check: Any, what: str, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 # --- readiness: migrations ----------------------------------------------------------------
@@ -105,14 +105,11 @@ async def _serving(settings: Settings, gateway: Gateway) -> AsyncIterator[httpx.
     task = asyncio.create_task(server.serve(sockets=[listener]))
     task.add_done_callback(lambda _: listener.close())
 
-    async def started() -> bool:
-        if task.done():
-            task.result()
-        return server.started
-
-    await _until(started, "the server to start")
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        await server_started(server, task)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT
+        ) as client:
             yield client
     finally:
         server.should_exit = True
@@ -219,7 +216,7 @@ async def test_readyz_needs_a_link_up_on_every_required_connector(
                 body = (await gw.client.get("/readyz")).json()
                 return bool(body["connectors"]["carrier"] is True)
 
-            await _until(carrier_bound, "the carrier's bind")
+            await until(carrier_bound, "the carrier's bind")
             r = await gw.client.get("/readyz")
             body = r.json()
             assert body["connectors"] == {"backup": False, "carrier": True}
@@ -263,7 +260,7 @@ async def test_metrics_count_submits_and_link_results(settings: Settings) -> Non
             in_doubt_grace_seconds=0,
         )
         async with running_gateway(settings.model_copy(update={"connectors": [carrier]})) as gw:
-            await _until(lambda: _ready(gw), "the carrier's bind")
+            await until(lambda: _ready(gw), "the carrier's bind")
             accounts = gw.gateway.services.accounts
             account = await accounts.create("acme")
             auth = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
@@ -291,7 +288,7 @@ async def test_metrics_count_submits_and_link_results(settings: Settings) -> Non
                 found = {mid: await _status(gw.client, auth, mid) for mid in expected}
                 return found == expected
 
-            await _until(all_final, f"statuses {expected}")
+            await until(all_final, f"statuses {expected}")
             samples = _samples((await gw.client.get("/metrics")).text)
 
     def count(name: str, **labels: str) -> float:
@@ -341,12 +338,12 @@ async def test_sigterm_stops_serve_at_once_with_a_phone_connected(
             stop = asyncio.Event()
             listening = asyncio.create_task(phone.listen(stop))
             try:
-                await asyncio.wait_for(phone.subscribed.wait(), 30)
+                await asyncio.wait_for(phone.subscribed.wait(), WAIT)
                 started = loop.time()
                 status = await server.stop(timeout=DRAIN_SECONDS + 15)
                 took = loop.time() - started
                 # The server ended the stream (it did not wait for the phone to hang up).
-                await _until(_not_subscribed(phone), "the phone's stream to end")
+                await until(_not_subscribed(phone), "the phone's stream to end")
             finally:
                 stop.set()
                 await listening
@@ -400,7 +397,7 @@ async def test_serve_logs_in_the_one_format_chosen(
             stderr=stderr,
         )
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT) as client:
 
             async def answering() -> bool:
                 assert process.returncode is None, stderr_path.read_text()
@@ -408,7 +405,7 @@ async def test_serve_logs_in_the_one_format_chosen(
                     return (await client.get("/readyz")).status_code == 503
                 return False
 
-            await _until(answering, "the server to answer")
+            await until(answering, "the server to answer")
             await client.get("/no/such/page")
             await client.post("/v1/messages", json={"to": "+33612345678", "text": "no key"})
         os.kill(process.pid, signal.SIGTERM)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
-from tests.support import Running
+from tests.support import Running, until
 
 
 async def test_message_reaches_delivered(gateway: Running, auth: dict[str, str]) -> None:
@@ -11,9 +11,12 @@ async def test_message_reaches_delivered(gateway: Running, auth: dict[str, str])
     )
     assert r.status_code == 202, r.text
     mid = r.json()["messages"][0]["id"]
-    for _ in range(100):
+    detail: dict[str, Any] = {}
+
+    async def delivered() -> bool:
+        nonlocal detail
         detail = (await gateway.client.get(f"/v1/messages/{mid}", headers=auth)).json()
-        if detail["status"] == "delivered":
-            break
-        await asyncio.sleep(0.05)
+        return bool(detail["status"] == "delivered")
+
+    await until(delivered, "the message to be delivered")
     assert [e["status"] for e in detail["history"]] == ["queued", "sending", "sent", "delivered"]

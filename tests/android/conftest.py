@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Running, running_gateway
+from tests.support import HTTP_TIMEOUT, WAIT, Running, running_gateway
 from textgate.config import AndroidSettings, ConnectorSettings, Settings
 from textgate.phone.emulator import PhoneConfig, PhoneEmulator
 
@@ -67,9 +67,14 @@ def phone(running: Running, account: Account) -> PhoneFactory:
     """Start an emulated phone: registered, synced and listening to its event stream."""
 
     @contextlib.asynccontextmanager
-    async def start(listen: bool = True, **config: Any) -> AsyncIterator[PhoneEmulator]:
+    async def start(
+        listen: bool = True, on_line: Callable[[str], None] | None = None, **config: Any
+    ) -> AsyncIterator[PhoneEmulator]:
         config.setdefault("private_token", account.key)
-        emulator = PhoneEmulator(PhoneConfig(base_url=running.base_url + PREFIX, **config))
+        config.setdefault("timeout_seconds", HTTP_TIMEOUT)
+        emulator = PhoneEmulator(
+            PhoneConfig(base_url=running.base_url + PREFIX, **config), on_line=on_line
+        )
         stop = asyncio.Event()
         task: asyncio.Task[None] | None = None
         try:
@@ -77,7 +82,7 @@ def phone(running: Running, account: Account) -> PhoneFactory:
             await emulator.sync()
             if listen:
                 task = asyncio.create_task(emulator.listen(stop))
-                await asyncio.wait_for(emulator.subscribed.wait(), 5)
+                await asyncio.wait_for(emulator.subscribed.wait(), WAIT)
             yield emulator
         finally:
             stop.set()
@@ -89,7 +94,7 @@ def phone(running: Running, account: Account) -> PhoneFactory:
 
 
 async def send(running: Running, account: Account, to: str, **fields: Any) -> str:
-    async with httpx.AsyncClient(base_url=running.base_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as client:
         r = await client.post(
             "/v1/messages", json={"to": to, "text": "hello", **fields}, headers=account.auth
         )
@@ -98,7 +103,7 @@ async def send(running: Running, account: Account, to: str, **fields: Any) -> st
 
 
 async def status_of(running: Running, account: Account, message_id: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=running.base_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as client:
         r = await client.get(f"/v1/messages/{message_id}", headers=account.auth)
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
@@ -106,12 +111,19 @@ async def status_of(running: Running, account: Account, message_id: str) -> dict
 
 
 async def wait_status(
-    running: Running, account: Account, message_id: str, wanted: str, within: float = 30.0
+    running: Running,
+    account: Account,
+    message_id: str,
+    wanted: str,
+    within: float = WAIT,
+    *,
+    error: str | None = None,
 ) -> dict[str, Any]:
+    """The message once its status is ``wanted`` (and its error code ``error``, if given)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         body = await status_of(running, account, message_id)
-        if body["status"] == wanted:
+        if body["status"] == wanted and error in (None, body["error_code"]):
             return body
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{message_id} is {body['status']}, not {wanted}: {body}")

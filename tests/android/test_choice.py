@@ -20,13 +20,14 @@ from tests.android.conftest import (
     send,
     wait_status,
 )
-from tests.support import Running, running_gateway
+from tests.support import HTTP_TIMEOUT, WAIT, Running, ShiftedClock, running_gateway
 from textgate.config import Settings
+from textgate.core.clock import Clock, system_clock
 from textgate.phone.emulator import PhoneConfig, PhoneEmulator
 
 
 async def label(running: Running, account: Account, device_id: str, **fields: Any) -> None:
-    async with httpx.AsyncClient(base_url=running.base_url) as c:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
         r = await c.patch(f"/v1/devices/{device_id}", json=fields, headers=account.auth)
     assert r.status_code == 200, r.text
 
@@ -62,24 +63,31 @@ async def test_the_least_busy_phone_takes_the_next_message(
     async with phone(name="A", outcome="hold") as a, phone(name="B", outcome="hold") as b:
         for n in range(4):
             await send(running, account, f"+3361234567{n}")
-        await a.wait_for(lambda: len(a.messages) == 2)
-        await b.wait_for(lambda: len(b.messages) == 2)
-        async with httpx.AsyncClient(base_url=running.base_url) as c:
+        await a.wait_for(lambda: len(a.messages) == 2, WAIT)
+        await b.wait_for(lambda: len(b.messages) == 2, WAIT)
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
             listed = (await c.get("/v1/devices", headers=account.auth)).json()["data"]
         assert sorted(d["pending"] for d in listed) == [2, 2]
         assert all(d["connected"] for d in listed)
 
 
 @contextlib.asynccontextmanager
-async def gateway(settings: Settings, **options: Any) -> AsyncIterator[Running]:
-    async with running_gateway(phone_settings(settings, **options)) as running:
+async def gateway(
+    settings: Settings, *, clock: Clock = system_clock, **options: Any
+) -> AsyncIterator[Running]:
+    async with running_gateway(phone_settings(settings, **options), clock=clock) as running:
         yield running
 
 
 async def _quiet_phone(running: Running, account: Account, name: str) -> PhoneEmulator:
     """A phone that registers and then says nothing more (it went offline)."""
     p = PhoneEmulator(
-        PhoneConfig(base_url=running.base_url + PREFIX, private_token=account.key, name=name)
+        PhoneConfig(
+            base_url=running.base_url + PREFIX,
+            private_token=account.key,
+            name=name,
+            timeout_seconds=HTTP_TIMEOUT,
+        )
     )
     await p.register()
     return p
@@ -95,7 +103,10 @@ async def test_waiting_messages_of_an_offline_phone_move_to_another(settings: Se
             stop = asyncio.Event()
             async with PhoneEmulator(
                 PhoneConfig(
-                    base_url=running.base_url + PREFIX, private_token=account.key, name="spare"
+                    base_url=running.base_url + PREFIX,
+                    private_token=account.key,
+                    name="spare",
+                    timeout_seconds=HTTP_TIMEOUT,
                 )
             ) as spare:
                 await spare.register()
@@ -103,14 +114,16 @@ async def test_waiting_messages_of_an_offline_phone_move_to_another(settings: Se
                 listening = asyncio.create_task(spare.listen(stop))
                 try:
                     # Once "gone" has not been seen for a second, its message moves.
-                    await wait_status(running, account, first, "delivered", within=30)
+                    await wait_status(running, account, first, "delivered")
                     later = await send(running, account, "+33612345679")
                     await wait_status(running, account, later, "delivered")
                     assert len(spare.messages) == 2
                 finally:
                     stop.set()
                     await listening
-            async with httpx.AsyncClient(base_url=running.base_url + PREFIX) as c:
+            async with httpx.AsyncClient(
+                base_url=running.base_url + PREFIX, timeout=HTTP_TIMEOUT
+            ) as c:
                 token = {"Authorization": f"Bearer {gone.registration.token}"}  # type: ignore[union-attr]
                 assert (await c.get("/message", headers=token)).json() == []
         finally:
@@ -123,7 +136,7 @@ async def test_failover_fail_fails_the_waiting_messages(settings: Settings) -> N
         gone = await _quiet_phone(running, account, "gone")
         try:
             message_id = await send(running, account, "+33612345678")
-            body = await wait_status(running, account, message_id, "failed", within=30)
+            body = await wait_status(running, account, message_id, "failed")
             assert body["error_code"] == "device-offline"
         finally:
             await gone.aclose()
@@ -135,28 +148,31 @@ async def test_messages_expire_on_a_phone_that_never_pulls(settings: Settings) -
         quiet = await _quiet_phone(running, account, "quiet")
         try:
             message_id = await send(running, account, "+33612345678")
-            await wait_status(running, account, message_id, "expired", within=30)
+            await wait_status(running, account, message_id, "expired")
         finally:
             await quiet.aclose()
 
 
 async def test_a_named_device_that_is_offline_gets_nothing(settings: Settings) -> None:
-    async with gateway(settings, offline_after_seconds=1, device="Office") as running:
+    clock = ShiftedClock()
+    async with gateway(settings, clock=clock, offline_after_seconds=30, device="Office") as running:
         account = await make_account(running)
         office = await _quiet_phone(running, account, "Office")
         try:
-            await asyncio.sleep(1.2)
+            clock.advance(31)  # not seen for longer than offline_after_seconds
             message_id = await send(running, account, "+33612345678")
-            await asyncio.sleep(0.5)
-            async with httpx.AsyncClient(base_url=running.base_url) as c:
-                body = (await c.get(f"/v1/messages/{message_id}", headers=account.auth)).json()
-            assert body["status"] in ("queued", "sending")
+            # The dispatcher has looked at it and set it aside, without using an attempt.
+            body = await wait_status(running, account, message_id, "queued", error="waiting")
+            assert body["attempts"] == 0
+            async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
+                listed = (await c.get("/v1/devices", headers=account.auth)).json()["data"]
+            assert [(d["name"], d["pending"]) for d in listed] == [("Office", 0)]
         finally:
             await office.aclose()
 
 
 async def test_the_vendors_messages_alias(running: Running, account: Account) -> None:
-    async with httpx.AsyncClient(base_url=running.base_url + PREFIX) as c:
+    async with httpx.AsyncClient(base_url=running.base_url + PREFIX, timeout=HTTP_TIMEOUT) as c:
         got = (await c.post("/device", json={"name": "x"}, headers=account.auth)).json()
         token = {"Authorization": f"Bearer {got['token']}"}
         assert (await c.get("/messages", headers=token)).json() == []

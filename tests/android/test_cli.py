@@ -12,7 +12,7 @@ import httpx
 from typer.testing import CliRunner
 
 from tests.android.conftest import PREFIX, Account, send, wait_status
-from tests.support import Running
+from tests.support import HTTP_TIMEOUT, WAIT, Running
 from textgate.cli import app
 from textgate.config import Settings
 from textgate.core.devices import SimCard
@@ -22,7 +22,7 @@ from textgate.services.devices import RegistrationAuth
 
 async def _line(proc: asyncio.subprocess.Process, needle: str, seen: list[str]) -> str:
     assert proc.stdout is not None
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(WAIT):
         while True:
             raw = await proc.stdout.readline()
             if not raw:
@@ -55,7 +55,7 @@ async def _phone(
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
     proc.send_signal(signal.SIGTERM)
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(WAIT):
         assert await proc.wait() == 0
 
 
@@ -76,7 +76,7 @@ async def test_textgate_phone_process(running: Running, account: Account, tmp_pa
     # The token is kept in the state file only, never printed.
     saved = json.loads(state.read_text())
     assert saved["id"] == device_id and not any(saved["token"] in line for line in seen)
-    async with httpx.AsyncClient(base_url=running.base_url) as c:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
         inbox = (await c.get("/v1/inbound", headers=account.auth)).json()["data"]
     assert [(m["from"], m["text"]) for m in inbox] == [("+33698765432", "Bonjour")]
     # Started again with its state file, the phone updates its registration (PATCH /device).

@@ -4,7 +4,6 @@ server. Requests are written as the app writes them."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tests.android.conftest import PREFIX, Account, make_account, send
-from tests.support import Running
+from tests.support import HTTP_TIMEOUT, Running, until
 from textgate.core.message import Quality
 from textgate.services.submit import SubmitRequest
 
@@ -33,7 +32,7 @@ APP_BODY = {
 
 
 def client(running: Running) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=running.base_url + PREFIX, timeout=10)
+    return httpx.AsyncClient(base_url=running.base_url + PREFIX, timeout=HTTP_TIMEOUT)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -54,7 +53,7 @@ async def test_registration_with_the_private_token(running: Running, account: Ac
     assert NANOID.match(got["id"]) and NANOID.match(got["token"])
     assert re.fullmatch(r"[A-Z0-9_-]{6}", got["login"])
     assert re.fullmatch(r"[a-z0-9_-]{14}", got["password"])
-    async with httpx.AsyncClient(base_url=running.base_url) as native:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as native:
         [device] = (await native.get("/v1/devices", headers=account.auth)).json()["data"]
     assert device["id"] == got["id"] and device["name"] == "Google/sdk_gphone64"
     assert [s["sim_number"] for s in device["sim_cards"]] == [1, 2]
@@ -95,7 +94,7 @@ async def test_registration_with_basic_login(running: Running, account: Account)
     assert by_device_login.json()["login"] == first["login"]
     assert by_account_login.status_code == 201 and by_account_login.json()["login"] == "acme-user"
     assert wrong.status_code == 401 and garbled.status_code == 401
-    async with httpx.AsyncClient(base_url=running.base_url) as native:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as native:
         listed = (await native.get("/v1/devices", headers=account.auth)).json()["data"]
     assert len(listed) == 3
 
@@ -166,14 +165,18 @@ async def test_pending_messages_in_the_apps_shape(running: Running, settings: An
     )
     message_id = await send(running, account, "+33612345679")
     async with client(running) as c:
-        for _ in range(100):
+        fifo: list[dict[str, Any]] = []
+
+        async def both_pending() -> bool:
+            nonlocal fifo
             r = await c.get("/message", params={"order": "fifo"}, headers=bearer(got["token"]))
-            if len(r.json()) == 2:
-                break
-            await asyncio.sleep(0.02)
+            assert r.status_code == 200, r.text
+            fifo = r.json()
+            return len(fifo) == 2
+
+        await until(both_pending, "both messages on the phone")
         lifo = await c.get("/message", headers=bearer(got["token"]))
-    assert r.status_code == 200
-    first, second = r.json()
+    first, second = fifo
     # Expedited (quality high -> priority 100) comes first whatever the order. Messages
     # carry the connector's default validity (48 h) as validUntil and ttl.
     assert set(first) == {
@@ -210,11 +213,13 @@ async def test_validity_and_sim_from_the_connector_options(settings: Any, tmp_pa
         await send(running, account, "+33612345678")
         async with client(running) as c:
             items: list[dict[str, Any]] = []
-            for _ in range(100):
+
+            async def pending() -> bool:
+                nonlocal items
                 items = (await c.get("/message", headers=bearer(got["token"]))).json()
-                if items:
-                    break
-                await asyncio.sleep(0.02)
+                return bool(items)
+
+            await until(pending, "the message on the phone")
     [item] = items
     assert item["simNumber"] == 2
     assert APP_DATE.match(item["validUntil"])
@@ -222,20 +227,23 @@ async def test_validity_and_sim_from_the_connector_options(settings: Any, tmp_pa
 
 
 async def _native_message(running: Running, account: Account, message_id: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=running.base_url) as native:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as native:
         r = await native.get(f"/v1/messages/{message_id}", headers=account.auth)
     body: dict[str, Any] = r.json()
     return body
 
 
 async def _pulled(running: Running, token: str, count: int = 1) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     async with client(running) as c:
-        for _ in range(200):
-            items: list[dict[str, Any]] = (await c.get("/message", headers=bearer(token))).json()
-            if len(items) >= count:
-                return items
-            await asyncio.sleep(0.02)
-    raise AssertionError("nothing to pull")
+
+        async def pending() -> bool:
+            nonlocal items
+            items = (await c.get("/message", headers=bearer(token))).json()
+            return len(items) >= count
+
+        await until(pending, f"{count} message(s) to pull")
+    return items
 
 
 def _report(item_id: str, number: str, state: str, error: str | None = None) -> list[Any]:
@@ -396,7 +404,7 @@ async def test_received_sms_need_a_good_signature(running: Running, account: Acc
     assert forged.status_code == stale.status_code == unsigned.status_code == 401
     assert garbled.status_code == 401
     assert good.status_code == again.status_code == ignored.status_code == 204
-    async with httpx.AsyncClient(base_url=running.base_url) as native:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as native:
         inbox = (await native.get("/v1/inbound", headers=account.auth)).json()["data"]
     [stored] = inbox
     assert stored["from"] == "+33698765432" and stored["to"] == "+33600000002"

@@ -11,7 +11,7 @@ import httpx
 
 from tests.android.conftest import PREFIX, Account, send, wait_status
 from tests.android.test_device_api import bearer, register
-from tests.support import Running
+from tests.support import HTTP_TIMEOUT, WAIT, Running
 
 
 class Frames:
@@ -19,7 +19,7 @@ class Frames:
         self.response = response
         self.lines = response.aiter_lines()
 
-    async def next(self, within: float = 3.0) -> list[str]:
+    async def next(self, within: float = WAIT) -> list[str]:
         """The lines of the next frame (comments count as frames of their own)."""
         lines: list[str] = []
         async with asyncio.timeout(within):
@@ -33,7 +33,7 @@ class Frames:
                     return lines
         raise AssertionError("stream ended")
 
-    async def event(self, within: float = 3.0, skip: tuple[str, ...] = ()) -> list[str]:
+    async def event(self, within: float = WAIT, skip: tuple[str, ...] = ()) -> list[str]:
         """The next event frame, leaving out comments and the events named in ``skip``."""
         while True:
             frame = await self.next(within)
@@ -44,7 +44,7 @@ class Frames:
 @contextlib.asynccontextmanager
 async def stream(running: Running, token: str) -> AsyncIterator[Frames]:
     async with (
-        httpx.AsyncClient(base_url=running.base_url + PREFIX, timeout=10) as c,
+        httpx.AsyncClient(base_url=running.base_url + PREFIX, timeout=HTTP_TIMEOUT) as c,
         c.stream("GET", "/events", headers=bearer(token)) as r,
     ):
         assert r.status_code == 200
@@ -58,7 +58,7 @@ async def test_keepalive_and_message_enqueued(running: Running, account: Account
     got = await register(running, account)
     async with stream(running, got["token"]) as frames:
         # Keep-alives every android.keepalive_seconds (0.5 s in these tests).
-        assert await frames.next(2.0) == [":keepalive"]
+        assert await frames.next() == [":keepalive"]
         await send(running, account, "+33612345678")
         assert await frames.event() == ["event: MessageEnqueued", "data: {}"]
 
@@ -69,7 +69,7 @@ async def test_refresh_and_cancel_events(running: Running, account: Account) -> 
     await wait_status(running, account, message_id, "sent")
     async with (
         stream(running, got["token"]) as frames,
-        httpx.AsyncClient(base_url=running.base_url) as native,
+        httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as native,
     ):
         r = await native.post(f"/v1/devices/{got['id']}/refresh", headers=account.auth)
         assert r.json() == {"connected": True}
@@ -77,7 +77,7 @@ async def test_refresh_and_cancel_events(running: Running, account: Account) -> 
         waiting = ("MessageEnqueued",)
         assert await frames.event(skip=waiting) == ["event: WebhooksUpdated", "data: {}"]
         assert await frames.event(skip=waiting) == ["event: SettingsUpdated", "data: {}"]
-        async with httpx.AsyncClient(base_url=running.base_url + PREFIX) as c:
+        async with httpx.AsyncClient(base_url=running.base_url + PREFIX, timeout=HTTP_TIMEOUT) as c:
             [item] = (await c.get("/message", headers=bearer(got["token"]))).json()
         r = await native.delete(f"/v1/devices/messages/{message_id}", headers=account.auth)
         assert r.status_code == 202
@@ -94,12 +94,12 @@ async def test_refresh_and_cancel_events(running: Running, account: Account) -> 
 async def test_deleting_a_device_ends_its_stream(running: Running, account: Account) -> None:
     got = await register(running, account)
     async with stream(running, got["token"]) as frames:
-        async with httpx.AsyncClient(base_url=running.base_url) as native:
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as native:
             r = await native.delete(f"/v1/devices/{got['id']}", headers=account.auth)
             assert r.status_code == 204
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(WAIT):
             rest = [line async for line in frames.lines]
         assert all(line.startswith(":") or line == "" for line in rest)
-    async with httpx.AsyncClient(base_url=running.base_url + PREFIX) as c:
+    async with httpx.AsyncClient(base_url=running.base_url + PREFIX, timeout=HTTP_TIMEOUT) as c:
         r = await c.get("/events", headers=bearer(got["token"]))
     assert r.status_code == 401

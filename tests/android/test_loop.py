@@ -4,24 +4,26 @@ stream, pull, state reports, received SMS, device choice, cancellation, re-regis
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 
-from tests.android.conftest import Account, PhoneFactory, send, status_of, wait_status
-from tests.support import Running
+from tests.android.conftest import Account, PhoneFactory, send, wait_status
+from tests.support import HTTP_TIMEOUT, WAIT, Running
 
 
 async def test_a_message_reaches_the_phone_and_is_delivered(
     running: Running, account: Account, phone: PhoneFactory
 ) -> None:
-    async with phone() as p:
-        started = time.monotonic()
+    said: list[str] = []
+    async with phone(on_line=said.append) as p:
         message_id = await send(running, account, "+33612345678")
-        await p.wait_for(lambda: any(m.state == "Delivered" for m in p.messages.values()))
-        # Woken by the event stream, not by polling.
-        assert time.monotonic() - started < 1.0
-        assert "MessageEnqueued" in p.events
+        await p.wait_for(lambda: any(m.state == "Delivered" for m in p.messages.values()), WAIT)
+        # Woken by the event stream: the phone, which pulls only when told or when it
+        # (re)connects, stayed connected and took the message after a MessageEnqueued.
+        assert said.count("connected") == 1, said
+        woken = said.index("event MessageEnqueued")
+        [taken] = [i for i, line in enumerate(said) if line.startswith("message ")]
+        assert woken < taken, said
         body = await wait_status(running, account, message_id, "delivered")
         assert [e["status"] for e in body["history"]][-1] == "delivered"
         [local] = p.messages.values()
@@ -48,7 +50,7 @@ async def test_received_sms_reach_the_inbox_and_conversations(
         # A forged one (wrong key) is refused and stored nowhere.
         forged = await p.post_signed(p.webhooks[0]["url"], b'{"x":1}', key="wrong")
         assert forged == 401
-    async with httpx.AsyncClient(base_url=running.base_url) as c:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
         inbox = (await c.get("/v1/inbound", headers=account.auth)).json()["data"]
         thread = (await c.get("/v1/conversations/+33698765432", headers=account.auth)).json()
     [stored] = inbox
@@ -68,11 +70,11 @@ async def test_cancelling_a_message_held_on_the_phone(
 ) -> None:
     async with phone(outcome="hold") as p:
         message_id = await send(running, account, "+33612345678")
-        await p.wait_for(lambda: len(p.messages) == 1)
-        async with httpx.AsyncClient(base_url=running.base_url) as c:
+        await p.wait_for(lambda: len(p.messages) == 1, WAIT)
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
             r = await c.delete(f"/v1/devices/messages/{message_id}", headers=account.auth)
         assert r.status_code == 202
-        await p.wait_for(lambda: [m.state for m in p.messages.values()] == ["Cancelled"])
+        await p.wait_for(lambda: [m.state for m in p.messages.values()] == ["Cancelled"], WAIT)
         assert "MessageCancelled" in p.events
         await wait_status(running, account, message_id, "cancelled")
 
@@ -83,7 +85,7 @@ async def test_cancelling_before_the_phone_pulled(
     async with phone(listen=False) as p:
         message_id = await send(running, account, "+33612345678")
         await wait_status(running, account, message_id, "sent")
-        async with httpx.AsyncClient(base_url=running.base_url) as c:
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
             r = await c.delete(f"/v1/devices/messages/{message_id}", headers=account.auth)
             assert r.status_code == 202
             # The phone learns of it on its next pull: state Cancelling, unknown locally.
@@ -100,7 +102,7 @@ async def test_a_delivered_message_cannot_be_cancelled(
     async with phone():
         message_id = await send(running, account, "+33612345678")
         await wait_status(running, account, message_id, "delivered")
-        async with httpx.AsyncClient(base_url=running.base_url) as c:
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
             r = await c.delete(f"/v1/devices/messages/{message_id}", headers=account.auth)
     assert r.status_code == 409
 
@@ -111,15 +113,17 @@ async def test_unknown_token_and_registering_again(
     async with phone() as p:
         first = p.registration
         assert first is not None
-        async with httpx.AsyncClient(base_url=running.base_url) as c:
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
             r = await c.delete(f"/v1/devices/{first.id}", headers=account.auth)
             assert r.status_code == 204
         # The stream ends; reconnecting gets 401 and the phone registers again.
-        await p.wait_for(lambda: p.registration is not None and p.registration.id != first.id, 5)
-        await asyncio.wait_for(p.subscribed.wait(), 5)
+        await p.wait_for(lambda: p.registration is not None and p.registration.id != first.id, WAIT)
+        await asyncio.wait_for(p.subscribed.wait(), WAIT)
         message_id = await send(running, account, "+33612345678")
         await wait_status(running, account, message_id, "delivered")
-        async with httpx.AsyncClient(base_url=running.base_url + "/mobile/v1") as c:
+        async with httpx.AsyncClient(
+            base_url=running.base_url + "/mobile/v1", timeout=HTTP_TIMEOUT
+        ) as c:
             old = await c.get("/message", headers={"Authorization": f"Bearer {first.token}"})
         assert old.status_code == 401
 
@@ -131,7 +135,7 @@ async def test_stored_token_is_kept_with_patch_device(
         first = p.registration
     async with phone(listen=False, registration=first) as again:
         assert again.registration == first
-        async with httpx.AsyncClient(base_url=running.base_url) as c:
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
             listed = (await c.get("/v1/devices", headers=account.auth)).json()["data"]
         assert len(listed) == 1
 
@@ -141,10 +145,5 @@ async def test_no_online_device_keeps_the_message_waiting(
 ) -> None:
     message_id = await send(running, account, "+33612345678")
     # It waits for a phone without using attempts (DESIGN "Delivery contract").
-    for _ in range(400):
-        body = await status_of(running, account, message_id)
-        if body["status"] == "queued" and body["error_code"] == "waiting":
-            break
-        await asyncio.sleep(0.025)
-    assert (body["status"], body["error_code"]) == ("queued", "waiting"), body
+    body = await wait_status(running, account, message_id, "queued", error="waiting")
     assert body["attempts"] == 0

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+
+from tests.support import WAIT
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -42,6 +44,8 @@ class Tab:
 
 
 async def launch() -> AsyncIterator[Browser]:
+    # Playwright waits 5 s for what a test expects; a busy machine can take longer.
+    expect.set_options(timeout=WAIT * 1000)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -52,6 +56,7 @@ async def launch() -> AsyncIterator[Browser]:
 
 async def open_tab(browser: Browser, test_name: str) -> Tab:
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(WAIT * 1000)
     page = await context.new_page()
     shots = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name)
     shots.mkdir(parents=True, exist_ok=True)

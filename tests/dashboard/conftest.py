@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -10,7 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.support import Running, running_gateway
+from tests.support import Running, running_gateway, until
 from textgate.config import Settings
 from textgate.core.accounts import Account
 
@@ -75,9 +74,9 @@ async def sign_in(client: httpx.AsyncClient, username: str = USERNAME) -> str:
 
 async def wait_status(client: httpx.AsyncClient, key: str, message_id: str, status: str) -> None:
     auth = {"Authorization": f"Bearer {key}"}
-    for _ in range(1000):
+
+    async def reached() -> bool:
         r = await client.get(f"/v1/messages/{message_id}", headers=auth)
-        if r.json()["status"] == status:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"message {message_id} never reached {status}")
+        return bool(r.json()["status"] == status)
+
+    await until(reached, f"message {message_id} to reach {status}")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Locator, expect
 
 from tests.dashboard.browser import Tab, launch, open_tab
 from tests.dashboard.conftest import (
@@ -20,7 +20,7 @@ from tests.dashboard.conftest import (
     Site,
     wait_status,
 )
-from tests.support import free_port
+from tests.support import free_port, until
 from textgate.core.devices import SimCard
 from textgate.core.inbound import InboundMessage
 from textgate.services.devices import RegistrationAuth
@@ -226,7 +226,7 @@ async def test_operator_sees_all_accounts_and_live_connectors(tab: Tab, site: Si
     sim = page.locator('tr[data-connector="sim"]')
     await expect(sim).to_contain_text("simulated")
     # The table refreshes itself; the second look has a throughput figure.
-    await expect(sim.locator("td").nth(6)).to_have_text("0.0/s", timeout=15_000)
+    await expect(sim.locator("td").nth(6)).to_have_text("0.0/s")
     await expect(sim.locator("td").nth(7)).to_have_text("2")
     await tab.shot("operator-connectors")
 
@@ -290,22 +290,21 @@ async def test_webhook_delivery_log_and_replay_and_devices(tab: Tab, site: Site)
         assert r.status_code == 202
         await page.get_by_role("link", name=f"http://127.0.0.1:{receiver.port}/hook").click()
         row = page.locator("#deliveries tbody tr").first
-        # One attempt allowed: the 500 leaves the delivery dead, with the reason.
-        for _ in range(100):
-            if "dead" in await row.inner_text():
-                break
-            await asyncio.sleep(0.1)
+
+        async def shows(locator: Locator, text: str) -> bool:
+            if text in await locator.inner_text():
+                return True
             await page.reload()
+            return False
+
+        # One attempt allowed: the 500 leaves the delivery dead, with the reason.
+        await until(lambda: shows(row, "dead"), "the delivery to be dead", interval=0.1)
         await expect(row).to_contain_text("message.delivered")
         await expect(row).to_contain_text("dead")
         await expect(row).to_contain_text("500")
         await tab.shot("webhook-deliveries")
         await row.get_by_role("button", name="Replay").click()
-        for _ in range(100):
-            if "delivered" in await row.locator(".status").inner_text():
-                break
-            await asyncio.sleep(0.1)
-            await page.reload()
+        await until(lambda: shows(row.locator(".status"), "delivered"), "the replay", interval=0.1)
         await expect(row.locator(".status")).to_have_text("delivered")
         await tab.shot("webhook-replayed")
         assert len(receiver.bodies) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import re
@@ -10,7 +9,7 @@ import re
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import Running, free_port, running_gateway
+from tests.support import Running, free_port, running_gateway, until
 from textgate.config import ConnectorSettings, Settings
 from textgate.observability.logs import JsonFormatter, Redactor, configure_logging
 
@@ -26,12 +25,11 @@ def _samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 async def _wait_delivered(gateway: Running, auth: dict[str, str], message_id: str) -> None:
-    for _ in range(500):
+    async def delivered() -> bool:
         r = await gateway.client.get(f"/v1/messages/{message_id}", headers=auth)
-        if r.json()["status"] == "delivered":
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("message never delivered")
+        return bool(r.json()["status"] == "delivered")
+
+    await until(delivered, f"{message_id} to be delivered")
 
 
 async def test_metrics_count_messages_latency_and_connector_state(

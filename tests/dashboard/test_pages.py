@@ -3,15 +3,13 @@ who may see what, escaping, and sessions that end."""
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from tests.connectors.smpp.peer import running_smsc
 from tests.dashboard.conftest import ADMIN_TOKEN, PASSWORD, USERNAME, Site, csrf_of, sign_in
-from tests.support import Running, free_port, running_gateway
+from tests.support import HTTP_TIMEOUT, WAIT, Running, free_port, running_gateway, until
 from textgate.config import ConnectorSettings, Settings
 from textgate.connectors.smpp.connector import SmppConnector
 
@@ -19,7 +17,7 @@ FR = "+33612345678"
 
 
 def _client(site: Site) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=site.running.base_url, timeout=10)
+    return httpx.AsyncClient(base_url=site.running.base_url, timeout=HTTP_TIMEOUT)
 
 
 async def test_signed_out_visitors_are_sent_to_sign_in(site: Site) -> None:
@@ -164,7 +162,7 @@ async def test_accounts_and_operator_see_only_their_pages(site: Site) -> None:
 
 
 async def test_operator_sign_in_is_off_without_an_admin_token(gateway: Running) -> None:
-    async with httpx.AsyncClient(base_url=gateway.base_url) as c:
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=HTTP_TIMEOUT) as c:
         page = await c.get("/dashboard/login")
         assert "operator-login" not in page.text
         r = await c.post(
@@ -228,18 +226,15 @@ async def test_connectors_page_shows_bound_and_unbound_smpp_links(settings: Sett
         async with running_gateway(settings.model_copy(update=update)) as running:
             carrier = running.gateway.connectors["carrier"]
             assert isinstance(carrier, SmppConnector)
-            await carrier.wait_bound(10)
-            async with httpx.AsyncClient(base_url=running.base_url) as c:
+            await carrier.wait_bound(WAIT)
+            async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
                 page = await c.get("/dashboard/login")
                 r = await c.post(
                     "/dashboard/login",
                     data={"csrf_token": csrf_of(page.text), "admin_token": ADMIN_TOKEN},
                 )
                 assert r.status_code == 303
-                for _ in range(200):  # both binds up
-                    if carrier.bound_links == 2:
-                        break
-                    await asyncio.sleep(0.02)
+                await until(lambda: carrier.bound_links == 2, "both binds up")
                 rows = (await c.get("/dashboard/connectors", params={"fragment": "1"})).text
         carrier_row, backup_row = _row(rows, "carrier"), _row(rows, "backup")
         assert ">bound<" in carrier_row and "2 / 2" in carrier_row and "<td>10</td>" in carrier_row

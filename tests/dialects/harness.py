@@ -13,7 +13,6 @@ collected and must not contain any secret the case used.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import logging
@@ -22,8 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from tests.support import Running
-from tests.webhooks.receiver import until
+from tests.support import Running, ShiftedClock, until
 from textgate.core.message import FINAL, Message
 from textgate.core.pricing import parse_amount
 from textgate.services.query import MessageFilter
@@ -313,7 +311,7 @@ async def all_final(running: Running, account_id: str) -> list[Message]:
         msgs = await stored_messages(running, account_id)
         return bool(msgs) and all(m.status in FINAL for m in msgs)
 
-    await until(done, timeout=60)
+    await until(done)
     return await stored_messages(running, account_id)
 
 
@@ -416,11 +414,11 @@ async def _run(
     return body
 
 
-def waits(seconds: float) -> Arrange:
-    """An ``after_setup`` step for a case about elapsed time (an idle limit passing), not
-    for synchronisation."""
+def passes(seconds: float) -> Arrange:
+    """An ``after_setup`` step for a case about elapsed time (an idle limit passing): the
+    case's world is the gateway's :class:`ShiftedClock`, moved on at once."""
 
-    async def wait(_: Any) -> None:
-        await asyncio.sleep(seconds)
+    async def advance(clock: ShiftedClock) -> None:
+        clock.advance(seconds)
 
-    return wait
+    return advance

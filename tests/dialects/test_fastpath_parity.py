@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Receive, Scope, Send
 
 from tests.dialects.harness import NUMBER
+from tests.support import HTTP_TIMEOUT, server_started
 from textgate.app import create_app
 from textgate.config import Settings
 from textgate.dialects.native.routes import MAX_BODY_BYTES
@@ -85,11 +86,10 @@ async def serving(settings: Settings) -> AsyncIterator[Server]:
     task = asyncio.create_task(server.serve(sockets=[listener]))
     task.add_done_callback(lambda _: listener.close())
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        await server_started(server, task)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=HTTP_TIMEOUT
+        ) as client:
             yield Server(gateway, client)
     finally:
         server.should_exit = True

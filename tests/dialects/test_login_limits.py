@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from tests.android.conftest import PREFIX as PHONES
 from tests.android.conftest import phone_settings
 from tests.android.test_device_api import APP_BODY
-from tests.support import Running, running_gateway
+from tests.support import HTTP_TIMEOUT, Running, running_gateway
 from textgate.config import Settings
 from textgate.core.login_limits import LoginBudget
 
@@ -36,7 +36,7 @@ Verdict = str
 async def client_from(running: Running, address: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.AsyncHTTPTransport(local_address=address)
     async with httpx.AsyncClient(
-        base_url=running.base_url, transport=transport, timeout=30
+        base_url=running.base_url, transport=transport, timeout=HTTP_TIMEOUT
     ) as client:
         yield client
 

@@ -4,7 +4,6 @@ opt-outs) checked."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
@@ -23,7 +22,7 @@ from tests.dialects.harness import (
     run_case,
     stored_messages,
 )
-from tests.support import Running, running_gateway
+from tests.support import Running, running_gateway, until
 from textgate.config import ConnectorSettings, Settings
 from textgate.core.lists import CampaignStats, TemplateKind
 from textgate.core.pricing import parse_amount
@@ -555,12 +554,14 @@ async def _send_campaigns(running: Running, lists: Lists) -> None:
 
 async def _settled(running: Running, lists: Lists) -> dict[str, CampaignStats]:
     stats: dict[str, CampaignStats] = {}
-    for _ in range(200):
+
+    async def settled() -> bool:
+        nonlocal stats
         found = await running.gateway.services.list_sms.campaigns(lists.account_id)
         stats = {s.code: s for s in found}
-        if all(s.pending == 0 for s in found):
-            break
-        await asyncio.sleep(0.05)
+        return all(s.pending == 0 for s in found)
+
+    await until(settled, "every campaign message to settle")
     return stats
 
 

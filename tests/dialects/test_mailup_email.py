@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from tests.dialects.harness import DialectCase, Profile, Request, run_case
-from tests.support import Running, running_gateway
-from tests.webhooks.receiver import until
+from tests.support import Running, running_gateway, until
 from tests.webhooks.relay import Relay, running_relay
 from textgate.config import MailSettings, Settings
 from textgate.core.lists import ConsoleStatus, TemplateKind
@@ -122,7 +121,7 @@ class World:
 
 
 async def _mails(world: World, count: int) -> list[EmailMessage]:
-    await until(lambda: len(world.relay.received) >= count, timeout=20)
+    await until(lambda: len(world.relay.received) >= count)
     return [r.message for r in world.relay.received]
 
 

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from tests.support import Running, running_gateway
+from tests.support import HTTP_TIMEOUT, Running, ShiftedClock, running_gateway
 from textgate.config import InboundSettings, Settings
+from textgate.core.clock import from_ms
 from textgate.core.inbound import Concatenation, InboundMessage
 
 OURS, THEIRS = "+33700000001", "+33700000002"
 
 
 @pytest.fixture
-async def running(settings: Settings) -> AsyncIterator[Running]:
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture
+async def running(settings: Settings, clock: ShiftedClock) -> AsyncIterator[Running]:
     inbound = InboundSettings(numbers={OURS: "acme", THEIRS: "other"})
-    async with running_gateway(settings.model_copy(update={"inbound": inbound})) as r:
+    async with running_gateway(settings.model_copy(update={"inbound": inbound}), clock=clock) as r:
         yield r
 
 
@@ -46,7 +51,7 @@ async def test_inbound_is_listed_for_the_owner_only(running: Running) -> None:
     assert sink is not None
     await sink([mo("Bonjour ", OURS, Concatenation(5, 2, 1))])
     await sink([mo("Salut", THEIRS), mo("à tous 👋", OURS, Concatenation(5, 2, 2))])
-    async with httpx.AsyncClient(base_url=running.base_url) as client:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as client:
         r = await client.get("/v1/inbound", headers=acme)
         assert r.status_code == 200, r.text
         [item] = r.json()["data"]
@@ -98,7 +103,9 @@ async def test_read_alias_delete_and_unread_filter(running: Running) -> None:
     assert [m["text"] for m in left] == ["one"]
 
 
-async def test_conversations_interleave_both_directions_in_order(running: Running) -> None:
+async def test_conversations_interleave_both_directions_in_order(
+    running: Running, clock: ShiftedClock
+) -> None:
     acme = await _key(running, "acme")
     sink = running.gateway.inbound
     assert sink is not None
@@ -108,12 +115,11 @@ async def test_conversations_interleave_both_directions_in_order(running: Runnin
     async def out(to: str, text: str) -> None:
         r = await client.post("/v1/messages", json={"to": to, "text": text}, headers=acme)
         assert r.status_code == 202, r.text
-        await asyncio.sleep(0.005)  # distinct millisecond timestamps: a defined order
+        clock.advance(0.005)  # distinct millisecond timestamps: a defined order
 
     async def back(sender: str, text: str) -> None:
-        now = datetime.now(UTC)
-        await sink([InboundMessage("sim", sender, OURS, text, now)])
-        await asyncio.sleep(0.005)
+        await sink([InboundMessage("sim", sender, OURS, text, from_ms(clock()))])
+        clock.advance(0.005)
 
     await out(alice, "Hi Alice")
     await back(alice, "Hi!")

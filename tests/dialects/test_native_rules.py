@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Running, running_gateway
+from tests.support import Running, ShiftedClock, running_gateway
 from textgate.config import PricingSettings, Settings
 from textgate.core.accounts import Account
 from textgate.core.message import Status
@@ -135,18 +135,21 @@ async def test_country_filters(client: Client) -> None:
     assert rejected == [(US, "rejected", "country_blocked"), (GB, "rejected", "country_blocked")]
 
 
-async def test_duplicate_filter(client: Client) -> None:
-    assert (await client.send(FR, "same")).status_code == 202
-    assert (await client.send(FR, "same")).status_code == 202  # off by default
-    await client.rules(dedupe=True)
-    dup = await client.send(FR, "same")
-    assert dup.status_code == 403 and dup.json()["error"]["code"] == "duplicate"
-    assert (await client.send(FR, "different")).status_code == 202
-    both = (await client.send([FR2, FR2], "twice in one request")).json()
-    assert (both["accepted"], both["rejected"]) == (1, 1)
-    await client.rules(dedupe_window_seconds=1)
-    await asyncio.sleep(1.1)
-    assert (await client.send(FR, "same")).status_code == 202
+async def test_duplicate_filter(settings: Settings) -> None:
+    clock = ShiftedClock()
+    async with running_gateway(settings, clock=clock) as running:
+        client = await _client(running)
+        assert (await client.send(FR, "same")).status_code == 202
+        assert (await client.send(FR, "same")).status_code == 202  # off by default
+        await client.rules(dedupe=True)
+        dup = await client.send(FR, "same")
+        assert dup.status_code == 403 and dup.json()["error"]["code"] == "duplicate"
+        assert (await client.send(FR, "different")).status_code == 202
+        both = (await client.send([FR2, FR2], "twice in one request")).json()
+        assert (both["accepted"], both["rejected"]) == (1, 1)
+        await client.rules(dedupe_window_seconds=1)
+        clock.advance(1.1)
+        assert (await client.send(FR, "same")).status_code == 202
 
 
 async def test_opt_outs_through_the_api(client: Client) -> None:

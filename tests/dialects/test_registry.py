@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.dialects.harness import stored_messages
-from tests.support import Running, free_port, running_gateway
+from tests.support import HTTP_TIMEOUT, Running, free_port, running_gateway
 from textgate.app import create_app
 from textgate.config import Settings, SmtpSettings
 from textgate.dialects.registry import DIALECTS, address_handlers
@@ -152,7 +152,7 @@ def _mail(port: int, probe: MailProbe, key: str) -> tuple[int, str]:
     msg["To"] = probe.address
     msg["Subject"] = probe.subject.format(key=key, username=USERNAME, password=PASSWORD)
     msg.set_content(f"hello from {probe.dialect}")
-    with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+    with smtplib.SMTP("127.0.0.1", port, timeout=HTTP_TIMEOUT) as client:
         try:
             client.sendmail(USERNAME, [probe.address], msg.as_bytes())
         except smtplib.SMTPRecipientsRefused as exc:

@@ -8,7 +8,6 @@ import asyncio
 import base64
 import datetime
 import json
-import time
 from typing import Any
 
 import pytest
@@ -16,9 +15,9 @@ import requests
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from tests.dialects.harness import NUMBER, DialectCase, Request, Stored, run_case, waits
+from tests.dialects.harness import NUMBER, DialectCase, Request, Stored, passes, run_case
 from tests.dialects.test_smsend import SMSEND
-from tests.support import Running, running_gateway
+from tests.support import HTTP_TIMEOUT, Running, ShiftedClock, running_gateway, until
 from textgate.cli import app as cli
 from textgate.config import Settings
 from textgate.errors import Conflict, InvalidRequest
@@ -126,20 +125,21 @@ async def test_password_is_stored_hashed_and_username_unique(gateway: Running) -
 
 
 async def test_session_expires_when_idle_and_slides_while_used(settings: Settings) -> None:
-    idle = 0.6
-    async with running_gateway(settings.model_copy(update={"session_idle_seconds": idle})) as gw:
+    idle = 60.0
+    clock = ShiftedClock()
+    idle_settings = settings.model_copy(update={"session_idle_seconds": idle})
+    async with running_gateway(idle_settings, clock=clock) as gw:
         await _account(gw)
         session = (await gw.client.get(f"{P}/login", auth=(USERNAME, PASSWORD))).text.split(";")
         token = (await gw.client.get(f"{P}/token", auth=(USERNAME, PASSWORD))).text.split(";")
         by_session = {"user_key": session[0], "Session_key": session[1]}
         by_token = {"user_key": token[0], "Access_token": token[1]}
-        # Used every 0.3 s, the session outlives its idle time several times over.
-        started = time.monotonic()
-        while time.monotonic() - started < idle * 2.5:
+        # Used every half idle time, the session outlives its idle time several times over.
+        for _ in range(5):
             r = await gw.client.get(f"{P}/status", headers=by_session)
             assert r.status_code == 200, r.text
-            await asyncio.sleep(idle / 2)
-        await asyncio.sleep(idle * 1.5)
+            clock.advance(idle / 2)
+        clock.advance(idle)
         r = await gw.client.get(f"{P}/status", headers=by_session)
         assert r.status_code == 401 and r.json()["code"] == 20 and "expired" in r.text
         r = await gw.client.post(f"{P}/sms", json=_sms(), headers=by_session)
@@ -149,13 +149,13 @@ async def test_session_expires_when_idle_and_slides_while_used(settings: Setting
         assert r.status_code == 200, r.text
 
 
-# Through the shared harness: the setup request uses the session, then 0.3 s pass, longer
-# than the idle time, and the next request is refused.
+# Through the shared harness: the setup request uses the session, then a minute passes on
+# the gateway's clock, longer than the idle time, and the next request is refused.
 EXPIRED = DialectCase(
     "session expired after its idle time",
     Request("GET", f"{P}/status"),
     setup=(Request("POST", f"{P}/sms", json=_sms()),),
-    after_setup=waits(0.3),
+    after_setup=passes(61),
     expect_status=401,
     expect_error_code="20",
     expect_stored=(Stored(NUMBER),),
@@ -163,12 +163,20 @@ EXPIRED = DialectCase(
 
 
 async def test_session_expiry_case(settings: Settings) -> None:
-    async with running_gateway(settings.model_copy(update={"session_idle_seconds": 0.25})) as gw:
+    clock = ShiftedClock()
+    idle = settings.model_copy(update={"session_idle_seconds": 60})
+    async with running_gateway(idle, clock=clock) as gw:
         account_id = await _account(gw)
         login = await gw.client.get(f"{P}/login", auth=(USERNAME, PASSWORD))
         session_key = login.text.split(";")[1]
         body = await run_case(
-            EXPIRED, gw, SMSEND, login.text, account_id, secrets=(session_key, PASSWORD)
+            EXPIRED,
+            gw,
+            SMSEND,
+            login.text,
+            account_id,
+            world=clock,
+            secrets=(session_key, PASSWORD),
         )
         assert "expired" in body["message"]
 
@@ -204,7 +212,9 @@ def json_serial(obj: Any) -> str:
 
 def seed_client(base: str, sendsms: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     baseurl = f"{base}/API/v1.0/REST/"
-    r = requests.get(f"{baseurl}login?username={USERNAME}&password={PASSWORD}", timeout=10)
+    r = requests.get(
+        f"{baseurl}login?username={USERNAME}&password={PASSWORD}", timeout=HTTP_TIMEOUT
+    )
     assert r.status_code == 200, r.text
     user_key, session_key = r.text.split(";")
     headers = {
@@ -213,7 +223,10 @@ def seed_client(base: str, sendsms: dict[str, Any]) -> tuple[dict[str, Any], str
         "Content-type": "application/json",
     }
     r = requests.post(
-        f"{baseurl}sms", headers=headers, data=json.dumps(sendsms, default=json_serial), timeout=10
+        f"{baseurl}sms",
+        headers=headers,
+        data=json.dumps(sendsms, default=json_serial),
+        timeout=HTTP_TIMEOUT,
     )
     assert r.status_code == 201, r.text
     return json.loads(r.text), user_key, session_key
@@ -223,7 +236,7 @@ def order_statuses(base: str, user_key: str, session_key: str, order_id: str) ->
     r = requests.get(
         f"{base}/API/v1.0/REST/sms/{order_id}",
         headers={"user_key": user_key, "Session_key": session_key},
-        timeout=10,
+        timeout=HTTP_TIMEOUT,
     )
     assert r.status_code == 200, r.text
     return [x["status"] for x in r.json()["recipients"]]
@@ -244,16 +257,16 @@ async def test_seed_python_client(gateway: Running) -> None:
     )
     assert sent["result"] == "OK"
     assert sent["total_sent"] == 1 and isinstance(sent["remaining_credits"], int)
-    deadline = time.monotonic() + 10
     statuses: list[str] = []
-    while time.monotonic() < deadline:
+
+    async def delivered() -> bool:
+        nonlocal statuses
         statuses = await loop.run_in_executor(
             None, order_statuses, gateway.base_url, user_key, session_key, sent["order_id"]
         )
-        if statuses == ["DLVRD"]:
-            break
-        await asyncio.sleep(0.05)
-    assert statuses == ["DLVRD"]
+        return statuses == ["DLVRD"]
+
+    await until(delivered, "the order to be delivered")
     msgs = await gateway.gateway.services.messages.order(user_key, sent["internal_order_id"])
     assert [(m.status.value, m.quality, m.interface) for m in msgs] == [
         ("delivered", "high", "smsend")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import free_port
+from tests.support import HTTP_TIMEOUT, WAIT, free_port
 
 MESSAGE_HIGH_QUALITY = "N"
 
@@ -28,7 +28,9 @@ def json_serial(obj: Any) -> str:
 
 
 def login(baseurl: str, username: str, password: str) -> tuple[str, str] | None:
-    r = requests.get(f"{baseurl}login?username={username}&password={password}", timeout=10)
+    r = requests.get(
+        f"{baseurl}login?username={username}&password={password}", timeout=HTTP_TIMEOUT
+    )
     if r.status_code != 200:
         return None
     user_key, session_key = r.text.split(";")
@@ -38,7 +40,10 @@ def login(baseurl: str, username: str, password: str) -> tuple[str, str] | None:
 def send_sms(baseurl: str, auth: tuple[str, str], sendsms: dict[str, Any]) -> Any:
     headers = {"user_key": auth[0], "Session_key": auth[1], "Content-type": "application/json"}
     r = requests.post(
-        f"{baseurl}sms", headers=headers, data=json.dumps(sendsms, default=json_serial), timeout=10
+        f"{baseurl}sms",
+        headers=headers,
+        data=json.dumps(sendsms, default=json_serial),
+        timeout=HTTP_TIMEOUT,
     )
     if r.status_code != 201:
         return None
@@ -47,17 +52,17 @@ def send_sms(baseurl: str, auth: tuple[str, str], sendsms: dict[str, Any]) -> An
 
 def wait_delivered(baseurl: str, auth: tuple[str, str], order_id: str) -> list[str]:
     statuses: list[str] = []
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         r = requests.get(
             f"{baseurl}sms/{order_id}",
             headers={"user_key": auth[0], "Session_key": auth[1]},
-            timeout=10,
+            timeout=HTTP_TIMEOUT,
         )
         statuses = [x["status"] for x in r.json()["recipients"]]
         if statuses == ["DLVRD"]:
             break
-        time.sleep(0.1)
+        time.sleep(0.1)  # the poll's pace, in this thread of the seed's blocking client
     return statuses
 
 
@@ -81,11 +86,13 @@ def seed_script(baseurl: str, username: str, password: str) -> tuple[Any, list[s
 
 def wait_listening(base: str) -> None:
     # The demo login is printed while the server starts; it listens a moment later.
-    for _ in range(200):
+    deadline = time.monotonic() + WAIT
+    while True:
         try:
-            requests.get(f"{base}/healthz", timeout=2)
+            requests.get(f"{base}/healthz", timeout=HTTP_TIMEOUT)
             return
         except requests.ConnectionError:
+            assert time.monotonic() < deadline, "serve never listened"
             time.sleep(0.05)
 
 

@@ -27,7 +27,7 @@ from tests.dialects.harness import (
     run_case,
     stored_messages,
 )
-from tests.support import Running
+from tests.support import HTTP_TIMEOUT, Running
 from textgate.core.devices import SimCard
 from textgate.core.inbound import InboundMessage
 from textgate.core.message import Message, Status
@@ -1095,20 +1095,23 @@ def _seed_python_client(base: str, key: str) -> list[Any]:
     # "GET https://api.smsmobileapi.com/sendsms/?apikey=...&recipients=+1234567890&message=..."
     # as written: the '+' is not encoded.
     r = requests.get(
-        f"{base}/sendsms/?apikey={key}&recipients=+33612345678&message=Hello%20World", timeout=10
+        f"{base}/sendsms/?apikey={key}&recipients=+33612345678&message=Hello%20World",
+        timeout=HTTP_TIMEOUT,
     )
     r.raise_for_status()
     answers.append(r.json())
     # requests.post(url, data=payload) with the payload of the Python example.
     payload = {"recipients": "+33698765432", "message": "YOUR_MESSAGE", "apikey": key}
-    r = requests.post(f"{base}/sendsms/", data=payload, timeout=10)
+    r = requests.post(f"{base}/sendsms/", data=payload, timeout=HTTP_TIMEOUT)
     r.raise_for_status()
     answers.append(r.json())
-    r = requests.get(f"{base}/getsms", params={"apikey": key, "from": "python"}, timeout=10)
+    r = requests.get(
+        f"{base}/getsms", params={"apikey": key, "from": "python"}, timeout=HTTP_TIMEOUT
+    )
     r.raise_for_status()
     answers.append(r.json())
     # An error is JSON too, after raise_for_status() raised.
-    r = requests.post(f"{base}/sendsms", data={"recipients": "+33612345678"}, timeout=10)
+    r = requests.post(f"{base}/sendsms", data={"recipients": "+33612345678"}, timeout=HTTP_TIMEOUT)
     with pytest.raises(requests.HTTPError):
         r.raise_for_status()
     answers.append(r.json())

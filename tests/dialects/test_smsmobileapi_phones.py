@@ -15,8 +15,8 @@ import httpx
 
 from tests.android import conftest as phones
 from tests.android.conftest import Account, PhoneFactory, wait_status
-from tests.support import Running, running_gateway
-from tests.webhooks.receiver import running_receiver, until
+from tests.support import HTTP_TIMEOUT, WAIT, Running, running_gateway, until
+from tests.webhooks.receiver import running_receiver
 from textgate.config import Settings, WebhookSettings
 from textgate.core.webhook_formats import TEXTGATE
 from textgate.core.webhooks import INBOUND_RECEIVED
@@ -41,7 +41,7 @@ async def call(
 ) -> httpx.Response:
     """A GET with the apikey in the query, or a form POST with it in the body."""
     fields = {"apikey": account.key, **params}
-    async with httpx.AsyncClient(base_url=running.base_url, timeout=10) as c:
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
         if post:
             return await c.post(path, data=fields)
         return await c.get(path, params=fields)
@@ -55,7 +55,7 @@ async def ok(running: Running, path: str, account: Account, **params: Any) -> di
 
 
 async def wait_log(
-    running: Running, account: Account, guid: str, check: Any, within: float = 30.0
+    running: Running, account: Account, guid: str, check: Any, within: float = WAIT
 ) -> list[dict[str, Any]]:
     deadline = time.monotonic() + within
     while True:
@@ -131,10 +131,11 @@ async def test_a_scheduled_message_leaves_at_its_time(
         )
         guid = body["result"]["id"]
         assert body["result"]["note"] == "scheduled"
-        await asyncio.sleep(0.5)
-        assert p.messages == {}
-        await wait_status(running, account, guid, "delivered", within=30)
-        assert time.time() >= at
+        body = await wait_status(running, account, guid, "delivered")
+        assert [m.text for m in p.messages.values()] == ["later"]
+        # Not before its time, by the stored history rather than this test's own timing.
+        sending = [e["at"] for e in body["history"] if e["status"] == "sending"]
+        assert sending and min(datetime.fromisoformat(t) for t in sending).timestamp() >= at
 
 
 async def test_resending_an_unsent_message(
@@ -270,7 +271,7 @@ async def test_oauth2_client_credentials(
         made = await call(running, "/oauth2/clients", account, post=True)
         assert made.status_code == 201, made.text
         client = made.json()
-        async with httpx.AsyncClient(base_url=running.base_url, timeout=10) as c:
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
             token = await c.post(
                 "/oauth2/token",
                 data={
@@ -288,7 +289,7 @@ async def test_oauth2_client_credentials(
                 "/sendsms", data={"recipients": "+12125550123", "message": "Hello"}, headers=auth
             )
             assert sent.status_code == 200, sent.text
-            await p.wait_for(lambda: len(p.messages) == 1)
+            await p.wait_for(lambda: len(p.messages) == 1, WAIT)
             wrong = await c.post(
                 "/oauth2/token",
                 data={
@@ -316,13 +317,28 @@ def _oauth_rows() -> Any:
     return [dict(r) for r in (clients or [])] + [dict(r) for r in (tokens or [])]
 
 
+def _last_event() -> Any:
+    from textgate.storage.txn import Query
+
+    rows = yield Query("SELECT COALESCE(MAX(id), 0) AS id FROM message_events")
+    return int(rows[0]["id"])
+
+
+def _events_fed() -> Any:
+    """How far the webhook feed has read the message events."""
+    from textgate.storage.txn import Query
+
+    rows = yield Query("SELECT position FROM webhook_cursors WHERE source = 'message_events'")
+    return int(rows[0]["position"]) if rows else 0
+
+
 FAST_HOOKS = WebhookSettings(
     allow_private_targets=True,
     poll_seconds=0.05,
     retry_base_seconds=0.05,
     retry_max_seconds=0.3,
     settle_seconds=0.05,
-    timeout_seconds=5,
+    timeout_seconds=HTTP_TIMEOUT,
 )
 
 
@@ -341,7 +357,7 @@ async def test_received_sms_webhook_in_the_seed_shape(settings: Settings) -> Non
             await emulator.sync()
             sent = await ok(gw, "/sendsms", acc, recipients="+33698765432", message="Hi")
             assert await emulator.receive_sms("+33698765432", "Bonjour è") == [204]
-            await until(lambda: len(receiver.hits) >= 1, timeout=10)
+            await until(lambda: len(receiver.hits) >= 1)
             [hit] = receiver.hits
             body = json.loads(hit.body)
             assert list(body) == ["date", "hour", "time_received", "message", "number", "guid"]
@@ -352,7 +368,15 @@ async def test_received_sms_webhook_in_the_seed_shape(settings: Settings) -> Non
             assert hit.headers["content-type"] == "application/json"
             # The sent message's events are not posted in this format: still one delivery.
             await wait_status(gw, acc, sent["result"]["id"], "sent")
-            await asyncio.sleep(0.3)
+            written = await gw.gateway.db.txn(_last_event)
+
+            async def fed() -> bool:
+                return await gw.gateway.db.txn(_events_fed) >= written
+
+            # Once the feed has read the "sent" event, a delivery for it would exist.
+            await until(fed)
+            deliveries = await gw.gateway.services.webhooks.deliveries(acc.id, webhook_id)
+            assert len(deliveries) == 1
             assert len(receiver.hits) == 1
             gone = await ok(gw, "/webhook/delete/", acc, id=webhook_id)
             assert gone["result"]["deleted"] == "1"

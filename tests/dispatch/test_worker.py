@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import until
 from textgate.config import DispatchSettings, Settings
 from textgate.connectors.base import (
     HandoffGate,
@@ -74,12 +75,15 @@ async def _submit(gw: Gateway, account: Account, numbers: Sequence[str]) -> list
 async def _wait(
     gw: Gateway, account: Account, ids: list[str], statuses: set[Status]
 ) -> list[Message]:
-    for _ in range(400):
+    msgs: list[Message] = []
+
+    async def reached() -> bool:
+        nonlocal msgs
         msgs = [await gw.services.messages.get(account.id, i) for i in ids]
-        if all(m.status in statuses for m in msgs):
-            return msgs
-        await asyncio.sleep(0.025)
-    raise AssertionError([m.status for m in msgs])
+        return all(m.status in statuses for m in msgs)
+
+    await until(reached, f"every message in {statuses}")
+    return msgs
 
 
 async def test_retryable_errors_are_retried_until_sent(
@@ -285,8 +289,11 @@ async def test_leases_are_renewed_while_a_slow_batch_is_in_flight(
     gw = await _gateway(settings, started, dispatch=False)
     account = await _account(gw)
     ids = await _submit(gw, account, NUMBERS[:5])
-    operator = SlowOperator(delay=1.2)
-    opts = DispatchSettings(poll_seconds=0.05, lease_seconds=0.3)
+    # Answers after two and a half leases. A lease is renewed once a third of it has passed,
+    # checked every third: a pause of the event loop of up to a third of a lease (here
+    # 0.67 s, which a busy machine can cause) still finds it renewed in time.
+    operator = SlowOperator(delay=5.0)
+    opts = DispatchSettings(poll_seconds=0.05, lease_seconds=2.0)
     workers = [
         Dispatcher(
             DispatchQueue(gw.db, f"w{i}"),

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from tests.support import until
 from textgate.config import PricingSettings, Settings
 from textgate.core.accounts import Account
 from textgate.core.clock import from_ms, system_clock
@@ -109,16 +110,18 @@ async def test_failed_sends_are_refunded_end_to_end(settings: Settings) -> None:
         result = await gw.services.submit.submit(
             SubmitRequest(account=account, recipients=NUMBERS[:3], text="x", client_ip="::1")
         )
-        for _ in range(200):
+
+        async def all_failed() -> bool:
             msgs = [await gw.services.messages.get(account.id, m.id) for m in result.messages]
-            if all(m.status == Status.FAILED for m in msgs):
-                break
-            await asyncio.sleep(0.02)
-        for _ in range(100):
+            return all(m.status == Status.FAILED for m in msgs)
+
+        async def all_refunded() -> bool:
             lines = await accounts.ledger(account.id)
-            if sum(1 for line in lines if line.kind == "refund") == 3:
-                break
-            await asyncio.sleep(0.02)
+            return sum(1 for line in lines if line.kind == "refund") == 3
+
+        await until(all_failed, "every message to fail")
+        await until(all_refunded, "three refunds")
+        lines = await accounts.ledger(account.id)
         summary = await accounts.summary(await accounts.get(account.id))
     finally:
         await gw.stop()

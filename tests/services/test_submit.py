@@ -6,8 +6,9 @@ import asyncio
 
 import httpx
 
-from tests.support import Running
+from tests.support import Running, ShiftedClock, running_gateway, until
 from textgate.config import Settings
+from textgate.core.clock import from_ms
 from textgate.core.message import Status
 from textgate.runtime import Gateway
 from textgate.services.query import MessageFilter
@@ -187,12 +188,15 @@ async def test_api_key_secret_is_not_stored(gateway: Running, api_key: str) -> N
 async def _wait_status(
     client: httpx.AsyncClient, auth: dict[str, str], mid: str, want: set[str]
 ) -> dict[str, object]:
-    for _ in range(200):
-        detail: dict[str, object] = (await client.get(f"/v1/messages/{mid}", headers=auth)).json()
-        if detail["status"] in want:
-            return detail
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{mid} never reached {want}: {detail}")
+    detail: dict[str, object] = {}
+
+    async def reached() -> bool:
+        nonlocal detail
+        detail = (await client.get(f"/v1/messages/{mid}", headers=auth)).json()
+        return detail["status"] in want
+
+    await until(reached, f"{mid} to reach {want}")
+    return detail
 
 
 def test_status_values_are_the_designed_ones() -> None:
@@ -232,38 +236,47 @@ async def test_an_idempotency_key_expires_after_24_hours(settings: Settings) -> 
     assert not later.replayed and later.order_id != first.order_id
 
 
-async def test_list_by_order_and_time_window(gateway: Running, auth: dict[str, str]) -> None:
-    from datetime import UTC, datetime, timedelta
+async def test_list_by_order_and_time_window(settings: Settings) -> None:
+    from datetime import timedelta
 
-    a = (
-        await gateway.client.post(
-            "/v1/messages", json={"to": NUMBERS[:2], "text": "a"}, headers=auth
-        )
-    ).json()
-    await asyncio.sleep(0.01)
-    middle = datetime.now(UTC)
-    await asyncio.sleep(0.01)
-    b = (
-        await gateway.client.post(
-            "/v1/messages", json={"to": NUMBERS[2], "text": "b"}, headers=auth
-        )
-    ).json()
-    by_order = (
-        await gateway.client.get("/v1/messages", params={"order": a["order_id"]}, headers=auth)
-    ).json()
-    assert {m["to"] for m in by_order["data"]} == set(NUMBERS[:2])
-    since = (
-        await gateway.client.get("/v1/messages", params={"since": middle.isoformat()}, headers=auth)
-    ).json()
-    assert [m["order_id"] for m in since["data"]] == [b["order_id"]]
-    until = (
-        await gateway.client.get("/v1/messages", params={"until": middle.isoformat()}, headers=auth)
-    ).json()
-    assert {m["order_id"] for m in until["data"]} == {a["order_id"]}
-    future = (middle + timedelta(days=1)).isoformat()
-    empty = (
-        await gateway.client.get("/v1/messages", params={"since": future}, headers=auth)
-    ).json()
-    assert empty["data"] == []
-    order = await gateway.client.get(f"/v1/orders/{a['order_id']}", headers=auth)
-    assert order.status_code == 200 and len(order.json()["data"]) == 2
+    clock = ShiftedClock()
+    async with running_gateway(settings, clock=clock) as gateway:
+        accounts = gateway.gateway.services.accounts
+        account = await accounts.create("acme")
+        auth = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+        a = (
+            await gateway.client.post(
+                "/v1/messages", json={"to": NUMBERS[:2], "text": "a"}, headers=auth
+            )
+        ).json()
+        clock.advance(1)  # a clear window between the two orders, by the gateway's own time
+        middle = from_ms(clock())
+        clock.advance(1)
+        b = (
+            await gateway.client.post(
+                "/v1/messages", json={"to": NUMBERS[2], "text": "b"}, headers=auth
+            )
+        ).json()
+        by_order = (
+            await gateway.client.get("/v1/messages", params={"order": a["order_id"]}, headers=auth)
+        ).json()
+        assert {m["to"] for m in by_order["data"]} == set(NUMBERS[:2])
+        since = (
+            await gateway.client.get(
+                "/v1/messages", params={"since": middle.isoformat()}, headers=auth
+            )
+        ).json()
+        assert [m["order_id"] for m in since["data"]] == [b["order_id"]]
+        before = (
+            await gateway.client.get(
+                "/v1/messages", params={"until": middle.isoformat()}, headers=auth
+            )
+        ).json()
+        assert {m["order_id"] for m in before["data"]} == {a["order_id"]}
+        future = (middle + timedelta(days=1)).isoformat()
+        empty = (
+            await gateway.client.get("/v1/messages", params={"since": future}, headers=auth)
+        ).json()
+        assert empty["data"] == []
+        order = await gateway.client.get(f"/v1/orders/{a['order_id']}", headers=auth)
+        assert order.status_code == 200 and len(order.json()["data"]) == 2

@@ -19,8 +19,7 @@ from typing import Any
 
 from tests.dialects import harness as shared
 from tests.dialects.harness import SHARED_CASES, secrets_stay_out_of_logs
-from tests.support import Running, free_port, running_gateway
-from tests.webhooks.receiver import until
+from tests.support import HTTP_TIMEOUT, Running, free_port, running_gateway, until
 from tests.webhooks.relay import Relay, running_relay
 from tests.webhooks.test_webhooks import FAST
 from textgate.config import ConnectorSettings, MailSettings, Settings, SmtpSettings
@@ -58,7 +57,7 @@ class Env:
             msgs = await self.messages()
             return len(msgs) == count and all(m.status in FINAL for m in msgs)
 
-        await until(done, timeout=30)
+        await until(done)
         return await self.messages()
 
 
@@ -86,7 +85,7 @@ async def smtp_gateway(
                 poll_seconds=0.05,
                 retry_base_seconds=0.05,
                 retry_max_seconds=0.3,
-                timeout_seconds=5,
+                timeout_seconds=HTTP_TIMEOUT,
             ),
         }
         if simulator is not None:
@@ -143,7 +142,7 @@ def _send(
     starttls: bool,
     login: tuple[str, str] | None,
 ) -> Outcome:
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+    with smtplib.SMTP("127.0.0.1", port, timeout=HTTP_TIMEOUT) as client:
         client.ehlo("client.example")
         if starttls:
             context = ssl.create_default_context()

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tests.smtp.harness import ASP, PASSWORD, Env, email, send, smtp_gateway
-from tests.webhooks.receiver import running_receiver, until
+from tests.support import until
+from tests.webhooks.receiver import running_receiver
 from textgate.config import Settings
 from textgate.core.message import Status
 from textgate.storage.txn import Query, Txn

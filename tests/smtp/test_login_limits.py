@@ -25,7 +25,7 @@ from tests.smtp.harness import (
     email,
     smtp_gateway,
 )
-from tests.webhooks.receiver import until
+from tests.support import HTTP_TIMEOUT, until
 from textgate.config import Settings
 from textgate.core.login_limits import LoginBudget
 
@@ -40,7 +40,7 @@ XML_OK, XML_DENIED, XML_UNAVAILABLE = "1", "3", "24"
 
 
 def _client(port: int, source: str) -> smtplib.SMTP:
-    client = smtplib.SMTP("127.0.0.1", port, timeout=30, source_address=(source, 0))
+    client = smtplib.SMTP("127.0.0.1", port, timeout=HTTP_TIMEOUT, source_address=(source, 0))
     client.ehlo("client.example")
     return client
 
@@ -105,7 +105,7 @@ def _xml(port: int, source: str, user_key: str, password: str) -> None:
 
 async def _xml_replies(env: Env, count: int) -> Counter[str]:
     """The ASPSMS error codes of the first ``count`` XML replies mailed back."""
-    await until(lambda: len(env.relay.received) >= count, timeout=60)
+    await until(lambda: len(env.relay.received) >= count)
     codes: Counter[str] = Counter()
     for got in env.relay.received:
         parsed = message_from_bytes(got.data, policy=policy.default)

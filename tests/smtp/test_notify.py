@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 from tests.smtp.harness import ASP, PASSWORD, Env, email, send, smtp_gateway
-from tests.webhooks.receiver import until
+from tests.support import until
 from textgate.config import Settings
 from textgate.core.message import DeliveryReport, Status
 

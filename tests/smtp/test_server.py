@@ -24,6 +24,7 @@ from tests.smtp.harness import (
     send,
     smtp_gateway,
 )
+from tests.support import HTTP_TIMEOUT, WAIT
 from textgate.cli import app
 from textgate.config import Settings
 from textgate.core.message import Status
@@ -39,7 +40,7 @@ def _no_verify() -> ssl.SSLContext:
 
 
 def _ehlo_features(port: int, *, tls: bool) -> tuple[dict[str, str], str]:
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+    with smtplib.SMTP("127.0.0.1", port, timeout=HTTP_TIMEOUT) as client:
         client.ehlo("client.example")
         if tls:
             client.starttls(context=_no_verify())
@@ -102,7 +103,7 @@ async def test_auth_required(settings: Settings) -> None:
 
 
 def _auth_login(port: int) -> int:
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+    with smtplib.SMTP("127.0.0.1", port, timeout=HTTP_TIMEOUT) as client:
         client.ehlo("client.example")
         client.starttls(context=_no_verify())
         client.ehlo("client.example")
@@ -310,5 +311,5 @@ async def test_stopping_closes_idle_connections(settings: Settings) -> None:
         started = loop.time()
     # The gateway stopped although the client never said QUIT; the client sees the close.
     assert loop.time() - started < 10
-    await asyncio.wait_for(reader.read(), 5)
+    await asyncio.wait_for(reader.read(), WAIT)
     writer.close()

@@ -24,6 +24,8 @@ import phonenumbers
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tests.support import HTTP_TIMEOUT, WAIT
+
 __all__ = [
     "CLEAN_EXITS",
     "FINAL_STATUSES",
@@ -136,7 +138,7 @@ class GatewayProcess:
         self.kill_now()
         return await self.process.wait()
 
-    async def stop(self, timeout: float = 45.0) -> int:
+    async def stop(self, timeout: float = WAIT) -> int:
         """SIGTERM and wait for a graceful exit; SIGKILL if it does not come in time."""
         if self.process.returncode is None:
             self._signal(signal.SIGTERM)
@@ -189,7 +191,7 @@ class Processes:
         return proc
 
 
-async def run_cli(args: Iterable[str], env: Mapping[str, str], timeout: float = 60.0) -> str:
+async def run_cli(args: Iterable[str], env: Mapping[str, str], timeout: float = WAIT) -> str:
     """Run one CLI command to completion; return its stdout (stderr only on failure)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -225,11 +227,11 @@ async def create_account(env: Mapping[str, str], name: str) -> dict[str, str]:
     return account
 
 
-async def wait_healthy(proc: GatewayProcess, base_url: str, timeout: float = 60.0) -> None:
+async def wait_healthy(proc: GatewayProcess, base_url: str, timeout: float = WAIT) -> None:
     """Wait until ``GET /healthz`` answers 200 (the lifespan, dispatcher included, is up)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT) as client:
         while True:
             if proc.returncode is not None:
                 raise AssertionError(
@@ -244,7 +246,7 @@ async def wait_healthy(proc: GatewayProcess, base_url: str, timeout: float = 60.
             await asyncio.sleep(0.1)
 
 
-async def wait_for_log(proc: GatewayProcess, needle: str, timeout: float = 60.0) -> None:
+async def wait_for_log(proc: GatewayProcess, needle: str, timeout: float = WAIT) -> None:
     """Wait until ``needle`` appears in the process's log (e.g. ``worker ... running``)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -318,7 +320,7 @@ async def orders_without_all_messages(db_url: str) -> list[tuple[str, int, int]]
     return [(r.id, r.recipients, r.found) for r in rows if r.recipients != r.found]
 
 
-async def wait_until_final(db_url: str, timeout: float = 60.0) -> dict[str, str]:
+async def wait_until_final(db_url: str, timeout: float = WAIT) -> dict[str, str]:
     """Poll the database until every stored message is in a final status; return them all."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

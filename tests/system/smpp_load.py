@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.support import HTTP_TIMEOUT, WAIT
 from textgate.connectors.smpp.constants import CommandStatus
 from textgate.connectors.smpp.smsc import Smsc, SmscOptions
 from textgate.connectors.smpp.smsc_receipts import ReceiptPdu
@@ -96,7 +97,7 @@ def smpp_connectors(
     )
 
 
-async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+async def until(check: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
     """Poll ``check`` until it holds, failing after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -171,7 +172,7 @@ async def submit_phase(
     async with httpx.AsyncClient(
         base_url=base_url,
         headers={"Authorization": f"Bearer {api_key}"},
-        timeout=60.0,
+        timeout=HTTP_TIMEOUT,
         limits=limits,
     ) as client:
         await asyncio.gather(*(submitter(client) for _ in range(submitters)))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import PG_ENV, Running, postgres_url, running_gateway
+from tests.support import PG_ENV, WAIT, Running, postgres_url, running_gateway
 from tests.system.procs import message_statuses, mobile_numbers
 from textgate.config import ConnectorSettings, Settings
 from textgate.connectors.base import HandoffGate, Outcome, OutcomeSink, Submission
@@ -96,7 +96,7 @@ def _count_sent(connector: SmppConnector) -> list[str]:
 
 
 async def _until(
-    check: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 60
+    check: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = WAIT
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -158,7 +158,7 @@ async def test_two_gateways_share_max_rate_and_the_binds(settings: Settings, db_
             sent = [_count_sent(c) for c in carriers]
             auth = await _api_key(a)
             ids = await _submit(a, auth, mobile_numbers(120))
-            await _until(lambda: _all_sent(db_url, ids), "every message sent", timeout=20)
+            await _until(lambda: _all_sent(db_url, ids), "every message sent")
             assert smsc.bound_sessions == 2, "a gateway opened a bind beyond the two"
 
     busiest = _busiest_second(smsc.arrivals)

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port
+from tests.support import HTTP_TIMEOUT, free_port
 from tests.system.procs import (
     CLEAN_EXITS,
     FINAL_STATUSES,
@@ -83,7 +83,7 @@ async def _submit_until_killed(
     async with httpx.AsyncClient(
         base_url=base_url,
         headers={"Authorization": f"Bearer {api_key}"},
-        timeout=60.0,
+        timeout=HTTP_TIMEOUT,
         limits=limits,
     ) as client:
         await asyncio.gather(*(submitter(client) for _ in range(SUBMITTERS)))
@@ -137,7 +137,9 @@ async def test_sigkill_under_load_loses_nothing_and_resends_only_in_flight(
         # The API agrees with the database.
         sample = random.sample(accepted, 20)
         async with httpx.AsyncClient(
-            base_url=base_url, headers={"Authorization": f"Bearer {account['api_key']}"}
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {account['api_key']}"},
+            timeout=HTTP_TIMEOUT,
         ) as client:
             for mid in sample:
                 r = await client.get(f"/v1/messages/{mid}")

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Running, running_gateway
+from tests.support import WAIT, Running, running_gateway
 from textgate.config import ConnectorSettings, DispatchSettings, Settings
 from textgate.connectors.smpp.smsc import Smsc, SmscOptions
 from textgate.connectors.smpp.smsc_rules import SmscRule
@@ -249,7 +249,9 @@ _DURING: dict[str, Callable[[Smsc, Running, str], Awaitable[None]]] = {
 }
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
+async def _eventually(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
@@ -299,7 +301,7 @@ async def test_link_fault(settings: Settings, fault: Fault) -> None:
             return all(m.status in FINAL for m in await _messages(gw, acct))
 
         try:
-            await _eventually(final, "every message final", timeout=30)
+            await _eventually(final, "every message final")
         except AssertionError:
             left = [
                 (m.recipient, m.status, m.error_code, m.reason)

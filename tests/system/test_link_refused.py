@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port
+from tests.support import HTTP_TIMEOUT, free_port
 from tests.system.procs import CLEAN_EXITS, Processes, gateway_env, wait_healthy
 from textgate.connectors.smpp.smsc import Smsc, SmscOptions
 
@@ -39,7 +39,7 @@ async def test_serve_stays_up_while_its_smsc_refuses_the_bind(db_url: str, tmp_p
         async with Processes(tmp_path / "logs") as procs:
             server = await procs.start("serve", ["serve"], env)
             await wait_healthy(server, base_url)
-            async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
+            async with httpx.AsyncClient(base_url=base_url, timeout=HTTP_TIMEOUT) as client:
                 ready = await client.get("/readyz")
                 assert ready.status_code == 503  # up, but nothing can carry messages
                 [link] = ready.json()["links"]["carrier"]

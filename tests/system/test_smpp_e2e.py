@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Running, free_port, running_gateway
+from tests.support import WAIT, Running, free_port, running_gateway
 from textgate.config import ConnectorSettings, DispatchSettings, InboundSettings, Settings
 from textgate.connectors.smpp.smsc import Smsc, SmscOptions
 from textgate.connectors.smpp.smsc_rules import SmscRule
@@ -64,7 +64,9 @@ async def carrier_and_gateway(
         yield smsc, gw, {"Authorization": f"Bearer {token}"}
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
@@ -225,7 +227,7 @@ async def test_smsc_restart_in_the_middle_of_a_load_loses_nothing(
                             final[mid] = status
                 return len(final) == len(ids)
 
-            await eventually(all_out, "every message to leave the queue", timeout=60)
+            await eventually(all_out, "every message to leave the queue")
             restarted = second
 
             async def receipts_stored() -> bool:

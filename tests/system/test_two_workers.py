@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import PG_ENV, free_port, postgres_url
+from tests.support import HTTP_TIMEOUT, PG_ENV, free_port, postgres_url
 from tests.system.procs import (
     CLEAN_EXITS,
     Processes,
@@ -62,7 +62,7 @@ async def _submit(base_url: str, api_key: str, numbers: list[str], tag: str) -> 
         return [m["id"] for m in body["messages"]]
 
     async with httpx.AsyncClient(
-        base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=60.0
+        base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=HTTP_TIMEOUT
     ) as client:
         results = await asyncio.gather(*(post(client, n, c) for n, c in enumerate(chunks)))
     return [mid for ids in results for mid in ids]

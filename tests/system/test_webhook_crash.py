@@ -9,7 +9,6 @@ answer was lost in the kill is sent again with the same event id and the same bo
 
 from __future__ import annotations
 
-import asyncio
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support import free_port
+from tests.support import HTTP_TIMEOUT, free_port, until
 from tests.system.procs import (
     Processes,
     create_account,
@@ -29,7 +28,7 @@ from tests.system.procs import (
     wait_healthy,
     wait_until_final,
 )
-from tests.webhooks.receiver import running_receiver, until
+from tests.webhooks.receiver import running_receiver
 from textgate.core.webhooks import verify
 
 pytestmark = pytest.mark.slow
@@ -48,6 +47,29 @@ async def _events(db_url: str) -> dict[str, tuple[str, str]]:
             return {f"evt_msg_{r[0]}": (r[1], r[2]) for r in rows}
     finally:
         await engine.dispose()
+
+
+async def _settled(db_url: str) -> bool:
+    """Whether the feed has read every event and no webhook or mail waits to be sent."""
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT (SELECT COALESCE(MAX(id), 0) FROM message_events) AS last,"
+                        " (SELECT position FROM webhook_cursors"
+                        "  WHERE source = 'message_events') AS fed,"
+                        " (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending')"
+                        "  AS hooks,"
+                        " (SELECT COUNT(*) FROM mail_outbox WHERE status = 'pending') AS mails"
+                    )
+                )
+            ).one()
+    finally:
+        await engine.dispose()
+    fed = row.fed is not None and int(row.fed) >= int(row.last)
+    return fed and row.hooks == 0 and row.mails == 0
 
 
 async def test_sigkill_while_notifying_loses_no_event(db_url: str, tmp_path: Path) -> None:
@@ -79,7 +101,9 @@ async def test_sigkill_while_notifying_loses_no_event(db_url: str, tmp_path: Pat
         auth = {"Authorization": f"Bearer {account['api_key']}"}
         server = await procs.start("serve-run1", ["serve"], env)
         await wait_healthy(server, base_url)
-        async with httpx.AsyncClient(base_url=base_url, headers=auth, timeout=30) as client:
+        async with httpx.AsyncClient(
+            base_url=base_url, headers=auth, timeout=HTTP_TIMEOUT
+        ) as client:
             hook = await client.post(
                 "/v1/webhooks", json={"url": receiver.url, "events": ["message.*"]}
             )
@@ -113,7 +137,8 @@ async def test_sigkill_while_notifying_loses_no_event(db_url: str, tmp_path: Pat
             return sorted(mail_dir.glob("*.eml")) if mail_dir.exists() else []
 
         await until(lambda: len(mails()) >= len(delivered), timeout=120)
-        await asyncio.sleep(0.5)  # anything duplicated would show up now
+        # Nothing left that could still be sent: any duplicate has arrived by now.
+        await until(lambda: _settled(db_url), "the outboxes to settle", interval=0.2)
         assert await server.stop() in (0, -15), server.log_tail()
 
     accepted = receiver.accepted()

@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.support import free_port
+from tests.support import free_port, server_started
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -73,27 +73,9 @@ async def running_receiver(host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
         uvicorn.Config(receiver, host=host, port=port, log_level="warning", lifespan="off")
     )
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
     try:
+        await server_started(server, task)
         yield receiver
     finally:
         server.should_exit = True
         await task
-
-
-async def until(check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 60.0) -> None:
-    """Poll ``check`` until it holds; fail after ``timeout`` seconds (no fixed sleeps)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import Running, running_gateway
-from tests.webhooks.receiver import Receiver, running_receiver, until
+from tests.support import Running, running_gateway, until
+from tests.webhooks.receiver import Receiver, running_receiver
 from tests.webhooks.test_webhooks import FAST, _account, _count
 from textgate.config import Settings
 from textgate.core.webhooks import verify

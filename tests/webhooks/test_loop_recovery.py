@@ -11,8 +11,8 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tests.support import PG_ENV, Running, postgres_url
-from tests.webhooks.receiver import Receiver, running_receiver, until
+from tests.support import PG_ENV, Running, postgres_url, until
+from tests.webhooks.receiver import Receiver, running_receiver
 from tests.webhooks.test_webhooks import FAST, _account, _start, _subscribe
 from textgate.storage.notify import LOOP as LISTENER
 
@@ -79,7 +79,7 @@ async def test_the_webhook_sender_outlives_foreign_errors_and_delivers(
         )
         assert r.status_code == 202, r.text
 
-        await until(lambda: _readyz_names(running, "webhook-send"), timeout=60)
+        await until(lambda: _readyz_names(running, "webhook-send"))
         body = (await running.client.get("/readyz")).json()
         state = body["failing_loops"]["webhook-send"]
         assert state["running"] is True
@@ -94,13 +94,13 @@ async def test_the_webhook_sender_outlives_foreign_errors_and_delivers(
 
         healthy.set()
         # Submitted, sent and delivered: three events, each delivered despite the outage.
-        await until(lambda: len(receiver.accepted()) >= 3, timeout=60)
+        await until(lambda: len(receiver.accepted()) >= 3)
         assert {h.event["type"] for h in receiver.accepted().values()} >= {
             "message.queued",
             "message.sent",
             "message.delivered",
         }
-        await until(lambda: _ready(running), timeout=60)
+        await until(lambda: _ready(running))
         metrics = (await running.client.get("/metrics")).text
         assert _metric(metrics, "textgate_loop_failing", "webhook-send") == 0.0
         assert len(raised) >= 3
@@ -116,7 +116,7 @@ async def test_terminated_backends_do_not_stop_delivery(settings: Any, receiver:
         await _subscribe(running, auth, receiver.url, ["message.*"])
         loops = running.gateway.loops
         listener = loops.health(LISTENER)
-        await until(lambda: listener.last_success is not None, timeout=30)
+        await until(lambda: listener.last_success is not None)
         dsn = running.gateway.db.url.replace("postgresql+asyncpg://", "postgresql://", 1)
         admin = await asyncpg.connect(dsn)
         try:
@@ -128,7 +128,7 @@ async def test_terminated_backends_do_not_stop_delivery(settings: Any, receiver:
         finally:
             await admin.close()
         assert killed >= 1
-        await until(lambda: listener.failures_total >= 1 and listener.failures == 0, timeout=60)
+        await until(lambda: listener.failures_total >= 1 and listener.failures == 0)
 
         async def submitted() -> bool:
             # The first request may meet a pooled connection that died with its backend:
@@ -139,6 +139,6 @@ async def test_terminated_backends_do_not_stop_delivery(settings: Any, receiver:
             assert r.status_code in (202, 503), r.text
             return r.status_code == 202
 
-        await until(submitted, timeout=60)
-        await until(lambda: len(receiver.accepted()) >= 3, timeout=60)
-        await until(lambda: _ready(running), timeout=60)
+        await until(submitted)
+        await until(lambda: len(receiver.accepted()) >= 3)
+        await until(lambda: _ready(running))

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Running, free_port, running_gateway
-from tests.webhooks.receiver import until
+from tests.support import HTTP_TIMEOUT, Running, free_port, running_gateway, until
 from tests.webhooks.relay import running_relay
 from tests.webhooks.test_webhooks import FAST
 from textgate.config import InboundSettings, MailSettings, Settings
@@ -31,7 +30,7 @@ def _mail(port: int | None = None, **changes: Any) -> MailSettings:
         "poll_seconds": 0.05,
         "retry_base_seconds": 0.05,
         "retry_max_seconds": 0.3,
-        "timeout_seconds": 5,
+        "timeout_seconds": HTTP_TIMEOUT,
     }
     if port is not None:
         base.update(transport="smtp", smtp_host="127.0.0.1", smtp_port=port)

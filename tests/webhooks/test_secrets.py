@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import running_gateway
-from tests.webhooks.receiver import running_receiver, until
+from tests.support import running_gateway, until
+from tests.webhooks.receiver import running_receiver
 from tests.webhooks.test_webhooks import FAST, SECRET, _account, _check_signatures, _subscribe
 from textgate.config import Settings
 from textgate.errors import StorageUnavailable

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import Running, running_gateway
-from tests.webhooks.receiver import Receiver, running_receiver, until
+from tests.support import HTTP_TIMEOUT, Running, running_gateway, until
+from tests.webhooks.receiver import Receiver, running_receiver
 from textgate.config import InboundSettings, Settings, WebhookSettings
 from textgate.core.webhooks import verify
 from textgate.storage.txn import Query, Txn
@@ -20,7 +20,7 @@ FAST = WebhookSettings(
     retry_base_seconds=0.05,
     retry_max_seconds=0.3,
     settle_seconds=0.05,
-    timeout_seconds=5,
+    timeout_seconds=HTTP_TIMEOUT,
     batch_size=500,
     concurrency=32,
 )

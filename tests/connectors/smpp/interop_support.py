@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import smpplib.gsm
 
+from tests.support import WAIT
+
 __all__ = [
     "ESM_UDHI",
     "Concat",
@@ -44,7 +46,7 @@ def free_port() -> int:
         return port
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
     """Poll ``condition`` until it holds; fail the test after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -26,6 +26,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from tests.support import WAIT
 from textgate.connectors.smpp.constants import CommandStatus, MessageState
 from textgate.connectors.smpp.pdus import (
     BIND_RESPONSE,
@@ -141,7 +142,7 @@ class FakeSmsc:
             return SubmitSmResp(sequence_number=seq, message_id=message_id)
         return GenericNack(sequence_number=seq, command_status=CommandStatus.ESME_RINVCMDID)
 
-    async def push_deliver(self, text: bytes = b"hello", timeout: float = 2.0) -> Pdu:
+    async def push_deliver(self, text: bytes = b"hello", timeout: float = WAIT) -> Pdu:
         """Send deliver_sm to the newest client; return its response."""
         await asyncio.wait_for(self.connected.wait(), timeout)
         pdu = DeliverSm(
@@ -167,7 +168,7 @@ class FakeSmsc:
             error_code=0,
         )
 
-    async def push(self, pdu: Pdu, conn: int | None = None, timeout: float = 2.0) -> Pdu:
+    async def push(self, pdu: Pdu, conn: int | None = None, timeout: float = WAIT) -> Pdu:
         """Send a request (a deliver_sm, a data_sm, ...) on connection ``conn`` (default: the
         newest); return the answer."""
         await asyncio.wait_for(self.connected.wait(), timeout)
@@ -186,7 +187,7 @@ class FakeSmsc:
         return [p for p in self.received if isinstance(p, SubmitSm)]
 
     async def push_receipt(
-        self, message_id: str, stat: str = "DELIVRD", err: str = "000", timeout: float = 2.0
+        self, message_id: str, stat: str = "DELIVRD", err: str = "000", timeout: float = WAIT
     ) -> Pdu:
         """Send a delivery receipt (esm_class 0x04, Appendix B text) to the newest client;
         return its deliver_sm_resp."""
@@ -228,7 +229,7 @@ class VirtualTime:
         await asyncio.sleep(0)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
     """Wait until ``condition()`` holds, failing after ``timeout`` seconds."""
     async with asyncio.timeout(timeout):
         while not condition():  # noqa: ASYNC110 - the state polled has no event of its own

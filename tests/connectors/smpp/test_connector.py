@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.connectors.smpp.peer import FakeSmsc, VirtualTime, running_smsc
+from tests.connectors.smpp.peer import FakeSmsc, VirtualTime, running_smsc, until
+from tests.support import WAIT
 from textgate.connectors.base import Connector, Submission
 from textgate.connectors.health import LinkState
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
@@ -45,7 +46,7 @@ def make(smsc: FakeSmsc, *, clock: VirtualTime | None = None, **options: object)
             "port": smsc.port,
             "system_id": "esme",
             "password": "secret",
-            "response_timeout": 2.0,
+            "response_timeout": WAIT,
             "reconnect_initial": 0.05,
             **options,
         }
@@ -248,16 +249,13 @@ async def test_mo_without_inbound_sink_stays_with_the_smsc(
 
 
 async def test_dropped_link_rebinds(conn: SmppConnector, smsc: FakeSmsc) -> None:
-    await conn.wait_bound(2)
+    await conn.wait_bound(WAIT)
     await smsc.drop()
-    for _ in range(100):
-        if not conn.bound:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: not conn.bound)
     with pytest.raises(ConnectorError) as info:
         await conn.submit([sub()])
     assert info.value.retryable
-    await conn.wait_bound(5)
+    await conn.wait_bound(WAIT)
     [outcome] = await conn.submit([sub()])
     assert outcome.error is None and outcome.external_id
     binds = [p for p in smsc.received if type(p).__name__ == "BindTransceiver"]
@@ -302,7 +300,7 @@ async def test_stop_unbinds(smsc: FakeSmsc, sink: Sink, caplog: pytest.LogCaptur
     await conn.start(sink)
     with caplog.at_level(logging.INFO, logger="textgate.connectors.smpp.session"):
         await conn.stop()
-        await asyncio.wait_for(smsc.sessions[0].wait_closed(), 2)
+        await asyncio.wait_for(smsc.sessions[0].wait_closed(), WAIT)
     assert not conn.bound
     assert any("smsc: closing (peer unbound)" in r.getMessage() for r in caplog.records)
     with pytest.raises(ConnectorError):
@@ -328,11 +326,11 @@ async def test_delivered_receipt_named_by_tlvs_is_acknowledged_only_once_stored(
         ),
     )
     sink.fail = True
-    resp = await session.request(receipt, 2.0)
+    resp = await session.request(receipt, WAIT)
     assert resp.command_status == CommandStatus.ESME_RX_T_APPN
     assert sink.reports == []
     sink.fail = False
-    resp = await session.request(receipt, 2.0)
+    resp = await session.request(receipt, WAIT)
     assert resp.command_status == CommandStatus.ESME_ROK
     [report] = sink.reports
     assert (report.external_id, report.status) == (outcome.external_id, Status.DELIVERED)

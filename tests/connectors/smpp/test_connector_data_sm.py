@@ -11,6 +11,7 @@ import pytest
 
 from tests.connectors.smpp.peer import FakeSmsc
 from tests.connectors.smpp.test_connector import make, smsc, sub
+from tests.support import WAIT
 from textgate.connectors.base import Concatenation, InboundMessage
 from textgate.connectors.smpp.connector import SmppConnector
 from textgate.connectors.smpp.constants import CommandStatus, MessageState, Tag
@@ -113,12 +114,12 @@ async def answered_after_the_sink(smsc: FakeSmsc, stores: Stores, pdu: DataSm) -
         return resp
 
     pushed = asyncio.ensure_future(push())
-    await asyncio.wait_for(stores.entered.wait(), 5)
-    keepalive = await smsc.sessions[-1].request(EnquireLink(sequence_number=0), 5)
+    await asyncio.wait_for(stores.entered.wait(), WAIT)
+    keepalive = await smsc.sessions[-1].request(EnquireLink(sequence_number=0), WAIT)
     assert keepalive.command_status == _S.ESME_ROK
     assert not pushed.done()  # held sink: no data_sm_resp yet
     stores.release.set()
-    resp = await asyncio.wait_for(pushed, 5)
+    resp = await asyncio.wait_for(pushed, WAIT)
     assert stores.events == ["stored", "answered"]
     assert isinstance(resp, DataSmResp)
     return resp

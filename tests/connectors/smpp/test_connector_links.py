@@ -9,6 +9,7 @@ import pytest
 
 from tests.connectors.smpp.peer import FakeSmsc, VirtualTime, until
 from tests.connectors.smpp.test_connector import Sink, make, sink, smsc, sub
+from tests.support import WAIT
 from textgate.connectors.base import QueryableConnector, QueryRef, Submission
 from textgate.connectors.smpp.constants import CommandStatus, MessageState
 from textgate.connectors.smpp.pacing import AdaptiveRate, Backpressure, TokenBucket
@@ -63,7 +64,7 @@ async def test_a_dead_bind_returns_its_messages_retryable(smsc: FakeSmsc, sink: 
         await smsc.drop_conn(1)
         await until(lambda: conn.bound_links == 1)
         smsc.release.set()
-        outcomes = await asyncio.wait_for(task, 5)
+        outcomes = await asyncio.wait_for(task, WAIT)
         failed = [o.error for o in outcomes if o.error is not None]
         assert len(failed) == 2 and all(e.retryable for e in failed)
         assert sum(1 for o in outcomes if o.external_id) == 2

@@ -4,10 +4,9 @@ storage, checked through the API."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from tests.support import running_gateway
+from tests.support import running_gateway, until
 from textgate.config import ConnectorSettings, InboundSettings, Settings
 from textgate.connectors.smpp.pdus import DataSmResp
 from textgate.connectors.smpp.smsc import DeliverAs, Smsc, SmscOptions
@@ -17,12 +16,14 @@ OUR_NUMBER = "+33700000001"
 
 async def _poll(client: Any, url: str, headers: dict[str, str], done: Any) -> Any:
     body: Any = None
-    for _ in range(400):
+
+    async def check() -> bool:
+        nonlocal body
         body = (await client.get(url, headers=headers)).json()
-        if done(body):
-            return body
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"{url}: still {body}")
+        return bool(done(body))
+
+    await until(check, url)
+    return body
 
 
 async def test_receipts_and_mo_sent_as_data_sm_reach_storage(settings: Settings) -> None:
@@ -66,9 +67,7 @@ async def test_receipts_and_mo_sent_as_data_sm_reach_storage(settings: Settings)
                 "delivered",
             ]
             # Stored first, then answered: the data_sm_resp (ESME_ROK) follows shortly.
-            async with asyncio.timeout(10):
-                while smsc.receipts_sent < 1:  # noqa: ASYNC110 - a counter, no event
-                    await asyncio.sleep(0.01)
+            await until(lambda: smsc.receipts_sent >= 1, "the data_sm_resp")
 
             text = "A reply the SMSC sends as data_sm. " * 6  # two parts
             resp = await smsc.send_mo(OUR_NUMBER, "+33698765432", text, split="sar")

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tests.connectors.smpp.peer import running_smsc
-from tests.support import running_gateway
+from tests.support import running_gateway, until
 from textgate.config import ConnectorSettings, Settings
 
 
 async def _wait(client: Any, headers: dict[str, str], mid: str, want: str) -> Any:
-    for _ in range(200):
+    detail: Any = None
+
+    async def reached() -> bool:
+        nonlocal detail
         detail = (await client.get(f"/v1/messages/{mid}", headers=headers)).json()
-        if detail["status"] == want:
-            return detail
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"{mid} stayed {detail['status']}")
+        return bool(detail["status"] == want)
+
+    await until(reached, f"{mid} to be {want}")
+    return detail
 
 
 async def test_a_long_message_goes_out_over_smpp_and_its_receipt_comes_back(

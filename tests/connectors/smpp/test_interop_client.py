@@ -31,6 +31,7 @@ from tests.connectors.smpp.interop_support import (
     split_udh,
     wait_until,
 )
+from tests.support import WAIT
 from textgate.connectors.smpp.smsc import Received, Smsc, SmscOptions
 
 SYSTEM_ID = "interop"
@@ -40,7 +41,7 @@ RECIPIENT = "4915112345678"
 ESM_DELIVERY_RECEIPT = 0x04
 MESSAGE_STATE_DELIVERED = 2
 EXCERPT_CHARS = 20
-DEADLINE = 20.0
+DEADLINE = WAIT
 REGISTERED_DELIVERY_ALWAYS = 0x01  # 5.2.17: receipt on success or failure
 
 # Chosen so that smpplib's byte-wise split (153 septets / 134 octets per part) falls between
@@ -66,7 +67,7 @@ def run_esme(port: int, submits: list[dict[str, Any]]) -> EsmeRun:
     on top of the common addressing), wait for a submit_sm_resp and a receipt for each
     (answering each receipt), unbind. Runs in a worker thread."""
     run = EsmeRun()
-    client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
+    client = smpplib.client.Client("127.0.0.1", port, timeout=WAIT, allow_unknown_opt_params=True)
     client.set_message_sent_handler(lambda pdu, **_: run.submit_resps.append(pdu))
 
     def on_deliver(pdu: Any, **_: Any) -> int:
@@ -330,7 +331,7 @@ async def test_parts_cut_inside_a_character_are_accepted_and_joined(smsc: Smsc) 
 
 
 def bind_with(port: int, password: str) -> None:
-    client = smpplib.client.Client("127.0.0.1", port, timeout=5, allow_unknown_opt_params=True)
+    client = smpplib.client.Client("127.0.0.1", port, timeout=WAIT, allow_unknown_opt_params=True)
     client.connect()
     try:
         client.bind_transceiver(system_id=SYSTEM_ID, password=password)

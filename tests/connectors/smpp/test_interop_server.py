@@ -31,6 +31,7 @@ from tests.connectors.smpp.interop_support import (
     split_udh,
     wait_until,
 )
+from tests.support import WAIT
 from textgate.connectors.base import Submission
 from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
 from textgate.core.message import DeliveryReport, Status
@@ -160,7 +161,7 @@ class ExternalSmsc:
         else:
             self.errors.append(AssertionError(f"deliver_sm_resp 0x{resp.command_status:08X}"))
 
-    async def settle(self, timeout: float = 10.0) -> None:
+    async def settle(self, timeout: float = WAIT) -> None:
         """Wait until every receipt sent so far has been answered (before the ESME leaves)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
@@ -222,14 +223,14 @@ async def connector(smsc: ExternalSmsc, sink: Sink) -> AsyncIterator[SmppConnect
             port=smsc.port,
             system_id="esme-interop",
             password="secret1",
-            response_timeout=5.0,
-            connect_timeout=5.0,
+            response_timeout=WAIT,
+            connect_timeout=WAIT,
             reconnect_initial=0.05,
         ),
     )
     await conn.start(sink)
     try:
-        await conn.wait_bound(10.0)
+        await conn.wait_bound(WAIT)
         yield conn
     finally:
         await smsc.settle()

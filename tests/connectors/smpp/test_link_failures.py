@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import running_gateway
+from tests.support import WAIT, running_gateway
 from tests.system.test_smpp_e2e import send, wait_status
 from textgate.config import ConnectorSettings, Settings
 from textgate.connectors.health import LinkState
@@ -122,7 +122,7 @@ async def test_refused_then_accepted_binds_by_itself(caplog: pytest.LogCaptureFi
             try:
                 [link] = conn.links()
                 assert link.state is LinkState.AUTH_REFUSED
-                await conn.wait_bound(10)
+                await conn.wait_bound(WAIT)
                 [link] = conn.links()
                 assert link.state is LinkState.BOUND and link.up and link.retry_at is None
                 assert link.last_error == "bind refused: ESME_RINVPASWD"  # kept for operators
@@ -158,7 +158,7 @@ async def test_binds_refused_for_a_while_then_accepted() -> None:
             [link] = conn.links()
             assert link.state is LinkState.DOWN  # retryable: the short backoff, not auth's
             assert link.last_error == "bind refused: ESME_RSYSERR"
-            await conn.wait_bound(10)
+            await conn.wait_bound(WAIT)
             assert conn.links()[0].up
             assert smsc.binds_refused >= 1 and smsc.bound_sessions == 1
         finally:

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from tests.connectors.smpp.test_smsc import Sink
+from tests.support import WAIT
 from textgate.connectors.base import Submission
 from textgate.connectors.smpp.connector import SmppConnector
 from textgate.connectors.smpp.options import SmppOptions
@@ -111,7 +112,7 @@ async def test_the_simulator_records_the_ton_npi_of_each_kind() -> None:
             port=smsc.port,
             system_id="textgate",
             password="textgate",
-            response_timeout=2.0,
+            response_timeout=WAIT,
             registered_delivery=0,
         ),
     )

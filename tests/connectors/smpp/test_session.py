@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.connectors.smpp.peer import FakeSmsc, running_smsc
+from tests.connectors.smpp.peer import FakeSmsc, running_smsc, until
+from tests.support import WAIT
 from textgate.connectors.smpp.client import bind
 from textgate.connectors.smpp.constants import CommandId, CommandStatus
 from textgate.connectors.smpp.pdus import (
@@ -44,9 +45,9 @@ async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 
 async def read_pdu(reader: asyncio.StreamReader) -> Pdu:
-    header = await asyncio.wait_for(reader.readexactly(16), 2)
+    header = await asyncio.wait_for(reader.readexactly(16), WAIT)
     length = struct.unpack(">I", header[:4])[0]
-    body = await asyncio.wait_for(reader.readexactly(length - 16), 2)
+    body = await asyncio.wait_for(reader.readexactly(length - 16), WAIT)
     return decode(header + body)
 
 
@@ -57,7 +58,7 @@ async def test_bind_ok_and_unbind(smsc: FakeSmsc) -> None:
     assert isinstance(resp, SubmitSmResp) and resp.message_id
     await session.unbind(timeout=1)
     assert session.closed
-    await asyncio.wait_for(smsc.sessions[0].wait_closed(), 2)
+    await asyncio.wait_for(smsc.sessions[0].wait_closed(), WAIT)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +71,7 @@ async def test_bind_refused_is_not_retryable(
     with pytest.raises(ConnectorError, match=status) as info:
         await bind("127.0.0.1", smsc.port, system_id=system_id, password=password)
     assert info.value.retryable is False
-    await asyncio.wait_for(smsc.sessions[0].wait_closed(), 2)
+    await asyncio.wait_for(smsc.sessions[0].wait_closed(), WAIT)
 
 
 async def test_connect_refused_is_retryable() -> None:
@@ -89,7 +90,7 @@ async def test_pipelined_submits_respect_window() -> None:
         try:
             responses = await asyncio.wait_for(
                 asyncio.gather(*(session.request(submit(text=b"%d" % i)) for i in range(300))),
-                20,
+                WAIT,
             )
         finally:
             await session.unbind(timeout=1)
@@ -113,7 +114,8 @@ async def test_response_timeout_is_retryable_and_session_stays_usable(smsc: Fake
         assert session.outstanding == 0
         resp = await session.request(submit())
         assert isinstance(resp, SubmitSmResp) and resp.command_status == 0
-        await asyncio.sleep(0.3)  # the late submit_sm_resp arrives and is ignored
+        # The late submit_sm_resp goes out before the next one's, and is ignored.
+        await until(lambda: any(p.destination_addr == "slow" for p in smsc.accepted))
         resp = await session.request(submit())
         assert isinstance(resp, SubmitSmResp)
         assert not session.closed
@@ -156,26 +158,42 @@ async def test_enquire_link_answered(smsc: FakeSmsc) -> None:
     try:
         resp = await session.request(lambda seq: EnquireLink(sequence_number=seq))
         assert isinstance(resp, EnquireLinkResp)
-        resp = await smsc.sessions[0].request(EnquireLink(sequence_number=0), timeout=1)
+        resp = await smsc.sessions[0].request(EnquireLink(sequence_number=0), timeout=WAIT)
         assert isinstance(resp, EnquireLinkResp)
     finally:
         await session.unbind(timeout=1)
 
 
-async def test_keepalive_sends_enquire_link(smsc: FakeSmsc) -> None:
-    session = await bind(
-        "127.0.0.1",
-        smsc.port,
-        system_id="esme",
-        password="secret",
-        enquire_link_interval=0.05,
-        response_timeout=0.5,
-    )
+async def test_keepalive_sends_enquire_link() -> None:
+    """A quiet link: enquire_link after each quiet interval, one at a time, each answered."""
+    asked: list[Pdu] = []
+
+    async def answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                pdu = await read_pdu(reader)
+                asked.append(pdu)
+                writer.write(encode(EnquireLinkResp(sequence_number=pdu.sequence_number)))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the session under test hung up
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answering, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
     try:
-        await asyncio.sleep(0.3)
-        assert not session.closed
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        async with Session(
+            reader, writer, enquire_link_interval=0.05, response_timeout=WAIT
+        ) as session:
+            # The third is sent only once the second was answered.
+            await until(lambda: len(asked) >= 3)
+            assert not session.closed
+            assert all(isinstance(p, EnquireLink) for p in asked)
     finally:
-        await session.unbind(timeout=1)
+        server.close()
+        await server.wait_closed()
 
 
 async def test_keepalive_unanswered_closes_session() -> None:
@@ -194,7 +212,7 @@ async def test_keepalive_unanswered_closes_session() -> None:
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         session = Session(reader, writer, enquire_link_interval=0.05, response_timeout=0.1)
-        await asyncio.wait_for(session.wait_closed(), 2)
+        await asyncio.wait_for(session.wait_closed(), WAIT)
         assert session.closed
     finally:
         server.close()
@@ -226,7 +244,7 @@ async def test_undecodable_pdu_gets_generic_nack(smsc: FakeSmsc) -> None:
     finally:
         writer.close()
         await writer.wait_closed()
-    await asyncio.wait_for(smsc.sessions[0].wait_closed(), 2)
+    await asyncio.wait_for(smsc.sessions[0].wait_closed(), WAIT)
 
 
 async def test_bad_command_length_nacks_and_closes(smsc: FakeSmsc) -> None:
@@ -237,17 +255,17 @@ async def test_bad_command_length_nacks_and_closes(smsc: FakeSmsc) -> None:
         nack = await read_pdu(reader)
         assert isinstance(nack, GenericNack)
         assert nack.command_status == CommandStatus.ESME_RINVCMDLEN
-        assert await asyncio.wait_for(reader.read(), 2) == b""  # the SMSC hung up
+        assert await asyncio.wait_for(reader.read(), WAIT) == b""  # the SMSC hung up
     finally:
         writer.close()
         await writer.wait_closed()
-    await asyncio.wait_for(smsc.sessions[0].wait_closed(), 2)
+    await asyncio.wait_for(smsc.sessions[0].wait_closed(), WAIT)
 
 
 async def test_server_unbinds_client(smsc: FakeSmsc) -> None:
     session = await bind("127.0.0.1", smsc.port, system_id="esme", password="secret")
     await smsc.sessions[0].unbind(timeout=1)
-    await asyncio.wait_for(session.wait_closed(), 2)
+    await asyncio.wait_for(session.wait_closed(), WAIT)
     assert session.closed
     with pytest.raises(ConnectorError) as info:
         await session.request(submit())
@@ -257,27 +275,27 @@ async def test_server_unbinds_client(smsc: FakeSmsc) -> None:
 async def test_server_drop_fails_pending_requests(smsc: FakeSmsc) -> None:
     session = await bind("127.0.0.1", smsc.port, system_id="esme", password="secret")
     try:
-        tasks = [asyncio.create_task(session.request(submit("drop"), timeout=5)) for _ in range(3)]
-        for _ in range(200):  # until the SMSC has all three
-            if len([p for p in smsc.received if isinstance(p, SubmitSm)]) == 3:
-                break
-            await asyncio.sleep(0.01)
+        # Never answered: they fail when the link drops (their timeout is far off).
+        tasks = [
+            asyncio.create_task(session.request(submit("drop"), timeout=WAIT)) for _ in range(3)
+        ]
+        await until(lambda: len(smsc.submits) == 3)
         await smsc.sessions[0].close()  # socket closed without unbind
-        results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 2)
+        results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), WAIT)
         for result in results:
             assert isinstance(result, ConnectorError) and result.retryable is True
-        await asyncio.wait_for(session.wait_closed(), 2)
+        await asyncio.wait_for(session.wait_closed(), WAIT)
     finally:
         await session.close()
 
 
 async def test_window_waiters_fail_when_session_closes(smsc: FakeSmsc) -> None:
     session = await bind("127.0.0.1", smsc.port, system_id="esme", password="secret", window=2)
-    tasks = [asyncio.create_task(session.request(submit("drop"), timeout=5)) for _ in range(5)]
-    await asyncio.sleep(0.05)
-    assert session.outstanding == 2
+    tasks = [asyncio.create_task(session.request(submit("drop"), timeout=WAIT)) for _ in range(5)]
+    await until(lambda: len(smsc.submits) == 2)
+    assert session.outstanding == 2  # the other three wait for the window
     await session.close()
-    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 2)
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), WAIT)
     assert all(isinstance(r, ConnectorError) and r.retryable for r in results)
 
 
@@ -289,7 +307,7 @@ async def test_sequence_numbers_wrap() -> None:
         async with Session(reader, writer, enquire_link_interval=None) as session:
             session._next_seq = 0x7FFFFFFF
             assert [session._take_seq() for _ in range(3)] == [0x7FFFFFFF, 1, 2]
-            await asyncio.wait_for(session.wait_closed(), 2)  # the peer hung up
+            await asyncio.wait_for(session.wait_closed(), WAIT)  # the peer hung up
     finally:
         server.close()
         await server.wait_closed()
@@ -327,5 +345,5 @@ async def test_window_slot_handed_to_a_cancelled_waiter_is_passed_on() -> None:
     await asyncio.sleep(0)
     window.release()  # the slot goes to ``waiter``...
     waiter.cancel()  # ...which is cancelled before it runs
-    await asyncio.wait_for(other, 2)  # so the slot reaches ``other``
+    await asyncio.wait_for(other, WAIT)  # so the slot reaches ``other``
     assert waiter.cancelled()

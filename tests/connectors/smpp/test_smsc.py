@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.support import WAIT, until
 from textgate.cli import app
 from textgate.connectors.base import Submission
 from textgate.connectors.health import LinkState
@@ -35,18 +36,17 @@ class Sink:
         self.reports.extend(reports)
         self.arrived.set()
 
-    async def wait_for(self, count: int, timeout: float = 30.0) -> None:
+    async def wait_for(self, count: int, timeout: float = WAIT) -> None:
         async with asyncio.timeout(timeout):
             while len(self.reports) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
-    for _ in range(int(timeout / 0.01)):
-        if check():
-            return True
-        await asyncio.sleep(0.01)
+async def eventually(check: Callable[[], bool], timeout: float = WAIT) -> bool:
+    """Whether ``check()`` comes to hold within ``timeout`` seconds."""
+    with contextlib.suppress(AssertionError):
+        await until(check, timeout=timeout, interval=0.01)
     return check()
 
 
@@ -64,7 +64,7 @@ class Esme:
             self._changed.set()
         return DeliverSmResp(sequence_number=pdu.sequence_number)
 
-    async def wait_for(self, count: int, timeout: float = 30.0) -> list[DeliverSm]:
+    async def wait_for(self, count: int, timeout: float = WAIT) -> list[DeliverSm]:
         async with asyncio.timeout(timeout):
             while len(self.delivered) < count:
                 self._changed.clear()
@@ -96,7 +96,7 @@ async def esme_of(smsc: Smsc, mode: BindMode = "transceiver") -> AsyncIterator[E
         mode=mode,
         handler=esme.handler,
         enquire_link_interval=None,
-        response_timeout=5.0,
+        response_timeout=WAIT,
     )
     try:
         yield esme
@@ -122,7 +122,7 @@ def _connector(smsc: Smsc, password: str = "textgate") -> SmppConnector:  # noqa
             port=smsc.port,
             system_id="textgate",
             password=password,
-            response_timeout=2.0,
+            response_timeout=WAIT,
             reconnect_initial=0.05,
         ),
     )

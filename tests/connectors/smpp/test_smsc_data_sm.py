@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.connectors.smpp.test_smsc import Sink, eventually, sub
+from tests.support import WAIT
 from textgate.cli import app
 from textgate.connectors.base import InboundMessage
 from textgate.connectors.smpp.client import bind
@@ -76,7 +77,7 @@ async def raw_esme(smsc: Smsc) -> AsyncIterator[RawEsme]:
         password="textgate",
         handler=esme.handler,
         enquire_link_interval=None,
-        response_timeout=5.0,
+        response_timeout=WAIT,
     )
     try:
         yield esme
@@ -110,7 +111,7 @@ async def connector(smsc: Smsc, sink: Sink, inbox: Inbox) -> AsyncIterator[SmppC
             port=smsc.port,
             system_id="textgate",
             password="textgate",
-            response_timeout=2.0,
+            response_timeout=WAIT,
             reconnect_initial=0.05,
         ),
     )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.connectors.smpp.test_smsc import Esme, esme_of
+from tests.support import WAIT
 from textgate.connectors.smpp.constants import CommandStatus, MessageState, Tag
 from textgate.connectors.smpp.pdus import QuerySm, QuerySmResp, SubmitSmResp
 from textgate.connectors.smpp.receipts import parse_receipt
@@ -43,7 +44,8 @@ async def ruled() -> AsyncIterator[Smsc]:
             {"prefix": "3", "action": "ignore"},
             {"prefix": "4", "response_delay_ms": 1000},
             {"prefix": "5", "final_stat": "UNDELIV", "enroute_first": True},
-            {"prefix": "6", "receipt_delay_ms": 400},
+            # Long enough for three more submits and their receipts on a busy machine.
+            {"prefix": "6", "receipt_delay_ms": 2000},
             {"prefix": "7", "receipt_delay_ms": 3_600_000},
             {"prefix": "80", "bad_receipt": "garbled"},
             {"prefix": "81", "bad_receipt": "unknown_id"},
@@ -128,7 +130,7 @@ async def test_drop_closes_the_connection(ruled: Smsc) -> None:
         assert esme.session is not None
         with pytest.raises(ConnectorError):
             await esme.submit("2000")
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(WAIT):
             await esme.session.wait_closed()
     assert ruled.dropped == 1 and ruled.submitted == 0
 

@@ -245,7 +245,7 @@ class PgRunner(TxnRunner):
                 if conn.is_closed() or conn.is_in_transaction():
                     await pooled.invalidate()
                 if conn.is_closed():
-                    await self._engine.dispose(close=False)
+                    await self._engine.dispose()
                 raise
 
     async def _run_on(self, conn: Any, make: Callable[[], Txn[T]]) -> T:

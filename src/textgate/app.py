@@ -42,9 +42,13 @@ class TextgateApp(FastAPI):
             if fast.matches(scope):
                 scope["app"] = self
                 started = time.perf_counter()
-                await fast.handle(scope, receive, send)
-                if self.metrics is not None:
-                    self.metrics.observe_submit(fast.interface, time.perf_counter() - started)
+                try:
+                    await fast.handle(scope, receive, send)
+                finally:
+                    # Timed also when the body limit cuts the request off, as the routed
+                    # handler's requests are.
+                    if self.metrics is not None:
+                        self.metrics.observe_submit(fast.interface, time.perf_counter() - started)
                 return
         if scope["type"] != "http" or self.metrics is None:
             await super().__call__(scope, receive, send)

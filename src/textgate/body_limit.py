@@ -60,6 +60,11 @@ def route_error_response(mounts: Sequence[tuple[str, Sequence[BaseRoute]]]) -> E
 def _route_for(mounts: Sequence[tuple[str, Sequence[BaseRoute]]], scope: Scope) -> BaseRoute | None:
     """The route that matches path and method, else the first that matches the path."""
     path: str = scope["path"]
+    # Behind a proxy that mounts the gateway under a prefix (ASGI root_path), the path
+    # still carries that prefix; routes match without it, as Starlette's router does.
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
     partial = None
     for prefix, routes in mounts:
         if not path.startswith(prefix):

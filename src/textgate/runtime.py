@@ -69,6 +69,7 @@ from textgate.storage.link_rates import LinkRates
 from textgate.storage.lists import ListRepo
 from textgate.storage.mail import MailRepo
 from textgate.storage.messages import MessageRepo
+from textgate.storage.migrate import ShippedMigrations
 from textgate.storage.notify import PgListener
 from textgate.storage.oauth import OAuthRepo
 from textgate.storage.order_history import OrderHistoryRepo
@@ -294,8 +295,11 @@ class Gateway:
             self._secret_key,
             migrate=migrate if migrate is not None else self.db.is_sqlite,
         )
-        # Secrets stored in clear or under the old key derivation are sealed anew.
-        await reseal(self.db, self._box)
+        # Secrets stored in clear or under the old key derivation are sealed anew, once the
+        # schema is the one this code knows (a process may start, unready, on a database
+        # that still waits for `textgate migrate`: /readyz says so).
+        if not (await ShippedMigrations().state(self.db)).behind:
+            await reseal(self.db, self._box)
         await self.writer.start()
         if smtp and self.settings.smtp.enabled:
             handlers = address_handlers(enabled(self.settings.dialects), self.settings)

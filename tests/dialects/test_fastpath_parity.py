@@ -119,6 +119,9 @@ class Input:
     last one's answer is compared."""
     fail_submit: bool = False
     """The submit service raises something unexpected."""
+    timed: bool = True
+    """Whether a submit handler sees the requests (and times them): a body declared over
+    the gateway's limit is refused in front of both paths, neither of them times it."""
 
 
 def one(sent: Sent) -> Callable[[str], tuple[Sent, ...]]:
@@ -190,7 +193,7 @@ INPUTS = [
     ),
     Input("no credit", one(Sent({"to": NUMBER, "text": "x"}, key="broke"))),
     Input("address not allowed", one(Sent({"to": NUMBER, "text": "x"}, key="fenced"))),
-    Input("oversized body, declared", one(Sent(content=BIG))),
+    Input("oversized body, declared", one(Sent(content=BIG)), timed=False),
     Input("oversized body, streamed", one(Sent(content=_chunks))),
     Input("unexpected failure", one(Sent({"to": NUMBER, "text": "x"})), fail_submit=True),
 ]
@@ -335,9 +338,8 @@ async def test_fast_path_and_routed_handler_answer_alike(settings: Settings) -> 
             fast = await _ask(server, FAST, item, seen)
             routed = await _ask(server, ROUTED, item, seen)
             assert fast == routed, item.label
-            assert fast.metrics[("requests timed", frozenset())] == len(item.requests("")), (
-                item.label
-            )
+            timings = len(item.requests("")) if item.timed else 0
+            assert fast.metrics[("requests timed", frozenset())] == timings, item.label
             answers[item.label] = fast
     # The table covers what it says: refusals of each kind, and submits that stored.
     statuses = {label: a.status for label, a in answers.items()}

@@ -376,7 +376,7 @@ async def test_received_sms_webhook_in_the_seed_shape(settings: Settings) -> Non
             # Once the feed has read the "sent" event, a delivery for it would exist.
             await until(fed)
             deliveries = await gw.gateway.services.webhooks.deliveries(acc.id, webhook_id)
-            assert len(deliveries) == 1
+            assert len(deliveries.items) == 1
             assert len(receiver.hits) == 1
             gone = await ok(gw, "/webhook/delete/", acc, id=webhook_id)
             assert gone["result"]["deleted"] == "1"

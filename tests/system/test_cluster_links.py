@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from tests.support import PG_ENV, WAIT, Running, postgres_url, running_gateway
+from tests.support import PG_ENV, Running, postgres_url, running_gateway, until
 from tests.system.procs import message_statuses, mobile_numbers
 from textgate.config import ConnectorSettings, Settings
 from textgate.connectors.base import HandoffGate, Outcome, OutcomeSink, Submission
@@ -95,22 +95,6 @@ def _count_sent(connector: SmppConnector) -> list[str]:
     return accepted
 
 
-async def _until(
-    check: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = WAIT
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.05)
-
-
 async def _api_key(running: Running) -> dict[str, str]:
     accounts = running.gateway.services.accounts
     account = await accounts.create("cluster")
@@ -150,7 +134,7 @@ async def test_two_gateways_share_max_rate_and_the_binds(settings: Settings, db_
         ):
             carriers = [_carrier(a), _carrier(b)]
             # The first one took both binds; it gives one back once it sees the second.
-            await _until(
+            await until(
                 lambda: all(c.bound_links == 1 for c in carriers),
                 "each gateway holds and binds one of the two binds",
             )
@@ -158,7 +142,7 @@ async def test_two_gateways_share_max_rate_and_the_binds(settings: Settings, db_
             sent = [_count_sent(c) for c in carriers]
             auth = await _api_key(a)
             ids = await _submit(a, auth, mobile_numbers(120))
-            await _until(lambda: _all_sent(db_url, ids), "every message sent")
+            await until(lambda: _all_sent(db_url, ids), "every message sent")
             assert smsc.bound_sessions == 2, "a gateway opened a bind beyond the two"
 
     busiest = _busiest_second(smsc.arrivals)
@@ -184,17 +168,17 @@ async def test_one_bind_moves_to_the_other_gateway_when_its_holder_stops(
         async with running_gateway(_settings(settings, "worker-b", smsc.port, binds=1)) as b:
             ca, cb = _carrier(a), _carrier(b)
             assert ca.bound_links == 1
-            await _until(lambda: cb.keeper is not None and cb.keeper.members == 2, "b joined")
+            await until(lambda: cb.keeper is not None and cb.keeper.members == 2, "b joined")
             assert cb.standby and smsc.bound_sessions == 1
             sent_a, sent_b = _count_sent(ca), _count_sent(cb)
             auth = await _api_key(b)
             ids = await _submit(b, auth, mobile_numbers(10))
-            await _until(lambda: _all_sent(db_url, ids), "sent by the bind's holder")
+            await until(lambda: _all_sent(db_url, ids), "sent by the bind's holder")
             assert sorted(sent_a) == sorted(ids) and sent_b == []
 
             await first.aclose()  # the holder stops and gives its bind back
-            await _until(lambda: cb.bound_links == 1, "b took the bind over")
+            await until(lambda: cb.bound_links == 1, "b took the bind over")
             assert smsc.bound_sessions == 1
             later = await _submit(b, auth, mobile_numbers(10, start=10))
-            await _until(lambda: _all_sent(db_url, later), "sent by the new holder")
+            await until(lambda: _all_sent(db_url, later), "sent by the new holder")
             assert sorted(sent_b) == sorted(later)

@@ -308,6 +308,45 @@ async def test_metrics_count_submits_and_link_results(settings: Settings) -> Non
     assert count("textgate_queue_depth") == 0
 
 
+async def test_metrics_show_messages_waiting_in_doubt(settings: Settings) -> None:
+    """A hand-off the carrier never answers leaves its message waiting in doubt (resent
+    only after the grace): the gauge counts it among the queued ones until then."""
+    rules = (SmscRule(IGNORED[1:8], action=SubmitAction.IGNORE),)
+    async with Smsc(SmscOptions(port=0, receipt_delay_ms=20, rules=rules)) as smsc:
+        carrier = _smpp(
+            "carrier", smsc.port, {"response_timeout": 0.5}, in_doubt_grace_seconds=3600
+        )
+        async with running_gateway(settings.model_copy(update={"connectors": [carrier]})) as gw:
+            await until(lambda: _ready(gw), "the carrier's bind")
+            accounts = gw.gateway.services.accounts
+            account = await accounts.create("acme")
+            auth = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+            r = await gw.client.post(
+                "/v1/messages", json={"to": [GOOD[0], IGNORED], "text": "hi"}, headers=auth
+            )
+            assert r.status_code == 202, r.text
+            good, ignored = (m["id"] for m in r.json()["messages"])
+
+            async def gauges() -> tuple[float, float]:
+                samples = _samples((await gw.client.get("/metrics")).text)
+                return (
+                    samples[("textgate_messages_in_doubt", ())],
+                    samples[("textgate_queue_depth", ())],
+                )
+
+            async def one_in_doubt() -> bool:
+                return await gauges() == (1.0, 1.0)
+
+            await until(one_in_doubt, "one message waiting in doubt")
+
+            async def delivered() -> bool:
+                return await _status(gw.client, auth, good) == "delivered"
+
+            await until(delivered, "the answered message's receipt")
+            assert await _status(gw.client, auth, ignored) == "queued"
+            assert await gauges() == (1.0, 1.0)
+
+
 async def _ready(gw: Running) -> bool:
     return (await gw.client.get("/readyz")).status_code == 200
 

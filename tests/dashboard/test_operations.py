@@ -50,6 +50,7 @@ async def test_metrics_count_messages_latency_and_connector_state(
     assert samples[key] == 2.0
     assert samples[("textgate_submit_seconds_count", (("interface", "native"),))] == 1.0
     assert samples[("textgate_queue_depth", ())] == 0.0
+    assert samples[("textgate_messages_in_doubt", ())] == 0.0
     assert samples[("textgate_webhook_backlog", ())] == 0.0
     assert samples[("textgate_connector_up", (("connector", "sim"), ("type", "simulator")))] == 1.0
     assert samples[("textgate_database_up", ())] == 1.0

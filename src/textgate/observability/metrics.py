@@ -126,6 +126,13 @@ class _SnapshotCollector(Collector):
         )
         queue.add_metric([], float(snap.queue_depth))
         yield queue
+        doubt = GaugeMetricFamily(
+            "textgate_messages_in_doubt",
+            "Waiting messages whose last hand-off went unanswered: each may have reached the"
+            " carrier already (see the connector's in_doubt setting).",
+        )
+        doubt.add_metric([], float(snap.in_doubt))
+        yield doubt
         backlog = GaugeMetricFamily(
             "textgate_webhook_backlog", "Webhook deliveries not yet made (pending or retrying)."
         )

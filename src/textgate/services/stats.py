@@ -88,6 +88,7 @@ class Snapshot:
 
     counts: tuple[CountRow, ...]
     queue_depth: int
+    in_doubt: int
     webhook_backlog: int
     connectors: tuple[ConnectorState, ...]
 
@@ -128,9 +129,11 @@ class StatsService:
             _state(conn, handed.get(name, 0), previous, now)
             for name, conn in sorted(self._connectors().items())
         )
+        queue_depth, in_doubt = await self._repo.queue_counts()
         return Snapshot(
             counts=tuple(counts),
-            queue_depth=await self._repo.queue_depth(),
+            queue_depth=queue_depth,
+            in_doubt=in_doubt,
             webhook_backlog=await self._repo.webhook_backlog(),
             connectors=states,
         )

@@ -19,6 +19,7 @@ from textgate.core.accounts import ApiKey
 from textgate.core.ids import id_time_ms
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.db import Database
+from textgate.storage.outcomes import IN_DOUBT
 from textgate.storage.rollups import (
     HOUR_MS,
     NO_CONNECTOR,
@@ -145,12 +146,18 @@ class StatsRepo:
             for (status, connector), n in sorted(totals.items())
         ]
 
-    async def queue_depth(self) -> int:
-        """Messages accepted and not yet handed to a connector: due, scheduled or waiting to
-        retry. Those are the rows with a next attempt time (the dispatcher's partial index)."""
-        query = select(func.count()).where(messages.c.next_attempt_at.is_not(None))
+    async def queue_counts(self) -> tuple[int, int]:
+        """(waiting, in doubt). Waiting: messages accepted and not yet handed to a
+        connector: due, scheduled or waiting to retry, the rows with a next attempt time
+        (the dispatcher's partial index). In doubt: those of them whose last hand-off went
+        unanswered (``error_code`` ``in_doubt``, see ``storage.queue``): each may already
+        have reached the carrier, so an operator watches this number after an outage."""
+        query = select(func.count(), func.count().filter(messages.c.error_code == IN_DOUBT)).where(
+            messages.c.next_attempt_at.is_not(None)
+        )
         async with self._db.read() as conn:
-            return int((await conn.execute(query)).scalar_one())
+            waiting, in_doubt = (await conn.execute(query)).one()
+            return int(waiting), int(in_doubt)
 
     async def webhook_backlog(self) -> int:
         # A delivery is pending while it has a next attempt (see storage.outbox); the partial

@@ -10,7 +10,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import text
 
-from tests.support import PG_ENV, postgres_url
+from tests.support import PG_ENV, postgres_url, until
 from textgate.errors import StorageUnavailable
 from textgate.storage.db import Database
 from textgate.storage.txn import Query, Txn
@@ -78,3 +78,44 @@ async def test_a_backend_terminated_mid_query_is_unavailable(db: Database, path:
     with pytest.raises(StorageUnavailable):
         await running
     assert await db.ping()  # the pools replace the dead connection
+
+
+async def test_the_first_use_after_a_server_restart_succeeds(db: Database) -> None:
+    """A restart closes every idle pooled connection; the next transaction on either
+    path gets a fresh connection instead of failing on the dead one (no pre-ping)."""
+
+    def txn() -> Txn[int]:
+        rows = yield Query("SELECT 1")
+        return int(rows[0][0])
+
+    # Fill the pool with idle connections.
+    async def both() -> None:
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+        assert await db.txn(txn) == 1
+
+    await asyncio.gather(*(both() for _ in range(5)))
+    admin = await asyncpg.connect(db.url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        others = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert await admin.fetchval(others) >= 1
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+        async def all_gone() -> bool:
+            return int(await admin.fetchval(others)) == 0
+
+        await until(all_gone, "the terminated backends to exit")
+    finally:
+        await admin.close()
+    # Each side has seen its connection closed once the backends are gone (the server
+    # says so before it exits); let the loop run the callbacks that mark them closed.
+    for _ in range(3):
+        await asyncio.sleep(0)
+    for _ in range(3):
+        await both()

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -118,11 +118,12 @@ class Database:
         else:
             # One pool for the whole process, hot-path runner included. No pre-ping: it
             # costs three round trips (BEGIN, a ping, ROLLBACK) at every checkout, and the
-            # hot-path transactions check out as often as they commit. A connection found
-            # dead renews the pool instead (SQLAlchemy does it for its statements, the
-            # runner for its own).
+            # hot-path transactions check out as often as they commit. The checkout check
+            # below costs nothing and catches what a server restart leaves in the pool.
             kwargs.update(pool_size=10, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if not self.is_sqlite:
+            _install_closed_check(self.engine)
         self._write_lock = WriteTurn() if self.is_sqlite else None
         self._runner: TxnRunner
         if self.is_sqlite:
@@ -187,6 +188,21 @@ class Database:
     async def dispose(self) -> None:
         await self._runner.close()
         await self.engine.dispose()
+
+
+def _install_closed_check(engine: AsyncEngine) -> None:
+    """Never hand out a pooled connection that is known to be closed.
+
+    A server restart (or ``pg_terminate_backend``) closes every idle connection in the
+    pool; asyncpg learns it from the socket at once, without a round trip. Raising
+    ``DisconnectionError`` at checkout makes the pool drop that connection and check out
+    (or open) another, so the first request after a restart succeeds instead of meeting
+    the dead connection at BEGIN."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_conn.driver_connection.is_closed():
+            raise DisconnectionError("the pooled connection was closed by the server")
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, synchronous: str) -> None:

@@ -238,14 +238,13 @@ class PgRunner(TxnRunner):
                 return await self._run_on(conn, make)
             except BaseException:
                 # The pool knows nothing of what ran on the driver connection: one left
-                # inside a transaction (cancelled during its rollback) is dropped rather
-                # than handed out again; a lost one also renews the pool, whose other
-                # connections most likely went with it (a server restart), as SQLAlchemy
-                # does when its own statements meet a lost connection.
+                # inside a transaction (cancelled during its rollback) or lost is dropped
+                # rather than handed out again. The pool's other connections are not
+                # renewed here: those a server restart closed are dropped at checkout
+                # (``storage.db``), and disposing of the pool would orphan the live ones
+                # other transactions hold, to be garbage-collected unclosed.
                 if conn.is_closed() or conn.is_in_transaction():
                     await pooled.invalidate()
-                if conn.is_closed():
-                    await self._engine.dispose()
                 raise
 
     async def _run_on(self, conn: Any, make: Callable[[], Txn[T]]) -> T:

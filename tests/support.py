@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import uvicorn
 from textgate.app import create_app
 from textgate.config import Settings
 from textgate.core.clock import Clock, system_clock
+from textgate.http_server import server_config
 from textgate.runtime import Gateway
 from textgate.services.webhooks import TargetChecker
 
@@ -107,8 +109,10 @@ async def running_gateway(
     *,
     target_checker: TargetChecker | None = None,
     clock: Clock = system_clock,
+    verify: ssl.SSLContext | bool = True,
 ) -> AsyncIterator[Running]:
-    """Start the real HTTP server (uvicorn, httptools) on a free loopback port."""
+    """Start the real HTTP server (uvicorn, httptools) on a free loopback port; over TLS
+    when the settings say so (``verify``: what the client trusts)."""
     # Bound before the lifespan runs: a port picked and released here could otherwise be
     # taken by the gateway's own outgoing connections (SMPP binds) before uvicorn binds it.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -117,22 +121,26 @@ async def running_gateway(
     settings = settings.model_copy(update={"http": settings.http.model_copy(update={"port": port})})
     gateway = Gateway(settings, target_checker=target_checker, clock=clock)
     app = create_app(settings, gateway=gateway)
-    config = uvicorn.Config(
+    # As `textgate serve` configures uvicorn (TLS, proxies), but on the test's own loop and
+    # waiting for open connections at the end as long as they take.
+    config = server_config(
+        settings,
         app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        http="httptools",
+        loop="auto",
         lifespan="on",
-        access_log=False,
+        timeout_graceful_shutdown=None,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     task.add_done_callback(lambda _: listener.close())  # also when the lifespan failed
-    base = f"http://127.0.0.1:{port}"
+    scheme = "http" if settings.http.tls_cert_file is None else "https"
+    base = f"{scheme}://127.0.0.1:{port}"
     try:
         await server_started(server, task)
-        async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT) as client:
+        async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT, verify=verify) as client:
             yield Running(gateway, base, client)
     finally:
         server.should_exit = True

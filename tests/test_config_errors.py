@@ -91,6 +91,20 @@ ENV_CASES = {
         "error: connectors[0].options.latency_ms = 'slow': "
         "should be a valid number, unable to parse string as a number",
     ),
+    "tls certificate without its key": (
+        {"TEXTGATE_HTTP__TLS_CERT_FILE": str(Path(__file__))},
+        "error: http.tls_cert_file and http.tls_key_file go together: set both or neither",
+    ),
+    "tls certificate file missing": (
+        {"TEXTGATE_HTTP__TLS_CERT_FILE": "/no/such/cert.pem"},
+        "error: http.tls_cert_file = '/no/such/cert.pem' (from TEXTGATE_HTTP__TLS_CERT_FILE): "
+        "Path does not point to a file",
+    ),
+    "trusted proxy that is no address": (
+        {"TEXTGATE_HTTP__TRUSTED_PROXIES": '["10.0.0.300"]'},
+        "error: http.trusted_proxies[0] = '10.0.0.300' (from TEXTGATE_HTTP__TRUSTED_PROXIES): "
+        "value is not a valid IPv4 or IPv6 network",
+    ),
     "route to no connector": (
         {"TEXTGATE_ROUTING__QUALITY": json.dumps({"high": "premium"})},
         "error: routing.quality.high = 'premium': allowed: the name of a connector ('simulator')",
@@ -112,7 +126,7 @@ TOML_CASES = {
     "typo in a section": (
         "[http]\nprot = 9000\n",
         "error: http.prot is not a setting (in {path}); did you mean port? "
-        "([http] has: host, max_body_bytes, port)",
+        "([http] has: host, max_body_bytes, port, tls_cert_file, tls_key_file, trusted_proxies)",
     ),
     "typo at the top": (
         "databse_url = 'sqlite+aiosqlite:///x.db'\n",

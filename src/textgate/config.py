@@ -16,6 +16,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FilePath,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_validator,
@@ -59,6 +61,21 @@ class HttpSettings(Section):
     port: int = Field(default=8080, ge=1, le=65535)
     # Largest request body any route accepts (413 past it); routes may allow less.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # HTTPS served directly: a PEM certificate (chain) and its private key, both or neither.
+    tls_cert_file: FilePath | None = None
+    tls_key_file: FilePath | None = None
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
+    # networks). Empty: the headers are ignored and the client is the TCP peer, since an
+    # account's IP allowlist must not be satisfiable by a header anyone can send.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError(
+                "http.tls_cert_file and http.tls_key_file go together: set both or neither"
+            )
+        return self
 
 
 class ConnectorSettings(Section):

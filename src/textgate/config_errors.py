@@ -117,7 +117,8 @@ def _line(
     msg = str(error["msg"]).removeprefix("Value error, ").replace("Input should be", "should be")
     if kind == "bad_key":
         return f"{key} is not an allowed key{where}: {msg}"
-    if not loc:
+    if not loc or msg.startswith(f"{key}."):
+        # A rule over a whole table (two keys that go together): its message names them.
         return f"{msg}{where}"
     value = shown(loc, error.get("input"))
     field = _field_at(loc, model) if loc and model is not None else None

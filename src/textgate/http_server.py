@@ -19,13 +19,14 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from textgate.config import Settings
 
-__all__ = ["STARTUP_FAILURE", "serve_http"]
+__all__ = ["STARTUP_FAILURE", "serve_http", "server_config"]
 
 STARTUP_FAILURE = 3
 """Exit status when the application did not start (as uvicorn's own runner)."""
@@ -44,22 +45,37 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def server_config(settings: Settings, app: ASGIApp, **overrides: Any) -> uvicorn.Config:
+    """uvicorn's configuration from the ``http`` settings (the test harness serves with it
+    too, so that TLS and proxy handling are tested as served)."""
+    http = settings.http
+    trusted = [str(net) for net in http.trusted_proxies]
+    options: dict[str, Any] = {
+        "host": http.host,
+        "port": http.port,
+        "log_level": settings.log_level.lower(),
+        "log_config": None,
+        # One line per request costs more than the submit itself on the hot path.
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+        # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise; textgate
+        # believes them only from the proxies the operator names.
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
+    }
+    if http.tls_cert_file is not None and http.tls_key_file is not None:
+        options["ssl_certfile"] = str(http.tls_cert_file)
+        options["ssl_keyfile"] = str(http.tls_key_file)
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
 def serve_http(settings: Settings, app: ASGIApp, on_shutdown: Callable[[], None]) -> None:
     """Serve ``app`` until SIGTERM or SIGINT; ``on_shutdown`` runs as the server stops
     taking connections, before it waits for those still open."""
-    config = uvicorn.Config(
-        app,
-        host=settings.http.host,
-        port=settings.http.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        # One line per request costs more than the submit itself on the hot path.
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=GRACEFUL_SECONDS,
-    )
-    server = _Server(config, on_shutdown)
+    server = _Server(server_config(settings, app), on_shutdown)
     with _signals_already_handled():
         server.run()
     if not server.started:

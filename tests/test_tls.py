@@ -1,0 +1,203 @@
+"""HTTPS served directly (``http.tls_cert_file`` / ``http.tls_key_file``) and the client
+address behind a reverse proxy (``http.trusted_proxies``): what clients moving from a
+provider's ``https://`` address and IP allowlists depend on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import ipaddress
+import ssl
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.support import HTTP_TIMEOUT, free_port, running_gateway, until
+from tests.system.procs import gateway_env
+from textgate.config import Settings
+from textgate.core.message import Status
+from textgate.services.query import MessageFilter
+
+NUMBER = "+33612345678"
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A test CA and a certificate it signed for 127.0.0.1 (an IP subject alternative
+    name, which is what clients check for an address)."""
+    where = tmp_path_factory.mktemp("pki")
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("textgate test CA"))
+        .issuer_name(_name("textgate test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pki = Pki(where / "ca.pem", where / "cert.pem", where / "key.pem")
+    pki.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    pki.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pki.key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return pki
+
+
+def _with_http(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update={"http": settings.http.model_copy(update=changes)})
+
+
+async def test_a_message_sent_over_https_is_stored(settings: Settings, pki: Pki) -> None:
+    tls = _with_http(settings, tls_cert_file=pki.cert_file, tls_key_file=pki.key_file)
+    async with running_gateway(tls, verify=pki.client_context()) as gw:
+        assert gw.base_url.startswith("https://127.0.0.1:")
+        accounts = gw.gateway.services.accounts
+        account = await accounts.create("acme")
+        auth = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+        r = await gw.client.post(
+            "/v1/messages", json={"to": NUMBER, "text": "over TLS"}, headers=auth
+        )
+        assert r.status_code == 202, r.text
+        stored = await gw.gateway.services.messages.get(account.id, r.json()["messages"][0]["id"])
+        assert stored.text == "over TLS" and stored.status is not Status.REJECTED
+        # A client that does not trust the test CA is refused by its own TLS check, and a
+        # plain-HTTP request to the TLS port gets no answer from the application.
+        async with httpx.AsyncClient(base_url=gw.base_url, timeout=HTTP_TIMEOUT) as stranger:
+            with pytest.raises(httpx.ConnectError):
+                await stranger.get("/healthz")
+        plain = gw.base_url.replace("https://", "http://")
+        async with httpx.AsyncClient(base_url=plain, timeout=HTTP_TIMEOUT) as cleartext:
+            with pytest.raises(httpx.TransportError):
+                await cleartext.get("/healthz")
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["no proxy trusted", "proxy trusted"])
+async def test_forwarded_addresses_count_only_from_trusted_proxies(
+    settings: Settings, trusted: bool
+) -> None:
+    """An account allows one outside address; a request from 127.0.0.1 claiming it in
+    X-Forwarded-For gets through only when 127.0.0.1 is a configured proxy."""
+    proxies = ["127.0.0.0/8"] if trusted else []
+    async with running_gateway(_with_http(settings, trusted_proxies=proxies)) as gw:
+        accounts = gw.gateway.services.accounts
+        account = await accounts.create("acme")
+        await accounts.update_settings(account.id, {"allowed_ips": ["203.0.113.7"]})
+        auth = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+        r = await gw.client.post(
+            "/v1/messages",
+            json={"to": NUMBER, "text": "via proxy"},
+            headers={**auth, "X-Forwarded-For": "203.0.113.7"},
+        )
+        stored = await gw.gateway.services.messages.search(account.id, MessageFilter())
+        if trusted:
+            assert r.status_code == 202, r.text
+            assert [m.text for m in stored] == ["via proxy"]
+        else:
+            assert r.status_code == 403 and r.json()["error"]["code"] == "ip_not_allowed"
+            assert stored == []
+
+
+@pytest.mark.slow
+async def test_textgate_serve_answers_over_https(db_url: str, tmp_path: Path, pki: Pki) -> None:
+    port = free_port()
+    env = gateway_env(
+        db_url,
+        tmp_path,
+        {
+            "TEXTGATE_HTTP__PORT": str(port),
+            "TEXTGATE_HTTP__TLS_CERT_FILE": str(pki.cert_file),
+            "TEXTGATE_HTTP__TLS_KEY_FILE": str(pki.key_file),
+        },
+    )
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "textgate",
+            "serve",
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"https://127.0.0.1:{port}",
+            timeout=HTTP_TIMEOUT,
+            verify=pki.client_context(),
+        ) as client:
+
+            async def healthy() -> bool:
+                assert process.returncode is None, stderr_path.read_text()
+                with contextlib.suppress(httpx.TransportError):
+                    return (await client.get("/healthz")).status_code == 200
+                return False
+
+            await until(healthy, "the gateway to answer over HTTPS")
+    finally:
+        process.terminate()
+        await process.wait()

@@ -68,6 +68,13 @@ class RequestTooLarge(InvalidRequest):
     code = "request_too_large"
 
 
+class KeyReused(InvalidRequest):
+    """An idempotency key (the client's own order id) already names a different request:
+    answering with the first order would drop this one silently."""
+
+    code = "idempotency_key_reused"
+
+
 class InvalidNumber(InvalidRequest):
     code = "invalid_number"
 

@@ -295,6 +295,24 @@ CASES: list[DialectCase] = [
         expect_stored=(Stored(NUMBER),),
     ),
     DialectCase(
+        # A client that numbers its notices by its own order ("shipped", then "delivered"
+        # under the same order_id) is told, rather than answered OK with nothing sent.
+        "the same order_id with another text is refused",
+        Request("POST", f"{P}/sms", json=_sms(order_id="notice-7", message="Delivered")),
+        setup=(Request("POST", f"{P}/sms", json=_sms(order_id="notice-7", message="Shipped")),),
+        expect_status=400,
+        expect_json={"result": "KO", "code": 10, "error": "INVALID_INPUT"},
+        expect_stored=(Stored(NUMBER, text="Shipped"),),
+    ),
+    DialectCase(
+        "the same order_id with other recipients is refused",
+        Request("POST", f"{P}/sms", json=_sms(order_id="notice-8", recipient=[NUMBER, FR2])),
+        setup=(Request("POST", f"{P}/sms", json=_sms(order_id="notice-8")),),
+        expect_status=400,
+        expect_json={"result": "KO", "code": 10, "error": "INVALID_INPUT"},
+        expect_stored=(Stored(NUMBER),),
+    ),
+    DialectCase(
         "scheduled yyyyMMddHHmmss",
         Request("POST", f"{P}/sms", json=_sms(scheduled_delivery_time="29990101120000")),
         expect_status=201,

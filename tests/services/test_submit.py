@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from tests.support import Running, ShiftedClock, running_gateway, until
 from textgate.config import Settings
@@ -47,16 +48,40 @@ async def test_concurrent_requests_with_one_key_make_one_order(
     gateway: Running, auth: dict[str, str], api_key: str
 ) -> None:
     headers = {**auth, "Idempotency-Key": "same"}
+    body = {"to": NUMBERS[:3], "text": "x"}
     rs = await asyncio.gather(
-        *(
-            gateway.client.post("/v1/messages", json={"to": n, "text": "x"}, headers=headers)
-            for n in NUMBERS[:30]
-        )
+        *(gateway.client.post("/v1/messages", json=body, headers=headers) for _ in range(30))
     )
     assert {r.status_code for r in rs} == {202}
     assert len({r.json()["order_id"] for r in rs}) == 1
     account = await gateway.gateway.services.accounts.authenticate(api_key)
     assert await _count_orders(gateway, account.id) == 1
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"to": ["+33612345678"], "text": "delivered"},
+        {"to": ["+33612345678", "+33698765432"], "text": "shipped"},
+    ],
+    ids=["another text", "other recipients"],
+)
+async def test_a_key_reused_for_another_message_is_refused(
+    gateway: Running, auth: dict[str, str], api_key: str, second: dict[str, object]
+) -> None:
+    """Answering the first order would drop the second message silently: the IETF
+    Idempotency-Key draft answers 422."""
+    headers = {**auth, "Idempotency-Key": "notice-7"}
+    first = await gateway.client.post(
+        "/v1/messages", json={"to": ["+33612345678"], "text": "shipped"}, headers=headers
+    )
+    assert first.status_code == 202, first.text
+    again = await gateway.client.post("/v1/messages", json=second, headers=headers)
+    assert again.status_code == 422, again.text
+    assert again.json()["error"]["code"] == "idempotency_key_reused"
+    account = await gateway.gateway.services.accounts.authenticate(api_key)
+    msgs = await gateway.gateway.services.messages.search(account.id, MessageFilter())
+    assert [(m.recipient, m.text) for m in msgs] == [("+33612345678", "shipped")]
 
 
 async def test_keys_are_scoped_to_the_account(gateway: Running, auth: dict[str, str]) -> None:

@@ -18,6 +18,7 @@ from textgate.errors import (
     GatewayError,
     InsufficientCredit,
     InvalidRequest,
+    KeyReused,
     NotFound,
     PolicyDenied,
     RateLimited,
@@ -29,6 +30,9 @@ __all__ = ["STATUS_BY_ERROR", "error_body", "http_status", "render_error"]
 
 STATUS_BY_ERROR: tuple[tuple[type[GatewayError], int], ...] = (
     (RequestTooLarge, 413),
+    # The IETF Idempotency-Key draft (draft-ietf-httpapi-idempotency-key-header, "Error
+    # Scenarios"): a key reused with a different payload is 422.
+    (KeyReused, 422),
     (InvalidRequest, 400),
     (AuthenticationFailed, 401),
     (InsufficientCredit, 402),

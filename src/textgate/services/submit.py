@@ -34,7 +34,7 @@ from textgate.core.policy import (
     resolve_sender,
 )
 from textgate.core.pricing import PriceTable
-from textgate.errors import GatewayError, InvalidNumber, InvalidRequest
+from textgate.errors import GatewayError, InvalidNumber, InvalidRequest, KeyReused
 from textgate.storage.messages import MessageRepo
 from textgate.storage.orders import CommitResult, OrderWrite, OrderWriter
 
@@ -272,6 +272,11 @@ class SubmitService:
     ) -> SubmitResult:
         if outcome.replayed:
             original = await self._messages.order_messages(req.account.id, outcome.order_id)
+            if _content(original) != _content(write.messages):
+                raise KeyReused(
+                    "this idempotency key (order id) was used for another message;"
+                    " use a new one for a new message"
+                )
             return SubmitResult(outcome.order_id, original, replayed=True)
         if outcome.refused is not None:
             raise refusal(outcome.refused)
@@ -305,6 +310,13 @@ class SubmitService:
                 code="text_too_long",
             )
         return seg
+
+
+def _content(messages: Sequence[Message]) -> list[tuple[str, str]]:
+    """What makes two submits the same request, whatever became of the first since (not
+    the sender: an account's default sender may have changed between a request and its
+    retry)."""
+    return sorted((m.recipient, m.text) for m in messages)
 
 
 def _rejected(

@@ -14,6 +14,7 @@ from textgate.body_limit import BodyLimit, route_error_response
 from textgate.config import Settings
 from textgate.dashboard.mount import mount_dashboard
 from textgate.dialects.base import FastPath
+from textgate.dialects.paths import PathCanon
 from textgate.dialects.registry import enabled
 from textgate.observability.health_routes import operations_router
 from textgate.observability.metrics import Metrics
@@ -29,6 +30,7 @@ class TextgateApp(FastAPI):
 
     metrics: Metrics | None = None
     fast_paths: tuple[FastPath, ...] = ()
+    path_canons: tuple[PathCanon, ...] = ()
     body_limit: BodyLimit | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -50,6 +52,9 @@ class TextgateApp(FastAPI):
                     if self.metrics is not None:
                         self.metrics.observe_submit(fast.interface, time.perf_counter() - started)
                 return
+        if scope["type"] == "http":
+            for canon in self.path_canons:
+                canon.rewrite(scope)
         if scope["type"] != "http" or self.metrics is None:
             await super().__call__(scope, receive, send)
             return
@@ -98,6 +103,11 @@ def create_app(
         for mount in mounts:
             app.include_router(mount.router, prefix=mount.prefix)
     app.fast_paths = tuple(fast for d, _ in mounted for fast in d.fast_paths)
+    app.path_canons = tuple(
+        PathCanon(d.tolerant_prefixes, [(m.prefix, m.router) for m in mounts])
+        for d, mounts in mounted
+        if d.tolerant_prefixes
+    )
     # Every route's body is capped, fast paths included; a dialect's routes answer in its
     # format.
     owners = [(m.prefix, m.router.routes) for _, mounts in mounted for m in mounts]

@@ -222,6 +222,19 @@ CASES: list[DialectCase] = [
         _sms(Content="a" * 700),
         expect_stored=(Stored(IT, text="a" * 670, segments=5),),
     ),
+    # MailUp's servers ignore the path's case and doubled or trailing slashes.
+    DialectCase(
+        "path with a trailing slash",
+        dataclasses.replace(_sms(), path=f"{SMS}/1/"),
+        expect_json={"Code": "0", "State": "DONE"},
+        expect_stored=(Stored(IT),),
+    ),
+    DialectCase(
+        "path with doubled slashes, in upper case",
+        dataclasses.replace(_sms(), path=f"/API/V2.0//SMS/{ACCOUNT}//1"),
+        expect_json={"Code": "0", "State": "DONE"},
+        expect_stored=(Stored(IT),),
+    ),
     DialectCase(
         "cost in credits",
         _sms(),
@@ -393,6 +406,11 @@ CASES: list[DialectCase] = [
     DialectCase(
         "GET listsecret when it exists",
         Request("GET", f"{LISTS}/1/listsecret", headers=AUTH),
+        expect_json={"Data": {"ListSecret": SECRET1}, "Code": "0", "State": "DONE"},
+    ),
+    DialectCase(
+        "GET listsecret: trailing slash, path in another case",
+        Request("GET", "/API/v2.0/Lists/1/ListSecret/", headers=AUTH),
         expect_json={"Data": {"ListSecret": SECRET1}, "Code": "0", "State": "DONE"},
     ),
     DialectCase(

@@ -297,6 +297,20 @@ CASES: list[DialectCase] = [
         expect_json=OK,
         checks=(_one_mail,),
     ),
+    # MailUp's servers ignore the path's case and doubled or trailing slashes: a POST
+    # client does not follow a redirect, so each is answered where it was sent.
+    DialectCase(
+        "SendMessage: trailing slash",
+        dataclasses.replace(_message(), path=f"{P}/sendmessage/"),
+        expect_json=OK,
+        checks=(_one_mail,),
+    ),
+    DialectCase(
+        "SendMessage: path in another case, doubled slash",
+        dataclasses.replace(_message(), path="/api/V2.0/Messages//SENDMESSAGE"),
+        expect_json=OK,
+        checks=(_one_mail,),
+    ),
     DialectCase(
         "SendMessage: text only, attachments as byte arrays and base64",
         _message(

@@ -94,6 +94,9 @@ class Dialect:
     """Webhook payload formats by name, for the subscriptions this dialect's clients make."""
     smtp_handlers: Callable[[Any], Sequence[AddressHandler]] | None = None
     """The email addresses it serves on the SMTP server (given the application's settings)."""
+    tolerant_prefixes: tuple[str, ...] = ()
+    """Path prefixes under which paths match its routes in any case and with doubled or
+    trailing slashes, as the provider's own server does (``dialects.paths``)."""
 
     def mounts(self, settings: Any) -> tuple[Mount, ...]:
         built = () if self.configured_routers is None else self.configured_routers(settings)

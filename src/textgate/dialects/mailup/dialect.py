@@ -14,4 +14,7 @@ DIALECT = Dialect(
     " (``/API/v2.0/messages/``).",
     # Email first: the SMS router answers anything else under /api/v2.0 in its own format.
     routers=(email_routes.router, routes.router),
+    # MailUp's servers answer paths in any case and with doubled or trailing slashes;
+    # clients written against them rely on it (``/API/v2.0/...``, ``sendmessage/``).
+    tolerant_prefixes=(routes.PREFIX,),
 )

@@ -40,13 +40,12 @@ Endpoint = Callable[..., Coroutine[Any, Any, Response]]
 
 
 def _at(name: str) -> Callable[[Endpoint], Endpoint]:
-    """Register ``name`` under ``/API/v2.0/messages/`` as clients write it: lower case (the
-    documented paths) and the methods' own case (``SendMessage``), under either prefix."""
+    """Register ``name`` under ``/API/v2.0/messages/`` as documented (lower case); clients'
+    other spellings (``SendMessage``, ``/api/...``, a trailing slash) reach it as on
+    MailUp's own servers, through the dialect's tolerant paths (``dialects.paths``)."""
 
     def register(endpoint: Endpoint) -> Endpoint:
-        names = dict.fromkeys((name.lower(), name))
-        paths = [f"{p}/messages/{n}" for p in ("/API/v2.0", "/api/v2.0") for n in names]
-        add_routes(router, endpoint, paths, ["POST"])
+        add_routes(router, endpoint, [f"/API/v2.0/messages/{name.lower()}"], ["POST"])
         return endpoint
 
     return register

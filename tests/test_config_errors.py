@@ -105,6 +105,11 @@ ENV_CASES = {
         "error: http.trusted_proxies[0] = '10.0.0.300' (from TEXTGATE_HTTP__TRUSTED_PROXIES): "
         "value is not a valid IPv4 or IPv6 network",
     ),
+    "unknown time zone": (
+        {"TEXTGATE_DEFAULT_TIMEZONE": "Europe/Milano"},
+        "error: default_timezone = 'Europe/Milano' (from TEXTGATE_DEFAULT_TIMEZONE): "
+        "allowed: an IANA time zone such as Europe/Rome or UTC",
+    ),
     "route to no connector": (
         {"TEXTGATE_ROUTING__QUALITY": json.dumps({"high": "premium"})},
         "error: routing.quality.high = 'premium': allowed: the name of a connector ('simulator')",

@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -324,8 +325,20 @@ class Settings(BaseSettings):
     # A login session (dialects whose clients log in with username and password) expires
     # after this long unused; smsend's is 5 minutes.
     session_idle_seconds: float = Field(default=300.0, gt=0)
+    # IANA zone new accounts count their day in and read local times in (a schedule with
+    # no offset, e.g. smsend's scheduled_delivery_time); each account can change its own.
+    default_timezone: str = "UTC"
 
     config_file: Path | None = None
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("allowed: an IANA time zone such as Europe/Rome or UTC") from exc
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

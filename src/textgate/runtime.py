@@ -177,6 +177,7 @@ class Gateway:
             CreditRepo(self.db, clock),
             cache_seconds=settings.auth_cache_seconds,
             clock=clock,
+            default_timezone=settings.default_timezone,
         )
         # One count of failed logins for every interface that checks a guessable secret.
         limiter = LoginLimiter(clock=clock)

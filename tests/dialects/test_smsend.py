@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tests.dialects.harness import (
     LONG_TEXT,
@@ -23,8 +24,10 @@ from tests.dialects.harness import (
     run_case,
     stored_messages,
 )
-from tests.support import Running
+from tests.support import Running, running_gateway
+from textgate.config import Settings
 from textgate.core.message import Message
+from textgate.services.query import MessageFilter
 
 P = "/API/v1.0/REST"
 FR2 = "+33698765432"
@@ -775,3 +778,34 @@ async def test_smsend(case: DialectCase, gateway: Running) -> None:
     if case.expect_status >= 400:
         assert body["result"] == "KO"
         assert body["message"] == body["error_message"] != ""
+
+
+ADMIN = "admin-token-for-the-zone-test"
+
+
+async def test_accounts_count_local_times_in_the_configured_zone(settings: Settings) -> None:
+    """The seed's Python example, run in Italy, sends a local time with no offset: with
+    ``default_timezone = "Europe/Rome"`` new accounts read it as Rome time (UTC+1 in
+    January), made by the CLI's service or the admin API alike."""
+    rome = settings.model_copy(
+        update={"default_timezone": "Europe/Rome", "admin_token": SecretStr(ADMIN)}
+    )
+    async with running_gateway(rome) as gw:
+        admin = await gw.client.post(
+            "/v1/admin/accounts",
+            json={"name": "shop"},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert admin.status_code == 201, admin.text
+        assert admin.json()["settings"]["timezone"] == "Europe/Rome"
+        account = await gw.gateway.services.accounts.create("acme")
+        assert account.rules.timezone == "Europe/Rome"
+        keys = await login_keys(gw, account.id)
+        r = await gw.client.post(
+            f"{P}/sms",
+            json=_sms(scheduled_delivery_time="2999-01-01T12:00:00"),
+            headers={"user_key": keys[USER_KEY], "Session_key": keys[SESSION_KEY]},
+        )
+        assert r.status_code == 201, r.text
+        msgs = await gw.gateway.services.messages.search(account.id, MessageFilter())
+        assert [m.scheduled_at for m in msgs] == [datetime(2999, 1, 1, 11, tzinfo=UTC)]

@@ -61,8 +61,11 @@ class AccountService:
         *,
         cache_seconds: float = 5.0,
         clock: Clock = system_clock,
+        default_timezone: str = "UTC",
     ) -> None:
         self._repo = repo
+        # Rules of a new account made without any (settings.default_timezone).
+        self._new_rules = AccountRules.from_dict({"timezone": default_timezone})
         self._credits = credits
         self._clock = clock
         self._cache_seconds = cache_seconds
@@ -73,10 +76,15 @@ class AccountService:
         # verdict expires under load, every connection would otherwise query at once.
         self._inflight: dict[str, asyncio.Task[Account]] = {}
 
+    @property
+    def new_rules(self) -> AccountRules:
+        """The rules of a new account before any change (``settings.default_timezone``)."""
+        return self._new_rules
+
     async def create(
         self, name: str, *, default_country: str | None = None, rules: AccountRules | None = None
     ) -> Account:
-        rules = rules or AccountRules()
+        rules = rules or self._new_rules
         if default_country is not None:
             rules = AccountRules.from_dict({**rules.to_dict(), "default_country": default_country})
         return await self._repo.create(name, rules=rules)
@@ -96,7 +104,7 @@ class AccountService:
             account = await self._repo.by_name(name)
         except NotFound:
             try:
-                account = await self._repo.create(name)
+                account = await self._repo.create(name, rules=self._new_rules)
             except Conflict:  # another process made it a moment ago
                 account = await self._repo.by_name(name)
         key = await self.issue_key(account.id, label="demo", replace_label=True)

@@ -114,7 +114,9 @@ async def _view(services: Services, account: Account) -> AccountView:
 
 @router.post("/accounts", status_code=201, response_model=AccountCreated)
 async def create_account(body: AccountIn, services: ServicesDep) -> AccountCreated:
-    rules = AccountRules.from_public(body.settings.changes() if body.settings else {})
+    rules = AccountRules.from_public(
+        body.settings.changes() if body.settings else {}, base=services.accounts.new_rules
+    )
     account = await services.accounts.create(body.name, rules=rules)
     issued = await services.accounts.issue_key(account.id)
     return AccountCreated(

@@ -65,6 +65,28 @@ async def test_received_sms_reach_the_inbox_and_conversations(
     ]
 
 
+async def test_a_received_sms_without_recipient_is_to_the_phone_not_from_it(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    """The app leaves ``recipient`` out when it cannot read the SIM's number; its
+    ``phoneNumber`` is the sender again. The SMS is to the phone's number as registered
+    with textgate, else to the phone itself."""
+    async with phone(own_number="+33600000009") as p:
+        assert p.registration is not None
+        device_id = p.registration.id
+        assert await p.receive_sms("+33698765432", "unnumbered", know_own_number=False) == [204]
+        await running.gateway.services.devices.set_labels(
+            account.id, device_id, phone_number="+33600000042"
+        )
+        assert await p.receive_sms("+33698765433", "numbered", know_own_number=False) == [204]
+    async with httpx.AsyncClient(base_url=running.base_url, timeout=HTTP_TIMEOUT) as c:
+        inbox = (await c.get("/v1/inbound", headers=account.auth)).json()["data"]
+    assert sorted((i["text"], i["from"], i["to"]) for i in inbox) == [
+        ("numbered", "+33698765433", "+33600000042"),
+        ("unnumbered", "+33698765432", device_id),
+    ]
+
+
 async def test_cancelling_a_message_held_on_the_phone(
     running: Running, account: Account, phone: PhoneFactory
 ) -> None:

@@ -322,9 +322,12 @@ class PhoneEmulator:
 
     # --- received SMS ----------------------------------------------------------------
 
-    async def receive_sms(self, sender: str, text: str, *, sim_number: int = 1) -> list[int]:
+    async def receive_sms(
+        self, sender: str, text: str, *, sim_number: int = 1, know_own_number: bool = True
+    ) -> list[int]:
         """Post an SMS this phone received to each ``sms:received`` webhook, signed as the
-        app signs (spec section 4); returns the HTTP statuses."""
+        app signs (spec section 4); returns the HTTP statuses. ``know_own_number=False``:
+        as the app does when it cannot read the SIM's number, no ``recipient``."""
         assert self.registration is not None, "register first"
         received_at = self._now()
         content_hash = hashlib.sha256(f"{sender}|{text}|{received_at}".encode()).hexdigest()
@@ -342,9 +345,10 @@ class PhoneEmulator:
                         "messageId": content_hash[:16],
                         "message": text,
                         "sender": sender,
-                        "recipient": self.config.own_number,
+                        **({"recipient": self.config.own_number} if know_own_number else {}),
                         "simNumber": sim_number,
-                        "phoneNumber": self.config.own_number,
+                        # The app's older name for the sender, still sent beside it.
+                        "phoneNumber": sender,
                         "receivedAt": received_at,
                     },
                 }

@@ -245,7 +245,10 @@ def render_error_501() -> Response:
 
 def _inbound(device: Device, p: ReceivedPayload) -> InboundMessage:
     received_at = parse_app_date(p.receivedAt) or datetime.now(UTC)
-    recipient = p.recipient or p.phoneNumber or device.phone_number or device.id
+    # No recipient when the app cannot read the SIM's number: the phone's own number as
+    # registered, else the phone itself. Never ``phoneNumber``: the app's older name for the
+    # sender ([A] payload/SmsEventPayload), which made an SMS look sent to its sender.
+    recipient = p.recipient or device.phone_number or device.id
     return InboundMessage(
         connector=INBOUND_CONNECTOR,
         sender=p.sender,

@@ -120,6 +120,7 @@ class ReceivedPayload(_AppModel):
     recipient: str | None = Field(default=None, max_length=64)
     simNumber: int | None = None
     phoneNumber: str | None = Field(default=None, max_length=64)
+    """The sender again (the app's older name for it), not the phone's number."""
     receivedAt: str
 
 

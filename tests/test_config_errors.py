@@ -105,6 +105,15 @@ ENV_CASES = {
         "error: http.trusted_proxies[0] = '10.0.0.300' (from TEXTGATE_HTTP__TRUSTED_PROXIES): "
         "value is not a valid IPv4 or IPv6 network",
     ),
+    "android priority beyond the app's byte": (
+        {
+            "TEXTGATE_CONNECTORS": json.dumps(
+                [{"name": "phones", "type": "android", "options": {"high_priority": 300}}]
+            )
+        },
+        'error: connectors[0].options = {"high_priority": 300}: '
+        "android high_priority must be from 0 to 127",
+    ),
     "unknown time zone": (
         {"TEXTGATE_DEFAULT_TIMEZONE": "Europe/Milano"},
         "error: default_timezone = 'Europe/Milano' (from TEXTGATE_DEFAULT_TIMEZONE): "

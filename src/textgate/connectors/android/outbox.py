@@ -36,6 +36,12 @@ class AndroidOptions:
             raise ValueError("android sim_number must be 1, 2 or 3")
         if rules.failover not in ("reroute", "fail"):
             raise ValueError("android failover must be 'reroute' or 'fail'")
+        # The app stores a message's priority in a signed byte (spec, "priority": int8;
+        # 100 and more skip its send delays), so anything else could not reach it.
+        if isinstance(rules.high_priority, bool) or not isinstance(rules.high_priority, int):
+            raise ValueError("android high_priority must be a whole number from 0 to 127")
+        if not 0 <= rules.high_priority <= 127:
+            raise ValueError("android high_priority must be from 0 to 127")
         return cls(rules, float(options.get("sweep_seconds", 5.0)))
 
 

@@ -138,8 +138,17 @@ async def _short(world: World, body: Any) -> None:
     assert msg.text == f"See {running.base_url}/s/{code}."
     r = await running.client.get(f"/s/{code}", follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (302, URL)
-    assert await running.gateway.services.short_links.clicks(ids["account"], code) == 1
     assert (await running.client.get("/s/unknown1")).status_code == 404
+    # The account reads the link and its clicks in the native API; no other account can.
+    auth = {"Authorization": f"Bearer {ids['key']}"}
+    link = await running.client.get(f"/v1/links/{code}", headers=auth)
+    assert link.status_code == 200, link.text
+    assert (link.json()["url"], link.json()["clicks"]) == (URL, 1)
+    assert link.json()["last_click_at"] is not None
+    accounts = running.gateway.services.accounts
+    other = await accounts.create("other")
+    other_auth = {"Authorization": f"Bearer {(await accounts.issue_key(other.id)).token}"}
+    assert (await running.client.get(f"/v1/links/{code}", headers=other_auth)).status_code == 404
 
 
 async def _sealed(world: World, body: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 
+from textgate.core.short_links import ShortLink
 from textgate.errors import Conflict, NotFound
 from textgate.storage.short_links import ShortLinkRepo
 
@@ -71,8 +72,9 @@ class ShortLinkService:
             raise NotFound("no such link")
         return url
 
-    async def clicks(self, account_id: str, code: str) -> int:
-        found = await self._repo.clicks(account_id, code)
+    async def get(self, account_id: str, code: str) -> ShortLink:
+        """One of the account's links with its clicks (NotFound for another's)."""
+        found = await self._repo.get(account_id, code)
         if found is None:
             raise NotFound("no such link")
         return found

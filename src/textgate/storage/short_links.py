@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from textgate.core.clock import Clock, system_clock
+from textgate.core.clock import Clock, from_ms, system_clock
+from textgate.core.short_links import ShortLink
 from textgate.errors import Conflict
 from textgate.storage.db import Database
 from textgate.storage.tables import short_links
@@ -56,13 +57,23 @@ class ShortLinkRepo:
             ).scalar_one_or_none()
         return None if url is None else str(url)
 
-    async def clicks(self, account_id: str, code: str) -> int | None:
+    async def get(self, account_id: str, code: str) -> ShortLink | None:
+        """One of the account's links; None for a code it does not own."""
+        cols = short_links.c
         async with self._db.read() as conn:
-            clicks = (
+            row = (
                 await conn.execute(
-                    select(short_links.c.clicks).where(
-                        short_links.c.code == code, short_links.c.account_id == account_id
-                    )
+                    select(
+                        cols.code, cols.url, cols.clicks, cols.created_at, cols.last_click_at
+                    ).where(cols.code == code, cols.account_id == account_id)
                 )
-            ).scalar_one_or_none()
-        return None if clicks is None else int(clicks)
+            ).first()
+        if row is None:
+            return None
+        return ShortLink(
+            code=row.code,
+            url=row.url,
+            clicks=int(row.clicks),
+            created_at=from_ms(row.created_at),
+            last_click_at=None if row.last_click_at is None else from_ms(row.last_click_at),
+        )

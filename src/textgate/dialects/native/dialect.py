@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from textgate.dialects.base import Dialect, FastPath
-from textgate.dialects.native import campaigns, devices, emails, inbound, lists, routes, webhooks
+from textgate.dialects.native import (
+    campaigns,
+    devices,
+    emails,
+    inbound,
+    links,
+    lists,
+    routes,
+    webhooks,
+)
 from textgate.dialects.native.fastpath import handle_submit, is_submit
 
 __all__ = ["DIALECT"]
@@ -21,6 +30,7 @@ DIALECT = Dialect(
         campaigns.router,
         lists.router,
         inbound.router,
+        links.router,
     ),
     fast_paths=(FastPath(routes.INTERFACE, is_submit, handle_submit),),
 )

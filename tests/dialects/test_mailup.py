@@ -660,6 +660,30 @@ async def test_templates_through_the_native_api(gateway: Running) -> None:
     assert [
         t.template_id for t in await gateway.gateway.services.lists.templates(lists.account_id)
     ] == [1, 2]
+    # Client code moving from MailUp keeps sending the TemplateId it had there.
+    kept = {"id": 694, "kind": "sms", "name": "kept", "text": "Kept [Name]"}
+    made = await client.post("/v1/templates", json=kept, headers=auth)
+    assert made.status_code == 201, made.text
+    assert made.json()["id"] == 694
+    taken = await client.post("/v1/templates", json=kept, headers=auth)
+    assert taken.status_code == 409, taken.text
+    for bad_id in (0, -1, 2**31):
+        refused = await client.post("/v1/templates", json={**kept, "id": bad_id}, headers=auth)
+        assert refused.status_code == 400, refused.text
+    r = await client.post(
+        f"{SMS}/1",
+        json={
+            "TemplateId": 694,
+            "ListGuid": lists.keys[GUID1],
+            "ListSecret": lists.keys[SECRET1],
+            "Recipient": IT,
+            "DynamicFields": [{"N": "Name", "V": "Bo"}],
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert "Kept Bo" in [m.text for m in await stored_messages(gateway, lists.account_id)]
+    listed = await client.get("/v1/templates", headers=auth)
+    assert [t["id"] for t in listed.json()["data"]] == [1, 2, 694]
 
 
 async def test_statistics_lost_is_301_with_delivery_id_0(

@@ -70,6 +70,10 @@ def test_lists_opt_outs_and_templates(env: dict[str, str]) -> None:
         == "2"
     )
     _invoke(env, "mailup", "template-add", "shop", "bad", "--kind", "fax", "--text", "x", code=1)
+    # The TemplateId it had at MailUp, kept; taken once.
+    kept = ("mailup", "template-add", "shop", "kept", "--text", "Kept", "--id", "694")
+    assert _invoke(env, *kept).strip() == "694"
+    _invoke(env, *kept, code=1)
     _invoke(env, "mailup", "template-remove", "shop", "2")
     lines = [json.loads(x) for x in _invoke(env, "mailup", "lists", "shop").splitlines()]
     assert lines == [
@@ -94,7 +98,7 @@ def test_lists_opt_outs_and_templates(env: dict[str, str]) -> None:
 
     opt_outs, templates = asyncio.run(_read(env, read))
     assert opt_outs == ["+393350000001"]
-    assert templates == [(1, TemplateKind.SMS, "Code [Code]")]
+    assert templates == [(1, TemplateKind.SMS, "Code [Code]"), (694, TemplateKind.SMS, "Kept")]
 
 
 def test_smtp_users_and_console(env: dict[str, str]) -> None:

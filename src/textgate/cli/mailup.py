@@ -154,6 +154,10 @@ def template_add(
     text: Annotated[str | None, typer.Option(help="Text (with [Name] merge tags)")] = None,
     html: Annotated[str | None, typer.Option(help="HTML body (email)")] = None,
     subject: Annotated[str | None, typer.Option(help="Subject (email)")] = None,
+    template_id: Annotated[
+        int | None,
+        typer.Option("--id", help="TemplateId to keep (the one it had at MailUp)"),
+    ] = None,
 ) -> None:
     """Store a template; prints its TemplateId."""
 
@@ -164,7 +168,13 @@ def template_add(
         except ValueError as exc:
             raise InvalidRequest("kind: sms or email") from exc
         made = await gw.services.lists.add_template(
-            account_id, template_kind, name, subject=subject, text=text, html=html
+            account_id,
+            template_kind,
+            name,
+            subject=subject,
+            text=text,
+            html=html,
+            template_id=template_id,
         )
         return made.template_id
 

@@ -41,6 +41,9 @@ NUMBER_PREFIX_MISSING = "number_prefix_missing"
 
 _PREFIX = re.compile(r"^\+?(\d{1,4})$")
 MAX_TEMPLATE_LENGTH = 100_000
+# Template numbers are stored as 32-bit integers, as MailUp's TemplateId is an Int32 (seed
+# 002's .NET examples).
+MAX_TEMPLATE_ID = 2**31 - 1
 
 
 def is_guid(value: str) -> bool:
@@ -199,7 +202,10 @@ class ListService:
         subject: str | None = None,
         text: str | None = None,
         html: str | None = None,
+        template_id: int | None = None,
     ) -> Template:
+        """``template_id``: the number clients send as ``TemplateId`` (moving from MailUp,
+        the one it had there); unset, the account's next number."""
         await self._accounts.get(account_id)
         if not 0 < len(name.strip()) <= 100:
             raise InvalidRequest("a template name has 1 to 100 characters")
@@ -209,8 +215,16 @@ class ListService:
             raise InvalidRequest("an email template needs a text or an HTML body")
         if any(len(v or "") > MAX_TEMPLATE_LENGTH for v in (subject, text, html)):
             raise InvalidRequest(f"a template part has at most {MAX_TEMPLATE_LENGTH} characters")
+        if template_id is not None and not 0 < template_id <= MAX_TEMPLATE_ID:
+            raise InvalidRequest(f"a template id is a number from 1 to {MAX_TEMPLATE_ID}")
         return await self._repo.add_template(
-            account_id, kind, name.strip(), subject=subject, text=text, html=html
+            account_id,
+            kind,
+            name.strip(),
+            subject=subject,
+            text=text,
+            html=html,
+            template_id=template_id,
         )
 
     async def template(self, account_id: str, template_id: int, kind: TemplateKind) -> Template:

@@ -282,21 +282,30 @@ class ListRepo:
         subject: str | None = None,
         text: str | None = None,
         html: str | None = None,
+        template_id: int | None = None,
     ) -> Template:
-        async with self._db.write() as conn:
-            template_id = await _next_number(conn, mailup_templates.c.template_id, account_id)
-            await conn.execute(
-                insert(mailup_templates).values(
-                    account_id=account_id,
-                    template_id=template_id,
-                    kind=kind.value,
-                    name=name,
-                    subject=subject,
-                    text=text,
-                    html=html,
-                    created_at=self._clock(),
+        """A new template under ``template_id`` (Conflict if the account has one), else
+        under the account's next number."""
+        try:
+            async with self._db.write() as conn:
+                if template_id is None:
+                    template_id = await _next_number(
+                        conn, mailup_templates.c.template_id, account_id
+                    )
+                await conn.execute(
+                    insert(mailup_templates).values(
+                        account_id=account_id,
+                        template_id=template_id,
+                        kind=kind.value,
+                        name=name,
+                        subject=subject,
+                        text=text,
+                        html=html,
+                        created_at=self._clock(),
+                    )
                 )
-            )
+        except (IntegrityError, Conflict) as exc:
+            raise Conflict(f"template {template_id} exists") from exc
         found = await self.template(account_id, template_id)
         assert found is not None
         return found

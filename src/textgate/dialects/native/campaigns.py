@@ -54,6 +54,11 @@ class CampaignList(BaseModel):
 
 
 class TemplateIn(BaseModel):
+    id: int | None = Field(
+        default=None,
+        description="The TemplateId clients will send (e.g. the one it had at MailUp);"
+        " unset, the account's next number",
+    )
     kind: Literal["sms", "email"]
     name: str = Field(min_length=1, max_length=100)
     subject: str | None = None
@@ -117,6 +122,7 @@ async def create_template(
         subject=body.subject,
         text=body.text,
         html=body.html,
+        template_id=body.id,
     )
     return TemplateOut.of(created)
 

@@ -1098,6 +1098,29 @@ async def test_soap_send_sms_with_its_wsdl(gateway: Running) -> None:
     assert len(await stored_messages(gateway, ids["account"])) == 1
 
 
+@pytest.mark.parametrize(
+    ("body", "stored"),
+    [
+        # nusoap declares ISO-8859-1 by default and sends PHP's UTF-8 strings as they are.
+        ("Café à Zürich".encode(), "Café à Zürich"),
+        # A client that does write Latin-1 under that declaration.
+        ("Café à Zürich".encode("latin-1"), "Café à Zürich"),
+    ],
+    ids=["utf-8 bytes", "latin-1 bytes"],
+)
+async def test_soap_text_under_a_latin1_declaration(
+    gateway: Running, body: bytes, stored: str
+) -> None:
+    ids = await _prepare(gateway)
+    head, tail = SOAP_CALL.format(to=NUMBER, text="{text}", key=ids["key"]).split("{text}")
+    call = head.encode("latin-1") + body + tail.encode("latin-1")
+    headers = {"Content-Type": "text/xml; charset=ISO-8859-1", "SOAPAction": "urn:sendsms#sendSms"}
+    r = await gateway.client.post("/sendsms/soap/", content=call, headers=headers)
+    assert r.status_code == 200, r.text
+    [msg] = await stored_messages(gateway, ids["account"])
+    assert msg.text == stored
+
+
 def _seed_python_client(base: str, key: str) -> list[Any]:
     """The seed's examples, with only the base URL changed (blocking ``requests``)."""
     answers = []

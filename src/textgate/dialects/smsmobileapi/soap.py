@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from xml.etree.ElementTree import Element  # only for typing: requests parse through defusedxml
 from xml.sax.saxutils import escape, quoteattr
 
@@ -98,10 +99,32 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+# An XML declaration that names ISO-8859-1 (or Latin-1): the charset nusoap, PHP's common
+# SOAP client, declares by default (its soap_defencoding) while it sends PHP's strings as
+# they are, UTF-8 these days.
+_LATIN1_DECLARATION = re.compile(
+    rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])(iso-8859-1|latin-?1)(["'])""", re.IGNORECASE
+)
+
+
+def _true_charset(raw: bytes) -> bytes:
+    """The body with its declaration saying UTF-8 when it says Latin-1 but its bytes are
+    UTF-8 (non-ASCII, and valid as UTF-8: a real Latin-1 text with accents almost never
+    is), so that ``é`` is not stored as ``Ã©``."""
+    declared = _LATIN1_DECLARATION.match(raw)
+    if declared is None or raw.isascii():
+        return raw
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw  # truly Latin-1
+    return _LATIN1_DECLARATION.sub(rb"\1UTF-8\3", raw, count=1)
+
+
 def parse_call(raw: bytes) -> Params:
     """The ``sendSms`` parameters of a SOAP request."""
     try:
-        root: Element = fromstring(raw, forbid_dtd=True)
+        root: Element = fromstring(_true_charset(raw), forbid_dtd=True)
     except (ParseError, DefusedXmlException, ValueError) as exc:
         raise InvalidRequest("the body is not an acceptable SOAP envelope") from exc
     if _local(root.tag) != "Envelope":

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
 import smtplib
 import ssl
 from collections import Counter
 from collections.abc import Callable
 from email import message_from_bytes, policy
+
+import pytest
 
 from tests.smtp.harness import (
     ASP,
@@ -191,3 +194,15 @@ async def test_one_count_for_smtp_auth_and_textsms(settings: Settings) -> None:
         assert answers == ["wrong"] * BUDGET.per_login
         assert await asyncio.to_thread(_auth, env.port, A, USERNAME, PASSWORD) == "limited"
         assert await asyncio.to_thread(_textsms, env.port, A, USERNAME, PASSWORD) == "limited"
+
+
+async def test_a_successful_login_logs_no_warning(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiosmtpd warns of its own deprecated attribute at every successful AUTH; the
+    operator's log must not fill with it."""
+    caplog.set_level(logging.INFO)
+    async with smtp_gateway(settings) as env:
+        assert await asyncio.to_thread(_auth, env.port, A, USERNAME, PASSWORD) == "ok"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [w for w in warnings if "login_data" in w], warnings

@@ -32,6 +32,15 @@ AIOSMTPD_LOGGER = "mail.log"
 CLOSE_TIMEOUT_SECONDS = 5.0
 
 
+class _OwnDeprecations(logging.Filter):
+    """aiosmtpd 1.4 warns that ``Session.login_data`` is deprecated on every successful
+    AUTH, from its own code (it sets the attribute itself): a warning per login that says
+    nothing to the operator."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
 class SmtpServer:
     """Serves the addresses of ``handlers`` (those of the enabled email dialects); mail to
     any other address is refused."""
@@ -96,6 +105,8 @@ class SmtpServer:
         smtp_log = logging.getLogger(AIOSMTPD_LOGGER)
         if smtp_log.level == logging.NOTSET:
             smtp_log.setLevel(logging.WARNING)
+        if not any(isinstance(f, _OwnDeprecations) for f in smtp_log.filters):
+            smtp_log.addFilter(_OwnDeprecations())
         tls = await asyncio.to_thread(self._tls)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(

@@ -4,12 +4,10 @@ provider's ``https://`` address and IP allowlists depend on."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import ipaddress
 import ssl
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.support import HTTP_TIMEOUT, free_port, running_gateway, until
-from tests.system.procs import gateway_env
+from tests.system.procs import Processes, gateway_env
 from textgate.config import Settings
 from textgate.core.message import Status
 from textgate.services.query import MessageFilter
@@ -172,19 +170,8 @@ async def test_textgate_serve_answers_over_https(db_url: str, tmp_path: Path, pk
             "TEXTGATE_HTTP__TLS_KEY_FILE": str(pki.key_file),
         },
     )
-    stderr_path = tmp_path / "stderr.log"
-    with stderr_path.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "textgate",
-            "serve",
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
+    async with Processes(tmp_path / "logs") as procs:
+        server = await procs.start("serve", ["serve"], env)
         async with httpx.AsyncClient(
             base_url=f"https://127.0.0.1:{port}",
             timeout=HTTP_TIMEOUT,
@@ -192,12 +179,10 @@ async def test_textgate_serve_answers_over_https(db_url: str, tmp_path: Path, pk
         ) as client:
 
             async def healthy() -> bool:
-                assert process.returncode is None, stderr_path.read_text()
+                assert server.returncode is None, server.log_tail()
                 with contextlib.suppress(httpx.TransportError):
                     return (await client.get("/healthz")).status_code == 200
                 return False
 
             await until(healthy, "the gateway to answer over HTTPS")
-    finally:
-        process.terminate()
-        await process.wait()
+        assert await server.stop() == 0, server.log_tail()

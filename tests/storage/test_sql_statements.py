@@ -138,8 +138,6 @@ def _assigned(
         ),
         # a condition appended in a function, on an alias given in a module constant
         ("textgate.storage.phone_sms", " AND m.created_at < ?", " AND m.created < ?", "created"),
-        # the row an upsert proposed (``excluded``)
-        ("textgate.storage.link_leases", "excluded.owner", "excluded.ownr", "ownr"),
     ],
 )
 def test_a_misspelled_name_fails_the_check(
@@ -175,6 +173,13 @@ def test_statements_built_at_import_are_checked(monkeypatch: pytest.MonkeyPatch)
         ("UPDATE messages SET stauts = ? WHERE id = ?", "no column 'stauts' in messages"),
         ("SELECT x.id FROM messages m", "unknown table or alias 'x' (x.id)"),
         ("DELETE FROM ledger WHERE acount_id = ?", "no column 'acount_id' in ledger"),
+        # the row an upsert proposed (``excluded``)
+        (
+            "INSERT INTO link_leases (connector, bind_index, owner, expires_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (connector, bind_index)"
+            " DO UPDATE SET owner = excluded.ownr",
+            "no column 'ownr' in 'link_leases' (excluded.ownr)",
+        ),
     ],
 )
 def test_the_checker_names_what_is_wrong(sql: str, problem: str) -> None:

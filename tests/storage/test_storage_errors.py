@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from textgate.errors import Conflict, NotFound, StorageUnavailable
-from textgate.storage.db import map_storage_errors
+from textgate.storage.db import conflicts, map_storage_errors
 
 exc = asyncpg.exceptions
 UNAVAILABLE: list[BaseException] = [
@@ -64,3 +64,12 @@ def test_other_errors_pass_unchanged(error: Exception) -> None:
 def test_integrity_errors_of_the_drivers_are_conflicts() -> None:
     with pytest.raises(Conflict):
         _raise(exc.UniqueViolationError("duplicate key"))
+
+
+def test_a_core_write_has_its_constraint_violations_as_conflicts() -> None:
+    violation = exc.UniqueViolationError("duplicate key")
+    with pytest.raises(Conflict) as raised, conflicts():
+        raise IntegrityError("INSERT", None, violation)
+    assert "duplicate key" in raised.value.message
+    with pytest.raises(NotFound), conflicts():
+        raise NotFound("not here")

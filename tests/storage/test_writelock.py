@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+from textgate.storage.db import Database
 from textgate.storage.writelock import WriteTurn
 
 
@@ -64,3 +66,33 @@ async def test_link_turns_go_before_urgent_and_background_ones() -> None:
     gate.set()
     await asyncio.gather(first, *waiters)
     assert order == ["link-1", "link-2", "urgent", "background"]
+
+
+async def test_a_core_write_for_a_link_takes_the_link_turn(tmp_path: Path) -> None:
+    """``Database.write(link=True)`` (inbound messages) queues with the links on SQLite."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}")
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def holder() -> None:
+        async with db.write():
+            await gate.wait()
+
+    async def take(name: str, *, urgent: bool = True, link: bool = False) -> None:
+        async with db.write(urgent=urgent, link=link):
+            order.append(name)
+
+    try:
+        first = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        waiters = [
+            asyncio.create_task(take("background", urgent=False)),
+            asyncio.create_task(take("urgent")),
+            asyncio.create_task(take("link", link=True)),
+        ]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(first, *waiters)
+    finally:
+        await db.dispose()
+    assert order == ["link", "urgent", "background"]

@@ -1,4 +1,9 @@
-"""Balances, the ledger, daily usage and opt-outs, as pieces of ``storage.txn`` transactions.
+"""Balances, the ledger, daily usage and opt-outs.
+
+The steps below are pieces of ``storage.txn`` transactions: storing orders (with
+``storage.admission``), recording outcomes, applying reports and cancelling compose them.
+The repository at the end (reads, opt-out lists) uses SQLAlchemy Core, except crediting,
+which composes the same ledger steps (see :meth:`CreditRepo.credit`).
 
 Every balance change is a ledger row written in the same transaction as the running
 balance. Balance rows are locked (``FOR UPDATE`` on PostgreSQL; SQLite has one writer) in
@@ -11,8 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from textgate.core.clock import Clock, system_clock
-from textgate.storage.db import Database
+from textgate.storage.db import Database, conflicts
+from textgate.storage.tables import account_balances, usage_daily
+from textgate.storage.tables import ledger as ledger_table
+from textgate.storage.tables import opt_outs as opt_out_table
 from textgate.storage.txn import Many, Query, Txn, in_list
 
 __all__ = [
@@ -191,7 +203,12 @@ class CreditRepo:
     async def credit(
         self, account_id: str, amount: int, *, kind: str = CREDIT, note: str | None = None
     ) -> int:
-        """Add (or, negative, remove) credit; returns the new balance."""
+        """Add (or, negative, remove) credit; returns the new balance.
+
+        A ``storage.txn`` transaction: it composes the balance lock and ledger write of the
+        order, outcome and report paths, so that the ledger's one rule (a ledger row and the
+        running balance move together, balances locked in account order) is written once.
+        """
         now = self._clock()
 
         def txn() -> Txn[int]:
@@ -202,76 +219,72 @@ class CreditRepo:
         return await self._db.txn(txn, urgent=True)
 
     async def balance(self, account_id: str) -> int:
-        def txn() -> Txn[int]:
-            rows = yield Query(
-                "SELECT balance FROM account_balances WHERE account_id = ?", (account_id,)
-            )
-            return int(rows[0]["balance"]) if rows else 0
-
-        return await self._db.txn(txn, urgent=True)
+        query = select(account_balances.c.balance).where(
+            account_balances.c.account_id == account_id
+        )
+        async with self._db.read() as conn:
+            balance = (await conn.execute(query)).scalar_one_or_none()
+        return 0 if balance is None else int(balance)
 
     async def usage(self, account_id: str, day: str) -> int:
-        def txn() -> Txn[int]:
-            rows = yield Query(
-                "SELECT count FROM usage_daily WHERE account_id = ? AND day = ?", (account_id, day)
-            )
-            return int(rows[0]["count"]) if rows else 0
-
-        return await self._db.txn(txn, urgent=True)
+        query = select(usage_daily.c.count).where(
+            usage_daily.c.account_id == account_id, usage_daily.c.day == day
+        )
+        async with self._db.read() as conn:
+            count = (await conn.execute(query)).scalar_one_or_none()
+        return 0 if count is None else int(count)
 
     async def ledger(self, account_id: str, *, limit: int = 100) -> list[LedgerLine]:
-        def txn() -> Txn[list[LedgerLine]]:
-            rows = yield Query(
-                "SELECT id, kind, amount, balance_after, order_id, message_id, note, created_at"
-                " FROM ledger WHERE account_id = ? ORDER BY id DESC LIMIT ?",
-                (account_id, limit),
+        c = ledger_table.c
+        query = (
+            select(
+                c.id,
+                c.kind,
+                c.amount,
+                c.balance_after,
+                c.order_id,
+                c.message_id,
+                c.note,
+                c.created_at,
             )
-            return [
-                LedgerLine(
-                    r["id"],
-                    r["kind"],
-                    r["amount"],
-                    r["balance_after"],
-                    r["order_id"],
-                    r["message_id"],
-                    r["note"],
-                    r["created_at"],
-                )
-                for r in rows or ()
-            ]
-
-        return await self._db.txn(txn, urgent=True)
+            .where(c.account_id == account_id)
+            .order_by(c.id.desc())
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            return [LedgerLine(*r) for r in await conn.execute(query)]
 
     async def add_opt_outs(self, account_id: str, numbers: Sequence[str], source: str) -> None:
+        if not numbers:
+            return
         now = self._clock()
-
-        def txn() -> Txn[None]:
-            yield Many(
-                "INSERT INTO opt_outs (account_id, number, source, created_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(account_id, n, source, now) for n in numbers],
-            )
-
-        await self._db.txn(txn, urgent=True)
+        insert = sqlite_insert if self._db.is_sqlite else pg_insert
+        rows = [
+            {"account_id": account_id, "number": n, "source": source, "created_at": now}
+            for n in numbers
+        ]
+        with conflicts():
+            async with self._db.write() as conn:
+                await conn.execute(insert(opt_out_table).on_conflict_do_nothing(), rows)
 
     async def remove_opt_outs(self, account_id: str, numbers: Sequence[str]) -> None:
-        def txn() -> Txn[None]:
-            yield Many(
-                "DELETE FROM opt_outs WHERE account_id = ? AND number = ?",
-                [(account_id, n) for n in numbers],
-            )
-
-        await self._db.txn(txn, urgent=True)
+        if not numbers:
+            return
+        # One parameter set per number (an executemany), as many numbers as a list holds.
+        statement = delete(opt_out_table).where(
+            opt_out_table.c.account_id == account_id,
+            opt_out_table.c.number == bindparam("each"),
+        )
+        async with self._db.write() as conn:
+            await conn.execute(statement, [{"each": n} for n in numbers])
 
     async def opt_outs(self, account_id: str) -> list[tuple[str, str, int]]:
         """(number, source, created_at) of the account's opt-outs."""
-
-        def txn() -> Txn[list[tuple[str, str, int]]]:
-            rows = yield Query(
-                "SELECT number, source, created_at FROM opt_outs WHERE account_id = ?"
-                " ORDER BY number",
-                (account_id,),
-            )
-            return [(r["number"], r["source"], r["created_at"]) for r in rows or ()]
-
-        return await self._db.txn(txn, urgent=True)
+        c = opt_out_table.c
+        query = (
+            select(c.number, c.source, c.created_at)
+            .where(c.account_id == account_id)
+            .order_by(c.number)
+        )
+        async with self._db.read() as conn:
+            return [(r.number, r.source, r.created_at) for r in await conn.execute(query)]

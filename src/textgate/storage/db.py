@@ -16,7 +16,13 @@ from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event, make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -26,7 +32,13 @@ from textgate.storage.writelock import WriteTurn
 
 T = TypeVar("T")
 
-__all__ = ["Database", "hide_driver_arguments", "map_storage_errors", "unavailable"]
+__all__ = [
+    "Database",
+    "conflicts",
+    "hide_driver_arguments",
+    "map_storage_errors",
+    "unavailable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +115,19 @@ def map_storage_errors() -> Iterator[None]:
         raise StorageUnavailable(f"database unavailable: {type(cause).__name__}") from exc
 
 
+@contextlib.contextmanager
+def conflicts() -> Iterator[None]:
+    """A constraint violation of a Core statement as Conflict, as :func:`map_storage_errors`
+    makes the drivers' own of ``txn`` transactions. SQLAlchemy wraps them in its
+    IntegrityError, which passes that boundary unchanged so that a repository may catch it
+    (a race it expects); this is for writes that have no such race to handle."""
+    try:
+        yield
+    except IntegrityError as exc:
+        cause = _causes(exc)[-1]
+        raise Conflict(f"conflicting write: {cause}") from exc
+
+
 class Database:
     """An async engine plus the write discipline its dialect needs."""
 
@@ -151,17 +176,22 @@ class Database:
                 return await self._runner.run(make)
 
     @contextlib.asynccontextmanager
-    async def write(self, *, urgent: bool = True) -> AsyncIterator[AsyncConnection]:
+    async def write(
+        self, *, urgent: bool = True, link: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
         """A connection inside a transaction that commits on success.
 
         ``urgent`` False: background work, which on SQLite yields the write turn to what
-        clients wait for (see ``txn``)."""
+        clients wait for; ``link``: an operator link waits for it (see ``txn``)."""
         with map_storage_errors():
             if self._write_lock is None:
                 async with self.engine.begin() as conn:
                     yield conn
                 return
-            async with self._write_lock.hold(urgent=urgent), self.engine.begin() as conn:
+            async with (
+                self._write_lock.hold(urgent=urgent, link=link),
+                self.engine.begin() as conn,
+            ):
                 yield conn
 
     @contextlib.asynccontextmanager

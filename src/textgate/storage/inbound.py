@@ -22,30 +22,53 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from textgate.core.clock import Clock, from_ms, system_clock, to_ms
 from textgate.core.ids import IdGenerator
 from textgate.core.inbound import Inbound, InboundMessage, Keywords, join_parts
 from textgate.errors import NotFound
-from textgate.storage.db import Database
-from textgate.storage.txn import Many, Query, Txn
+from textgate.storage.db import Database, conflicts
+from textgate.storage.tables import inbound_messages, inbound_parts, opt_outs
 
 __all__ = ["InboundFilter", "InboundRepo", "Route"]
 
 Route = Callable[[str], str | None]
 """Recipient number -> id of the account that owns it (None: nobody yet)."""
 
+_m = inbound_messages.c
+_p = inbound_parts.c
 _COLUMNS = (
-    "id, account_id, connector, external_id, sender, recipient, text, parts, total_parts,"
-    " received_at, read_at, alias"
+    _m.id,
+    _m.account_id,
+    _m.connector,
+    _m.external_id,
+    _m.sender,
+    _m.recipient,
+    _m.text,
+    _m.parts,
+    _m.total_parts,
+    _m.received_at,
+    _m.read_at,
+    _m.alias,
 )
-_INSERT = (
-    "INSERT INTO inbound_messages (id, account_id, connector, external_id, sender, recipient,"
-    " text, parts, total_parts, received_at, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_GROUP = "connector = ? AND sender = ? AND recipient = ? AND reference = ? AND total = ?"
-# Statements below are assembled from these constants only (S608 noqa); every value is a
-# bound parameter.
+
+Group = tuple[str, str, str, int, int]
+"""connector, sender, recipient, reference, total: the parts of one message."""
 
 
 class _Stored(NamedTuple):
@@ -69,24 +92,55 @@ class InboundFilter:
 
 def _row(r: Any) -> Inbound:
     return Inbound(
-        id=r["id"],
-        account_id=r["account_id"],
-        connector=r["connector"],
-        sender=r["sender"],
-        recipient=r["recipient"],
-        text=r["text"],
-        received_at=from_ms(r["received_at"]),
-        parts=r["parts"],
-        total_parts=r["total_parts"],
-        external_id=r["external_id"],
-        read_at=None if r["read_at"] is None else from_ms(r["read_at"]),
-        alias=r["alias"],
+        id=r.id,
+        account_id=r.account_id,
+        connector=r.connector,
+        sender=r.sender,
+        recipient=r.recipient,
+        text=r.text,
+        received_at=from_ms(r.received_at),
+        parts=r.parts,
+        total_parts=r.total_parts,
+        external_id=r.external_id,
+        read_at=None if r.read_at is None else from_ms(r.read_at),
+        alias=r.alias,
     )
 
 
-def _group_lock_key(group: tuple[str, str, str, int, int]) -> int:
+def _message_row(message: _Stored, item: InboundMessage, now: int) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "account_id": message.account_id,
+        "connector": item.connector,
+        "external_id": item.external_id,
+        "sender": item.sender,
+        "recipient": item.recipient,
+        "text": item.text,
+        "parts": 1,
+        "total_parts": 1,
+        "received_at": to_ms(item.received_at),
+        "created_at": now,
+    }
+
+
+def _group_lock_key(group: Group) -> int:
     digest = hashlib.blake2b(repr(group).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def _in_group(key: Group) -> list[ColumnElement[bool]]:
+    connector, sender, recipient, reference, total = key
+    return [
+        _p.connector == connector,
+        _p.sender == sender,
+        _p.recipient == recipient,
+        _p.reference == reference,
+        _p.total == total,
+    ]
+
+
+def _owned(account_id: str, inbound_id: str) -> list[ColumnElement[bool]]:
+    return [_m.id == inbound_id, _m.account_id == account_id]
 
 
 class InboundRepo:
@@ -102,77 +156,63 @@ class InboundRepo:
         completed message that is an opt-out (opt-in) keyword puts its sender on (takes it
         off) the owner's opt-out list in the same transaction."""
         now = self._clock()
-        ids = self._ids
+        # An operator link waits for the answer: on SQLite it takes the write turn first.
+        with conflicts():
+            async with self._db.write(link=True) as conn:
+                # Ids are made once the write turn is ours: on SQLite transactions then
+                # commit in id order, which the webhook feed relies on (storage.webhook_feed).
+                stored = self._whole(items, route, now)
+                if stored:
+                    rows = [_message_row(m, item, now) for m, item in stored]
+                    await conn.execute(insert(inbound_messages), rows)
+                completed = [m for m, _ in stored]
+                for item in items:
+                    if item.part is not None and item.part.total > 1:
+                        done = await self._add_part(conn, item, route, now)
+                        if done is not None:
+                            completed.append(done)
+                await self._apply_keywords(conn, completed, keywords, now)
+        return [m.id for m in completed]
 
-        def txn() -> Txn[list[str]]:
-            stored: list[_Stored] = []
-            rows = []
-            for item in items:
-                if item.part is None or item.part.total <= 1:
-                    stored.append(_Stored(ids(now), route(item.recipient), item.sender, item.text))
-                    rows.append(
-                        (
-                            stored[-1].id,
-                            stored[-1].account_id,
-                            item.connector,
-                            item.external_id,
-                            item.sender,
-                            item.recipient,
-                            item.text,
-                            1,
-                            1,
-                            to_ms(item.received_at),
-                            now,
-                        )
-                    )
-            if rows:
-                yield Many(_INSERT, rows)
-            for item in items:
-                if item.part is not None and item.part.total > 1:
-                    done = yield from _add_part(item, route, ids, now)
-                    if done is not None:
-                        stored.append(done)
-            yield from _apply_keywords(stored, keywords, now)
-            return [m.id for m in stored]
-
-        return await self._db.txn(txn, link=True)
+    def _whole(
+        self, items: Sequence[InboundMessage], route: Route, now: int
+    ) -> list[tuple[_Stored, InboundMessage]]:
+        """The messages that came whole (not as parts), with their new ids."""
+        return [
+            (_Stored(self._ids(now), route(item.recipient), item.sender, item.text), item)
+            for item in items
+            if item.part is None or item.part.total <= 1
+        ]
 
     async def flush_stale(
         self, older_than_ms: int, route: Route, keywords: Keywords = _NO_KEYWORDS
     ) -> list[str]:
         """Store every group with a part stored before ``older_than_ms`` as it is."""
         now = self._clock()
-        ids = self._ids
-
-        def txn() -> Txn[list[str]]:
-            groups = yield Query(
-                "SELECT DISTINCT connector, sender, recipient, reference, total"
-                " FROM inbound_parts WHERE created_at < ?",
-                (older_than_ms,),
-            )
-            stored = []
-            for g in groups or ():
-                key = (g["connector"], g["sender"], g["recipient"], g["reference"], g["total"])
-                done = yield from _assemble(key, route, ids, now, force=True)
-                if done is not None:
-                    stored.append(done)
-            yield from _apply_keywords(stored, keywords, now)
-            return [m.id for m in stored]
-
-        return await self._db.txn(txn, urgent=True)
+        stored = []
+        with conflicts():
+            async with self._db.write() as conn:
+                groups = await conn.execute(
+                    select(_p.connector, _p.sender, _p.recipient, _p.reference, _p.total)
+                    .distinct()
+                    .where(_p.created_at < older_than_ms)
+                )
+                for g in groups.all():
+                    key = (g.connector, g.sender, g.recipient, g.reference, g.total)
+                    done = await self._assemble(conn, key, route, now, force=True)
+                    if done is not None:
+                        stored.append(done)
+                await self._apply_keywords(conn, stored, keywords, now)
+        return [m.id for m in stored]
 
     async def get(self, account_id: str, inbound_id: str) -> Inbound:
-        def txn() -> Txn[Inbound | None]:
-            rows = yield Query(
-                f"SELECT {_COLUMNS} FROM inbound_messages WHERE id = ? AND account_id = ?",  # noqa: S608
-                (inbound_id, account_id),
-            )
-            return _row(rows[0]) if rows else None
-
-        found = await self._db.txn(txn, urgent=True)
+        async with self._db.read() as conn:
+            found = (
+                await conn.execute(select(*_COLUMNS).where(*_owned(account_id, inbound_id)))
+            ).first()
         if found is None:
             raise NotFound(f"no inbound message {inbound_id}")
-        return found
+        return _row(found)
 
     async def update(
         self,
@@ -185,170 +225,166 @@ class InboundRepo:
     ) -> Inbound:
         """Mark read/unread and set or clear the alias; NotFound for another's message."""
         now = self._clock()
-        sets: list[str] = []
-        params: list[Any] = []
+        values: dict[str, Any] = {}
         if read is not None:
-            sets.append("read_at = ?" if read else "read_at = NULL")
-            params += [now] if read else []
+            values["read_at"] = now if read else None
         if alias is not None or clear_alias:
-            sets.append("alias = ?")
-            params.append(None if clear_alias else alias)
-        sql = (
-            f"UPDATE inbound_messages SET {', '.join(sets)}"  # noqa: S608
-            " WHERE id = ? AND account_id = ?"
-        )
-
-        def txn() -> Txn[Inbound | None]:
-            if sets:
-                yield Query(sql, (*params, inbound_id, account_id))
-            rows = yield Query(
-                f"SELECT {_COLUMNS} FROM inbound_messages WHERE id = ? AND account_id = ?",  # noqa: S608
-                (inbound_id, account_id),
-            )
-            return _row(rows[0]) if rows else None
-
-        found = await self._db.txn(txn, urgent=True)
+            values["alias"] = None if clear_alias else alias
+        with conflicts():
+            async with self._db.write() as conn:
+                if values:
+                    await conn.execute(
+                        update(inbound_messages)
+                        .where(*_owned(account_id, inbound_id))
+                        .values(**values)
+                    )
+                found = (
+                    await conn.execute(select(*_COLUMNS).where(*_owned(account_id, inbound_id)))
+                ).first()
         if found is None:
             raise NotFound(f"no inbound message {inbound_id}")
-        return found
+        return _row(found)
 
     async def delete(self, account_id: str, inbound_id: str) -> None:
-        def txn() -> Txn[bool]:
-            rows = yield Query(
-                "SELECT id FROM inbound_messages WHERE id = ? AND account_id = ?",
-                (inbound_id, account_id),
-            )
-            if not rows:
-                return False
-            yield Many("DELETE FROM inbound_messages WHERE id = ?", [(inbound_id,)])
-            return True
-
-        if not await self._db.txn(txn, urgent=True):
+        async with self._db.write() as conn:
+            found = (
+                await conn.execute(select(_m.id).where(*_owned(account_id, inbound_id)))
+            ).first()
+            if found is not None:
+                await conn.execute(delete(inbound_messages).where(_m.id == inbound_id))
+        if found is None:
             raise NotFound(f"no inbound message {inbound_id}")
 
     async def search(self, account_id: str, flt: InboundFilter, *, limit: int) -> list[Inbound]:
         """Newest first."""
-        where = ["account_id = ?"]
-        params: list[Any] = [account_id]
+        where = [_m.account_id == account_id]
         if flt.since_ms is not None:
-            where.append("received_at >= ?")
-            params.append(flt.since_ms)
+            where.append(_m.received_at >= flt.since_ms)
         if flt.sender is not None:
-            where.append("sender = ?")
-            params.append(flt.sender)
+            where.append(_m.sender == flt.sender)
         if flt.unread:
-            where.append("read_at IS NULL")
+            where.append(_m.read_at.is_(None))
         if flt.before_id is not None:
-            where.append("id < ?")
-            params.append(flt.before_id)
-        sql = (
-            f"SELECT {_COLUMNS} FROM inbound_messages WHERE {' AND '.join(where)}"  # noqa: S608
-            f" ORDER BY id DESC LIMIT {int(limit)}"
-        )
-
-        def txn() -> Txn[list[Inbound]]:
-            rows = yield Query(sql, tuple(params))
-            return [_row(r) for r in rows or ()]
-
-        return await self._db.txn(txn, urgent=True)
+            where.append(_m.id < flt.before_id)
+        query = select(*_COLUMNS).where(*where).order_by(_m.id.desc()).limit(int(limit))
+        async with self._db.read() as conn:
+            return [_row(r) for r in await conn.execute(query)]
 
     async def unowned(self, *, limit: int = 100) -> list[Inbound]:
         """Messages to numbers no account owns, newest first (for operators)."""
+        query = (
+            select(*_COLUMNS)
+            .where(_m.account_id.is_(None))
+            .order_by(_m.id.desc())
+            .limit(int(limit))
+        )
+        async with self._db.read() as conn:
+            return [_row(r) for r in await conn.execute(query)]
 
-        def txn() -> Txn[list[Inbound]]:
-            rows = yield Query(
-                f"SELECT {_COLUMNS} FROM inbound_messages WHERE account_id IS NULL"  # noqa: S608
-                f" ORDER BY id DESC LIMIT {int(limit)}"
+    def _insert_new(self, table: Table) -> Any:
+        """An INSERT that skips rows already there (ON CONFLICT DO NOTHING)."""
+        insert_into = sqlite_insert if self._db.is_sqlite else pg_insert
+        return insert_into(table).on_conflict_do_nothing()
+
+    async def _add_part(
+        self, conn: AsyncConnection, item: InboundMessage, route: Route, now: int
+    ) -> _Stored | None:
+        part = item.part
+        assert part is not None
+        key = (item.connector, item.sender, item.recipient, part.reference, part.total)
+        if not self._db.is_sqlite:
+            # The lock key is a signed 64-bit integer: bound as BIGINT, not INTEGER.
+            lock = func.pg_advisory_xact_lock(literal(_group_lock_key(key), BigInteger))
+            await conn.execute(select(lock))
+        connector, sender, recipient, reference, total = key
+        await conn.execute(
+            self._insert_new(inbound_parts),
+            {
+                "connector": connector,
+                "sender": sender,
+                "recipient": recipient,
+                "reference": reference,
+                "total": total,
+                "sequence": part.sequence,
+                # JSON keeps a lone surrogate (half of a character cut at the part
+                # boundary) in ASCII, which every database stores; join_parts pairs the
+                # halves again.
+                "text": json.dumps(item.text),
+                "external_id": item.external_id,
+                "received_at": to_ms(item.received_at),
+                "created_at": now,
+            },
+        )
+        return await self._assemble(conn, key, route, now, force=False)
+
+    async def _assemble(
+        self, conn: AsyncConnection, key: Group, route: Route, now: int, *, force: bool
+    ) -> _Stored | None:
+        """Turn the group's parts into a message when all are there (or ``force``)."""
+        parts = (
+            await conn.execute(
+                select(_p.sequence, _p.text, _p.external_id, _p.received_at)
+                .where(*_in_group(key))
+                .order_by(_p.sequence)
+                .with_for_update()  # PostgreSQL only: SQLite has one writer
             )
-            return [_row(r) for r in rows or ()]
-
-        return await self._db.txn(txn, urgent=True)
-
-
-def _add_part(
-    item: InboundMessage, route: Route, ids: IdGenerator, now: int
-) -> Txn[_Stored | None]:
-    part = item.part
-    assert part is not None
-    key = (item.connector, item.sender, item.recipient, part.reference, part.total)
-    yield Query("", pg_sql="SELECT pg_advisory_xact_lock(?)", pg_params=(_group_lock_key(key),))
-    yield Many(
-        "INSERT INTO inbound_parts (connector, sender, recipient, reference, total, sequence,"
-        " text, external_id, received_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        # JSON keeps a lone surrogate (half of a character cut at the part boundary) in
-        # ASCII, which every database stores; join_parts pairs the halves again.
-        [
-            (
-                *key,
-                part.sequence,
-                json.dumps(item.text),
-                item.external_id,
-                to_ms(item.received_at),
-                now,
+        ).all()
+        connector, sender, recipient, _, total = key
+        if not parts or (len(parts) < total and not force):
+            return None
+        message = _Stored(
+            self._ids(now),
+            route(recipient),
+            sender,
+            join_parts([json.loads(p.text) for p in parts]),
+        )
+        await conn.execute(
+            insert(inbound_messages).values(
+                id=message.id,
+                account_id=message.account_id,
+                connector=connector,
+                external_id=parts[-1].external_id,
+                sender=sender,
+                recipient=recipient,
+                text=message.text,
+                parts=len(parts),
+                total_parts=total,
+                received_at=max(p.received_at for p in parts),
+                created_at=now,
             )
-        ],
-    )
-    return (yield from _assemble(key, route, ids, now, force=False))
+        )
+        await conn.execute(delete(inbound_parts).where(*_in_group(key)))
+        return message
 
-
-def _assemble(
-    key: tuple[str, str, str, int, int], route: Route, ids: IdGenerator, now: int, *, force: bool
-) -> Txn[_Stored | None]:
-    """Turn the group's parts into a message when all are there (or ``force``)."""
-    rows = yield Query(
-        f"SELECT sequence, text, external_id, received_at FROM inbound_parts WHERE {_GROUP}"  # noqa: S608
-        " ORDER BY sequence",
-        key,
-        pg_sql=f"SELECT sequence, text, external_id, received_at FROM inbound_parts"  # noqa: S608
-        f" WHERE {_GROUP} ORDER BY sequence FOR UPDATE",
-    )
-    parts = list(rows or ())
-    total = key[4]
-    if not parts or (len(parts) < total and not force):
-        return None
-    connector, sender, recipient = key[0], key[1], key[2]
-    message = _Stored(
-        ids(now), route(recipient), sender, join_parts([json.loads(p["text"]) for p in parts])
-    )
-    yield Many(
-        _INSERT,
-        [
-            (
-                message.id,
-                message.account_id,
-                connector,
-                parts[-1]["external_id"],
-                sender,
-                recipient,
-                message.text,
-                len(parts),
-                total,
-                max(p["received_at"] for p in parts),
-                now,
+    async def _apply_keywords(
+        self, conn: AsyncConnection, stored: Sequence[_Stored], keywords: Keywords, now: int
+    ) -> None:
+        """Opt-out / opt-in keywords among stored messages (core.inbound.Keywords)."""
+        out: list[dict[str, Any]] = []
+        back: list[dict[str, Any]] = []
+        for m in stored:
+            account = m.account_id
+            if account is None:
+                continue  # nobody owns the number (yet): no list to change
+            action = keywords.action(m.text)
+            if action == "out":
+                out.append(
+                    {
+                        "account_id": account,
+                        "number": m.sender,
+                        "source": "keyword",
+                        "created_at": now,
+                    }
+                )
+            elif action == "in":
+                back.append({"account": account, "sender": m.sender})
+        if out:
+            await conn.execute(self._insert_new(opt_outs), out)
+        if back:
+            await conn.execute(
+                delete(opt_outs).where(
+                    opt_outs.c.account_id == bindparam("account"),
+                    opt_outs.c.number == bindparam("sender"),
+                ),
+                back,
             )
-        ],
-    )
-    yield Many(f"DELETE FROM inbound_parts WHERE {_GROUP}", [key])  # noqa: S608
-    return message
-
-
-def _apply_keywords(stored: Sequence[_Stored], keywords: Keywords, now: int) -> Txn[None]:
-    """Opt-out / opt-in keywords among stored messages (core.inbound.Keywords)."""
-    out: list[tuple[str, str, str, int]] = []
-    back: list[tuple[str, str]] = []
-    for m in stored:
-        account = m.account_id
-        if account is None:
-            continue  # nobody owns the number (yet): no list to change
-        action = keywords.action(m.text)
-        if action == "out":
-            out.append((account, m.sender, "keyword", now))
-        elif action == "in":
-            back.append((account, m.sender))
-    yield Many(
-        "INSERT INTO opt_outs (account_id, number, source, created_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        out,
-    )
-    yield Many("DELETE FROM opt_outs WHERE account_id = ? AND number = ?", back)

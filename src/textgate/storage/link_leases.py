@@ -14,27 +14,41 @@ database serialises them and only the first finds the lease free.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Final
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    cast,
+    delete,
+    extract,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from textgate.storage.db import Database
-from textgate.storage.txn import Query, Txn, in_list
+from textgate.storage.tables import link_leases, link_members
 
 __all__ = ["LinkLeases", "OwnedLeases"]
 
-_NOW: Final = "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) AS now"
-_PG_NOW: Final = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now"
+_leases = link_leases.c
+_members = link_members.c
 
-_JOIN: Final = (
-    "INSERT INTO link_members (connector, owner, expires_at) VALUES (?, ?, ?)"
-    " ON CONFLICT (connector, owner) DO UPDATE SET expires_at = excluded.expires_at"
-)
-# Only a free lease changes hands: an upsert that finds a live one does nothing.
-_TAKE: Final = (
-    "INSERT INTO link_leases (connector, bind_index, owner, expires_at) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (connector, bind_index) DO UPDATE SET owner = excluded.owner,"
-    " expires_at = excluded.expires_at WHERE link_leases.expires_at <= ?"
-    " RETURNING bind_index"
-)
+
+def _now_ms(sqlite: bool) -> ColumnElement[Any]:
+    """The database's clock in milliseconds since the epoch, as it is when the statement
+    runs (clock_timestamp(), not the transaction's start, on PostgreSQL)."""
+    if sqlite:
+        julian_day = func.julianday(literal_column("'now'"))
+        ms = (julian_day - literal_column("2440587.5")) * literal_column("86400000.0")
+        return cast(ms, Integer)
+    return cast(extract("epoch", func.clock_timestamp()) * literal_column("1000"), BigInteger)
 
 
 class LinkLeases:
@@ -53,68 +67,91 @@ class OwnedLeases:
         self._db = db
         self.connector = connector
         self.owner = owner
+        self._insert = sqlite_insert if db.is_sqlite else pg_insert
 
     async def hold(self, binds: int, ttl_ms: int) -> tuple[frozenset[int], int]:
         """Renew this process's membership and leases, take free binds up to its share;
         return the bind indexes it holds (possibly more than its share: see the module
         docstring) and how many processes run the connector."""
-        return await self._db.txn(lambda: self._hold(binds, ttl_ms))
+        # Background work: on SQLite it takes its turn behind what clients wait for.
+        async with self._db.write(urgent=False) as conn:
+            return await self._hold(conn, binds, ttl_ms)
 
-    def _hold(self, binds: int, ttl_ms: int) -> Txn[tuple[frozenset[int], int]]:
+    async def _hold(
+        self, conn: AsyncConnection, binds: int, ttl_ms: int
+    ) -> tuple[frozenset[int], int]:
         me, name = self.owner, self.connector
-        rows = yield Query(_NOW, pg_sql=_PG_NOW)
-        now = int((rows or [])[0]["now"])
+        now = int((await conn.execute(select(_now_ms(self._db.is_sqlite)))).scalar_one())
         until = now + ttl_ms
-        yield Query(_JOIN, (name, me, until))
-        yield Query("DELETE FROM link_members WHERE connector = ? AND expires_at <= ?", (name, now))
-        rows = yield Query("SELECT COUNT(*) AS n FROM link_members WHERE connector = ?", (name,))
-        members = max(1, int((rows or [])[0]["n"]))
-        # Still ours, even if it ran out meanwhile: nobody took it (taking changes the owner).
-        rows = yield Query(
-            "UPDATE link_leases SET expires_at = ? WHERE connector = ? AND owner = ?"
-            " AND bind_index < ? RETURNING bind_index",
-            (until, name, me, binds),
+        join = self._insert(link_members).values(connector=name, owner=me, expires_at=until)
+        await conn.execute(
+            join.on_conflict_do_update(
+                index_elements=[_members.connector, _members.owner],
+                set_={"expires_at": join.excluded.expires_at},
+            )
         )
-        held = {int(r["bind_index"]) for r in rows or ()}
+        await conn.execute(
+            delete(link_members).where(_members.connector == name, _members.expires_at <= now)
+        )
+        count = select(func.count()).select_from(link_members).where(_members.connector == name)
+        members = max(1, int((await conn.execute(count)).scalar_one()))
+        # Still ours, even if it ran out meanwhile: nobody took it (taking changes the owner).
+        renewed = await conn.execute(
+            update(link_leases)
+            .where(_leases.connector == name, _leases.owner == me, _leases.bind_index < binds)
+            .values(expires_at=until)
+            .returning(_leases.bind_index)
+        )
+        held = {int(index) for index in renewed.scalars()}
         share = -(-binds // members)
         if len(held) < share:
-            rows = yield Query(
-                "SELECT bind_index FROM link_leases WHERE connector = ? AND expires_at > ?",
-                (name, now),
+            live = await conn.execute(
+                select(_leases.bind_index).where(
+                    _leases.connector == name, _leases.expires_at > now
+                )
             )
-            busy = {int(r["bind_index"]) for r in rows or ()}
+            busy = {int(index) for index in live.scalars()}
             for index in range(binds):
                 if len(held) >= share:
                     break
                 if index in busy or index in held:
                     continue
-                taken = yield Query(_TAKE, (name, index, me, until, now))
-                if taken:
+                if await self._take(conn, index, until, now):
                     held.add(index)
         return frozenset(held), members
+
+    async def _take(self, conn: AsyncConnection, index: int, until: int, now: int) -> bool:
+        """Take one bind if its lease is free. Only a free lease changes hands: an upsert
+        that finds a live one does nothing (and returns no row)."""
+        take = self._insert(link_leases).values(
+            connector=self.connector, bind_index=index, owner=self.owner, expires_at=until
+        )
+        taken = await conn.execute(
+            take.on_conflict_do_update(
+                index_elements=[_leases.connector, _leases.bind_index],
+                set_={"owner": take.excluded.owner, "expires_at": take.excluded.expires_at},
+                where=_leases.expires_at <= now,
+            ).returning(_leases.bind_index)
+        )
+        return taken.first() is not None
 
     async def release(self, indexes: Collection[int]) -> None:
         """Give these binds back (after unbinding them): others may take them at once."""
         if not indexes:
             return
-
-        def txn() -> Txn[None]:
-            yield in_list(
-                "DELETE FROM link_leases WHERE connector = ? AND owner = ? AND bind_index IN {in}",
-                sorted(indexes),
-                before=(self.connector, self.owner),
+        async with self._db.write(urgent=False) as conn:
+            await conn.execute(
+                delete(link_leases).where(
+                    _leases.connector == self.connector,
+                    _leases.owner == self.owner,
+                    _leases.bind_index.in_(sorted(indexes)),
+                )
             )
-
-        await self._db.txn(txn)
 
     async def leave(self) -> None:
         """Give back every bind and the membership (a process stopping)."""
-
-        def txn() -> Txn[None]:
-            for table in ("link_leases", "link_members"):
-                yield Query(
-                    f"DELETE FROM {table} WHERE connector = ? AND owner = ?",  # noqa: S608
-                    (self.connector, self.owner),
+        async with self._db.write(urgent=False) as conn:
+            for c, table in ((_leases, link_leases), (_members, link_members)):
+                await conn.execute(
+                    delete(table).where(c.connector == self.connector, c.owner == self.owner)
                 )
-
-        await self._db.txn(txn)

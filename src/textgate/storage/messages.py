@@ -121,6 +121,10 @@ class MessageRepo:
 
         Raises NotFound if nothing matches, Conflict if it matched but everything had left.
         What the cancelled messages cost is refunded.
+
+        A ``storage.txn`` transaction, unlike the rest of this module: the refund is the
+        report path's own step (``credits.refund_failed``), composed into this transaction
+        so that a message's refund is decided by one piece of code whichever path ends it.
         """
         now = self._clock()
         if message_id is not None:

@@ -12,13 +12,13 @@ and aiosqlite bridge took 42 % (single) and 38 % (batch) of the gateway's CPU th
 - applying delivery reports: ``storage.reports``.
 
 The rest of storage is meant to use SQLAlchemy Core on ``storage.tables``. Modules still
-written here with no measurement behind them, to be moved: ``inbound`` (on the link path
-beside reports), ``webhook_feed`` and the two queues ``webhooks`` and ``mail`` with their
-``outbox``, the phone modules (``devices``, ``device_queue``, ``device_choice``,
-``device_sweep``, ``phone_sms``), ``link_leases`` and ``link_rates`` (database-clock
-statements for shared links), ``oauth``, the ``credits`` repository, and the cancel of
-``messages`` (it shares the refund step with the report path). Every string statement is
-checked against the schema by ``tests/storage/test_sql_statements.py``.
+written here with no measurement behind them, to be moved: ``webhook_feed`` and the two
+queues ``webhooks`` and ``mail`` with their ``outbox``, the phone modules (``devices``,
+``device_queue``, ``device_choice``, ``device_sweep``, ``phone_sms``), ``oauth``. Two
+transactions stay here because they are made of hot-path steps, which are written once:
+the cancel of ``messages`` (the refund step of the report path) and crediting in the
+``credits`` repository (the balance lock and ledger write of every path). Every string
+statement is checked against the schema by ``tests/storage/test_sql_statements.py``.
 
 SQLAlchemy's per-statement machinery and aiosqlite's per-call thread hop cost more than the
 database work itself. Here a transaction is a generator that yields statements and

@@ -163,20 +163,42 @@ CASES = [
         expect_refused=(f"41790000000@{ASP}",),
     ),
     MailCase(
-        "<00number>@ from a sender that is not authorised is refused at RCPT",
+        "<00number>@ from a sender that is not authorised (envelope and From) is refused",
         "intruder@client.example",
         (f"0041790000000@{ASP}",),
-        _numbers(None),
-        expect_code=550,
+        lambda e: email(
+            sender="intruder@client.example", to=[f"0041790000000@{ASP}"], subject=None, text=TEXT
+        ),
+        expect_code=554,
         expect_text="not an authorised SMTP originator",
-        expect_refused=(f"0041790000000@{ASP}",),
     ),
     MailCase(
-        "<00number>@ with an empty envelope sender is refused at RCPT",
-        "",
+        "<00number>@ sent through a relay: its envelope sender, the app's authorised From",
+        "bounces+1234@relay.example",
         (f"0041790000000@{ASP}",),
         _numbers(None),
-        expect_code=550,
+        expect_stored=(Stored("+41790000000", text=TEXT, sender=DEFAULT_ORIGINATOR),),
+    ),
+    MailCase(
+        "<00number>@ with an authorised envelope sender and another From",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        lambda e: email(
+            sender="App <noreply@client.example>",
+            to=[f"0041790000000@{ASP}"],
+            subject=None,
+            text=TEXT,
+        ),
+        expect_stored=(Stored("+41790000000", sender=DEFAULT_ORIGINATOR),),
+    ),
+    MailCase(
+        "<00number>@ with an empty envelope sender and no authorised From is refused",
+        "",
+        (f"0041790000000@{ASP}",),
+        lambda e: email(
+            sender="intruder@client.example", to=[f"0041790000000@{ASP}"], subject=None, text=TEXT
+        ),
+        expect_code=554,
         expect_text="not an authorised SMTP originator",
         expect_refused=(f"0041790000000@{ASP}",),
     ),
@@ -303,14 +325,17 @@ def _number_addresses(numbers: tuple[str, ...]) -> tuple[str, ...]:
 
 NUMBERS = MailProfile(
     name="aspsms <00number>@",
-    # The envelope sender is the credential: an authorised SMTP originator.
+    # The sender address is the credential: an authorised SMTP originator.
     mail_from=lambda right: ORIGINATOR_ADDRESS if right else "intruder@client.example",
     rcpt=_number_addresses,
     message=lambda env, to, text, right: email(
-        sender=ORIGINATOR_ADDRESS, to=_number_addresses(to), subject=None, text=text
+        sender=ORIGINATOR_ADDRESS if right else "intruder@client.example",
+        to=_number_addresses(to),
+        subject=None,
+        text=text,
     ),
     refusals={
-        Outcome.UNAUTHORIZED: Refusal(550, "not an authorised SMTP originator", at_rcpt=True),
+        Outcome.UNAUTHORIZED: Refusal(554, "not an authorised SMTP originator"),
         Outcome.INVALID_NUMBER: Refusal(550, "invalid phone number", at_rcpt=True),
     },
 )

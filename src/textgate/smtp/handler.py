@@ -131,7 +131,7 @@ class EmailHandler:
         handler, first = targets[0]
         content = envelope.original_content or envelope.content or b""
         data = content if isinstance(content, bytes) else content.encode("utf-8", "replace")
-        mail = parse_mail(data, accepted=first.content_types)
+        mail = parse_mail(data, accepted=first.content_types, max_subject=first.max_subject)
         delivery = Delivery(
             mail=mail,
             recipients=tuple(recipient for _, recipient in targets),

@@ -146,9 +146,7 @@ CASES = [
                 "<script>track()</script></body></html>"
             ),
         ),
-        expect_stored=(
-            Stored("+34609033162", text="Hello Ana,\n\nyour code is 123\nvalid 5 min"),
-        ),
+        expect_stored=(Stored("+34609033162", text="Hello Ana,\n\nyour code is 123\nvalid 5 min"),),
     ),
     MailCase(
         "format=flowed is unwrapped (RFC 3676)",

@@ -22,9 +22,12 @@ from tests.smtp.harness import (
     conformance,
     email,
     run_case,
+    send,
     smtp_gateway,
 )
+from tests.support import until
 from textgate.config import Settings
+from textgate.dialects.aspsms.addresses import MAX_SUBJECT_RECIPIENTS
 
 TEXT = "Hello world!"
 
@@ -58,9 +61,15 @@ def text_case(label: str, subject: Callable[[Env], str], **expect: Any) -> MailC
 
 CASES = [
     text_case(
-        "textsms@ with long keys",
+        "textsms@ with long keys; no originator: the seed's default SMS",
         lambda e: f"UserKey={e.account_id},Password={PASSWORD},Recipient=0041795555555",
-        expect_stored=(Stored("+41795555555", text=TEXT),),
+        expect_stored=(Stored("+41795555555", text=TEXT, sender="SMS"),),
+    ),
+    text_case(
+        "textsms@ with a non-ASCII originator: 553 in ASCII, never a 500",
+        lambda e: f"U={e.account_id},P={PASSWORD},R=0041795555555,Originator=Zürich",
+        expect_code=553,
+        expect_text="Z\\xfcrich",
     ),
     text_case(
         "textsms@ with short keys and an originator",
@@ -163,22 +172,43 @@ CASES = [
         expect_refused=(f"41790000000@{ASP}",),
     ),
     MailCase(
-        "<00number>@ from a sender that is not authorised is refused at RCPT",
+        "<00number>@ from a sender that is not authorised (envelope and From) is refused",
         "intruder@client.example",
         (f"0041790000000@{ASP}",),
-        _numbers(None),
-        expect_code=550,
+        lambda e: email(
+            sender="intruder@client.example", to=[f"0041790000000@{ASP}"], subject=None, text=TEXT
+        ),
+        expect_code=554,
         expect_text="not an authorised SMTP originator",
-        expect_refused=(f"0041790000000@{ASP}",),
     ),
     MailCase(
-        "<00number>@ with an empty envelope sender is refused at RCPT",
-        "",
+        "<00number>@ sent through a relay: its envelope sender, the app's authorised From",
+        "bounces+1234@relay.example",
         (f"0041790000000@{ASP}",),
         _numbers(None),
-        expect_code=550,
+        expect_stored=(Stored("+41790000000", text=TEXT, sender=DEFAULT_ORIGINATOR),),
+    ),
+    MailCase(
+        "<00number>@ with an authorised envelope sender and another From",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        lambda e: email(
+            sender="App <noreply@client.example>",
+            to=[f"0041790000000@{ASP}"],
+            subject=None,
+            text=TEXT,
+        ),
+        expect_stored=(Stored("+41790000000", sender=DEFAULT_ORIGINATOR),),
+    ),
+    MailCase(
+        "<00number>@ with an empty envelope sender and no authorised From is refused",
+        "",
+        (f"0041790000000@{ASP}",),
+        lambda e: email(
+            sender="intruder@client.example", to=[f"0041790000000@{ASP}"], subject=None, text=TEXT
+        ),
+        expect_code=554,
         expect_text="not an authorised SMTP originator",
-        expect_refused=(f"0041790000000@{ASP}",),
     ),
     MailCase(
         "textsms@ and a number in one email: the second kind is deferred (452)",
@@ -201,6 +231,27 @@ CASES = [
         ),
         expect_code=554,
         expect_text="HTML is not accepted",
+    ),
+    MailCase(
+        "HTML only is refused with a reason (seed 004: plain text only)",
+        "client@client.example",
+        (f"textsms@{ASP}",),
+        lambda e: email(
+            sender="client@client.example",
+            to=[f"textsms@{ASP}"],
+            subject=f"U={e.account_id},P={PASSWORD},R=0041795555555",
+            html="<p>Hello <b>world</b></p>",
+        ),
+        expect_code=554,
+        expect_text="HTML is not accepted",
+    ),
+    MailCase(
+        "<00number>@ with Subject Originator=Zürich: 553 in ASCII, never a 500",
+        ORIGINATOR_ADDRESS,
+        (f"0041790000000@{ASP}",),
+        _numbers("Originator=Zürich"),
+        expect_code=553,
+        expect_text="Z\\xfcrich",
     ),
     MailCase(
         "ISO-8859-1 quoted-printable with accents",
@@ -303,14 +354,17 @@ def _number_addresses(numbers: tuple[str, ...]) -> tuple[str, ...]:
 
 NUMBERS = MailProfile(
     name="aspsms <00number>@",
-    # The envelope sender is the credential: an authorised SMTP originator.
+    # The sender address is the credential: an authorised SMTP originator.
     mail_from=lambda right: ORIGINATOR_ADDRESS if right else "intruder@client.example",
     rcpt=_number_addresses,
     message=lambda env, to, text, right: email(
-        sender=ORIGINATOR_ADDRESS, to=_number_addresses(to), subject=None, text=text
+        sender=ORIGINATOR_ADDRESS if right else "intruder@client.example",
+        to=_number_addresses(to),
+        subject=None,
+        text=text,
     ),
     refusals={
-        Outcome.UNAUTHORIZED: Refusal(550, "not an authorised SMTP originator", at_rcpt=True),
+        Outcome.UNAUTHORIZED: Refusal(554, "not an authorised SMTP originator"),
         Outcome.INVALID_NUMBER: Refusal(550, "invalid phone number", at_rcpt=True),
     },
 )
@@ -322,3 +376,45 @@ NUMBERS = MailProfile(
 async def test_aspsms(case: MailCase, settings: Settings) -> None:
     async with smtp_gateway(settings) as env:
         await run_case(case, env)
+
+
+async def test_a_long_subject_reaches_the_recipient_limit(settings: Settings) -> None:
+    """textsms@ carries its recipients in the subject: all 1,000 of them fit (the header
+    folded, RFC 5322 section 2.2.3)."""
+    numbers = [f"00417955{i:05d}" for i in range(MAX_SUBJECT_RECIPIENTS)]
+    async with smtp_gateway(settings) as env:
+        subject = f"U={env.account_id},P={PASSWORD},R=" + "; ".join(numbers)
+        assert len(subject) > 15_000
+        data = email(
+            sender="client@client.example", to=[f"textsms@{ASP}"], subject=subject, text=TEXT
+        )
+        out = await send(env, "client@client.example", [f"textsms@{ASP}"], data)
+        assert out.code == 250, out.text
+
+        async def stored() -> bool:
+            return len(await env.messages()) == MAX_SUBJECT_RECIPIENTS
+
+        await until(stored)
+        msgs = await env.messages()
+        assert {m.recipient for m in msgs} == {"+" + n[2:] for n in numbers}
+        # One more is refused, with the reason.
+        data = email(
+            sender="client@client.example",
+            to=[f"textsms@{ASP}"],
+            subject=subject + "; 0041799999999",
+            text=TEXT,
+        )
+        out = await send(env, "client@client.example", [f"textsms@{ASP}"], data)
+        assert out.code == 554 and "at most 1000 recipients" in out.text, out.text
+
+
+async def test_an_originator_address_without_default_gives_sms(settings: Settings) -> None:
+    async with smtp_gateway(settings) as env:
+        await env.services.originators.add(env.account_id, "appliance@client.example", None)
+        data = email(
+            sender="appliance@client.example", to=[f"0041790000000@{ASP}"], subject=None, text=TEXT
+        )
+        out = await send(env, "appliance@client.example", [f"0041790000000@{ASP}"], data)
+        assert out.code == 250, out.text
+        [msg] = await env.all_final(1)
+        assert msg.sender == "SMS"

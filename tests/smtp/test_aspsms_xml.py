@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -171,3 +172,93 @@ async def test_notification_urls_become_webhooks(settings: Settings) -> None:
         assert hit.event["type"] == "message.delivered"
         assert hit.event["data"]["message_id"] == msg.id
         assert "<ErrorCode>1</ErrorCode>" in await _reply(env)
+
+
+async def _messages_stored(env: Env, count: int) -> list[Any]:
+    async def stored() -> bool:
+        return len(await env.messages()) == count
+
+    await until(stored)
+    return await env.messages()
+
+
+async def test_deferred_delivery_time_schedules_the_messages(settings: Settings) -> None:
+    """ASPSMS's ``DeferredDeliveryTime`` (``ddmmyyyyhhmmss``, GMT+1 unless ``TimeZone``
+    says otherwise): the messages wait for that time, and the reply says Ok."""
+    async with smtp_gateway(settings) as env:
+        body = (
+            "<Recipient><PhoneNumber>0041790000001</PhoneNumber></Recipient>"
+            "<MessageData>later</MessageData>"
+            "<DeferredDeliveryTime>24122099183000</DeferredDeliveryTime>"
+        )
+        data = email(sender=CLIENT, to=[XML_TO], subject=None, text=request(env, body))
+        assert (await send(env, CLIENT, [XML_TO], data)).code == 250
+        [msg] = await _messages_stored(env, 1)
+        assert msg.status == Status.SCHEDULED
+        assert msg.scheduled_at == datetime(2099, 12, 24, 17, 30, tzinfo=UTC)
+        assert "<ErrorCode>1</ErrorCode>" in await _reply(env)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "words"),
+    [
+        (
+            "<DeferredDeliveryTime>2099-12-24 18:30</DeferredDeliveryTime>",
+            "22",
+            "Invalid deferred delivery time",
+        ),
+        (
+            "<DeferredDeliveryTime>31022099183000</DeferredDeliveryTime>",
+            "22",
+            "Invalid deferred delivery time",
+        ),
+        ("<FlashingSMS>1</FlashingSMS>", "11", "FlashingSMS&gt; is not supported"),
+        ("<BinaryFileDataHex>0B05</BinaryFileDataHex>", "12", "Invalid binary data"),
+        ("<MCC>228</MCC>", "14", "Invalid MCC"),
+        (
+            "<URLDeliveryNotification>https://hooks.example/ok</URLDeliveryNotification>"
+            "<URLNonDeliveryNotification>not a url</URLNonDeliveryNotification>",
+            "19",
+            "Invalid URL non delivery notification string",
+        ),
+        (
+            "<URLBufferedMessageNotification>ftp://x.example/</URLBufferedMessageNotification>",
+            "17",
+            "Invalid URL buffered message notification string",
+        ),
+    ],
+    ids=[
+        "deferred time in another format",
+        "deferred time not a date",
+        "flashing SMS unsupported",
+        "binary data unsupported",
+        "MCC unsupported",
+        "invalid non-delivery URL under its own code",
+        "invalid buffered URL under its own code",
+    ],
+)
+async def test_what_cannot_be_carried_out_is_answered_not_ignored(
+    body: str, code: str, words: str, settings: Settings
+) -> None:
+    async with smtp_gateway(settings) as env:
+        full = (
+            "<Recipient><PhoneNumber>0041790000001</PhoneNumber></Recipient>"
+            f"<MessageData>hi</MessageData>{body}"
+        )
+        data = email(sender=CLIENT, to=[XML_TO], subject=None, text=request(env, full))
+        assert (await send(env, CLIENT, [XML_TO], data)).code == 250
+        reply = await _reply(env)
+        assert f"<ErrorCode>{code}</ErrorCode>" in reply and words in reply, reply
+        assert await env.messages() == []
+
+
+async def test_without_an_originator_the_default_is_sms(settings: Settings) -> None:
+    async with smtp_gateway(settings) as env:
+        body = (
+            "<Recipient><PhoneNumber>0041790000001</PhoneNumber></Recipient>"
+            "<MessageData>hi</MessageData>"
+        )
+        data = email(sender=CLIENT, to=[XML_TO], subject=None, text=request(env, body))
+        assert (await send(env, CLIENT, [XML_TO], data)).code == 250
+        [msg] = await env.all_final(1)
+        assert msg.sender == "SMS"

@@ -23,8 +23,18 @@ from tests.smtp.harness import (
     smtp_gateway,
 )
 from textgate.config import Settings
+from textgate.dialects.labsmobile.mailsms import DEFAULT_SENDER
 
 WRONG_TOKEN = "lUHia713N5aByua79fU5s1Nlb6ItZ9ioVu"
+
+
+def _raw(env: Env, content_type: str, body: str) -> bytes:
+    """An email written as a mail program writes it (here: its plain-text format)."""
+    return (
+        f"From: {USERNAME}\r\nTo: 34609033162@{LABS}\r\nSubject: {env.api_key}\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\n"
+        f"Content-Transfer-Encoding: 8bit\r\n\r\n{body}"
+    ).encode()
 
 
 def labs(
@@ -75,11 +85,97 @@ CASES = [
         expect_stored=(Stored("+34609033162", sender="1234567890123456"),),
     ),
     labs(
-        "a sender name over 11 characters is refused",
+        "a display name over 11 characters gives the default sender",
         (f"34609033162@{LABS}",),
         sender=f"MyBrandIsTooLong <{USERNAME}>",
-        expect_code=553,
-        expect_text="too long",
+        expect_stored=(Stored("+34609033162", sender=DEFAULT_SENDER),),
+    ),
+    labs(
+        "a person's name in From gives the seed's default sender LABSMOBILE",
+        (f"34609033162@{LABS}",),
+        sender=f"Jonathan Smith <{USERNAME}>",
+        expect_stored=(Stored("+34609033162", sender="LABSMOBILE"),),
+    ),
+    labs(
+        "a name with a hyphen gives the default sender",
+        (f"34609033162@{LABS}",),
+        sender=f"ACME-Shop <{USERNAME}>",
+        expect_stored=(Stored("+34609033162", sender="LABSMOBILE"),),
+    ),
+    labs(
+        "a quoted name with a comma gives the default sender",
+        (f"34609033162@{LABS}",),
+        sender=f'"Smith, John" <{USERNAME}>',
+        expect_stored=(Stored("+34609033162", sender="LABSMOBILE"),),
+    ),
+    labs(
+        "a non-ASCII name (RFC 2047 encoded) gives the default sender, never a 500",
+        (f"34609033162@{LABS}",),
+        sender=f"José García <{USERNAME}>",
+        expect_stored=(Stored("+34609033162", sender="LABSMOBILE"),),
+    ),
+    labs(
+        "no display name: the default sender",
+        (f"34609033162@{LABS}",),
+        expect_stored=(Stored("+34609033162", sender="LABSMOBILE"),),
+    ),
+    MailCase(
+        "text and HTML alternatives (what mail programs send): the plain part",
+        "anyone@client.example",
+        (f"34609033162@{LABS}",),
+        lambda e: email(
+            sender=USERNAME,
+            to=[f"34609033162@{LABS}"],
+            subject=e.api_key,
+            text="Your code is 123",
+            html="<div dir='ltr'>Your code is <b>123</b></div>",
+        ),
+        expect_stored=(Stored("+34609033162", text="Your code is 123"),),
+    ),
+    MailCase(
+        "HTML only: converted to text, line breaks kept",
+        "anyone@client.example",
+        (f"34609033162@{LABS}",),
+        lambda e: email(
+            sender=USERNAME,
+            to=[f"34609033162@{LABS}"],
+            subject=e.api_key,
+            html=(
+                "<html><head><style>p {color: red}</style></head><body>"
+                "<p>Hello&nbsp;Ana,</p><p>your code is <b>123</b><br>valid 5 min</p>"
+                "<script>track()</script></body></html>"
+            ),
+        ),
+        expect_stored=(Stored("+34609033162", text="Hello Ana,\n\nyour code is 123\nvalid 5 min"),),
+    ),
+    MailCase(
+        "format=flowed is unwrapped (RFC 3676)",
+        "anyone@client.example",
+        (f"34609033162@{LABS}",),
+        lambda e: _raw(
+            e,
+            "text/plain; charset=utf-8; format=flowed",
+            "Your appointment is confirmed for \r\nMonday at 10:00. Reply STOP to \r\n"
+            " From now on \r\nno more messages.\r\n",
+        ),
+        expect_stored=(
+            Stored(
+                "+34609033162",
+                text="Your appointment is confirmed for Monday at 10:00. Reply STOP to "
+                "From now on no more messages.",
+            ),
+        ),
+    ),
+    MailCase(
+        "format=flowed with DelSp=yes: the space before a soft break is removed",
+        "anyone@client.example",
+        (f"34609033162@{LABS}",),
+        lambda e: _raw(
+            e,
+            "text/plain; charset=utf-8; format=flowed; delsp=yes",
+            "Verifica \r\ntion code: 12 \r\n34\r\nSecond line\r\n",
+        ),
+        expect_stored=(Stored("+34609033162", text="Verification code: 1234\nSecond line"),),
     ),
     labs(
         "username matched without regard to case",
@@ -184,3 +280,18 @@ async def test_account_country_filter_refuses(settings: Settings) -> None:
         data = email(sender=USERNAME, to=[f"12015550123@{LABS}"], subject=env.api_key, text="hi")
         out = await send(env, "x@client.example", [f"12015550123@{LABS}"], data)
         assert out.code == 554 and "country" in out.text
+
+
+async def test_the_accounts_default_sender_comes_before_the_seeds(settings: Settings) -> None:
+    async with smtp_gateway(settings) as env:
+        await env.services.accounts.update_settings(env.account_id, {"default_sender": "AcmeShop"})
+        data = email(
+            sender=f"Jonathan Smith <{USERNAME}>",
+            to=[f"34609033162@{LABS}"],
+            subject=env.api_key,
+            text="hi",
+        )
+        out = await send(env, "x@client.example", [f"34609033162@{LABS}"], data)
+        assert out.code == 250, out.text
+        [msg] = await env.all_final(1)
+        assert msg.sender == "AcmeShop"

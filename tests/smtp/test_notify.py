@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
-from tests.smtp.harness import ASP, PASSWORD, Env, email, send, smtp_gateway
+from tests.smtp.harness import ASP, ORIGINATOR_ADDRESS, PASSWORD, Env, email, send, smtp_gateway
 from tests.support import until
 from textgate.config import Settings
 from textgate.core.message import DeliveryReport, Status
@@ -106,5 +106,23 @@ async def test_notify_always_includes_buffered(settings: Settings) -> None:
             ("always@client.example", "SMS to +41790000001: buffered"),
             ("always@client.example", "SMS to +41790000001: delivered"),
             ("default@client.example", "SMS to +41790000002: delivered"),
+            ("sentinel@client.example", "SMS to +41790009999: delivered"),
+        ]
+
+
+async def test_number_addresses_notify_only_when_notify_is_given(settings: Settings) -> None:
+    """``<00number>@`` mails nothing unless the subject has ``Notify=``; given empty, it is
+    the seed's ``<Empty>``: delivered and failed are mailed."""
+    async with smtp_gateway(settings) as env:
+        for number, subject in (("0041790000001", None), ("0041790000002", "Notify=")):
+            data = email(
+                sender=ORIGINATOR_ADDRESS, to=[f"{number}@{ASP}"], subject=subject, text="hi"
+            )
+            out = await send(env, ORIGINATOR_ADDRESS, [f"{number}@{ASP}"], data)
+            assert out.code == 250, out.text
+        await env.all_final(2)
+        await _sentinel(env, 3)
+        assert _mails(env) == [
+            (ORIGINATOR_ADDRESS, "SMS to +41790000002: delivered"),
             ("sentinel@client.example", "SMS to +41790009999: delivered"),
         ]

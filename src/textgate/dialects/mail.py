@@ -13,9 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from textgate.core.accounts import Account
+from textgate.core.numbers import validate_sender
+from textgate.errors import InvalidSender
 from textgate.services.registry import Services
 
 __all__ = [
+    "MAX_SUBJECT",
     "PLAIN_TEXT",
     "AddressHandler",
     "Delivery",
@@ -23,9 +27,13 @@ __all__ = [
     "Recipient",
     "Refused",
     "Reply",
+    "display_sender",
+    "sms_sender",
 ]
 
 PLAIN_TEXT = frozenset({"text/plain"})
+MAX_SUBJECT = 1000
+"""The longest subject an address takes unless it says otherwise (``Recipient``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +46,10 @@ class Reply:
     text: str
 
     def __str__(self) -> str:
-        # One line: a CR or LF in the text would end the reply early (RFC 5321 4.2).
-        text = " ".join(self.text.split())
+        # One line: a CR or LF in the text would end the reply early (RFC 5321 4.2); and
+        # ASCII, as SMTP replies are (RFC 5321 section 2.4): a sender name like "Zürich"
+        # quoted in a refusal is escaped, never a reason the reply cannot be written.
+        text = " ".join(self.text.split()).encode("ascii", "backslashreplace").decode("ascii")
         return f"{self.code} {self.status} {text}"
 
 
@@ -63,6 +73,9 @@ class ParsedMail:
     from_address: str
     """The address of the From header as written (may be a bare username)."""
     text: str
+    html: bool = False
+    """The email has an HTML part (``text`` is then its plain alternative, or the HTML
+    converted to text when there is none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +89,8 @@ class Recipient:
     """The phone number the address names, if it names one."""
     content_types: frozenset[str] = PLAIN_TEXT
     """The MIME types the email's one text part may have."""
+    max_subject: int = MAX_SUBJECT
+    """The longest subject taken (an address whose subject carries recipients needs more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +133,25 @@ class AddressHandler(Protocol):
     async def deliver(self, services: Services, delivery: Delivery) -> None:
         """Carry the email out; returns once its messages are committed."""
         ...
+
+
+def display_sender(name: str) -> str | None:
+    """A From display name as the SMS sender, if it is one (up to 16 digits or 11 letters,
+    digits and spaces); a person's or shop's name that is not ("Jonathan Smith",
+    "ACME-Shop", "José García") is None, so the default sender applies."""
+    try:
+        return validate_sender(name) if name.strip() else None
+    except InvalidSender:
+        return None
+
+
+def sms_sender(account: Account, chosen: str | None, provider_default: str) -> str | None:
+    """The sender of an email's SMS: the one the email chose, else the account's default
+    sender rule (applied by the submit path), else the provider document's default, unless
+    the account's allowed senders leave it out."""
+    rules = account.rules
+    if chosen or rules.default_sender:
+        return chosen or None
+    if rules.allowed_senders and provider_default not in rules.allowed_senders:
+        return None
+    return provider_default

@@ -2,10 +2,9 @@
 
 Each recipient address goes to the address handler (``dialects.mail.AddressHandler``) of
 the enabled dialect whose domains include its domain, and is refused at once (550) when it
-cannot be served: an unknown domain, or whatever that handler refuses (a malformed number,
-a sender that is not authorised). One email goes to one kind of address; a recipient of
-another kind gets a temporary 452, so the sending server delivers it in a transaction of
-its own (RFC 5321 section 3.3).
+cannot be served: an unknown domain, or whatever that handler refuses (a malformed number).
+One email goes to one kind of address; a recipient of another kind gets a temporary 452,
+so the sending server delivers it in a transaction of its own (RFC 5321 section 3.3).
 
 DATA answers 250 only once the messages are committed (nothing acknowledged is lost); any
 refusal is a 4xx/5xx reply with its reason, and nothing a client sends can stop the server.
@@ -131,7 +130,7 @@ class EmailHandler:
         handler, first = targets[0]
         content = envelope.original_content or envelope.content or b""
         data = content if isinstance(content, bytes) else content.encode("utf-8", "replace")
-        mail = parse_mail(data, accepted=first.content_types)
+        mail = parse_mail(data, accepted=first.content_types, max_subject=first.max_subject)
         delivery = Delivery(
             mail=mail,
             recipients=tuple(recipient for _, recipient in targets),

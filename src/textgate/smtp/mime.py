@@ -1,12 +1,14 @@
 """An incoming email as the email dialects read it: sender, subject and one text body.
 
-Email becomes SMS text, so the email interfaces take plain text only, as the providers
-they follow require: a ``text/html`` part (alone or as the alternative of a plain part, as
-webmail sends), attachments and unknown transfer encodings are refused with a reason;
-declared charsets are honoured and quoted-printable and base64 bodies decoded. A
+Email becomes SMS text. The text is the plain part; text and HTML alternatives (what mail
+programs send by default) give the plain one, an HTML-only email its HTML converted to
+text, and ``ParsedMail.html`` tells the dialect an HTML part was there (a provider that takes
+plain text only refuses it: that rule is the dialect's). ``format=flowed`` text is unwrapped
+(RFC 3676). Attachments and unknown transfer encodings are refused with a reason; declared
+charsets are honoured and quoted-printable and base64 bodies decoded. A
 ``multipart/mixed`` with one text part (what some providers' own examples send) is
-accepted. Which text types the one part may have is the recipient address's to say
-(``dialects.mail.Recipient.content_types``).
+accepted. Which text types the one part may have, and how long the subject may be, is the
+recipient address's to say (``dialects.mail.Recipient``).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from textgate.dialects.mail import PLAIN_TEXT, ParsedMail, Refused
+from textgate.dialects.mail import MAX_SUBJECT, PLAIN_TEXT, ParsedMail, Refused
+from textgate.smtp.text import html_to_text, unflow
 
 __all__ = ["MAX_SUBJECT", "parse_mail"]
 
-MAX_SUBJECT = 1000
 _ENCODINGS = frozenset({"", "7bit", "8bit", "binary", "quoted-printable", "base64"})
 _CONTAINERS = frozenset({"multipart/mixed", "multipart/alternative", "multipart/related"})
 _MAX_PARTS = 20
@@ -100,32 +102,45 @@ def _latin1(payload: bytes) -> str:
         return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in payload)
 
 
-def _plain_part(msg: Message, accepted: Collection[str]) -> Message:
+def _text_part(msg: Message, accepted: Collection[str]) -> tuple[Message, bool]:
+    """The part the SMS text comes from, and whether the email has an HTML part: the plain
+    alternative when there is one (text and HTML, as mail programs send by default), else
+    the one HTML part (converted to text by the caller)."""
     parts = list(msg.walk())
     if len(parts) > _MAX_PARTS:
         raise _refuse("too many MIME parts; send one plain-text part", "5.6.1")
     texts: list[Message] = []
+    htmls: list[Message] = []
     for part in parts:
         ctype = part.get_content_type()
         if part.is_multipart():
             if ctype not in _CONTAINERS:
                 raise _refuse(f"{ctype} is not accepted; send plain text", "5.6.1")
             continue
-        if ctype == "text/html":
-            raise _refuse(
-                "HTML is not accepted; send the message as plain text "
-                "(switch your mail client to plain text)",
-                "5.6.1",
-            )
         disposition = part.get_content_disposition()
+        if ctype == "text/html" and disposition != "attachment":
+            htmls.append(part)
+            continue
         if ctype not in accepted or disposition == "attachment":
             raise _refuse(f"attachments ({ctype}) are not accepted; send plain text", "5.6.1")
         texts.append(part)
-    if not texts:
-        raise _refuse("the email has no plain-text part", "5.6.1")
-    if len(texts) > 1:
+    if len(texts) > 1 or (not texts and len(htmls) > 1):
         raise _refuse("the email has several text parts; send one", "5.6.1")
-    return texts[0]
+    if texts:
+        return texts[0], bool(htmls)
+    if htmls:
+        return htmls[0], True
+    raise _refuse("the email has no plain-text part", "5.6.1")
+
+
+def _body(part: Message) -> str:
+    """The part's text: HTML converted, ``format=flowed`` unwrapped (RFC 3676)."""
+    text = _decode(part).replace("\r\n", "\n").replace("\r", "\n")
+    if part.get_content_type() == "text/html":
+        return html_to_text(text)
+    if str(part.get_param("format", "")).lower() == "flowed":
+        return unflow(text, delsp=str(part.get_param("delsp", "")).lower() == "yes")
+    return text
 
 
 def _clean(text: str) -> str:
@@ -134,20 +149,24 @@ def _clean(text: str) -> str:
     return "\n".join(lines).strip("\n")
 
 
-def parse_mail(data: bytes, *, accepted: Collection[str] = PLAIN_TEXT) -> ParsedMail:
+def parse_mail(
+    data: bytes, *, accepted: Collection[str] = PLAIN_TEXT, max_subject: int = MAX_SUBJECT
+) -> ParsedMail:
     """Parse one email; raises :class:`Refused` with the reason it cannot be taken.
 
-    ``accepted``: the MIME types the text part may have."""
+    ``accepted``: the MIME types the text part may have; ``max_subject``: the longest
+    subject taken (after unfolding, RFC 5322 section 2.2.3)."""
     try:
         msg = BytesParser(policy=policy.default).parsebytes(data)
         defects: list[MessageDefect] = list(msg.defects)
         if any(isinstance(d, errors.MissingHeaderBodySeparatorDefect) for d in defects):
             raise _refuse("the message headers are malformed")
         subject = " ".join(_header(msg, "Subject").split())
-        if len(subject) > MAX_SUBJECT:
-            raise _refuse(f"the subject is longer than {MAX_SUBJECT} characters")
+        if len(subject) > max_subject:
+            raise _refuse(f"the subject is longer than {max_subject} characters")
         name, address = _from(msg)
-        text = _clean(_decode(_plain_part(msg, accepted)))
+        part, html = _text_part(msg, accepted)
+        text = _clean(_body(part))
     except Refused:
         raise
     except (ValueError, TypeError, LookupError, IndexError, AttributeError) as exc:
@@ -156,4 +175,4 @@ def parse_mail(data: bytes, *, accepted: Collection[str] = PLAIN_TEXT) -> Parsed
         raise _refuse("the message is not a well-formed email") from exc
     if _CONTROL.search(text) or _CONTROL.search(subject):
         raise _refuse("the message contains control characters")
-    return ParsedMail(subject=subject, from_name=name, from_address=address, text=text)
+    return ParsedMail(subject=subject, from_name=name, from_address=address, text=text, html=html)

@@ -4,11 +4,16 @@
   optionally ``Originator=...`` and ``Notify=...`` (keys case-insensitive, short forms U,
   P, R, O; several recipients separated by ``;``); the body is the text.
 - ``<Recipient>@<domain>``: the number starts with ``00`` ("The plus character is not
-  accepted"); the envelope sender must be an authorised SMTP originator of an account, whose
-  default originator applies unless the subject says ``Originator=...``.
+  accepted"); the sender must be an authorised SMTP originator of an account (see
+  :func:`originator_account`), whose default originator applies unless the subject says
+  ``Originator=...``.
 - ``xml@<domain>``: see :mod:`textgate.dialects.aspsms.xml_request`.
 
 ``Notify`` (seed 004) decides which status changes are emailed to the sender.
+
+No originator given: the authorised originator's default (``<Recipient>@``), else the
+account's default sender, else "SMS" (seed 004: "If no originator is defined, the ASPSMS
+system sets the Originator 'SMS' or uses a predefined default Originator").
 """
 
 from __future__ import annotations
@@ -18,25 +23,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from textgate.core.accounts import Account
 from textgate.core.numbers import normalize_number
-from textgate.dialects.mail import Delivery, Refused, Reply
-from textgate.errors import InvalidNumber, InvalidRequest
+from textgate.dialects.mail import MAX_SUBJECT, Delivery, Refused, Reply, sms_sender
+from textgate.errors import AuthenticationFailed, InvalidNumber, InvalidRequest
 from textgate.services.registry import Services
 from textgate.services.submit import Notify, SubmitRequest, SubmitResult
 
 __all__ = [
+    "DEFAULT_ORIGINATOR",
     "INTERFACE",
+    "MAX_TEXTSMS_SUBJECT",
     "NOTIFY_EVENTS",
     "UNAUTHORISED_ORIGINATOR",
     "Form",
     "Subject",
     "address_form",
+    "originator_account",
     "parse_subject",
     "send_textsms",
     "send_to_numbers",
 ]
 
 INTERFACE = "aspsms-smtp"
+# Seed 004, <Recipient>@: "the ASPSMS system sets the Originator 'SMS'".
+DEFAULT_ORIGINATOR = "SMS"
 
 
 class Form(StrEnum):
@@ -71,9 +82,13 @@ _KEYS = {
 }
 _NUMBER = re.compile(r"00[0-9]{4,17}")
 MAX_SUBJECT_RECIPIENTS = 1000
+# textsms@ carries its recipients in the subject: long enough for all of them ("00" and up
+# to 17 digits, ";" and the space a client may fold the header at, RFC 5322 section
+# 2.2.3), besides the other keys.
+MAX_TEXTSMS_SUBJECT = MAX_SUBJECT_RECIPIENTS * 21 + MAX_SUBJECT
 # Seed 004: "the used e-mail sender address must be authorized" for <Recipient>@.
 UNAUTHORISED_ORIGINATOR = Reply(
-    550, "5.7.1", "the sender address is not an authorised SMTP originator for <number>@ addresses"
+    554, "5.7.1", "the sender address is not an authorised SMTP originator for <number>@ addresses"
 )
 
 
@@ -174,7 +189,7 @@ async def send_textsms(services: Services, delivery: Delivery) -> SubmitResult:
             account=account,
             recipients=subject.recipients,
             text=mail.text,
-            sender=subject.originator,
+            sender=sms_sender(account, subject.originator, DEFAULT_ORIGINATOR),
             interface=INTERFACE,
             client_ip=delivery.client_ip,
             notify=_notify(delivery.sender, subject.notify),
@@ -182,20 +197,48 @@ async def send_textsms(services: Services, delivery: Delivery) -> SubmitResult:
     )
 
 
+async def originator_account(services: Services, delivery: Delivery) -> tuple[Account, str | None]:
+    """The account that authorised the sender of a ``<Recipient>@`` email, and the default
+    originator it set for it.
+
+    Seed 004 authenticates by "the sender's e-mail address (SMTP Originator)" and names
+    the ``From:`` header in its usage ("From: <SMTP Originator Client>"), while "the used
+    e-mail sender address must be authorized" fits the envelope sender as well. Both are
+    taken: an appliance sending itself has the two equal, and an application sending
+    through a relay (SES, SendGrid, a forwarder) keeps its From address while the relay
+    writes its own envelope sender. The From address is tried first, so such a relay's
+    envelope sender is never counted as a refused guess against its network; each email
+    counts at most one refusal per address tried.
+    """
+    tried: list[str] = []
+    for address in (delivery.mail.from_address, delivery.sender):
+        if not address or address.lower() in tried:
+            continue
+        tried.append(address.lower())
+        try:
+            return await services.originators.admit(address, delivery.client_ip)
+        except AuthenticationFailed:
+            continue
+    raise Refused.with_reply(UNAUTHORISED_ORIGINATOR)
+
+
 async def send_to_numbers(services: Services, delivery: Delivery) -> SubmitResult:
-    """``<Recipient>@``: the envelope sender names the account."""
+    """``<Recipient>@``: the sender address names the account."""
     mail = delivery.mail
-    account, default_originator = await services.originators.resolve(delivery.sender)
+    account, default_originator = await originator_account(services, delivery)
     subject = parse_subject(mail.subject, strict=False)
     return await services.submit.submit(
         SubmitRequest(
             account=account,
             recipients=delivery.numbers,
             text=mail.text,
-            sender=subject.originator or default_originator,
+            sender=sms_sender(
+                account, subject.originator or default_originator, DEFAULT_ORIGINATOR
+            ),
             interface=INTERFACE,
             client_ip=delivery.client_ip,
-            # Only on request: this form is used by appliances sending one-time codes.
-            notify=_notify(delivery.sender, subject.notify) if subject.notify else (),
+            # Only on request (Notify= given, empty included: seed 004 "<Empty>" mails on
+            # delivered and failed): this form is used by appliances sending one-time codes.
+            notify=_notify(delivery.sender, subject.notify) if subject.notify is not None else (),
         )
     )

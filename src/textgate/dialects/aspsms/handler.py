@@ -8,14 +8,13 @@ from dataclasses import dataclass
 
 from textgate.dialects.aspsms import xml_request
 from textgate.dialects.aspsms.addresses import (
-    UNAUTHORISED_ORIGINATOR,
+    MAX_TEXTSMS_SUBJECT,
     Form,
     address_form,
     send_textsms,
     send_to_numbers,
 )
 from textgate.dialects.mail import PLAIN_TEXT, Delivery, Recipient, Refused
-from textgate.errors import AuthenticationFailed
 from textgate.services.registry import Services
 
 __all__ = ["AspsmsAddresses"]
@@ -30,22 +29,27 @@ class AspsmsAddresses:
 
     def recipient(self, local: str) -> Recipient:
         form, number = address_form(local)
+        if form == Form.TEXTSMS:
+            return Recipient(form.value, None, PLAIN_TEXT, MAX_TEXTSMS_SUBJECT)
         return Recipient(form.value, number, _XML_TYPES if form == Form.XML else PLAIN_TEXT)
 
     async def admit(
         self, services: Services, recipient: Recipient, sender: str, client_ip: str | None
     ) -> None:
-        if recipient.kind != Form.NUMBER:
-            return
-        # Seed 004: "the used e-mail sender address must be authorized". The address is a
-        # secret: refused guesses count against the client's login budgets, and past them
-        # its recipients are deferred (4xx) unchecked.
-        try:
-            await services.originators.admit(sender, client_ip)
-        except AuthenticationFailed as exc:
-            raise Refused.with_reply(UNAUTHORISED_ORIGINATOR) from exc
+        # <Recipient>@ is authorised by the sender address, the envelope's or the From
+        # header's (addresses.originator_account): the header is only known at DATA, where
+        # it is checked. Refused guesses count against the client's login budgets there.
+        return None
 
     async def deliver(self, services: Services, delivery: Delivery) -> None:
+        if delivery.mail.html:
+            # Seed 004: "HTML or any other encoding will be rejected" (all three addresses).
+            raise Refused(
+                554,
+                "5.6.1",
+                "HTML is not accepted; send the message as plain text "
+                "(switch your mail client to plain text)",
+            )
         form = delivery.recipients[0].kind
         if form == Form.TEXTSMS:
             await send_textsms(services, delivery)

@@ -1,12 +1,17 @@
 """LabsMobile MailSMS (seed 000): an email becomes one SMS per ``<msisdn>@<domain>``.
 
 - ``From``: the account's username ("Email or username to identify the account"); its
-  display name, when present, is the SMS sender ("numeric (maximum length 16 digits) or
-  alphanumeric (maximum capacity 11 characters)").
+  display name, when it is a valid sender ("numeric (maximum length 16 digits) or
+  alphanumeric (maximum capacity 11 characters)"), is the SMS sender. Any other display
+  name (a person's name a mail program adds) gives the default sender: the account's, else
+  the seed's "Default sender (default ``LABSMOBILE``)".
+- Body: the plain text; text and HTML alternatives (what mail programs send: the seed's
+  MailSMS is for sending "from any email client") give the plain part, HTML alone is
+  converted to text.
 - ``Subject``: the account's API token.
 - ``To``: each ``<msisdn>@<domain>`` is a recipient, numbers in international format
   without ``+`` (``12015550123@api.labsmobile.com``); several To addresses, several SMS.
-- Body: the text. "No response or confirmation of sending": success is only a 250, and the
+- "No response or confirmation of sending": success is only a 250, and the
   result is in the account's history.
 
 The account's rules (seed 000 "Configuration and filters") apply through the submit path,
@@ -20,14 +25,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textgate.core.numbers import normalize_number
-from textgate.dialects.mail import Delivery, Recipient, Refused
+from textgate.dialects.mail import Delivery, Recipient, Refused, display_sender, sms_sender
 from textgate.errors import InvalidNumber
 from textgate.services.registry import Services
 from textgate.services.submit import SubmitRequest
 
-__all__ = ["INTERFACE", "MailSms", "recipient_number"]
+__all__ = ["DEFAULT_SENDER", "INTERFACE", "MailSms", "recipient_number"]
 
 INTERFACE = "labsmobile-mail"
+# Seed 000, "Configuration and filters": "Default sender (default LABSMOBILE)".
+DEFAULT_SENDER = "LABSMOBILE"
 # Digits, optionally after "+" or "00": the local part of a recipient address.
 _LOCAL = re.compile(r"(\+|00)?[0-9]{4,17}")
 
@@ -71,7 +78,7 @@ class MailSms:
                 account=account,
                 recipients=delivery.numbers,
                 text=mail.text,
-                sender=mail.from_name or None,
+                sender=sms_sender(account, display_sender(mail.from_name), DEFAULT_SENDER),
                 interface=INTERFACE,
                 client_ip=delivery.client_ip,
             )

@@ -13,10 +13,10 @@ and aiosqlite bridge took 42 % (single) and 38 % (batch) of the gateway's CPU th
 
 The rest of storage is meant to use SQLAlchemy Core on ``storage.tables``. Modules still
 written here with no measurement behind them, to be moved: ``inbound`` (on the link path
-beside reports), ``webhook_feed`` and the two queues ``webhooks`` and ``mail`` with their
-``outbox``, the phone modules (``devices``, ``device_queue``, ``device_choice``,
+beside reports),
+the phone modules (``devices``, ``device_queue``, ``device_choice``,
 ``device_sweep``, ``phone_sms``), ``link_leases`` and ``link_rates`` (database-clock
-statements for shared links), ``oauth``, the ``credits`` repository, and the cancel of
+statements for shared links), the ``credits`` repository, and the cancel of
 ``messages`` (it shares the refund step with the report path). Every string statement is
 checked against the schema by ``tests/storage/test_sql_statements.py``.
 

@@ -5,7 +5,7 @@ from pieces: module constants, conditions appended to a list, a table named by a
 the checker reads SQL from two places:
 
 - the modules' attributes once imported: whole statements kept in constants, and the
-  statements of objects built at import (a queue's ``Outbox``), with every piece in place;
+  statements of objects built at import, with every piece in place;
 - the modules' source: every string literal that reads as SQL, whole statement or piece,
   with the module's constants put into its f-strings (other values left blank).
 

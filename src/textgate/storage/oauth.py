@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
 from textgate.core.clock import Clock, system_clock
+from textgate.errors import Conflict
 from textgate.storage.db import Database
-from textgate.storage.txn import Query, Txn
+from textgate.storage.tables import oauth_clients, oauth_tokens
 
 __all__ = ["OAuthRepo"]
+
+_clients, _tokens = oauth_clients.c, oauth_tokens.c
 
 
 class OAuthRepo:
@@ -15,65 +21,68 @@ class OAuthRepo:
         self._clock = clock
 
     async def add_client(self, client_id: str, account_id: str, secret_hash: str) -> None:
+        """Conflict if the id is taken or the account does not exist."""
         now = self._clock()
-
-        def txn() -> Txn[None]:
-            yield Query(
-                "INSERT INTO oauth_clients (id, account_id, secret_hash, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                (client_id, account_id, secret_hash, now),
-            )
-
-        await self._db.txn(txn, urgent=True)
+        try:
+            async with self._db.write() as conn:
+                await conn.execute(
+                    insert(oauth_clients).values(
+                        id=client_id, account_id=account_id, secret_hash=secret_hash, created_at=now
+                    )
+                )
+        except IntegrityError as exc:
+            raise Conflict(f"conflicting write: {exc.orig}") from exc
 
     async def client(self, client_id: str) -> tuple[str, str] | None:
         """(account id, secret digest) of a client, or None."""
-
-        def txn() -> Txn[tuple[str, str] | None]:
-            rows = yield Query(
-                "SELECT account_id, secret_hash FROM oauth_clients WHERE id = ?", (client_id,)
-            )
-            return (rows[0]["account_id"], rows[0]["secret_hash"]) if rows else None
-
-        return await self._db.txn(txn)
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(_clients.account_id, _clients.secret_hash).where(
+                        _clients.id == client_id
+                    )
+                )
+            ).first()
+        return None if row is None else (row.account_id, row.secret_hash)
 
     async def delete_client(self, account_id: str, client_id: str) -> bool:
-        def txn() -> Txn[bool]:
-            rows = yield Query(
-                "DELETE FROM oauth_clients WHERE id = ? AND account_id = ? RETURNING id",
-                (client_id, account_id),
+        async with self._db.write() as conn:
+            deleted = await conn.execute(
+                delete(oauth_clients).where(
+                    _clients.id == client_id, _clients.account_id == account_id
+                )
             )
-            yield Query("DELETE FROM oauth_tokens WHERE client_id = ?", (client_id,))
-            return bool(rows)
-
-        return await self._db.txn(txn, urgent=True)
+            await conn.execute(delete(oauth_tokens).where(_tokens.client_id == client_id))
+        return bool(deleted.rowcount)
 
     async def add_token(
         self, token_hash: str, client_id: str, account_id: str, expires_at: int
     ) -> None:
         now = self._clock()
-
-        def txn() -> Txn[None]:
-            # Expired tokens are useless: each issue clears them.
-            yield Query("DELETE FROM oauth_tokens WHERE expires_at < ?", (now,))
-            yield Query(
-                "INSERT INTO oauth_tokens (token_hash, client_id, account_id, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (token_hash, client_id, account_id, expires_at),
-            )
-
-        await self._db.txn(txn, urgent=True)
+        try:
+            async with self._db.write() as conn:
+                # Expired tokens are useless: each issue clears them.
+                await conn.execute(delete(oauth_tokens).where(_tokens.expires_at < now))
+                await conn.execute(
+                    insert(oauth_tokens).values(
+                        token_hash=token_hash,
+                        client_id=client_id,
+                        account_id=account_id,
+                        expires_at=expires_at,
+                    )
+                )
+        except IntegrityError as exc:
+            raise Conflict(f"conflicting write: {exc.orig}") from exc
 
     async def token_account(self, token_hash: str) -> str | None:
         """The account of a token that has not expired and whose client still exists."""
         now = self._clock()
-
-        def txn() -> Txn[str | None]:
-            rows = yield Query(
-                "SELECT t.account_id FROM oauth_tokens t JOIN oauth_clients c"
-                " ON c.id = t.client_id WHERE t.token_hash = ? AND t.expires_at > ?",
-                (token_hash, now),
-            )
-            return str(rows[0]["account_id"]) if rows else None
-
-        return await self._db.txn(txn)
+        async with self._db.read() as conn:
+            found = (
+                await conn.execute(
+                    select(_tokens.account_id)
+                    .join(oauth_clients, _clients.id == _tokens.client_id)
+                    .where(_tokens.token_hash == token_hash, _tokens.expires_at > now)
+                )
+            ).scalar_one_or_none()
+        return None if found is None else str(found)

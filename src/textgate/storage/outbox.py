@@ -6,18 +6,28 @@ the lease expiry while a sender holds it, so a sender that dies leaves rows that
 fall due again. Claiming adds one to ``attempts``, and every outcome is written only if
 ``attempts`` still has the claimed value: a sender whose lease was taken over cannot
 overwrite the newer attempt's result.
+
+The statements are SQLAlchemy Core on the queue's table (``storage.tables``), run on the
+connection of the caller's transaction (``Database.write``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from textgate.core.ids import new_id
-from textgate.storage.txn import Many, Query, Txn, in_list
+from sqlalchemy import Row, Select, Table, bindparam, delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["PENDING", "Outbox", "QueueOutcome"]
+from textgate.core.ids import new_id
+from textgate.errors import Conflict
+from textgate.storage.db import Database
+
+__all__ = ["PENDING", "Outbox", "QueueOutcome", "insert_new", "writing"]
 
 PENDING = "pending"
 DEAD = "dead"
@@ -34,73 +44,130 @@ class QueueOutcome:
     """When to try again after an error; None with an error: dead-lettered."""
 
 
+@contextlib.asynccontextmanager
+async def writing(db: Database, *, urgent: bool = True) -> AsyncIterator[AsyncConnection]:
+    """``db.write`` whose constraint violations are a :class:`Conflict`, as they are for the
+    hot-path transactions (``Database.txn``): a row whose account, subscription or key is
+    gone, or a key taken twice. SQLAlchemy wraps the driver's error, which
+    ``map_storage_errors`` would let through."""
+    try:
+        async with db.write(urgent=urgent) as conn:
+            yield conn
+    except IntegrityError as exc:
+        raise Conflict(f"conflicting write: {exc.orig}") from exc
+
+
+def insert_new(conn: AsyncConnection, table: Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect: rows whose key is
+    taken already (a replayed feed, a mail's dedup key) are skipped."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
 class Outbox:
-    """Statements for one queue table; table and column names are constants of this
-    module's callers, never input (S608 noqa); every value is a bound parameter."""
+    """Statements for one queue table, built once on its columns (a column name the table
+    does not have fails here, at import)."""
 
-    def __init__(self, table: str, *, done_status: str, done_column: str) -> None:
+    def __init__(self, table: Table, *, done_status: str, done_column: str) -> None:
         self.table = table
-        self._done_status = done_status
-        fence = f"WHERE id = ? AND attempts = ? AND status = '{PENDING}'"
-        self._set_done = (
-            f"UPDATE {table} SET status = ?, next_attempt_at = NULL, {done_column} = ?,"  # noqa: S608
-            f" last_error = NULL {fence}"
+        c = table.c
+        done_at = c[done_column]
+        # Executed once per outcome (executemany); ``b_*`` are the outcome's values.
+        fenced = update(table).where(
+            c.id == bindparam("b_id"),
+            c.attempts == bindparam("b_attempts"),
+            c.status == PENDING,
         )
-        self._set_retry = f"UPDATE {table} SET next_attempt_at = ?, last_error = ? {fence}"  # noqa: S608
-        self._set_dead = (
-            f"UPDATE {table} SET status = ?, next_attempt_at = NULL, last_error = ? {fence}"  # noqa: S608
+        self._set_done = fenced.values(
+            {
+                c.status: done_status,
+                c.next_attempt_at: None,
+                done_at: bindparam("b_now"),
+                c.last_error: None,
+            }
         )
-        self._lease = (
-            f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = ?"  # noqa: S608
-            " WHERE id IN {in}"
+        self._set_retry = fenced.values(
+            next_attempt_at=bindparam("b_retry_at"), last_error=bindparam("b_error")
         )
-        self._requeue = (
-            f"UPDATE {table} SET status = ?, attempts = 0, next_attempt_at = ?,"  # noqa: S608
-            f" {done_column} = NULL WHERE id = ?"
+        self._set_dead = fenced.values(
+            status=DEAD, next_attempt_at=None, last_error=bindparam("b_error")
         )
-        self._purge = f"DELETE FROM {table} WHERE id < ? AND status <> '{PENDING}'"  # noqa: S608
+        self._requeue = update(table).values({done_at: None})
 
-    def lease(self, ids: Sequence[str], until: int) -> Query:
-        return in_list(self._lease, list(ids), before=(until,))
-
-    def claim(
-        self, select: str, *, pg_lock: str, now: int, lease_ms: int, limit: int
-    ) -> Txn[list[Any]]:
-        """Rows of ``select`` (due first, taking ``now`` and ``limit``), leased until
-        ``now + lease_ms``; on PostgreSQL locked with ``pg_lock`` so that senders in other
-        processes skip them."""
-        rows = list((yield Query(select, (now, limit), pg_sql=select + pg_lock)) or ())
+    async def claim(
+        self,
+        conn: AsyncConnection,
+        query: Select[Any],
+        *,
+        now: int,
+        lease_ms: int,
+        limit: int,
+    ) -> list[Row[Any]]:
+        """The due rows of ``query`` (a select of the queue table, joined as it needs),
+        soonest first, leased until ``now + lease_ms``. On PostgreSQL they are locked
+        ``FOR UPDATE ... SKIP LOCKED``, so that senders in other processes skip them; on
+        SQLite the write turn makes the claim the only writer."""
+        c = self.table.c
+        rows = list(
+            await conn.execute(
+                query.where(c.next_attempt_at <= now)
+                .order_by(c.next_attempt_at)
+                .limit(limit)
+                .with_for_update(of=self.table, skip_locked=True)
+            )
+        )
         if rows:
-            yield self.lease([r["id"] for r in rows], now + lease_ms)
+            await conn.execute(
+                update(self.table)
+                .where(c.id.in_([r.id for r in rows]))
+                .values(attempts=c.attempts + 1, next_attempt_at=now + lease_ms)
+            )
         return rows
 
-    def record(self, outcomes: Sequence[QueueOutcome], now: int) -> Txn[None]:
-        yield Many(
-            self._set_done,
-            [(self._done_status, now, o.id, o.attempts) for o in outcomes if o.error is None],
-        )
-        yield Many(
-            self._set_retry,
-            [
-                (o.retry_at, o.error[:500], o.id, o.attempts)
-                for o in outcomes
-                if o.error is not None and o.retry_at is not None
-            ],
-        )
-        yield Many(
-            self._set_dead,
-            [
-                (DEAD, o.error[:500], o.id, o.attempts)
-                for o in outcomes
-                if o.error is not None and o.retry_at is None
-            ],
-        )
+    async def record(
+        self, conn: AsyncConnection, outcomes: Sequence[QueueOutcome], now: int
+    ) -> None:
+        done = [
+            {"b_id": o.id, "b_attempts": o.attempts, "b_now": now}
+            for o in outcomes
+            if o.error is None
+        ]
+        retry = [
+            {
+                "b_id": o.id,
+                "b_attempts": o.attempts,
+                "b_retry_at": o.retry_at,
+                "b_error": o.error[:500],
+            }
+            for o in outcomes
+            if o.error is not None and o.retry_at is not None
+        ]
+        dead = [
+            {"b_id": o.id, "b_attempts": o.attempts, "b_error": o.error[:500]}
+            for o in outcomes
+            if o.error is not None and o.retry_at is None
+        ]
+        for statement, rows in (
+            (self._set_done, done),
+            (self._set_retry, retry),
+            (self._set_dead, dead),
+        ):
+            if rows:
+                await conn.execute(statement, rows)
 
-    def requeue(self, row_id: str, now: int) -> Many:
+    async def requeue(self, conn: AsyncConnection, row_id: str, now: int) -> None:
         """Queue a row again whatever its state, with a fresh set of attempts."""
-        return Many(self._requeue, [(PENDING, now, row_id)])
+        c = self.table.c
+        await conn.execute(
+            self._requeue.where(c.id == row_id).values(
+                status=PENDING, attempts=0, next_attempt_at=now
+            )
+        )
 
-    def purge(self, older_than_ms: int) -> Many:
+    async def purge(self, conn: AsyncConnection, older_than_ms: int) -> None:
         """Delete finished rows (done or dead) made before the given time. Ids are ULIDs,
         so "made before" is a range of the primary key and needs no index of its own."""
-        return Many(self._purge, [(new_id(older_than_ms, bytes(10)),)])
+        c = self.table.c
+        await conn.execute(
+            delete(self.table).where(c.id < new_id(older_than_ms, bytes(10)), c.status != PENDING)
+        )

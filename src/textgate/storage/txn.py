@@ -12,9 +12,8 @@ and aiosqlite bridge took 42 % (single) and 38 % (batch) of the gateway's CPU th
 - applying delivery reports: ``storage.reports``.
 
 The rest of storage is meant to use SQLAlchemy Core on ``storage.tables``. Modules still
-written here with no measurement behind them, to be moved: ``webhook_feed`` and the two
-queues ``webhooks`` and ``mail`` with their ``outbox``, the phone modules (``devices``,
-``device_queue``, ``device_choice``, ``device_sweep``, ``phone_sms``), ``oauth``. Two
+written here with no measurement behind them, to be moved: the phone modules
+(``devices``, ``device_queue``, ``device_choice``, ``device_sweep``, ``phone_sms``). Two
 transactions stay here because they are made of hot-path steps, which are written once:
 the cancel of ``messages`` (the refund step of the report path) and crediting in the
 ``credits`` repository (the balance lock and ledger write of every path). Every string

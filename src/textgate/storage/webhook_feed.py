@@ -31,6 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from textgate.core.clock import from_ms
 from textgate.core.ids import IdGenerator
 from textgate.core.mail import build, notification_email
@@ -46,8 +49,17 @@ from textgate.core.webhooks import (
 )
 from textgate.errors import InvalidRequest
 from textgate.storage.db import Database
-from textgate.storage.mail import INSERT_MAIL, mail_row
-from textgate.storage.txn import Many, Query, Txn, in_list
+from textgate.storage.mail import insert_mails, mail_row
+from textgate.storage.outbox import PENDING, insert_new, writing
+from textgate.storage.tables import (
+    inbound_messages,
+    message_events,
+    message_targets,
+    messages,
+    webhook_cursors,
+    webhook_deliveries,
+    webhooks,
+)
 from textgate.storage.webhooks import ACCOUNT_SCOPE, MESSAGE_SCOPE
 
 __all__ = ["FeedState", "WebhookFeed"]
@@ -59,15 +71,26 @@ NOTIFICATION_SOURCE = "notification"
 _MAX_GAPS = 10_000
 """Beyond this many missing ids in one jump, the rest are not tracked (a sequence reset)."""
 
-_INSERT = (
-    "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, payload, status,"
-    " attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)"
-    " ON CONFLICT DO NOTHING"
+_e, _m, _in, _w = message_events.c, messages.c, inbound_messages.c, webhooks.c
+_cursor = webhook_cursors.c
+_EVENTS = select(
+    _e.id,
+    _e.message_id,
+    _e.status,
+    _e.at,
+    _e.detail,
+    _m.account_id,
+    _m.recipient,
+    _m.sender,
+    _m.client_ref,
+).select_from(message_events.outerjoin(messages, _m.id == _e.message_id))
+_ENDS = select(
+    select(func.coalesce(func.max(_e.id), 0)).scalar_subquery().label("events"),
+    select(func.coalesce(func.max(_in.id), "")).scalar_subquery().label("inbound"),
 )
-_EVENTS_SELECT = (
-    "SELECT e.id, e.message_id, e.status, e.at, e.detail, m.account_id, m.recipient,"
-    " m.sender, m.client_ref FROM message_events e LEFT JOIN messages m ON m.id = e.message_id"
-)
+"""The current end of both sources."""
+_CURSORS = select(_cursor.source, _cursor.position).order_by(_cursor.source).with_for_update()
+"""The cursors, locked on PostgreSQL: one feeder at a time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +123,8 @@ class _Batch:
         self._formats = formats
         self._now = now
         self._sender = mail_sender
-        self.deliveries: list[tuple[Any, ...]] = []
-        self.mails: list[tuple[Any, ...]] = []
+        self.deliveries: list[dict[str, Any]] = []
+        self.mails: list[dict[str, Any]] = []
 
     def add(
         self,
@@ -127,7 +150,17 @@ class _Batch:
             if rendered is None:
                 continue  # this format does not carry this kind of event
             self.deliveries.append(
-                (self._ids(now), target.id, event_id, kind, rendered.body, now, now)
+                {
+                    "id": self._ids(now),
+                    "webhook_id": target.id,
+                    "event_id": event_id,
+                    "event_type": kind,
+                    "payload": rendered.body,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
             )
 
     def _mail(
@@ -177,158 +210,169 @@ class WebhookFeed:
 
     async def run_once(self, *, now: int, batch: int, gap_grace_ms: int, settle_ms: int) -> int:
         """One pass; returns how many rows it read (0: caught up)."""
-        state = self.state
-        new_state, read = await self._db.txn(
-            lambda: self._feed(state, now, batch, gap_grace_ms, settle_ms)
-        )
+        # Background work: on SQLite it yields the write turn to what clients wait for.
+        async with writing(self._db, urgent=False) as conn:
+            new_state, read = await self._feed(
+                conn, self.state, now, batch, gap_grace_ms, settle_ms
+            )
         self.state = new_state
         return read
 
-    def _feed(
-        self, state: FeedState, now: int, batch: int, gap_grace_ms: int, settle_ms: int
-    ) -> Txn[tuple[FeedState, int]]:
-        cursors = yield from _cursors(now)
-        rows = yield Query(
-            "SELECT id, account_id, url, events, format FROM webhooks WHERE scope = ?",
-            (ACCOUNT_SCOPE,),
+    async def _feed(
+        self,
+        conn: AsyncConnection,
+        state: FeedState,
+        now: int,
+        batch: int,
+        gap_grace_ms: int,
+        settle_ms: int,
+    ) -> tuple[FeedState, int]:
+        cursors = await _cursors(conn, now)
+        rows = await conn.execute(
+            select(_w.id, _w.account_id, _w.url, _w.events, _w.format).where(
+                _w.scope == ACCOUNT_SCOPE
+            )
         )
         subs: dict[str, list[_Target]] = {}
-        for r in rows or ():
-            subs.setdefault(r["account_id"], []).append(_target(r))
-        scoped = yield Query("SELECT 1 FROM webhooks WHERE scope = ? LIMIT 1", (MESSAGE_SCOPE,))
+        for r in rows:
+            subs.setdefault(r.account_id, []).append(_target(r))
+        scoped = (
+            await conn.execute(select(_w.id).where(_w.scope == MESSAGE_SCOPE).limit(1))
+        ).first() is not None
         if not subs and not scoped:
             # Nobody to tell: move to the end of both sources without reading them (a
             # gateway without webhooks would otherwise read every event it writes).
-            ends = yield Query(
-                "SELECT (SELECT COALESCE(MAX(id), 0) FROM message_events) AS events,"
-                " (SELECT COALESCE(MAX(id), '') FROM inbound_messages) AS inbound"
-            )
-            assert ends
-            end = int(ends[0]["events"])
-            yield from _advance(EVENTS, int(cursors[EVENTS]), end, now)
-            if ends[0]["inbound"] > cursors[INBOUND]:
-                yield Many(
-                    "UPDATE webhook_cursors SET position = ?, updated_at = ? WHERE source = ?",
-                    [(ends[0]["inbound"], now, INBOUND)],
-                )
+            ends = (await conn.execute(_ENDS)).one()
+            end = int(ends.events)
+            await _advance(conn, EVENTS, int(cursors[EVENTS]), end, now)
+            if ends.inbound > cursors[INBOUND]:
+                await _move(conn, INBOUND, ends.inbound, now)
             return FeedState(max(end, state.high)), 0
         out = _Batch(self._ids, now, self._mail_sender, self._formats)
 
         start = max(state.high, int(cursors[EVENTS]))
-        events = list(
-            (yield Query(_EVENTS_SELECT + " WHERE e.id > ? ORDER BY e.id LIMIT ?", (start, batch)))
-            or ()
-        )
+        events = list(await conn.execute(_EVENTS.where(_e.id > start).order_by(_e.id).limit(batch)))
         gaps = {g: t for g, t in state.gaps.items() if g > int(cursors[EVENTS])}
         if gaps:
-            late = yield in_list(_EVENTS_SELECT + " WHERE e.id IN {in}", sorted(gaps))
-            events += list(late or ())
+            events += list(await conn.execute(_EVENTS.where(_e.id.in_(sorted(gaps)))))
         linked: dict[str, list[_Target]] = {}
         if scoped and events:
-            found = yield in_list(
-                "SELECT t.message_id, w.id, w.account_id, w.url, w.events, w.format"
-                " FROM message_targets t"
-                " JOIN webhooks w ON w.id = t.target_id WHERE t.message_id IN {in}",
-                list({e["message_id"] for e in events}),
+            tc = message_targets.c
+            found = await conn.execute(
+                select(tc.message_id, _w.id, _w.account_id, _w.url, _w.events, _w.format)
+                .select_from(message_targets.join(webhooks, _w.id == tc.target_id))
+                .where(tc.message_id.in_(list({e.message_id for e in events})))
             )
-            for r in found or ():
-                linked.setdefault(r["message_id"], []).append(_target(r))
+            for link in found:
+                linked.setdefault(link.message_id, []).append(_target(link))
         for e in events:
-            gaps.pop(e["id"], None)
-            if e["account_id"] is None:
+            gaps.pop(e.id, None)
+            if e.account_id is None:
                 continue
-            targets = subs.get(e["account_id"], []) + linked.get(e["message_id"], [])
+            targets = subs.get(e.account_id, []) + linked.get(e.message_id, [])
             if targets:
                 out.add(
                     targets,
-                    message_event_id(e["id"]),
-                    message_event_type(e["status"]),
-                    e["at"],
+                    message_event_id(e.id),
+                    message_event_type(e.status),
+                    e.at,
                     {
-                        "message_id": e["message_id"],
-                        "status": e["status"],
-                        "to": e["recipient"],
-                        "from": e["sender"],
-                        "reference": e["client_ref"],
-                        "detail": e["detail"],
+                        "message_id": e.message_id,
+                        "status": e.status,
+                        "to": e.recipient,
+                        "from": e.sender,
+                        "reference": e.client_ref,
+                        "detail": e.detail,
                     },
                 )
         high = start
-        for e in sorted(r["id"] for r in events if r["id"] > start):
-            for missing in range(high + 1, min(e, high + 1 + _MAX_GAPS)):
+        for seen in sorted(r.id for r in events if r.id > start):
+            for missing in range(high + 1, min(seen, high + 1 + _MAX_GAPS)):
                 gaps[missing] = now
-            high = e
+            high = seen
         gaps = {g: t for g, t in gaps.items() if now - t < gap_grace_ms}
         events_position = (min(gaps) - 1) if gaps else high
 
-        inbound = yield Query(
-            "SELECT id, account_id, sender, recipient, text, parts, total_parts, received_at"
-            " FROM inbound_messages WHERE id > ? AND created_at <= ? ORDER BY id LIMIT ?",
-            (cursors[INBOUND], now - settle_ms, batch),
+        inbound = list(
+            await conn.execute(
+                select(
+                    _in.id,
+                    _in.account_id,
+                    _in.sender,
+                    _in.recipient,
+                    _in.text,
+                    _in.parts,
+                    _in.total_parts,
+                    _in.received_at,
+                )
+                .where(_in.id > cursors[INBOUND], _in.created_at <= now - settle_ms)
+                .order_by(_in.id)
+                .limit(batch)
+            )
         )
         inbound_position = cursors[INBOUND]
-        for m in inbound or ():
-            inbound_position = m["id"]
+        for m in inbound:
+            inbound_position = m.id
             # Nobody owns the number (account_id NULL): no subscription can want it.
-            targets = subs.get(m["account_id"], [])
+            targets = subs.get(m.account_id, [])
             if targets:
                 out.add(
                     targets,
-                    inbound_event_id(m["id"]),
+                    inbound_event_id(m.id),
                     INBOUND_RECEIVED,
-                    m["received_at"],
+                    m.received_at,
                     {
-                        "inbound_id": m["id"],
-                        "from": m["sender"],
-                        "to": m["recipient"],
-                        "text": m["text"],
-                        "parts": m["parts"],
-                        "complete": m["parts"] >= m["total_parts"],
+                        "inbound_id": m.id,
+                        "from": m.sender,
+                        "to": m.recipient,
+                        "text": m.text,
+                        "parts": m.parts,
+                        "complete": m.parts >= m.total_parts,
                     },
                 )
 
-        yield Many(_INSERT, out.deliveries)
-        yield Many(INSERT_MAIL, out.mails)
-        yield from _advance(EVENTS, int(cursors[EVENTS]), events_position, now)
+        if out.deliveries:
+            # A (subscription, event) pair fed before (a replay after a crash) is skipped.
+            await conn.execute(insert_new(conn, webhook_deliveries), out.deliveries)
+        await insert_mails(conn, out.mails)
+        await _advance(conn, EVENTS, int(cursors[EVENTS]), events_position, now)
         if inbound_position != cursors[INBOUND]:
-            yield Many(
-                "UPDATE webhook_cursors SET position = ?, updated_at = ? WHERE source = ?",
-                [(inbound_position, now, INBOUND)],
-            )
-        return FeedState(high, gaps), len(events) + len(inbound or ())
+            await _move(conn, INBOUND, inbound_position, now)
+        return FeedState(high, gaps), len(events) + len(inbound)
 
 
 def _target(r: Any) -> _Target:
-    return _Target(r["id"], r["account_id"], r["url"], tuple(r["events"].split(",")), r["format"])
+    return _Target(r.id, r.account_id, r.url, tuple(r.events.split(",")), r.format)
 
 
-def _cursors(now: int) -> Txn[dict[str, str]]:
+async def _cursors(conn: AsyncConnection, now: int) -> dict[str, str]:
     """The feed's cursors, locked (one feeder at a time on PostgreSQL); created on first use
     at the current end of each source, so history from before webhooks existed is not sent."""
-    select = "SELECT source, position FROM webhook_cursors"
-    rows = yield Query(select, pg_sql=select + " ORDER BY source FOR UPDATE")
-    found = {r["source"]: r["position"] for r in rows or ()}
+    found = {r.source: r.position for r in await conn.execute(_CURSORS)}
     if len(found) < 2:
-        ends = yield Query(
-            "SELECT (SELECT COALESCE(MAX(id), 0) FROM message_events) AS events,"
-            " (SELECT COALESCE(MAX(id), '') FROM inbound_messages) AS inbound"
+        ends = (await conn.execute(_ENDS)).one()
+        initial = {EVENTS: str(ends.events), INBOUND: str(ends.inbound)}
+        await conn.execute(
+            insert_new(conn, webhook_cursors),
+            [
+                {"source": s, "position": p, "updated_at": now}
+                for s, p in initial.items()
+                if s not in found
+            ],
         )
-        assert ends
-        initial = {EVENTS: str(ends[0]["events"]), INBOUND: str(ends[0]["inbound"])}
-        yield Many(
-            "INSERT INTO webhook_cursors (source, position, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            [(s, p, now) for s, p in initial.items() if s not in found],
-        )
-        rows = yield Query(select, pg_sql=select + " ORDER BY source FOR UPDATE")
-        found = {r["source"]: r["position"] for r in rows or ()}
+        found = {r.source: r.position for r in await conn.execute(_CURSORS)}
     return found
 
 
-def _advance(source: str, old: int, new: int, now: int) -> Txn[None]:
+async def _advance(conn: AsyncConnection, source: str, old: int, new: int, now: int) -> None:
     # Never backwards: another process may have moved it further meanwhile.
     if new > old:
-        yield Many(
-            "UPDATE webhook_cursors SET position = ?, updated_at = ? WHERE source = ?",
-            [(str(new), now, source)],
-        )
+        await _move(conn, source, str(new), now)
+
+
+async def _move(conn: AsyncConnection, source: str, position: str, now: int) -> None:
+    await conn.execute(
+        update(webhook_cursors)
+        .where(_cursor.source == source)
+        .values(position=position, updated_at=now)
+    )

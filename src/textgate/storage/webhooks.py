@@ -10,28 +10,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import delete, insert, select, update
+
 from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.ids import IdGenerator, new_id
 from textgate.core.webhook_formats import TEXTGATE
 from textgate.core.webhooks import Webhook, WebhookDelivery
 from textgate.errors import NotFound
 from textgate.storage.db import Database
-from textgate.storage.outbox import Outbox, QueueOutcome
+from textgate.storage.outbox import Outbox, QueueOutcome, writing
 from textgate.storage.secrets import SecretBox
-from textgate.storage.txn import Many, Query, Txn
+from textgate.storage.tables import message_targets, webhook_deliveries, webhooks
 
 __all__ = ["ACCOUNT_SCOPE", "MESSAGE_SCOPE", "DueDelivery", "WebhookRepo"]
 
 DELIVERED = "delivered"
 ACCOUNT_SCOPE, MESSAGE_SCOPE = "account", "message"
 
-_DELIVERY_COLUMNS = (
-    "d.id, d.webhook_id, d.event_id, d.event_type, d.status, d.attempts, d.created_at,"
-    " d.next_attempt_at, d.delivered_at, d.last_error"
+_w, _d = webhooks.c, webhook_deliveries.c
+_WEBHOOKS = select(_w.id, _w.account_id, _w.url, _w.events, _w.created_at, _w.scope, _w.format)
+_DELIVERIES = select(
+    _d.id,
+    _d.webhook_id,
+    _d.event_id,
+    _d.event_type,
+    _d.status,
+    _d.attempts,
+    _d.created_at,
+    _d.next_attempt_at,
+    _d.delivered_at,
+    _d.last_error,
 )
-_OWNED = "JOIN webhooks w ON w.id = d.webhook_id WHERE w.account_id = ?"
-_WEBHOOK_COLUMNS = "id, account_id, url, events, created_at, scope, format"
-_QUEUE = Outbox("webhook_deliveries", done_status=DELIVERED, done_column="delivered_at")
+_OWNED = webhook_deliveries.join(webhooks, _w.id == _d.webhook_id)
+"""Deliveries with their subscription, to select those of one account."""
+_QUEUE = Outbox(webhook_deliveries, done_status=DELIVERED, done_column="delivered_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,28 +59,28 @@ class DueDelivery:
 
 def _webhook(r: Any) -> Webhook:
     return Webhook(
-        id=r["id"],
-        account_id=r["account_id"],
-        url=r["url"],
-        events=tuple(e for e in r["events"].split(",") if e),
-        created_at=from_ms(r["created_at"]),
-        scope=r["scope"],
-        format=r["format"],
+        id=r.id,
+        account_id=r.account_id,
+        url=r.url,
+        events=tuple(e for e in r.events.split(",") if e),
+        created_at=from_ms(r.created_at),
+        scope=r.scope,
+        format=r.format,
     )
 
 
 def _delivery(r: Any) -> WebhookDelivery:
     return WebhookDelivery(
-        id=r["id"],
-        webhook_id=r["webhook_id"],
-        event_id=r["event_id"],
-        event_type=r["event_type"],
-        status=r["status"],
-        attempts=r["attempts"],
-        created_at=from_ms(r["created_at"]),
-        next_attempt_at=None if r["next_attempt_at"] is None else from_ms(r["next_attempt_at"]),
-        delivered_at=None if r["delivered_at"] is None else from_ms(r["delivered_at"]),
-        last_error=r["last_error"],
+        id=r.id,
+        webhook_id=r.webhook_id,
+        event_id=r.event_id,
+        event_type=r.event_type,
+        status=r.status,
+        attempts=r.attempts,
+        created_at=from_ms(r.created_at),
+        next_attempt_at=None if r.next_attempt_at is None else from_ms(r.next_attempt_at),
+        delivered_at=None if r.delivered_at is None else from_ms(r.delivered_at),
+        last_error=r.last_error,
     )
 
 
@@ -91,16 +103,19 @@ class WebhookRepo:
     ) -> Webhook:
         now = self._clock()
         webhook_id = self._ids(now)
-        row = (webhook_id, account_id, url, ",".join(events), self._seal(secret), now, scope)
-
-        def txn() -> Txn[None]:
-            yield Many(
-                "INSERT INTO webhooks (id, account_id, url, events, secret, created_at, scope,"
-                " format) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*row, format)],
+        async with writing(self._db) as conn:
+            await conn.execute(
+                insert(webhooks).values(
+                    id=webhook_id,
+                    account_id=account_id,
+                    url=url,
+                    events=",".join(events),
+                    secret=self._seal(secret),
+                    created_at=now,
+                    scope=scope,
+                    format=format,
+                )
             )
-
-        await self._db.txn(txn, urgent=True)
         return Webhook(
             webhook_id,
             account_id,
@@ -119,72 +134,68 @@ class WebhookRepo:
         return self._box.open(stored)
 
     async def of_account(self, account_id: str, scope: str | None = None) -> list[Webhook]:
-        sql = f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE account_id = ?"  # noqa: S608
-        params: tuple[str, ...] = (account_id,)
+        query = _WEBHOOKS.where(_w.account_id == account_id)
         if scope is not None:
-            sql, params = sql + " AND scope = ?", (account_id, scope)
-
-        def txn() -> Txn[list[Webhook]]:
-            rows = yield Query(sql + " ORDER BY id", params)
-            return [_webhook(r) for r in rows or ()]
-
-        return await self._db.txn(txn, urgent=True)
+            query = query.where(_w.scope == scope)
+        async with self._db.read() as conn:
+            return [_webhook(r) for r in await conn.execute(query.order_by(_w.id))]
 
     async def find_target(self, account_id: str, url: str, events: Sequence[str]) -> str | None:
         """The oldest message-scoped target with exactly this URL and event list."""
-
-        def txn() -> Txn[list[Any]]:
-            rows = yield Query(
-                "SELECT id FROM webhooks WHERE scope = ? AND account_id = ? AND url = ?"
-                " AND events = ? ORDER BY id LIMIT 1",
-                (MESSAGE_SCOPE, account_id, url, ",".join(events)),
-            )
-            return list(rows or ())
-
-        rows = await self._db.txn(txn, urgent=True)
-        return str(rows[0]["id"]) if rows else None
+        async with self._db.read() as conn:
+            found = (
+                await conn.execute(
+                    select(_w.id)
+                    .where(
+                        _w.scope == MESSAGE_SCOPE,
+                        _w.account_id == account_id,
+                        _w.url == url,
+                        _w.events == ",".join(events),
+                    )
+                    .order_by(_w.id)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        return None if found is None else str(found)
 
     async def set_secret(self, account_id: str, webhook_id: str, secret: str) -> Webhook:
-        def txn() -> Txn[None]:
-            yield Many(
-                "UPDATE webhooks SET secret = ? WHERE id = ? AND account_id = ?",
-                [(self._seal(secret), webhook_id, account_id)],
+        async with writing(self._db) as conn:
+            await conn.execute(
+                update(webhooks)
+                .where(_w.id == webhook_id, _w.account_id == account_id)
+                .values(secret=self._seal(secret))
             )
-
-        await self._db.txn(txn, urgent=True)
         found = await self.get(account_id, webhook_id)
         return replace(found, secret=secret)
 
     async def get(self, account_id: str, webhook_id: str) -> Webhook:
-        def txn() -> Txn[list[Any]]:
-            rows = yield Query(
-                f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks"  # noqa: S608
-                " WHERE id = ? AND account_id = ?",
-                (webhook_id, account_id),
-            )
-            return list(rows or ())
-
-        rows = await self._db.txn(txn, urgent=True)
-        if not rows:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    _WEBHOOKS.where(_w.id == webhook_id, _w.account_id == account_id)
+                )
+            ).first()
+        if row is None:
             raise NotFound(f"no webhook {webhook_id}")
-        return _webhook(rows[0])
+        return _webhook(row)
 
     async def delete(self, account_id: str, webhook_id: str) -> None:
         """Remove a subscription and its queue (pending deliveries are not sent any more)."""
-
-        def txn() -> Txn[bool]:
-            rows = yield Query(
-                "SELECT id FROM webhooks WHERE id = ? AND account_id = ?",
-                (webhook_id, account_id),
-                pg_sql="SELECT id FROM webhooks WHERE id = ? AND account_id = ? FOR UPDATE",
-            )
-            if not rows:
-                return False
-            yield Many("DELETE FROM webhook_deliveries WHERE webhook_id = ?", [(webhook_id,)])
-            yield Many("DELETE FROM webhooks WHERE id = ?", [(webhook_id,)])
-            return True
-
-        if not await self._db.txn(txn, urgent=True):
+        async with writing(self._db) as conn:
+            # Locked on PostgreSQL (on SQLite the write turn does it): a concurrent delete
+            # waits and then finds nothing, and deliveries a feed is inserting for it
+            # (which key-share locks the subscription) are committed first and go too.
+            found = (
+                await conn.execute(
+                    select(_w.id)
+                    .where(_w.id == webhook_id, _w.account_id == account_id)
+                    .with_for_update()
+                )
+            ).first()
+            if found is not None:
+                await conn.execute(delete(webhook_deliveries).where(_d.webhook_id == webhook_id))
+                await conn.execute(delete(webhooks).where(_w.id == webhook_id))
+        if found is None:
             raise NotFound(f"no webhook {webhook_id}")
 
     async def deliveries(
@@ -198,82 +209,65 @@ class WebhookRepo:
     ) -> list[WebhookDelivery]:
         """Newest first."""
         await self.get(account_id, webhook_id)
-        select = f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries d {_OWNED}"  # noqa: S608
-        where = [select + " AND d.webhook_id = ?"]
-        params: list[Any] = [account_id, webhook_id]
+        query = _DELIVERIES.select_from(_OWNED).where(
+            _w.account_id == account_id, _d.webhook_id == webhook_id
+        )
         if status is not None:
-            where.append("d.status = ?")
-            params.append(status)
+            query = query.where(_d.status == status)
         if before_id is not None:
-            where.append("d.id < ?")
-            params.append(before_id)
-        sql = " AND ".join(where) + f" ORDER BY d.id DESC LIMIT {int(limit)}"
-
-        def txn() -> Txn[list[WebhookDelivery]]:
-            rows = yield Query(sql, tuple(params))
-            return [_delivery(r) for r in rows or ()]
-
-        return await self._db.txn(txn, urgent=True)
+            query = query.where(_d.id < before_id)
+        async with self._db.read() as conn:
+            rows = await conn.execute(query.order_by(_d.id.desc()).limit(int(limit)))
+            return [_delivery(r) for r in rows]
 
     async def retry(self, account_id: str, delivery_id: str) -> WebhookDelivery:
         """Queue a delivery again, whatever its state (replaying a delivered one is allowed:
         receivers deduplicate on the event id). It gets a fresh set of attempts."""
         now = self._clock()
-
-        def txn() -> Txn[list[Any]]:
-            found = yield Query(
-                f"SELECT d.id FROM webhook_deliveries d {_OWNED} AND d.id = ?",  # noqa: S608
-                (account_id, delivery_id),
-            )
-            if not found:
-                return []
-            yield _QUEUE.requeue(delivery_id, now)
-            rows = yield Query(
-                f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.id = ?",  # noqa: S608
-                (delivery_id,),
-            )
-            return list(rows or ())
-
-        rows = await self._db.txn(txn, urgent=True)
-        if not rows:
+        async with writing(self._db) as conn:
+            found = (
+                await conn.execute(
+                    select(_d.id)
+                    .select_from(_OWNED)
+                    .where(_w.account_id == account_id, _d.id == delivery_id)
+                )
+            ).first()
+            row = None
+            if found is not None:
+                await _QUEUE.requeue(conn, delivery_id, now)
+                row = (await conn.execute(_DELIVERIES.where(_d.id == delivery_id))).first()
+        if row is None:
             raise NotFound(f"no webhook delivery {delivery_id}")
-        return _delivery(rows[0])
+        return _delivery(row)
 
     async def claim(self, *, now: int, lease_ms: int, limit: int) -> list[DueDelivery]:
-        return await self._db.txn(lambda: self._claim(now, lease_ms, limit))
-
-    def _claim(self, now: int, lease_ms: int, limit: int) -> Txn[list[DueDelivery]]:
-        select = (
-            "SELECT d.id, d.event_id, d.payload, d.attempts, w.url, w.secret"
-            " FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id"
-            " WHERE d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?"
-        )
-        rows = yield from _QUEUE.claim(
-            select, pg_lock=" FOR UPDATE OF d SKIP LOCKED", now=now, lease_ms=lease_ms, limit=limit
-        )
-        return [
-            DueDelivery(
-                r["id"],
-                r["event_id"],
-                r["payload"],
-                r["url"],
-                self._open(r["secret"]),
-                r["attempts"] + 1,
+        # Background work: on SQLite it yields the write turn to what clients wait for.
+        async with writing(self._db, urgent=False) as conn:
+            rows = await _QUEUE.claim(
+                conn,
+                select(_d.id, _d.event_id, _d.payload, _d.attempts, _w.url, _w.secret).select_from(
+                    _OWNED
+                ),
+                now=now,
+                lease_ms=lease_ms,
+                limit=limit,
             )
+        return [
+            DueDelivery(r.id, r.event_id, r.payload, r.url, self._open(r.secret), r.attempts + 1)
             for r in rows
         ]
 
     async def record(self, outcomes: Sequence[QueueOutcome], *, now: int) -> None:
         if outcomes:
-            await self._db.txn(lambda: _QUEUE.record(outcomes, now))
+            async with writing(self._db, urgent=False) as conn:
+                await _QUEUE.record(conn, outcomes, now)
 
     async def purge(self, older_than_ms: int) -> None:
-        def txn() -> Txn[None]:
-            yield _QUEUE.purge(older_than_ms)
+        async with writing(self._db, urgent=False) as conn:
+            await _QUEUE.purge(conn, older_than_ms)
             # Links of messages made before then: their events were fed long ago.
-            yield Many(
-                "DELETE FROM message_targets WHERE message_id < ?",
-                [(new_id(older_than_ms, bytes(10)),)],
+            await conn.execute(
+                delete(message_targets).where(
+                    message_targets.c.message_id < new_id(older_than_ms, bytes(10))
+                )
             )
-
-        await self._db.txn(txn)

@@ -125,6 +125,8 @@ def _exercise(raw: dict[str, Any], base_url: str, creds: Credentials) -> Finding
         operation = result.ok()
         headers = creds.headers_for(operation.path)
         for mode in EXAMPLES:
+            if mode is GenerationMode.NEGATIVE and not _has_input(operation, headers):
+                continue  # nothing to make invalid: the credentials are ours
             strategy = operation.as_strategy(mode)
             _run(strategy, EXAMPLES[mode], base_url, session, headers, findings)
     session.close()
@@ -165,6 +167,13 @@ def _run(
     # Nothing invalid can be made of an operation without parameters or body.
     with contextlib.suppress(Unsatisfiable):
         call()
+
+
+def _has_input(operation: Any, headers: dict[str, str]) -> bool:
+    """Whether the operation declares a body or a parameter other than the credentials."""
+    ours = _lower(headers)
+    named = [p.name for p in operation.iter_parameters() if p.name.lower() not in ours]
+    return bool(named or operation.body.items)
 
 
 def _by_design(response: requests.Response) -> bool:

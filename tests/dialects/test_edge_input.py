@@ -42,6 +42,10 @@ def mailup(body: Any) -> bool:
     return {"Code", "Description"} <= set(body)
 
 
+def smsmobileapi(body: Any) -> bool:
+    return isinstance(body.get("result"), dict) and "error" in body["result"]
+
+
 def oauth(body: Any) -> bool:
     return "error" in body
 
@@ -161,6 +165,22 @@ CASES = [
         smsend,
         headers=SMSEND,
         params={"pageNumber": HUGE},
+    ),
+    Case(
+        "smsmobileapi port in superscript",
+        "GET",
+        "/sendsms/",
+        400,
+        smsmobileapi,
+        params={"apikey": "{api_key}", "recipients": NUMBER, "message": "hi", "port": "\u00b2"},
+    ),
+    Case(
+        "smsmobileapi before in superscript",
+        "GET",
+        "/log/sent/sms/",
+        200,
+        lambda b: True,
+        params={"apikey": "{api_key}", "before": "\u00b2"},
     ),
     # -- unpaired surrogates -----------------------------------------------------------------
     Case(
@@ -332,7 +352,7 @@ async def test_unusable_input_is_bad_input(case: Case, gateway: Running) -> None
         case.method,
         values.fill(case.path),
         headers=headers,
-        params=case.params,
+        params={k: values.fill(v) for k, v in case.params.items()},
         content=content,
     )
     assert answer.status_code == case.status, answer.text

@@ -126,7 +126,7 @@ def _exercise(raw: dict[str, Any], base_url: str, creds: Credentials) -> Finding
         headers = creds.headers_for(operation.path)
         for mode in EXAMPLES:
             if mode is GenerationMode.NEGATIVE and not _has_input(operation, headers):
-                continue  # nothing to make invalid: the credentials are ours
+                continue
             strategy = operation.as_strategy(mode)
             _run(strategy, EXAMPLES[mode], base_url, session, headers, findings)
     session.close()
@@ -170,10 +170,26 @@ def _run(
 
 
 def _has_input(operation: Any, headers: dict[str, str]) -> bool:
-    """Whether the operation declares a body or a parameter other than the credentials."""
+    """Whether the operation has input that can be made invalid besides the credentials: a
+    body, a query or header parameter, or a path parameter with a type or constraints (any
+    text is a valid unconstrained path segment, and searching for an invalid one only burns
+    the time budget)."""
     ours = _lower(headers)
-    named = [p.name for p in operation.iter_parameters() if p.name.lower() not in ours]
-    return bool(named or operation.body.items)
+    for parameter in operation.iter_parameters():
+        if parameter.name.lower() in ours:
+            continue
+        schema = parameter.definition.get("schema", {})
+        if (
+            parameter.definition.get("in") != "path"
+            or set(schema) - _PLAIN
+            or (schema.get("type") != "string")
+        ):
+            return True
+    return bool(operation.body.items)
+
+
+# The keys of an unconstrained string parameter's schema.
+_PLAIN = frozenset({"type", "title", "description"})
 
 
 def _by_design(response: requests.Response) -> bool:

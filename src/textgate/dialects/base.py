@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from textgate.core.webhook_formats import Renderer
 from textgate.dialects.mail import AddressHandler
+from textgate.dialects.text_input import has_unusable_text, refuse_unusable_text
 from textgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
 from textgate.services.registry import Services
 
@@ -148,6 +149,7 @@ async def guarded(render: ErrorRenderer, handler: Handler, request: Request) -> 
     """``handler``'s answer, or ``render``'s for whatever it raised: foreign exceptions are
     translated here, once, at the boundary."""
     try:
+        await refuse_unusable_text(request)
         return await handler(request)
     except GatewayError as exc:
         return render(exc)
@@ -204,6 +206,8 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise AuthenticationFailed("malformed Basic credentials") from exc
+    if has_unusable_text(decoded):
+        raise AuthenticationFailed("malformed Basic credentials")
     user, _, password = decoded.partition(":")
     return user, password
 

@@ -19,6 +19,7 @@ from textgate.core.pricing import MICRO
 from textgate.core.templates import fields_of
 from textgate.dialects.base import basic_credentials, client_ip, error_route_class, lookup_services
 from textgate.dialects.base import read_body as read_body_within
+from textgate.dialects.ids import parse_id
 from textgate.dialects.mailup.errors import STATS_WARNING, render_sms_error
 from textgate.dialects.mailup.schemas import NULL_INPUT, SmsIn, envelope, lower_keys, parse_body
 from textgate.dialects.mailup.status import STATUS_WORDS
@@ -50,9 +51,10 @@ async def _basic_account(request: Request) -> Account:
 
 
 def _number(value: str, what: str) -> int:
-    if not value.isdigit() or len(value) > 9:
+    number = parse_id(value)
+    if number is None:
         raise InvalidRequest(f"{what} is not valid", code=LIST_NOT_FOUND)
-    return int(value)
+    return number
 
 
 def _done(data: object, code: str = "0", description: str = "") -> JSONResponse:
@@ -177,10 +179,11 @@ async def delivery_status(
         await services.lists.checked(
             owner, number, _required(query.get("listguid")), _required(query.get("listsecret"))
         )
-    if not delivery_id.isdigit():
+    delivery = parse_id(delivery_id)
+    if delivery is None:
         raise InvalidRequest("DeliveryId is a number", code="invalid_request")
-    message = await services.list_sms.delivery(console, number, int(delivery_id))
-    return _done(_delivery(message, int(delivery_id)))
+    message = await services.list_sms.delivery(console, number, delivery)
+    return _done(_delivery(message, delivery))
 
 
 @router.api_route(

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from textgate.dialects.base import validation_message
+from textgate.dialects.ids import RowId
 from textgate.errors import InvalidRequest
 
 __all__ = [
@@ -57,7 +58,7 @@ class SmsIn(_Model):
     dynamicfields: list[NameValue] | None = None
     isunicode: bool | None = None
     sender: str | None = None
-    templateid: int | None = None
+    templateid: RowId | None = None
 
     @field_validator("isunicode", mode="before")
     @classmethod
@@ -166,7 +167,7 @@ class MailIn(_Model):
     """SendMessage's MessageDTO and SendTemplate's TemplateDTO (seed 002)."""
 
     subject: str | None = None
-    templateid: int | None = None
+    templateid: RowId | None = None
     html: HtmlIn | None = None
     text: str | None = None
     from_: EmailAddress | None = Field(default=None, alias="from")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from textgate.core.lists import CampaignStats, Template, TemplateKind
 from textgate.core.pricing import format_amount
 from textgate.dialects.base import error_route_class
+from textgate.dialects.ids import RowId
 from textgate.dialects.native.errors import render_error
 from textgate.dialects.native.routes import AccountDep, ServicesDep, native_errors
 from textgate.errors import NotFound
@@ -128,6 +129,8 @@ async def create_template(
 
 
 @router.delete("/templates/{template_id}", status_code=204)
-async def delete_template(template_id: int, account: AccountDep, services: ServicesDep) -> Response:
+async def delete_template(
+    template_id: RowId, account: AccountDep, services: ServicesDep
+) -> Response:
     await services.lists.remove_template(account.id, template_id)
     return Response(status_code=204)

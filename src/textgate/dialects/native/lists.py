@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from textgate.core.lists import MailingList
 from textgate.dialects.base import error_route_class
+from textgate.dialects.ids import RowId
 from textgate.dialects.native.errors import render_error
 from textgate.dialects.native.routes import AccountDep, ServicesDep, native_errors
 
@@ -89,7 +90,7 @@ async def create_list(body: ListIn, account: AccountDep, services: ServicesDep) 
 
 @router.patch("/{list_id}", response_model=ListOut)
 async def change_list(
-    list_id: int, body: ListChange, account: AccountDep, services: ServicesDep
+    list_id: RowId, body: ListChange, account: AccountDep, services: ServicesDep
 ) -> ListOut:
     changed = await services.lists.update(
         account.id, list_id, default_prefix=body.default_prefix, sms_sender=body.sms_sender
@@ -98,13 +99,13 @@ async def change_list(
 
 
 @router.get("/{list_id}/opt-outs", response_model=NumberList)
-async def list_opt_outs(list_id: int, account: AccountDep, services: ServicesDep) -> NumberList:
+async def list_opt_outs(list_id: RowId, account: AccountDep, services: ServicesDep) -> NumberList:
     return NumberList(data=await services.lists.opt_outs(account.id, list_id))
 
 
 @router.post("/{list_id}/opt-outs", response_model=NumberList)
 async def add_opt_outs(
-    list_id: int, body: Numbers, account: AccountDep, services: ServicesDep
+    list_id: RowId, body: Numbers, account: AccountDep, services: ServicesDep
 ) -> NumberList:
     """Opt numbers out of the list's messages (without an international prefix, the list's
     default prefix applies)."""
@@ -113,7 +114,7 @@ async def add_opt_outs(
 
 @router.delete("/{list_id}/opt-outs", status_code=204)
 async def remove_opt_outs(
-    list_id: int, body: Numbers, account: AccountDep, services: ServicesDep
+    list_id: RowId, body: Numbers, account: AccountDep, services: ServicesDep
 ) -> Response:
     await services.lists.remove_opt_outs(account.id, list_id, body.numbers)
     return Response(status_code=204)

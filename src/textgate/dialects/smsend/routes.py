@@ -31,6 +31,7 @@ from textgate.dialects.base import (
     read_json,
     validation_message,
 )
+from textgate.dialects.ids import parse_id
 from textgate.dialects.smsend.errors import render_error
 from textgate.dialects.smsend.schemas import (
     ALIAS_BY_QUALITY,
@@ -258,9 +259,10 @@ async def user_status(request: Request) -> Response:
 def _positive(value: str | None, default: int, name: str, limit: int | None = None) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or int(value) < 1:
+    number = parse_id(value)
+    if number is None:
         raise InvalidRequest(f"{name} is a positive whole number")
-    return min(int(value), limit) if limit is not None else int(value)
+    return min(number, limit) if limit is not None else number
 
 
 @_at("smshistory", ["GET"], response_model=HistoryOut)

@@ -84,7 +84,8 @@ def _recipients(raw: str) -> list[str]:
 def _port(value: str | None) -> int | None:
     if not value:
         return None
-    if not value.isdigit() or int(value) not in PORTS:
+    # isascii(): isdigit() also holds for digits int() refuses (superscripts).
+    if not (value.isascii() and value.isdigit()) or int(value) not in PORTS:
         raise InvalidRequest("port is 1, 2 or empty")
     return int(value)
 
@@ -214,7 +215,7 @@ def _before(value: str | None) -> tuple[int | None, str | None]:
     reference")."""
     if not value:
         return None, None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         if len(value) > 11:
             raise InvalidRequest("before is a Unix time in seconds or a message id")
         return int(value) * 1000, None

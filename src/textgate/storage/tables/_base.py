@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Integer, MetaData, String
 
-__all__ = ["AutoId", "Id", "Ms", "metadata"]
+__all__ = ["AutoId", "Id", "Ms", "NumberId", "metadata"]
 
 metadata = MetaData(
     naming_convention={
@@ -22,6 +22,10 @@ metadata = MetaData(
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for event ids.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
+# Numbers handed out as ids that clients see and send back (MailUp consoles, lists and
+# templates), and the columns referring to them: 64-bit like the rows' own ids, so that any id
+# the edge accepts (dialects.ids) fits. SQLite's INTEGER is 64-bit already.
+NumberId = BigInteger().with_variant(Integer(), "sqlite")
 Ms = BigInteger
 # Our own ids: ULIDs, 26 characters (core.ids).
 Id = String(26)

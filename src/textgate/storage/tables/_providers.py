@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, SmallInteger, String, Table, Text, text
 
-from textgate.storage.tables._base import AutoId, Id, Ms, metadata
+from textgate.storage.tables._base import AutoId, Id, Ms, NumberId, metadata
 
 __all__ = [
     "mailup_campaigns",
@@ -44,7 +44,7 @@ mailup_consoles = Table(
     "mailup_consoles",
     metadata,
     Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
-    Column("console_id", Integer, nullable=False),
+    Column("console_id", NumberId, nullable=False),
     Column("status", String(16), nullable=False, server_default=text("'active'")),
     Column("created_at", Ms, nullable=False),
     Index("ux_mailup_consoles_console_id", "console_id", unique=True),
@@ -57,7 +57,7 @@ mailup_lists = Table(
     "mailup_lists",
     metadata,
     Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
-    Column("list_id", Integer, primary_key=True),
+    Column("list_id", NumberId, primary_key=True),
     Column("guid", String(36), nullable=False),
     Column("name", String(100), nullable=False),
     Column("secret", Text),
@@ -73,7 +73,7 @@ mailup_list_opt_outs = Table(
     "mailup_list_opt_outs",
     metadata,
     Column("account_id", Id, primary_key=True),
-    Column("list_id", Integer, primary_key=True),
+    Column("list_id", NumberId, primary_key=True),
     Column("number", String(32), primary_key=True),
     Column("created_at", Ms, nullable=False),
 )
@@ -84,7 +84,7 @@ mailup_templates = Table(
     "mailup_templates",
     metadata,
     Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
-    Column("template_id", Integer, primary_key=True),
+    Column("template_id", NumberId, primary_key=True),
     Column("kind", String(8), nullable=False),
     Column("name", String(100), nullable=False),
     Column("subject", Text),
@@ -100,7 +100,7 @@ mailup_deliveries = Table(
     metadata,
     Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("account_id", Id, nullable=False),
-    Column("list_id", Integer, nullable=False),
+    Column("list_id", NumberId, nullable=False),
     Column("message_id", Id, nullable=False),
     Column("campaign", String(200)),
     Column("created_at", Ms, nullable=False),
@@ -127,7 +127,7 @@ mailup_smtp_users = Table(
     metadata,
     Column("username", String(32), primary_key=True),
     Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
-    Column("list_id", Integer, nullable=False),
+    Column("list_id", NumberId, nullable=False),
     Column("secret_hash", String(64), nullable=False),
     Column("enabled", Integer, nullable=False, server_default=text("1")),
     Column("admin_block", Integer, nullable=False, server_default=text("0")),

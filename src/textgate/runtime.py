@@ -237,7 +237,9 @@ class Gateway:
             smtp_users=SmtpUserService(SmtpUserRepo(self.db, clock), lists, clock),
             transactional_mail=TransactionalMail(mail_service, lists, list_sms, clock),
             email_logins=EmailLoginService(account_service, CredentialRepo(self.db), credentials),
-            originators=OriginatorService(OriginatorRepo(self.db), account_service, limiter, clock),
+            originators=OriginatorService(
+                OriginatorRepo(self.db), account_service, limiter, box, clock
+            ),
             stats=StatsService(StatsRepo(self.db, accounts), lambda: self.connectors, clock=clock),
             devices=devices,
             oauth=OAuthService(
@@ -301,6 +303,9 @@ class Gateway:
         # that still waits for `textgate migrate`: /readyz says so).
         if not (await ShippedMigrations().state(self.db)).behind:
             await reseal(self.db, self._box)
+            digested = await self.services.originators.digest_stored()
+            if digested:
+                log.info("replaced %d authorised originator addresses by digests", digested)
         await self.writer.start()
         if smtp and self.settings.smtp.enabled:
             handlers = address_handlers(enabled(self.settings.dialects), self.settings)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -31,10 +32,12 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from textgate.errors import StorageUnavailable
 
-__all__ = ["CURRENT", "KEY_FILE", "SecretBox", "load_key"]
+__all__ = ["CURRENT", "DIGEST", "KEY_FILE", "SecretBox", "load_key"]
 
 CURRENT = "enc2:"
 LEGACY = "enc1:"
+# A keyed digest (SecretBox.digest): a looked-up secret that is never read back.
+DIGEST = "h1:"
 KEY_FILE = "secret.key"
 # scrypt's salt would normally be random per value; here one key is derived per process and
 # used for every value, so the salt is fixed and names the format: it keeps this key apart
@@ -49,19 +52,44 @@ class SecretBox:
 
     def __init__(self, key: str) -> None:
         self._key = key
+        self._derived: bytes | None = None
         self._current: Fernet | None = None
         self._legacy: Fernet | None = None
+        self._digest_key: bytes | None = None
 
     def prepare(self) -> None:
         """Derive the key now (blocking: call it in a thread from async code)."""
         self._fernet()
 
+    @property
+    def ready(self) -> bool:
+        """The key is derived: sealing, opening and digests no longer block."""
+        return self._derived is not None
+
+    def _derive(self) -> bytes:
+        if self._derived is None:
+            kdf = Scrypt(salt=_SALT, length=32, n=_N, r=_R, p=_P)
+            self._derived = kdf.derive(self._key.encode())
+        return self._derived
+
     def _fernet(self) -> Fernet:
         if self._current is None:
-            kdf = Scrypt(salt=_SALT, length=32, n=_N, r=_R, p=_P)
-            derived = kdf.derive(self._key.encode())
-            self._current = Fernet(base64.urlsafe_b64encode(derived))
+            self._current = Fernet(base64.urlsafe_b64encode(self._derive()))
         return self._current
+
+    def digest(self, value: str) -> str:
+        """A keyed digest of a secret the gateway only looks up and never reads back, when
+        the secret may be guessable (an email address): without the key, a stolen
+        database does not tell which addresses are authorised, nor lets one test
+        guesses against it. The same value always gives the same digest."""
+        if self._digest_key is None:
+            # Its own key, kept apart from the encryption key derived from the same secret.
+            self._digest_key = hmac.new(self._derive(), b"textgate digest v1", "sha256").digest()
+        return DIGEST + hmac.new(self._digest_key, value.encode(), "sha256").hexdigest()
+
+    @staticmethod
+    def is_digest(stored: str) -> bool:
+        return stored.startswith(DIGEST)
 
     def _legacy_fernet(self) -> Fernet:
         if self._legacy is None:

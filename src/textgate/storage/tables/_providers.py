@@ -26,15 +26,19 @@ __all__ = [
 
 # Sender addresses authorised to send SMS by mailing <number>@<domain> (ASPSMS SMTP
 # interface, seed 004 "Authorized SMTP Originators"): the address itself is the secret, so
-# it is stored lower-cased and unique across accounts. ``originator`` is the SMS sender used
-# when the email names none.
+# it is stored as a keyed digest of its lower-cased form, unique across accounts.
+# ``originator`` is the SMS sender used when the email names none.
 smtp_originators = Table(
     "smtp_originators",
     metadata,
+    # A keyed digest of the lower-cased address (storage.secrets.DIGEST), never the address
+    # (rows written before revision 0018 are digested when the gateway starts).
     Column("address", String(254), primary_key=True),
     Column("account_id", Id, ForeignKey("accounts.id"), nullable=False, index=True),
     Column("originator", String(32)),
     Column("created_at", Ms, nullable=False),
+    # What lists show instead: the address with its local part masked (``j***@shop.example``).
+    Column("hint", String(254)),
 )
 
 # A MailUp console (seed 002: "MailUp account ID", the number in ``/sms/{account_ID}/...``

@@ -3,22 +3,19 @@ the database keeps only a keyed digest of it, and lists show it masked."""
 
 from __future__ import annotations
 
-import smtplib
-
 from sqlalchemy import insert, select
 
-from tests.smtp.harness import ASP, ORIGINATOR_ADDRESS, email, smtp_gateway
-from tests.support import HTTP_TIMEOUT
+from tests.smtp.harness import ASP, ORIGINATOR_ADDRESS, Env, email, send, smtp_gateway
 from textgate.config import Settings
 from textgate.storage.tables import smtp_originators
 
 RELAYED = "Alerts@Relay.Example"
 
 
-def _send(port: int, sender: str) -> None:
-    data = email(sender=sender, to=[f"0041791234567@{ASP}"], subject=None, text="hi")
-    with smtplib.SMTP("127.0.0.1", port, timeout=HTTP_TIMEOUT) as client:
-        client.sendmail(sender, [f"0041791234567@{ASP}"], data)
+async def _send(env: Env, sender: str) -> None:
+    to = [f"0041791234567@{ASP}"]
+    outcome = await send(env, sender, to, email(sender=sender, to=to, subject=None, text="hi"))
+    assert outcome.code == 250, outcome
 
 
 async def test_addresses_are_stored_as_digests_and_listed_masked(settings: Settings) -> None:
@@ -33,7 +30,7 @@ async def test_addresses_are_stored_as_digests_and_listed_masked(settings: Setti
         local, _, domain = ORIGINATOR_ADDRESS.lower().partition("@")
         assert [o.address for o in listed] == [f"{local[0]}***@{domain}"]
         # The address still authorises mail, in any case.
-        _send(env.port, ORIGINATOR_ADDRESS.upper())
+        await _send(env, ORIGINATOR_ADDRESS.upper())
         [sent] = await env.all_final(1)
         assert sent.recipient == "+41791234567"
 
@@ -57,6 +54,6 @@ async def test_addresses_stored_in_clear_are_digested_at_start(settings: Setting
         async with gateway.db.read() as conn:
             stored = [r.address for r in await conn.execute(select(smtp_originators))]
         assert RELAYED.lower() not in stored and all(a.startswith("h1:") for a in stored)
-        _send(env.port, RELAYED)
+        await _send(env, RELAYED)
         [sent] = await env.all_final(1)
         assert sent.sender == "ALERTS"

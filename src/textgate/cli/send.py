@@ -77,6 +77,7 @@ def send_command(
                             text=batch[i].text,
                             sender=sender,
                             interface="cli",
+                            operator=True,
                         )
                         for i in sendable
                     ]

@@ -203,26 +203,23 @@ async def _perform(
             return render_reply(MISSING_RECIPIENT)
         if not req.text:
             return render_reply(INVALID_MESSAGE, "MessageData is empty")
-        groups: dict[str | None, list[str]] = {}
-        for number, ref in req.recipients:
-            groups.setdefault(ref, []).append(number)
-        notify = _notify(req.urls)
-        # One order per TransRefNumber: it is the reference the client looks messages up by.
-        # Should a later order be refused, the earlier ones stay sent (as they would with
-        # one request per recipient) and the reply names the refusal.
-        for ref, numbers in groups.items():
-            await services.submit.submit(
-                SubmitRequest(
-                    account=account,
-                    recipients=numbers,
-                    text=req.text,
-                    sender=req.originator,
-                    client_ref=ref,
-                    interface=INTERFACE,
-                    client_ip=client_ip,
-                    notify=notify,
-                )
+        refs = [ref for _, ref in req.recipients]
+        # One request, one decision (services.submit): the account's rules, the batch
+        # limit among them, count every recipient of the request; each message keeps its
+        # own TransRefNumber, the reference the client looks it up by.
+        await services.submit.submit(
+            SubmitRequest(
+                account=account,
+                recipients=[number for number, _ in req.recipients],
+                text=req.text,
+                sender=req.originator,
+                client_ref=refs[0] if len(set(refs)) == 1 else None,
+                references=refs,
+                interface=INTERFACE,
+                client_ip=client_ip,
+                notify=_notify(req.urls),
             )
+        )
         return render_reply(OK)
     except GatewayError as exc:
         return render_reply(_status(exc, req.urls), exc.message)

@@ -35,6 +35,7 @@ from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
 from textgate.core.accounts import Account
 from textgate.core.mail import Email
+from textgate.core.policy import Reason
 from textgate.core.pricing import format_amount
 from textgate.dialects.aspsms.addresses import INTERFACE, NOTIFY_EVENTS
 from textgate.dialects.base import lookup
@@ -46,6 +47,7 @@ from textgate.errors import (
     InvalidNumber,
     InvalidRequest,
     InvalidSender,
+    PolicyDenied,
     RateLimited,
     StorageUnavailable,
 )
@@ -174,6 +176,10 @@ def _notify(urls: Mapping[str, str]) -> tuple[Notify, ...]:
 def _status(exc: GatewayError, urls: Mapping[str, str]) -> tuple[int, str]:
     if isinstance(exc, InvalidRequest) and exc.message.startswith("url") and urls:
         return _URLS[next(iter(urls))][1]
+    if isinstance(exc, PolicyDenied) and exc.reason == Reason.INVALID_SENDER:
+        # The account's sender rules refused the Originator: said as the other
+        # interfaces say it, in this protocol's words for a bad originator.
+        return INVALID_ORIGINATOR
     return lookup(_CODES, exc, ACCESS_DENIED)
 
 

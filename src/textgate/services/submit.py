@@ -258,10 +258,11 @@ class SubmitService:
             "created_at": created,
             "updated_at": created,
             "interface": req.interface,
+            "client_ref": req.client_ref,
             "quality": None if req.quality is None else req.quality.value,
         }
         for entry in entries:
-            mine = {**common, "client_ref": entry.ref}
+            mine = common if req.references is None else {**common, "client_ref": entry.ref}
             if isinstance(entry.found, InvalidNumber):
                 exc = entry.found
                 first_error = first_error or exc

@@ -98,10 +98,20 @@ class Forbidden(GatewayError):
 class PolicyDenied(GatewayError):
     code = "policy_denied"
 
-    def __init__(self, message: str, *, reason: str) -> None:
-        # The reason is the machine-readable code (core.policy.Reason).
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        recipient: str | None = None,
+        country: str | None = None,
+    ) -> None:
+        # The reason is the machine-readable code (core.policy.Reason); the recipient and
+        # its country, where one recipient was refused, for dialects whose words name them.
         super().__init__(message, code=reason)
         self.reason = reason
+        self.recipient = recipient
+        self.country = country
 
 
 class InsufficientCredit(GatewayError):

@@ -64,7 +64,10 @@ def test_bad_amounts(text: str) -> None:
 def test_request_checks() -> None:
     rules = AccountRules(allowed_ips=("10.0.0.0/8",), batch_limit=2)
     check_request(rules, client_ip="10.1.2.3", recipients=2)
-    check_request(rules, client_ip=None, recipients=1)  # the local CLI
+    check_request(rules, client_ip=None, recipients=1, operator=True)  # the local CLI
+    for unknown in (None, ""):  # no peer address: an allowlist fails closed
+        with pytest.raises(PolicyDenied):
+            check_request(rules, client_ip=unknown, recipients=1)
     with pytest.raises(PolicyDenied) as ip:
         check_request(rules, client_ip="127.0.0.1", recipients=1)
     assert ip.value.reason == Reason.IP_NOT_ALLOWED

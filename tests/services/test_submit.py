@@ -11,6 +11,8 @@ from tests.support import Running, ShiftedClock, running_gateway, until
 from textgate.config import Settings
 from textgate.core.clock import from_ms
 from textgate.core.message import Status
+from textgate.core.policy import Reason
+from textgate.errors import PolicyDenied
 from textgate.runtime import Gateway
 from textgate.services.query import MessageFilter
 from textgate.services.submit import SubmitRequest
@@ -305,3 +307,43 @@ async def test_list_by_order_and_time_window(settings: Settings) -> None:
         assert empty["data"] == []
         order = await gateway.client.get(f"/v1/orders/{a['order_id']}", headers=auth)
         assert order.status_code == 200 and len(order.json()["data"]) == 2
+
+
+async def test_an_allowlist_refuses_a_request_whose_address_is_unknown(gateway: Running) -> None:
+    """What the dashboard passes when its server gives no peer address: refused (fails
+    closed), nothing stored; only the operator's local interface (the CLI) is not covered."""
+    services = gateway.gateway.services
+    account = await services.accounts.create("fenced")
+    account = await services.accounts.update_settings(account.id, {"allowed_ips": ["10.0.0.0/8"]})
+    for unknown in (None, ""):
+        request = SubmitRequest(
+            account=account, recipients=["+33612345678"], text="x", client_ip=unknown
+        )
+        try:
+            await services.submit.submit(request)
+        except PolicyDenied as exc:
+            assert exc.reason == Reason.IP_NOT_ALLOWED
+        else:
+            raise AssertionError("submitted without a known address")
+    assert await _count_orders(gateway, account.id) == 0
+    local = SubmitRequest(account=account, recipients=["+33612345678"], text="x", operator=True)
+    assert (await services.submit.submit(local)).accepted == 1
+
+
+async def test_a_number_given_twice_is_one_recipient_and_counts_once(gateway: Running) -> None:
+    services = gateway.gateway.services
+    account = await services.accounts.create("twice")
+    account = await services.accounts.update_settings(account.id, {"batch_limit": 2})
+    result = await services.submit.submit(
+        SubmitRequest(
+            account=account,
+            recipients=["+33612345678", "+33 6 12 34 56 78", "0033612345678", "+33698765432"],
+            text="x",
+            references=["a", "b", "c", "d"],
+            client_ip="127.0.0.1",
+        )
+    )
+    assert [(m.recipient, m.client_ref) for m in result.messages] == [
+        ("+33612345678", "a"),
+        ("+33698765432", "d"),
+    ]

@@ -31,7 +31,8 @@ SHOWN_REFUSALS = 20
 class Row:
     line: int | None
     """Line of the CSV file (None for --to)."""
-    number: str
+    numbers: tuple[str, ...]
+    """One number for a CSV row; every --to, which are one request like any interface's."""
     text: str
 
 
@@ -56,7 +57,7 @@ def send_command(
         console.print("[red]error:[/red] give --to and --text, or --csv FILE")
         raise typer.Exit(2)
     settings = load(config)
-    rows = _csv_rows(csv_file) if csv_file else [Row(None, n, text or "") for n in to or []]
+    rows = _csv_rows(csv_file) if csv_file else [Row(None, tuple(to or ()), text or "")]
     # The bar is for a person watching a terminal; on a pipe or with --json it would only
     # add noise to what a program reads.
     show_progress = not as_json and console.is_terminal and len(rows) > 1
@@ -73,10 +74,11 @@ def send_command(
                     [
                         SubmitRequest(
                             account=acc,
-                            recipients=[batch[i].number],
+                            recipients=batch[i].numbers,
                             text=batch[i].text,
                             sender=sender,
                             interface="cli",
+                            operator=True,
                         )
                         for i in sendable
                     ]
@@ -100,16 +102,20 @@ def send_command(
 
 
 def _outcomes(row: Row, answer: SubmitResult | GatewayError | None) -> list[dict[str, Any]]:
-    """One entry per message of the row's order, or one for a refused row."""
-    where: dict[str, Any] = {"line": row.line, "to": row.number}
-    if answer is None:
-        return [{**where, "status": "refused", "code": "missing_text", "error": "no text"}]
-    if isinstance(answer, GatewayError):
-        return [{**where, "status": "refused", "code": answer.code, "error": answer.message}]
+    """One entry per message of the row's order, or one per number of a refused row."""
+    if answer is None or isinstance(answer, GatewayError):
+        code, error = (
+            ("missing_text", "no text") if answer is None else (answer.code, answer.message)
+        )
+        return [
+            {"line": row.line, "to": n, "status": "refused", "code": code, "error": error}
+            for n in row.numbers
+        ]
     entries: list[dict[str, Any]] = []
     for m in answer.messages:
         entry = {
-            **where,
+            "line": row.line,
+            "to": row.numbers[0] if len(row.numbers) == 1 else m.recipient,
             "status": m.status.value,
             "id": m.id,
             "order_id": answer.order_id,
@@ -147,5 +153,7 @@ def _csv_rows(path: Path) -> list[Row]:
             if i == 0 and cells[0].strip().lower() in HEADER_NAMES:
                 continue
             # A row without text is reported as refused, with its line, rather than dropped.
-            rows.append(Row(reader.line_num, cells[0].strip(), cells[1] if len(cells) > 1 else ""))
+            rows.append(
+                Row(reader.line_num, (cells[0].strip(),), cells[1] if len(cells) > 1 else "")
+            )
     return rows

@@ -2,9 +2,10 @@
 
 The rules are those of seed 000 ("Configuration and filters": IP allowlist, default sender,
 daily and per-request limits, country filter, anti-duplication) plus opt-outs and credit.
-Whole-request refusals (:func:`check_request`) store nothing; per-recipient refusals
-(:func:`admit`, :func:`check_destination`) become ``rejected`` messages with the reason,
-and the rest of the request goes on.
+Whole-request refusals (:func:`check_request`, :func:`resolve_sender`) store nothing;
+per-recipient refusals (:func:`admit`, :func:`check_destination`) become ``rejected``
+messages with the reason and the rest of the request goes on, unless no recipient is left,
+when the request is refused whole and stores nothing (``services.submit`` says why).
 
 :func:`admit` is stateful: it runs inside the transaction that stores the order, against
 counters read under lock, so daily limits and balances hold under any concurrency.
@@ -277,15 +278,21 @@ def _ip_allowed(allowed: tuple[str, ...], client_ip: str) -> bool:
     return False
 
 
-def check_request(rules: AccountRules, *, client_ip: str | None, recipients: int) -> None:
+def check_request(
+    rules: AccountRules, *, client_ip: str | None, recipients: int, operator: bool = False
+) -> None:
     """Refusals that apply to the whole request: nothing of it is stored.
 
-    ``client_ip`` None stands for the operator's local interfaces (the CLI), which the
-    allowlist does not cover; every network interface passes the peer's address.
+    ``recipients`` counts the whole request (every distinct recipient, whatever the
+    interface's own grouping). ``operator`` stands for the operator's local interfaces (the
+    CLI), which the allowlist does not cover; any other request whose address is unknown
+    (None or empty) is refused by an allowlist: it fails closed.
     """
-    if client_ip is not None and not _ip_allowed(rules.allowed_ips, client_ip):
+    known = bool(client_ip) and _ip_allowed(rules.allowed_ips, client_ip or "")
+    if rules.allowed_ips and not operator and not known:
         raise PolicyDenied(
-            f"{REASON_TEXT[Reason.IP_NOT_ALLOWED]} ({client_ip})", reason=Reason.IP_NOT_ALLOWED
+            f"{REASON_TEXT[Reason.IP_NOT_ALLOWED]} ({client_ip or 'address unknown'})",
+            reason=Reason.IP_NOT_ALLOWED,
         )
     if recipients > rules.batch_limit:
         raise PolicyDenied(
@@ -356,8 +363,11 @@ def needs_topup(rules: AccountRules, balance: int) -> bool:
     )
 
 
-def refusal(reason: Reason) -> PolicyDenied | InsufficientCredit:
-    """The error for a request all of whose recipients were refused for ``reason``."""
+def refusal(
+    reason: Reason, *, recipient: str | None = None, country: str | None = None
+) -> PolicyDenied | InsufficientCredit:
+    """The error for a request all of whose recipients were refused for ``reason`` (the
+    first refused recipient and its country, where known, for dialects that name them)."""
     if reason == Reason.INSUFFICIENT_CREDIT:
         return InsufficientCredit(REASON_TEXT[reason])
-    return PolicyDenied(REASON_TEXT[reason], reason=reason)
+    return PolicyDenied(REASON_TEXT[reason], reason=reason, recipient=recipient, country=country)

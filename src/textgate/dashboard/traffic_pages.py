@@ -196,6 +196,7 @@ async def send(request: Request) -> Response:
                 text=form.get("text", "").replace("\r\n", "\n"),
                 sender=form.get("sender", "").strip() or None,
                 interface="dashboard",
+                # No peer address: None, which an allowlist refuses (fails closed).
                 client_ip=request.client.host if request.client else None,
             )
         )

@@ -106,8 +106,9 @@ class Delivery:
 
     @property
     def numbers(self) -> list[str]:
-        """The recipients' phone numbers, each once, in envelope order."""
-        return list(dict.fromkeys(r.number for r in self.recipients if r.number is not None))
+        """The recipients' phone numbers in envelope order (a number given twice is one
+        recipient: services.submit decides that, as for every interface)."""
+        return [r.number for r in self.recipients if r.number is not None]
 
 
 class AddressHandler(Protocol):

@@ -14,26 +14,23 @@ from dataclasses import dataclass
 from textgate.core.encoding import Encoding
 from textgate.core.lists import CampaignStats, TemplateKind
 from textgate.core.message import Message
-from textgate.core.numbers import normalize_with_country
-from textgate.core.policy import REASON_TEXT, Reason, check_destination
+from textgate.core.numbers import normalize_number
 from textgate.core.templates import render
 from textgate.errors import (
-    Forbidden,
     GatewayError,
+    InvalidNumber,
     InvalidRequest,
     InvalidSender,
     NotFound,
-    PolicyDenied,
 )
 from textgate.services.accounts import AccountService
 from textgate.services.lists import LIST_NOT_FOUND, ListService, list_number
 from textgate.services.query import MessageService
-from textgate.services.submit import SubmitRequest, SubmitService
+from textgate.services.submit import SENDER_MISSING, SubmitRequest, SubmitService
 from textgate.storage.campaigns import CampaignRepo
 
 __all__ = [
     "CONTENT_TOO_LONG",
-    "COUNTRY_REFUSED",
     "DELIVERY_NOT_FOUND",
     "MAX_CONTENT",
     "SENDER_MISSING",
@@ -54,9 +51,6 @@ MAX_REQUEST_CONTENT = 10_000
 _SENDER = re.compile(r"^[A-Za-z0-9]{1,11}$")
 
 CONTENT_TOO_LONG = "content_too_long"
-SENDER_MISSING = "sender_missing"
-COUNTRY_REFUSED = "country_refused"
-"""Forbidden with this code carries the refused ISO country code as its message."""
 DELIVERY_NOT_FOUND = "delivery_not_found"
 
 
@@ -120,27 +114,23 @@ class ListSmsService:
             raise InvalidRequest(
                 f"the content has over {MAX_REQUEST_CONTENT} characters", code=CONTENT_TOO_LONG
             )
-        text = render(content, sms.fields or {})[:MAX_CONTENT]
-        if not text.strip():
+        text = render(content, sms.fields or {})
+        if not text[:MAX_CONTENT].strip():
             raise InvalidRequest("the content is empty", code="missing_text")
         number = list_number(sms.recipient, found)
-        _, country = normalize_with_country(number, None)
-        if check_destination(account.rules, country) is not None:
-            raise Forbidden(country or "", code=COUNTRY_REFUSED)
-        if await self._lists.opted_out(account_id, found.list_id, number):
-            raise PolicyDenied(REASON_TEXT[Reason.OPTED_OUT], reason=Reason.OPTED_OUT)
-        sender = _sender(sms.sender) or found.sms_sender or account.rules.default_sender
-        if not sender:
-            raise InvalidRequest(
-                f"no sender: the list {found.list_id} has no SMS sender name",
-                code=SENDER_MISSING,
-            )
+        # The account's rules (country, opt-outs, sender, limits) are decided by the submit
+        # service, as for every interface; what only the list knows comes in with the
+        # request: its opt-outs, its sender name, the seed's length.
+        opted_out = await self._lists.opted_out(account_id, found.list_id, number)
         result = await self._submit.submit(
             SubmitRequest(
                 account=account,
                 recipients=[number],
                 text=text,
-                sender=sender,
+                truncate_to=MAX_CONTENT,
+                sender=_sender(sms.sender) or found.sms_sender,
+                sender_required=True,
+                opted_out=_opted_out(number, opted_out, account.rules.default_country),
                 interface=INTERFACE,
                 # isUnicode 1: UCS-2 whatever the text. 0 (or absent): GSM-7 where the text
                 # allows it; text outside the GSM alphabet still goes as UCS-2 rather than
@@ -177,6 +167,16 @@ class ListSmsService:
 
     async def count_emails(self, account_id: str, code: str, name: str | None, count: int) -> None:
         await self._campaigns.count_email(account_id, code, name, count)
+
+
+def _opted_out(number: str, opted_out: bool, default_country: str | None) -> frozenset[str]:
+    """The list's opt-out of ``number``, as the submit service takes it (E.164)."""
+    if not opted_out:
+        return frozenset()
+    try:
+        return frozenset({normalize_number(number, default_country)})
+    except InvalidNumber:
+        return frozenset()  # the submit service refuses the number itself
 
 
 def _sender(value: str | None) -> str | None:

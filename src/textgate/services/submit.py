@@ -4,16 +4,36 @@ A dialect turns its wire request into a :class:`SubmitRequest`; this module norm
 checks, prices and persists it, and returns ids. Nothing is acknowledged before the
 order and one message per recipient are committed.
 
-The account's rules apply here in two steps: everything decidable from the request alone
-(IP allowlist, batch size, sender, numbers, destination country) before storage; the rules
-that depend on counters (opt-outs, duplicates, daily limit, balance) inside the transaction
-that stores the order, against counters read under lock (``storage.orders``), so they hold
-under any concurrency.
+Every account rule is decided here, the same for every interface; a dialect only words the
+decision in its provider's terms. What an interface knows that the account does not (a
+MailUp list's opt-outs, a provider's text length) comes in as part of the request
+(:attr:`SubmitRequest.opted_out`, :attr:`SubmitRequest.truncate_to`) and is decided here
+too. The rules apply in two steps: everything decidable from the request alone (IP
+allowlist, batch size, sender, numbers, destination country, the interface's opt-outs)
+before storage; the rules that depend on counters (opt-outs, duplicates, daily limit,
+balance) inside the transaction that stores the order, against counters read under lock
+(``storage.orders``), so they hold under any concurrency.
+
+One request is one decision, however its interface groups it:
+
+- Its recipients are counted once each: a number given twice (in any spelling that
+  normalises to the same E.164 number) is one recipient and one message. The batch limit
+  counts these distinct recipients over the whole request (an ASPSMS ``xml@`` request
+  with several ``TransRefNumber`` is one request, its references kept per message).
+- A rule about the request itself (credentials, IP allowlist, batch limit, sender rules, a
+  malformed request, an invalid number where the interface refuses the request for one)
+  refuses it whole: nothing of it is stored.
+- A rule about one recipient (invalid number, country filter, opt-outs, duplicate filter,
+  daily limit, credit) refuses that recipient: while at least one recipient is accepted,
+  the refused ones are stored as ``rejected`` messages with the reason, and the answer is
+  a success that counts them. When no recipient is accepted, the request is refused whole
+  with the first recipient's reason and nothing is stored (a refused request leaves no
+  order; a retry with the same idempotency key is decided anew).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -40,6 +60,7 @@ from textgate.storage.orders import CommitResult, OrderWrite, OrderWriter
 
 __all__ = [
     "MAX_SEGMENTS",
+    "SENDER_MISSING",
     "Notify",
     "SubmitCounts",
     "SubmitRequest",
@@ -56,6 +77,8 @@ MAX_REFERENCE_LENGTH = 200
 INTERNAL_ERROR = "internal_error"
 # Stored width of a recipient column; a refused input longer than this is kept truncated.
 RECIPIENT_WIDTH = 32
+# The code of a request that needs a sender (SubmitRequest.sender_required) and has none.
+SENDER_MISSING = "sender_missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +106,21 @@ class SubmitRequest:
     interface: str = "native"
     encoding: Encoding | None = None
     client_ip: str | None = None
-    """Address the request came from, checked against the account's allowlist. None only
-    for the operator's local interfaces (the CLI), which the allowlist does not cover."""
+    """Address the request came from, checked against the account's allowlist; unknown
+    (None) is refused by an allowlist unless ``operator``."""
+    operator: bool = False
+    """The operator's local interface (the CLI), which the allowlist does not cover."""
+    references: Sequence[str | None] | None = None
+    """A client reference per recipient (same length as ``recipients``), where the
+    interface has one per recipient; else every message has ``client_ref``."""
+    opted_out: Collection[str] = ()
+    """Numbers (E.164) the interface knows to be opted out besides the account's own list
+    (a MailUp list's unsubscribed): refused like the account's opt-outs."""
+    truncate_to: int | None = None
+    """Characters of ``text`` the interface's provider sends; the rest is cut off."""
+    sender_required: bool = False
+    """Refuse (``SENDER_MISSING``) a request that names no sender when the account has no
+    default sender either."""
     quality: Quality | None = None
     invalid_number_fails_request: bool = False
     """Refuse the whole request if one recipient is not a number (some providers' default),
@@ -178,8 +214,21 @@ class SubmitService:
     async def _prepare(self, req: SubmitRequest) -> OrderWrite:
         """Check the request against everything decidable before storage; the order to write."""
         rules = req.account.rules
-        check_request(rules, client_ip=req.client_ip, recipients=len(req.recipients))
-        seg = self._check(req)
+        if len(req.recipients) > MAX_RECIPIENTS * 10:
+            # Far past any batch limit: refused before the numbers are read.
+            raise InvalidRequest(f"at most {MAX_RECIPIENTS} recipients per request")
+        if req.references is not None and len(req.references) != len(req.recipients):
+            raise InvalidRequest("one reference per recipient is needed")
+        entries = _distinct(req, rules.default_country)
+        check_request(
+            rules, client_ip=req.client_ip, recipients=len(entries), operator=req.operator
+        )
+        text = req.text if req.truncate_to is None else req.text[: req.truncate_to]
+        seg = self._check(req, text)
+        if req.invalid_number_fails_request:
+            for entry in entries:
+                if isinstance(entry.found, InvalidNumber):
+                    raise entry.found
         now = self._clock()
         order_id = self._ids(now)
         status = Status.QUEUED
@@ -189,17 +238,21 @@ class SubmitService:
             scheduled_at = req.schedule_at
         sender = resolve_sender(rules, req.sender)
         sender = validate_sender(sender) if sender else None
+        if sender is None and req.sender_required:
+            raise InvalidRequest(
+                "no sender: name one, or set the account's default sender", code=SENDER_MISSING
+            )
         prices = rules.price_table(self._prices)
         created = from_ms(now)
         msgs: list[Message] = []
         first_error: GatewayError | None = None
         ids = self._ids
-        default_country = rules.default_country
+        opted_out = frozenset(req.opted_out)
         common: dict[str, Any] = {
             "order_id": order_id,
             "account_id": req.account.id,
             "sender": sender,
-            "text": req.text,
+            "text": text,
             "encoding": seg.encoding.value,
             "segments": seg.count,
             "created_at": created,
@@ -208,29 +261,30 @@ class SubmitService:
             "client_ref": req.client_ref,
             "quality": None if req.quality is None else req.quality.value,
         }
-        for raw in req.recipients:
-            try:
-                number, country = normalize_with_country(raw, default_country)
-            except InvalidNumber as exc:
-                if req.invalid_number_fails_request:
-                    raise
+        for entry in entries:
+            mine = common if req.references is None else {**common, "client_ref": entry.ref}
+            if isinstance(entry.found, InvalidNumber):
+                exc = entry.found
                 first_error = first_error or exc
                 msgs.append(
                     _rejected(
                         ids(now),
-                        raw[:RECIPIENT_WIDTH],
+                        entry.raw[:RECIPIENT_WIDTH],
                         Reason.INVALID_NUMBER,
                         exc.message,
                         None,
-                        common,
+                        mine,
                     )
                 )
                 continue
+            number, country = entry.found
             blocked = check_destination(rules, country)
+            if blocked is None and number in opted_out:
+                blocked = Reason.OPTED_OUT
             if blocked is not None:
-                first_error = first_error or refusal(blocked)
+                first_error = first_error or refusal(blocked, recipient=number, country=country)
                 msgs.append(
-                    _rejected(ids(now), number, blocked, REASON_TEXT[blocked], country, common)
+                    _rejected(ids(now), number, blocked, REASON_TEXT[blocked], country, mine)
                 )
                 continue
             msgs.append(
@@ -241,7 +295,7 @@ class SubmitService:
                     scheduled_at=scheduled_at,
                     country=country,
                     cost=prices.cost(country, seg.count),
-                    **common,
+                    **mine,
                 )
             )
         if first_error is not None and all(m.status == Status.REJECTED for m in msgs):
@@ -290,20 +344,21 @@ class SubmitService:
         found = [await self._targets(req.account.id, n.url, n.events) for n in req.notify]
         return tuple(dict.fromkeys(found))
 
-    def _check(self, req: SubmitRequest) -> Segmentation:
+    def _check(self, req: SubmitRequest, text: str) -> Segmentation:
         if not req.recipients:
             raise InvalidRequest("at least one recipient is required", code="missing_recipient")
         if len(req.recipients) > MAX_RECIPIENTS:
             raise InvalidRequest(f"at most {MAX_RECIPIENTS} recipients per request")
-        if not req.text:
+        if not text:
             raise InvalidRequest("the message text is empty", code="missing_text")
-        if "\x00" in req.text:
+        if "\x00" in text:
             raise InvalidRequest("the message text contains a NUL character")
-        if req.client_ref is not None and len(req.client_ref) > MAX_REFERENCE_LENGTH:
+        refs = (req.client_ref, *(req.references or ()))
+        if any(ref is not None and len(ref) > MAX_REFERENCE_LENGTH for ref in refs):
             raise InvalidRequest(f"a reference has at most {MAX_REFERENCE_LENGTH} characters")
         if req.idempotency_key is not None and not 0 < len(req.idempotency_key) <= MAX_KEY_LENGTH:
             raise InvalidRequest(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters")
-        seg = segment(req.text, req.encoding)
+        seg = segment(text, req.encoding)
         if seg.count > MAX_SEGMENTS:
             raise InvalidRequest(
                 f"the text needs {seg.count} parts; at most {MAX_SEGMENTS} are possible",
@@ -317,6 +372,29 @@ def _content(messages: Sequence[Message]) -> list[tuple[str, str]]:
     the sender: an account's default sender may have changed between a request and its
     retry)."""
     return sorted((m.recipient, m.text) for m in messages)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    raw: str
+    found: tuple[str, str | None] | InvalidNumber
+    """The number (E.164) and its country, or why the input is not a number."""
+    ref: str | None
+
+
+def _distinct(req: SubmitRequest, default_country: str | None) -> list[_Entry]:
+    """The request's recipients, each once (the first spelling and reference kept)."""
+    refs = req.references or [req.client_ref] * len(req.recipients)
+    seen: dict[str, _Entry] = {}
+    for raw, ref in zip(req.recipients, refs, strict=True):
+        found: tuple[str, str | None] | InvalidNumber
+        try:
+            found = normalize_with_country(raw, default_country)
+            key = found[0]
+        except InvalidNumber as exc:
+            found, key = exc, raw.strip()
+        seen.setdefault(key, _Entry(raw, found, ref))
+    return list(seen.values())
 
 
 def _rejected(

@@ -43,6 +43,7 @@ from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
 from textgate.core.accounts import Account
 from textgate.core.mail import Email
+from textgate.core.policy import Reason
 from textgate.core.pricing import format_amount
 from textgate.dialects.aspsms.addresses import DEFAULT_ORIGINATOR, INTERFACE, NOTIFY_EVENTS
 from textgate.dialects.base import lookup
@@ -54,6 +55,7 @@ from textgate.errors import (
     InvalidNumber,
     InvalidRequest,
     InvalidSender,
+    PolicyDenied,
     RateLimited,
     StorageUnavailable,
 )
@@ -271,6 +273,10 @@ def _status(exc: GatewayError, urls: Mapping[str, str]) -> tuple[int, str]:
             if host and host in exc.message:
                 return _URLS[name][1]
         return _URLS[next(iter(urls))][1]
+    if isinstance(exc, PolicyDenied) and exc.reason == Reason.INVALID_SENDER:
+        # The account's sender rules refused the Originator: said as the other
+        # interfaces say it, in this protocol's words for a bad originator.
+        return INVALID_ORIGINATOR
     return lookup(_CODES, exc, ACCESS_DENIED)
 
 
@@ -302,27 +308,24 @@ async def _perform(
             return render_reply(MISSING_RECIPIENT)
         if not req.text:
             return render_reply(INVALID_MESSAGE, "MessageData is empty")
-        groups: dict[str | None, list[str]] = {}
-        for number, ref in req.recipients:
-            groups.setdefault(ref, []).append(number)
-        notify = _notify(req.urls)
-        # One order per TransRefNumber: it is the reference the client looks messages up by.
-        # Should a later order be refused, the earlier ones stay sent (as they would with
-        # one request per recipient) and the reply names the refusal.
-        for ref, numbers in groups.items():
-            await services.submit.submit(
-                SubmitRequest(
-                    account=account,
-                    recipients=numbers,
-                    text=req.text,
-                    sender=sms_sender(account, req.originator, DEFAULT_ORIGINATOR),
-                    schedule_at=req.deferred,
-                    client_ref=ref,
-                    interface=INTERFACE,
-                    client_ip=client_ip,
-                    notify=notify,
-                )
+        refs = [ref for _, ref in req.recipients]
+        # One request, one decision (services.submit): the account's rules, the batch
+        # limit among them, count every recipient of the request; each message keeps its
+        # own TransRefNumber, the reference the client looks it up by.
+        await services.submit.submit(
+            SubmitRequest(
+                account=account,
+                recipients=[number for number, _ in req.recipients],
+                text=req.text,
+                sender=sms_sender(account, req.originator, DEFAULT_ORIGINATOR),
+                schedule_at=req.deferred,
+                client_ref=refs[0] if len(set(refs)) == 1 else None,
+                references=refs,
+                interface=INTERFACE,
+                client_ip=client_ip,
+                notify=_notify(req.urls),
             )
+        )
         return render_reply(OK)
     except GatewayError as exc:
         return render_reply(_status(exc, req.urls), exc.message)

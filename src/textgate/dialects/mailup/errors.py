@@ -30,7 +30,6 @@ from textgate.errors import (
 )
 from textgate.services.list_sms import (
     CONTENT_TOO_LONG,
-    COUNTRY_REFUSED,
     DELIVERY_NOT_FOUND,
     SENDER_MISSING,
 )
@@ -80,7 +79,6 @@ SMS_ERRORS: dict[str, SmsError] = {
     LIST_SECRET_FORMAT: (403, "203", "ListSecret is not in a correct format"),
     # MailUp refuses only the USA; textgate's country filter may refuse any country, which
     # clients see as this same code, naming the country.
-    COUNTRY_REFUSED: (403, "204", "Cannot send SMS to {country} recipient"),
     Reason.COUNTRY_BLOCKED.value: (403, "204", "Cannot send SMS to {country} recipient"),
     Reason.INSUFFICIENT_CREDIT.value: (403, "205", "Sending denied: NO CREDITS"),
     Reason.OPTED_OUT.value: (
@@ -136,8 +134,8 @@ def render_sms_error(
 ) -> Response:
     status, code, description = sms_error(exc)
     country = ""
-    if exc is not None and exc.code == COUNTRY_REFUSED:
-        country = "USA" if exc.message == "US" else exc.message
+    if isinstance(exc, PolicyDenied) and exc.country:
+        country = "USA" if exc.country == "US" else exc.country
     text = description.format(recipient=recipient, list=list_id, country=country or "USA")
     return JSONResponse(envelope(None, code, text, "ERROR"), status_code=status)
 

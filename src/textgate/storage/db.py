@@ -150,17 +150,22 @@ class Database:
                 return await self._runner.run(make)
 
     @contextlib.asynccontextmanager
-    async def write(self, *, urgent: bool = True) -> AsyncIterator[AsyncConnection]:
+    async def write(
+        self, *, urgent: bool = True, link: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
         """A connection inside a transaction that commits on success.
 
         ``urgent`` False: background work, which on SQLite yields the write turn to what
-        clients wait for (see ``txn``)."""
+        clients wait for; ``link``: what a link waits for, first (see ``txn``)."""
         with map_storage_errors():
             if self._write_lock is None:
                 async with self.engine.begin() as conn:
                     yield conn
                 return
-            async with self._write_lock.hold(urgent=urgent), self.engine.begin() as conn:
+            async with (
+                self._write_lock.hold(urgent=urgent, link=link),
+                self.engine.begin() as conn,
+            ):
                 yield conn
 
     @contextlib.asynccontextmanager

@@ -14,11 +14,13 @@ and aiosqlite bridge took 42 % (single) and 38 % (batch) of the gateway's CPU th
 The rest of storage is meant to use SQLAlchemy Core on ``storage.tables``. Modules still
 written here with no measurement behind them, to be moved: ``inbound`` (on the link path
 beside reports), ``webhook_feed`` and the two queues ``webhooks`` and ``mail`` with their
-``outbox``, the phone modules (``devices``, ``device_queue``, ``device_choice``,
-``device_sweep``, ``phone_sms``), ``link_leases`` and ``link_rates`` (database-clock
-statements for shared links), ``oauth``, the ``credits`` repository, and the cancel of
-``messages`` (it shares the refund step with the report path). Every string statement is
-checked against the schema by ``tests/storage/test_sql_statements.py``.
+``outbox``, ``link_leases`` and ``link_rates`` (database-clock statements for shared
+links), ``oauth``, the ``credits`` repository, and the cancel of ``messages`` (it shares
+the refund step with the report path). The phone modules are on Core but for two
+transactions that run hot-path steps and so stay here: a phone's state reports
+(``device_queue``, through the report path's ``apply_reports``) and the android connector's
+sweep (``device_sweep``); both end messages with the refund step of ``credits``. Every
+string statement is checked against the schema by ``tests/storage/test_sql_statements.py``.
 
 SQLAlchemy's per-statement machinery and aiosqlite's per-call thread hop cost more than the
 database work itself. Here a transaction is a generator that yields statements and

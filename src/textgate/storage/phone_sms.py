@@ -155,12 +155,7 @@ class PhoneSmsRepo:
             )
         query = (
             select(
-                _m.id,
-                _m.recipient,
-                _m.text,
-                _m.status,
-                _m.created_at,
-                _m.reason,
+                *messages.c["id", "recipient", "text", "status", "created_at", "reason"],
                 _m.error_code,
                 md.device_id.label("chosen_device"),
                 md.sim_number.label("chosen_sim"),
@@ -234,15 +229,8 @@ class PhoneSmsRepo:
         async with self._db.read() as conn:
             rows = await conn.execute(
                 select(
-                    _in.id,
-                    _in.connector,
-                    _in.external_id,
-                    _in.sender,
-                    _in.text,
-                    _in.received_at,
-                    _in.created_at,
-                    _in.alias,
-                    _in.read_at,
+                    *inbound_messages.c["id", "connector", "external_id", "sender", "text"],
+                    *inbound_messages.c["received_at", "created_at", "alias", "read_at"],
                 )
                 .where(*where)
                 .order_by(_in.id.desc())
@@ -310,32 +298,17 @@ class PhoneSmsRepo:
             for num in (await conn.execute(numbers)).scalars().all():
                 ins = (
                     await conn.execute(
-                        select(
-                            _in.id,
-                            _in.connector,
-                            _in.external_id,
-                            _in.text,
-                            _in.received_at.label("at"),
-                            _in.alias,
-                        ).where(
-                            _in.account_id == account_id,
-                            _in.sender == num,
-                            *in_range(_in.received_at),
-                        )
+                        select(*inbound_messages.c["id", "connector", "external_id", "text"])
+                        .add_columns(_in.received_at.label("at"), _in.alias)
+                        .where(_in.account_id == account_id, _in.sender == num)
+                        .where(*in_range(_in.received_at))
                     )
                 ).all()
                 outs = await conn.execute(
-                    select(
-                        _m.id,
-                        _m.text,
-                        _m.created_at.label("at"),
-                        _latest_on_phone("device_id").label("device_id"),
-                    ).where(
-                        _m.account_id == account_id,
-                        _m.recipient == num,
-                        _NOT_REFUSED,
-                        *in_range(_m.created_at),
-                    )
+                    select(_m.id, _m.text, _m.created_at.label("at"))
+                    .add_columns(_latest_on_phone("device_id").label("device_id"))
+                    .where(_m.account_id == account_id, _m.recipient == num, _NOT_REFUSED)
+                    .where(*in_range(_m.created_at))
                 )
                 lines = [
                     ConversationLine(
@@ -365,11 +338,7 @@ class PhoneSmsRepo:
             root = (
                 await conn.execute(
                     select(
-                        _m.id,
-                        _m.recipient,
-                        _m.text,
-                        _m.sender,
-                        _m.status,
+                        *messages.c["id", "recipient", "text", "sender", "status"],
                         md.device_id,
                         md.sim_number,
                     )
@@ -410,13 +379,8 @@ class PhoneSmsRepo:
             await conn.execute(
                 insert(message_resends).on_conflict_do_nothing(),
                 [
-                    {
-                        "message_id": message_id,
-                        "original_id": original_id,
-                        "attempt": attempt,
-                        "created_at": now,
-                    }
-                    for message_id, original_id, attempt in rows
+                    {"message_id": new_id, "original_id": root_id, "attempt": n, "created_at": now}
+                    for new_id, root_id, n in rows
                 ],
             )
 

@@ -175,19 +175,14 @@ class DeviceRepo:
     async def by_token(self, token_hash: str) -> Device | None:
         """The device a token belongs to (marking it seen), or None for an unknown token."""
         now = self._clock()
-        # Every call of a phone comes here: a read, and a write only when the last-seen
-        # time is due (a phone polling steadily does not take SQLite's write turn).
-        async with self._db.read() as conn:
-            row = (
-                (await conn.execute(_device_query().where(_d.token_hash == token_hash)))
-                .mappings()
-                .first()
-            )
-        if row is None or row["last_seen_at"] >= now - _TOUCH_EVERY_MS:
-            return None if row is None else to_device(row)
         async with self._db.write(urgent=True) as conn:
-            await conn.execute(_touch(row["id"], now))
-            return await _one(conn, _d.id == row["id"])
+            device_id = (
+                await conn.execute(select(_d.id).where(_d.token_hash == token_hash))
+            ).scalar_one_or_none()
+            if device_id is None:
+                return None
+            await conn.execute(_touch(device_id, now))
+            return await _one(conn, _d.id == device_id)
 
     async def touch(self, device_id: str) -> None:
         now = self._clock()

@@ -136,8 +136,13 @@ def _assigned(
             "INSERT INTO ledger (account_id, kind, amount, balance_afterwards,",
             "balance_afterwards",
         ),
-        # a condition appended in a function, on an alias given in a module constant
-        ("textgate.storage.phone_sms", " AND m.created_at < ?", " AND m.created < ?", "created"),
+        # a clause appended in a function, on an alias given in a module constant
+        (
+            "textgate.storage.device_sweep",
+            " ORDER BY m.created_at, m.id",
+            " ORDER BY m.created, m.id",
+            "created",
+        ),
     ],
 )
 def test_a_misspelled_name_fails_the_check(

@@ -11,16 +11,19 @@ it is *pinned* to that phone: it waits for it and never fails over to another.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from textgate.core.devices import PlacementRules
 from textgate.errors import ConnectorError
-from textgate.storage.devices import decode_sims
-from textgate.storage.txn import Txn, in_list
+from textgate.storage.devices import decode_sims, pending_count
+from textgate.storage.tables import devices
 
-__all__ = ["Candidate", "Choice", "choose", "load_candidates"]
+__all__ = ["Candidate", "Choice", "candidates", "choose", "load_candidates"]
 
 # The chosen phone was deleted: the message cannot leave from it.
 REMOVED = "the chosen phone was removed"
@@ -53,21 +56,41 @@ def _digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
-def load_candidates(
-    account_ids: Sequence[str], connected: frozenset[str], now: int, rules: PlacementRules
-) -> Txn[dict[str, list[Candidate]]]:
+async def load_candidates(
+    conn: AsyncConnection,
+    account_ids: Sequence[str],
+    connected: frozenset[str],
+    now: int,
+    rules: PlacementRules,
+) -> dict[str, list[Candidate]]:
+    """The phones of these accounts, by account, with their load."""
     if not account_ids:
         return {}
-    rows = yield in_list(
-        "SELECT d.id, d.account_id, d.name, d.label, d.phone_number, d.sim_cards,"
-        " d.last_seen_at, (SELECT COUNT(*) FROM device_messages m WHERE m.device_id = d.id"
-        " AND m.state IN ('Pending', 'Cancelling')) AS pending"
-        " FROM devices d WHERE d.account_id IN {in} ORDER BY d.created_at, d.id",
-        list(account_ids),
+    d = devices.c
+    rows = await conn.execute(
+        select(
+            d.id,
+            d.account_id,
+            d.name,
+            d.label,
+            d.phone_number,
+            d.sim_cards,
+            d.last_seen_at,
+            pending_count().label("pending"),
+        )
+        .where(d.account_id.in_(account_ids))
+        .order_by(d.created_at, d.id)
     )
+    return candidates(rows.mappings(), connected, now, rules)
+
+
+def candidates(
+    rows: Iterable[Any], connected: frozenset[str], now: int, rules: PlacementRules
+) -> dict[str, list[Candidate]]:
+    """Candidates by account from rows of ``load_candidates``'s columns (indexed by name)."""
     seen_after = now - int(rules.offline_after_seconds * 1000)
     found: dict[str, list[Candidate]] = {}
-    for r in rows or []:
+    for r in rows:
         numbers: dict[str, int | None] = {}
         for sim in decode_sims(r["sim_cards"]):
             # The app redacts SIM numbers to their last 4 characters; those match nothing.

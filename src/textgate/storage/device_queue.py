@@ -5,14 +5,21 @@ transaction (the report moves the message through ``storage.queue.apply_reports`
 path every connector's delivery reports take), so the two never disagree. A pull records
 when the phone first took each message: from then on the message is the phone's (see
 ``storage.device_sweep`` for what that rules out).
+
+Written on SQLAlchemy Core, but for the report and the sweep: each runs in one transaction
+with steps of the hot-path transactions (``storage.reports.apply_reports``, the refund of
+``storage.credits``), which are ``storage.txn`` generators, so they are too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from textgate.core.clock import Clock, from_ms, system_clock, to_ms
 from textgate.core.devices import (
@@ -31,14 +38,19 @@ from textgate.errors import Conflict, ConnectorError, NotFound
 from textgate.storage.db import Database
 from textgate.storage.device_choice import choose, load_candidates
 from textgate.storage.device_sweep import CANCELLED_ON_PHONE, end_messages, sweep
+from textgate.storage.devices import WAITING
 from textgate.storage.queue import apply_reports
-from textgate.storage.txn import Many, Query, Txn, in_list
+from textgate.storage.tables import device_messages, devices, inbound_messages, message_devices
+from textgate.storage.tables import messages as messages_table
+from textgate.storage.txn import Many, Txn, in_list
 
 __all__ = ["DeviceQueue"]
 
 P = ProcessingState
 # The vendor hands a phone at most 100 messages per pull (spec section 2, GET /message).
 PULL_LIMIT = 100
+
+_dm = device_messages.c
 
 
 class DeviceQueue:
@@ -54,173 +66,190 @@ class DeviceQueue:
         connected: frozenset[str],
     ) -> list[Placement]:
         now = self._clock()
-        return await self._db.txn(lambda: _place(connector, batch, options, connected, now))
+        try:
+            async with self._db.write(urgent=False) as conn:
+                return await _place(conn, connector, batch, options, connected, now)
+        except IntegrityError as exc:
+            raise Conflict(f"conflicting write: {exc.orig}") from exc
 
     async def sweep(
         self, connector: str, options: PlacementRules, connected: frozenset[str]
     ) -> Swept:
         now = self._clock()
+        # On Txn: the sweep ends messages in its transaction, with the refund step of the
+        # hot paths (storage.device_sweep).
         return await self._db.txn(lambda: sweep(connector, options, connected, now), link=True)
 
     async def pull(self, device_id: str, *, fifo: bool) -> list[DeviceMessage]:
         """What the phone has to send; the messages it takes for the first time are
         recorded as pulled (they are the phone's from now on)."""
         now = self._clock()
-        return await self._db.txn(lambda: _pull(device_id, fifo, now), link=True)
+        async with self._db.write(link=True) as conn:
+            return await _pull(conn, device_id, fifo, now)
 
     async def has_pending(self, device_id: str) -> bool:
-        def txn() -> Txn[bool]:
-            rows = yield Query(
-                "SELECT 1 FROM device_messages WHERE device_id = ?"
-                " AND state IN ('Pending', 'Cancelling') LIMIT 1",
-                (device_id,),
+        async with self._db.read() as conn:
+            found = await conn.execute(
+                select(literal(1))
+                .select_from(device_messages)
+                .where(_dm.device_id == device_id, _dm.state.in_(WAITING))
+                .limit(1)
             )
-            return bool(rows)
-
-        return await self._db.txn(txn)
+            return found.first() is not None
 
     async def seen_inbound(self, connector: str, recipient: str, external_id: str) -> bool:
         """Whether this inbound message is stored already (a webhook sent twice)."""
-
-        def txn() -> Txn[bool]:
-            rows = yield Query(
-                "SELECT 1 FROM inbound_messages WHERE recipient = ? AND connector = ?"
-                " AND external_id = ? LIMIT 1",
-                (recipient, connector, external_id),
+        i = inbound_messages.c
+        async with self._db.read() as conn:
+            found = await conn.execute(
+                select(literal(1))
+                .select_from(inbound_messages)
+                .where(
+                    i.recipient == recipient,
+                    i.connector == connector,
+                    i.external_id == external_id,
+                )
+                .limit(1)
             )
-            return bool(rows)
-
-        return await self._db.txn(txn)
+            return found.first() is not None
 
     async def report(self, device_id: str, items: Sequence[PhoneReport]) -> int:
         """Apply a phone's state reports; ids it does not own are ignored (as the vendor
         does). Returns how many textgate messages changed."""
         now = self._clock()
+        # On Txn: the phone's rows and the messages they move change in one transaction,
+        # through the report path's own step (storage.reports) and the refund of the hot
+        # paths (storage.credits), both Txn generators.
         return await self._db.txn(lambda: _report(device_id, items, now), link=True)
 
     async def cancel(self, account_id: str, message_id: str) -> tuple[str, str]:
         """Ask the phone to cancel a message it has not started on: (device id, phone's id)."""
         now = self._clock()
-
-        def txn() -> Txn[tuple[str, str]]:
-            rows = yield Query(
-                "SELECT id, device_id, state FROM device_messages WHERE account_id = ?"
-                " AND message_id = ? ORDER BY created_at DESC LIMIT 1",
-                (account_id, message_id),
-            )
-            if not rows:
+        async with self._db.write(urgent=False) as conn:
+            row = (
+                await conn.execute(
+                    select(_dm.id, _dm.device_id, _dm.state)
+                    .where(_dm.account_id == account_id, _dm.message_id == message_id)
+                    .order_by(_dm.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+            if row is None:
                 raise NotFound("the message was not handed to a phone")
-            row = rows[0]
-            if row["state"] not in (P.PENDING, P.CANCELLING):
-                raise Conflict(f"the phone already has it ({row['state']}); too late to cancel")
-            yield Query(
-                "UPDATE device_messages SET state = ?, updated_at = ? WHERE id = ?",
-                (P.CANCELLING.value, now, row["id"]),
+            if row.state not in (P.PENDING, P.CANCELLING):
+                raise Conflict(f"the phone already has it ({row.state}); too late to cancel")
+            await conn.execute(
+                update(device_messages)
+                .where(_dm.id == row.id)
+                .values(state=P.CANCELLING.value, updated_at=now)
             )
-            return row["device_id"], row["id"]
-
-        return await self._db.txn(txn)
+        return row.device_id, row.id
 
     async def delete_device(self, account_id: str, device_id: str) -> None:
         """Forget a device (its token stops working). The connector's next sweep fails over
         the messages it had not pulled and fails those pinned to it; the ones it pulled
         wait for their validity to end."""
-
-        def txn() -> Txn[None]:
-            rows = yield Query(
-                "DELETE FROM devices WHERE account_id = ? AND id = ? RETURNING id",
-                (account_id, device_id),
+        d = devices.c
+        async with self._db.write(urgent=False) as conn:
+            gone = await conn.execute(
+                delete(devices).where(d.account_id == account_id, d.id == device_id).returning(d.id)
             )
-            if not rows:
+            if gone.first() is None:
                 raise NotFound("no such device")
-
-        await self._db.txn(txn)
 
 
 def _to_message(row: Any) -> DeviceMessage:
     return DeviceMessage(
-        id=row["id"],
-        device_id=row["device_id"],
-        message_id=row["message_id"],
-        recipient=row["recipient"],
-        text=row["text"],
-        state=ProcessingState(row["state"]),
-        created_at=from_ms(row["created_at"]),
-        sim_number=row["sim_number"],
-        priority=row["priority"],
-        valid_until=None if row["valid_until"] is None else from_ms(row["valid_until"]),
+        id=row.id,
+        device_id=row.device_id,
+        message_id=row.message_id,
+        recipient=row.recipient,
+        text=row.text,
+        state=ProcessingState(row.state),
+        created_at=from_ms(row.created_at),
+        sim_number=row.sim_number,
+        priority=row.priority,
+        valid_until=None if row.valid_until is None else from_ms(row.valid_until),
     )
 
 
-def _pull(device_id: str, fifo: bool, now: int) -> Txn[list[DeviceMessage]]:
-    # Only the constant sort direction is interpolated.
-    order = "ASC" if fifo else "DESC"
-    rows = yield Query(
-        "SELECT id, device_id, message_id, recipient, text, state, created_at, sim_number,"  # noqa: S608
-        " priority, valid_until, pulled_at FROM device_messages WHERE device_id = ?"
-        " AND state IN ('Pending', 'Cancelling')"
-        f" ORDER BY priority DESC, created_at {order}, id {order} LIMIT {PULL_LIMIT}",
-        (device_id,),
+async def _pull(conn: AsyncConnection, device_id: str, fifo: bool, now: int) -> list[DeviceMessage]:
+    order = (_dm.created_at.asc(), _dm.id.asc()) if fifo else (_dm.created_at.desc(), _dm.id.desc())
+    rows = list(
+        await conn.execute(
+            select(
+                _dm.id,
+                _dm.device_id,
+                _dm.message_id,
+                _dm.recipient,
+                _dm.text,
+                _dm.state,
+                _dm.created_at,
+                _dm.sim_number,
+                _dm.priority,
+                _dm.valid_until,
+                _dm.pulled_at,
+            )
+            .where(_dm.device_id == device_id, _dm.state.in_(WAITING))
+            .order_by(_dm.priority.desc(), *order)
+            .limit(PULL_LIMIT)
+        )
     )
-    rows = rows or []
     # A Cancelling message the phone sees for the first time is cancelled, not sent (spec
     # section 2, GET /message), so only Pending ones become the phone's.
-    fresh = [r["id"] for r in rows if r["state"] == P.PENDING and r["pulled_at"] is None]
+    fresh = [r.id for r in rows if r.state == P.PENDING and r.pulled_at is None]
     if fresh:
         # PostgreSQL: lock them, in id order, and look again; one a sweep moved to another
-        # phone meanwhile is no longer this phone's and is not handed out.
-        lock = in_list(
-            "SELECT id FROM device_messages WHERE device_id = ? AND state = 'Pending'"
-            " AND id IN {in} ORDER BY id",
-            fresh,
-            before=(device_id,),
+        # phone meanwhile is no longer this phone's and is not handed out. (SQLite renders
+        # no FOR UPDATE: the write turn is this transaction's alone.)
+        held = await conn.execute(
+            select(_dm.id)
+            .where(
+                _dm.device_id == device_id,
+                _dm.state == P.PENDING.value,
+                _dm.id.in_(fresh),
+            )
+            .order_by(_dm.id)
+            .with_for_update()
         )
-        held = yield dataclasses.replace(lock, pg_sql=f"{lock.pg_sql} FOR UPDATE")
-        kept = {r["id"] for r in held or []}
+        kept = {r.id for r in held}
         if kept:
-            yield in_list(
-                "UPDATE device_messages SET pulled_at = ? WHERE pulled_at IS NULL AND id IN {in}",
-                sorted(kept),
-                before=(now,),
+            await conn.execute(
+                update(device_messages)
+                .where(_dm.pulled_at.is_(None), _dm.id.in_(sorted(kept)))
+                .values(pulled_at=now)
             )
         gone = set(fresh) - kept
-        rows = [r for r in rows if r["id"] not in gone]
+        rows = [r for r in rows if r.id not in gone]
     return [_to_message(r) for r in rows]
 
 
-_INSERT = (
-    "INSERT INTO device_messages (id, device_id, account_id, message_id, connector, recipient,"
-    " text, sim_number, priority, valid_until, state, pinned, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _place(
+async def _place(
+    conn: AsyncConnection,
     connector: str,
     batch: Sequence[Outgoing],
     options: PlacementRules,
     connected: frozenset[str],
     now: int,
-) -> Txn[list[Placement]]:
-    rows = yield in_list(
-        "SELECT id, account_id, quality FROM messages WHERE id IN {in}",
-        [s.message_id for s in batch],
-    )
-    owners = {r["id"]: (r["account_id"], r["quality"]) for r in rows or []}
-    candidates = yield from load_candidates(
-        sorted({a for a, _ in owners.values()}), connected, now, options
+) -> list[Placement]:
+    ids = [s.message_id for s in batch]
+    m = messages_table.c
+    rows = await conn.execute(select(m.id, m.account_id, m.quality).where(m.id.in_(ids)))
+    owners = {r.id: (r.account_id, r.quality) for r in rows}
+    candidates = await load_candidates(
+        conn, sorted({a for a, _ in owners.values()}), connected, now, options
     )
     # The phone and SIM a client chose per message (SMSmobileAPI sIdentifiant and port).
-    picked = yield in_list(
-        "SELECT message_id, device_id, sim_number FROM message_devices WHERE message_id IN {in}",
-        [s.message_id for s in batch],
+    md = message_devices.c
+    picked = await conn.execute(
+        select(md.message_id, md.device_id, md.sim_number).where(md.message_id.in_(ids))
     )
-    picks = {r["message_id"]: (r["device_id"], r["sim_number"]) for r in picked or []}
+    picks = {r.message_id: (r.device_id, r.sim_number) for r in picked}
     valid_until = (
         None if options.validity_seconds is None else now + options.validity_seconds * 1000
     )
     placements: list[Placement] = []
-    inserts: list[tuple[Any, ...]] = []
+    inserts: list[dict[str, Any]] = []
     for sub in batch:
         owner = owners.get(sub.message_id)
         if owner is None:
@@ -237,27 +266,27 @@ def _place(
         sim = pick_sim if pick_sim is not None else chosen.sim
         device.pending += 1  # the next message of the batch sees this one's load
         ext = nanoid()
-        priority = options.high_priority if quality == "high" else 0
         inserts.append(
-            (
-                ext,
-                device.id,
-                account_id,
-                sub.message_id,
-                connector,
-                sub.recipient,
-                sub.text,
-                sim if sim is not None else options.sim_number,
-                priority,
-                valid_until,
-                P.PENDING.value,
-                int(chosen.pinned),
-                now,
-                now,
-            )
+            {
+                "id": ext,
+                "device_id": device.id,
+                "account_id": account_id,
+                "message_id": sub.message_id,
+                "connector": connector,
+                "recipient": sub.recipient,
+                "text": sub.text,
+                "sim_number": sim if sim is not None else options.sim_number,
+                "priority": options.high_priority if quality == "high" else 0,
+                "valid_until": valid_until,
+                "state": P.PENDING.value,
+                "pinned": int(chosen.pinned),
+                "created_at": now,
+                "updated_at": now,
+            }
         )
         placements.append(Placement(sub.message_id, external_id=ext, device_id=device.id))
-    yield Many(_INSERT, inserts)
+    if inserts:
+        await conn.execute(insert(device_messages), inserts)
     return placements
 
 

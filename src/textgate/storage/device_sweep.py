@@ -15,6 +15,12 @@ What may happen to a message waiting on a phone follows from whether the phone h
 On PostgreSQL the sweep locks the rows it looks at (skipping the ones a pull holds right
 now), and a pull locks the rows it hands out: a message is either pulled by its phone or
 moved by the sweep, never both.
+
+The sweep, and ``end_messages`` which the phones' reports run too, are ``storage.txn``
+transactions while the rest of the phone modules are on SQLAlchemy Core: ending a message
+refunds it in the same transaction with the refund step of the hot paths
+(``storage.credits.refund_failed``, shared with recording outcomes and applying reports),
+a Txn generator.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 from textgate.core.devices import PlacementRules, ProcessingState, Swept
 from textgate.core.message import Status
 from textgate.storage.credits import refund_failed
-from textgate.storage.device_choice import REMOVED, Candidate, load_candidates
+from textgate.storage.device_choice import REMOVED, Candidate, candidates
 from textgate.storage.queue import INSERT_EVENT
 from textgate.storage.txn import Many, Query, Txn, in_list
 
@@ -157,13 +163,19 @@ def _reroute(
     account; with none online they wait where they are. Returns the phones to wake."""
     if not rows:
         return set()
-    candidates = yield from load_candidates(
-        sorted({r["account_id"] for r in rows}), connected, now, options
+    # ``device_choice.load_candidates``, written for this Txn transaction.
+    found = yield in_list(
+        "SELECT d.id, d.account_id, d.name, d.label, d.phone_number, d.sim_cards,"
+        " d.last_seen_at, (SELECT COUNT(*) FROM device_messages m WHERE m.device_id = d.id"
+        " AND m.state IN ('Pending', 'Cancelling')) AS pending"
+        " FROM devices d WHERE d.account_id IN {in} ORDER BY d.created_at, d.id",
+        sorted({r["account_id"] for r in rows}),
     )
+    by_account = candidates(found or [], connected, now, options)
     woken: set[str] = set()
     moves: list[tuple[Any, ...]] = []
     for row in rows:
-        online = [c for c in candidates.get(row["account_id"], []) if c.online]
+        online = [c for c in by_account.get(row["account_id"], []) if c.online]
         if not online:
             continue
         target = min(online, key=Candidate.load_key)

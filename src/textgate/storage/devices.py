@@ -8,24 +8,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import ColumnElement, ScalarSelect, Select, Update, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from textgate.core.clock import Clock, from_ms, system_clock
-from textgate.core.devices import Device, SimCard
-from textgate.errors import NotFound
+from textgate.core.devices import Device, ProcessingState, SimCard
+from textgate.errors import Conflict, NotFound
 from textgate.storage.db import Database
 from textgate.storage.secrets import SecretBox
-from textgate.storage.txn import Query, Rows, Txn
+from textgate.storage.tables import device_messages, devices
 
-__all__ = ["DeviceRepo", "NewDevice", "StoredLogin", "decode_sims", "encode_sims"]
+__all__ = [
+    "WAITING",
+    "DeviceRepo",
+    "NewDevice",
+    "StoredLogin",
+    "decode_sims",
+    "encode_sims",
+    "pending_count",
+]
 
-_COLUMNS = (
-    "d.id, d.account_id, d.name, d.label, d.phone_number, d.push_token, d.sim_cards,"
-    " d.created_at, d.updated_at, d.last_seen_at"
-)
-# Messages handed to a device that it has not reported on yet (its load).
-_PENDING = (
-    "(SELECT COUNT(*) FROM device_messages m WHERE m.device_id = d.id"
-    " AND m.state IN ('Pending', 'Cancelling')) AS pending"
-)
+_d = devices.c
+# The states of a message handed to a phone that has not reported on it yet: it is still
+# offered to the phone (a Cancelling one, to be cancelled).
+WAITING = (ProcessingState.PENDING.value, ProcessingState.CANCELLING.value)
 # Last-seen times are written at most this often for one device (every call is a sighting).
 _TOUCH_EVERY_MS = 5_000
 
@@ -81,6 +88,40 @@ def decode_sims(raw: str | None) -> tuple[SimCard, ...]:
     )
 
 
+def pending_count() -> ScalarSelect[int]:
+    """Messages handed to the device of the enclosing query (on ``devices``) that it has
+    not reported on yet: its load."""
+    m = device_messages.c
+    return (
+        select(func.count())
+        .select_from(device_messages)
+        .where(m.device_id == _d.id, m.state.in_(WAITING))
+        .correlate(devices)
+        .scalar_subquery()
+    )
+
+
+def _device_query() -> Select[Any]:
+    return select(
+        _d.id,
+        _d.account_id,
+        _d.name,
+        _d.label,
+        _d.phone_number,
+        _d.push_token,
+        _d.sim_cards,
+        _d.created_at,
+        _d.updated_at,
+        _d.last_seen_at,
+        pending_count().label("pending"),
+    )
+
+
+async def _one(conn: AsyncConnection, *where: ColumnElement[bool]) -> Device | None:
+    row = (await conn.execute(_device_query().where(*where))).mappings().first()
+    return None if row is None else to_device(row)
+
+
 def to_device(row: Any) -> Device:
     return Device(
         id=row["id"],
@@ -104,97 +145,85 @@ class DeviceRepo:
         self._clock = clock
 
     async def add(self, new: NewDevice) -> Device:
+        """Conflict if the id, the token or the login is taken (or the account is gone)."""
         now = self._clock()
-        signing_key = self._box.seal(new.signing_key)
-
-        def txn() -> Txn[Device]:
-            yield Query(
-                "INSERT INTO devices (id, account_id, name, token_hash, login, password_hash,"
-                " push_token, sim_cards, signing_key, created_at, updated_at, last_seen_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    new.id,
-                    new.account_id,
-                    new.name,
-                    new.token_hash,
-                    new.login,
-                    new.password_hash,
-                    new.push_token,
-                    encode_sims(new.sim_cards),
-                    signing_key,
-                    now,
-                    now,
-                    now,
-                ),
-            )
-            device = yield from _one("d.id = ?", (new.id,))
-            assert device is not None
-            return device
-
-        return await self._db.txn(txn, urgent=True)
+        try:
+            async with self._db.write(urgent=True) as conn:
+                await conn.execute(
+                    insert(devices).values(
+                        id=new.id,
+                        account_id=new.account_id,
+                        name=new.name,
+                        token_hash=new.token_hash,
+                        login=new.login,
+                        password_hash=new.password_hash,
+                        push_token=new.push_token,
+                        sim_cards=encode_sims(new.sim_cards),
+                        signing_key=self._box.seal(new.signing_key),
+                        created_at=now,
+                        updated_at=now,
+                        last_seen_at=now,
+                    )
+                )
+                device = await _one(conn, _d.id == new.id)
+        except IntegrityError as exc:
+            # The caller draws another login on a clash.
+            raise Conflict(f"conflicting write: {exc.orig}") from exc
+        assert device is not None
+        return device
 
     async def by_token(self, token_hash: str) -> Device | None:
         """The device a token belongs to (marking it seen), or None for an unknown token."""
         now = self._clock()
-
-        def txn() -> Txn[Device | None]:
-            rows = yield Query("SELECT id FROM devices WHERE token_hash = ?", (token_hash,))
-            if not rows:
+        async with self._db.write(urgent=True) as conn:
+            device_id = (
+                await conn.execute(select(_d.id).where(_d.token_hash == token_hash))
+            ).scalar_one_or_none()
+            if device_id is None:
                 return None
-            yield Query(
-                "UPDATE devices SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?",
-                (now, rows[0]["id"], now - _TOUCH_EVERY_MS),
-            )
-            return (yield from _one("d.id = ?", (rows[0]["id"],)))
-
-        return await self._db.txn(txn, urgent=True)
+            await conn.execute(_touch(device_id, now))
+            return await _one(conn, _d.id == device_id)
 
     async def touch(self, device_id: str) -> None:
         now = self._clock()
-        await self._db.txn(
-            lambda: _run(
-                Query(
-                    "UPDATE devices SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?",
-                    (now, device_id, now - _TOUCH_EVERY_MS),
-                )
-            )
-        )
+        async with self._db.write(urgent=False) as conn:
+            await conn.execute(_touch(device_id, now))
 
     async def login(self, login: str) -> StoredLogin | None:
-        rows = await self._db.txn(
-            lambda: _run(
-                Query("SELECT account_id, password_hash FROM devices WHERE login = ?", (login,))
-            )
-        )
-        return StoredLogin(rows[0]["account_id"], rows[0]["password_hash"]) if rows else None
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(select(_d.account_id, _d.password_hash).where(_d.login == login))
+            ).first()
+        return None if row is None else StoredLogin(row.account_id, row.password_hash)
 
     async def password_hash(self, device_id: str) -> str | None:
-        rows = await self._db.txn(
-            lambda: _run(Query("SELECT password_hash FROM devices WHERE id = ?", (device_id,)))
-        )
-        return str(rows[0]["password_hash"]) if rows else None
+        async with self._db.read() as conn:
+            found = (
+                await conn.execute(select(_d.password_hash).where(_d.id == device_id))
+            ).scalar_one_or_none()
+        return None if found is None else str(found)
 
     async def set_password_hash(self, device_id: str, password_hash: str) -> None:
         now = self._clock()
-        await self._db.txn(
-            lambda: _run(
-                Query(
-                    "UPDATE devices SET password_hash = ?, updated_at = ? WHERE id = ?",
-                    (password_hash, now, device_id),
-                )
+        async with self._db.write(urgent=False) as conn:
+            await conn.execute(
+                update(devices)
+                .where(_d.id == device_id)
+                .values(password_hash=password_hash, updated_at=now)
             )
-        )
 
     async def signing_key(self, device_id: str) -> tuple[Device, str] | None:
-        def txn() -> Txn[tuple[Device, str] | None]:
-            rows = yield Query("SELECT signing_key FROM devices WHERE id = ?", (device_id,))
-            if not rows:
-                return None
-            device = yield from _one("d.id = ?", (device_id,))
-            return None if device is None else (device, rows[0]["signing_key"])
-
-        found = await self._db.txn(txn)
-        return None if found is None else (found[0], self._box.open(found[1]))
+        async with self._db.read() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        _device_query().add_columns(_d.signing_key).where(_d.id == device_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else (to_device(row), self._box.open(row["signing_key"]))
 
     async def update_from_phone(
         self, device_id: str, *, push_token: str | None, sim_cards: Sequence[SimCard] | None
@@ -202,30 +231,22 @@ class DeviceRepo:
         """What ``PATCH /device`` says. A missing push token means the phone now keeps an
         event stream open instead (the app drops its token when it switches to SSE)."""
         now = self._clock()
-        sims = None if sim_cards is None else encode_sims(sim_cards)
-        sql = "UPDATE devices SET push_token = ?, updated_at = ?, last_seen_at = ?"
-        params: tuple[Any, ...] = (push_token, now, now)
+        values: dict[str, Any] = {"push_token": push_token, "updated_at": now, "last_seen_at": now}
         if sim_cards is not None:
-            sql += ", sim_cards = ?"
-            params += (sims,)
-        await self._db.txn(lambda: _run(Query(sql + " WHERE id = ?", (*params, device_id))))
+            values["sim_cards"] = encode_sims(sim_cards)
+        async with self._db.write(urgent=False) as conn:
+            await conn.execute(update(devices).where(_d.id == device_id).values(values))
 
     async def of_account(self, account_id: str) -> list[Device]:
-        rows = await self._db.txn(
-            lambda: _run(
-                Query(
-                    f"SELECT {_COLUMNS}, {_PENDING} FROM devices d"  # noqa: S608
-                    " WHERE d.account_id = ? ORDER BY d.created_at, d.id",
-                    (account_id,),
-                )
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                _device_query().where(_d.account_id == account_id).order_by(_d.created_at, _d.id)
             )
-        )
-        return [to_device(r) for r in rows]
+            return [to_device(r) for r in rows.mappings()]
 
     async def get(self, account_id: str, device_id: str) -> Device:
-        found = await self._db.txn(
-            lambda: _one("d.account_id = ? AND d.id = ?", (account_id, device_id))
-        )
+        async with self._db.read() as conn:
+            found = await _one(conn, _d.account_id == account_id, _d.id == device_id)
         if found is None:
             raise NotFound("no such device")
         return found
@@ -241,35 +262,24 @@ class DeviceRepo:
         clear_phone_number: bool = False,
     ) -> Device:
         now = self._clock()
-
-        def txn() -> Txn[Device | None]:
-            sets, params = ["updated_at = ?"], [now]
-            if label is not None or clear_label:
-                sets.append("label = ?")
-                params.append(label or None)  # type: ignore[arg-type]
-            if phone_number is not None or clear_phone_number:
-                sets.append("phone_number = ?")
-                params.append(phone_number or None)  # type: ignore[arg-type]
-            yield Query(
-                f"UPDATE devices SET {', '.join(sets)} WHERE account_id = ? AND id = ?",  # noqa: S608
-                (*params, account_id, device_id),
-            )
-            return (yield from _one("d.account_id = ? AND d.id = ?", (account_id, device_id)))
-
-        found = await self._db.txn(txn)
+        values: dict[str, Any] = {"updated_at": now}
+        if label is not None or clear_label:
+            values["label"] = label or None
+        if phone_number is not None or clear_phone_number:
+            values["phone_number"] = phone_number or None
+        mine = (_d.account_id == account_id, _d.id == device_id)
+        async with self._db.write(urgent=False) as conn:
+            await conn.execute(update(devices).where(*mine).values(values))
+            found = await _one(conn, *mine)
         if found is None:
             raise NotFound("no such device")
         return found
 
 
-def _run(query: Query) -> Txn[Rows]:
-    rows = yield query
-    return rows or []
-
-
-def _one(where: str, params: tuple[Any, ...]) -> Txn[Device | None]:
-    rows = yield Query(
-        f"SELECT {_COLUMNS}, {_PENDING} FROM devices d WHERE {where}",  # noqa: S608
-        params,
+def _touch(device_id: str, now: int) -> Update:
+    """Last-seen times are written at most every ``_TOUCH_EVERY_MS`` for one device."""
+    return (
+        update(devices)
+        .where(_d.id == device_id, _d.last_seen_at < now - _TOUCH_EVERY_MS)
+        .values(last_seen_at=now)
     )
-    return to_device(rows[0]) if rows else None

@@ -8,7 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from textgate.core.clock import Clock, from_ms, system_clock
+from textgate.core.devices import ProcessingState
 from textgate.core.message import Status
 from textgate.core.phone_sms import (
     Conversation,
@@ -20,7 +25,13 @@ from textgate.core.phone_sms import (
     device_of_external_id,
 )
 from textgate.storage.db import Database
-from textgate.storage.txn import Query, Txn
+from textgate.storage.tables import (
+    device_messages,
+    inbound_messages,
+    message_devices,
+    message_resends,
+    messages,
+)
 
 __all__ = ["PhoneSmsRepo", "ResendSource", "SentFilter"]
 
@@ -92,15 +103,24 @@ def _sent(r: Any) -> SentSms:
     )
 
 
-_SENT_SQL = (
-    "SELECT m.id, m.recipient, m.text, m.status, m.created_at, m.reason, m.error_code,"
-    " md.device_id AS chosen_device, md.sim_number AS chosen_sim, dm.device_id,"
-    " dm.sim_number, dm.state AS phone_state, dm.error AS phone_error, dm.states"
-    " FROM messages m LEFT JOIN message_devices md ON md.message_id = m.id"
-    " LEFT JOIN device_messages dm ON dm.id = (SELECT x.id FROM device_messages x"
-    " WHERE x.message_id = m.id ORDER BY x.created_at DESC LIMIT 1)"
-    " WHERE m.account_id = ?"
-)
+_m = messages.c
+_in = inbound_messages.c
+# Messages the gateway refused never left it: they are in no conversation.
+_NOT_REFUSED = _m.status != Status.REJECTED.value
+
+
+def _latest_on_phone(column: str) -> ScalarSelect[Any]:
+    """A column of the phone's row of the message of the enclosing query (on ``messages``):
+    the latest row, when the message went to several phones (it failed over)."""
+    x = device_messages.alias("x")
+    return (
+        select(x.c[column])
+        .where(x.c.message_id == _m.id)
+        .order_by(x.c.created_at.desc())
+        .limit(1)
+        .correlate(messages)
+        .scalar_subquery()
+    )
 
 
 class PhoneSmsRepo:
@@ -110,62 +130,79 @@ class PhoneSmsRepo:
 
     async def sent(self, account_id: str, flt: SentFilter) -> list[SentSms]:
         """Newest first."""
-        sql = _SENT_SQL
-        params: list[Any] = [account_id]
+        md = message_devices.c
+        dm = device_messages.alias("dm")
+        where: list[ColumnElement[bool]] = [_m.account_id == account_id]
         if flt.guid is not None:
             # A resent message is listed under the id the client knows as well.
-            sql += (
-                " AND (m.id = ? OR m.id IN"
-                " (SELECT message_id FROM message_resends WHERE original_id = ?))"
+            resends = select(message_resends.c.message_id).where(
+                message_resends.c.original_id == flt.guid
             )
-            params += [flt.guid, flt.guid]
+            where.append((_m.id == flt.guid) | _m.id.in_(resends))
         if flt.before_ms is not None:
-            sql += " AND m.created_at < ?"
-            params.append(flt.before_ms)
+            where.append(_m.created_at < flt.before_ms)
         if flt.before_id is not None:
-            sql += " AND m.id < ?"
-            params.append(flt.before_id)
+            where.append(_m.id < flt.before_id)
         if flt.api_errors:
-            sql += " AND m.status IN ('rejected', 'failed') AND dm.id IS NULL"
+            refused = (Status.REJECTED.value, Status.FAILED.value)
+            where += [_m.status.in_(refused), dm.c.id.is_(None)]
         if flt.phone_errors:
-            sql += " AND dm.state = 'Failed'"
+            where.append(dm.c.state == ProcessingState.FAILED.value)
         if flt.keyword:
-            sql += " AND (m.recipient LIKE ? ESCAPE '\\' OR m.text LIKE ? ESCAPE '\\')"
-            params += [_like(flt.keyword), _like(flt.keyword)]
-        sql += f" ORDER BY m.id DESC LIMIT {int(flt.limit)}"
-
-        def txn() -> Txn[list[SentSms]]:
-            rows = yield Query(sql, tuple(params))
-            return [_sent(r) for r in rows or ()]
-
-        return await self._db.txn(txn)
+            pattern = _like(flt.keyword)
+            where.append(
+                _m.recipient.like(pattern, escape="\\") | _m.text.like(pattern, escape="\\")
+            )
+        query = (
+            select(
+                *messages.c["id", "recipient", "text", "status", "created_at", "reason"],
+                _m.error_code,
+                md.device_id.label("chosen_device"),
+                md.sim_number.label("chosen_sim"),
+                dm.c.device_id,
+                dm.c.sim_number,
+                dm.c.state.label("phone_state"),
+                dm.c.error.label("phone_error"),
+                dm.c.states,
+            )
+            .select_from(
+                messages.outerjoin(message_devices, md.message_id == _m.id).outerjoin(
+                    dm, dm.c.id == _latest_on_phone("id")
+                )
+            )
+            .where(*where)
+            .order_by(_m.id.desc())
+            .limit(flt.limit)
+        )
+        async with self._db.read() as conn:
+            rows = await conn.execute(query)
+            return [_sent(r) for r in rows.mappings()]
 
     async def phone_sent(self, account_id: str, since_ms: int) -> list[PhoneSent]:
         """What the account's phones report having sent since ``since_ms`` (by report time,
         with a day's margin for phones whose clocks run behind)."""
-
-        def txn() -> Txn[list[PhoneSent]]:
-            rows = yield Query(
-                "SELECT device_id, recipient, text, states, reported_at FROM device_messages"  # noqa: S608
-                " WHERE account_id = ? AND state IN ('Sent', 'Delivered') AND reported_at >= ?"
-                f" ORDER BY reported_at DESC LIMIT {_SCAN_LIMIT}",
-                (account_id, since_ms - 86_400_000),
-            )
-            found = []
-            for r in rows or ():
-                sent_ms = _phone_sent_ms(r["states"]) or int(r["reported_at"])
-                found.append(
-                    PhoneSent(
-                        r["device_id"],
-                        r["recipient"],
-                        r["text"],
-                        sent_ms,
-                        from_ms(r["reported_at"]),
-                    )
+        dm = device_messages.c
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(dm.device_id, dm.recipient, dm.text, dm.states, dm.reported_at)
+                .where(
+                    dm.account_id == account_id,
+                    dm.state.in_(_SENT_STATES),
+                    dm.reported_at >= since_ms - 86_400_000,
                 )
-            return found
-
-        return await self._db.txn(txn)
+                .order_by(dm.reported_at.desc())
+                .limit(_SCAN_LIMIT)
+            )
+            return [
+                PhoneSent(
+                    r.device_id,
+                    r.recipient,
+                    r.text,
+                    _phone_sent_ms(r.states) or int(r.reported_at),
+                    from_ms(r.reported_at),
+                )
+                for r in rows
+            ]
 
     async def received(
         self,
@@ -177,26 +214,29 @@ class PhoneSmsRepo:
         limit: int,
     ) -> list[ReceivedSms]:
         """Newest first."""
-        sql = (
-            "SELECT id, connector, external_id, sender, text, received_at, created_at, alias,"
-            " read_at FROM inbound_messages WHERE account_id = ?"
-        )
-        params: list[Any] = [account_id]
+        where: list[ColumnElement[bool]] = [_in.account_id == account_id]
         if device_id is not None:
-            sql += " AND connector = 'android' AND substr(external_id, 1, ?) = ?"
-            params += [len(device_id) + 1, f"{device_id}:"]
+            # The android connector's external ids are "<device id>:<phone's id>".
+            prefix = f"{device_id}:"
+            where += [
+                _in.connector == "android",
+                func.substr(_in.external_id, 1, len(prefix)) == prefix,
+            ]
         if after_ms is not None:
-            sql += " AND received_at > ?"
-            params.append(after_ms)
+            where.append(_in.received_at > after_ms)
         if unread:
-            sql += " AND read_at IS NULL"
-        sql += f" ORDER BY id DESC LIMIT {int(limit)}"
-
-        def txn() -> Txn[list[ReceivedSms]]:
-            rows = yield Query(sql, tuple(params))
-            return [_received(r) for r in rows or ()]
-
-        return await self._db.txn(txn)
+            where.append(_in.read_at.is_(None))
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(
+                    *inbound_messages.c["id", "connector", "external_id", "sender", "text"],
+                    *inbound_messages.c["received_at", "created_at", "alias", "read_at"],
+                )
+                .where(*where)
+                .order_by(_in.id.desc())
+                .limit(limit)
+            )
+            return [_received(r) for r in rows.mappings()]
 
     async def delete_received(
         self,
@@ -207,23 +247,16 @@ class PhoneSmsRepo:
         until_ms: int | None = None,
     ) -> int:
         """Delete received SMS by id or by reception time (``until_ms`` exclusive)."""
-        sql = "DELETE FROM inbound_messages WHERE account_id = ?"
-        params: list[Any] = [account_id]
+        where: list[ColumnElement[bool]] = [_in.account_id == account_id]
         if inbound_id is not None:
-            sql += " AND id = ?"
-            params.append(inbound_id)
+            where.append(_in.id == inbound_id)
         if since_ms is not None:
-            sql += " AND received_at >= ?"
-            params.append(since_ms)
+            where.append(_in.received_at >= since_ms)
         if until_ms is not None:
-            sql += " AND received_at < ?"
-            params.append(until_ms)
-
-        def txn() -> Txn[int]:
-            rows = yield Query(sql + " RETURNING id", tuple(params))
-            return len(rows or ())
-
-        return await self._db.txn(txn, urgent=True)
+            where.append(_in.received_at < until_ms)
+        async with self._db.write(urgent=True) as conn:
+            gone = await conn.execute(delete(inbound_messages).where(*where).returning(_in.id))
+            return len(gone.all())
 
     async def conversations(
         self,
@@ -236,123 +269,120 @@ class PhoneSmsRepo:
         newest_first: bool,
         limit: int,
     ) -> list[Conversation]:
-        in_range = ""
-        range_params: list[Any] = []
-        if since_ms is not None:
-            in_range += " AND {at} >= ?"
-            range_params.append(since_ms)
-        if until_ms is not None:
-            in_range += " AND {at} < ?"
-            range_params.append(until_ms)
-        order = "DESC" if newest_first else "ASC"
-        if origin == "received":
-            numbers_sql = (
-                "SELECT sender AS number, MAX(received_at) AS at FROM inbound_messages"  # noqa: S608
-                f" WHERE account_id = ?{in_range.format(at='received_at')}"
-            )
-        else:
-            numbers_sql = (
-                "SELECT recipient AS number, MAX(created_at) AS at FROM messages"  # noqa: S608
-                f" WHERE account_id = ? AND status <> 'rejected'{in_range.format(at='created_at')}"
-            )
-        if number is not None:
-            numbers_sql += " AND {col} = ?".format(
-                col="sender" if origin == "received" else "recipient"
-            )
-        numbers_sql += f" GROUP BY number ORDER BY at {order}, number LIMIT {int(limit)}"
-        ins_sql = (
-            "SELECT id, connector, external_id, text, received_at AS at, alias"  # noqa: S608
-            f" FROM inbound_messages WHERE account_id = ? AND sender = ?"
-            f"{in_range.format(at='received_at')}"
-        )
-        outs_sql = (
-            "SELECT m.id, m.text, m.created_at AS at, (SELECT x.device_id FROM"  # noqa: S608
-            " device_messages x WHERE x.message_id = m.id ORDER BY x.created_at DESC LIMIT 1)"
-            " AS device_id FROM messages m WHERE m.account_id = ? AND m.recipient = ?"
-            f" AND m.status <> 'rejected'{in_range.format(at='m.created_at')}"
-        )
+        def in_range(at: ColumnElement[int]) -> list[ColumnElement[bool]]:
+            bounds: list[ColumnElement[bool]] = []
+            if since_ms is not None:
+                bounds.append(at >= since_ms)
+            if until_ms is not None:
+                bounds.append(at < until_ms)
+            return bounds
 
-        def txn() -> Txn[list[Conversation]]:
-            params = [account_id, *range_params] + ([number] if number is not None else [])
-            found = yield Query(numbers_sql, tuple(params))
-            result = []
-            for row in found or ():
-                num = row["number"]
-                ins = yield Query(ins_sql, (account_id, num, *range_params))
-                outs = yield Query(outs_sql, (account_id, num, *range_params))
+        if origin == "received":
+            remote, at = _in.sender, func.max(_in.received_at)
+            where = [_in.account_id == account_id, *in_range(_in.received_at)]
+        else:
+            remote, at = _m.recipient, func.max(_m.created_at)
+            where = [_m.account_id == account_id, _NOT_REFUSED, *in_range(_m.created_at)]
+        if number is not None:
+            where.append(remote == number)
+        latest = at.label("at")
+        numbers = (
+            select(remote.label("number"), latest)
+            .where(*where)
+            .group_by(remote)
+            .order_by(latest.desc() if newest_first else latest.asc(), remote)
+            .limit(limit)
+        )
+        result = []
+        async with self._db.read() as conn:
+            for num in (await conn.execute(numbers)).scalars().all():
+                ins = (
+                    await conn.execute(
+                        select(*inbound_messages.c["id", "connector", "external_id", "text"])
+                        .add_columns(_in.received_at.label("at"), _in.alias)
+                        .where(_in.account_id == account_id, _in.sender == num)
+                        .where(*in_range(_in.received_at))
+                    )
+                ).all()
+                outs = await conn.execute(
+                    select(_m.id, _m.text, _m.created_at.label("at"))
+                    .add_columns(_latest_on_phone("device_id").label("device_id"))
+                    .where(_m.account_id == account_id, _m.recipient == num, _NOT_REFUSED)
+                    .where(*in_range(_m.created_at))
+                )
                 lines = [
                     ConversationLine(
                         "incoming",
-                        r["id"],
-                        r["text"],
-                        from_ms(r["at"]),
-                        device_of_external_id(r["connector"], r["external_id"]),
+                        r.id,
+                        r.text,
+                        from_ms(r.at),
+                        device_of_external_id(r.connector, r.external_id),
                     )
-                    for r in ins or ()
+                    for r in ins
                 ] + [
-                    ConversationLine(
-                        "outgoing", r["id"], r["text"], from_ms(r["at"]), r["device_id"]
-                    )
-                    for r in outs or ()
+                    ConversationLine("outgoing", r.id, r.text, from_ms(r.at), r.device_id)
+                    for r in outs
                 ]
                 lines.sort(key=lambda line: (line.at, line.id))
-                aliases = [
-                    r["alias"] for r in sorted(ins or (), key=lambda r: r["at"]) if r["alias"]
-                ]
+                aliases = [r.alias for r in sorted(ins, key=lambda r: r.at) if r.alias]
                 result.append(Conversation(num, aliases[-1] if aliases else None, tuple(lines)))
-            return result
-
-        return await self._db.txn(txn)
+        return result
 
     async def resend_source(self, account_id: str, guid: str) -> ResendSource | None:
-        def txn() -> Txn[ResendSource | None]:
-            rows = yield Query(
-                "SELECT original_id FROM message_resends WHERE message_id = ?", (guid,)
-            )
-            root_id = rows[0]["original_id"] if rows else guid
-            rows = yield Query(
-                "SELECT m.id, m.recipient, m.text, m.sender, m.status, md.device_id,"
-                " md.sim_number FROM messages m LEFT JOIN message_devices md"
-                " ON md.message_id = m.id WHERE m.account_id = ? AND m.id = ?",
-                (account_id, root_id),
-            )
-            if not rows:
+        r, md = message_resends.c, message_devices.c
+        async with self._db.read() as conn:
+            original = (
+                await conn.execute(select(r.original_id).where(r.message_id == guid))
+            ).scalar_one_or_none()
+            root_id = guid if original is None else original
+            root = (
+                await conn.execute(
+                    select(
+                        *messages.c["id", "recipient", "text", "sender", "status"],
+                        md.device_id,
+                        md.sim_number,
+                    )
+                    .select_from(messages.outerjoin(message_devices, md.message_id == _m.id))
+                    .where(_m.account_id == account_id, _m.id == root_id)
+                )
+            ).first()
+            if root is None:
                 return None
-            root = rows[0]
-            tries = yield Query(
-                "SELECT r.message_id, r.attempt, m.status FROM message_resends r"
-                " JOIN messages m ON m.id = r.message_id WHERE r.original_id = ?"
-                " ORDER BY r.attempt DESC LIMIT 1",
-                (root_id,),
-            )
-            latest = tries[0] if tries else None
-            return ResendSource(
-                root_id=root_id,
-                latest_id=root_id if latest is None else latest["message_id"],
-                latest_status=Status(root["status"] if latest is None else latest["status"]),
-                attempts=0 if latest is None else int(latest["attempt"]),
-                recipient=root["recipient"],
-                text=root["text"],
-                sender=root["sender"],
-                device_id=root["device_id"],
-                sim_number=root["sim_number"],
-            )
-
-        return await self._db.txn(txn)
+            latest = (
+                await conn.execute(
+                    select(r.message_id, r.attempt, _m.status)
+                    .select_from(message_resends.join(messages, _m.id == r.message_id))
+                    .where(r.original_id == root_id)
+                    .order_by(r.attempt.desc())
+                    .limit(1)
+                )
+            ).first()
+        return ResendSource(
+            root_id=root_id,
+            latest_id=root_id if latest is None else latest.message_id,
+            latest_status=Status(root.status if latest is None else latest.status),
+            attempts=0 if latest is None else int(latest.attempt),
+            recipient=root.recipient,
+            text=root.text,
+            sender=root.sender,
+            device_id=root.device_id,
+            sim_number=root.sim_number,
+        )
 
     async def record_resends(self, rows: Sequence[tuple[str, str, int]]) -> None:
-        """(new message id, original id, attempt) rows."""
+        """(new message id, original id, attempt) rows; one recorded already is kept."""
+        if not rows:
+            return
         now = self._clock()
-
-        def txn() -> Txn[None]:
-            for message_id, original_id, attempt in rows:
-                yield Query(
-                    "INSERT INTO message_resends (message_id, original_id, attempt, created_at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (message_id, original_id, attempt, now),
-                )
-
-        await self._db.txn(txn, urgent=True)
+        insert = sqlite_insert if self._db.is_sqlite else pg_insert
+        async with self._db.write(urgent=True) as conn:
+            await conn.execute(
+                insert(message_resends).on_conflict_do_nothing(),
+                [
+                    {"message_id": new_id, "original_id": root_id, "attempt": n, "created_at": now}
+                    for new_id, root_id, n in rows
+                ],
+            )
 
 
 def _received(r: Any) -> ReceivedSms:

@@ -11,13 +11,14 @@ and aiosqlite bridge took 42 % (single) and 38 % (batch) of the gateway's CPU th
 - recording outcomes: ``storage.queue`` (``record``, ``record_late``);
 - applying delivery reports: ``storage.reports``.
 
-The rest of storage is meant to use SQLAlchemy Core on ``storage.tables``. Modules still
-written here with no measurement behind them, to be moved: the phone modules
-(``devices``, ``device_queue``, ``device_choice``, ``device_sweep``, ``phone_sms``). Two
-transactions stay here because they are made of hot-path steps, which are written once:
-the cancel of ``messages`` (the refund step of the report path) and crediting in the
-``credits`` repository (the balance lock and ledger write of every path). Every string
-statement is checked against the schema by ``tests/storage/test_sql_statements.py``.
+The rest of storage uses SQLAlchemy Core on ``storage.tables``. Four transactions stay
+here because they are made of hot-path steps, which are written once: the cancel of
+``messages`` (the refund step of the report path), crediting in the ``credits`` repository
+(the balance lock and ledger write of every path), a phone's state reports
+(``device_queue``, through the report path's ``apply_reports``) and the android
+connector's sweep (``device_sweep``); the last two end messages with the refund step of
+``credits``. Every string statement is checked against the schema by
+``tests/storage/test_sql_statements.py``.
 
 SQLAlchemy's per-statement machinery and aiosqlite's per-call thread hop cost more than the
 database work itself. Here a transaction is a generator that yields statements and

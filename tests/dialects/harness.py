@@ -9,12 +9,18 @@ against the real server.
 A case row holds everything the case expects and needs: account rules, state to arrange,
 checks beyond the response and the stored messages. While a case runs, every log record is
 collected and must not contain any secret the case used.
+
+:func:`malformed` derives, from a profile's body routes, the cases of input no client should
+send (undecodable bytes, deep nesting, huge numbers and bodies, wrong types, injection
+strings): each dialect refuses them in its own shape, never with a 5xx, logs no error and
+stores nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from tests.support import Running, ShiftedClock, until
+from textgate.config import HttpSettings
 from textgate.core.message import FINAL, Message
 from textgate.core.pricing import parse_amount
 from textgate.services.query import MessageFilter
@@ -84,6 +91,8 @@ class DialectCase:
     after_setup: Arrange | None = None
     """What happens between the setup requests and the request."""
     checks: tuple[Check, ...] = ()
+    quiet: bool = False
+    """Nothing is logged at ERROR or above while the case runs (an unforeseen failure is)."""
 
 
 @dataclass
@@ -112,6 +121,38 @@ class Profile:
     invalid_number_status: int | None = None
     """The answer to a request whose only recipient is not a phone number (None: the same
     as any bad request)."""
+    body_routes: tuple[BodyRoute, ...] = ()
+    """Where the dialect reads a request body: each gets every malformed body."""
+    malformed_code: str | None = None
+    """What ``error_code_of`` says of a body that cannot be decoded (None: not checked)."""
+    parse: Callable[[str], Any] = json.loads
+    """Reads an answer body (the dialect's JSON, unless it answers in another format)."""
+    blames_client: Callable[[Any], bool] | None = None
+    """For a dialect whose refusals are not 4xx (a SOAP fault is HTTP 500, SOAP 1.1
+    section 6.2): whether an answer says the client is at fault."""
+
+
+@dataclass(frozen=True)
+class BodyRoute:
+    """A request that carries a body, the body left out."""
+
+    method: str
+    path: str
+    content_type: str = "application/json"
+    params: Mapping[str, str] | None = None
+    setup: tuple[Request, ...] = ()
+    headers: Callable[[Context], Mapping[str, str]] | None = None
+    """Headers made of the setup requests' answers (a token they issued)."""
+
+    def carrying(self, body: bytes) -> Callable[[Context], Request]:
+        def build(ctx: Context) -> Request:
+            extra = {} if self.headers is None else self.headers(ctx)
+            headers = {"Content-Type": self.content_type, **extra}
+            return Request(
+                self.method, self.path, params=self.params, headers=headers, content=body
+            )
+
+        return build
 
 
 # --- the interface-neutral conformance table ---------------------------------------------
@@ -219,6 +260,114 @@ def conformance(p: Profile) -> list[DialectCase]:
             )
         )
     return cases
+
+
+# --- malformed input ------------------------------------------------------------------------
+
+
+class Flaw(StrEnum):
+    UNREADABLE = "cannot be decoded"
+    """The dialect's answer to a body it cannot decode (``Profile.malformed_code``)."""
+    INVALID = "decodes, but is no request"
+    """Any bad-request answer of the dialect."""
+    TOO_LARGE = "over the body limit"
+    """413, in the dialect's shape."""
+
+
+@dataclass(frozen=True)
+class BadBody:
+    name: str
+    body: bytes
+    flaw: Flaw
+
+
+_DEEP = 100_000
+OVER_LIMIT = HttpSettings().max_body_bytes + 1024
+"""A body over the server's default limit, whatever the route."""
+
+BAD_JSON: tuple[BadBody, ...] = (
+    BadBody("invalid UTF-8", b"\xff", Flaw.UNREADABLE),
+    BadBody("invalid UTF-8 in a string", b'{"text": "caf\xe9"}', Flaw.UNREADABLE),
+    BadBody("stray UTF-16 BOM", b"\xff\xfe" + b'{"text": "hi"}', Flaw.UNREADABLE),
+    BadBody("UTF-16 text", '{"text": "hi"}'.encode("utf-16-le"), Flaw.UNREADABLE),
+    BadBody("not JSON", b"{not json", Flaw.UNREADABLE),
+    BadBody("truncated", b'{"text": "hi", "to": [', Flaw.UNREADABLE),
+    BadBody("arrays nested 100,000 deep", b"[" * _DEEP + b"]" * _DEEP, Flaw.UNREADABLE),
+    BadBody("objects nested 100,000 deep", b'{"a":' * _DEEP + b"1" + b"}" * _DEEP, Flaw.UNREADABLE),
+    BadBody("arrays nested 500 deep", b'{"to": ' + b"[" * 500 + b"]" * 500 + b"}", Flaw.UNREADABLE),
+    BadBody("an integer of 5,000 digits", b'{"to": ' + b"9" * 5000 + b"}", Flaw.UNREADABLE),
+    BadBody("a float of 5,000 digits", b'{"to": 1' + b"0" * 5000 + b".5}", Flaw.UNREADABLE),
+    # Not JSON, though some parsers take it (then the field is refused).
+    BadBody("NaN", b'{"to": NaN}', Flaw.INVALID),
+    BadBody("an array, not an object", b'["+33612345678", "hi"]', Flaw.INVALID),
+    BadBody("a string, not an object", b'"hello"', Flaw.INVALID),
+    BadBody("null", b"null", Flaw.INVALID),
+    BadBody(
+        "fields of the wrong types",
+        json.dumps(
+            {k: {"x": [1, None]} for k in ("to", "text", "recipient", "message", "name", "url")}
+        ).encode(),
+        Flaw.INVALID,
+    ),
+    BadBody("over the body limit", b'{"text": "' + b"a" * OVER_LIMIT + b'"}', Flaw.TOO_LARGE),
+)
+
+INJECTIONS = ("' OR 1=1 --", "<script>alert(1)</script>", "'); DROP TABLE messages; --")
+
+
+def malformed(
+    p: Profile, bodies: tuple[BadBody, ...] = BAD_JSON, *, injections: bool = True
+) -> list[DialectCase]:
+    """Every bad body at each of the profile's body routes, and (``injections``) injection
+    strings in the messages the profile sends: as recipients they are refused, as text
+    stored as written."""
+    client_fault = () if p.blames_client is None else (_blames_client(p.blames_client),)
+    refused = p.bad_request_status
+    assert p.blames_client is not None or 400 <= refused < 500, p.name
+    cases = []
+    for route in p.body_routes:
+        for bad in bodies:
+            status = 413 if bad.flaw is Flaw.TOO_LARGE else refused
+            cases.append(
+                DialectCase(
+                    f"{p.name}: {route.method} {route.path}: {bad.name}",
+                    route.carrying(bad.body),
+                    setup=route.setup,
+                    expect_status=status,
+                    expect_error_code=p.malformed_code if bad.flaw is Flaw.UNREADABLE else None,
+                    expect_stored=(),
+                    checks=client_fault,
+                    quiet=True,
+                )
+            )
+    for text in INJECTIONS if injections else ():
+        cases.append(
+            DialectCase(
+                f"{p.name}: {text!r} as the recipient",
+                p.send([text], "hi"),
+                expect_status=p.invalid_number_status or refused,
+                expect_stored=(),
+                checks=client_fault,
+                quiet=True,
+            )
+        )
+        cases.append(
+            DialectCase(
+                f"{p.name}: {text!r} as the text",
+                p.send([NUMBER], text),
+                expect_status=p.ok_status,
+                expect_stored=(Stored(NUMBER, text=text),),
+                quiet=True,
+            )
+        )
+    return cases
+
+
+def _blames_client(blames: Callable[[Any], bool]) -> Check:
+    def check(world: Any, body: Any) -> None:
+        assert blames(body), body
+
+    return check
 
 
 # --- secrets never reach the logs --------------------------------------------------------
@@ -356,8 +505,16 @@ async def run_case(
     """Run ``case``; ``world`` is what its arrange steps and checks are given (the server
     if None); ``secrets``, with ``api_key``, must appear in no log record."""
     world = running if world is None else world
-    with secrets_stay_out_of_logs((api_key, *secrets)):
-        return await _run(case, running, profile, api_key, account_id, world)
+    with secrets_stay_out_of_logs((api_key, *secrets)) as records:
+        body = await _run(case, running, profile, api_key, account_id, world)
+    if case.quiet:
+        loud = [
+            f"{r.name}: {r.getMessage()[:200]}"
+            for r in records
+            if r.levelno >= logging.ERROR and not r.name.startswith(_CLIENT_LOGGERS)
+        ]
+        assert not loud, loud
+    return body
 
 
 async def _run(
@@ -394,8 +551,8 @@ async def _run(
         content=req.content,
         headers={**headers, **req.headers},
     )
-    assert r.status_code == case.expect_status, f"{r.status_code}: {r.text}"
-    body = r.json()
+    assert r.status_code == case.expect_status, f"{r.status_code}: {r.text[:500]}"
+    body = profile.parse(r.text)
     if case.expect_json is not None:
         _subset(case.expect_json, body)
     if case.expect_error_code is not None:

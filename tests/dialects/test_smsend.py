@@ -13,6 +13,7 @@ import pytest
 from tests.dialects.harness import (
     LONG_TEXT,
     NUMBER,
+    BodyRoute,
     Check,
     Context,
     DialectCase,
@@ -20,6 +21,7 @@ from tests.dialects.harness import (
     Request,
     Stored,
     conformance,
+    malformed,
     run_case,
     stored_messages,
 )
@@ -71,6 +73,8 @@ SMSEND = Profile(
     bad_request_status=400,
     unauthorized_status=401,
     status_word=lambda message: STATUS_WORDS[message.status.value],
+    body_routes=(BodyRoute("POST", f"{P}/sms"),),
+    malformed_code="10",
 )
 
 # Header values filled in by the test with the keys of a real login.
@@ -740,7 +744,9 @@ async def login_keys(running: Running, account_id: str) -> dict[str, str]:
     return {USER_KEY: user_key, SESSION_KEY: session_key, ACCESS_TOKEN: access_token}
 
 
-@pytest.mark.parametrize("case", [*CASES, *conformance(SMSEND)], ids=lambda c: c.label)
+@pytest.mark.parametrize(
+    "case", [*CASES, *conformance(SMSEND), *malformed(SMSEND)], ids=lambda c: c.label
+)
 async def test_smsend(case: DialectCase, gateway: Running) -> None:
     account = await gateway.gateway.services.accounts.create("acme")
     keys = await login_keys(gateway, account.id)

@@ -24,7 +24,7 @@ from textgate.dialects.smsmobileapi.errors import classify
 from textgate.dialects.smsmobileapi.params import Params
 from textgate.dialects.smsmobileapi.paths import at
 from textgate.dialects.smsmobileapi.routes import base_url, send
-from textgate.errors import GatewayError, InvalidRequest
+from textgate.errors import GatewayError, InvalidRequest, MalformedInput
 
 __all__ = ["NAMESPACE", "router"]
 
@@ -103,7 +103,7 @@ def parse_call(raw: bytes) -> Params:
     try:
         root: Element = fromstring(raw, forbid_dtd=True)
     except (ParseError, DefusedXmlException, ValueError) as exc:
-        raise InvalidRequest("the body is not an acceptable SOAP envelope") from exc
+        raise MalformedInput("the body is not an acceptable SOAP envelope") from exc
     if _local(root.tag) != "Envelope":
         raise InvalidRequest("the body is not a SOAP envelope")
     body = next((c for c in root if _local(c.tag) == "Body"), None)

@@ -11,7 +11,6 @@ body as its ``return`` string. Requests are parsed with defusedxml and any DTD i
 from __future__ import annotations
 
 import json
-import logging
 from xml.etree.ElementTree import Element  # only for typing: requests parse through defusedxml
 from xml.sax.saxutils import escape, quoteattr
 
@@ -19,7 +18,7 @@ from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import ParseError, fromstring  # type: ignore[import-untyped]
 from fastapi import APIRouter, Request, Response
 
-from textgate.dialects.base import read_body
+from textgate.dialects.base import error_route_class, read_body
 from textgate.dialects.smsmobileapi.errors import classify
 from textgate.dialects.smsmobileapi.params import Params
 from textgate.dialects.smsmobileapi.paths import at
@@ -28,7 +27,6 @@ from textgate.errors import GatewayError, InvalidRequest, MalformedInput
 
 __all__ = ["NAMESPACE", "router"]
 
-log = logging.getLogger(__name__)
 
 NAMESPACE = "urn:sendsms"
 OPERATION = "sendSms"
@@ -49,7 +47,6 @@ PARTS = (
     "schedule_timestamp",
 )
 
-router = APIRouter(tags=["smsmobileapi soap"])
 
 _WSDL = """<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="http://schemas.xmlsoap.org/wsdl/"
@@ -127,6 +124,11 @@ def _fault(exc: GatewayError | None) -> Response:
     return Response(_ENVELOPE.format(content=content), status_code=500, media_type=XML)
 
 
+# Errors are faults, those refused before the operation runs (a body over the server's
+# limit) included.
+router = APIRouter(tags=["smsmobileapi soap"], route_class=error_route_class(_fault))
+
+
 @router.get("/sendsms/wsdl/sendsms.wsdl", include_in_schema=False)
 async def wsdl(request: Request) -> Response:
     parts = "\n".join(f'  <part name="{p}" type="xsd:string"/>' for p in PARTS)
@@ -136,13 +138,8 @@ async def wsdl(request: Request) -> Response:
 
 @at(router, "sendsms/soap", methods=("POST",))
 async def soap(request: Request) -> Response:
-    try:
-        answer = await send(request, parse_call(await read_body(request, MAX_BODY_BYTES)))
-    except GatewayError as exc:
-        return _fault(exc)
-    except Exception:
-        log.exception("SOAP sendSms failed")
-        return _fault(None)
+    # What it raises, the route class answers as a fault.
+    answer = await send(request, parse_call(await read_body(request, MAX_BODY_BYTES)))
     content = (
         f'<ns1:sendSmsResponse xmlns:ns1="{NAMESPACE}">'
         f'<return xsi:type="xsd:string">{escape(json.dumps(answer))}</return>'

@@ -16,9 +16,9 @@ from tests.dialects.harness import (
     DialectCase,
     Profile,
     Request,
-    malformed,
     run_case,
 )
+from tests.dialects.malformed import malformed
 from tests.support import Running
 
 

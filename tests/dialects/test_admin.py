@@ -15,9 +15,9 @@ from tests.dialects.harness import (
     DialectCase,
     Profile,
     Request,
-    malformed,
     run_case,
 )
+from tests.dialects.malformed import malformed
 from tests.support import Running, running_gateway
 from textgate.config import Settings
 from textgate.core.policy import AccountRules

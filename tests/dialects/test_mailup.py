@@ -20,10 +20,10 @@ from tests.dialects.harness import (
     Request,
     Stored,
     conformance,
-    malformed,
     run_case,
     stored_messages,
 )
+from tests.dialects.malformed import malformed
 from tests.support import Running, running_gateway, until
 from textgate.config import ConnectorSettings, Settings
 from textgate.core.lists import CampaignStats, TemplateKind

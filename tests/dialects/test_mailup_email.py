@@ -19,9 +19,9 @@ from tests.dialects.harness import (
     DialectCase,
     Profile,
     Request,
-    malformed,
     run_case,
 )
+from tests.dialects.malformed import malformed
 from tests.support import Running, running_gateway, until
 from tests.webhooks.relay import Relay, running_relay
 from textgate.config import MailSettings, Settings

@@ -14,9 +14,9 @@ from tests.dialects.harness import (
     Request,
     Stored,
     conformance,
-    malformed,
     run_case,
 )
+from tests.dialects.malformed import malformed
 from tests.support import Running
 
 

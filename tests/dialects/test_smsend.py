@@ -21,10 +21,10 @@ from tests.dialects.harness import (
     Request,
     Stored,
     conformance,
-    malformed,
     run_case,
     stored_messages,
 )
+from tests.dialects.malformed import malformed
 from tests.support import Running
 from textgate.core.message import Message
 

@@ -20,20 +20,17 @@ import requests
 
 from tests.dialects.harness import (
     NUMBER,
-    OVER_LIMIT,
-    BadBody,
     BodyRoute,
     Context,
     DialectCase,
-    Flaw,
     Profile,
     Request,
     Stored,
     conformance,
-    malformed,
     run_case,
     stored_messages,
 )
+from tests.dialects.malformed import OVER_LIMIT, BadBody, Flaw, malformed
 from tests.support import HTTP_TIMEOUT, Running
 from textgate.core.devices import SimCard
 from textgate.core.inbound import InboundMessage

@@ -4,6 +4,9 @@
 
     GatewayError                    base; carries a stable ``code`` and a human message
     ├── InvalidRequest              the request is malformed or a field is invalid
+    │   ├── MalformedInput          the body cannot be read in its format (not UTF-8, not
+    │   │                           JSON or XML, nested too deep, a number too long)
+    │   ├── RequestTooLarge         the body is over a size limit
     │   ├── InvalidNumber           a recipient is not a phone number (reason says why)
     │   └── InvalidSender           a sender ID breaks the length/charset rules
     ├── AuthenticationFailed        missing or wrong credentials
@@ -40,6 +43,7 @@ __all__ = [
     "InvalidNumber",
     "InvalidRequest",
     "InvalidSender",
+    "MalformedInput",
     "NotFound",
     "PolicyDenied",
     "RateLimited",
@@ -62,6 +66,13 @@ class GatewayError(Exception):
 
 class InvalidRequest(GatewayError):
     code = "invalid_request"
+
+
+class MalformedInput(InvalidRequest):
+    """The body is not what its format requires; nothing in it was read. Dialects answer it
+    as the bad request it is (their providers have no word for it but "invalid input")."""
+
+    code = "malformed_input"
 
 
 class RequestTooLarge(InvalidRequest):

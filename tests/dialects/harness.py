@@ -9,12 +9,16 @@ against the real server.
 A case row holds everything the case expects and needs: account rules, state to arrange,
 checks beyond the response and the stored messages. While a case runs, every log record is
 collected and must not contain any secret the case used.
+
+A profile's body routes are where ``tests/dialects/malformed.py`` sends what no client
+should.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -84,6 +88,8 @@ class DialectCase:
     after_setup: Arrange | None = None
     """What happens between the setup requests and the request."""
     checks: tuple[Check, ...] = ()
+    quiet: bool = False
+    """Nothing is logged at ERROR or above while the case runs (an unforeseen failure is)."""
 
 
 @dataclass
@@ -112,6 +118,38 @@ class Profile:
     invalid_number_status: int | None = None
     """The answer to a request whose only recipient is not a phone number (None: the same
     as any bad request)."""
+    body_routes: tuple[BodyRoute, ...] = ()
+    """Where the dialect reads a request body: each gets every malformed body."""
+    malformed_code: str | None = None
+    """What ``error_code_of`` says of a body that cannot be decoded (None: not checked)."""
+    parse: Callable[[str], Any] = json.loads
+    """Reads an answer body (the dialect's JSON, unless it answers in another format)."""
+    blames_client: Callable[[Any], bool] | None = None
+    """For a dialect whose refusals are not 4xx (a SOAP fault is HTTP 500, SOAP 1.1
+    section 6.2): whether an answer says the client is at fault."""
+
+
+@dataclass(frozen=True)
+class BodyRoute:
+    """A request that carries a body, the body left out."""
+
+    method: str
+    path: str
+    content_type: str = "application/json"
+    params: Mapping[str, str] | None = None
+    setup: tuple[Request, ...] = ()
+    headers: Callable[[Context], Mapping[str, str]] | None = None
+    """Headers made of the setup requests' answers (a token they issued)."""
+
+    def carrying(self, body: bytes) -> Callable[[Context], Request]:
+        def build(ctx: Context) -> Request:
+            extra = {} if self.headers is None else self.headers(ctx)
+            headers = {"Content-Type": self.content_type, **extra}
+            return Request(
+                self.method, self.path, params=self.params, headers=headers, content=body
+            )
+
+        return build
 
 
 # --- the interface-neutral conformance table ---------------------------------------------
@@ -356,8 +394,16 @@ async def run_case(
     """Run ``case``; ``world`` is what its arrange steps and checks are given (the server
     if None); ``secrets``, with ``api_key``, must appear in no log record."""
     world = running if world is None else world
-    with secrets_stay_out_of_logs((api_key, *secrets)):
-        return await _run(case, running, profile, api_key, account_id, world)
+    with secrets_stay_out_of_logs((api_key, *secrets)) as records:
+        body = await _run(case, running, profile, api_key, account_id, world)
+    if case.quiet:
+        loud = [
+            f"{r.name}: {r.getMessage()[:200]}"
+            for r in records
+            if r.levelno >= logging.ERROR and not r.name.startswith(_CLIENT_LOGGERS)
+        ]
+        assert not loud, loud
+    return body
 
 
 async def _run(
@@ -394,8 +440,8 @@ async def _run(
         content=req.content,
         headers={**headers, **req.headers},
     )
-    assert r.status_code == case.expect_status, f"{r.status_code}: {r.text}"
-    body = r.json()
+    assert r.status_code == case.expect_status, f"{r.status_code}: {r.text[:500]}"
+    body = profile.parse(r.text)
     if case.expect_json is not None:
         _subset(case.expect_json, body)
     if case.expect_error_code is not None:

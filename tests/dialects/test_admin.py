@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from tests.dialects.harness import NUMBER, DialectCase, Profile, Request, run_case
+from tests.dialects.harness import (
+    NUMBER,
+    BodyRoute,
+    DialectCase,
+    Profile,
+    Request,
+    run_case,
+)
+from tests.dialects.malformed import malformed
 from tests.support import Running, running_gateway
 from textgate.config import Settings
 from textgate.core.policy import AccountRules
@@ -36,6 +44,8 @@ ADMIN = Profile(
     ok_status=202,
     bad_request_status=400,
     unauthorized_status=401,
+    body_routes=(BodyRoute("POST", "/v1/admin/accounts"), BodyRoute("PATCH", f"{ACME}/settings")),
+    malformed_code="malformed_input",
 )
 
 DEFAULTS = AccountRules().to_public()
@@ -398,11 +408,19 @@ async def acme_key(admin: Running) -> str:
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+MALFORMED = malformed(ADMIN, injections=False)
+
+
+@pytest.mark.parametrize("case", [*CASES, *MALFORMED], ids=lambda c: c.label)
 async def test_admin(case: DialectCase, admin: Running, acme_key: str) -> None:
-    account = await admin.gateway.services.accounts.by_name("acme")
+    accounts = admin.gateway.services.accounts
+    account = await accounts.by_name("acme")
     body = await run_case(case, admin, ADMIN, ADMIN_TOKEN, account.id)
     assert ADMIN_TOKEN not in str(body)
+    if any(case is bad for bad in MALFORMED):
+        # Nothing changed: no account made, acme's settings as they were.
+        assert [a.account.name for a in await accounts.listing()] == ["acme"]
+        assert (await accounts.by_name("acme")).rules == account.rules
 
 
 ROUTES = [

@@ -13,6 +13,7 @@ import pytest
 
 from tests.dialects.harness import (
     NUMBER,
+    BodyRoute,
     Context,
     DialectCase,
     Profile,
@@ -22,6 +23,7 @@ from tests.dialects.harness import (
     run_case,
     stored_messages,
 )
+from tests.dialects.malformed import malformed
 from tests.support import Running, running_gateway, until
 from textgate.config import ConnectorSettings, Settings
 from textgate.core.lists import CampaignStats, TemplateKind
@@ -100,6 +102,9 @@ MAILUP = Profile(
     bad_request_status=400,
     unauthorized_status=400,
     status_word=lambda message: STATUS_WORDS[message.status.value],
+    body_routes=(BodyRoute("POST", f"{SMS}/1"),),
+    # "No request found" (seed 002): what MailUp answers a body it cannot read.
+    malformed_code="100",
 )
 
 
@@ -540,7 +545,9 @@ async def make_lists(running: Running) -> Lists:
     return Lists(running, account.id, keys)
 
 
-@pytest.mark.parametrize("case", [*CASES, *conformance(MAILUP)], ids=lambda c: c.label)
+@pytest.mark.parametrize(
+    "case", [*CASES, *conformance(MAILUP), *malformed(MAILUP)], ids=lambda c: c.label
+)
 async def test_mailup_sms(case: DialectCase, gateway: Running) -> None:
     lists = await make_lists(gateway)
     body = await run_case(

@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.dialects.harness import DialectCase, Profile, Request, run_case
+from tests.dialects.harness import (
+    BodyRoute,
+    DialectCase,
+    Profile,
+    Request,
+    run_case,
+)
+from tests.dialects.malformed import malformed
 from tests.support import Running, running_gateway, until
 from tests.webhooks.relay import Relay, running_relay
 from textgate.config import MailSettings, Settings
@@ -109,6 +116,9 @@ MAIL = Profile(
     ok_status=200,
     bad_request_status=403,
     unauthorized_status=403,
+    body_routes=(BodyRoute("POST", f"{P}/sendmessage"),),
+    # "The input is null." (seed 002, "Error codes"): what SMTP+ answers a body it cannot read.
+    malformed_code="101",
 )
 
 
@@ -610,3 +620,15 @@ async def test_template_subject_used_when_the_request_has_none(world: World) -> 
     assert r.status_code == 200, r.text
     (mail,) = await _mails(world, 1)
     assert str(mail["Subject"]) == "Welcome Eva"
+
+
+# Fields of the wrong types are SMTP+'s generic failure (400, code 1), not a refusal of its
+# table: its own cases above check that answer.
+MALFORMED = [c for c in malformed(MAIL, injections=False) if "wrong types" not in c.label]
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=lambda c: c.label)
+async def test_malformed_input(case: DialectCase, world: World) -> None:
+    body = await run_case(case, world.running, MAIL, "", world.account_id, world=world)
+    assert body["Status"] == "error" and body["Code"] != "0"
+    await _nothing_sent(world, body)

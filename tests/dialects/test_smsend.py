@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from tests.dialects.harness import (
     LONG_TEXT,
     NUMBER,
+    BodyRoute,
     Check,
     Context,
     DialectCase,
@@ -24,6 +25,7 @@ from tests.dialects.harness import (
     run_case,
     stored_messages,
 )
+from tests.dialects.malformed import malformed
 from tests.support import Running, running_gateway
 from textgate.config import Settings
 from textgate.core.message import Message
@@ -74,6 +76,8 @@ SMSEND = Profile(
     bad_request_status=400,
     unauthorized_status=401,
     status_word=lambda message: STATUS_WORDS[message.status.value],
+    body_routes=(BodyRoute("POST", f"{P}/sms"),),
+    malformed_code="10",
 )
 
 # Header values filled in by the test with the keys of a real login.
@@ -761,7 +765,9 @@ async def login_keys(running: Running, account_id: str) -> dict[str, str]:
     return {USER_KEY: user_key, SESSION_KEY: session_key, ACCESS_TOKEN: access_token}
 
 
-@pytest.mark.parametrize("case", [*CASES, *conformance(SMSEND)], ids=lambda c: c.label)
+@pytest.mark.parametrize(
+    "case", [*CASES, *conformance(SMSEND), *malformed(SMSEND)], ids=lambda c: c.label
+)
 async def test_smsend(case: DialectCase, gateway: Running) -> None:
     account = await gateway.gateway.services.accounts.create("acme")
     keys = await login_keys(gateway, account.id)

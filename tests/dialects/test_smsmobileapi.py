@@ -13,12 +13,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from xml.sax.saxutils import escape
 
 import pytest
 import requests
 
 from tests.dialects.harness import (
     NUMBER,
+    BodyRoute,
+    Context,
     DialectCase,
     Profile,
     Request,
@@ -27,6 +30,7 @@ from tests.dialects.harness import (
     run_case,
     stored_messages,
 )
+from tests.dialects.malformed import OVER_LIMIT, BadBody, Flaw, malformed
 from tests.support import HTTP_TIMEOUT, Running
 from textgate.core.devices import SimCard
 from textgate.core.inbound import InboundMessage
@@ -82,6 +86,9 @@ SMSMOBILEAPI = Profile(
     bad_request_status=400,
     unauthorized_status=401,
     status_word=lambda message: _sent_state(message),
+    # The seed's axios example posts JSON.
+    body_routes=(BodyRoute("POST", "/sendsms/"),),
+    malformed_code="10",
 )
 
 WRONG_KEY = "tg_000000000000_notakey"
@@ -928,7 +935,8 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
             value = value.replace(name, real)
         return value
     if isinstance(value, bytes):
-        return _fill(value.decode(), {k: v for k, v in ids.items()}).encode()
+        # Bytes as they are (bodies that are not UTF-8 included); placeholders are ASCII.
+        return _fill(value.decode("latin-1"), ids).encode("latin-1")
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
     return value
@@ -1002,7 +1010,9 @@ async def _prepare(running: Running) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("case", [*CASES, *conformance(SMSMOBILEAPI)], ids=lambda c: c.label)
+@pytest.mark.parametrize(
+    "case", [*CASES, *conformance(SMSMOBILEAPI), *malformed(SMSMOBILEAPI)], ids=lambda c: c.label
+)
 async def test_smsmobileapi(case: DialectCase, gateway: Running) -> None:
     ids = await _prepare(gateway)
     body = await run_case(
@@ -1119,6 +1129,81 @@ async def test_soap_text_under_a_latin1_declaration(
     assert r.status_code == 200, r.text
     [msg] = await stored_messages(gateway, ids["account"])
     assert msg.text == stored
+
+
+def _soap_send(to: list[str], text: str) -> Request:
+    call = SOAP_CALL.format(to=escape(",".join(to)), text=escape(text), key=KEY)
+    return Request("POST", "/sendsms/soap/", content=call.encode(), headers=SOAP_HEADERS)
+
+
+def _soap_answer(text: str) -> dict[str, Any]:
+    """A SOAP answer as the SOAP profile reads it: the fault's code and error, or the
+    result the return string carries."""
+    body = ET.fromstring(text).find("env:Body", WSDL_NS)  # noqa: S314
+    assert body is not None, text
+    fault = body.find("env:Fault", WSDL_NS)
+    if fault is not None:
+        return {"faultcode": fault.findtext("faultcode"), "error": fault.findtext("detail/error")}
+    answer = body.findtext("{urn:sendsms}sendSmsResponse/return")
+    assert answer is not None, text
+    return dict(json.loads(answer))
+
+
+SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": "urn:sendsms#sendSms"}
+SOAP = Profile(
+    name="smsmobileapi SOAP",
+    auth_headers=lambda _: {},
+    send=_soap_send,
+    lookup=SMSMOBILEAPI.lookup,
+    status_of=SMSMOBILEAPI.status_of,
+    error_code_of=lambda body: str(body["error"]),
+    ok_status=200,
+    # SOAP 1.1 section 6.2: a fault is answered with HTTP 500; its faultcode says whose.
+    bad_request_status=500,
+    unauthorized_status=500,
+    body_routes=(BodyRoute("POST", "/sendsms/soap/", content_type=SOAP_HEADERS["Content-Type"]),),
+    malformed_code="10",
+    parse=_soap_answer,
+    blames_client=lambda body: body.get("faultcode") == "SOAP-ENV:Client",
+)
+_DEEP_XML = 100_000
+BAD_XML = (
+    BadBody("invalid UTF-8", b"\xff", Flaw.UNREADABLE),
+    BadBody(
+        "stray UTF-16 BOM",
+        b"\xff\xfe" + SOAP_CALL.format(to=NUMBER, text="x", key=KEY).encode(),
+        Flaw.UNREADABLE,
+    ),
+    BadBody("not XML", b"' OR 1=1 --", Flaw.UNREADABLE),
+    BadBody(
+        "truncated", SOAP_CALL.format(to=NUMBER, text="x", key=KEY).encode()[:300], Flaw.UNREADABLE
+    ),
+    BadBody(
+        "elements nested 100,000 deep", b"<a>" * _DEEP_XML + b"</a>" * _DEEP_XML, Flaw.UNREADABLE
+    ),
+    BadBody(
+        "entity expansion",
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]><x>&a;&a;</x>',
+        Flaw.UNREADABLE,
+    ),
+    BadBody("JSON", b'{"recipients": "+33612345678"}', Flaw.UNREADABLE),
+    BadBody("over the body limit", b"<x>" + b"a" * OVER_LIMIT + b"</x>", Flaw.TOO_LARGE),
+)
+
+
+@pytest.mark.parametrize("case", malformed(SOAP, BAD_XML), ids=lambda c: c.label)
+async def test_smsmobileapi_soap_malformed(case: DialectCase, gateway: Running) -> None:
+    ids = await _prepare(gateway)
+    make = case.request
+
+    def with_key(ctx: Context) -> Request:
+        # The key is in the envelope, as it is.
+        req = make(ctx) if callable(make) else make
+        content = req.content or b""
+        return dataclasses.replace(req, content=content.replace(KEY.encode(), ids["key"].encode()))
+
+    filled = dataclasses.replace(case, request=with_key)
+    await run_case(filled, gateway, SOAP, ids["key"], ids["account"])
 
 
 def _seed_python_client(base: str, key: str) -> list[Any]:

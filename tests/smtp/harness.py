@@ -3,12 +3,15 @@ real smtplib client (in a thread, the server shares the test's loop), and a case
 runner that checks the SMTP replies and what was stored, and that no secret reached a log.
 
 The shared conformance cases (``tests/dialects/harness.py``) run here too: a
-:class:`MailProfile` says how an email interface carries each of them."""
+:class:`MailProfile` says how an email interface carries each of them; and so do bad emails
+(:data:`BAD_MAIL`), which every interface refuses for good (5.6.x), not for now (4xx)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import smtplib
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -198,12 +201,17 @@ class MailCase:
     """Recipients refused at RCPT (the others accepted)."""
     expect_stored: tuple[Stored, ...] = ()
     starttls: bool = False
+    quiet: bool = False
+    """Nothing is logged at ERROR or above while the case runs (an unforeseen failure is)."""
 
 
 async def run_case(case: MailCase, env: Env) -> None:
     """Run ``case``; neither the login's password nor the API key may reach a log record."""
-    with secrets_stay_out_of_logs((PASSWORD, env.api_key)):
+    with secrets_stay_out_of_logs((PASSWORD, env.api_key)) as records:
         await _run(case, env)
+    if case.quiet:
+        loud = [f"{r.name}: {r.getMessage()[:200]}" for r in records if r.levelno >= logging.ERROR]
+        assert not loud, loud
 
 
 async def _run(case: MailCase, env: Env) -> None:
@@ -292,3 +300,104 @@ def _stored(want: shared.Stored) -> Stored:
     return Stored(
         want.to, text=want.text, sender=want.sender, encoding=want.encoding, segments=want.segments
     )
+
+
+# --- bad emails ------------------------------------------------------------------------------
+
+_MIME_DEPTH = 2000
+
+
+def _nested(depth: int) -> bytes:
+    """A text part inside ``depth`` nested multipart/mixed parts."""
+    opening = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+        for i in range(depth)
+    )
+    closing = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(depth)))
+    return opening + b"Content-Type: text/plain\r\n\r\nhello" + closing
+
+
+def _multipart(*parts: bytes) -> bytes:
+    inner = b"".join(b"--p\r\n" + part + b"\r\n" for part in parts)
+    return b'Content-Type: multipart/mixed; boundary="p"\r\n\r\n' + inner + b"--p--\r\n"
+
+
+@dataclass(frozen=True)
+class BadMail:
+    name: str
+    content: bytes
+    """The email's content headers and body (the interface's own headers come first)."""
+    status: str
+    """The enhanced status of the refusal (RFC 3463)."""
+
+
+BAD_MAIL: tuple[BadMail, ...] = (
+    BadMail(f"parts nested {_MIME_DEPTH:,} deep", _nested(_MIME_DEPTH), "5.6.1"),
+    BadMail(
+        "text that is not the UTF-8 it says it is",
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\ncaf\xe9 \xff\xfe\r\n",
+        "5.6.3",
+    ),
+    BadMail(
+        "an unknown charset",
+        b"Content-Type: text/plain; charset=x-klingon\r\n\r\nhello\r\n",
+        "5.6.3",
+    ),
+    BadMail(
+        "broken base64",
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!###\r\n",
+        "5.6.1",
+    ),
+    BadMail(
+        "an unknown transfer encoding",
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nhi\r\n",
+        "5.6.1",
+    ),
+    BadMail("HTML only", b"Content-Type: text/html\r\n\r\n<script>alert(1)</script>\r\n", "5.6.1"),
+    BadMail(
+        "an attachment",
+        _multipart(
+            b"Content-Type: text/plain\r\n\r\nhello",
+            b"Content-Type: application/octet-stream\r\n"
+            b"Content-Disposition: attachment\r\n\r\n\x00\x01",
+        ),
+        "5.6.1",
+    ),
+    BadMail("no text part", _multipart(), "5.6.1"),
+    BadMail(
+        "too many parts",
+        _multipart(*(b"Content-Type: text/plain\r\n\r\nhi" for _ in range(50))),
+        "5.6.1",
+    ),
+    BadMail("control characters", b"Content-Type: text/plain\r\n\r\nhi\x07\x1b[2J\r\n", "5.6.0"),
+)
+
+# The headers an interface's own email has that say what its content is.
+_CONTENT_HEADER = re.compile(rb"^(content-[a-z-]+|mime-version):", re.IGNORECASE)
+
+
+def malformed(p: MailProfile) -> list[MailCase]:
+    """Each bad email, with the headers the interface needs (its credentials), sent with
+    its envelope: refused with a 5xx and the email's enhanced status, nothing stored."""
+    rcpt = p.rcpt((shared.NUMBER,))
+    cases = []
+    for bad in BAD_MAIL:
+
+        def build(env: Env, bad: BadMail = bad) -> bytes:
+            good = p.message(env, (shared.NUMBER,), "hello", True)
+            head = good.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+            kept = [line for line in head if not _CONTENT_HEADER.match(line)]
+            return b"\r\n".join([*kept, b"MIME-Version: 1.0", bad.content])
+
+        cases.append(
+            MailCase(
+                f"{p.name}: {bad.name}",
+                p.mail_from(True),
+                rcpt,
+                build,
+                expect_code=554,
+                expect_text=bad.status,
+                quiet=True,
+            )
+        )
+    return cases

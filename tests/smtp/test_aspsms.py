@@ -21,6 +21,7 @@ from tests.smtp.harness import (
     Stored,
     conformance,
     email,
+    malformed,
     run_case,
     send,
     smtp_gateway,
@@ -371,7 +372,15 @@ NUMBERS = MailProfile(
 
 
 @pytest.mark.parametrize(
-    "case", [*CASES, *conformance(TEXTSMS), *conformance(NUMBERS)], ids=lambda c: c.label
+    "case",
+    [
+        *CASES,
+        *conformance(TEXTSMS),
+        *conformance(NUMBERS),
+        *malformed(TEXTSMS),
+        *malformed(NUMBERS),
+    ],
+    ids=lambda c: c.label,
 )
 async def test_aspsms(case: MailCase, settings: Settings) -> None:
     async with smtp_gateway(settings) as env:

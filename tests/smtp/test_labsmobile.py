@@ -18,6 +18,7 @@ from tests.smtp.harness import (
     Stored,
     conformance,
     email,
+    malformed,
     run_case,
     send,
     smtp_gateway,
@@ -253,7 +254,9 @@ LABSMOBILE = MailProfile(
 )
 
 
-@pytest.mark.parametrize("case", [*CASES, *conformance(LABSMOBILE)], ids=lambda c: c.label)
+@pytest.mark.parametrize(
+    "case", [*CASES, *conformance(LABSMOBILE), *malformed(LABSMOBILE)], ids=lambda c: c.label
+)
 async def test_labsmobile(case: MailCase, settings: Settings) -> None:
     async with smtp_gateway(settings) as env:
         await run_case(case, env)

@@ -3,6 +3,10 @@ boundary, service lookup, credentials and body reading (email dialects: ``dialec
 
 Each dialect renders errors in its provider's format, so exception handling is attached to
 its routes (a route class per dialect), not to the application.
+
+Every JSON body a dialect route reads, by ``read_json`` or as a FastAPI body parameter, is
+decoded by ``decode_json``: what it cannot decode is a ``MalformedInput``, answered in the
+dialect's format like any bad request, never a 500.
 """
 
 from __future__ import annotations
@@ -19,12 +23,20 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from textgate.core.webhook_formats import Renderer
 from textgate.dialects.mail import AddressHandler
 from textgate.dialects.text_input import has_unusable_text, refuse_unusable_text
-from textgate.errors import AuthenticationFailed, GatewayError, InvalidRequest, RequestTooLarge
+from textgate.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InvalidRequest,
+    MalformedInput,
+    RequestTooLarge,
+)
 from textgate.services.registry import Services
 
 __all__ = [
@@ -36,8 +48,10 @@ __all__ = [
     "basic_credentials",
     "bearer_token",
     "client_ip",
+    "decode_json",
     "error_route_class",
     "guarded",
+    "input_error",
     "lookup",
     "lookup_services",
     "read_body",
@@ -133,6 +147,19 @@ def lookup(table: Iterable[tuple[type[GatewayError], T]], exc: GatewayError, def
     return default
 
 
+# pydantic's error types for a body its JSON parser could not read.
+_UNREADABLE = frozenset({"json_invalid"})
+
+
+def input_error(exc: RequestValidationError | ValidationError) -> InvalidRequest:
+    """The gateway error for a body that failed validation: ``MalformedInput`` when it was
+    not JSON at all, else the fields' problems."""
+    message = validation_message(exc)
+    if any(err.get("type") in _UNREADABLE for err in exc.errors()):
+        return MalformedInput(message)
+    return InvalidRequest(message)
+
+
 def validation_message(exc: RequestValidationError | ValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -151,13 +178,36 @@ async def guarded(render: ErrorRenderer, handler: Handler, request: Request) -> 
     try:
         await refuse_unusable_text(request)
         return await handler(request)
-    except GatewayError as exc:
+    except Exception as exc:
+        return _translated(render, request, exc)
+
+
+def _translated(render: ErrorRenderer, request: Request, exc: Exception) -> Response:
+    cause = exc.__cause__
+    if isinstance(exc, HTTPException) and isinstance(cause, GatewayError | ClientDisconnect):
+        # FastAPI answers whatever reading a body parameter raised (a MalformedInput from
+        # decode_json, the client leaving) with a 400 HTTPException, the error as its cause.
+        exc = cause
+    if isinstance(exc, GatewayError):
         return render(exc)
-    except RequestValidationError as exc:
-        return render(InvalidRequest(validation_message(exc)))
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(None)
+    if isinstance(exc, RequestValidationError):
+        return render(input_error(exc))
+    if isinstance(exc, ClientDisconnect):
+        # Nobody reads the answer. A client can do this at will: one line, no traceback.
+        log.info("client left before the body ended: %s %s", request.method, request.url.path)
+        return render(MalformedInput("the request body ended early"))
+    if isinstance(exc, HTTPException) and 400 <= exc.status_code < 500:
+        # The framework's own refusal of a body it could not read.
+        return render(MalformedInput(str(exc.detail)))
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return render(None)
+
+
+class _DialectRequest(Request):
+    """A request whose JSON body (a FastAPI body parameter) is read by ``decode_json``."""
+
+    async def json(self) -> Any:
+        return decode_json(await self.body())
 
 
 def error_route_class(render: ErrorRenderer) -> type[APIRoute]:
@@ -171,7 +221,10 @@ def error_route_class(render: ErrorRenderer) -> type[APIRoute]:
             handler = super().get_route_handler()
 
             async def guarded_route(request: Request) -> Response:
-                return await guarded(render, handler, request)
+                # FastAPI's way of a custom body decoding: the handler gets a request of a
+                # class of the route's own ("Custom Request and APIRoute class").
+                decoding = _DialectRequest(request.scope, request.receive)
+                return await guarded(render, handler, decoding)
 
             return guarded_route
 
@@ -241,8 +294,65 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def read_json(request: Request, limit: int) -> Any:
     """The request body parsed as JSON, whatever the Content-Type says (clients of several
     providers send none, or a wrong one)."""
-    data = await read_body(request, limit)
+    return decode_json(await read_body(request, limit))
+
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects in a JSON body; no request of any dialect nests
+more than a few levels."""
+MAX_JSON_NUMBER = 100
+"""Longest number literal in a JSON body, in characters: far beyond any 64-bit id or
+amount, far below where converting it costs (Python refuses integers over 4300 digits)."""
+
+
+def _number(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def bounded(literal: str) -> Any:
+        if len(literal) > MAX_JSON_NUMBER:
+            raise MalformedInput(f"a number in the body is over {MAX_JSON_NUMBER} characters")
+        return parse(literal)
+
+    return bounded
+
+
+def _constant(name: str) -> Any:
+    raise MalformedInput(f"{name} is not JSON")
+
+
+_PARSE_INT, _PARSE_FLOAT = _number(int), _number(float)
+
+
+def decode_json(data: bytes) -> Any:
+    """``data`` as JSON (RFC 8259), or ``MalformedInput``: bytes that are not UTF-8 (section
+    8.1; a leading UTF-8 byte order mark is ignored, as it allows), anything that is not JSON
+    (NaN and Infinity included), nesting deeper than ``MAX_JSON_DEPTH``, a number longer than
+    ``MAX_JSON_NUMBER``."""
     try:
-        return json.loads(data)
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise InvalidRequest("the body is not JSON") from exc
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedInput("the body is not UTF-8 text") from exc
+    try:
+        value = json.loads(
+            text, parse_int=_PARSE_INT, parse_float=_PARSE_FLOAT, parse_constant=_constant
+        )
+    except RecursionError as exc:
+        raise MalformedInput(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:
+        raise MalformedInput("the body is not JSON") from exc
+    # Counting brackets costs nothing next to walking the value, and settles almost every
+    # body: it cannot nest deeper than it has brackets.
+    if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH and _too_deep(value):
+        raise MalformedInput(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether arrays and objects nest deeper than ``MAX_JSON_DEPTH`` in ``value`` (walked
+    without recursion: the value may nest almost as deep as the parser's own limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_JSON_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
+    return False

@@ -169,8 +169,19 @@ def parse_mail(
         text = _clean(_body(part))
     except Refused:
         raise
-    except (ValueError, TypeError, LookupError, IndexError, AttributeError) as exc:
-        # The email package raises these (and HeaderParseError, a ValueError) on input it
+    except RecursionError as exc:
+        # The email package parses and walks nested parts recursively: parts nested past
+        # the interpreter's limit are no email to take, now or later.
+        raise _refuse("the MIME parts nest too deep; send one plain-text part", "5.6.1") from exc
+    except (
+        ValueError,
+        TypeError,
+        LookupError,
+        IndexError,
+        AttributeError,
+        errors.MessageError,
+    ) as exc:
+        # The email package raises these (HeaderParseError is a MessageError) on input it
         # cannot make sense of.
         raise _refuse("the message is not a well-formed email") from exc
     if _CONTROL.search(text) or _CONTROL.search(subject):

@@ -28,6 +28,7 @@ from textgate.dialects.base import (
     bearer_token,
     client_ip,
     error_route_class,
+    input_error,
     read_body,
     read_json,
     services_of,
@@ -232,7 +233,7 @@ def build_router(settings: DeviceApiSettings) -> APIRouter:
                 return Response(status_code=204)  # not subscribed to; nothing to keep
             payload = ReceivedPayload.model_validate(hook.payload)
         except ValidationError as exc:
-            raise InvalidRequest(validation_message(exc)) from exc
+            raise input_error(exc) from exc
         await devices.receive(device, [_inbound(device, payload)])
         return Response(status_code=204)
 

@@ -24,6 +24,7 @@ from textgate.errors import (
     InvalidNumber,
     InvalidRequest,
     InvalidSender,
+    MalformedInput,
     NotFound,
     PolicyDenied,
     RateLimited,
@@ -63,6 +64,7 @@ SmsError = tuple[int, str, str]
 # ``{recipient}`` and ``{list}`` are filled from the request.
 SMS_ERRORS: dict[str, SmsError] = {
     NULL_INPUT: (400, "100", "No request found"),
+    MalformedInput.code: (400, "100", "No request found"),
     "invalid_request": (400, "101", "Missing or empty parameters"),
     "missing_text": (400, "101", "Missing or empty parameters"),
     "missing_recipient": (400, "101", "Missing or empty parameters"),
@@ -144,6 +146,7 @@ def render_sms_error(
 # generic failure (400, code 1).
 MAIL_ERRORS: dict[str, tuple[int, str, str]] = {
     NULL_INPUT: (403, "101", "The input is null."),
+    MalformedInput.code: (403, "101", "The input is null."),
     "authentication_failed": (403, "102", "The operation is not authorized."),
     USER_NOT_ENABLED: (403, "103", "The user is not enabled."),
     USER_BLOCKED: (403, "104", "The user is blocked."),

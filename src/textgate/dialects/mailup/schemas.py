@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from textgate.dialects.base import validation_message
+from textgate.dialects.base import decode_json, validation_message
 from textgate.dialects.ids import RowId
 from textgate.errors import InvalidRequest
 
@@ -32,7 +31,8 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 NULL_INPUT = "mailup_null_input"
-"""InvalidRequest code: no body, or not a JSON object (SMS code 100, SMTP+ code 101)."""
+"""InvalidRequest code: no body, or not a JSON object (SMS code 100, SMTP+ code 101), as a
+body that is not JSON at all (MalformedInput)."""
 
 
 class _Model(BaseModel):
@@ -203,10 +203,7 @@ def parse_body(raw: bytes, model: type[M]) -> M:
     ``application/json;odata=verbose``)."""
     if not raw.strip():
         raise InvalidRequest("no request body", code=NULL_INPUT)
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("the body is not JSON", code=NULL_INPUT) from exc
+    data = decode_json(raw)
     if not isinstance(data, dict):
         raise InvalidRequest("the body is not a JSON object", code=NULL_INPUT)
     try:

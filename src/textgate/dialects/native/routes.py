@@ -17,10 +17,10 @@ from textgate.dialects.base import (
     bearer_token,
     client_ip,
     error_route_class,
+    input_error,
     lookup_services,
     read_body,
     services_of,
-    validation_message,
 )
 from textgate.dialects.native.errors import render_error
 from textgate.dialects.native.schemas import (
@@ -109,7 +109,7 @@ async def send_messages(request: Request) -> Response:
     try:
         body = SendIn.model_validate_json(await read_body(request, MAX_BODY_BYTES))
     except ValidationError as exc:
-        raise InvalidRequest(validation_message(exc)) from exc
+        raise input_error(exc) from exc
     idempotency_key = request.headers.get("idempotency-key")
     result = await services.submit.submit(
         SubmitRequest(

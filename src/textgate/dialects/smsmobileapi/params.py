@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 
 from textgate.core.accounts import Account
-from textgate.dialects.base import bearer_token, lookup_services, read_body
+from textgate.dialects.base import bearer_token, decode_json, lookup_services, read_body
 from textgate.errors import AuthenticationFailed, InvalidRequest
 
 __all__ = ["Params", "authenticate", "read_params"]
@@ -76,10 +76,7 @@ def _body_values(raw: bytes) -> dict[str, str]:
     if not text:
         return {}
     if text.startswith("{"):
-        try:
-            parsed = json.loads(text)
-        except ValueError as exc:
-            raise InvalidRequest("the body is neither a form nor a JSON object") from exc
+        parsed = decode_json(raw)
         if not isinstance(parsed, dict):
             raise InvalidRequest("the body is not a JSON object")
         return {

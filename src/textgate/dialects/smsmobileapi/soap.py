@@ -11,7 +11,6 @@ body as its ``return`` string. Requests are parsed with defusedxml and any DTD i
 from __future__ import annotations
 
 import json
-import logging
 import re
 from xml.etree.ElementTree import Element  # only for typing: requests parse through defusedxml
 from xml.sax.saxutils import escape, quoteattr
@@ -20,16 +19,15 @@ from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import ParseError, fromstring  # type: ignore[import-untyped]
 from fastapi import APIRouter, Request, Response
 
-from textgate.dialects.base import read_body
+from textgate.dialects.base import error_route_class, read_body
 from textgate.dialects.smsmobileapi.errors import classify
 from textgate.dialects.smsmobileapi.params import Params
 from textgate.dialects.smsmobileapi.paths import at
 from textgate.dialects.smsmobileapi.routes import base_url, send
-from textgate.errors import GatewayError, InvalidRequest
+from textgate.errors import GatewayError, InvalidRequest, MalformedInput
 
 __all__ = ["NAMESPACE", "router"]
 
-log = logging.getLogger(__name__)
 
 NAMESPACE = "urn:sendsms"
 OPERATION = "sendSms"
@@ -50,7 +48,6 @@ PARTS = (
     "schedule_timestamp",
 )
 
-router = APIRouter(tags=["smsmobileapi soap"])
 
 _WSDL = """<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="http://schemas.xmlsoap.org/wsdl/"
@@ -126,7 +123,7 @@ def parse_call(raw: bytes) -> Params:
     try:
         root: Element = fromstring(_true_charset(raw), forbid_dtd=True)
     except (ParseError, DefusedXmlException, ValueError) as exc:
-        raise InvalidRequest("the body is not an acceptable SOAP envelope") from exc
+        raise MalformedInput("the body is not an acceptable SOAP envelope") from exc
     if _local(root.tag) != "Envelope":
         raise InvalidRequest("the body is not a SOAP envelope")
     body = next((c for c in root if _local(c.tag) == "Body"), None)
@@ -150,6 +147,11 @@ def _fault(exc: GatewayError | None) -> Response:
     return Response(_ENVELOPE.format(content=content), status_code=500, media_type=XML)
 
 
+# Errors are faults, those refused before the operation runs (a body over the server's
+# limit) included.
+router = APIRouter(tags=["smsmobileapi soap"], route_class=error_route_class(_fault))
+
+
 @router.get("/sendsms/wsdl/sendsms.wsdl", include_in_schema=False)
 async def wsdl(request: Request) -> Response:
     parts = "\n".join(f'  <part name="{p}" type="xsd:string"/>' for p in PARTS)
@@ -159,13 +161,8 @@ async def wsdl(request: Request) -> Response:
 
 @at(router, "sendsms/soap", methods=("POST",))
 async def soap(request: Request) -> Response:
-    try:
-        answer = await send(request, parse_call(await read_body(request, MAX_BODY_BYTES)))
-    except GatewayError as exc:
-        return _fault(exc)
-    except Exception:
-        log.exception("SOAP sendSms failed")
-        return _fault(None)
+    # What it raises, the route class answers as a fault.
+    answer = await send(request, parse_call(await read_body(request, MAX_BODY_BYTES)))
     content = (
         f'<ns1:sendSmsResponse xmlns:ns1="{NAMESPACE}">'
         f'<return xsi:type="xsd:string">{escape(json.dumps(answer))}</return>'

@@ -1033,6 +1033,28 @@ async def test_smsmobileapi(case: DialectCase, gateway: Running) -> None:
         assert body["result"]["sent"] == "0" and body["result"]["note"]
 
 
+async def test_the_answer_says_when_no_phone_is_there_to_send(gateway: Running) -> None:
+    """Seed 003: "sent" 1 means the mobile accepted the message for sending. With no phone
+    connected it is kept until one connects, and the note says so instead of "sent by
+    mobile"; once a phone of the account has been seen, the note is the seed's."""
+    services = gateway.gateway.services
+    account = await services.accounts.create("phoneless")
+    key = (await services.accounts.issue_key(account.id)).token
+    params = {"apikey": key, "recipients": NUMBER, "message": "hi"}
+    r = await gateway.client.get("/sendsms/", params=params)
+    assert r.status_code == 200, r.text
+    result = r.json()["result"]
+    assert (result["error"], result["sent"]) == (0, "1")
+    assert result["note"].startswith("waiting for a mobile"), result
+    [msg] = await stored_messages(gateway, account.id)
+    assert msg.status.value not in ("sent", "delivered", "failed", "rejected")
+    await services.devices.register(
+        RegistrationAuth(private_token=key), "Pixel", push_token=None, sim_cards=[]
+    )
+    r = await gateway.client.get("/sendsms/", params=params)
+    assert r.json()["result"]["note"] == "sent by mobile"
+
+
 async def test_every_answer_is_json(gateway: Running) -> None:
     """Errors included, whatever went wrong (the Python client calls .json())."""
     for method, path in (

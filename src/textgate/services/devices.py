@@ -15,12 +15,13 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from textgate.connectors.android.hub import EventStream, WakeHub
 from textgate.connectors.base import Submission
 from textgate.core.accounts import hash_secret
-from textgate.core.clock import Clock, system_clock
+from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.devices import (
     Device,
     DeviceEvent,
@@ -292,6 +293,21 @@ class DeviceService:
 
     async def of_account(self, account_id: str) -> list[Device]:
         return await self._devices.of_account(account_id)
+
+    async def any_online(self, account_id: str, device_id: str | None = None) -> bool:
+        """Whether one of the account's phones (``device_id``: that one) would take a
+        message now: connected to its event stream, or seen within the default offline time
+        (connectors may set their own; this answers what interfaces tell a client, not where
+        a message goes)."""
+        connected = self.hub.connected()
+        seen_after = from_ms(self._clock()) - timedelta(
+            seconds=PlacementRules().offline_after_seconds
+        )
+        return any(
+            d.id in connected or d.last_seen_at >= seen_after
+            for d in await self._devices.of_account(account_id)
+            if device_id is None or d.id == device_id
+        )
 
     async def get(self, account_id: str, device_id: str) -> Device:
         return await self._devices.get(account_id, device_id)

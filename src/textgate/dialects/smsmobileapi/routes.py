@@ -54,6 +54,8 @@ MAX_PHONE_LOG = 200
 # SIM ports the seed names ("1, 2, or leave it empty"); the SMSGate app numbers SIMs from 1.
 PORTS = (1, 2)
 _SPLIT = re.compile(r"[,;]")
+# The send answer's note when no phone of the account is there to take the message.
+NO_MOBILE = "waiting for a mobile: none is connected; sent when one connects"
 _PERIODS = ("today", "yesterday", "last_24h", "last_3days", "last_7days")
 
 router = APIRouter(tags=["smsmobileapi"], route_class=error_route_class(render_result_error))
@@ -143,7 +145,14 @@ async def send(request: Request, params: Params) -> dict[str, Any]:
     )
     accepted = [m for m in result.messages if m.status != Status.REJECTED]
     scheduled = any(m.status == Status.SCHEDULED for m in accepted)
-    notes = ["scheduled" if scheduled else "sent by mobile"]
+    if scheduled:
+        notes = ["scheduled"]
+    elif accepted and not await reg.devices.any_online(account.id, device_id):
+        # Seed 003: "sent" 1 means accepted for sending by the mobile. The message is kept
+        # and goes when a phone connects; the note must not claim a phone took it.
+        notes = [NO_MOBILE]
+    else:
+        notes = ["sent by mobile"]
     notes += [f"refused {m.recipient}: {m.reason}" for m in result.messages if m not in accepted]
     now = datetime.now(UTC)
     out = SendOut(

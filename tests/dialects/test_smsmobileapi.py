@@ -1055,6 +1055,29 @@ async def test_the_answer_says_when_no_phone_is_there_to_send(gateway: Running) 
     assert r.json()["result"]["note"] == "sent by mobile"
 
 
+async def test_a_national_number_is_read_in_the_phones_country(gateway: Running) -> None:
+    """The account sets no default country; the phone that sends knows its own number, so
+    a number written as it would be dialled there is sent, in that phone's country."""
+    services = gateway.gateway.services
+    account = await services.accounts.create("national")
+    key = (await services.accounts.issue_key(account.id)).token
+    registration = await services.devices.register(
+        RegistrationAuth(private_token=key), "Pixel", push_token=None, sim_cards=[]
+    )
+    params = {"apikey": key, "recipients": "0612345678", "message": "hi"}
+    # The phone's own number is not known yet: a national number cannot be read.
+    refused = await gateway.client.get("/sendsms/", params=params)
+    assert refused.json()["result"]["error"] != 0, refused.text
+    assert await stored_messages(gateway, account.id) == []
+    await services.devices.set_labels(
+        account.id, registration.device.id, phone_number="+33600000042"
+    )
+    r = await gateway.client.get("/sendsms/", params=params)
+    assert r.json()["result"]["error"] == 0, r.text
+    [msg] = await stored_messages(gateway, account.id)
+    assert msg.recipient == "+33612345678"
+
+
 async def test_every_answer_is_json(gateway: Running) -> None:
     """Errors included, whatever went wrong (the Python client calls .json())."""
     for method, path in (

@@ -36,6 +36,7 @@ from textgate.core.devices import (
     nanoid,
 )
 from textgate.core.inbound import InboundMessage, Keywords
+from textgate.core.numbers import country_of
 from textgate.core.passwords import hash_password, verify_password
 from textgate.errors import AuthenticationFailed, Conflict, Forbidden, InvalidRequest
 from textgate.services.accounts import AccountService
@@ -293,6 +294,16 @@ class DeviceService:
 
     async def of_account(self, account_id: str) -> list[Device]:
         return await self._devices.of_account(account_id)
+
+    async def dialing_country(self, account_id: str, device_id: str | None = None) -> str | None:
+        """The country the account's phones (``device_id``: that one) dial from, known
+        from their own numbers when all of them share one; else None."""
+        countries = {
+            country_of(d.phone_number)
+            for d in await self._devices.of_account(account_id)
+            if d.phone_number and (device_id is None or d.id == device_id)
+        }
+        return countries.pop() if len(countries) == 1 else None
 
     async def any_online(self, account_id: str, device_id: str | None = None) -> bool:
         """Whether one of the account's phones (``device_id``: that one) would take a

@@ -131,6 +131,9 @@ class SubmitRequest:
     """Send through this phone of the account (android connector), whatever the sender."""
     sim_number: int | None = None
     """Send from this SIM of the phone (1-based, as the SMSGate app counts them)."""
+    dialing_country: str | None = None
+    """The country the sending phone dials from (its own number's): national numbers are
+    read in it when the account sets no default country, as the phone would dial them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +222,7 @@ class SubmitService:
             raise InvalidRequest(f"at most {MAX_RECIPIENTS} recipients per request")
         if req.references is not None and len(req.references) != len(req.recipients):
             raise InvalidRequest("one reference per recipient is needed")
-        entries = _distinct(req, rules.default_country)
+        entries = _distinct(req, rules.default_country or req.dialing_country)
         check_request(
             rules, client_ip=req.client_ip, recipients=len(entries), operator=req.operator
         )

@@ -141,6 +141,11 @@ async def send(request: Request, params: Params) -> dict[str, Any]:
             schedule_at=schedule_at,
             device_id=device_id,
             sim_number=port,
+            # A number without its country code is dialled by the phone as it is: read it
+            # in the phone's own country (seed 003 sends through the account's phones).
+            dialing_country=None
+            if account.rules.default_country
+            else await reg.devices.dialing_country(account.id, device_id),
         )
     )
     accepted = [m for m in result.messages if m.status != Status.REJECTED]

@@ -169,6 +169,7 @@ class Gateway:
         self.inbound: InboundReceiver | None = None
         # Every dialect's payload formats, enabled or not: stored subscriptions keep theirs.
         self.webhook_formats = webhook_formats()
+        keywords = Keywords.of(settings.inbound.opt_out_keywords, settings.inbound.opt_in_keywords)
         webhooks = WebhookService(
             self.webhook_repo, self.target_checker, formats=self.webhook_formats
         )
@@ -200,9 +201,7 @@ class Gateway:
             self.inbound_repo,
             self.device_hub,
             limiter=limiter,
-            keywords=Keywords.of(
-                settings.inbound.opt_out_keywords, settings.inbound.opt_in_keywords
-            ),
+            keywords=keywords,
             signature_skew_seconds=settings.android.signature_skew_seconds,
             clock=clock,
             counts=self.counts,
@@ -225,7 +224,7 @@ class Gateway:
             accounts=account_service,
             submit=submit,
             messages=message_service,
-            inbound=InboundService(self.inbound_repo, ConversationRepo(self.db)),
+            inbound=InboundService(self.inbound_repo, ConversationRepo(self.db), keywords),
             webhooks=webhooks,
             mail=mail_service,
             credentials=credentials,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -28,7 +28,9 @@ from tests.dialects.harness import (
 from tests.dialects.malformed import malformed
 from tests.support import Running, running_gateway
 from textgate.config import Settings
+from textgate.core.inbound import InboundMessage
 from textgate.core.message import Message
+from textgate.services.devices import RegistrationAuth
 from textgate.services.query import MessageFilter
 
 P = "/API/v1.0/REST"
@@ -815,3 +817,45 @@ async def test_accounts_count_local_times_in_the_configured_zone(settings: Setti
         assert r.status_code == 201, r.text
         msgs = await gw.gateway.services.messages.search(account.id, MessageFilter())
         assert [m.scheduled_at for m in msgs] == [datetime(2999, 1, 1, 11, tzinfo=UTC)]
+
+
+async def test_mo_history_lists_received_messages_by_type(gateway: Running) -> None:
+    """``GET mosmshistory?type=``: STOP are the opt-out keywords received, OTHER every
+    other received message, CONTACT none (textgate takes no contact requests)."""
+    services = gateway.gateway.services
+    account = await services.accounts.create("acme")
+    keys = await login_keys(gateway, account.id)
+    headers = {"user_key": keys[USER_KEY], "Session_key": keys[SESSION_KEY]}
+    key = (await services.accounts.issue_key(account.id)).token
+    device = (
+        await services.devices.register(
+            RegistrationAuth(private_token=key), "Pixel", push_token=None, sim_cards=[]
+        )
+    ).device
+    now = datetime.now(UTC)
+    texts = ["Hello", "STOP", "See you", "stop."]
+    await services.devices.receive(
+        device,
+        [
+            InboundMessage("android", FR2, NUMBER, t, now + timedelta(seconds=i), f"{i}")
+            for i, t in enumerate(texts)
+        ],
+    )
+
+    async def history(**params: str) -> Any:
+        r = await gateway.client.get(
+            f"{P}/mosmshistory", params={"from": "20000101000000", **params}, headers=headers
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    other = await history(type="OTHER")
+    assert other["total"] == 2
+    assert [m["message"] for m in other["mosmshistory"]] == ["See you", "Hello"]
+    assert other["mosmshistory"][0]["sender"] == FR2
+    stop = await history(type="stop", pageSize="1", pageNumber="2")
+    assert (stop["total"], [m["message"] for m in stop["mosmshistory"]]) == (2, ["STOP"])
+    assert (await history(type="CONTACT"))["total"] == 0
+    missing = await gateway.client.get(f"{P}/mosmshistory", headers=headers)
+    assert missing.status_code == 400 and missing.json()["result"] == "KO"
+    assert (await gateway.client.get(f"{P}/mosmshistory?type=OTHER")).status_code == 401

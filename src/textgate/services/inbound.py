@@ -127,9 +127,15 @@ class InboundReceiver:
 class InboundService:
     """Inbound messages and conversations, for every interface."""
 
-    def __init__(self, repo: InboundRepo, conversations: ConversationRepo) -> None:
+    def __init__(
+        self,
+        repo: InboundRepo,
+        conversations: ConversationRepo,
+        keywords: Keywords | None = None,
+    ) -> None:
         self._repo = repo
         self._conversations = conversations
+        self._keywords = keywords or Keywords()
 
     async def get(self, account_id: str, inbound_id: str) -> Inbound:
         return await self._repo.get(account_id, inbound_id)
@@ -138,6 +144,11 @@ class InboundService:
         self, account_id: str, flt: InboundFilter, *, limit: int = 100
     ) -> list[Inbound]:
         return await self._repo.search(account_id, flt, limit=page_size(limit, MAX_PAGE))
+
+    def keyword_action(self, text: str) -> str | None:
+        """ "out" for an opt-out keyword, "in" for an opt-in one, None for anything else
+        (the keywords that act on the account's opt-out list)."""
+        return self._keywords.action(text)
 
     async def page(self, account_id: str, flt: InboundFilter, *, limit: int = 100) -> Page[Inbound]:
         """Up to ``limit`` messages (at most ``MAX_PAGE``), newest first, and the cursor

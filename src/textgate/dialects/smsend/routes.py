@@ -38,6 +38,8 @@ from textgate.dialects.smsend.schemas import (
     TYPE_BY_QUALITY,
     HistoryLine,
     HistoryOut,
+    MoHistoryOut,
+    MoLine,
     OrderStateOut,
     RecipientState,
     SendSmsIn,
@@ -53,6 +55,7 @@ from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService, GrantKind
 from textgate.services.history import OrderHistory
+from textgate.services.inbound import InboundFilter
 from textgate.services.submit import SubmitRequest
 
 __all__ = ["PREFIX", "router"]
@@ -306,6 +309,59 @@ async def sms_history(request: Request) -> Response:
         ],
     )
     return JSONResponse(out.model_dump())
+
+
+# GET mosmshistory (smsend's REST API, "Get the MO received messages"): "a list (limited to
+# max. 100 entries) of MO messages received for the given type", STOP, CONTACT or OTHER.
+# textgate's STOP are the account's opt-out keywords; it has no contact requests, so CONTACT
+# is always empty, and OTHER is every other received message.
+MO_TYPES = ("STOP", "CONTACT", "OTHER")
+MO_LIMIT = 100
+
+
+@_at("mosmshistory", ["GET"], response_model=MoHistoryOut)
+async def mo_history(request: Request) -> Response:
+    """Received messages of one ``type``, newest first, paged like ``smshistory``."""
+    account = await current_account(request)
+    query = request.query_params
+    kind = (query.get("type") or "").upper()
+    if kind not in MO_TYPES:
+        raise InvalidRequest("type is required: STOP, CONTACT or OTHER")
+    tz = zone(query.get("timezone"), account.rules.timezone)
+    since, until = query.get("from"), query.get("to")
+    page = _positive(query.get("pageNumber"), 1, "pageNumber")
+    size = _positive(query.get("pageSize"), 10, "pageSize", MO_LIMIT)
+    inbound = lookup_services(request).inbound
+    flt = InboundFilter(since_ms=to_ms(parse_time(since, tz)) if since else None)
+    until_at = parse_time(until, tz) if until else None
+    found = [
+        m
+        for m in await inbound.search(account.id, flt, limit=MO_LIMIT)
+        if (until_at is None or m.received_at <= until_at)
+        and _mo_type(inbound.keyword_action(m.text)) == kind
+    ]
+    shown = found[(page - 1) * size : page * size]
+    out = MoHistoryOut(
+        total=len(found),
+        pageNumber=page,
+        pageSize=size,
+        mosmshistory=[
+            MoLine(
+                id=m.id,
+                type=kind,
+                sender=m.sender,
+                recipient=m.recipient,
+                message=m.text,
+                received_time=format_time(m.received_at, tz) or "",
+            )
+            for m in shown
+        ],
+    )
+    return JSONResponse(out.model_dump())
+
+
+def _mo_type(action: str | None) -> str:
+    return "STOP" if action == "out" else "OTHER"
 
 
 @router.api_route(

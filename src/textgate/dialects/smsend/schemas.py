@@ -18,6 +18,8 @@ __all__ = [
     "TYPE_BY_QUALITY",
     "HistoryLine",
     "HistoryOut",
+    "MoHistoryOut",
+    "MoLine",
     "OrderStateOut",
     "RecipientState",
     "SendSmsIn",
@@ -153,6 +155,25 @@ class HistoryOut(BaseModel):
     pageNumber: int
     pageSize: int
     smshistory: list[HistoryLine] = Field(default_factory=list)
+
+
+class MoLine(BaseModel):
+    """One received (MO) message. The provider documents no field names for these lines;
+    these are textgate's, in the style of its other answers."""
+
+    id: str
+    type: str
+    sender: str
+    recipient: str
+    message: str
+    received_time: str
+
+
+class MoHistoryOut(BaseModel):
+    total: int
+    pageNumber: int
+    pageSize: int
+    mosmshistory: list[MoLine] = Field(default_factory=list)
 
 
 # scheduled_delivery_time as clients send it: the documented compact forms, "yyyy-MM-dd

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from textgate.core.devices import Device
-from textgate.dialects.base import error_route_class
-from textgate.dialects.native.errors import render_error
-from textgate.dialects.native.routes import AccountDep, ServicesDep, native_errors
+from textgate.dialects.native.routes import AccountDep, ServicesDep, native_router
 
 __all__ = ["router"]
 
-router = APIRouter(
-    prefix="/v1/devices",
-    tags=["native"],
-    route_class=error_route_class(render_error),
-    responses=native_errors(),
-)
+router = native_router("/v1/devices")
 
 
 class SimCardOut(BaseModel):

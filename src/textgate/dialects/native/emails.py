@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
-from textgate.dialects.base import error_route_class
-from textgate.dialects.native.errors import render_error
-from textgate.dialects.native.routes import AccountDep, ServicesDep, native_errors
+from textgate.dialects.native.routes import AccountDep, ServicesDep, native_router
 from textgate.dialects.native.webhook_schemas import EmailList, EmailOut
 
 __all__ = ["router"]
 
-router = APIRouter(
-    prefix="/v1/emails",
-    tags=["native"],
-    route_class=error_route_class(render_error),
-    responses=native_errors(),
-)
+router = native_router("/v1/emails")
 
 
 @router.get("", response_model=EmailList)

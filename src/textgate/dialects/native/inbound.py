@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from textgate.core.clock import to_ms
-from textgate.dialects.base import error_route_class
-from textgate.dialects.native.errors import render_error
-from textgate.dialects.native.routes import AccountDep, ServicesDep, native_errors
+from textgate.dialects.native.routes import AccountDep, ServicesDep, native_router
 from textgate.dialects.native.schemas import (
     ConversationOut,
     InboundList,
@@ -25,12 +23,7 @@ from textgate.services.inbound import InboundFilter
 
 __all__ = ["router"]
 
-router = APIRouter(
-    prefix="/v1",
-    tags=["native"],
-    route_class=error_route_class(render_error),
-    responses=native_errors(),
-)
+router = native_router()
 
 
 def _number(raw: str) -> str:

@@ -6,21 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from textgate.dialects.base import error_route_class
-from textgate.dialects.native.errors import render_error
-from textgate.dialects.native.routes import AccountDep, ServicesDep, native_errors
+from textgate.dialects.native.routes import AccountDep, ServicesDep, native_router
 
 __all__ = ["router"]
 
-router = APIRouter(
-    prefix="/v1",
-    tags=["native"],
-    route_class=error_route_class(render_error),
-    responses=native_errors(),
-)
+router = native_router()
 
 
 class LinkOut(BaseModel):

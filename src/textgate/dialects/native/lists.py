@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from textgate.core.lists import MailingList
-from textgate.dialects.base import error_route_class
 from textgate.dialects.ids import RowId
-from textgate.dialects.native.errors import render_error
-from textgate.dialects.native.routes import AccountDep, ServicesDep, native_errors
+from textgate.dialects.native.routes import AccountDep, ServicesDep, native_router
 
 __all__ = ["router"]
 
-router = APIRouter(
-    prefix="/v1/lists",
-    tags=["native"],
-    route_class=error_route_class(render_error),
-    responses=native_errors(),
-)
+router = native_router("/v1/lists")
 
 
 class ListIn(BaseModel):

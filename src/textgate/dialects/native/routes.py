@@ -42,13 +42,17 @@ from textgate.services.query import MessageFilter
 from textgate.services.registry import Services
 from textgate.services.submit import Notify, SubmitRequest
 
-__all__ = ["INTERFACE", "AccountDep", "ServicesDep", "native_errors", "router"]
+__all__ = [
+    "INTERFACE",
+    "AccountDep",
+    "ServicesDep",
+    "native_errors",
+    "native_router",
+    "router",
+]
 
 INTERFACE = "native"
 """How stored messages and metrics name this API."""
-
-
-_render = render_error
 
 
 def native_errors() -> dict[int | str, dict[str, object]]:
@@ -56,12 +60,17 @@ def native_errors() -> dict[int | str, dict[str, object]]:
     return {code: {"model": ErrorBody} for code in (400, 401, 402, 403, 404, 409, 413, 503)}
 
 
-router = APIRouter(
-    prefix="/v1",
-    tags=["native"],
-    route_class=error_route_class(_render),
-    responses=native_errors(),
-)
+def native_router(prefix: str = "/v1") -> APIRouter:
+    """A router of the native API: its tag, its error format, its documented errors."""
+    return APIRouter(
+        prefix=prefix,
+        tags=["native"],
+        route_class=error_route_class(render_error),
+        responses=native_errors(),
+    )
+
+
+router = native_router()
 
 ServicesDep = Annotated[Services, Depends(services_of)]
 

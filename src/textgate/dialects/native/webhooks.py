@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
-from textgate.dialects.base import error_route_class
-from textgate.dialects.native.errors import render_error
-from textgate.dialects.native.routes import AccountDep, ServicesDep, native_errors
+from textgate.dialects.native.routes import AccountDep, ServicesDep, native_router
 from textgate.dialects.native.webhook_schemas import (
     DeliveryList,
     DeliveryOut,
@@ -20,12 +18,7 @@ from textgate.dialects.native.webhook_schemas import (
 
 __all__ = ["router"]
 
-router = APIRouter(
-    prefix="/v1/webhooks",
-    tags=["native"],
-    route_class=error_route_class(render_error),
-    responses=native_errors(),
-)
+router = native_router("/v1/webhooks")
 
 
 @router.post("", status_code=201, response_model=WebhookCreated)

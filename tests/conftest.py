@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support import Running, database_url, postgres_url, running_gateway
 from textgate.config import Settings
+from textgate.storage.db import Database
 from textgate.storage.tables import metadata
 
 _real_connect = socket.socket.connect
@@ -96,6 +97,14 @@ async def db_url(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[str]:
             await conn.execute(text(f"TRUNCATE {', '.join(_PG_TABLES)} RESTART IDENTITY CASCADE"))
         await engine.dispose()
     yield url
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """The test's migrated database, opened as a gateway opens it (for storage tests)."""
+    database = Database(db_url, sqlite_synchronous="NORMAL")
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from textgate.errors import AuthenticationFailed
 from textgate.services.accounts import AccountService
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
-from textgate.storage.migrate import upgrade
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url, sqlite_synchronous="NORMAL")
-    await upgrade(database)
-    yield database
-    await database.dispose()
 
 
 class CountingRepo(AccountRepo):

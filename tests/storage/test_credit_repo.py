@@ -3,22 +3,9 @@ lists, read and edited on both databases."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
-from textgate.storage.migrate import upgrade
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url, sqlite_synchronous="NORMAL")
-    await upgrade(database)
-    yield database
-    await database.dispose()
 
 
 async def test_an_account_never_credited_has_nothing(db: Database) -> None:

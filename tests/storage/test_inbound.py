@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,17 +15,8 @@ from textgate.storage.accounts import AccountRepo
 from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
 from textgate.storage.inbound import InboundFilter, InboundRepo
-from textgate.storage.migrate import upgrade
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url, sqlite_synchronous="NORMAL")
-    await upgrade(database)
-    yield database
-    await database.dispose()
 
 
 def mo(

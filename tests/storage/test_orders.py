@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from textgate.core.clock import from_ms, system_clock
 from textgate.core.ids import IdGenerator
@@ -15,16 +12,7 @@ from textgate.loops import LoopRegistry
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.db import Database
 from textgate.storage.messages import MessageFilter, MessageRepo
-from textgate.storage.migrate import upgrade
 from textgate.storage.orders import OrderWrite, OrderWriter
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url, sqlite_synchronous="NORMAL")
-    await upgrade(database)
-    yield database
-    await database.dispose()
 
 
 def _write(account_id: str, ids: IdGenerator, order_id: str | None = None) -> OrderWrite:

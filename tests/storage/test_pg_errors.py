@@ -4,7 +4,6 @@ through both database paths (SQLAlchemy and the raw transaction runner)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -19,13 +18,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(postgres_url() is None, reason=f"PostgreSQL's errors: set {PG_ENV}"),
 ]
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    yield database
-    await database.dispose()
 
 
 @pytest.mark.parametrize("path", ["sqlalchemy", "txn"])

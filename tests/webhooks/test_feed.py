@@ -3,26 +3,13 @@ commits them in any order) are delivered when they appear, and nothing is fed tw
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from textgate.core.accounts import Account
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.db import Database
-from textgate.storage.migrate import upgrade
 from textgate.storage.secrets import SecretBox
 from textgate.storage.txn import Many, Query, Txn
 from textgate.storage.webhook_feed import WebhookFeed
 from textgate.storage.webhooks import WebhookRepo
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await upgrade(database)
-    yield database
-    await database.dispose()
 
 
 async def _setup(db: Database) -> Account:

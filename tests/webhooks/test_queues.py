@@ -5,7 +5,6 @@ skipping what one holds (PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -17,7 +16,6 @@ from textgate.errors import Conflict, NotFound
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.db import Database
 from textgate.storage.mail import MailRepo
-from textgate.storage.migrate import upgrade
 from textgate.storage.oauth import OAuthRepo
 from textgate.storage.outbox import QueueOutcome
 from textgate.storage.secrets import SecretBox
@@ -26,14 +24,6 @@ from textgate.storage.webhooks import MESSAGE_SCOPE, WebhookRepo
 
 T0 = 1_800_000_000_000
 LEASE = 30_000
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await upgrade(database)
-    yield database
-    await database.dispose()
 
 
 def _mail(subject: str = "hello") -> OutgoingMail:

@@ -331,6 +331,8 @@ class BadMail:
     """The enhanced status of the refusal (RFC 3463)."""
 
 
+# HTML-only mail is not here: what it gets differs by provider (LabsMobile reads it as text,
+# ASPSMS takes plain text only), so each provider's own cases say it.
 BAD_MAIL: tuple[BadMail, ...] = (
     BadMail(f"parts nested {_MIME_DEPTH:,} deep", _nested(_MIME_DEPTH), "5.6.1"),
     BadMail(
@@ -353,7 +355,6 @@ BAD_MAIL: tuple[BadMail, ...] = (
         b"Content-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nhi\r\n",
         "5.6.1",
     ),
-    BadMail("HTML only", b"Content-Type: text/html\r\n\r\n<script>alert(1)</script>\r\n", "5.6.1"),
     BadMail(
         "an attachment",
         _multipart(

@@ -221,7 +221,8 @@ def test_cli_manages_authorised_originators(db_url: str, tmp_path: Path) -> None
         env=env,
     )
     assert added.exit_code == 0, added.output
-    assert added.stdout.strip() == "box@client.example\t+41760000000"
+    # Listed masked: the address is the credential, stored only as a keyed digest.
+    assert added.stdout.strip() == "b***@client.example\t+41760000000"
     again = runner.invoke(
         app, ["account", "smtp-originator", "shop", "box@client.example"], env=env
     )

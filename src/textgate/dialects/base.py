@@ -29,7 +29,11 @@ from starlette.types import Receive, Scope, Send
 
 from textgate.core.webhook_formats import Renderer
 from textgate.dialects.mail import AddressHandler
-from textgate.dialects.text_input import has_unusable_text, refuse_unusable_text
+from textgate.dialects.text_input import (
+    has_unusable_text,
+    refuse_unusable_body,
+    refuse_unusable_text,
+)
 from textgate.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -176,7 +180,7 @@ async def guarded(render: ErrorRenderer, handler: Handler, request: Request) -> 
     """``handler``'s answer, or ``render``'s for whatever it raised: foreign exceptions are
     translated here, once, at the boundary."""
     try:
-        await refuse_unusable_text(request)
+        refuse_unusable_text(request)
         return await handler(request)
     except Exception as exc:
         return _translated(render, request, exc)
@@ -207,7 +211,9 @@ class _DialectRequest(Request):
     """A request whose JSON body (a FastAPI body parameter) is read by ``decode_json``."""
 
     async def json(self) -> Any:
-        return decode_json(await self.body())
+        body = await self.body()
+        refuse_unusable_body(body, self.headers.get("content-type", ""))
+        return decode_json(body)
 
 
 def error_route_class(render: ErrorRenderer) -> type[APIRoute]:
@@ -288,7 +294,9 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise RequestTooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    refuse_unusable_body(body, request.headers.get("content-type", ""))
+    return body
 
 
 async def read_json(request: Request, limit: int) -> Any:

@@ -10,7 +10,8 @@ Two kinds of character decode without complaint and fail later, deep inside a re
 
 Neither belongs in an SMS, an id, a name or a credential, so a request carrying one anywhere
 in its path, query string or body is refused as bad input, in the dialect's own format
-(``dialects.base.guarded`` calls :func:`refuse_unusable_text` before every handler). Refusing
+(``dialects.base.guarded`` calls :func:`refuse_unusable_text` before every handler, and the
+shared body readers call :func:`refuse_unusable_body`). Refusing
 is the honest answer: dropping the characters would store and send something other than
 what the client sent.
 """
@@ -26,7 +27,7 @@ from starlette.requests import Request
 
 from textgate.errors import InvalidRequest
 
-__all__ = ["has_unusable_text", "refuse_unusable_text"]
+__all__ = ["has_unusable_text", "refuse_unusable_body", "refuse_unusable_text"]
 
 _UNUSABLE = re.compile("[\x00\ud800-\udfff]")
 # What a body must contain to decode into such text: a NUL byte, a percent-encoded NUL, or
@@ -57,17 +58,23 @@ def has_unusable_text(value: object) -> bool:
     return False
 
 
-async def refuse_unusable_text(request: Request) -> None:
-    """Raise InvalidRequest when the request's path, query string or body carries a NUL or
-    a lone surrogate."""
+def refuse_unusable_text(request: Request) -> None:
+    """Raise InvalidRequest when the request's path or query string carries a NUL or a
+    lone surrogate (its body is checked where it is read: :func:`refuse_unusable_body`)."""
     if has_unusable_text(list(request.path_params.values())) or has_unusable_text(
         list(request.query_params.multi_items())
     ):
         raise InvalidRequest(_REFUSAL)
-    body = await request.body()
+
+
+def refuse_unusable_body(body: bytes, content_type: str) -> None:
+    """Raise InvalidRequest when ``body``, as the dialects will read it, carries a NUL or a
+    lone surrogate. Called where a body is read (``dialects.base.read_body`` and FastAPI's
+    JSON body parameters), never ahead of the route: a route reads its body only once it
+    has checked what it must first (a signature), and no further than its own cap."""
     if not _SUSPECT_BODY.search(body):
         return
-    if has_unusable_text(_decoded(body, request.headers.get("content-type", ""))):
+    if has_unusable_text(_decoded(body, content_type)):
         raise InvalidRequest(_REFUSAL)
 
 

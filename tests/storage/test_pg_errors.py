@@ -4,10 +4,11 @@ through both database paths (SQLAlchemy and the raw transaction runner)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tests.support import PG_ENV, postgres_url, until
 from textgate.errors import StorageUnavailable
@@ -86,7 +87,11 @@ async def test_the_first_use_after_a_server_restart_succeeds(db: Database) -> No
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
         assert await db.txn(txn) == 1
 
+    # Every connection the pool holds, as it checks them in.
+    pooled: set[Any] = set()
+    event.listen(db.engine.sync_engine, "checkin", lambda conn, _record: pooled.add(conn))
     await asyncio.gather(*(both() for _ in range(5)))
+    assert pooled
     admin = await asyncpg.connect(db.url.replace("postgresql+asyncpg://", "postgresql://", 1))
     try:
         others = (
@@ -105,9 +110,10 @@ async def test_the_first_use_after_a_server_restart_succeeds(db: Database) -> No
         await until(all_gone, "the terminated backends to exit")
     finally:
         await admin.close()
-    # Each side has seen its connection closed once the backends are gone (the server
-    # says so before it exits); let the loop run the callbacks that mark them closed.
-    for _ in range(3):
-        await asyncio.sleep(0)
+    # The server says so before it exits: the idle connections learn it from their sockets.
+    await until(
+        lambda: all(c.driver_connection.is_closed() for c in pooled),
+        "the pooled connections to see the server close them",
+    )
     for _ in range(3):
         await both()

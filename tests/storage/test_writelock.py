@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tests.support import until
 from textgate.storage.db import Database
 from textgate.storage.writelock import WriteTurn
 
@@ -46,8 +47,11 @@ async def test_link_turns_go_before_urgent_and_background_ones() -> None:
     order: list[str] = []
     gate = asyncio.Event()
 
+    held = asyncio.Event()
+
     async def holder() -> None:
         async with turn.hold(urgent=True):
+            held.set()
             await gate.wait()
 
     async def take(name: str, *, urgent: bool = False, link: bool = False) -> None:
@@ -55,14 +59,14 @@ async def test_link_turns_go_before_urgent_and_background_ones() -> None:
             order.append(name)
 
     first = asyncio.create_task(holder())
-    await asyncio.sleep(0)
+    await held.wait()
     waiters = [
         asyncio.create_task(take("background")),
         asyncio.create_task(take("urgent", urgent=True)),
         asyncio.create_task(take("link-1", link=True)),
         asyncio.create_task(take("link-2", link=True)),
     ]
-    await asyncio.sleep(0)
+    await until(lambda: turn.waiting == 4, "the four writers to queue")
     gate.set()
     await asyncio.gather(first, *waiters)
     assert order == ["link-1", "link-2", "urgent", "background"]
@@ -74,8 +78,11 @@ async def test_a_core_write_for_a_link_takes_the_link_turn(tmp_path: Path) -> No
     order: list[str] = []
     gate = asyncio.Event()
 
+    held = asyncio.Event()
+
     async def holder() -> None:
         async with db.write():
+            held.set()
             await gate.wait()
 
     async def take(name: str, *, urgent: bool = True, link: bool = False) -> None:
@@ -84,13 +91,13 @@ async def test_a_core_write_for_a_link_takes_the_link_turn(tmp_path: Path) -> No
 
     try:
         first = asyncio.create_task(holder())
-        await asyncio.sleep(0)
+        await held.wait()
         waiters = [
             asyncio.create_task(take("background", urgent=False)),
             asyncio.create_task(take("urgent")),
             asyncio.create_task(take("link", link=True)),
         ]
-        await asyncio.sleep(0)
+        await until(lambda: db.writers_waiting == 3, "the three writers to queue")
         gate.set()
         await asyncio.gather(first, *waiters)
     finally:

@@ -160,6 +160,11 @@ class Database:
             # The hot-path runner borrows its connections from this engine's pool.
             self._runner = PgRunner(self.engine)
 
+    @property
+    def writers_waiting(self) -> int:
+        """Writers queued for SQLite's write turn (0 on PostgreSQL, which has none)."""
+        return 0 if self._write_lock is None else self._write_lock.waiting
+
     async def txn(
         self, make: Callable[[], Txn[T]], *, urgent: bool = False, link: bool = False
     ) -> T:

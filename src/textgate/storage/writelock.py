@@ -33,6 +33,11 @@ class WriteTurn:
         self._background: collections.deque[asyncio.Future[None]] = collections.deque()
         self._urgent_streak = 0
 
+    @property
+    def waiting(self) -> int:
+        """Writers queued for the turn (for metrics and tests)."""
+        return len(self._link) + len(self._urgent) + len(self._background)
+
     @contextlib.asynccontextmanager
     async def hold(self, *, urgent: bool, link: bool = False) -> AsyncIterator[None]:
         await self._acquire(urgent, link)

@@ -14,7 +14,6 @@ from textgate.body_limit import BodyLimit, route_error_response
 from textgate.config import Settings
 from textgate.dashboard.mount import mount_dashboard
 from textgate.dialects.base import FastPath
-from textgate.dialects.paths import PathCanon
 from textgate.dialects.registry import enabled
 from textgate.observability.health_routes import operations_router
 from textgate.observability.metrics import Metrics
@@ -30,7 +29,7 @@ class TextgateApp(FastAPI):
 
     metrics: Metrics | None = None
     fast_paths: tuple[FastPath, ...] = ()
-    path_canons: tuple[PathCanon, ...] = ()
+    path_rewriters: tuple[Callable[[Scope], None], ...] = ()
     body_limit: BodyLimit | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,8 +52,8 @@ class TextgateApp(FastAPI):
                         self.metrics.observe_submit(fast.interface, time.perf_counter() - started)
                 return
         if scope["type"] == "http":
-            for canon in self.path_canons:
-                canon.rewrite(scope)
+            for rewrite in self.path_rewriters:
+                rewrite(scope)
         if scope["type"] != "http" or self.metrics is None:
             await super().__call__(scope, receive, send)
             return
@@ -103,10 +102,8 @@ def create_app(
         for mount in mounts:
             app.include_router(mount.router, prefix=mount.prefix)
     app.fast_paths = tuple(fast for d, _ in mounted for fast in d.fast_paths)
-    app.path_canons = tuple(
-        PathCanon(d.tolerant_prefixes, [(m.prefix, m.router) for m in mounts])
-        for d, mounts in mounted
-        if d.tolerant_prefixes
+    app.path_rewriters = tuple(
+        rewrite for d, mounts in mounted if (rewrite := d.path_rewriter(mounts)) is not None
     )
     # Every route's body is capped, fast paths included; a dialect's routes answer in its
     # format.

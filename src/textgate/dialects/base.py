@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from textgate.core.webhook_formats import Renderer
 from textgate.dialects.mail import AddressHandler
+from textgate.dialects.paths import PathCanon
 from textgate.dialects.text_input import (
     has_unusable_text,
     refuse_unusable_body,
@@ -120,6 +121,13 @@ class Dialect:
     def mounts(self, settings: Any) -> tuple[Mount, ...]:
         built = () if self.configured_routers is None else self.configured_routers(settings)
         return (*(Mount(r) for r in self.routers), *built)
+
+    def path_rewriter(self, mounts: Sequence[Mount]) -> Callable[[Scope], None] | None:
+        """What puts a request path into the spelling of its route, for a dialect with
+        ``tolerant_prefixes`` (``dialects.paths``); None for the others."""
+        if not self.tolerant_prefixes:
+            return None
+        return PathCanon(self.tolerant_prefixes, [(m.prefix, m.router) for m in mounts]).rewrite
 
     def address_handlers(self, settings: Any) -> tuple[AddressHandler, ...]:
         return () if self.smtp_handlers is None else tuple(self.smtp_handlers(settings))

@@ -87,10 +87,6 @@ class SecretBox:
             self._digest_key = hmac.new(self._derive(), b"textgate digest v1", "sha256").digest()
         return DIGEST + hmac.new(self._digest_key, value.encode(), "sha256").hexdigest()
 
-    @staticmethod
-    def is_digest(stored: str) -> bool:
-        return stored.startswith(DIGEST)
-
     def _legacy_fernet(self) -> Fernet:
         if self._legacy is None:
             digest = hashlib.sha256(self._key.encode()).digest()

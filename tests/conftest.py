@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import make_url
 
 from tests.support import Running, database_url, postgres_url, running_gateway
 from textgate.config import Settings
 from textgate.storage.db import Database
+from textgate.storage.migrate import head_revision, upgrade
 from textgate.storage.tables import metadata
 
 _real_connect = socket.socket.connect
@@ -62,9 +63,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     file. Running the migrations for every test cost about half a second a test."""
     import asyncio
 
-    from textgate.storage.db import Database
-    from textgate.storage.migrate import upgrade
-
     path = tmp_path_factory.mktemp("template") / "textgate.db"
 
     async def build() -> None:
@@ -83,20 +81,48 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 async def db_url(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[str]:
     url = database_url(tmp_path)
-    if not postgres_url():
+    if postgres_url() is None:
         shutil.copyfile(sqlite_template, tmp_path / "textgate.db")
-    if postgres_url():
-        from textgate.storage.db import Database
-        from textgate.storage.migrate import upgrade
-
-        db = Database(url)
-        await upgrade(db)
-        await db.dispose()
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {', '.join(_PG_TABLES)} RESTART IDENTITY CASCADE"))
-        await engine.dispose()
+    else:
+        await _postgres_emptied(url)
     yield url
+
+
+async def _postgres_emptied(url: str) -> None:
+    """The shared PostgreSQL database at the newest schema (a test may have left it
+    elsewhere), every table empty and every identity counting from 1 again. DELETE rather
+    than TRUNCATE: on tables this small it takes a tenth of the time (TRUNCATE makes new
+    files for every table, about 0.1 s a test)."""
+    parts = make_url(url)
+    conn = await asyncpg.connect(
+        host=parts.host,
+        port=parts.port or 5432,
+        user=parts.username,
+        password=parts.password,
+        database=parts.database,
+    )
+    try:
+        revision = None
+        if await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL"):
+            revision = await conn.fetchval("SELECT max(version_num) FROM alembic_version")
+        if revision != head_revision():
+            db = Database(url)
+            try:
+                await upgrade(db)
+            finally:
+                await db.dispose()
+        async with conn.transaction():
+            # The names are the schema's own tables (tables.metadata).
+            deletes = (f"DELETE FROM {t}" for t in reversed(_PG_TABLES))  # noqa: S608
+            await conn.execute("; ".join(deletes))
+            restarts = await conn.fetch(
+                "SELECT format('ALTER SEQUENCE %I.%I RESTART', schemaname, sequencename)"
+                " FROM pg_sequences WHERE schemaname = current_schema()"
+            )
+            if restarts:
+                await conn.execute("; ".join(r[0] for r in restarts))
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import ssl
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
 from textgate.app import create_app
 from textgate.config import Settings
@@ -31,6 +33,7 @@ HTTP_TIMEOUT = 60.0
 """Timeout of the test suite's HTTP clients."""
 WAIT = 60.0
 """Deadline, in seconds, of a wait for something that should eventually happen."""
+SUITE_SECRET_KEY = SecretStr("the test suite's secret key")
 
 
 async def until(
@@ -96,11 +99,31 @@ class ShiftedClock:
         self.offset_ms += int(seconds * 1000)
 
 
+@functools.cache
+def _default_trust() -> ssl.SSLContext:
+    """What a client trusts by default, made once: every test's client would otherwise read
+    the certificate bundle again (25-80 ms)."""
+    return httpx.create_ssl_context()
+
+
 @dataclass
 class Running:
     gateway: Gateway
     base_url: str
     client: httpx.AsyncClient
+
+
+def cli_env(running: Running) -> dict[str, str]:
+    """The environment of a command that works on ``running``'s database: the same data
+    directory, database and ``secret_key`` (the database refuses another key)."""
+    settings = running.gateway.settings
+    assert settings.secret_key is not None
+    return {
+        "TEXTGATE_DATA_DIR": str(settings.data_dir),
+        "TEXTGATE_DATABASE_URL": settings.database_url,
+        "TEXTGATE_LOG_LEVEL": "WARNING",
+        "TEXTGATE_SECRET_KEY": settings.secret_key.get_secret_value(),
+    }
 
 
 @contextlib.asynccontextmanager
@@ -118,7 +141,13 @@ async def running_gateway(
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = int(listener.getsockname()[1])
-    settings = settings.model_copy(update={"http": settings.http.model_copy(update={"port": port})})
+    update: dict[str, object] = {"http": settings.http.model_copy(update={"port": port})}
+    if settings.secret_key is None:
+        # One key for the whole suite, so that its derivation (scrypt, 0.1-0.2 s) is paid
+        # once per process rather than by every gateway; the key file a gateway makes
+        # without one is tested through the command line.
+        update["secret_key"] = SUITE_SECRET_KEY
+    settings = settings.model_copy(update=update)
     gateway = Gateway(settings, target_checker=target_checker, clock=clock)
     app = create_app(settings, gateway=gateway)
     # As `textgate serve` configures uvicorn (TLS, proxies), but on the test's own loop and
@@ -140,7 +169,8 @@ async def running_gateway(
     base = f"{scheme}://127.0.0.1:{port}"
     try:
         await server_started(server, task)
-        async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT, verify=verify) as client:
+        trust = _default_trust() if verify is True else verify
+        async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT, verify=trust) as client:
             yield Running(gateway, base, client)
     finally:
         server.should_exit = True

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.support import running_gateway
+from tests.support import cli_env, running_gateway
 from textgate.cli import app
 from textgate.config import Settings
 from textgate.core.accounts import NewApiKey, hash_secret
@@ -331,11 +331,7 @@ async def test_revoked_key_is_refused_by_the_api(settings: Settings) -> None:
 
         assert (await native(doomed)).status_code == 202
         assert (await smsmobileapi(doomed)).status_code == 200
-        env = {
-            "TEXTGATE_DATA_DIR": str(settings.data_dir),
-            "TEXTGATE_DATABASE_URL": settings.database_url,
-            "TEXTGATE_LOG_LEVEL": "WARNING",
-        }
+        env = cli_env(gw)
         key_id = doomed.split("_")[1]
         out = await _cli(env, "account", "key", "acme", "--revoke", key_id)
         assert out == f"revoked API key {key_id} of account acme\n"

@@ -10,17 +10,17 @@ import hashlib
 import hmac
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
 from tests.android.conftest import PREFIX, phone_settings
 from tests.support import Running, running_gateway
 from textgate.config import Settings, WebhookSettings
 from textgate.errors import StorageUnavailable
-from textgate.storage.secrets import SecretBox, load_key
+from textgate.storage.secrets import SecretBox
 from textgate.storage.txn import Many, Query, Txn
 
 USERNAME, PASSWORD = "m10001", "correct horse battery"
@@ -167,12 +167,12 @@ async def test_every_secret_read_back_is_sealed(settings: Settings) -> None:
 
 
 async def test_secrets_stored_the_old_ways_are_sealed_anew_at_start(settings: Settings) -> None:
-    tuned = _tuned(settings)
+    key = "the key of this database"
+    tuned = _tuned(settings).model_copy(update={"secret_key": SecretStr(key)})
     old_signing_key = "legacy-signing-key-0123456789"
     old_list_secret = "0b7e0ed6-3c5a-4c1e-9f0a-2f51d7e3b1aa"
     async with running_gateway(tuned) as running:
         made = await _setup(running)
-        key = load_key(Path(settings.data_dir))
         old_webhook_secret = made["webhook_secret"]
 
         def downgrade() -> Txn[None]:

@@ -35,15 +35,14 @@ class _Overflow(BaseException):
     to :class:`BodyLimit`, which answers 413."""
 
 
-def route_error_response(mounts: Sequence[tuple[str, Sequence[BaseRoute]]]) -> ErrorResponder:
+def route_error_response(routes: Sequence[BaseRoute]) -> ErrorResponder:
     """The error answer for a request, rendered by the route that would serve it: among
-    ``mounts`` (the prefix a router is included under, and its routes), the matching
-    route's ``error_renderer`` (dialect routes have one), else plain JSON. The status is
-    413 whatever a dialect's table says about bad input, so that clients and proxies see
-    what happened."""
+    ``routes``, the matching route's ``error_renderer`` (dialect routes have one), else
+    plain JSON. The status is 413 whatever a dialect's table says about bad input, so that
+    clients and proxies see what happened."""
 
     def respond(scope: Scope, error: RequestTooLarge) -> Response:
-        owner = _route_for(mounts, scope)
+        owner = _route_for(routes, scope)
         renderer: Callable[[GatewayError | None], Response] | None = getattr(
             type(owner), "error_renderer", None
         )
@@ -57,7 +56,7 @@ def route_error_response(mounts: Sequence[tuple[str, Sequence[BaseRoute]]]) -> E
     return respond
 
 
-def _route_for(mounts: Sequence[tuple[str, Sequence[BaseRoute]]], scope: Scope) -> BaseRoute | None:
+def _route_for(routes: Sequence[BaseRoute], scope: Scope) -> BaseRoute | None:
     """The route that matches path and method, else the first that matches the path."""
     path: str = scope["path"]
     # Behind a proxy that mounts the gateway under a prefix (ASGI root_path), the path
@@ -66,16 +65,13 @@ def _route_for(mounts: Sequence[tuple[str, Sequence[BaseRoute]]], scope: Scope) 
     if root and path.startswith(root):
         path = path[len(root) :] or "/"
     partial = None
-    for prefix, routes in mounts:
-        if not path.startswith(prefix):
-            continue
-        inner = {**scope, "path": path[len(prefix) :] or "/", "root_path": ""}
-        for route in routes:
-            match, _ = route.matches(inner)
-            if match is Match.FULL:
-                return route
-            if match is Match.PARTIAL and partial is None:
-                partial = route
+    inner = {**scope, "path": path, "root_path": ""}
+    for route in routes:
+        match, _ = route.matches(inner)
+        if match is Match.FULL:
+            return route
+        if match is Match.PARTIAL and partial is None:
+            partial = route
     return partial
 
 

@@ -69,7 +69,7 @@ from textgate.storage.link_rates import LinkRates
 from textgate.storage.lists import ListRepo
 from textgate.storage.mail import MailRepo
 from textgate.storage.messages import MessageRepo
-from textgate.storage.migrate import ShippedMigrations
+from textgate.storage.migrate import shipped_migrations
 from textgate.storage.notify import PgListener
 from textgate.storage.oauth import OAuthRepo
 from textgate.storage.order_history import OrderHistoryRepo
@@ -289,7 +289,15 @@ class Gateway:
         processes do; workers and CLI commands do not).
 
         Refuses (:class:`ConfigError`) settings that cannot run and a ``secret_key`` other
-        than the one the database was first used with, before starting anything."""
+        than the one the database was first used with, before starting anything. A start
+        that fails stops what it had started and closes the database."""
+        try:
+            await self._start(dispatch=dispatch, migrate=migrate, smtp=smtp)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self, *, dispatch: bool, migrate: bool | None, smtp: bool) -> None:
         check_settings(self.settings)
         await prepare_database(
             self.db,
@@ -300,7 +308,7 @@ class Gateway:
         # Secrets stored in clear or under the old key derivation are sealed anew, once the
         # schema is the one this code knows (a process may start, unready, on a database
         # that still waits for `textgate migrate`: /readyz says so).
-        if not (await ShippedMigrations().state(self.db)).behind:
+        if not (await shipped_migrations().state(self.db)).behind:
             await reseal(self.db, self._box)
             digested = await self.services.originators.digest_stored()
             if digested:

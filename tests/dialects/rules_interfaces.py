@@ -33,7 +33,7 @@ from tests.smtp.harness import (
     email,
     send,
 )
-from tests.support import HTTP_TIMEOUT, until
+from tests.support import HTTP_TIMEOUT, cli_env, until
 from textgate.cli import app
 from textgate.config import Settings
 from textgate.core.policy import Reason
@@ -255,11 +255,7 @@ async def _dashboard(w: World, to: tuple[str, ...], text: str, sender: str | Non
 
 
 def _cli_send(w: World, to: tuple[str, ...], text: str, sender: str | None) -> Any:
-    env = {
-        "TEXTGATE_DATA_DIR": str(w.settings.data_dir),
-        "TEXTGATE_DATABASE_URL": w.settings.database_url,
-        "TEXTGATE_LOG_LEVEL": "WARNING",
-    }
+    env = cli_env(w.env.running)
     args = ["send", "--account", "acme", "--text", text, "--json"]
     for n in to:
         args += ["--to", n]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from pydantic import SecretStr
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -21,6 +22,7 @@ from tests.support import HTTP_TIMEOUT, Running, ShiftedClock, running_gateway, 
 from textgate.cli import app as cli
 from textgate.config import Settings
 from textgate.errors import Conflict, InvalidRequest
+from textgate.storage.secrets import load_key
 
 P = "/API/v1.0/REST"
 USERNAME = "shop-user"
@@ -311,7 +313,13 @@ def test_cli_set_login(db_url: str, tmp_path: Any) -> None:
     assert too_short.exit_code == 1
 
     async def check() -> None:
-        settings = Settings(data_dir=tmp_path, database_url=db_url, demo_account=False)
+        # The key file the commands made: the database knows that key.
+        settings = Settings(
+            data_dir=tmp_path,
+            database_url=db_url,
+            demo_account=False,
+            secret_key=SecretStr(load_key(tmp_path)),
+        )
         async with running_gateway(settings) as gw:
             r = await gw.client.get(
                 f"{P}/login", params={"username": USERNAME, "password": PASSWORD}

@@ -29,7 +29,9 @@ def mount_dashboard(
     then end at restart and are not shared between processes)."""
     app.state.dashboard = Dashboard(services, admin_token, secret)
     for module in (session_pages, traffic_pages, account_pages, device_pages, operator_pages):
-        app.include_router(module.router)
+        # The routes themselves, as ``app.add_routes`` adds the dialects' (include_router
+        # would rebuild each for every application).
+        app.router.routes.extend(module.router.routes)
     app.mount(
         f"{PREFIX}/static",
         StaticFiles(directory=Path(__file__).parent / "static"),

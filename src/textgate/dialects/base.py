@@ -48,7 +48,6 @@ __all__ = [
     "Dialect",
     "ErrorRenderer",
     "FastPath",
-    "Mount",
     "add_routes",
     "basic_credentials",
     "bearer_token",
@@ -71,14 +70,6 @@ T = TypeVar("T")
 
 ErrorRenderer = Callable[[GatewayError | None], Response]
 """Renders a gateway error in the dialect's format; None means an unexpected failure."""
-
-
-@dataclass(frozen=True, slots=True)
-class Mount:
-    """A router and the path prefix it is included under."""
-
-    router: APIRouter
-    prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +97,7 @@ class Dialect:
     """The OpenAPI tag of its routes (dialects without routes need none)."""
     routers: tuple[APIRouter, ...] = ()
     """Included in this order: where paths overlap the earlier router answers."""
-    configured_routers: Callable[[Any], Sequence[Mount]] | None = None
+    configured_routers: Callable[[Any], Sequence[APIRouter]] | None = None
     """Routers that depend on the settings (given the application's settings), included
     after ``routers``."""
     fast_paths: tuple[FastPath, ...] = ()
@@ -118,16 +109,18 @@ class Dialect:
     """Path prefixes under which paths match its routes in any case and with doubled or
     trailing slashes, as the provider's own server does (``dialects.paths``)."""
 
-    def mounts(self, settings: Any) -> tuple[Mount, ...]:
+    def mounts(self, settings: Any) -> tuple[APIRouter, ...]:
+        """Its routers under these settings. Each route carries its whole path (a router
+        declares its prefix), so the application adds the routes themselves."""
         built = () if self.configured_routers is None else self.configured_routers(settings)
-        return (*(Mount(r) for r in self.routers), *built)
+        return (*self.routers, *built)
 
-    def path_rewriter(self, mounts: Sequence[Mount]) -> Callable[[Scope], None] | None:
+    def path_rewriter(self, mounts: Sequence[APIRouter]) -> Callable[[Scope], None] | None:
         """What puts a request path into the spelling of its route, for a dialect with
         ``tolerant_prefixes`` (``dialects.paths``); None for the others."""
         if not self.tolerant_prefixes:
             return None
-        return PathCanon(self.tolerant_prefixes, [(m.prefix, m.router) for m in mounts]).rewrite
+        return PathCanon(self.tolerant_prefixes, mounts).rewrite
 
     def address_handlers(self, settings: Any) -> tuple[AddressHandler, ...]:
         return () if self.smtp_handlers is None else tuple(self.smtp_handlers(settings))

@@ -31,8 +31,7 @@ def _is_param(segment: str) -> bool:
 class PathCanon:
     """Rewrites paths under ``prefixes`` (any case) to the routes of ``routers``."""
 
-    def __init__(self, prefixes: Sequence[str], routers: Iterable[tuple[str, APIRouter]]) -> None:
-        """``routers``: each with the prefix it is mounted under."""
+    def __init__(self, prefixes: Sequence[str], routers: Iterable[APIRouter]) -> None:
         self._prefixes = tuple(_segments(p.lower()) for p in prefixes)
         self._templates: dict[int, list[tuple[str, ...]]] = {}
         for path in _route_paths(routers):
@@ -68,11 +67,11 @@ class PathCanon:
         return "/" + "/".join(segments)
 
 
-def _route_paths(routers: Iterable[tuple[str, APIRouter]]) -> list[str]:
+def _route_paths(routers: Iterable[APIRouter]) -> list[str]:
     found: list[str] = []
-    for prefix, router in routers:
+    for router in routers:
         route: BaseRoute
         for route in router.routes:
             if isinstance(route, Route):
-                found.append(prefix + route.path)
+                found.append(route.path)
     return found

@@ -25,7 +25,7 @@ from textgate.observability.metrics import CONTENT_TYPE, Metrics
 from textgate.services.registry import Services
 from textgate.services.stats import ConnectorState
 from textgate.storage.db import Database
-from textgate.storage.migrate import SchemaState, ShippedMigrations
+from textgate.storage.migrate import SchemaState, ShippedMigrations, shipped_migrations
 
 __all__ = ["Operated", "operations_router", "readiness"]
 
@@ -43,7 +43,7 @@ class Operated(Protocol):
 
 def operations_router(gateway: Operated, metrics: Metrics) -> APIRouter:
     router = APIRouter(tags=["operations"])
-    shipped = ShippedMigrations()
+    shipped = shipped_migrations()
 
     @router.get("/healthz")
     async def healthz() -> JSONResponse:

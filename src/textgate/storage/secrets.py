@@ -22,6 +22,7 @@ they do not linger; they stay readable for a process that meets one before that.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -46,6 +47,13 @@ _SALT = b"textgate secret box v2"
 _N, _R, _P = 2**15, 8, 1
 
 
+@functools.lru_cache(maxsize=4)
+def _stretch(key: str) -> bytes:
+    """The Fernet key derived from ``key``, once per process and key: the boxes of one
+    process (the gateway's, a command's) share the derivation's cost."""
+    return Scrypt(salt=_SALT, length=32, n=_N, r=_R, p=_P).derive(key.encode())
+
+
 class SecretBox:
     """Seals and opens stored secrets. The key is derived on first use (or by
     :meth:`prepare`), so a process that never touches a secret never pays for it."""
@@ -68,8 +76,7 @@ class SecretBox:
 
     def _derive(self) -> bytes:
         if self._derived is None:
-            kdf = Scrypt(salt=_SALT, length=32, n=_N, r=_R, p=_P)
-            self._derived = kdf.derive(self._key.encode())
+            self._derived = _stretch(self._key)
         return self._derived
 
     def _fernet(self) -> Fernet:

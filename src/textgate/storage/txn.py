@@ -154,6 +154,7 @@ class SqliteRunner(TxnRunner):
         self._path = path
         self._synchronous = synchronous
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._closed = False
         self._local = threading.local()
 
     def _conn(self) -> sqlite3.Connection:
@@ -203,6 +204,11 @@ class SqliteRunner(TxnRunner):
             self._local.conn = None
 
     async def close(self) -> None:
+        """Idempotent, as the engine's dispose is: a gateway whose start failed is closed
+        by the start and may be stopped again by its owner."""
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._close_sync)
         self._executor.shutdown(wait=True)

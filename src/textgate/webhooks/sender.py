@@ -73,14 +73,20 @@ class WebhookDispatcher:
         self._retries = Retries(settings, clock)
         self._client: httpx.AsyncClient | None = None
 
+    def _http(self) -> httpx.AsyncClient:
+        """The client, made at the first delivery: its TLS set-up (reading the trusted
+        certificates, 25-80 ms) is not paid by a gateway that has no webhook to send."""
+        if self._client is None:
+            s = self._settings
+            # No redirects: a redirect could lead to a target the URL check refused.
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(s.timeout_seconds),
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=s.concurrency),
+            )
+        return self._client
+
     async def start(self) -> None:
-        s = self._settings
-        # No redirects: a redirect could lead to a target the URL check refused.
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(s.timeout_seconds),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=s.concurrency),
-        )
         self._pump.start(
             {"webhook-feed": self._feed_once, "webhook-send": self._send_once},
         )
@@ -125,7 +131,7 @@ class WebhookDispatcher:
 
     async def _post(self, d: DueDelivery) -> str | None:
         """None when the receiver took it, else what went wrong (never the secret)."""
-        assert self._client is not None
+        client = self._http()
         try:
             checked = await self._check(d.url)
         except InvalidRequest as exc:
@@ -143,7 +149,7 @@ class WebhookDispatcher:
             url, host, extensions = pinned(d.url, checked.address)
             headers.update(host)
         try:
-            response = await self._client.post(
+            response = await client.post(
                 url, content=d.payload.encode(), headers=headers, extensions=extensions
             )
         except httpx.HTTPError as exc:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from fastapi import APIRouter
+
 from textgate.dialects.android.routes import DeviceApiSettings, build_router
-from textgate.dialects.base import Dialect, Mount
+from textgate.dialects.base import Dialect
 
 __all__ = ["DIALECT"]
 
@@ -21,11 +23,11 @@ class _Settings(Protocol):
     def android(self) -> _DeviceApi: ...
 
 
-def _mounts(settings: _Settings) -> tuple[Mount, ...]:
+def _mounts(settings: _Settings) -> tuple[APIRouter, ...]:
     device_api = settings.android
     if not device_api.enabled:
         return ()
-    return (Mount(build_router(device_api), device_api.prefix),)
+    return (build_router(device_api),)
 
 
 DIALECT = Dialect(

@@ -93,7 +93,11 @@ class DeviceApiSettings(Protocol):
 
 
 def build_router(settings: DeviceApiSettings) -> APIRouter:
-    router = APIRouter(tags=["android devices"], route_class=error_route_class(render_error))
+    router = APIRouter(
+        prefix=settings.prefix,
+        tags=["android devices"],
+        route_class=error_route_class(render_error),
+    )
 
     @router.post("/device", status_code=201, response_model=RegisterOut)
     async def register(

@@ -126,6 +126,15 @@ def cli_env(running: Running) -> dict[str, str]:
     }
 
 
+async def _serve(server: uvicorn.Server, listener: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[listener])
+    except SystemExit as exc:
+        # uvicorn exits the process when the application does not start; raised in a task,
+        # SystemExit would stop the test's event loop and break the tests after it.
+        raise RuntimeError(f"the gateway did not start (exit {exc.code}): see its log") from None
+
+
 @contextlib.asynccontextmanager
 async def running_gateway(
     settings: Settings,
@@ -163,7 +172,7 @@ async def running_gateway(
         timeout_graceful_shutdown=None,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
+    task = asyncio.create_task(_serve(server, listener))
     task.add_done_callback(lambda _: listener.close())  # also when the lifespan failed
     scheme = "http" if settings.http.tls_cert_file is None else "https"
     base = f"{scheme}://127.0.0.1:{port}"

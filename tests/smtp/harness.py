@@ -22,7 +22,7 @@ from typing import Any
 
 from tests.dialects import harness as shared
 from tests.dialects.harness import SHARED_CASES, secrets_stay_out_of_logs
-from tests.support import HTTP_TIMEOUT, Running, free_port, running_gateway, until
+from tests.support import HTTP_TIMEOUT, Running, running_gateway, until
 from tests.webhooks.relay import Relay, running_relay
 from tests.webhooks.test_webhooks import FAST
 from textgate.config import ConnectorSettings, MailSettings, Settings, SmtpSettings
@@ -73,11 +73,12 @@ async def smtp_gateway(
 ) -> AsyncIterator[Env]:
     """A gateway with the SMTP server on, an account ``acme`` with an API key, a login
     (USERNAME / PASSWORD) and an authorised originator; outbound mail goes to a relay."""
-    port = free_port()
     with running_relay() as relay:
+        # Port 0: the server takes a free port when it binds (a port picked beforehand could
+        # be taken by another process in between).
         changes: dict[str, Any] = {
             "smtp": SmtpSettings(
-                **({"enabled": True, "port": port, "hostname": "localhost"} | dict(smtp or {}))
+                **({"enabled": True, "port": 0, "hostname": "localhost"} | dict(smtp or {}))
             ),
             "webhooks": FAST,
             "mail": MailSettings(
@@ -100,7 +101,8 @@ async def smtp_gateway(
             key = (await services.accounts.issue_key(account.id)).token
             await services.credentials.set_login(account.id, USERNAME, PASSWORD)
             await services.originators.add(account.id, ORIGINATOR_ADDRESS, DEFAULT_ORIGINATOR)
-            yield Env(running, port, relay, account.id, key)
+            assert running.gateway.smtp is not None
+            yield Env(running, running.gateway.smtp.port, relay, account.id, key)
 
 
 def email(

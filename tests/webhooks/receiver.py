@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 
-from tests.support import free_port, server_started
+from tests.support import server_started
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -67,12 +68,16 @@ class Receiver:
 
 @contextlib.asynccontextmanager
 async def running_receiver(host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
-    port = free_port()
+    # Bound here, then served: a port picked and released could be taken in between.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind((host, 0))
+    port = int(listener.getsockname()[1])
     receiver = Receiver(url=f"http://{host}:{port}/hook")
     server = uvicorn.Server(
         uvicorn.Config(receiver, host=host, port=port, log_level="warning", lifespan="off")
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    task.add_done_callback(lambda _: listener.close())
     try:
         await server_started(server, task)
         yield receiver

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -45,9 +46,17 @@ class Relay:
 
 @contextlib.contextmanager
 def running_relay(port: int | None = None) -> Iterator[Relay]:
-    relay = Relay(port or free_port())
-    controller = Controller(relay, hostname="127.0.0.1", port=relay.port)
-    controller.start()
+    for attempt in range(20):
+        relay = Relay(port or free_port())
+        controller = Controller(relay, hostname="127.0.0.1", port=relay.port)
+        try:
+            controller.start()
+            break
+        except OSError as exc:
+            # A free port picked here can be taken by another process before the relay
+            # binds it: pick another (a port given by the caller is not retried).
+            if port is not None or exc.errno != errno.EADDRINUSE or attempt == 19:
+                raise
     try:
         yield relay
     finally:

@@ -119,6 +119,11 @@ ENV_CASES = {
         "error: default_timezone = 'Europe/Milano' (from TEXTGATE_DEFAULT_TIMEZONE): "
         "allowed: an IANA time zone such as Europe/Rome or UTC",
     ),
+    "smpp server bind limit of zero": (
+        {"TEXTGATE_SMPP_SERVER__MAX_BINDS_PER_ACCOUNT": "0"},
+        "error: smpp_server.max_binds_per_account = '0' "
+        "(from TEXTGATE_SMPP_SERVER__MAX_BINDS_PER_ACCOUNT): allowed: an integer from 1 to 1000",
+    ),
     "route to no connector": (
         {"TEXTGATE_ROUTING__QUALITY": json.dumps({"high": "premium"})},
         "error: routing.quality.high = 'premium': allowed: the name of a connector ('simulator')",

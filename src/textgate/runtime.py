@@ -48,6 +48,7 @@ from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
 from textgate.services.sealed_messages import SealedMessageService
 from textgate.services.short_links import ShortLinkService
+from textgate.services.smpp_logins import SmppLoginService
 from textgate.services.smtp_users import SmtpUserService
 from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
@@ -80,6 +81,7 @@ from textgate.storage.reseal import reseal
 from textgate.storage.sealed_messages import SealedMessageRepo
 from textgate.storage.secrets import SecretBox
 from textgate.storage.short_links import ShortLinkRepo
+from textgate.storage.smpp_logins import SmppLoginRepo
 from textgate.storage.smtp_users import SmtpUserRepo
 from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
@@ -247,6 +249,9 @@ class Gateway:
             phone_sms=PhoneSmsService(PhoneSmsRepo(self.db, clock), submit, clock),
             short_links=ShortLinkService(ShortLinkRepo(self.db, clock)),
             sealed_messages=SealedMessageService(SealedMessageRepo(self.db, clock)),
+            smpp_logins=SmppLoginService(
+                SmppLoginRepo(self.db), account_service, limiter=limiter, clock=clock
+            ),
         )
         # The CLI and tests reach logins through the gateway too.
         self.credentials = self.services.credentials

@@ -93,7 +93,9 @@ class Reassembly:
             pending.timer = asyncio.get_running_loop().call_later(self._timeout, self._expire, key)
             self._pending[key] = pending
         if concat.seq not in pending.parts:
-            if self._held >= self._max_parts:
+            completes = len(pending.parts) + 1 == concat.total
+            # The part that completes a message takes no room: it leaves with its siblings.
+            if self._held >= self._max_parts and not completes:
                 if not pending.parts:
                     self._drop(key)
                 raise Refused(CommandStatus.ESME_RMSGQFUL, "too many parts of unfinished messages")

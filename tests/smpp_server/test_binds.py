@@ -123,3 +123,17 @@ async def test_stopping_the_gateway_unbinds_every_session(settings: Settings) ->
         left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("smpp")]
         assert left == []
         await esme.call("close")
+
+
+async def test_guessing_passwords_runs_out_of_budget(settings: Settings) -> None:
+    async with smpp_gateway(settings) as env:
+        budget = env.services.login_limiter.budget.per_login
+        esme = await connected(env)
+        for _ in range(budget):
+            assert (await esme.call("bind", "transmitter", password="guess")).status == (
+                c.SMPP_ESME_RINVPASWD
+            )
+        # Past the budget even the right password is refused, unchecked.
+        refused = await esme.call("bind", "transmitter")
+        assert refused.status == c.SMPP_ESME_RBINDFAIL
+        assert env.server.binds(env.account_id) == 0

@@ -333,7 +333,7 @@ class Gateway:
             )
             await self.smtp.start()
         if smpp and self.settings.smpp_server.enabled:
-            self.smpp = SmppServer(self.settings.smpp_server, self.services)
+            self.smpp = SmppServer(self.settings.smpp_server, self.services, self._clock)
             await self.smpp.start()
         if not dispatch:
             return

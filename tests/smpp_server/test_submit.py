@@ -4,6 +4,7 @@ one message for a long one), the id in the response, and the refusals' command_s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from tests.smpp_server.harness import (
 )
 from tests.support import until
 from textgate.config import Settings
-from textgate.core.message import Message
+from textgate.core.message import Message, Status
 
 OK = c.SMPP_ESME_ROK
 UDHI = 0x40
@@ -230,7 +231,12 @@ REFUSALS = [
     Refusal("no credit", c.SMPP_ESME_RSUBMITFAIL, settings={"price_default": "1"}),
     Refusal("empty text", c.SMPP_ESME_RINVMSGLEN, {"short_message": b""}),
     Refusal("binary data_coding", c.SMPP_ESME_RSUBMITFAIL, {"data_coding": 4}),
-    Refusal("scheduled", c.SMPP_ESME_RINVSCHED, {"schedule_delivery_time": "991231235959000+"}),
+    Refusal("not an smpp time", c.SMPP_ESME_RINVSCHED, {"schedule_delivery_time": "991231"}),
+    Refusal(
+        "utc offset past 12 hours",
+        c.SMPP_ESME_RINVSCHED,
+        {"schedule_delivery_time": "991231235959049+"},
+    ),
     Refusal(
         "udh running past the message",
         c.SMPP_ESME_RINVMSGLEN,
@@ -258,3 +264,32 @@ async def test_refusals(settings: Settings, case: Refusal) -> None:
         # The bind goes on: a good submit is still taken.
         if case.bind != "receiver" and not case.settings and not case.opted_out:
             assert (await esme.call("submit")).status == OK
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # 7.1.1: 2099-12-31 23:59:59.0 at UTC+02:00 (8 quarter hours ahead).
+        ("991231235959008+", datetime(2099, 12, 31, 21, 59, 59, tzinfo=UTC)),
+        ("991231235959004-", datetime(2100, 1, 1, 0, 59, 59, tzinfo=UTC)),
+        # Relative: one day, two hours and three seconds from now.
+        ("000001020003000R", timedelta(days=1, hours=2, seconds=3)),
+    ],
+    ids=["absolute ahead of utc", "absolute behind utc", "relative"],
+)
+async def test_schedule_delivery_time_schedules_the_message(
+    settings: Settings, value: str, expected: datetime | timedelta
+) -> None:
+    async with smpp_gateway(settings) as env:
+        esme = await bound(env)
+        before = datetime.now(UTC)
+        answer = await esme.call("submit", schedule_delivery_time=value)
+        after = datetime.now(UTC)
+        message = await only_message(env, answer)
+        assert message.status == Status.SCHEDULED
+        assert message.scheduled_at is not None
+        if isinstance(expected, datetime):
+            assert message.scheduled_at == expected
+        else:
+            assert before + expected - timedelta(seconds=1) <= message.scheduled_at
+            assert message.scheduled_at <= after + expected + timedelta(seconds=1)

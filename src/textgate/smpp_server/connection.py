@@ -31,6 +31,7 @@ from textgate.connectors.smpp.pdus import (
     SubmitSmResp,
 )
 from textgate.core.accounts import Account
+from textgate.core.clock import Clock, from_ms
 from textgate.errors import GatewayError
 from textgate.services.registry import Services
 from textgate.services.submit import SubmitRequest
@@ -67,8 +68,10 @@ class Connection:
         *,
         max_parts: int,
         reassembly_timeout: float,
+        clock: Clock,
     ) -> None:
         self._services = services
+        self._clock = clock
         self._limit = limit
         self.client_ip = client_ip
         self.account: Account | None = None
@@ -135,7 +138,7 @@ class Connection:
 
     async def _submit(self, account: Account, pdu: SubmitSm | DataSm) -> tuple[int, str]:
         try:
-            found = read_submit(pdu)
+            found = read_submit(pdu, from_ms(self._clock()))
             if found.concat is not None:
                 taken = self._parts.add(found)
                 if isinstance(taken, str):
@@ -161,6 +164,7 @@ class Connection:
                 sender=message.sender,
                 interface=INTERFACE,
                 encoding=message.encoding,
+                schedule_at=message.schedule_at,
                 client_ip=self.client_ip,
                 # One destination per submit_sm: a number that is no number refuses the
                 # request (ESME_RINVDSTADR) rather than storing a rejected message.

@@ -11,19 +11,22 @@
   message_payload is used).
 - A UDH (esm_class bit 6, 5.2.12) with a concatenation element (8- or 16-bit reference,
   3GPP TS 23.040 9.2.3.24.1 and .8) makes the PDU one part of a longer message.
-- schedule_delivery_time (5.2.15) is not supported yet: a PDU asking for one is refused
-  rather than sent at once. validity_period is not read: the gateway's own validity applies.
+- schedule_delivery_time (5.2.15, absolute or relative: ``times``) schedules the message;
+  one that is no SMPP time is refused (ESME_RINVSCHED). validity_period is not read yet:
+  the gateway's own validity applies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from textgate.connectors.smpp.constants import CommandStatus, PduError, Tag
 from textgate.connectors.smpp.pdus import DataSm, SubmitSm
 from textgate.connectors.smpp.shortmessage import Concat, decode_short_message
 from textgate.core.encoding import Encoding
 from textgate.smpp_server.errors import Refused
+from textgate.smpp_server.times import parse_time
 
 __all__ = ["Submitted", "read_submit"]
 
@@ -46,13 +49,18 @@ class Submitted:
     """UCS-2 when the client chose it; None lets textgate pick (GSM-7 when the text fits)."""
     receipt: bool
     concat: Concat | None = None
+    schedule_at: datetime | None = None
 
 
-def read_submit(pdu: SubmitSm | DataSm) -> Submitted:
-    """The request in ``pdu``; raises :class:`Refused` with the status to answer."""
+def read_submit(pdu: SubmitSm | DataSm, now: datetime) -> Submitted:
+    """The request in ``pdu`` (relative times from ``now``); raises :class:`Refused` with
+    the status to answer."""
+    schedule_at = None
     if isinstance(pdu, SubmitSm):
-        if pdu.schedule_delivery_time:
-            raise Refused(_S.ESME_RINVSCHED, "scheduled delivery is not supported")
+        try:
+            schedule_at = parse_time(pdu.schedule_delivery_time, now)
+        except ValueError as exc:
+            raise Refused(_S.ESME_RINVSCHED, str(exc)) from None
         payload = pdu.tlvs.get(Tag.MESSAGE_PAYLOAD)
         if payload is not None and pdu.short_message:
             raise Refused(_S.ESME_RINVPARLEN, "short_message and message_payload are both set")
@@ -80,4 +88,5 @@ def read_submit(pdu: SubmitSm | DataSm) -> Submitted:
         encoding=Encoding.UCS2 if pdu.data_coding == DATA_CODING_UCS2 else None,
         receipt=bool(pdu.registered_delivery & RECEIPT_MASK),
         concat=decoded.concat,
+        schedule_at=schedule_at,
     )

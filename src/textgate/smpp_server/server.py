@@ -15,6 +15,7 @@ from collections import Counter
 
 from textgate.config import SmppServerSettings
 from textgate.connectors.smpp.session import Session
+from textgate.core.clock import Clock, system_clock
 from textgate.services.registry import Services
 from textgate.smpp_server.connection import Connection
 
@@ -26,8 +27,11 @@ CLOSE_TIMEOUT_SECONDS = 5.0
 
 
 class SmppServer:
-    def __init__(self, settings: SmppServerSettings, services: Services) -> None:
+    def __init__(
+        self, settings: SmppServerSettings, services: Services, clock: Clock = system_clock
+    ) -> None:
         self._settings = settings
+        self._clock = clock
         self._services = services
         self._server: asyncio.Server | None = None
         self._sessions: dict[Session, Connection] = {}
@@ -104,6 +108,7 @@ class SmppServer:
             client_ip,
             max_parts=cfg.reassembly_max_parts,
             reassembly_timeout=cfg.reassembly_timeout_seconds,
+            clock=self._clock,
         )
         session = Session(
             reader,

@@ -163,6 +163,13 @@ TOML_CASES = {
         "[dispatch]\nlease_seconds = 0\n",
         "error: dispatch.lease_seconds = 0 (in {path}): allowed: a number greater than 0",
     ),
+    "typo in the smpp server section": (
+        "[smpp_server]\nenabled = true\nmax_bind_per_account = 2\n",
+        "error: smpp_server.max_bind_per_account is not a setting (in {path}); "
+        "did you mean max_binds_per_account? ([smpp_server] has: bind_timeout_seconds, "
+        "enabled, enquire_link_seconds, host, max_binds_per_account, port, "
+        "reassembly_max_parts, reassembly_timeout_seconds, response_timeout_seconds, window)",
+    ),
     "unknown smpp option": (
         "[[connectors]]\nname = 'carrier'\ntype = 'smpp'\n"
         "options = { host = 'smsc.example.net', pasword = 'secret' }\n",

@@ -36,10 +36,13 @@ locks: | $(BIN)/python
 	$(LOCK) $(ARGS) --extra dev --output-file requirements/dev.lock pyproject.toml
 
 # The development gateway: --demo makes the demo account and prints its key and password
-# (a plain `serve` never does). It also takes email-to-SMS on 127.0.0.1:2525 (off by default
-# in config, so that tests and several gateways on one host do not fight for the port).
+# (a plain `serve` never does). It also takes email-to-SMS on 127.0.0.1:2525 and SMPP binds on
+# 127.0.0.1:2775 (both off by default in config, so that tests and several gateways on one
+# host do not fight for the ports).
 run: install
-	TEXTGATE_SMTP__ENABLED=$${TEXTGATE_SMTP__ENABLED:-true} $(BIN)/textgate serve --demo $(ARGS)
+	TEXTGATE_SMTP__ENABLED=$${TEXTGATE_SMTP__ENABLED:-true} \
+	TEXTGATE_SMPP_SERVER__ENABLED=$${TEXTGATE_SMPP_SERVER__ENABLED:-true} \
+	$(BIN)/textgate serve --demo $(ARGS)
 
 # The gateway with the SMSC simulator as its carrier, over SMPP on 127.0.0.1:2776.
 SMSC_CONNECTOR := [{"name": "smsc", "type": "smpp", "options": {"host": "127.0.0.1", "port": 2776, "system_id": "textgate", "password": "textgate"}}]

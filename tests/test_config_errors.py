@@ -119,6 +119,11 @@ ENV_CASES = {
         "error: default_timezone = 'Europe/Milano' (from TEXTGATE_DEFAULT_TIMEZONE): "
         "allowed: an IANA time zone such as Europe/Rome or UTC",
     ),
+    "smpp server bind limit of zero": (
+        {"TEXTGATE_SMPP_SERVER__MAX_BINDS_PER_ACCOUNT": "0"},
+        "error: smpp_server.max_binds_per_account = '0' "
+        "(from TEXTGATE_SMPP_SERVER__MAX_BINDS_PER_ACCOUNT): allowed: an integer from 1 to 1000",
+    ),
     "route to no connector": (
         {"TEXTGATE_ROUTING__QUALITY": json.dumps({"high": "premium"})},
         "error: routing.quality.high = 'premium': allowed: the name of a connector ('simulator')",
@@ -157,6 +162,13 @@ TOML_CASES = {
     "zero lease": (
         "[dispatch]\nlease_seconds = 0\n",
         "error: dispatch.lease_seconds = 0 (in {path}): allowed: a number greater than 0",
+    ),
+    "typo in the smpp server section": (
+        "[smpp_server]\nenabled = true\nmax_bind_per_account = 2\n",
+        "error: smpp_server.max_bind_per_account is not a setting (in {path}); "
+        "did you mean max_binds_per_account? ([smpp_server] has: bind_timeout_seconds, "
+        "enabled, enquire_link_seconds, host, max_binds_per_account, port, "
+        "reassembly_max_parts, reassembly_timeout_seconds, response_timeout_seconds, window)",
     ),
     "unknown smpp option": (
         "[[connectors]]\nname = 'carrier'\ntype = 'smpp'\n"

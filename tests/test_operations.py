@@ -87,9 +87,14 @@ class _NoMigrationAtStart(Gateway):
     On SQLite ``serve`` migrates at start; this one does not, whatever the database."""
 
     async def start(
-        self, *, dispatch: bool, migrate: bool | None = None, smtp: bool = False
+        self,
+        *,
+        dispatch: bool,
+        migrate: bool | None = None,
+        smtp: bool = False,
+        smpp: bool = False,
     ) -> None:
-        await super().start(dispatch=dispatch, migrate=False, smtp=smtp)
+        await super().start(dispatch=dispatch, migrate=False, smtp=smtp, smpp=smpp)
 
 
 @contextlib.asynccontextmanager

@@ -85,7 +85,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await gw.start(dispatch=settings.run_dispatcher, smtp=True)
+        await gw.start(dispatch=settings.run_dispatcher, smtp=True, smpp=True)
         if on_ready is not None:
             await on_ready(gw)
         try:

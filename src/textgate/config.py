@@ -45,6 +45,7 @@ __all__ = [
     "QueueSettings",
     "RoutingSettings",
     "Settings",
+    "SmppServerSettings",
     "SmtpSettings",
     "WebhookSettings",
     "load_settings",
@@ -278,6 +279,34 @@ class SmtpSettings(Section):
     timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
 
 
+class SmppServerSettings(Section):
+    """The SMPP 3.4 server customers bind to as they would to a carrier (``smpp_server/``).
+
+    Each account binds with its own system_id and password (``textgate account smpp-login``).
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    # 2775 is the port SMPP uses by convention (SMPP 3.4 2.3 leaves it to the SMSC).
+    port: int = Field(default=2775, ge=0, le=65535)
+    # Binds one account may hold open at once over all its connections; one more is
+    # refused (ESME_RBINDFAIL) so that a client in a reconnect loop cannot take the server.
+    max_binds_per_account: int = Field(default=4, ge=1, le=1000)
+    # After this long without a PDU from the client the server sends enquire_link; no
+    # answer within response_timeout_seconds closes the connection (SMPP 3.4 4.11).
+    enquire_link_seconds: float = Field(default=30.0, gt=0, le=3600)
+    response_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # A connection that has not bound within this long is closed.
+    bind_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Requests from one client handled at once (SMPP 3.4 2.4: the window); the server
+    # stops reading that connection while they are all outstanding.
+    window: int = Field(default=16, ge=1, le=1000)
+    # Parts of a concatenated message (UDH) kept per bind while the others are awaited:
+    # at most this many parts, at most this long after the first one came.
+    reassembly_max_parts: int = Field(default=1000, ge=1, le=100_000)
+    reassembly_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TEXTGATE_", env_nested_delimiter="__", extra="forbid"
@@ -302,6 +331,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    smpp_server: SmppServerSettings = Field(default_factory=SmppServerSettings)
     android: AndroidSettings = Field(default_factory=AndroidSettings)
     # The interfaces to serve, by dialect name (native, android, admin, smsend,
     # smsmobileapi, mailup, labsmobile, aspsms); unset, all of them.

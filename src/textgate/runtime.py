@@ -48,11 +48,13 @@ from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
 from textgate.services.sealed_messages import SealedMessageService
 from textgate.services.short_links import ShortLinkService
+from textgate.services.smpp_logins import SmppLoginService
 from textgate.services.smtp_users import SmtpUserService
 from textgate.services.stats import StatsService
 from textgate.services.submit import SubmitService
 from textgate.services.transactional_mail import TransactionalMail
 from textgate.services.webhooks import TargetChecker, WebhookService
+from textgate.smpp_server import SmppServer
 from textgate.smtp.server import SmtpServer
 from textgate.startup import check_settings, connector_options, prepare_database, secret_key
 from textgate.storage.accounts import AccountRepo
@@ -80,6 +82,7 @@ from textgate.storage.reseal import reseal
 from textgate.storage.sealed_messages import SealedMessageRepo
 from textgate.storage.secrets import SecretBox
 from textgate.storage.short_links import ShortLinkRepo
+from textgate.storage.smpp_logins import SmppLoginRepo
 from textgate.storage.smtp_users import SmtpUserRepo
 from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
@@ -247,12 +250,16 @@ class Gateway:
             phone_sms=PhoneSmsService(PhoneSmsRepo(self.db, clock), submit, clock),
             short_links=ShortLinkService(ShortLinkRepo(self.db, clock)),
             sealed_messages=SealedMessageService(SealedMessageRepo(self.db, clock)),
+            smpp_logins=SmppLoginService(
+                SmppLoginRepo(self.db), account_service, limiter=limiter, clock=clock
+            ),
         )
         # The CLI and tests reach logins through the gateway too.
         self.credentials = self.services.credentials
         self._clock = clock
         self._listener: PgListener | None = None
         self.smtp: SmtpServer | None = None
+        self.smpp: SmppServer | None = None
 
     def dispatch_counters(self) -> dict[str, tuple[str, float]]:
         """This process's dispatch counters, for /metrics (none without a dispatcher)."""
@@ -283,21 +290,26 @@ class Gateway:
             self.dispatcher.wake()
 
     async def start(
-        self, *, dispatch: bool, migrate: bool | None = None, smtp: bool = False
+        self,
+        *,
+        dispatch: bool,
+        migrate: bool | None = None,
+        smtp: bool = False,
+        smpp: bool = False,
     ) -> None:
-        """``smtp``: also run the email-to-SMS server if configured (the front-door
-        processes do; workers and CLI commands do not).
+        """``smtp``, ``smpp``: also run the email-to-SMS server, the SMPP server, if
+        configured (the front-door processes do; workers and CLI commands do not).
 
         Refuses (:class:`ConfigError`) settings that cannot run and a ``secret_key`` other
         than the one the database was first used with, before starting anything. A start
         that fails stops what it had started and closes the database."""
         try:
-            await self._start(dispatch=dispatch, migrate=migrate, smtp=smtp)
+            await self._start(dispatch=dispatch, migrate=migrate, smtp=smtp, smpp=smpp)
         except BaseException:
             await self.stop()
             raise
 
-    async def _start(self, *, dispatch: bool, migrate: bool | None, smtp: bool) -> None:
+    async def _start(self, *, dispatch: bool, migrate: bool | None, smtp: bool, smpp: bool) -> None:
         check_settings(self.settings)
         await prepare_database(
             self.db,
@@ -320,6 +332,9 @@ class Gateway:
                 self.settings.smtp, self.services, Path(self.settings.data_dir), handlers
             )
             await self.smtp.start()
+        if smpp and self.settings.smpp_server.enabled:
+            self.smpp = SmppServer(self.settings.smpp_server, self.services, self._clock)
+            await self.smpp.start()
         if not dispatch:
             return
         self.connectors = {
@@ -413,6 +428,9 @@ class Gateway:
         """Stop taking work, drain what is in flight, close links and the database."""
         if self.smtp is not None:
             await self.smtp.stop()
+        if self.smpp is not None:
+            # Before the writer: incomplete long messages are stored as the binds end.
+            await self.smpp.stop()
         await self.writer.stop()
         if self._listener is not None:
             await self._listener.stop()

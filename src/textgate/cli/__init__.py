@@ -48,6 +48,17 @@ async def _demo_login(gw: Gateway, account_id: str) -> str | None:
     return password
 
 
+async def _demo_smpp_login(gw: Gateway, account_id: str) -> str | None:
+    """A fresh SMPP password (8 characters, the most SMPP 3.4 allows) for the demo
+    account's system_id; None if another account holds that system_id."""
+    password = secrets.token_urlsafe(6)
+    try:
+        await gw.services.smpp_logins.set_login(account_id, DEMO_USERNAME, password)
+    except Conflict:
+        return None
+    return password
+
+
 @app.command()
 def serve(
     config: ConfigOpt = None,
@@ -93,6 +104,13 @@ def serve(
                 f"[bold]{DEMO_USERNAME}[/bold] / [bold]{password}[/bold]"
             )
             print(f"TEXTGATE_DEMO_LOGIN={DEMO_USERNAME}:{password}", flush=True)
+        smpp = settings.smpp_server
+        if smpp.enabled and (smpp_password := await _demo_smpp_login(gw, account.id)):
+            console.print(
+                f"demo SMPP bind ({smpp.host}:{smpp.port}): "
+                f"system_id [bold]{DEMO_USERNAME}[/bold] / [bold]{smpp_password}[/bold]"
+            )
+            print(f"TEXTGATE_DEMO_SMPP={DEMO_USERNAME}:{smpp_password}", flush=True)
 
     gateway = Gateway(settings)
     asgi = create_app(settings, gateway=gateway, on_ready=announce)

@@ -335,6 +335,30 @@ def account_set_login(
     print(f"login set for {name}: username {username}")
 
 
+@account_app.command("smpp-login")
+def account_smpp_login(
+    name: str,
+    system_id: Annotated[
+        str, typer.Option("--system-id", help="SMPP system_id, 1-15 characters (unique)")
+    ],
+    config: ConfigOpt = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Give an account the system_id and password (1-8 characters, SMPP 3.4 4.1.1) it binds
+    to the SMPP server with, replacing any it had."""
+    settings = load(config)
+    password = _read_password(password_stdin)
+
+    async def body(gw: Gateway) -> None:
+        acc = await gw.services.accounts.by_name(name)
+        await gw.services.smpp_logins.set_login(acc.id, system_id, password)
+
+    execute(lambda: with_gateway(settings, body))
+    print(f"SMPP login set for {name}: system_id {system_id}")
+
+
 @account_app.command("revoke-logins")
 def account_revoke_logins(name: str, config: ConfigOpt = None) -> None:
     """Revoke an account's login sessions and access tokens (the password stays)."""

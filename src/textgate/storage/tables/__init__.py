@@ -16,6 +16,7 @@ from textgate.storage.tables._accounts import (
     ledger,
     login_credentials,
     opt_outs,
+    smpp_logins,
     usage_daily,
 )
 from textgate.storage.tables._base import metadata
@@ -103,6 +104,7 @@ __all__ = [
     "pending_reports",
     "sealed_messages",
     "short_links",
+    "smpp_logins",
     "smtp_originators",
     "stats_hourly",
     "stats_hours",

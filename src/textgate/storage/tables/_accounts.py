@@ -1,5 +1,5 @@
-"""Accounts and what belongs to one alone: API keys, logins and sessions, credits (balance
-and ledger), the daily usage counter, opt-outs."""
+"""Accounts and what belongs to one alone: API keys, logins and sessions, SMPP binds'
+credentials, credits (balance and ledger), the daily usage counter, opt-outs."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ __all__ = [
     "ledger",
     "login_credentials",
     "opt_outs",
+    "smpp_logins",
     "usage_daily",
 ]
 
@@ -50,6 +51,18 @@ login_credentials = Table(
     Column("password_hash", String(255), nullable=False),
     Column("updated_at", Ms, nullable=False),
     Index("ux_login_credentials_username", "username", unique=True),
+)
+
+# What an account binds to the SMPP server with: a system_id (at most 15 characters, SMPP 3.4
+# 4.1.1) unique over all accounts, and its password's scrypt hash (core.passwords).
+smpp_logins = Table(
+    "smpp_logins",
+    metadata,
+    Column("account_id", Id, ForeignKey("accounts.id"), primary_key=True),
+    Column("system_id", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("updated_at", Ms, nullable=False),
+    Index("ux_smpp_logins_system_id", "system_id", unique=True),
 )
 
 # Sessions (``kind`` session: expire after some idle time, sliding) and access tokens

@@ -1,0 +1,174 @@
+"""One client connection: its bind, and the requests it may send once bound.
+
+Before a successful bind every request is answered ESME_RINVBNDSTS (SMPP 3.4 2.2: only
+binds are allowed in the OPEN state); a second bind on a bound connection ESME_RALYBND.
+enquire_link, unbind and undecodable PDUs (generic_nack) are answered by the engine's
+Session itself. A transmitter or transceiver bind may submit (submit_sm, data_sm); a
+receiver bind may not (ESME_RINVBNDSTS). Other operations (query_sm, cancel_sm,
+replace_sm, submit_multi) are not served yet: generic_nack ESME_RINVCMDID.
+
+A submit is answered once the message is committed (nothing acknowledged is lost), with the
+stored message's id; the parts of a concatenated message are collected first
+(:mod:`reassembly` says which answer each part gets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from textgate.connectors.smpp.constants import CommandStatus
+from textgate.connectors.smpp.pdus import (
+    BIND_RESPONSE,
+    Bind,
+    BindReceiver,
+    DataSm,
+    DataSmResp,
+    GenericNack,
+    Pdu,
+    SubmitSm,
+    SubmitSmResp,
+)
+from textgate.core.accounts import Account
+from textgate.core.clock import Clock, from_ms
+from textgate.errors import GatewayError
+from textgate.services.registry import Services
+from textgate.services.submit import SubmitRequest
+from textgate.smpp_server.errors import Refused, bind_status, submit_status
+from textgate.smpp_server.messages import Submitted, read_submit
+from textgate.smpp_server.reassembly import Reassembly
+
+__all__ = ["INTERFACE", "SYSTEM_ID", "BindLimit", "Connection"]
+
+log = logging.getLogger(__name__)
+
+INTERFACE = "smpp"
+"""The interface name stored with each message."""
+SYSTEM_ID = "textgate"
+"""The system_id the server names itself with in bind responses (4.1.2)."""
+
+_S = CommandStatus
+
+
+class BindLimit(Protocol):
+    """The server's count of open binds per account."""
+
+    def take(self, account_id: str) -> bool: ...
+
+    def give_back(self, account_id: str) -> None: ...
+
+
+class Connection:
+    def __init__(
+        self,
+        services: Services,
+        limit: BindLimit,
+        client_ip: str | None,
+        *,
+        max_parts: int,
+        reassembly_timeout: float,
+        clock: Clock,
+    ) -> None:
+        self._services = services
+        self._clock = clock
+        self._limit = limit
+        self.client_ip = client_ip
+        self.account: Account | None = None
+        self.bind_type: type[Bind] | None = None
+        self.bound = asyncio.Event()
+        self._binding = False
+        self._parts = Reassembly(self._store, max_parts=max_parts, timeout=reassembly_timeout)
+
+    async def handle(self, pdu: Pdu) -> Pdu | None:
+        """The Session's handler: the response to one request."""
+        seq = pdu.sequence_number
+        if isinstance(pdu, Bind):
+            return await self._bind(pdu)
+        if isinstance(pdu, SubmitSm | DataSm):
+            resp = SubmitSmResp if isinstance(pdu, SubmitSm) else DataSmResp
+            if self.account is None or self.bind_type is BindReceiver:
+                return resp(sequence_number=seq, command_status=_S.ESME_RINVBNDSTS)
+            status, message_id = await self._submit(self.account, pdu)
+            if status != _S.ESME_ROK:
+                return resp(sequence_number=seq, command_status=status)
+            return resp(sequence_number=seq, message_id=message_id)
+        status = _S.ESME_RINVBNDSTS if self.account is None else _S.ESME_RINVCMDID
+        return GenericNack(sequence_number=seq, command_status=status)
+
+    async def close(self) -> None:
+        """The connection ended: store incomplete messages, free the bind."""
+        await self._parts.close()
+        if self.account is not None:
+            self._limit.give_back(self.account.id)
+
+    async def _bind(self, pdu: Bind) -> Pdu:
+        if self.account is not None or self._binding:
+            status: int = _S.ESME_RALYBND
+        else:
+            self._binding = True
+            try:
+                status = await self._authenticate(pdu)
+            finally:
+                self._binding = False
+        log.info(
+            "smpp server: %s %r from %s: %s",
+            type(pdu).__name__,
+            pdu.system_id,
+            self.client_ip,
+            _S(status).name,
+        )
+        return BIND_RESPONSE[type(pdu)](
+            sequence_number=pdu.sequence_number, command_status=status, system_id=SYSTEM_ID
+        )
+
+    async def _authenticate(self, pdu: Bind) -> int:
+        try:
+            account = await self._services.smpp_logins.bind(
+                pdu.system_id, pdu.password, client_ip=self.client_ip
+            )
+        except GatewayError as exc:
+            return bind_status(exc)
+        if not self._limit.take(account.id):
+            return _S.ESME_RBINDFAIL
+        self.account = account
+        self.bind_type = type(pdu)
+        self.bound.set()
+        return _S.ESME_ROK
+
+    async def _submit(self, account: Account, pdu: SubmitSm | DataSm) -> tuple[int, str]:
+        try:
+            found = read_submit(pdu, from_ms(self._clock()))
+            if found.concat is not None:
+                taken = self._parts.add(found)
+                if isinstance(taken, str):
+                    return _S.ESME_ROK, taken
+                found = taken
+            return _S.ESME_ROK, await self._store(found, account)
+        except Refused as exc:
+            log.info("smpp server: %s refused: %s", type(pdu).__name__, exc.message)
+            return exc.status, ""
+        except GatewayError as exc:
+            log.info("smpp server: %s refused: %s", type(pdu).__name__, exc.message)
+            return submit_status(exc), ""
+
+    async def _store(self, message: Submitted, account: Account | None = None) -> str:
+        """Submit one whole message through the submit service; its stored id."""
+        owner = account or self.account
+        assert owner is not None
+        result = await self._services.submit.submit(
+            SubmitRequest(
+                account=owner,
+                recipients=[message.destination],
+                text=message.text,
+                sender=message.sender,
+                interface=INTERFACE,
+                encoding=message.encoding,
+                schedule_at=message.schedule_at,
+                client_ip=self.client_ip,
+                # One destination per submit_sm: a number that is no number refuses the
+                # request (ESME_RINVDSTADR) rather than storing a rejected message.
+                invalid_number_fails_request=True,
+            )
+        )
+        return result.messages[0].id

@@ -1,0 +1,92 @@
+"""What a submit_sm or data_sm asks for, read from the PDU into plain values.
+
+- Addresses (5.2.5-5.2.9): destination_addr with type of number 1 (international) is a
+  number without its ``+``, which is put back; any other type is read as written (a national
+  number in the account's default country). source_addr is the sender ID; empty, the
+  account's default sender.
+- Text (5.2.19 data_coding, via ``shortmessage``): 0 the SMSC default alphabet (GSM 03.38),
+  1 IA5 (ASCII), 3 Latin-1, 8 UCS-2. Binary and other codings carry no text: refused.
+- The octets come from short_message, or from the message_payload TLV (5.3.2.32), which may
+  carry a message of any length; a PDU with both is refused (5.2.21: sm_length is 0 when
+  message_payload is used).
+- A UDH (esm_class bit 6, 5.2.12) with a concatenation element (8- or 16-bit reference,
+  3GPP TS 23.040 9.2.3.24.1 and .8) makes the PDU one part of a longer message.
+- schedule_delivery_time (5.2.15, absolute or relative: ``times``) schedules the message;
+  one that is no SMPP time is refused (ESME_RINVSCHED). validity_period is not read yet:
+  the gateway's own validity applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from textgate.connectors.smpp.constants import CommandStatus, PduError, Tag
+from textgate.connectors.smpp.pdus import DataSm, SubmitSm
+from textgate.connectors.smpp.shortmessage import Concat, decode_short_message
+from textgate.core.encoding import Encoding
+from textgate.smpp_server.errors import Refused
+from textgate.smpp_server.times import parse_time
+
+__all__ = ["Submitted", "read_submit"]
+
+_S = CommandStatus
+
+TON_INTERNATIONAL = 1  # 5.2.5
+DATA_CODING_UCS2 = 8  # 5.2.19
+# 5.2.17: bits 0-1 of registered_delivery ask for an SMSC delivery receipt.
+RECEIPT_MASK = 0x03
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """One submit_sm / data_sm: a whole message, or one part of one (``concat``)."""
+
+    destination: str
+    sender: str | None
+    text: str
+    encoding: Encoding | None
+    """UCS-2 when the client chose it; None lets textgate pick (GSM-7 when the text fits)."""
+    receipt: bool
+    concat: Concat | None = None
+    schedule_at: datetime | None = None
+
+
+def read_submit(pdu: SubmitSm | DataSm, now: datetime) -> Submitted:
+    """The request in ``pdu`` (relative times from ``now``); raises :class:`Refused` with
+    the status to answer."""
+    schedule_at = None
+    if isinstance(pdu, SubmitSm):
+        try:
+            schedule_at = parse_time(pdu.schedule_delivery_time, now)
+        except ValueError as exc:
+            raise Refused(_S.ESME_RINVSCHED, str(exc)) from None
+        payload = pdu.tlvs.get(Tag.MESSAGE_PAYLOAD)
+        if payload is not None and pdu.short_message:
+            raise Refused(_S.ESME_RINVPARLEN, "short_message and message_payload are both set")
+        octets = pdu.short_message if payload is None else payload
+    else:
+        payload = pdu.tlvs.get(Tag.MESSAGE_PAYLOAD)
+        if payload is None:
+            raise Refused(_S.ESME_RMISSINGOPTPARAM, "data_sm without message_payload")
+        octets = payload
+    try:
+        decoded = decode_short_message(octets, pdu.data_coding, pdu.esm_class)
+    except PduError as exc:
+        raise Refused(_S.ESME_RINVMSGLEN, exc.message) from None
+    if decoded.text is None:
+        raise Refused(_S.ESME_RSUBMITFAIL, f"data_coding 0x{pdu.data_coding:02X} carries no text")
+    destination = pdu.destination_addr.strip()
+    if not destination:
+        raise Refused(_S.ESME_RINVDSTADR, "destination_addr is empty")
+    if pdu.dest_addr_ton == TON_INTERNATIONAL and not destination.startswith("+"):
+        destination = "+" + destination
+    return Submitted(
+        destination=destination,
+        sender=pdu.source_addr.strip() or None,
+        text=decoded.text,
+        encoding=Encoding.UCS2 if pdu.data_coding == DATA_CODING_UCS2 else None,
+        receipt=bool(pdu.registered_delivery & RECEIPT_MASK),
+        concat=decoded.concat,
+        schedule_at=schedule_at,
+    )

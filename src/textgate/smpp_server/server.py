@@ -1,0 +1,146 @@
+"""The SMPP server, on the gateway's event loop: one engine Session per TCP connection.
+
+Started and stopped by ``runtime.Gateway`` when ``smpp_server.enabled``. Stopping stops
+listening, unbinds every session (SMPP 3.4 4.2: the SMSC may end a bind with unbind),
+closes whatever does not answer in time, and waits for each connection's incomplete
+messages to be stored: no task of the server is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+
+from textgate.config import SmppServerSettings
+from textgate.connectors.smpp.session import Session
+from textgate.core.clock import Clock, system_clock
+from textgate.services.registry import Services
+from textgate.smpp_server.connection import Connection
+
+__all__ = ["SmppServer"]
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_SECONDS = 5.0
+
+
+class SmppServer:
+    def __init__(
+        self, settings: SmppServerSettings, services: Services, clock: Clock = system_clock
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._services = services
+        self._server: asyncio.Server | None = None
+        self._sessions: dict[Session, Connection] = {}
+        self._clients: set[asyncio.Task[None]] = set()
+        # Open binds per account id, in this process: each serving process has its own
+        # count, so a cluster of N front doors allows N times the limit.
+        self._binds: Counter[str] = Counter()
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful when configured as 0: any free port)."""
+        assert self._server is not None, "not started"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def binds(self, account_id: str) -> int:
+        """The account's open binds."""
+        return self._binds[account_id]
+
+    @property
+    def connections(self) -> int:
+        return len(self._sessions)
+
+    # BindLimit, for the connections.
+
+    def take(self, account_id: str) -> bool:
+        if self._binds[account_id] >= self._settings.max_binds_per_account:
+            return False
+        self._binds[account_id] += 1
+        return True
+
+    def give_back(self, account_id: str) -> None:
+        self._binds[account_id] -= 1
+        if self._binds[account_id] <= 0:
+            del self._binds[account_id]
+
+    async def start(self) -> None:
+        cfg = self._settings
+        self._server = await asyncio.start_server(self._on_client, cfg.host, cfg.port)
+        log.info("SMPP server listening on %s:%d", cfg.host, self.port)
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        timeout = self._settings.response_timeout_seconds
+        await asyncio.gather(
+            *(s.unbind(timeout=min(timeout, CLOSE_TIMEOUT_SECONDS)) for s in self._sessions),
+            return_exceptions=True,
+        )
+        if self._clients:
+            await asyncio.gather(*self._clients, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_SECONDS)
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            await self._serve(reader, writer)
+        except Exception:
+            log.exception("smpp server: a connection failed")
+        finally:
+            self._clients.discard(task)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        cfg = self._settings
+        peer = writer.get_extra_info("peername")
+        client_ip = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        connection = Connection(
+            self._services,
+            self,
+            client_ip,
+            max_parts=cfg.reassembly_max_parts,
+            reassembly_timeout=cfg.reassembly_timeout_seconds,
+            clock=self._clock,
+        )
+        session = Session(
+            reader,
+            writer,
+            handler=connection.handle,
+            window=cfg.window,
+            inbound_window=cfg.window,
+            response_timeout=cfg.response_timeout_seconds,
+            enquire_link_interval=cfg.enquire_link_seconds,
+            name=f"smpp-server<-{client_ip}:{peer[1] if isinstance(peer, tuple) else '?'}",
+        )
+        self._sessions[session] = connection
+        try:
+            if not await _bound_in_time(connection, session, cfg.bind_timeout_seconds):
+                log.info("smpp server: %s did not bind in time; closing", session.name)
+                await session.close()
+            await session.wait_closed()
+        finally:
+            del self._sessions[session]
+            await connection.close()
+
+
+async def _bound_in_time(connection: Connection, session: Session, timeout: float) -> bool:  # noqa: ASYNC109
+    """Whether the connection bound (or closed by itself) within ``timeout``."""
+    bound = asyncio.ensure_future(connection.bound.wait())
+    closed = asyncio.ensure_future(session.wait_closed())
+    try:
+        done, _ = await asyncio.wait(
+            {bound, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        bound.cancel()
+        closed.cancel()
+        await asyncio.gather(bound, closed, return_exceptions=True)
+    return bool(done)

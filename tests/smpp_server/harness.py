@@ -1,0 +1,160 @@
+"""A gateway with its SMPP server on, and a real SMPP client that textgate did not write
+(smpplib, synchronous: every call runs in a thread, the gateway shares the test's loop).
+
+The client's own state checks are bypassed (:meth:`Esme.request` writes the PDU smpplib
+encodes straight to the socket), so that a test can send what a misbehaving client would:
+a submit_sm before its bind, a second bind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import smpplib.client
+import smpplib.smpp
+
+from tests.support import HTTP_TIMEOUT, Running, free_port, running_gateway
+from textgate.config import Settings, SmppServerSettings
+from textgate.core.message import Message
+from textgate.smpp_server import SmppServer
+from textgate.storage.messages import MessageFilter
+
+SYSTEM_ID = "acme_esme"
+PASSWORD = "pa55word"
+BIND_KINDS = ("transmitter", "receiver", "transceiver")
+NUMBER = "+33612345678"
+
+
+@dataclass
+class Env:
+    running: Running
+    port: int
+    account_id: str
+    clients: list[Esme] = field(default_factory=list)
+
+    @property
+    def services(self) -> Any:
+        return self.running.gateway.services
+
+    @property
+    def server(self) -> SmppServer:
+        server = self.running.gateway.smpp
+        assert server is not None
+        return server
+
+    async def messages(self) -> list[Message]:
+        found = await self.services.messages.search(self.account_id, MessageFilter(), limit=1000)
+        return sorted(found, key=lambda m: m.id)
+
+    def esme(self) -> Esme:
+        esme = Esme(self.port)
+        self.clients.append(esme)
+        return esme
+
+
+@contextlib.asynccontextmanager
+async def smpp_gateway(
+    settings: Settings, *, smpp: Mapping[str, Any] | None = None
+) -> AsyncIterator[Env]:
+    """A gateway whose SMPP server listens on a free loopback port, with an account
+    ``acme`` that binds as SYSTEM_ID / PASSWORD."""
+    port = free_port()
+    server = SmppServerSettings(**({"enabled": True, "port": port} | dict(smpp or {})))
+    async with running_gateway(settings.model_copy(update={"smpp_server": server})) as running:
+        services = running.gateway.services
+        account = await services.accounts.create("acme")
+        await services.smpp_logins.set_login(account.id, SYSTEM_ID, PASSWORD)
+        env = Env(running, port, account.id)
+        try:
+            yield env
+        finally:
+            for esme in env.clients:
+                await esme.call("close")
+
+
+@dataclass(frozen=True)
+class Answer:
+    command: str
+    status: int
+    message_id: str = ""
+
+
+class Esme:
+    """One smpplib client connection (blocking: call it through :meth:`call`)."""
+
+    def __init__(self, port: int) -> None:
+        self.client = smpplib.client.Client(
+            "127.0.0.1", port, timeout=HTTP_TIMEOUT, allow_unknown_opt_params=True
+        )
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self, method), *args, **kwargs)
+
+    def connect(self) -> None:
+        self.client.connect()
+
+    def request(self, command: str, **fields: Any) -> Answer:
+        """Send one request as smpplib encodes it; its response."""
+        pdu = smpplib.smpp.make_pdu(command, client=self.client, **fields)
+        assert self.client._socket is not None
+        self.client._socket.sendall(pdu.generate())
+        return self.read()
+
+    def read(self) -> Answer:
+        resp = self.client.read_pdu()
+        message_id = getattr(resp, "message_id", None) or b""
+        if isinstance(message_id, bytes):
+            message_id = message_id.decode()
+        return Answer(resp.command, int(resp.status), message_id)
+
+    def answer_unbind(self) -> Answer:
+        """Read the server's unbind and answer it, as a well-behaved client does."""
+        unbind = self.client.read_pdu()
+        resp = smpplib.smpp.make_pdu("unbind_resp", client=self.client)
+        resp.sequence = unbind.sequence
+        assert self.client._socket is not None
+        self.client._socket.sendall(resp.generate())
+        return Answer(unbind.command, int(unbind.status))
+
+    def bind(self, kind: str, system_id: str = SYSTEM_ID, password: str = PASSWORD) -> Answer:
+        return self.request(f"bind_{kind}", system_id=system_id, password=password)
+
+    def submit(self, **fields: Any) -> Answer:
+        defaults: dict[str, Any] = {
+            "source_addr_ton": 5,
+            "source_addr": "ACME",
+            "dest_addr_ton": 1,
+            "destination_addr": NUMBER.removeprefix("+"),
+            "short_message": b"hello",
+        }
+        return self.request("submit_sm", **(defaults | fields))
+
+    def submit_parts(self, parts: list[bytes], **fields: Any) -> list[Answer]:
+        """Each part in its own submit_sm (esm_class UDHI), each answer read before the
+        next part is sent (a window of one, as the simplest clients have)."""
+        return [self.submit(short_message=p, esm_class=0x40, **fields) for p in parts]
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+async def connected(env: Env) -> Esme:
+    esme = env.esme()
+    await esme.call("connect")
+    return esme
+
+
+def udh_parts(data: bytes, size: int, ref: int, *, ref16: bool = False) -> list[bytes]:
+    """``data`` cut into ``size``-octet parts behind a concatenation UDH (3GPP TS 23.040
+    9.2.3.24.1 8-bit reference, .8 16-bit reference)."""
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    total = len(chunks)
+    if ref16:
+        head = [bytes([6, 0x08, 4, ref >> 8, ref & 0xFF, total, n]) for n in range(1, total + 1)]
+    else:
+        head = [bytes([5, 0x00, 3, ref, total, n]) for n in range(1, total + 1)]
+    return [h + c for h, c in zip(head, chunks, strict=True)]

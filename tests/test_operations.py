@@ -10,7 +10,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.support import (
     WAIT,
     Running,
     free_port,
+    loopback_listener,
     postgres_url,
     running_gateway,
     server_started,
@@ -100,8 +100,7 @@ class _NoMigrationAtStart(Gateway):
 @contextlib.asynccontextmanager
 async def _serving(settings: Settings, gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
     """``create_app`` with this gateway, under uvicorn on a free loopback port."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
+    listener = loopback_listener()
     port = int(listener.getsockname()[1])
     config = uvicorn.Config(
         create_app(settings, gateway=gateway), host="127.0.0.1", port=port, log_level="warning"

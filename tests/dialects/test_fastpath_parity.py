@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Receive, Scope, Send
 
 from tests.dialects.harness import NUMBER
-from tests.support import HTTP_TIMEOUT, server_started
+from tests.support import HTTP_TIMEOUT, loopback_listener, server_started
 from textgate.app import create_app
 from textgate.config import Settings
 from textgate.dialects.native.routes import MAX_BODY_BYTES
@@ -53,8 +52,7 @@ class Server:
 @contextlib.asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Server]:
     """The real application on uvicorn, reachable directly and under ``/routed``."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
+    listener = loopback_listener()
     port = int(listener.getsockname()[1])
     # No dispatcher: stored messages stay as the submit left them, so the counts read from
     # the database at scrape time change only with the requests.

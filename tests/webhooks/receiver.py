@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 
-from tests.support import server_started
+from tests.support import loopback_listener, server_started
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -69,8 +68,7 @@ class Receiver:
 @contextlib.asynccontextmanager
 async def running_receiver(host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
     # Bound here, then served: a port picked and released could be taken in between.
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind((host, 0))
+    listener = loopback_listener(host)
     port = int(listener.getsockname()[1])
     receiver = Receiver(url=f"http://{host}:{port}/hook")
     server = uvicorn.Server(

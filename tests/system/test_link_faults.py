@@ -84,6 +84,12 @@ FAULTS = [
         count=60,
         rules=(_rule("3361299", submit_status="ESME_RTHROTTLED"),),
         dispatch={"validity_seconds": 4, "wait_max_seconds": 0.5},
+        # Short throttling pauses, so that the others are not held up behind them for long.
+        connector={
+            "throttle_backoff_initial": 0.05,
+            "throttle_backoff_max": 0.4,
+            "throttle_min_rate": 20,
+        },
         statuses={"": "delivered", "3361299": "expired"},
         error_code="validity",
     ),

@@ -58,22 +58,44 @@ class Env:
 
 @contextlib.asynccontextmanager
 async def smpp_gateway(
-    settings: Settings, *, smpp: Mapping[str, Any] | None = None
+    settings: Settings, *, smpp: Mapping[str, Any] | None = None, new_account: bool = True
 ) -> AsyncIterator[Env]:
     """A gateway whose SMPP server listens on a free loopback port, with an account
-    ``acme`` that binds as SYSTEM_ID / PASSWORD."""
+    ``acme`` that binds as SYSTEM_ID / PASSWORD (made unless ``new_account`` is False: a
+    gateway started again on the same database)."""
     port = free_port()
     server = SmppServerSettings(**({"enabled": True, "port": port} | dict(smpp or {})))
     async with running_gateway(settings.model_copy(update={"smpp_server": server})) as running:
         services = running.gateway.services
-        account = await services.accounts.create("acme")
-        await services.smpp_logins.set_login(account.id, SYSTEM_ID, PASSWORD)
+        if new_account:
+            account = await services.accounts.create("acme")
+            await services.smpp_logins.set_login(account.id, SYSTEM_ID, PASSWORD)
+        else:
+            account = await services.accounts.by_name("acme")
         env = Env(running, port, account.id)
         try:
             yield env
         finally:
             for esme in env.clients:
                 await esme.call("close")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A deliver_sm the server sent, as smpplib read it."""
+
+    esm_class: int
+    source_addr: str
+    destination_addr: str
+    data_coding: int
+    short_message: bytes
+    message_payload: bytes | None
+    receipted_message_id: str | None
+    message_state: int | None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 @dataclass(frozen=True)
@@ -119,6 +141,33 @@ class Esme:
         assert self.client._socket is not None
         self.client._socket.sendall(resp.generate())
         return Answer(unbind.command, int(unbind.status))
+
+    def receive(self) -> Delivered:
+        """Read the next deliver_sm (answering enquire_link meanwhile) and answer it
+        ESME_ROK."""
+        assert self.client._socket is not None
+        while True:
+            pdu = self.client.read_pdu()
+            if pdu.command == "enquire_link":
+                resp = smpplib.smpp.make_pdu("enquire_link_resp", client=self.client)
+                resp.sequence = pdu.sequence
+                self.client._socket.sendall(resp.generate())
+                continue
+            assert pdu.command == "deliver_sm", pdu.command
+            resp = smpplib.smpp.make_pdu("deliver_sm_resp", client=self.client)
+            resp.sequence = pdu.sequence
+            self.client._socket.sendall(resp.generate())
+            receipted = getattr(pdu, "receipted_message_id", None)
+            return Delivered(
+                esm_class=int(pdu.esm_class),
+                source_addr=_text(pdu.source_addr),
+                destination_addr=_text(pdu.destination_addr),
+                data_coding=int(pdu.data_coding),
+                short_message=pdu.short_message or b"",
+                message_payload=getattr(pdu, "message_payload", None),
+                receipted_message_id=None if receipted is None else _text(receipted),
+                message_state=getattr(pdu, "message_state", None),
+            )
 
     def bind(self, kind: str, system_id: str = SYSTEM_ID, password: str = PASSWORD) -> Answer:
         return self.request(f"bind_{kind}", system_id=system_id, password=password)

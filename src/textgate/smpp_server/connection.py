@@ -23,6 +23,7 @@ from textgate.connectors.smpp.pdus import (
     BIND_RESPONSE,
     Bind,
     BindReceiver,
+    BindTransceiver,
     DataSm,
     DataSmResp,
     GenericNack,
@@ -79,6 +80,11 @@ class Connection:
         self.bound = asyncio.Event()
         self._binding = False
         self._parts = Reassembly(self._store, max_parts=max_parts, timeout=reassembly_timeout)
+
+    @property
+    def receives(self) -> bool:
+        """Whether the bind may be sent deliver_sm (a receiver or transceiver, 4.1)."""
+        return self.bind_type is BindReceiver or self.bind_type is BindTransceiver
 
     async def handle(self, pdu: Pdu) -> Pdu | None:
         """The Session's handler: the response to one request."""
@@ -169,6 +175,7 @@ class Connection:
                 # One destination per submit_sm: a number that is no number refuses the
                 # request (ESME_RINVDSTADR) rather than storing a rejected message.
                 invalid_number_fails_request=True,
+                receipt=message.receipt,
             )
         )
         return result.messages[0].id

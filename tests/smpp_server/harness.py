@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ SYSTEM_ID = "acme_esme"
 PASSWORD = "pa55word"
 BIND_KINDS = ("transmitter", "receiver", "transceiver")
 NUMBER = "+33612345678"
+CANCEL_SM, CANCEL_SM_RESP = 0x00000008, 0x80000008  # SMPP 3.4 5.1.2
 
 
 @dataclass
@@ -141,6 +143,58 @@ class Esme:
         assert self.client._socket is not None
         self.client._socket.sendall(resp.generate())
         return Answer(unbind.command, int(unbind.status))
+
+    def query(self, message_id: str) -> tuple[str, int, int, str, int]:
+        """query_sm: the response's command, status, message_state, final_date and
+        error_code."""
+        pdu = smpplib.smpp.make_pdu(
+            "query_sm",
+            client=self.client,
+            message_id=message_id,
+            source_addr_ton=5,
+            source_addr="ACME",
+        )
+        assert self.client._socket is not None
+        self.client._socket.sendall(pdu.generate())
+        resp = self.client.read_pdu()
+        return (
+            resp.command,
+            int(resp.status),
+            int(getattr(resp, "message_state", 0) or 0),
+            _text(getattr(resp, "final_date", "")),
+            int(getattr(resp, "error_code", 0) or 0),
+        )
+
+    def cancel(self, message_id: str) -> tuple[int, int]:
+        """cancel_sm (4.9.1), which smpplib does not know, written by hand: the response's
+        command_id and command_status."""
+        body = (
+            b"\0"  # service_type
+            + message_id.encode()
+            + b"\0"
+            + bytes([5, 0])
+            + b"ACME\0"  # source_addr_ton, _npi, source_addr
+            + bytes([1, 1])
+            + NUMBER[1:].encode()
+            + b"\0"  # dest_addr_ton, _npi, addr
+        )
+        sequence = self.client.next_sequence()
+        header = struct.pack(">LLLL", 16 + len(body), CANCEL_SM, 0, sequence)
+        assert self.client._socket is not None
+        self.client._socket.sendall(header + body)
+        length, command_id, status, answered = struct.unpack(">LLLL", self._exactly(16))
+        self._exactly(length - 16)
+        assert answered == sequence
+        return command_id, status
+
+    def _exactly(self, size: int) -> bytes:
+        assert self.client._socket is not None
+        data = b""
+        while len(data) < size:
+            chunk = self.client._socket.recv(size - len(data))
+            assert chunk, "the server closed the connection"
+            data += chunk
+        return data
 
     def receive(self) -> Delivered:
         """Read the next deliver_sm (answering enquire_link meanwhile) and answer it

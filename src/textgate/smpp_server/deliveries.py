@@ -8,7 +8,9 @@ and spreads them over the account's binds there. A row is done only when the cus
 answers deliver_sm_resp ESME_ROK. No answer within the response timeout, a bind that closes
 first, or any other status sends it again later on the ``deliver`` retry schedule (it may
 then reach the customer twice: delivery is at least once, as for webhooks); ESME_RX_P_APPN
-and ESME_RX_R_APPN (5.1.3: the ESME refuses it for good) give it up.
+and ESME_RX_R_APPN (5.1.3: the ESME refuses it for good) give it up. A claimed batch is
+recorded once every row in it has its answer, so a customer that does not answer holds the
+next batch back by at most the response timeout.
 
 What is sent:
 

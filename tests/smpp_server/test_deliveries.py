@@ -231,3 +231,36 @@ async def test_inbound_messages_go_to_a_receiver_bind(fast: Settings) -> None:
             return [(r.kind, r.status) for r in await rows(env)] == [("inbound", "delivered")] * 2
 
         await until(done, "both to be recorded as delivered")
+
+
+async def test_a_bind_that_closes_before_answering_gets_it_on_the_next(fast: Settings) -> None:
+    async with smpp_gateway(fast, smpp=FAST) as env:
+        esme = Silent()
+        reader, writer = await asyncio.open_connection("127.0.0.1", env.port)
+        session = Session(reader, writer, handler=esme.handle, enquire_link_interval=None)
+        try:
+            bind = BindTransceiver(sequence_number=0, system_id=SYSTEM_ID, password=PASSWORD)
+            assert (await session.request(bind)).command_status == CommandStatus.ESME_ROK
+            submit = SubmitSm(
+                sequence_number=0,
+                source_addr_ton=5,
+                source_addr="ACME",
+                dest_addr_ton=1,
+                destination_addr=NUMBER[1:],
+                registered_delivery=1,
+                short_message=b"hello",
+            )
+            answer = await session.request(submit)
+            await until(lambda: len(esme.received) == 1, "the receipt to be sent")
+        finally:
+            # Gone without answering it.
+            await session.close()
+        again = await connected(env)
+        assert (await again.call("bind", "receiver")).status == OK
+        got = await again.call("receive")
+        assert got.receipted_message_id == answer.message_id
+
+        async def answered() -> bool:
+            return [(r.status, r.attempts) for r in await rows(env)] == [("delivered", 2)]
+
+        await until(answered, "the receipt to be recorded as delivered")

@@ -167,7 +167,7 @@ TOML_CASES = {
         "[smpp_server]\nenabled = true\nmax_bind_per_account = 2\n",
         "error: smpp_server.max_bind_per_account is not a setting (in {path}); "
         "did you mean max_binds_per_account? ([smpp_server] has: bind_timeout_seconds, "
-        "enabled, enquire_link_seconds, host, max_binds_per_account, port, "
+        "deliver, enabled, enquire_link_seconds, host, max_binds_per_account, port, "
         "reassembly_max_parts, reassembly_timeout_seconds, response_timeout_seconds, window)",
     ),
     "unknown smpp option": (

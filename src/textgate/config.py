@@ -305,6 +305,10 @@ class SmppServerSettings(Section):
     # at most this many parts, at most this long after the first one came.
     reassembly_max_parts: int = Field(default=1000, ge=1, le=100_000)
     reassembly_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    # Receipts and inbound messages sent to the customers' receiver binds as deliver_sm
+    # (see QueueSettings: one that is not answered ESME_ROK is sent again on this
+    # schedule; attempts count only while the account has a receiver bind).
+    deliver: QueueSettings = Field(default_factory=QueueSettings)
 
 
 class Settings(BaseSettings):

@@ -48,6 +48,7 @@ from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
 from textgate.services.sealed_messages import SealedMessageService
 from textgate.services.short_links import ShortLinkService
+from textgate.services.smpp_deliveries import SmppDeliveryService
 from textgate.services.smpp_logins import SmppLoginService
 from textgate.services.smtp_users import SmtpUserService
 from textgate.services.stats import StatsService
@@ -83,6 +84,7 @@ from textgate.storage.sealed_messages import SealedMessageRepo
 from textgate.storage.secrets import SecretBox
 from textgate.storage.short_links import ShortLinkRepo
 from textgate.storage.smpp_logins import SmppLoginRepo
+from textgate.storage.smpp_outbox import SmppOutboxRepo
 from textgate.storage.smtp_users import SmtpUserRepo
 from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
@@ -253,6 +255,7 @@ class Gateway:
             smpp_logins=SmppLoginService(
                 SmppLoginRepo(self.db), account_service, limiter=limiter, clock=clock
             ),
+            smpp_deliveries=SmppDeliveryService(SmppOutboxRepo(self.db, clock), clock),
         )
         # The CLI and tests reach logins through the gateway too.
         self.credentials = self.services.credentials
@@ -333,7 +336,9 @@ class Gateway:
             )
             await self.smtp.start()
         if smpp and self.settings.smpp_server.enabled:
-            self.smpp = SmppServer(self.settings.smpp_server, self.services, self._clock)
+            self.smpp = SmppServer(
+                self.settings.smpp_server, self.services, self._clock, loops=self.loops
+            )
             await self.smpp.start()
         if not dispatch:
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ SYSTEM_ID = "acme_esme"
 PASSWORD = "pa55word"
 BIND_KINDS = ("transmitter", "receiver", "transceiver")
 NUMBER = "+33612345678"
+CANCEL_SM, CANCEL_SM_RESP = 0x00000008, 0x80000008  # SMPP 3.4 5.1.2
 
 
 @dataclass
@@ -58,22 +60,44 @@ class Env:
 
 @contextlib.asynccontextmanager
 async def smpp_gateway(
-    settings: Settings, *, smpp: Mapping[str, Any] | None = None
+    settings: Settings, *, smpp: Mapping[str, Any] | None = None, new_account: bool = True
 ) -> AsyncIterator[Env]:
     """A gateway whose SMPP server listens on a free loopback port, with an account
-    ``acme`` that binds as SYSTEM_ID / PASSWORD."""
+    ``acme`` that binds as SYSTEM_ID / PASSWORD (made unless ``new_account`` is False: a
+    gateway started again on the same database)."""
     port = free_port()
     server = SmppServerSettings(**({"enabled": True, "port": port} | dict(smpp or {})))
     async with running_gateway(settings.model_copy(update={"smpp_server": server})) as running:
         services = running.gateway.services
-        account = await services.accounts.create("acme")
-        await services.smpp_logins.set_login(account.id, SYSTEM_ID, PASSWORD)
+        if new_account:
+            account = await services.accounts.create("acme")
+            await services.smpp_logins.set_login(account.id, SYSTEM_ID, PASSWORD)
+        else:
+            account = await services.accounts.by_name("acme")
         env = Env(running, port, account.id)
         try:
             yield env
         finally:
             for esme in env.clients:
                 await esme.call("close")
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A deliver_sm the server sent, as smpplib read it."""
+
+    esm_class: int
+    source_addr: str
+    destination_addr: str
+    data_coding: int
+    short_message: bytes
+    message_payload: bytes | None
+    receipted_message_id: str | None
+    message_state: int | None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 @dataclass(frozen=True)
@@ -119,6 +143,85 @@ class Esme:
         assert self.client._socket is not None
         self.client._socket.sendall(resp.generate())
         return Answer(unbind.command, int(unbind.status))
+
+    def query(self, message_id: str) -> tuple[str, int, int, str, int]:
+        """query_sm: the response's command, status, message_state, final_date and
+        error_code."""
+        pdu = smpplib.smpp.make_pdu(
+            "query_sm",
+            client=self.client,
+            message_id=message_id,
+            source_addr_ton=5,
+            source_addr="ACME",
+        )
+        assert self.client._socket is not None
+        self.client._socket.sendall(pdu.generate())
+        resp = self.client.read_pdu()
+        return (
+            resp.command,
+            int(resp.status),
+            int(getattr(resp, "message_state", 0) or 0),
+            _text(getattr(resp, "final_date", "")),
+            int(getattr(resp, "error_code", 0) or 0),
+        )
+
+    def cancel(self, message_id: str) -> tuple[int, int]:
+        """cancel_sm (4.9.1), which smpplib does not know, written by hand: the response's
+        command_id and command_status."""
+        body = (
+            b"\0"  # service_type
+            + message_id.encode()
+            + b"\0"
+            + bytes([5, 0])
+            + b"ACME\0"  # source_addr_ton, _npi, source_addr
+            + bytes([1, 1])
+            + NUMBER[1:].encode()
+            + b"\0"  # dest_addr_ton, _npi, addr
+        )
+        sequence = self.client.next_sequence()
+        header = struct.pack(">LLLL", 16 + len(body), CANCEL_SM, 0, sequence)
+        assert self.client._socket is not None
+        self.client._socket.sendall(header + body)
+        length, command_id, status, answered = struct.unpack(">LLLL", self._exactly(16))
+        self._exactly(length - 16)
+        assert answered == sequence
+        return command_id, status
+
+    def _exactly(self, size: int) -> bytes:
+        assert self.client._socket is not None
+        data = b""
+        while len(data) < size:
+            chunk = self.client._socket.recv(size - len(data))
+            assert chunk, "the server closed the connection"
+            data += chunk
+        return data
+
+    def receive(self) -> Delivered:
+        """Read the next deliver_sm (answering enquire_link meanwhile) and answer it
+        ESME_ROK."""
+        assert self.client._socket is not None
+        while True:
+            pdu = self.client.read_pdu()
+            if pdu.command == "enquire_link":
+                resp = smpplib.smpp.make_pdu("enquire_link_resp", client=self.client)
+                resp.sequence = pdu.sequence
+                self.client._socket.sendall(resp.generate())
+                continue
+            assert pdu.command == "deliver_sm", pdu.command
+            resp = smpplib.smpp.make_pdu("deliver_sm_resp", client=self.client)
+            resp.sequence = pdu.sequence
+            self.client._socket.sendall(resp.generate())
+            receipted = getattr(pdu, "receipted_message_id", None)
+            return Delivered(
+                esm_class=int(pdu.esm_class),
+                source_addr=_text(pdu.source_addr),
+                destination_addr=_text(pdu.destination_addr),
+                data_coding=int(pdu.data_coding),
+                short_message=pdu.short_message or b"",
+                message_payload=getattr(pdu, "message_payload", None),
+                receipted_message_id=None if receipted is None else _text(receipted),
+                message_state=getattr(pdu, "message_state", None),
+            )
 
     def bind(self, kind: str, system_id: str = SYSTEM_ID, password: str = PASSWORD) -> Answer:
         return self.request(f"bind_{kind}", system_id=system_id, password=password)

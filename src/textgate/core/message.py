@@ -13,6 +13,7 @@ __all__ = [
     "Message",
     "Order",
     "Quality",
+    "ReceiptRequest",
     "Status",
     "StatusEvent",
     "may_follow",
@@ -44,6 +45,18 @@ class Quality(StrEnum):
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
+
+
+class ReceiptRequest(StrEnum):
+    """What a submitter asked to be told of its message's end (SMPP 3.4 5.2.17,
+    registered_delivery bits 0-1: 01 a receipt of every final outcome, 10 of failures only)."""
+
+    ALWAYS = "always"
+    ON_FAILURE = "failure"
+
+    def wants(self, status: Status) -> bool:
+        """Whether a message ending in ``status`` gets a receipt."""
+        return status in FINAL and (self is ReceiptRequest.ALWAYS or status != Status.DELIVERED)
 
 
 FINAL: frozenset[Status] = frozenset(
@@ -124,6 +137,9 @@ class Message:
     events: tuple[StatusEvent, ...] = field(default=())
     quality: str | None = None
     """Quality class the client asked for (:class:`Quality`); None when it asked for none."""
+    receipt: str | None = None
+    """Which final statuses the submitter wants a receipt of (:class:`ReceiptRequest`);
+    None: no receipt (only the SMPP server's customers ask for one)."""
 
 
 @dataclass(frozen=True, slots=True)

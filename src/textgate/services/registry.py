@@ -21,6 +21,7 @@ from textgate.services.phone_sms import PhoneSmsService
 from textgate.services.query import MessageService
 from textgate.services.sealed_messages import SealedMessageService
 from textgate.services.short_links import ShortLinkService
+from textgate.services.smpp_deliveries import SmppDeliveryService
 from textgate.services.smpp_logins import SmppLoginService
 from textgate.services.smtp_users import SmtpUserService
 from textgate.services.stats import StatsService
@@ -63,3 +64,5 @@ class Services:
     sealed_messages: SealedMessageService
     # The SMPP server (smpp_server/): the system_id and password each account binds with.
     smpp_logins: SmppLoginService
+    # ... and the receipts and inbound messages queued for its customers' receiver binds.
+    smpp_deliveries: SmppDeliveryService

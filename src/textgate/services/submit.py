@@ -42,7 +42,7 @@ from textgate.core.accounts import Account
 from textgate.core.clock import Clock, from_ms, system_clock, to_ms
 from textgate.core.encoding import Encoding, Segmentation, segment
 from textgate.core.ids import IdGenerator
-from textgate.core.message import Message, Order, Quality, Status
+from textgate.core.message import Message, Order, Quality, ReceiptRequest, Status
 from textgate.core.numbers import normalize_with_country, validate_sender
 from textgate.core.policy import (
     REASON_TEXT,
@@ -134,6 +134,9 @@ class SubmitRequest:
     dialing_country: str | None = None
     """The country the sending phone dials from (its own number's): national numbers are
     read in it when the account sets no default country, as the phone would dial them."""
+    receipt: ReceiptRequest | None = None
+    """Which final statuses the submitter wants a receipt of (the SMPP server's customers:
+    registered_delivery); None for none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +266,7 @@ class SubmitService:
             "interface": req.interface,
             "client_ref": req.client_ref,
             "quality": None if req.quality is None else req.quality.value,
+            "receipt": None if req.receipt is None else req.receipt.value,
         }
         for entry in entries:
             mine = common if req.references is None else {**common, "client_ref": entry.ref}

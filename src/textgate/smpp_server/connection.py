@@ -4,8 +4,9 @@ Before a successful bind every request is answered ESME_RINVBNDSTS (SMPP 3.4 2.2
 binds are allowed in the OPEN state); a second bind on a bound connection ESME_RALYBND.
 enquire_link, unbind and undecodable PDUs (generic_nack) are answered by the engine's
 Session itself. A transmitter or transceiver bind may submit (submit_sm, data_sm); a
-receiver bind may not (ESME_RINVBNDSTS). Other operations (query_sm, cancel_sm,
-replace_sm, submit_multi) are not served yet: generic_nack ESME_RINVCMDID.
+receiver bind may not (ESME_RINVBNDSTS), nor query_sm and cancel_sm (:mod:`operations`).
+Other operations (replace_sm, submit_multi) are not served yet: generic_nack
+ESME_RINVCMDID. deliver_sm goes the other way (:mod:`deliveries`).
 
 A submit is answered once the message is committed (nothing acknowledged is lost), with the
 stored message's id; the parts of a concatenated message are collected first
@@ -23,10 +24,15 @@ from textgate.connectors.smpp.pdus import (
     BIND_RESPONSE,
     Bind,
     BindReceiver,
+    BindTransceiver,
+    CancelSm,
+    CancelSmResp,
     DataSm,
     DataSmResp,
     GenericNack,
     Pdu,
+    QuerySm,
+    QuerySmResp,
     SubmitSm,
     SubmitSmResp,
 )
@@ -37,6 +43,7 @@ from textgate.services.registry import Services
 from textgate.services.submit import SubmitRequest
 from textgate.smpp_server.errors import Refused, bind_status, submit_status
 from textgate.smpp_server.messages import Submitted, read_submit
+from textgate.smpp_server.operations import cancel, query
 from textgate.smpp_server.reassembly import Reassembly
 
 __all__ = ["INTERFACE", "SYSTEM_ID", "BindLimit", "Connection"]
@@ -80,6 +87,11 @@ class Connection:
         self._binding = False
         self._parts = Reassembly(self._store, max_parts=max_parts, timeout=reassembly_timeout)
 
+    @property
+    def receives(self) -> bool:
+        """Whether the bind may be sent deliver_sm (a receiver or transceiver, 4.1)."""
+        return self.bind_type is BindReceiver or self.bind_type is BindTransceiver
+
     async def handle(self, pdu: Pdu) -> Pdu | None:
         """The Session's handler: the response to one request."""
         seq = pdu.sequence_number
@@ -93,6 +105,17 @@ class Connection:
             if status != _S.ESME_ROK:
                 return resp(sequence_number=seq, command_status=status)
             return resp(sequence_number=seq, message_id=message_id)
+        if isinstance(pdu, QuerySm | CancelSm) and self.account is not None:
+            resp_type = QuerySmResp if isinstance(pdu, QuerySm) else CancelSmResp
+            if self.bind_type is BindReceiver:
+                return resp_type(sequence_number=seq, command_status=_S.ESME_RINVBNDSTS)
+            try:
+                if isinstance(pdu, QuerySm):
+                    return await query(self._services, self.account, pdu)
+                return await cancel(self._services, self.account, pdu)
+            except GatewayError as exc:
+                log.info("smpp server: %s failed: %s", type(pdu).__name__, exc.message)
+                return resp_type(sequence_number=seq, command_status=submit_status(exc))
         status = _S.ESME_RINVBNDSTS if self.account is None else _S.ESME_RINVCMDID
         return GenericNack(sequence_number=seq, command_status=status)
 
@@ -169,6 +192,7 @@ class Connection:
                 # One destination per submit_sm: a number that is no number refuses the
                 # request (ESME_RINVDSTADR) rather than storing a rejected message.
                 invalid_number_fails_request=True,
+                receipt=message.receipt,
             )
         )
         return result.messages[0].id

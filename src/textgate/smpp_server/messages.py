@@ -25,6 +25,7 @@ from textgate.connectors.smpp.constants import CommandStatus, PduError, Tag
 from textgate.connectors.smpp.pdus import DataSm, SubmitSm
 from textgate.connectors.smpp.shortmessage import Concat, decode_short_message
 from textgate.core.encoding import Encoding
+from textgate.core.message import ReceiptRequest
 from textgate.smpp_server.errors import Refused
 from textgate.smpp_server.times import parse_time
 
@@ -34,8 +35,16 @@ _S = CommandStatus
 
 TON_INTERNATIONAL = 1  # 5.2.5
 DATA_CODING_UCS2 = 8  # 5.2.19
-# 5.2.17: bits 0-1 of registered_delivery ask for an SMSC delivery receipt.
+# 5.2.17: bits 0-1 of registered_delivery ask for an SMSC delivery receipt: 01 of every
+# final outcome, 10 of a failure only; 11 is reserved, read as 01 (a client that sets it
+# wants receipts, and sending one more than asked for loses nothing).
 RECEIPT_MASK = 0x03
+RECEIPTS = {
+    0: None,
+    1: ReceiptRequest.ALWAYS,
+    2: ReceiptRequest.ON_FAILURE,
+    3: ReceiptRequest.ALWAYS,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +56,8 @@ class Submitted:
     text: str
     encoding: Encoding | None
     """UCS-2 when the client chose it; None lets textgate pick (GSM-7 when the text fits)."""
-    receipt: bool
+    receipt: ReceiptRequest | None
+    """registered_delivery: which final statuses the client wants a receipt of."""
     concat: Concat | None = None
     schedule_at: datetime | None = None
 
@@ -86,7 +96,7 @@ def read_submit(pdu: SubmitSm | DataSm, now: datetime) -> Submitted:
         sender=pdu.source_addr.strip() or None,
         text=decoded.text,
         encoding=Encoding.UCS2 if pdu.data_coding == DATA_CODING_UCS2 else None,
-        receipt=bool(pdu.registered_delivery & RECEIPT_MASK),
+        receipt=RECEIPTS[pdu.registered_delivery & RECEIPT_MASK],
         concat=decoded.concat,
         schedule_at=schedule_at,
     )

@@ -60,7 +60,7 @@ class _Pending:
             self.first,
             text="".join(p.text for p in parts),
             encoding=ucs2,
-            receipt=any(p.receipt for p in parts),
+            receipt=next((p.receipt for p in parts if p.receipt is not None), None),
             concat=None,
         )
 

@@ -1,9 +1,11 @@
 """The SMPP server, on the gateway's event loop: one engine Session per TCP connection.
 
-Started and stopped by ``runtime.Gateway`` when ``smpp_server.enabled``. Stopping stops
-listening, unbinds every session (SMPP 3.4 4.2: the SMSC may end a bind with unbind),
-closes whatever does not answer in time, and waits for each connection's incomplete
-messages to be stored: no task of the server is left running.
+Started and stopped by ``runtime.Gateway`` when ``smpp_server.enabled``, with the loop that
+sends receipts and inbound messages to the receiver binds (``deliveries``). Stopping stops
+that loop (an unanswered deliver_sm is sent again after its lease), stops listening,
+unbinds every session (SMPP 3.4 4.2: the SMSC may end a bind with unbind), closes whatever
+does not answer in time, and waits for each connection's incomplete messages to be stored:
+no task of the server is left running.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from collections import Counter
 from textgate.config import SmppServerSettings
 from textgate.connectors.smpp.session import Session
 from textgate.core.clock import Clock, system_clock
+from textgate.loops import LoopRegistry
 from textgate.services.registry import Services
 from textgate.smpp_server.connection import Connection
+from textgate.smpp_server.deliveries import DeliverSender
 
 __all__ = ["SmppServer"]
 
@@ -28,7 +32,12 @@ CLOSE_TIMEOUT_SECONDS = 5.0
 
 class SmppServer:
     def __init__(
-        self, settings: SmppServerSettings, services: Services, clock: Clock = system_clock
+        self,
+        settings: SmppServerSettings,
+        services: Services,
+        clock: Clock = system_clock,
+        *,
+        loops: LoopRegistry | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -39,6 +48,9 @@ class SmppServer:
         # Open binds per account id, in this process: each serving process has its own
         # count, so a cluster of N front doors allows N times the limit.
         self._binds: Counter[str] = Counter()
+        self._deliver = DeliverSender(
+            services.smpp_deliveries, settings.deliver, self.receivers, clock=clock, loops=loops
+        )
 
     @property
     def port(self) -> int:
@@ -53,6 +65,15 @@ class SmppServer:
     @property
     def connections(self) -> int:
         return len(self._sessions)
+
+    def receivers(self) -> dict[str, list[Session]]:
+        """The open binds that may be sent deliver_sm (receiver, transceiver), by account."""
+        found: dict[str, list[Session]] = {}
+        for session, connection in self._sessions.items():
+            account = connection.account
+            if account is not None and connection.receives and not session.closed:
+                found.setdefault(account.id, []).append(session)
+        return found
 
     # BindLimit, for the connections.
 
@@ -71,12 +92,16 @@ class SmppServer:
         cfg = self._settings
         self._server = await asyncio.start_server(self._on_client, cfg.host, cfg.port)
         log.info("SMPP server listening on %s:%d", cfg.host, self.port)
+        self._deliver.start()
 
     async def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
         server.close()
+        # First, so that nothing is claimed for binds about to go; a deliver_sm left
+        # unanswered is sent again once its lease has run out.
+        await self._deliver.stop()
         timeout = self._settings.response_timeout_seconds
         await asyncio.gather(
             *(s.unbind(timeout=min(timeout, CLOSE_TIMEOUT_SECONDS)) for s in self._sessions),

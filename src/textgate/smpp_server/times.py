@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["parse_time"]
+__all__ = ["format_time", "parse_time"]
 
 _FORMAT = re.compile(r"(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d)(\d{2})([+\-R])")
 _QUARTER_HOUR = timedelta(minutes=15)
@@ -37,3 +37,9 @@ def parse_time(value: str, now: datetime) -> datetime | None:
     offset = nn * _QUARTER_HOUR * (1 if sign == "+" else -1)
     local = datetime(2000 + yy, mo, dd, hh, mi, ss, tenth * 100_000, tzinfo=timezone(offset))
     return local.astimezone(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """``moment`` as an absolute SMPP time in UTC (``nn`` 00, ``p`` ``+``)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%y%m%d%H%M%S}{utc.microsecond // 100_000}00+"

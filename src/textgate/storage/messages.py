@@ -44,6 +44,7 @@ def message_from_row(row: Any, events: Sequence[StatusEvent] = ()) -> Message:
         attempts=row.attempts,
         events=tuple(events),
         quality=row.quality,
+        receipt=row.receipt,
     )
 
 

@@ -1,4 +1,5 @@
-"""The webhook feed: turns committed event rows into queued deliveries and notification mail.
+"""The webhook feed: turns committed event rows into queued deliveries, notification mail
+and the SMPP server's deliver_sm (receipts, inbound messages: ``storage.smpp_outbox``).
 
 Webhooks are fed from the rows that record what happened (``message_events`` and
 ``inbound_messages``), never from in-memory notifications: a change that was rolled back
@@ -51,6 +52,7 @@ from textgate.errors import InvalidRequest
 from textgate.storage.db import Database
 from textgate.storage.mail import insert_mails, mail_row
 from textgate.storage.outbox import PENDING, insert_new, writing
+from textgate.storage.smpp_outbox import SmppRows, smpp_accounts
 from textgate.storage.tables import (
     inbound_messages,
     message_events,
@@ -83,6 +85,10 @@ _EVENTS = select(
     _m.recipient,
     _m.sender,
     _m.client_ref,
+    _m.receipt,
+    _m.error_code,
+    _m.text,
+    _m.created_at.label("submitted_at"),
 ).select_from(message_events.outerjoin(messages, _m.id == _e.message_id))
 _ENDS = select(
     select(func.coalesce(func.max(_e.id), 0)).scalar_subquery().label("events"),
@@ -190,8 +196,8 @@ class _Batch:
 
 
 class WebhookFeed:
-    """Feeds both outbound queues: webhook deliveries (http targets) and notification mail
-    (mailto: targets)."""
+    """Feeds the outbound queues: webhook deliveries (http targets), notification mail
+    (mailto: targets) and deliver_sm for the SMPP server's customers."""
 
     def __init__(
         self,
@@ -239,7 +245,10 @@ class WebhookFeed:
         scoped = (
             await conn.execute(select(_w.id).where(_w.scope == MESSAGE_SCOPE).limit(1))
         ).first() is not None
-        if not subs and not scoped:
+        # The SMPP server's customers hear of events too: receipts of the messages they
+        # asked one for, their inbound messages (storage.smpp_outbox).
+        smpp = await smpp_accounts(conn)
+        if not subs and not scoped and not smpp:
             # Nobody to tell: move to the end of both sources without reading them (a
             # gateway without webhooks would otherwise read every event it writes).
             ends = (await conn.execute(_ENDS)).one()
@@ -249,6 +258,7 @@ class WebhookFeed:
                 await _move(conn, INBOUND, ends.inbound, now)
             return FeedState(max(end, state.high)), 0
         out = _Batch(self._ids, now, self._mail_sender, self._formats)
+        smpp_out = SmppRows(self._ids, now)
 
         start = max(state.high, int(cursors[EVENTS]))
         events = list(await conn.execute(_EVENTS.where(_e.id > start).order_by(_e.id).limit(batch)))
@@ -269,6 +279,8 @@ class WebhookFeed:
             gaps.pop(e.id, None)
             if e.account_id is None:
                 continue
+            if e.receipt is not None:
+                smpp_out.receipt(message_event_id(e.id), e)
             targets = subs.get(e.account_id, []) + linked.get(e.message_id, [])
             if targets:
                 out.add(
@@ -313,6 +325,8 @@ class WebhookFeed:
         inbound_position = cursors[INBOUND]
         for m in inbound:
             inbound_position = m.id
+            if m.account_id in smpp:
+                smpp_out.inbound(inbound_event_id(m.id), m)
             # Nobody owns the number (account_id NULL): no subscription can want it.
             targets = subs.get(m.account_id, [])
             if targets:
@@ -335,6 +349,7 @@ class WebhookFeed:
             # A (subscription, event) pair fed before (a replay after a crash) is skipped.
             await conn.execute(insert_new(conn, webhook_deliveries), out.deliveries)
         await insert_mails(conn, out.mails)
+        await smpp_out.insert(conn)
         await _advance(conn, EVENTS, int(cursors[EVENTS]), events_position, now)
         if inbound_position != cursors[INBOUND]:
             await _move(conn, INBOUND, inbound_position, now)

@@ -201,3 +201,43 @@ def test_appendix_b_layout_reads_as_the_general_scan(data: st.DataObject) -> Non
         if "text" in fast:
             fast["text"] = fast["text"].strip()
         assert fast == receipts._scan(text)
+
+
+def test_format_receipt_reads_back() -> None:
+    written = Receipt(
+        message_id="01KQ3ZJ0000000000000000000",
+        stat="UNDELIV",
+        submitted=1,
+        delivered=0,
+        submit_date=datetime(2026, 1, 2, 15, 30, tzinfo=UTC),
+        done_date=datetime(2026, 1, 2, 15, 31, tzinfo=UTC),
+        err="001",
+        text="Привет, a text longer than twenty characters",
+    )
+    text = receipts.format_receipt(written)
+    assert text == (
+        "id:01KQ3ZJ0000000000000000000 sub:001 dlvrd:000 submit date:2601021530 "
+        "done date:2601021531 stat:UNDELIV err:001 text:??????, a text longe"
+    )
+    assert parse_receipt(text) == Receipt(
+        message_id=written.message_id,
+        stat="UNDELIV",
+        submitted=1,
+        delivered=0,
+        submit_date=written.submit_date,
+        done_date=written.done_date,
+        err="001",
+        text="??????, a text longe",
+    )
+
+
+@pytest.mark.parametrize("status", sorted(receipts.STATUS_RECEIPT))
+def test_every_final_status_reads_back_as_itself(status: Status) -> None:
+    stat, state = receipts.STATUS_RECEIPT[status]
+    # A receipt's reader learns the same status from the stat and the TLV; failures that
+    # 3.4 has no word of their own for read back as undelivered.
+    expected = Status.UNDELIVERED if status in (Status.FAILED, Status.REJECTED) else status
+    if status is Status.CANCELLED:
+        expected = Status.UNDELIVERED  # DELETED (5.2.28)
+    assert stat_to_status(stat) == expected
+    assert message_state_to_status(state) == expected

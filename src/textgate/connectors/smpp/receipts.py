@@ -25,8 +25,10 @@ from textgate.core.message import Status
 
 __all__ = [
     "MESSAGE_STATE_STATUS",
+    "STATUS_RECEIPT",
     "STAT_STATUS",
     "Receipt",
+    "format_receipt",
     "message_state_to_status",
     "parse_receipt",
     "stat_to_status",
@@ -52,6 +54,7 @@ _KEY_SEPARATORS = re.compile(r"[\s_]")
 _DATE = re.compile(r"\d{10}(?:\d{2})?")
 _MAX_ID = 65  # message_id is a C-Octet String of up to 65 octets (5.2.23)
 _HEX = re.compile(r"(?:0x)?([0-9a-f]+)", re.IGNORECASE)
+_RECEIPT_TEXT_CHARS = 20  # Appendix B: "the first 20 characters of the short message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +185,40 @@ MESSAGE_STATE_STATUS: Final[dict[MessageState, Status | None]] = {
     MessageState.UNKNOWN: None,
     MessageState.REJECTED: Status.UNDELIVERED,
 }
+
+
+# The other way, for a server that sends receipts (textgate's SMPP server): a final status
+# -> the Appendix B stat and the 5.2.28 message_state. A message that failed before any
+# operator took it (failed, rejected) is REJECTD; a cancelled one DELETED (4.9: cancel_sm
+# deletes it from the SMSC's queue).
+STATUS_RECEIPT: Final[dict[Status, tuple[str, MessageState]]] = {
+    Status.DELIVERED: ("DELIVRD", MessageState.DELIVERED),
+    Status.UNDELIVERED: ("UNDELIV", MessageState.UNDELIVERABLE),
+    Status.EXPIRED: ("EXPIRED", MessageState.EXPIRED),
+    Status.CANCELLED: ("DELETED", MessageState.DELETED),
+    Status.FAILED: ("REJECTD", MessageState.REJECTED),
+    Status.REJECTED: ("REJECTD", MessageState.REJECTED),
+}
+
+
+def format_receipt(receipt: Receipt) -> str:
+    """The Appendix B text of ``receipt``: dates as YYMMDDhhmm (UTC), counts as three
+    digits, ``err`` as given (000 when None), the text cut to the appendix's first 20
+    characters and kept to printable ASCII (anything else would make the receipt itself
+    other than the ASCII every ESME reads)."""
+    excerpt = "".join(c if " " <= c <= "~" else "?" for c in receipt.text[:_RECEIPT_TEXT_CHARS])
+    return (
+        f"id:{receipt.message_id} sub:{receipt.submitted or 0:03d} "
+        f"dlvrd:{receipt.delivered or 0:03d} submit date:{_format_date(receipt.submit_date)} "
+        f"done date:{_format_date(receipt.done_date)} stat:{receipt.stat} "
+        f"err:{receipt.err or '000'} text:{excerpt}"
+    )
+
+
+def _format_date(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return f"{value if value.tzinfo is None else value.astimezone(UTC):%y%m%d%H%M}"
 
 
 def stat_to_status(stat: str) -> Status | None:

@@ -17,6 +17,7 @@ from typing import Final
 
 from textgate.connectors.smpp.constants import CommandStatus, MessageState, PduError, Tag
 from textgate.connectors.smpp.pdus import NO_TLVS, DataSm, DeliverSm, SubmitSm
+from textgate.connectors.smpp.receipts import Receipt, format_receipt
 from textgate.connectors.smpp.session import Session
 from textgate.connectors.smpp.shortmessage import decode_short_message
 from textgate.connectors.smpp.smsc_rules import FINAL_STATS, BadReceipt, Behaviour
@@ -69,9 +70,17 @@ def build_receipt(
         if bad is BadReceipt.UNKNOWN_ID:
             # Not hex, so no reading of it (decimal, hex) can name a real id.
             receipt_id = f"unknown-{message_id}"
-        text = (
-            f"id:{receipt_id} sub:001 dlvrd:{delivered} submit date:{sub_date} "
-            f"done date:{done_date} stat:{stat} err:{err} text:{excerpt}"
+        text = format_receipt(
+            Receipt(
+                message_id=receipt_id,
+                stat=stat,
+                submitted=1,
+                delivered=int(delivered),
+                submit_date=submitted_at,
+                done_date=done_at,
+                err=err,
+                text=excerpt,
+            )
         )
         data = text.encode("ascii", "replace")
         tlvs = NO_TLVS.with_str(Tag.RECEIPTED_MESSAGE_ID, receipt_id).with_int(

@@ -13,6 +13,7 @@ __all__ = [
     "mail_outbox",
     "message_events",
     "message_targets",
+    "smpp_deliveries",
     "webhook_cursors",
     "webhook_deliveries",
     "webhooks",
@@ -94,6 +95,36 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_webhook_id_status_id", "webhook_id", "status", "id"),
     Index(
         "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text("next_attempt_at IS NOT NULL"),
+        postgresql_where=text("next_attempt_at IS NOT NULL"),
+    ),
+)
+
+# The durable queue of deliver_sm for the SMPP server's customers, fed from the same events
+# as webhooks: ``kind`` 'receipt' (a final status of a message submitted with
+# registered_delivery) or 'inbound' (an MO for an account with an SMPP login). ``payload``
+# holds the fields of the PDU to build, as JSON. Claimed and retried like webhook
+# deliveries, only by a process where the account has a receiver bind open; the unique
+# key makes a replayed feed harmless.
+smpp_deliveries = Table(
+    "smpp_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", Ms),
+    Column("last_error", Text),
+    Column("created_at", Ms, nullable=False),
+    Column("delivered_at", Ms),
+    Index("ux_smpp_deliveries_account_id_event_id", "account_id", "event_id", unique=True),
+    Index(
+        "ix_smpp_deliveries_due",
+        "account_id",
         "next_attempt_at",
         sqlite_where=text("next_attempt_at IS NOT NULL"),
         postgresql_where=text("next_attempt_at IS NOT NULL"),

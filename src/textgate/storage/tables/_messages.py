@@ -98,6 +98,9 @@ messages = Table(
     # The connector's note on an interrupted hand-off (which parts of a long message the
     # operator took, under which reference), handed back on the next try.
     Column("handoff_state", Text),
+    # Which final statuses the submitter wants an SMPP receipt of (core.message.ReceiptRequest:
+    # 'always' or 'failure'); NULL for none.
+    Column("receipt", String(8)),
     Index(
         "ix_messages_due",
         "next_attempt_at",

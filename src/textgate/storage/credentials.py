@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
-from textgate.errors import Conflict, NotFound
 from textgate.storage.db import Database
-from textgate.storage.tables import accounts, auth_tokens, login_credentials
+from textgate.storage.logins import NamedLogins
+from textgate.storage.tables import auth_tokens, login_credentials
 
 __all__ = ["CredentialRepo", "StoredToken"]
 
@@ -24,52 +23,18 @@ class StoredToken:
 class CredentialRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._logins = NamedLogins(db, login_credentials, "username")
 
     async def set_login(self, account_id: str, username: str, password_hash: str, now: int) -> None:
         """Set (or replace) the account's username and password."""
-        try:
-            async with self._db.write() as conn:
-                found = (
-                    await conn.execute(select(accounts.c.id).where(accounts.c.id == account_id))
-                ).first()
-                if found is None:
-                    raise NotFound("no such account")
-                await conn.execute(
-                    delete(login_credentials).where(login_credentials.c.account_id == account_id)
-                )
-                await conn.execute(
-                    insert(login_credentials).values(
-                        account_id=account_id,
-                        username=username,
-                        password_hash=password_hash,
-                        updated_at=now,
-                    )
-                )
-        except IntegrityError as exc:
-            raise Conflict(f"the username {username!r} is taken") from exc
+        await self._logins.set_login(account_id, username, password_hash, now)
 
     async def login(self, username: str) -> tuple[str, str] | None:
         """(account id, password hash) of a username, or None."""
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(login_credentials.c.account_id, login_credentials.c.password_hash).where(
-                        login_credentials.c.username == username
-                    )
-                )
-            ).first()
-        return None if row is None else (row.account_id, row.password_hash)
+        return await self._logins.login(username)
 
     async def username(self, account_id: str) -> str | None:
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(login_credentials.c.username).where(
-                        login_credentials.c.account_id == account_id
-                    )
-                )
-            ).first()
-        return None if row is None else str(row.username)
+        return await self._logins.name_of(account_id)
 
     async def add_token(
         self, token_hash: str, account_id: str, kind: str, now: int, *, purge_before: int

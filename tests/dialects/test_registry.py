@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.dialects.harness import stored_messages
-from tests.support import HTTP_TIMEOUT, Running, free_port, running_gateway
+from tests.support import HTTP_TIMEOUT, Running, running_gateway
 from textgate.app import create_app
 from textgate.config import Settings, SmtpSettings
 from textgate.dialects.registry import DIALECTS, address_handlers
@@ -165,14 +165,15 @@ def _mail(port: int, probe: MailProbe, key: str) -> tuple[int, str]:
 async def test_a_disabled_email_dialect_refuses_its_addresses(
     disabled: str, settings: Settings
 ) -> None:
-    port = free_port()
-    smtp = SmtpSettings(enabled=True, port=port, starttls=False)
+    smtp = SmtpSettings(enabled=True, port=0, starttls=False)
     changes = {"dialects": [n for n in ALL if n != disabled], "smtp": smtp}
     async with running_gateway(settings.model_copy(update=changes)) as running:
         services = running.gateway.services
         account = await services.accounts.create("acme")
         key = (await services.accounts.issue_key(account.id)).token
         await services.credentials.set_login(account.id, USERNAME, PASSWORD)
+        assert running.gateway.smtp is not None
+        port = running.gateway.smtp.port
         replies = {p.dialect: await asyncio.to_thread(_mail, port, p, key) for p in MAIL_PROBES}
         stored = await stored_messages(running, account.id)
     (gone,) = (p for p in MAIL_PROBES if p.dialect == disabled)

@@ -18,7 +18,7 @@ from typing import Any
 import smpplib.client
 import smpplib.smpp
 
-from tests.support import HTTP_TIMEOUT, Running, free_port, running_gateway
+from tests.support import HTTP_TIMEOUT, Running, running_gateway
 from textgate.config import Settings, SmppServerSettings
 from textgate.core.message import Message
 from textgate.smpp_server import SmppServer
@@ -65,8 +65,9 @@ async def smpp_gateway(
     """A gateway whose SMPP server listens on a free loopback port, with an account
     ``acme`` that binds as SYSTEM_ID / PASSWORD (made unless ``new_account`` is False: a
     gateway started again on the same database)."""
-    port = free_port()
-    server = SmppServerSettings(**({"enabled": True, "port": port} | dict(smpp or {})))
+    # Port 0: the server takes a free port as it binds (one picked beforehand could be
+    # taken by another process in between).
+    server = SmppServerSettings(**({"enabled": True, "port": 0} | dict(smpp or {})))
     async with running_gateway(settings.model_copy(update={"smpp_server": server})) as running:
         services = running.gateway.services
         if new_account:
@@ -74,7 +75,8 @@ async def smpp_gateway(
             await services.smpp_logins.set_login(account.id, SYSTEM_ID, PASSWORD)
         else:
             account = await services.accounts.by_name("acme")
-        env = Env(running, port, account.id)
+        assert running.gateway.smpp is not None
+        env = Env(running, running.gateway.smpp.port, account.id)
         try:
             yield env
         finally:

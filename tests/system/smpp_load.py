@@ -239,11 +239,13 @@ class Accounting:
         """Parts accepted again for a destination (one message per destination), counted
         against the epoch of the destination's first acceptance."""
         first: dict[str, int] = {}
-        dups = Duplicates([0] * (len(self.marks) + 1), [0] * len(self.marks), {})
+        dups = Duplicates([0] * (len(self.marks) + 1), [0] * len(self.marks), {}, {})
         counts: Counter[str] = Counter()
+        epochs: dict[str, list[int]] = {}
         for index, part in enumerate(self.smsc.received):
             destination = part.destination_addr
             counts[destination] += 1
+            epochs.setdefault(destination, []).append(self.epoch_of(index))
             if destination not in first:
                 first[destination] = index
                 continue
@@ -253,6 +255,7 @@ class Accounting:
                 age = self.marks[epoch] - first[destination]
                 dups.oldest[epoch] = max(dups.oldest[epoch], age)
         dups.twice = {d: n for d, n in counts.items() if n > 1}
+        dups.without_a_crash = {d: e for d, e in epochs.items() if len(set(e)) < len(e)}
         return dups
 
 
@@ -267,6 +270,9 @@ class Duplicates:
     the wire; beyond, the gateway had it and had not recorded it yet."""
     twice: dict[str, int]
     """Destinations accepted more than once, with their counts."""
+    without_a_crash: dict[str, list[int]]
+    """Destinations accepted twice within one epoch (sent again with no crash in between),
+    with the epochs of their acceptances."""
 
 
 class BeyondWindow(AssertionError):

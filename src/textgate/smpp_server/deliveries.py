@@ -95,16 +95,10 @@ def receipt_pdu(p: Mapping[str, Any]) -> DeliverSm:
             text=p.get("text") or "",
         )
     )
-    src_ton, src_npi, src = _address(p.get("recipient"))
-    dst_ton, dst_npi, dst = _address(p.get("sender"))
-    return DeliverSm(
-        sequence_number=0,
-        source_addr_ton=src_ton,
-        source_addr_npi=src_npi,
-        source_addr=src,
-        dest_addr_ton=dst_ton,
-        dest_addr_npi=dst_npi,
-        destination_addr=dst,
+    # A receipt comes from the handset the message went to (SMPP 3.4 Appendix B).
+    return _deliver_sm(
+        p.get("recipient"),
+        p.get("sender"),
         esm_class=ESM_DELIVERY_RECEIPT,
         short_message=text.encode("ascii", "replace"),
         tlvs=NO_TLVS.with_str(Tag.RECEIPTED_MESSAGE_ID, p["message_id"]).with_int(
@@ -122,8 +116,19 @@ def inbound_pdu(p: Mapping[str, Any]) -> DeliverSm:
     short_message, tlvs = octets, NO_TLVS
     if segment(text, encoding).count > 1:
         short_message, tlvs = b"", NO_TLVS.with_bytes(Tag.MESSAGE_PAYLOAD, octets)
-    src_ton, src_npi, src = _address(p.get("from"))
-    dst_ton, dst_npi, dst = _address(p.get("to"))
+    return _deliver_sm(
+        p.get("from"),
+        p.get("to"),
+        data_coding=data_coding,
+        short_message=short_message,
+        tlvs=tlvs,
+    )
+
+
+def _deliver_sm(source: Any, destination: Any, **fields: Any) -> DeliverSm:
+    """A deliver_sm from ``source`` to ``destination`` (stored addresses), with ``fields``."""
+    src_ton, src_npi, src = _address(source)
+    dst_ton, dst_npi, dst = _address(destination)
     return DeliverSm(
         sequence_number=0,
         source_addr_ton=src_ton,
@@ -132,9 +137,7 @@ def inbound_pdu(p: Mapping[str, Any]) -> DeliverSm:
         dest_addr_ton=dst_ton,
         dest_addr_npi=dst_npi,
         destination_addr=dst,
-        data_coding=data_coding,
-        short_message=short_message,
-        tlvs=tlvs,
+        **fields,
     )
 
 

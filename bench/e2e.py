@@ -47,8 +47,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, cast
 
+import smpp_load
+
 FINAL_STATUSES = ("delivered", "undelivered", "failed", "expired", "cancelled", "rejected")
-DEFAULT_MESSAGES = {"single": 20_000, "batch": 100_000}
+DEFAULT_MESSAGES = {"single": 20_000, "batch": 100_000, "smpp": 20_000}
+MODES = {"both": ["single", "batch"], "all": ["single", "batch", "smpp"]}
+SMPP_SYSTEM_ID, SMPP_PASSWORD = "bench", "bench123"
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -643,7 +647,11 @@ class Gateway:
 
 
 def gateway_env(
-    args: argparse.Namespace, data_dir: Path, port: int, smsc_port: int | None = None
+    args: argparse.Namespace,
+    data_dir: Path,
+    port: int,
+    smsc_port: int | None = None,
+    smpp_in_port: int | None = None,
 ) -> dict[str, str]:
     """The parent's environment without any TEXTGATE_* variable, plus the benchmark's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTGATE_")}
@@ -681,6 +689,14 @@ def gateway_env(
     )
     if args.database_url:
         env["TEXTGATE_DATABASE_URL"] = args.database_url
+    if smpp_in_port is not None:
+        # Customers bind here (the smpp mode); its window is as large as theirs.
+        env.update(
+            TEXTGATE_SMPP_SERVER__ENABLED="true",
+            TEXTGATE_SMPP_SERVER__HOST=HOST,
+            TEXTGATE_SMPP_SERVER__PORT=str(smpp_in_port),
+            TEXTGATE_SMPP_SERVER__WINDOW=str(args.smpp_window),
+        )
     if args.submit_only:
         env["TEXTGATE_RUN_DISPATCHER"] = "false"
     if args.price is not None:
@@ -693,10 +709,11 @@ def gateway_env(
     return env
 
 
-def textgate_cli(env: dict[str, str], *argv: str) -> str:
+def textgate_cli(env: dict[str, str], *argv: str, stdin: str | None = None) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "textgate", *argv],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -908,22 +925,84 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+class Submitter:
+    """The submit phase's client: HTTP requests (``single``, ``batch``) or SMPP binds
+    (``smpp``: customers of the gateway's SMPP server, ``--smpp-binds`` transmitter binds
+    with ``--smpp-window`` submit_sm outstanding on each)."""
+
+    def __init__(self, args: argparse.Namespace, port: int, smpp_in_port: int | None) -> None:
+        self.args, self.port, self.smpp_in_port = args, port, smpp_in_port
+
+    def prepare(self, api_key: str, numbers: Sequence[str], per_request: int) -> list[bytes]:
+        if self.smpp_in_port is None:
+            return build_requests(self.port, api_key, numbers, per_request)
+        return [
+            smpp_load.submit_sm_body("bench", number, message_text(i))
+            for i, number in enumerate(numbers)
+        ]
+
+    def run(self, work: Sequence[bytes], *, processes: int | None = None) -> LoadResult:
+        a = self.args
+        if self.smpp_in_port is None:
+            procs = a.load_processes if processes is None else processes
+            return run_load(self.port, work, a.connections, procs, a.submit_timeout)
+        loop = _new_loop()
+        try:
+            got = loop.run_until_complete(
+                smpp_load.run_smpp_load(
+                    HOST,
+                    self.smpp_in_port,
+                    SMPP_SYSTEM_ID,
+                    SMPP_PASSWORD,
+                    work,
+                    binds=a.smpp_binds,
+                    window=a.smpp_window,
+                    max_seconds=a.submit_timeout,
+                )
+            )
+        finally:
+            loop.close()
+        answered = got.accepted + sum(got.refused.values())
+        return LoadResult(
+            requests=len(work),
+            completed=answered,
+            ok=got.accepted,
+            # A submit_sm refused is this mode's non-2xx response.
+            non_2xx=sum(got.refused.values()),
+            conn_errors=len(got.errors) + (len(work) - answered),
+            accepted=got.accepted,
+            status_counts={0: got.accepted} | got.refused,
+            error_samples=[f"submit_sm_resp 0x{s:08X} x{n}" for s, n in got.refused.items()]
+            + got.errors[:5],
+            latencies=got.latencies,
+            start_mono=got.start_mono,
+            end_mono=got.end_mono,
+            start_wall=got.start_wall,
+            cpu_seconds=got.cpu_seconds,
+        )
+
+    def warm_up(self, api_key: str, numbers: Sequence[str]) -> LoadResult:
+        return self.run(self.prepare(api_key, numbers, 1), processes=1)
+
+
 def run_mode(args: argparse.Namespace, mode: str) -> ModeResult:
     n = args.messages or DEFAULT_MESSAGES[mode]
-    per_request = 1 if mode == "single" else args.batch_size
+    per_request = args.batch_size if mode == "batch" else 1
     numbers = recipients(n)
     check_numbers(numbers)
     data_dir = Path(tempfile.mkdtemp(prefix=f"textgate-bench-{mode}-", dir=args.tmp_root))
     port = free_port()
     smsc_port = free_port() if args.connector == "smpp" else None
-    env = gateway_env(args, data_dir, port, smsc_port)
+    smpp_in_port = free_port() if mode == "smpp" else None
+    env = gateway_env(args, data_dir, port, smsc_port, smpp_in_port)
+    submit = Submitter(args, port, smpp_in_port)
     result = ModeResult(
         mode=mode,
         messages=n,
         per_request=per_request,
         requests=-(-n // per_request),
-        connections=args.connections,
-        load_processes=args.load_processes,
+        connections=args.smpp_binds if mode == "smpp" else args.connections,
+        load_processes=1 if mode == "smpp" else args.load_processes,
         database="PostgreSQL" if args.database_url else "SQLite",
         submit_only=args.submit_only,
     )
@@ -946,6 +1025,17 @@ def run_mode(args: argparse.Namespace, mode: str) -> ModeResult:
         if not args.no_rules_setup:
             # The default daily limit (100,000, seed 000) would refuse the end of a large run.
             textgate_cli(env, "account", "set", name, "daily_limit=1000000000")
+        if mode == "smpp":
+            textgate_cli(
+                env,
+                "account",
+                "smpp-login",
+                name,
+                "--system-id",
+                SMPP_SYSTEM_ID,
+                "--password-stdin",
+                stdin=SMPP_PASSWORD + "\n",
+            )
         if args.price is not None:
             # Every message is charged: enough credit for all of them, and the rules that
             # read counters under lock (balance, daily usage, opt-outs) all take part.
@@ -968,8 +1058,7 @@ def run_mode(args: argparse.Namespace, mode: str) -> ModeResult:
             # Warm-up: imports, caches, connection pools; then wait until it has drained.
             warm = warmup_recipients(args.warmup)
             if warm:
-                warm_reqs = build_requests(port, account["api_key"], warm, per_request=1)
-                wres = run_load_inline(port, warm_reqs, args.connections, args.submit_timeout)
+                wres = submit.warm_up(account["api_key"], warm)
                 if wres.failed:
                     raise RuntimeError(f"warm-up failed: {wres.error_samples}")
                 if not args.submit_only:
@@ -978,14 +1067,14 @@ def run_mode(args: argparse.Namespace, mode: str) -> ModeResult:
                         raise RuntimeError(f"warm-up: only {got}/{len(warm)} became final")
             final_base = 0 if args.submit_only else len(warm)
 
-            reqs = build_requests(port, account["api_key"], numbers, per_request)
+            work = submit.prepare(account["api_key"], numbers, per_request)
             if args.wait_quiet > 0:
                 result.quiet_wait = wait_quiet(args.wait_quiet, {gw.pid, os.getpid()})
             gw.profiling(True)
             cpu0 = gw.cpu()
             busy0 = machine_busy()
             procs0 = all_processes_cpu()
-            load = run_load(port, reqs, args.connections, args.load_processes, args.submit_timeout)
+            load = submit.run(work)
             cpu_submit = gw.cpu()
             poll_cpu0 = time.process_time()
             result.final_at_submit_end = counter.final_count() - final_base
@@ -1244,7 +1333,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="End-to-end benchmark of textgate serve (submit throughput and delivery).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--mode", choices=("single", "batch", "both"), default="both")
+    p.add_argument(
+        "--mode",
+        choices=("single", "batch", "smpp", "both", "all"),
+        default="both",
+        help="single/batch: HTTP, one or --batch-size recipients per request; smpp: customers"
+        " binding to the gateway's SMPP server; both: single and batch; all: the three",
+    )
+    p.add_argument(
+        "--smpp-binds",
+        type=int,
+        default=1,
+        help="smpp mode: transmitter binds of the customer (window: --smpp-window each)",
+    )
     p.add_argument(
         "--messages",
         type=int,
@@ -1273,7 +1374,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--smpp-window",
         type=int,
         default=50,
-        help="SMPP window of the gateway's bind and of the simulator's receipts (default 50)",
+        help="SMPP window of the gateway's bind, of the simulator's receipts and, in the smpp"
+        " mode, of the customer's binds and the gateway's SMPP server (default 50)",
     )
     p.add_argument(
         "--no-rules-setup",
@@ -1324,7 +1426,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
-    if args.connections < 1 or args.batch_size < 1 or args.load_processes < 1:
+    if min(args.connections, args.batch_size, args.load_processes, args.smpp_binds) < 1:
         p.error("--connections, --batch-size and --load-processes must be >= 1")
     if args.messages is not None and args.messages < 1:
         p.error("--messages must be >= 1")
@@ -1333,7 +1435,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    modes = ["single", "batch"] if args.mode == "both" else [args.mode]
+    modes = MODES.get(args.mode, [args.mode])
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     version = code_version()
     results = [run_mode(args, mode) for mode in modes]

@@ -198,8 +198,8 @@ async def test_pending_messages_in_the_apps_shape(running: Running, settings: An
     assert APP_DATE.match(first["createdAt"]) and NANOID.match(first["id"])
     assert "priority" not in second and "isEncrypted" not in second and "simNumber" not in second
     assert [m["id"] for m in lifo.json()] == [first["id"], second["id"]]
-    status = (await _native_message(running, account, message_id))["status"]
-    assert status == "sent"
+    # A message is on the phone once placed; the dispatcher records it sent just after.
+    await _status_becomes(running, account, message_id, "sent")
 
 
 async def test_validity_and_sim_from_the_connector_options(settings: Any, tmp_path: Any) -> None:
@@ -224,6 +224,13 @@ async def test_validity_and_sim_from_the_connector_options(settings: Any, tmp_pa
     assert item["simNumber"] == 2
     assert APP_DATE.match(item["validUntil"])
     assert 3590 <= item["ttl"] <= 3600
+
+
+async def _status_becomes(running: Running, account: Account, message_id: str, want: str) -> None:
+    async def reached() -> bool:
+        return bool((await _native_message(running, account, message_id))["status"] == want)
+
+    await until(reached, f"{message_id} to be {want}")
 
 
 async def _native_message(running: Running, account: Account, message_id: str) -> dict[str, Any]:
@@ -335,7 +342,7 @@ async def test_another_device_cannot_report_a_message(running: Running, account:
             headers=bearer(other["token"]),
         )
     assert r.status_code == 204
-    assert (await _native_message(running, account, message_id))["status"] == "sent"
+    await _status_becomes(running, account, message_id, "sent")
 
 
 async def test_webhooks_and_settings(running: Running, account: Account) -> None:

@@ -48,6 +48,7 @@ from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
 from textgate.services.sealed_messages import SealedMessageService
 from textgate.services.short_links import ShortLinkService
+from textgate.services.smpp_binds import BindSnapshot, SmppBindService
 from textgate.services.smpp_deliveries import SmppDeliveryService
 from textgate.services.smpp_logins import SmppLoginService
 from textgate.services.smtp_users import SmtpUserService
@@ -225,6 +226,8 @@ class Gateway:
         list_sms = ListSmsService(
             lists, account_service, submit, message_service, CampaignRepo(self.db, clock)
         )
+        smpp_deliveries = SmppDeliveryService(SmppOutboxRepo(self.db, clock), clock)
+        smpp_binds = SmppBindService(self._smpp_binds, smpp_deliveries)
         self.services = Services(
             accounts=account_service,
             submit=submit,
@@ -244,7 +247,12 @@ class Gateway:
             originators=OriginatorService(
                 OriginatorRepo(self.db), account_service, limiter, box, clock
             ),
-            stats=StatsService(StatsRepo(self.db, accounts), lambda: self.connectors, clock=clock),
+            stats=StatsService(
+                StatsRepo(self.db, accounts),
+                lambda: self.connectors,
+                clock=clock,
+                smpp_binds=smpp_binds,
+            ),
             devices=devices,
             oauth=OAuthService(
                 OAuthRepo(self.db, clock), account_service, limiter=limiter, clock=clock
@@ -255,7 +263,7 @@ class Gateway:
             smpp_logins=SmppLoginService(
                 SmppLoginRepo(self.db), account_service, limiter=limiter, clock=clock
             ),
-            smpp_deliveries=SmppDeliveryService(SmppOutboxRepo(self.db, clock), clock),
+            smpp_deliveries=smpp_deliveries,
         )
         # The CLI and tests reach logins through the gateway too.
         self.credentials = self.services.credentials
@@ -263,6 +271,9 @@ class Gateway:
         self._listener: PgListener | None = None
         self.smtp: SmtpServer | None = None
         self.smpp: SmppServer | None = None
+
+    def _smpp_binds(self) -> BindSnapshot | None:
+        return None if self.smpp is None else self.smpp.bind_snapshot()
 
     def dispatch_counters(self) -> dict[str, tuple[str, float]]:
         """This process's dispatch counters, for /metrics (none without a dispatcher)."""

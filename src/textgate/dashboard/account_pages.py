@@ -1,4 +1,4 @@
-"""An account's own settings: rules, API keys, webhooks; and its inbox."""
+"""An account's own settings: rules, SMPP login, API keys, webhooks; and its inbox."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from textgate.core.webhooks import EVENT_TYPES
 from textgate.dashboard.routing import dashboard_of, new_router
 from textgate.dashboard.web import PREFIX, Dashboard, Viewer, redirect
 from textgate.errors import GatewayError, InvalidRequest
+from textgate.services.smpp_logins import MAX_PASSWORD_LENGTH, MAX_SYSTEM_ID_LENGTH
 
 __all__ = ["router"]
 
@@ -20,6 +21,8 @@ router = new_router()
 _LISTS: Final = ("allowed_ips", "allowed_senders", "countries_allowed", "countries_blocked")
 _FLAGS: Final = ("dedupe",)
 _PRICES: Final = "prices"
+# What the settings page says after an SMPP login form (``?smpp=``).
+_SMPP_DONE: Final = {"set": "SMPP login saved.", "deleted": "SMPP login deleted."}
 
 
 async def _account(request: Request) -> tuple[Dashboard, Viewer, Account]:
@@ -70,19 +73,43 @@ def _changes(current: dict[str, str], form: dict[str, str]) -> dict[str, Any]:
     return changes
 
 
-@router.get("/settings")
-async def settings_page(request: Request) -> Response:
-    dash, viewer, account = await _account(request)
+async def _settings_page(
+    request: Request,
+    dash: Dashboard,
+    viewer: Viewer,
+    account: Account,
+    *,
+    status_code: int = 200,
+    fields: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
     summary = await dash.services.accounts.summary(account)
+    smpp_logins = await dash.services.smpp_logins.of_account(account.id)
     return dash.page(
         request,
         "settings.html",
         viewer,
-        fields=_as_fields(account.rules.to_public()),
+        status_code=status_code,
+        fields=fields or _as_fields(account.rules.to_public()),
         summary=summary,
-        saved=request.query_params.get("saved") == "1",
         lists=_LISTS,
         flags=_FLAGS,
+        smpp_logins=smpp_logins,
+        smpp_limits=(MAX_SYSTEM_ID_LENGTH, MAX_PASSWORD_LENGTH),
+        **context,
+    )
+
+
+@router.get("/settings")
+async def settings_page(request: Request) -> Response:
+    dash, viewer, account = await _account(request)
+    return await _settings_page(
+        request,
+        dash,
+        viewer,
+        account,
+        saved=request.query_params.get("saved") == "1",
+        smpp_done=_SMPP_DONE.get(request.query_params.get("smpp", "")),
     )
 
 
@@ -96,19 +123,48 @@ async def save_settings(request: Request) -> Response:
         if changes:
             await dash.services.accounts.update_settings(account.id, changes)
     except GatewayError as exc:
-        summary = await dash.services.accounts.summary(account)
-        return dash.page(
+        return await _settings_page(
             request,
-            "settings.html",
+            dash,
             viewer,
+            account,
             status_code=400,
             fields={**current, **{k: form.get(k, "") for k in current}},
-            summary=summary,
             error=exc.message,
-            lists=_LISTS,
-            flags=_FLAGS,
         )
     return redirect(f"{PREFIX}/settings?saved=1")
+
+
+@router.post("/smpp-logins")
+async def set_smpp_login(request: Request) -> Response:
+    """Set the account's SMPP system_id and password (replacing the pair it had)."""
+    dash, viewer, account = await _account(request)
+    form = await dash.form(request, viewer.csrf)
+    system_id = form.get("system_id", "").strip()
+    try:
+        await dash.services.smpp_logins.set_login(account.id, system_id, form.get("password", ""))
+    except GatewayError as exc:
+        # The password is never shown again, not even in the form it came from.
+        return await _settings_page(
+            request,
+            dash,
+            viewer,
+            account,
+            status_code=400,
+            smpp_error=exc.message,
+            smpp_system_id=system_id,
+        )
+    return redirect(f"{PREFIX}/settings?smpp=set#smpp")
+
+
+@router.post("/smpp-logins/delete")
+async def delete_smpp_login(request: Request) -> Response:
+    # The system_id travels in the form: it may hold '/', '?' or '#' (SMPP 3.4 5.2.1 allows
+    # any printable ASCII), which a path would have to escape.
+    dash, viewer, account = await _account(request)
+    form = await dash.form(request, viewer.csrf)
+    await dash.services.smpp_logins.remove(account.id, form.get("system_id", ""))
+    return redirect(f"{PREFIX}/settings?smpp=deleted#smpp")
 
 
 async def _keys_page(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from starlette.types import Scope
@@ -22,6 +22,7 @@ from starlette.types import Scope
 from textgate.loops import LoopRegistry
 from textgate.observability.counts import OperationCounts
 from textgate.observability.loop_metrics import CounterCollector, Counters, LoopCollector
+from textgate.services.smpp_binds import RATE_SPAN_SECONDS, SmppBindView
 from textgate.services.stats import Snapshot, StatsService
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -162,3 +163,57 @@ class _SnapshotCollector(Collector):
         yield state
         yield links
         yield link_up
+        if snap.smpp_server is not None:
+            yield from _smpp_server(snap.smpp_server)
+
+
+def _smpp_server(view: SmppBindView) -> Iterator[Metric]:
+    """The customers bound to this process's SMPP server, per account with open binds."""
+    binds = GaugeMetricFamily(
+        "textgate_smpp_server_binds",
+        "Open binds to the SMPP server, by account and kind (transmitter, receiver, transceiver).",
+        labels=["account", "kind"],
+    )
+    in_use = GaugeMetricFamily(
+        "textgate_smpp_server_window_in_use",
+        "Requests outstanding on the account's binds: direction in, the client's being"
+        " answered (submit_sm...); out, the server's deliver_sm not answered yet.",
+        labels=["account", "direction"],
+    )
+    size = GaugeMetricFamily(
+        "textgate_smpp_server_window_size",
+        "The windows of the account's binds added up, by direction (out: only the binds"
+        " that receive deliver_sm).",
+        labels=["account", "direction"],
+    )
+    rate = GaugeMetricFamily(
+        "textgate_smpp_server_submit_rate",
+        f"submit_sm and data_sm accepted per second on the account's open binds, over the"
+        f" last {RATE_SPAN_SECONDS} s.",
+        labels=["account"],
+    )
+    queued = GaugeMetricFamily(
+        "textgate_smpp_server_deliveries_queued",
+        "deliver_sm waiting in the database for the account's receiver binds, by kind"
+        " (receipt, inbound).",
+        labels=["account", "kind"],
+    )
+    for account in view.accounts:
+        name = account.account
+        for kind, n in account.by_kind.items():
+            binds.add_metric([name, kind], float(n))
+        for direction in ("in", "out"):
+            used, total = account.window(direction)
+            in_use.add_metric([name, direction], float(used))
+            size.add_metric([name, direction], float(total))
+        rate.add_metric([name], account.submit_rate)
+        for kind, n in account.queued.items():
+            queued.add_metric([name, kind], float(n))
+    submits = CounterMetricFamily(
+        "textgate_smpp_server_submits",
+        "submit_sm and data_sm accepted from the account's binds since the process started.",
+        labels=["account"],
+    )
+    for name, n in view.submitted:
+        submits.add_metric([name], float(n))
+    yield from (binds, in_use, size, rate, submits, queued)

@@ -32,5 +32,9 @@ class SmppDeliveryService:
         """The account's deliver_sm not delivered yet."""
         return await self._repo.pending(account_id)
 
+    async def pending_by_account(self, accounts: Collection[str]) -> dict[tuple[str, str], int]:
+        """The deliver_sm not delivered yet of these accounts, by (account id, kind)."""
+        return await self._repo.pending_by_account(accounts)
+
     async def purge(self, older_than_ms: int) -> None:
         await self._repo.purge(older_than_ms)

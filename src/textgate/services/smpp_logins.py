@@ -11,19 +11,20 @@ from __future__ import annotations
 import asyncio
 
 from textgate.core.accounts import Account
-from textgate.core.clock import Clock, system_clock
+from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.passwords import hash_password, verify_password
 from textgate.core.policy import check_request
 from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 from textgate.services.accounts import AccountService
 from textgate.services.login_limiter import LoginLimiter
-from textgate.storage.smpp_logins import SmppLoginRepo
+from textgate.storage.smpp_logins import SmppLogin, SmppLoginRepo
 
 __all__ = [
     "MAX_PASSWORD_LENGTH",
     "MAX_SYSTEM_ID_LENGTH",
     "UNKNOWN_SYSTEM_ID",
     "WRONG_PASSWORD",
+    "SmppLogin",
     "SmppLoginService",
 ]
 
@@ -61,18 +62,30 @@ class SmppLoginService:
         self._limiter = limiter
         self._clock = clock
 
-    async def set_login(self, account_id: str, system_id: str, password: str) -> None:
+    async def set_login(self, account_id: str, system_id: str, password: str) -> SmppLogin:
         """Give the account a system_id and password (replacing any it had). Binds already
         open stay open; new binds need the new pair."""
         _check_c_string("system_id", system_id, MAX_SYSTEM_ID_LENGTH)
         _check_c_string("password", password, MAX_PASSWORD_LENGTH)
         # scrypt takes tens of milliseconds of CPU on purpose: off the event loop.
         stored = await asyncio.to_thread(hash_password, password)
-        await self._repo.set_login(account_id, system_id, stored, self._clock())
+        now = self._clock()
+        await self._repo.set_login(account_id, system_id, stored, now)
         self._limiter.forget(system_id)
+        return SmppLogin(system_id, from_ms(now))
 
     async def system_id(self, account_id: str) -> str | None:
         return await self._repo.system_id(account_id)
+
+    async def of_account(self, account_id: str) -> list[SmppLogin]:
+        """The account's system_ids (an account has one at most), never their passwords."""
+        return await self._repo.of_account(account_id)
+
+    async def remove(self, account_id: str, system_id: str) -> None:
+        """Delete the account's login of this system_id: new binds with it are refused (binds
+        already open stay open). NotFound if the account has no such login."""
+        if not await self._repo.remove(account_id, system_id):
+            raise NotFound(f"no SMPP login {system_id!r}")
 
     async def bind(self, system_id: str, password: str, *, client_ip: str | None) -> Account:
         """The account a bind's credentials name, if it may bind from ``client_ip``.

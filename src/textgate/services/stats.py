@@ -13,6 +13,7 @@ from textgate.connectors.health import HasLinks, LinkHealth
 from textgate.core.accounts import ApiKey
 from textgate.core.clock import Clock, system_clock
 from textgate.core.message import Status
+from textgate.services.smpp_binds import SmppBindService, SmppBindView
 from textgate.storage.stats import Bucket, CountRow, StatsRepo
 
 __all__ = ["RANGES", "ConnectorState", "Overview", "Range", "Snapshot", "StatsService"]
@@ -91,6 +92,8 @@ class Snapshot:
     in_doubt: int
     webhook_backlog: int
     connectors: tuple[ConnectorState, ...]
+    smpp_server: SmppBindView | None = None
+    """The customers bound to this process's SMPP server; None when it runs none."""
 
 
 class StatsService:
@@ -100,9 +103,11 @@ class StatsService:
         connectors: Callable[[], Mapping[str, Connector]],
         *,
         clock: Clock = system_clock,
+        smpp_binds: SmppBindService | None = None,
     ) -> None:
         self._repo = repo
         self._connectors = connectors
+        self._smpp_binds = smpp_binds
         self._clock = clock
         # (monotonic seconds, messages handed over per connector): two looks give a rate.
         self._samples: deque[tuple[float, dict[str, int]]] = deque(maxlen=2)
@@ -136,6 +141,7 @@ class StatsService:
             in_doubt=in_doubt,
             webhook_backlog=await self._repo.webhook_backlog(),
             connectors=states,
+            smpp_server=None if self._smpp_binds is None else await self._smpp_binds.view(),
         )
 
     def links(self) -> list[ConnectorState]:

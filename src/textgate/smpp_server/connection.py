@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Protocol
 
 from textgate.connectors.smpp.constants import CommandStatus
@@ -38,8 +39,10 @@ from textgate.connectors.smpp.pdus import (
 )
 from textgate.core.accounts import Account
 from textgate.core.clock import Clock, from_ms
+from textgate.core.recent_count import RecentCount
 from textgate.errors import GatewayError
 from textgate.services.registry import Services
+from textgate.services.smpp_binds import RATE_SPAN_SECONDS
 from textgate.services.submit import SubmitRequest
 from textgate.smpp_server.errors import Refused, bind_status, submit_status
 from textgate.smpp_server.messages import Submitted, read_submit
@@ -76,7 +79,10 @@ class Connection:
         max_parts: int,
         reassembly_timeout: float,
         clock: Clock,
+        submitted: Counter[str] | None = None,
     ) -> None:
+        """``submitted``: submits accepted per account name, shared by the server's
+        connections (it outlives each)."""
         self._services = services
         self._clock = clock
         self._limit = limit
@@ -86,6 +92,13 @@ class Connection:
         self.bound = asyncio.Event()
         self._binding = False
         self._parts = Reassembly(self._store, max_parts=max_parts, timeout=reassembly_timeout)
+        # What the server's bind snapshot reports: counted, never listed per message.
+        self.bound_at: int | None = None
+        self.requests = 0
+        """The client's requests being answered now (its window in use)."""
+        self.submits = 0
+        self.recent_submits = RecentCount(RATE_SPAN_SECONDS * 1000)
+        self._submitted = Counter[str]() if submitted is None else submitted
 
     @property
     def receives(self) -> bool:
@@ -94,6 +107,13 @@ class Connection:
 
     async def handle(self, pdu: Pdu) -> Pdu | None:
         """The Session's handler: the response to one request."""
+        self.requests += 1
+        try:
+            return await self._respond(pdu)
+        finally:
+            self.requests -= 1
+
+    async def _respond(self, pdu: Pdu) -> Pdu | None:
         seq = pdu.sequence_number
         if isinstance(pdu, Bind):
             return await self._bind(pdu)
@@ -104,6 +124,7 @@ class Connection:
             status, message_id = await self._submit(self.account, pdu)
             if status != _S.ESME_ROK:
                 return resp(sequence_number=seq, command_status=status)
+            self._count_submit(self.account)
             return resp(sequence_number=seq, message_id=message_id)
         if isinstance(pdu, QuerySm | CancelSm) and self.account is not None:
             resp_type = QuerySmResp if isinstance(pdu, QuerySm) else CancelSmResp
@@ -156,8 +177,14 @@ class Connection:
             return _S.ESME_RBINDFAIL
         self.account = account
         self.bind_type = type(pdu)
+        self.bound_at = self._clock()
         self.bound.set()
         return _S.ESME_ROK
+
+    def _count_submit(self, account: Account) -> None:
+        self.submits += 1
+        self.recent_submits.add(self._clock())
+        self._submitted[account.name] += 1
 
     async def _submit(self, account: Account, pdu: SubmitSm | DataSm) -> tuple[int, str]:
         try:

@@ -16,10 +16,12 @@ import logging
 from collections import Counter
 
 from textgate.config import SmppServerSettings
+from textgate.connectors.smpp.pdus import BindReceiver, BindTransceiver, BindTransmitter
 from textgate.connectors.smpp.session import Session
-from textgate.core.clock import Clock, system_clock
+from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.loops import LoopRegistry
 from textgate.services.registry import Services
+from textgate.services.smpp_binds import BindSnapshot, OpenBind
 from textgate.smpp_server.connection import Connection
 from textgate.smpp_server.deliveries import DeliverSender
 
@@ -28,6 +30,13 @@ __all__ = ["SmppServer"]
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_SECONDS = 5.0
+_SESSION_NAME = "smpp-server<-"
+# SMPP 3.4 4.1: the three binds, by the name the bind snapshot gives each.
+_BIND_KINDS = {
+    BindTransmitter: "transmitter",
+    BindReceiver: "receiver",
+    BindTransceiver: "transceiver",
+}
 
 
 class SmppServer:
@@ -48,6 +57,8 @@ class SmppServer:
         # Open binds per account id, in this process: each serving process has its own
         # count, so a cluster of N front doors allows N times the limit.
         self._binds: Counter[str] = Counter()
+        # submit_sm and data_sm accepted per account name since the server started.
+        self._submitted: Counter[str] = Counter()
         self._deliver = DeliverSender(
             services.smpp_deliveries, settings.deliver, self.receivers, clock=clock, loops=loops
         )
@@ -74,6 +85,31 @@ class SmppServer:
             if account is not None and connection.receives and not session.closed:
                 found.setdefault(account.id, []).append(session)
         return found
+
+    def bind_snapshot(self) -> BindSnapshot:
+        """The open binds as they are now, and each account's submits since the server
+        started (for the connectors page and /metrics; changes nothing)."""
+        now = self._clock()
+        binds = []
+        for session, connection in self._sessions.items():
+            account, kind = connection.account, connection.bind_type
+            if account is None or kind is None or connection.bound_at is None or session.closed:
+                continue
+            binds.append(
+                OpenBind(
+                    account_id=account.id,
+                    account=account.name,
+                    kind=_BIND_KINDS[kind],
+                    client=session.name.removeprefix(_SESSION_NAME),
+                    bound_at=from_ms(connection.bound_at),
+                    window=self._settings.window,
+                    requests_in=connection.requests,
+                    requests_out=session.outstanding,
+                    submits=connection.submits,
+                    recent_submits=connection.recent_submits.count(now),
+                )
+            )
+        return BindSnapshot(tuple(binds), tuple(sorted(self._submitted.items())))
 
     # BindLimit, for the connections.
 
@@ -134,6 +170,7 @@ class SmppServer:
             max_parts=cfg.reassembly_max_parts,
             reassembly_timeout=cfg.reassembly_timeout_seconds,
             clock=self._clock,
+            submitted=self._submitted,
         )
         session = Session(
             reader,
@@ -143,7 +180,7 @@ class SmppServer:
             inbound_window=cfg.window,
             response_timeout=cfg.response_timeout_seconds,
             enquire_link_interval=cfg.enquire_link_seconds,
-            name=f"smpp-server<-{client_ip}:{peer[1] if isinstance(peer, tuple) else '?'}",
+            name=f"{_SESSION_NAME}{client_ip}:{peer[1] if isinstance(peer, tuple) else '?'}",
         )
         self._sessions[session] = connection
         try:

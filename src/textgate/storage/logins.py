@@ -57,6 +57,28 @@ class NamedLogins:
             ).first()
         return None if row is None else (str(row.account_id), str(row.password_hash))
 
+    async def names(self, account_id: str) -> list[tuple[str, int]]:
+        """The account's names, each with the time (ms) its password was set, oldest first."""
+        t = self._table
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(self._name, t.c.updated_at)
+                    .where(t.c.account_id == account_id)
+                    .order_by(t.c.updated_at, self._name)
+                )
+            ).all()
+        return [(str(row[0]), int(row[1])) for row in rows]
+
+    async def remove(self, account_id: str, name: str) -> bool:
+        """Delete the account's login of this name; whether it had one."""
+        t = self._table
+        async with self._db.write() as conn:
+            done = await conn.execute(
+                delete(t).where(t.c.account_id == account_id, self._name == name)
+            )
+        return bool(done.rowcount)
+
     async def name_of(self, account_id: str) -> str | None:
         t = self._table
         async with self._db.read() as conn:

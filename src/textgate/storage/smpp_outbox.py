@@ -166,6 +166,19 @@ class SmppOutboxRepo:
             )
             return int(found.scalar_one())
 
+    async def pending_by_account(self, accounts: Collection[str]) -> dict[tuple[str, str], int]:
+        """Rows not delivered yet (nor given up on) of these accounts, by (account id,
+        kind); a pair with none is left out."""
+        if not accounts:
+            return {}
+        async with self._db.read() as conn:
+            rows = await conn.execute(
+                select(_d.account_id, _d.kind, func.count())
+                .where(_d.account_id.in_(sorted(accounts)), _d.status == PENDING)
+                .group_by(_d.account_id, _d.kind)
+            )
+            return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+
     async def purge(self, older_than_ms: int) -> None:
         async with writing(self._db, urgent=False) as conn:
             await _QUEUE.purge(conn, older_than_ms)

@@ -11,6 +11,7 @@ from textgate.dialects.native import (
     links,
     lists,
     routes,
+    smpp_logins,
     webhooks,
 )
 from textgate.dialects.native.fastpath import handle_submit, is_submit
@@ -20,8 +21,8 @@ __all__ = ["DIALECT"]
 DIALECT = Dialect(
     name="native",
     openapi_tag="native",
-    description="textgate's own API: messages, webhooks, phones, lists, campaigns, inbox"
-    " (Bearer API key).",
+    description="textgate's own API: messages, webhooks, phones, lists, campaigns, inbox, SMPP"
+    " logins (Bearer API key).",
     routers=(
         routes.router,
         webhooks.router,
@@ -31,6 +32,7 @@ DIALECT = Dialect(
         lists.router,
         inbound.router,
         links.router,
+        smpp_logins.router,
     ),
     fast_paths=(FastPath(routes.INTERFACE, is_submit, handle_submit),),
 )

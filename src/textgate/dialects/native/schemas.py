@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from textgate.core.inbound import Inbound
 from textgate.core.message import Message, StatusEvent
+from textgate.services.smpp_logins import MAX_PASSWORD_LENGTH, MAX_SYSTEM_ID_LENGTH, SmppLogin
 
 __all__ = [
     "AccountOut",
@@ -26,6 +27,9 @@ __all__ = [
     "OptOutsIn",
     "SendIn",
     "SendOut",
+    "SmppLoginIn",
+    "SmppLoginList",
+    "SmppLoginOut",
     "ThreadItemOut",
     "ThreadList",
     "ThreadOut",
@@ -162,6 +166,34 @@ class OptOutOut(BaseModel):
 
 class OptOutList(BaseModel):
     data: list[OptOutOut]
+
+
+class SmppLoginIn(BaseModel):
+    # The lengths and characters are checked by the service (SmppLoginService.set_login),
+    # which answers every interface with the same message; here they are only described.
+    model_config = ConfigDict(extra="forbid")
+
+    system_id: str = Field(
+        description=f"What the client binds with: 1 to {MAX_SYSTEM_ID_LENGTH} printable ASCII"
+        " characters without spaces (SMPP 3.4 5.2.1), unique over all accounts"
+    )
+    password: str = Field(
+        description=f"1 to {MAX_PASSWORD_LENGTH} printable ASCII characters without spaces"
+        " (SMPP 3.4 5.2.2); stored as a hash, never shown again"
+    )
+
+
+class SmppLoginOut(BaseModel):
+    system_id: str
+    created_at: datetime = Field(description="When this system_id and password were set")
+
+    @classmethod
+    def of(cls, login: SmppLogin) -> SmppLoginOut:
+        return cls(system_id=login.system_id, created_at=login.created_at)
+
+
+class SmppLoginList(BaseModel):
+    data: list[SmppLoginOut]
 
 
 class ErrorDetail(BaseModel):

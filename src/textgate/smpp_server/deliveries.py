@@ -15,9 +15,10 @@ next batch back by at most the response timeout.
 What is sent:
 
 - A receipt (esm_class 0x04, 5.2.12): short_message is the Appendix B text, ``id`` the
-  message id the submit_sm_resp gave; receipted_message_id (5.3.2.12) and message_state
-  (5.3.2.35) TLVs carry the same. From the handset (the message's recipient) to the
-  sender the customer submitted with.
+  message id the submit_sm_resp gave (for a message of a submit_multi, the id its
+  submit_multi_resp gave, kept as the message's client_ref: ``multi``);
+  receipted_message_id (5.3.2.12) and message_state (5.3.2.35) TLVs carry the same. From
+  the handset (the message's recipient) to the sender the customer submitted with.
 - An inbound message (esm_class 0): from the handset to the number it was sent to, in GSM
   03.38 (data_coding 0) when the text fits, else UCS-2 (8); a text longer than one SMS goes
   whole in message_payload (5.3.2.32) rather than in parts.
@@ -83,9 +84,10 @@ def receipt_pdu(p: Mapping[str, Any]) -> DeliverSm:
     """The receipt deliver_sm of a queued receipt's fields."""
     status = Status(p["status"])
     stat, state = STATUS_RECEIPT[status]
+    message_id = p.get("client_ref") or p["message_id"]
     text = format_receipt(
         Receipt(
-            message_id=p["message_id"],
+            message_id=message_id,
             stat=stat,
             submitted=1,
             delivered=1 if status == Status.DELIVERED else 0,
@@ -101,7 +103,7 @@ def receipt_pdu(p: Mapping[str, Any]) -> DeliverSm:
         p.get("sender"),
         esm_class=ESM_DELIVERY_RECEIPT,
         short_message=text.encode("ascii", "replace"),
-        tlvs=NO_TLVS.with_str(Tag.RECEIPTED_MESSAGE_ID, p["message_id"]).with_int(
+        tlvs=NO_TLVS.with_str(Tag.RECEIPTED_MESSAGE_ID, message_id).with_int(
             Tag.MESSAGE_STATE, state, 1
         ),
     )

@@ -1,8 +1,8 @@
 """node-smpp (the npm package ``smpp``, pinned in node/package-lock.json) as a customer of
 textgate's SMPP server: it binds as transmitter, receiver and transceiver, submits GSM
-03.38 text, UCS-2 text and a long message in UDH parts, and receives the receipts and an
-inbound message as deliver_sm. What it sent is checked in the store, what it got in the
-JSON lines node/smpp_client.js prints."""
+03.38 text, UCS-2 text, a long message in UDH parts and a submit_multi, and receives the
+receipts and an inbound message as deliver_sm. What it sent is checked in the store, what
+it got in the JSON lines node/smpp_client.js prints."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 from tests.smpp_server.harness import NUMBER, PASSWORD, SYSTEM_ID, smpp_gateway
 from tests.support import until
 from textgate.config import InboundSettings, Settings, WebhookSettings
-from textgate.connectors.smpp.constants import MessageState
+from textgate.connectors.smpp.constants import CommandStatus, MessageState
 from textgate.connectors.smpp.receipts import parse_receipt
 from textgate.core.inbound import InboundMessage
 from textgate.core.message import Status
@@ -30,6 +30,7 @@ UCS2_TEXT = "Привет, мир 👋"
 LONG_TEXT = "A long message in the GSM alphabet, sent in parts. " * 8
 LONG_PARTS = [LONG_TEXT[i : i + 153] for i in range(0, len(LONG_TEXT), 153)]  # as a phone cuts
 MO_TEXT = "Bonjour ☺"
+MULTI_TEXT = "To all of you"
 # Receipts and inbound messages are fed and sent soon: the test waits for them.
 FAST = {"deliver": {"poll_seconds": 0.05, "retry_base_seconds": 0.1, "retry_max_seconds": 0.3}}
 RUN_SECONDS = 60  # the script bounds itself at 30 s
@@ -75,6 +76,18 @@ ACTIONS: list[dict[str, Any]] = [
         }
         for n, part in enumerate(LONG_PARTS, start=1)
     ),
+    {
+        "op": "submit_multi",
+        "session": "trx",
+        "label": "multi",
+        "text": MULTI_TEXT,
+        "dest_address": [
+            {"dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": NUMBER[1:]},
+            {"dl_name": "friends"},
+            {"dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": "12ab"},
+            {"dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": OTHER[1:]},
+        ],
+    },
     # Three receipts (one for the long message) and the inbound message.
     {"op": "receive", "count": 4},
     {"op": "unbind"},
@@ -131,8 +144,27 @@ async def test_node_smpp_binds_submits_and_receives(settings: Settings) -> None:
         assert {e["session"] for e in events if e["event"] == "unbind_resp"} == {"tx", "rx", "trx"}
         assert events[-1]["event"] == "done"
 
+        # submit_multi: one order, a message per recipient, the refused ones named.
+        [multi] = [e for e in events if e["event"] == "submit_multi_resp"]
+        assert (multi["command_status"], multi["message_id"] != "") == (0, True)
+        assert sorted(multi["unsuccess_sme"], key=lambda u: u["destination_addr"]) == [
+            {"dest_addr_ton": 1, "dest_addr_npi": 1, "destination_addr": "12ab",
+             "error_status_code": CommandStatus.ESME_RINVDSTADR},
+            {"dest_addr_ton": 0, "dest_addr_npi": 0, "destination_addr": "friends",
+             "error_status_code": CommandStatus.ESME_RINVDLNAME},
+        ]  # fmt: skip
+        everything = await env.messages()
+        to_all = [m for m in everything if m.client_ref == multi["message_id"]]
+        assert sorted((m.recipient, m.status == Status.REJECTED) for m in to_all) == [
+            ("+12ab", True),
+            (NUMBER, False),
+            (OTHER, False),
+        ]
+        assert {m.text for m in to_all} == {MULTI_TEXT}
+        assert len({m.order_id for m in to_all}) == 1
+
         # Stored: one message each, the long one whole, with the ids the answers gave.
-        stored = {m.id: m for m in await env.messages()}
+        stored = {m.id: m for m in everything if m not in to_all}
         assert len(stored) == 3
         gsm, ucs2, long = (stored[answers[k]["message_id"]] for k in ("gsm", "ucs2", "long3"))
         assert (gsm.text, gsm.recipient, gsm.sender, gsm.encoding) == (
@@ -168,6 +200,7 @@ async def test_node_smpp_binds_submits_and_receives(settings: Settings) -> None:
         assert (mo["data_coding"], mo["short_message"]) == (8, MO_TEXT)
 
         async def all_delivered() -> bool:
-            return all(m.status == Status.DELIVERED for m in await env.messages())
+            found = {m.id: m.status for m in await env.messages()}
+            return all(found[i] == Status.DELIVERED for i in stored)
 
         await until(all_delivered, "the three messages to be delivered")

@@ -8,6 +8,8 @@
 //   {"op": "bind", "session": NAME, "mode": "transmitter" | "receiver" | "transceiver"}
 //   {"op": "submit", "session": NAME, "label": L, "destination_addr": D, "text": T,
 //    "data_coding": N, "registered_delivery": N, "udh": [octets]}  (optional fields)
+//   {"op": "submit_multi", "session": NAME, "label": L, "dest_address": [{"dest_addr_ton",
+//    "dest_addr_npi", "destination_addr"} or {"dl_name"}], "text": T}
 //   {"op": "receive", "count": N}   wait until N deliver_sm have come, over all sessions
 //   {"op": "unbind"}                unbind every session, then exit
 // Every deliver_sm is answered deliver_sm_resp ESME_ROK. The whole run is bounded
@@ -101,6 +103,28 @@ function submit(action) {
   });
 }
 
+function submitMulti(action) {
+  return new Promise((resolve) => {
+    const fields = {
+      source_addr_ton: 5,
+      source_addr: 'ACME',
+      dest_address: action.dest_address,
+      data_coding: 0,
+      short_message: action.text,
+    };
+    sessions[action.session].submit_multi(fields, (pdu) => {
+      print({
+        event: 'submit_multi_resp',
+        label: action.label,
+        command_status: pdu.command_status,
+        message_id: pdu.message_id === undefined ? '' : pdu.message_id,
+        unsuccess_sme: pdu.unsuccess_sme === undefined ? [] : pdu.unsuccess_sme,
+      });
+      resolve();
+    });
+  });
+}
+
 function receive(action) {
   return new Promise((resolve) => {
     if (delivered >= action.count) {
@@ -125,7 +149,7 @@ function unbindAll() {
   );
 }
 
-const run = { bind, submit, receive, unbind: unbindAll };
+const run = { bind, submit, submit_multi: submitMulti, receive, unbind: unbindAll };
 
 async function main() {
   const timer = setTimeout(() => {

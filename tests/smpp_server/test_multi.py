@@ -22,7 +22,7 @@ from textgate.connectors.smpp.receipts import parse_receipt
 from textgate.core.message import Status
 
 OK = c.SMPP_ESME_ROK
-SUBMIT_MULTI, SUBMIT_MULTI_RESP = 0x00000021, 0x80000021  # 5.1.2
+SUBMIT_MULTI, SUBMIT_MULTI_RESP, GENERIC_NACK = 0x00000021, 0x80000021, 0x80000000  # 5.1.2
 SME, LIST = 1, 2  # dest_flag, 5.2.25
 OTHER = "+4915123456789"
 FAST = {"deliver": {"poll_seconds": 0.05, "retry_base_seconds": 0.1, "retry_max_seconds": 0.3}}
@@ -244,3 +244,14 @@ async def test_receipts_carry_the_id_the_answer_gave(settings: Settings) -> None
             return all(m.status == Status.DELIVERED for m in await env.messages())
 
         await until(delivered, "both messages to be delivered")
+
+
+async def test_an_unreadable_destination_list_gets_generic_nack(settings: Settings) -> None:
+    async with smpp_gateway(settings) as env:
+        esme = await bound(env)
+        # dest_flag 3 (5.2.25 has 1 and 2): the rest of the list cannot be read.
+        answer = await multi(esme, [Dest("x", flag=3), Dest(NUMBER[1:])])
+        assert (answer.command_id, answer.status) == (GENERIC_NACK, c.SMPP_ESME_RINVDESTFLAG)
+        assert await env.messages() == []
+        good = await multi(esme, [Dest(NUMBER[1:])])
+        assert (good.status, good.unsuccess) == (OK, [])

@@ -439,6 +439,19 @@ ENCODE_ERRORS: list[tuple[str, Pdu, int]] = [
     ("short_message_255", SubmitSm(sequence_number=1, short_message=b"x" * 255), S.ESME_RINVMSGLEN),
     ("octet_out_of_range", SubmitSm(sequence_number=1, esm_class=256), S.ESME_RSYSERR),
     ("sequence_too_big", EnquireLink(sequence_number=1 << 32), S.ESME_RSYSERR),
+    ("multi_255_dests", SubmitMulti(sequence_number=1, dest_addresses=(DestAddress(),) * 255),
+     S.ESME_RINVNUMDESTS),
+    ("multi_dest_flag_3", SubmitMulti(sequence_number=1, dest_addresses=(DestAddress(3),)),
+     S.ESME_RINVDESTFLAG),
+    ("multi_dest_too_long",
+     SubmitMulti(sequence_number=1, dest_addresses=(DestAddress(destination_addr="1" * 21),)),
+     S.ESME_RINVDSTADR),
+    ("multi_dl_name_too_long",
+     SubmitMulti(sequence_number=1, dest_addresses=(DestAddress(2, dl_name="L" * 21),)),
+     S.ESME_RINVDLNAME),
+    ("multi_resp_error_code_too_big",
+     SubmitMultiResp(sequence_number=1, unsuccess_smes=(UnsuccessSme(0, 0, "1", 1 << 32),)),
+     S.ESME_RSYSERR),
 ]  # fmt: skip
 
 

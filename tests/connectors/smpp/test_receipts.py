@@ -16,7 +16,6 @@ from textgate.connectors.smpp.receipts import (
     parse_receipt,
     stat_to_status,
 )
-from textgate.core.encoding import encode_gsm7
 from textgate.core.message import Status
 
 SPEC = (
@@ -242,11 +241,3 @@ def test_every_final_status_reads_back_as_itself(status: Status) -> None:
         expected = Status.UNDELIVERED  # DELETED (5.2.28)
     assert stat_to_status(stat) == expected
     assert message_state_to_status(state) == expected
-
-
-def test_the_receipt_text_reads_the_same_in_ascii_and_gsm() -> None:
-    written = Receipt(message_id="m1", stat="DELIVRD", text="a@b $5 _x_ {[ok]} £é")
-    text = receipts.format_receipt(written)
-    assert text.endswith(" text:a?b ?5 ?x? ??ok?? ??")
-    # Every octet of it is the same character in ASCII and in GSM 03.38.
-    assert encode_gsm7(text) == text.encode("ascii")

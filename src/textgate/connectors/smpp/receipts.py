@@ -55,13 +55,6 @@ _DATE = re.compile(r"\d{10}(?:\d{2})?")
 _MAX_ID = 65  # message_id is a C-Octet String of up to 65 octets (5.2.23)
 _HEX = re.compile(r"(?:0x)?([0-9a-f]+)", re.IGNORECASE)
 _RECEIPT_TEXT_CHARS = 20  # Appendix B: "the first 20 characters of the short message"
-# A receipt goes as data_coding 0, the "SMSC default alphabet" (5.2.19): some ESMEs read
-# it as ASCII, others (node-smpp among them) as GSM 03.38. The printable ASCII characters
-# whose GSM 03.38 default table code (3GPP TS 23.038 6.2.1) is the same octet read alike
-# in both; @ $ _ ` [ \ ] ^ { | } ~ do not (@ is 0x00 in GSM, 0x40 is the inverted !).
-_SAME_IN_ASCII_AND_GSM: Final = frozenset(
-    " !\"#%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,11 +204,9 @@ STATUS_RECEIPT: Final[dict[Status, tuple[str, MessageState]]] = {
 def format_receipt(receipt: Receipt) -> str:
     """The Appendix B text of ``receipt``: dates as YYMMDDhhmm (UTC), counts as three
     digits, ``err`` as given (000 when None), the text cut to the appendix's first 20
-    characters and kept to the characters that read the same in ASCII and in GSM 03.38
-    (:data:`_SAME_IN_ASCII_AND_GSM`), others as ``?``."""
-    excerpt = "".join(
-        c if c in _SAME_IN_ASCII_AND_GSM else "?" for c in receipt.text[:_RECEIPT_TEXT_CHARS]
-    )
+    characters and kept to printable ASCII (anything else would make the receipt itself
+    other than the ASCII every ESME reads)."""
+    excerpt = "".join(c if " " <= c <= "~" else "?" for c in receipt.text[:_RECEIPT_TEXT_CHARS])
     return (
         f"id:{receipt.message_id} sub:{receipt.submitted or 0:03d} "
         f"dlvrd:{receipt.delivered or 0:03d} submit date:{_format_date(receipt.submit_date)} "

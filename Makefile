@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run run-smpp test test-postgres lint bench install install-dev locks browser clean
+.PHONY: run run-smpp test test-postgres lint bench install install-dev locks browser node clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,16 @@ $(VENV)/.dev-installed: requirements/dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(VENV)/.run-installed $@
 
+# The SMPP interop tests drive node-smpp as a customer: its exact version is in the
+# committed package-lock.json, installed again only when that changes.
+NODE_INTEROP := tests/interop/node
+$(NODE_INTEROP)/node_modules/.installed: $(NODE_INTEROP)/package.json \
+		$(NODE_INTEROP)/package-lock.json | node
+	cd $(NODE_INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(VENV)/.run-installed
-install-dev: $(VENV)/.dev-installed
+install-dev: $(VENV)/.dev-installed $(NODE_INTEROP)/node_modules/.installed
 
 # Regenerate both lock files from pyproject.toml, with the hash of every file of each pinned
 # release (the installs above refuse anything else). Pinned versions stay unless
@@ -51,6 +59,12 @@ run-smpp: install
 	trap 'kill $$smsc' EXIT INT TERM; \
 	TEXTGATE_CONNECTORS='$(SMSC_CONNECTOR)' $(BIN)/textgate serve --demo $(ARGS)
 
+# Node.js and npm for the interop tests, from Debian's packages where they are missing.
+node:
+	command -v node >/dev/null && command -v npm >/dev/null || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y nodejs npm || { apt-get update && apt-get install -y nodejs npm; }; }
+
 # The dashboard's browser tests drive Debian's Chromium (never a downloaded one).
 browser:
 	command -v /usr/bin/chromium >/dev/null || { \
@@ -73,4 +87,4 @@ bench: install-dev
 	$(BIN)/python bench/e2e.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(NODE_INTEROP)/node_modules

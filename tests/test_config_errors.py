@@ -100,6 +100,19 @@ ENV_CASES = {
         "error: http.tls_cert_file = '/no/such/cert.pem' (from TEXTGATE_HTTP__TLS_CERT_FILE): "
         "Path does not point to a file",
     ),
+    "smpp server tls key without its certificate": (
+        {"TEXTGATE_SMPP_SERVER__TLS_KEY_FILE": str(Path(__file__))},
+        "error: smpp_server.tls_cert_file and smpp_server.tls_key_file go together: "
+        "set both or neither",
+    ),
+    "smpp server tls certificate file missing": (
+        {
+            "TEXTGATE_SMPP_SERVER__TLS_CERT_FILE": "/no/such/cert.pem",
+            "TEXTGATE_SMPP_SERVER__TLS_KEY_FILE": str(Path(__file__)),
+        },
+        "error: smpp_server.tls_cert_file = '/no/such/cert.pem' "
+        "(from TEXTGATE_SMPP_SERVER__TLS_CERT_FILE): Path does not point to a file",
+    ),
     "trusted proxy that is no address": (
         {"TEXTGATE_HTTP__TRUSTED_PROXIES": '["10.0.0.300"]'},
         "error: http.trusted_proxies[0] = '10.0.0.300' (from TEXTGATE_HTTP__TRUSTED_PROXIES): "
@@ -168,7 +181,8 @@ TOML_CASES = {
         "error: smpp_server.max_bind_per_account is not a setting (in {path}); "
         "did you mean max_binds_per_account? ([smpp_server] has: bind_timeout_seconds, "
         "deliver, enabled, enquire_link_seconds, host, max_binds_per_account, port, "
-        "reassembly_max_parts, reassembly_timeout_seconds, response_timeout_seconds, window)",
+        "reassembly_max_parts, reassembly_timeout_seconds, response_timeout_seconds, "
+        "tls_cert_file, tls_key_file, window)",
     ),
     "unknown smpp option": (
         "[[connectors]]\nname = 'carrier'\ntype = 'smpp'\n"

@@ -309,6 +309,19 @@ class SmppServerSettings(Section):
     # (see QueueSettings: one that is not answered ESME_ROK is sent again on this
     # schedule; attempts count only while the account has a receiver bind).
     deliver: QueueSettings = Field(default_factory=QueueSettings)
+    # SMPP over TLS: a PEM certificate (chain) and its private key, both or neither. SMPP
+    # 3.4 has no STARTTLS, so the port then takes TLS only (as carriers' "SMPPS" ports do).
+    tls_cert_file: FilePath | None = None
+    tls_key_file: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> SmppServerSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError(
+                "smpp_server.tls_cert_file and smpp_server.tls_key_file go together:"
+                " set both or neither"
+            )
+        return self
 
 
 class Settings(BaseSettings):

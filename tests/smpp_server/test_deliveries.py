@@ -33,8 +33,10 @@ from textgate.connectors.smpp.pdus import (
 )
 from textgate.connectors.smpp.receipts import parse_receipt
 from textgate.connectors.smpp.session import Session
+from textgate.core.encoding import encode_gsm7, is_gsm7
 from textgate.core.inbound import InboundMessage
 from textgate.core.message import Status
+from textgate.smpp_server.deliveries import SAME_IN_ASCII_AND_GSM, receipt_pdu
 from textgate.storage.tables import smpp_deliveries
 
 OK = c.SMPP_ESME_ROK
@@ -264,3 +266,25 @@ async def test_a_bind_that_closes_before_answering_gets_it_on_the_next(fast: Set
             return [(r.status, r.attempts) for r in await rows(env)] == [("delivered", 2)]
 
         await until(answered, "the receipt to be recorded as delivered")
+
+
+def test_a_receipt_reads_alike_in_ascii_and_gsm() -> None:
+    # The set is exactly the printable ASCII characters GSM 03.38 codes with the same octet.
+    printable = (chr(o) for o in range(0x20, 0x7F))
+    assert {ch for ch in printable if is_gsm7(ch) and encode_gsm7(ch) == ch.encode()} == (
+        SAME_IN_ASCII_AND_GSM
+    )
+    pdu = receipt_pdu(
+        {
+            "message_id": "01KQ3ZJ0000000000000000000",
+            "status": "delivered",
+            "recipient": NUMBER,
+            "sender": "ACME",
+            "submitted_at": 0,
+            "done_at": 0,
+            "text": "a@b $5 _x_ {[ok]} £é",
+        }
+    )
+    text = pdu.short_message.decode("ascii")
+    assert text.endswith(" text:a?b ?5 ?x? ??ok?? ??")
+    assert encode_gsm7(text) == pdu.short_message

@@ -4,9 +4,9 @@ Before a successful bind every request is answered ESME_RINVBNDSTS (SMPP 3.4 2.2
 binds are allowed in the OPEN state); a second bind on a bound connection ESME_RALYBND.
 enquire_link, unbind and undecodable PDUs (generic_nack) are answered by the engine's
 Session itself. A transmitter or transceiver bind may submit (submit_sm, data_sm); a
-receiver bind may not (ESME_RINVBNDSTS), nor query_sm and cancel_sm (:mod:`operations`).
-Other operations (replace_sm, submit_multi) are not served yet: generic_nack
-ESME_RINVCMDID. deliver_sm goes the other way (:mod:`deliveries`).
+receiver bind may not (ESME_RINVBNDSTS), nor query_sm and cancel_sm (:mod:`operations`),
+nor submit_multi (:mod:`multi`). replace_sm is not served yet: generic_nack ESME_RINVCMDID.
+deliver_sm goes the other way (:mod:`deliveries`).
 
 A submit is answered once the message is committed (nothing acknowledged is lost), with the
 stored message's id; the parts of a concatenated message are collected first
@@ -21,6 +21,7 @@ from collections import Counter
 from typing import Protocol
 
 from textgate.connectors.smpp.constants import CommandStatus
+from textgate.connectors.smpp.multi import SubmitMulti, SubmitMultiResp
 from textgate.connectors.smpp.pdus import (
     BIND_RESPONSE,
     Bind,
@@ -46,6 +47,7 @@ from textgate.services.smpp_binds import RATE_SPAN_SECONDS
 from textgate.services.submit import SubmitRequest
 from textgate.smpp_server.errors import Refused, bind_status, submit_status
 from textgate.smpp_server.messages import Submitted, read_submit
+from textgate.smpp_server.multi import submit_multi
 from textgate.smpp_server.operations import cancel, query
 from textgate.smpp_server.reassembly import Reassembly
 
@@ -126,6 +128,17 @@ class Connection:
                 return resp(sequence_number=seq, command_status=status)
             self._count_submit(self.account)
             return resp(sequence_number=seq, message_id=message_id)
+        if isinstance(pdu, SubmitMulti):
+            if self.account is None or self.bind_type is BindReceiver:
+                return SubmitMultiResp(sequence_number=seq, command_status=_S.ESME_RINVBNDSTS)
+            return await submit_multi(
+                self._services,
+                self.account,
+                pdu,
+                interface=INTERFACE,
+                client_ip=self.client_ip,
+                clock=self._clock,
+            )
         if isinstance(pdu, QuerySm | CancelSm) and self.account is not None:
             resp_type = QuerySmResp if isinstance(pdu, QuerySm) else CancelSmResp
             if self.bind_type is BindReceiver:

@@ -15,9 +15,11 @@ next batch back by at most the response timeout.
 What is sent:
 
 - A receipt (esm_class 0x04, 5.2.12): short_message is the Appendix B text, ``id`` the
-  message id the submit_sm_resp gave; receipted_message_id (5.3.2.12) and message_state
-  (5.3.2.35) TLVs carry the same. From the handset (the message's recipient) to the
-  sender the customer submitted with.
+  message id the submit_sm_resp gave (for a message of a submit_multi, the id its
+  submit_multi_resp gave, kept as the message's client_ref: ``multi``);
+  receipted_message_id (5.3.2.12) and message_state (5.3.2.35) TLVs carry the same. From
+  the handset (the message's recipient) to the sender the customer submitted with. The
+  text excerpt reads alike in ASCII and GSM 03.38 (``SAME_IN_ASCII_AND_GSM``).
 - An inbound message (esm_class 0): from the handset to the number it was sent to, in GSM
   03.38 (data_coding 0) when the text fits, else UCS-2 (8); a text longer than one SMS goes
   whole in message_payload (5.3.2.32) rather than in parts.
@@ -53,6 +55,14 @@ ESM_DELIVERY_RECEIPT: Final = 0x04  # 5.2.12: message type "SMSC delivery receip
 TON_UNKNOWN, TON_INTERNATIONAL, TON_ALPHANUMERIC = 0, 1, 5  # 5.2.5
 NPI_UNKNOWN, NPI_E164 = 0, 1  # 5.2.6
 DATA_CODING: Final = {Encoding.GSM7: 0, Encoding.UCS2: 8}  # 5.2.19
+# The receipt goes as data_coding 0, the "SMSC default alphabet" (5.2.19): some ESMEs read
+# it as ASCII, others (node-smpp among them) as GSM 03.38. Its text excerpt keeps the
+# printable ASCII characters whose GSM 03.38 default table code (3GPP TS 23.038 6.2.1) is
+# the same octet, so that it reads alike in both; @ $ _ ` [ \ ] ^ { | } ~ do not (@ is 0x00
+# in GSM, where 0x40 is the inverted exclamation mark) and go as "?".
+SAME_IN_ASCII_AND_GSM: Final = frozenset(
+    " !\"#%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
 _FOR_GOOD: Final = frozenset({CommandStatus.ESME_RX_P_APPN, CommandStatus.ESME_RX_R_APPN})
 """deliver_sm_resp statuses that say not to send it again (5.1.3)."""
 
@@ -83,16 +93,17 @@ def receipt_pdu(p: Mapping[str, Any]) -> DeliverSm:
     """The receipt deliver_sm of a queued receipt's fields."""
     status = Status(p["status"])
     stat, state = STATUS_RECEIPT[status]
+    message_id = p.get("client_ref") or p["message_id"]
     text = format_receipt(
         Receipt(
-            message_id=p["message_id"],
+            message_id=message_id,
             stat=stat,
             submitted=1,
             delivered=1 if status == Status.DELIVERED else 0,
             submit_date=from_ms(p["submitted_at"]),
             done_date=from_ms(p["done_at"]),
             err=_err(status, p.get("error_code")),
-            text=p.get("text") or "",
+            text="".join(c if c in SAME_IN_ASCII_AND_GSM else "?" for c in p.get("text") or ""),
         )
     )
     # A receipt comes from the handset the message went to (SMPP 3.4 Appendix B).
@@ -101,7 +112,7 @@ def receipt_pdu(p: Mapping[str, Any]) -> DeliverSm:
         p.get("sender"),
         esm_class=ESM_DELIVERY_RECEIPT,
         short_message=text.encode("ascii", "replace"),
-        tlvs=NO_TLVS.with_str(Tag.RECEIPTED_MESSAGE_ID, p["message_id"]).with_int(
+        tlvs=NO_TLVS.with_str(Tag.RECEIPTED_MESSAGE_ID, message_id).with_int(
             Tag.MESSAGE_STATE, state, 1
         ),
     )

@@ -1,9 +1,9 @@
-"""What a submit_sm or data_sm asks for, read from the PDU into plain values.
+"""What a submit_sm, data_sm or submit_multi asks for, read from the PDU into plain values.
 
 - Addresses (5.2.5-5.2.9): destination_addr with type of number 1 (international) is a
   number without its ``+``, which is put back; any other type is read as written (a national
   number in the account's default country). source_addr is the sender ID; empty, the
-  account's default sender.
+  account's default sender. A submit_multi's destinations are its list's (``multi``).
 - Text (5.2.19 data_coding, via ``shortmessage``): 0 the SMSC default alphabet (GSM 03.38),
   1 IA5 (ASCII), 3 Latin-1, 8 UCS-2. Binary and other codings carry no text: refused.
 - The octets come from short_message, or from the message_payload TLV (5.3.2.32), which may
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from textgate.connectors.smpp.constants import CommandStatus, PduError, Tag
+from textgate.connectors.smpp.multi import SubmitMulti
 from textgate.connectors.smpp.pdus import DataSm, SubmitSm
 from textgate.connectors.smpp.shortmessage import Concat, decode_short_message
 from textgate.core.encoding import Encoding
@@ -29,7 +30,7 @@ from textgate.core.message import ReceiptRequest
 from textgate.smpp_server.errors import Refused
 from textgate.smpp_server.times import parse_time
 
-__all__ = ["Submitted", "read_submit"]
+__all__ = ["Submitted", "destination_of", "read_submit"]
 
 _S = CommandStatus
 
@@ -62,11 +63,22 @@ class Submitted:
     schedule_at: datetime | None = None
 
 
-def read_submit(pdu: SubmitSm | DataSm, now: datetime) -> Submitted:
+def destination_of(addr: str, ton: int) -> str:
+    """The recipient a destination address names (TON 1: the number without its ``+``);
+    raises :class:`Refused` for an empty one."""
+    destination = addr.strip()
+    if not destination:
+        raise Refused(_S.ESME_RINVDSTADR, "destination_addr is empty")
+    if ton == TON_INTERNATIONAL and not destination.startswith("+"):
+        destination = "+" + destination
+    return destination
+
+
+def read_submit(pdu: SubmitSm | DataSm | SubmitMulti, now: datetime) -> Submitted:
     """The request in ``pdu`` (relative times from ``now``); raises :class:`Refused` with
-    the status to answer."""
+    the status to answer. A submit_multi's ``destination`` is empty: it has a list."""
     schedule_at = None
-    if isinstance(pdu, SubmitSm):
+    if isinstance(pdu, SubmitSm | SubmitMulti):
         try:
             schedule_at = parse_time(pdu.schedule_delivery_time, now)
         except ValueError as exc:
@@ -86,11 +98,10 @@ def read_submit(pdu: SubmitSm | DataSm, now: datetime) -> Submitted:
         raise Refused(_S.ESME_RINVMSGLEN, exc.message) from None
     if decoded.text is None:
         raise Refused(_S.ESME_RSUBMITFAIL, f"data_coding 0x{pdu.data_coding:02X} carries no text")
-    destination = pdu.destination_addr.strip()
-    if not destination:
-        raise Refused(_S.ESME_RINVDSTADR, "destination_addr is empty")
-    if pdu.dest_addr_ton == TON_INTERNATIONAL and not destination.startswith("+"):
-        destination = "+" + destination
+    if isinstance(pdu, SubmitMulti):
+        destination = ""
+    else:
+        destination = destination_of(pdu.destination_addr, pdu.dest_addr_ton)
     return Submitted(
         destination=destination,
         sender=pdu.source_addr.strip() or None,

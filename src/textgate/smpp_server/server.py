@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections import Counter
 
 from textgate.config import SmppServerSettings
@@ -126,8 +127,17 @@ class SmppServer:
 
     async def start(self) -> None:
         cfg = self._settings
-        self._server = await asyncio.start_server(self._on_client, cfg.host, cfg.port)
-        log.info("SMPP server listening on %s:%d", cfg.host, self.port)
+        tls = _tls_context(cfg)
+        self._server = await asyncio.start_server(
+            self._on_client,
+            cfg.host,
+            cfg.port,
+            ssl=tls,
+            # A client that does not finish its handshake is dropped as one that does not
+            # bind is (asyncio's default would hold it for a minute).
+            ssl_handshake_timeout=cfg.bind_timeout_seconds if tls is not None else None,
+        )
+        log.info("SMPP server listening on %s:%d%s", cfg.host, self.port, " (TLS)" if tls else "")
         self._deliver.start()
 
     async def stop(self) -> None:
@@ -191,6 +201,16 @@ class SmppServer:
         finally:
             del self._sessions[session]
             await connection.close()
+
+
+def _tls_context(cfg: SmppServerSettings) -> ssl.SSLContext | None:
+    """The server side of TLS when a certificate is configured (checked as a pair by the
+    settings); a certificate or key that does not load fails the start."""
+    if cfg.tls_cert_file is None or cfg.tls_key_file is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cfg.tls_cert_file, cfg.tls_key_file)
+    return context
 
 
 async def _bound_in_time(connection: Connection, session: Session, timeout: float) -> bool:  # noqa: ASYNC109

@@ -84,6 +84,8 @@ class SmppRows:
             event_id,
             {
                 "message_id": e.message_id,
+                # Set by a submit_multi: the id its answer gave (smpp_server.multi).
+                "client_ref": e.client_ref,
                 "status": e.status,
                 "recipient": e.recipient,
                 "sender": e.sender,

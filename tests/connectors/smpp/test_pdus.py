@@ -14,6 +14,13 @@ from hypothesis import strategies as st
 from textgate.connectors.smpp import pdus as pdus_module
 from textgate.connectors.smpp.constants import CommandId, CommandStatus, PduError, Tag
 from textgate.connectors.smpp.framing import Framer
+from textgate.connectors.smpp.multi import (
+    DEST_DISTRIBUTION_LIST,
+    DestAddress,
+    SubmitMulti,
+    SubmitMultiResp,
+    UnsuccessSme,
+)
 from textgate.connectors.smpp.pdus import (
     NO_TLVS,
     AlertNotification,
@@ -182,6 +189,31 @@ ROUND_TRIP: list[tuple[str, Pdu]] = [
         ),
     ),
     (
+        "submit_multi",
+        SubmitMulti(
+            sequence_number=17,
+            **{k: v for k, v in FULL_SM.items() if not k.startswith("dest")},
+            dest_addresses=(
+                DestAddress(dest_addr_ton=1, dest_addr_npi=1, destination_addr="4" * 20),
+                DestAddress(DEST_DISTRIBUTION_LIST, dl_name="L" * 20),
+                DestAddress(),
+            ),
+        ),
+    ),
+    ("submit_multi_no_dests", SubmitMulti(sequence_number=18)),
+    (
+        "submit_multi_resp",
+        SubmitMultiResp(
+            sequence_number=19,
+            message_id="01J0ABC",
+            unsuccess_smes=(
+                UnsuccessSme(1, 1, "33612345678", S.ESME_RINVDSTADR),
+                UnsuccessSme(0, 0, "", 0xFFFFFFFF),
+            ),
+        ),
+    ),
+    ("submit_multi_resp_error", SubmitMultiResp(sequence_number=20, command_status=8)),
+    (
         "latin1_octets_in_c_strings",
         SubmitSm(sequence_number=16, source_addr="\xe9\xff", short_message=b"\x00"),
     ),
@@ -200,7 +232,7 @@ def test_round_trip(pdu: Pdu) -> None:
 
 def test_every_command_id_has_a_round_trip_case() -> None:
     covered = {pdu.command_id for _, pdu in ROUND_TRIP}
-    missing = set(CommandId) - covered - {CommandId.SUBMIT_MULTI, CommandId.SUBMIT_MULTI_RESP}
+    missing = set(CommandId) - covered
     assert not missing
 
 
@@ -263,6 +295,34 @@ VECTORS: list[tuple[str, str, Pdu]] = [
         SubmitSmResp(sequence_number=5, message_id="abc"),
     ),
     (
+        # 4.5.1: number_of_dests 2, an SME address (flag 1) and a distribution list (flag 2)
+        "submit_multi_hi",
+        "0000002f 00000021 00000000 00000005 00 01 01 31323300 02 01 01 01 34353600 02 4c4900"
+        " 00 00 00 00 00 01 00 00 00 02 6869",
+        SubmitMulti(
+            sequence_number=5,
+            source_addr_ton=1,
+            source_addr_npi=1,
+            source_addr="123",
+            dest_addresses=(
+                DestAddress(dest_addr_ton=1, dest_addr_npi=1, destination_addr="456"),
+                DestAddress(DEST_DISTRIBUTION_LIST, dl_name="LI"),
+            ),
+            registered_delivery=1,
+            short_message=b"hi",
+        ),
+    ),
+    (
+        # 4.5.2: no_unsuccess 1: ton 1, npi 1, "456", error_status_code ESME_RINVDSTADR
+        "submit_multi_resp",
+        "0000001f 80000021 00000000 00000005 61626300 01 01 01 34353600 0000000b",
+        SubmitMultiResp(
+            sequence_number=5,
+            message_id="abc",
+            unsuccess_smes=(UnsuccessSme(1, 1, "456", S.ESME_RINVDSTADR),),
+        ),
+    ),
+    (
         "submit_sm_resp_error_without_body",
         "00000010 80000004 00000045 00000005",
         SubmitSmResp(sequence_number=5, command_status=S.ESME_RSUBMITFAIL),
@@ -294,6 +354,7 @@ def _pdu(command_id: int, body: bytes, seq: int = 7) -> bytes:
 
 _SUBMIT_HEAD = b"\x00" + b"\x01\x01" + b"123\x00" + b"\x01\x01" + b"456\x00" + b"\x00" * 3
 _SUBMIT_MID = b"\x00\x00" + b"\x00" * 4  # schedule, validity, 4 flags
+_MULTI_HEAD = b"\x00" + b"\x01\x01" + b"123\x00"  # service_type, source_addr (4.5.1)
 
 
 MALFORMED: list[tuple[str, bytes, int, int | None]] = [
@@ -303,7 +364,22 @@ MALFORMED: list[tuple[str, bytes, int, int | None]] = [
     ("length_too_small", _hdr(15, CommandId.ENQUIRE_LINK), S.ESME_RINVCMDLEN, 7),
     ("unknown_command_id", _hdr(16, 0x00000099), S.ESME_RINVCMDID, 7),
     ("unknown_resp_id", _hdr(16, 0x80000099), S.ESME_RINVCMDID, 7),
-    ("submit_multi_not_supported", _hdr(16, CommandId.SUBMIT_MULTI), S.ESME_RINVCMDID, 7),
+    ("submit_multi_no_body", _hdr(16, CommandId.SUBMIT_MULTI), S.ESME_RINVCMDLEN, 7),
+    ("submit_multi_255_dests", _pdu(CommandId.SUBMIT_MULTI, _MULTI_HEAD + b"\xff" + b"\x00" * 30),
+     S.ESME_RINVNUMDESTS, 7),
+    ("submit_multi_dest_flag_3",
+     _pdu(CommandId.SUBMIT_MULTI, _MULTI_HEAD + b"\x01\x03" + b"\x00" * 30),
+     S.ESME_RINVDESTFLAG, 7),
+    ("submit_multi_dl_name_too_long",
+     _pdu(CommandId.SUBMIT_MULTI, _MULTI_HEAD + b"\x01\x02" + b"L" * 21 + b"\x00" * 30),
+     S.ESME_RINVDLNAME, 7),
+    ("submit_multi_dests_past_end",
+     _pdu(CommandId.SUBMIT_MULTI, _MULTI_HEAD + b"\x02\x01\x01\x01" + b"4\x00"),
+     S.ESME_RINVCMDLEN, 7),
+    ("submit_multi_resp_list_past_end",
+     _pdu(CommandId.SUBMIT_MULTI_RESP, b"id\x00\x01\x01\x01123\x00\x00"), S.ESME_RINVCMDLEN, 7),
+    ("submit_multi_resp_trailing", _pdu(CommandId.SUBMIT_MULTI_RESP, b"id\x00\x00\x00"),
+     S.ESME_RINVCMDLEN, 7),
     ("trailing_octets_enquire_link", _pdu(CommandId.ENQUIRE_LINK, b"\x00"), S.ESME_RINVCMDLEN, 7),
     ("bind_no_body", _pdu(CommandId.BIND_TRANSMITTER, b""), S.ESME_RINVCMDLEN, 7),
     ("bind_missing_nul", _pdu(CommandId.BIND_TRANSMITTER, b"abc"), S.ESME_RINVCMDLEN, 7),
@@ -363,6 +439,19 @@ ENCODE_ERRORS: list[tuple[str, Pdu, int]] = [
     ("short_message_255", SubmitSm(sequence_number=1, short_message=b"x" * 255), S.ESME_RINVMSGLEN),
     ("octet_out_of_range", SubmitSm(sequence_number=1, esm_class=256), S.ESME_RSYSERR),
     ("sequence_too_big", EnquireLink(sequence_number=1 << 32), S.ESME_RSYSERR),
+    ("multi_255_dests", SubmitMulti(sequence_number=1, dest_addresses=(DestAddress(),) * 255),
+     S.ESME_RINVNUMDESTS),
+    ("multi_dest_flag_3", SubmitMulti(sequence_number=1, dest_addresses=(DestAddress(3),)),
+     S.ESME_RINVDESTFLAG),
+    ("multi_dest_too_long",
+     SubmitMulti(sequence_number=1, dest_addresses=(DestAddress(destination_addr="1" * 21),)),
+     S.ESME_RINVDSTADR),
+    ("multi_dl_name_too_long",
+     SubmitMulti(sequence_number=1, dest_addresses=(DestAddress(2, dl_name="L" * 21),)),
+     S.ESME_RINVDLNAME),
+    ("multi_resp_error_code_too_big",
+     SubmitMultiResp(sequence_number=1, unsuccess_smes=(UnsuccessSme(0, 0, "1", 1 << 32),)),
+     S.ESME_RSYSERR),
 ]  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """SMPP 3.4, textgate's own engine, shared by the client and the server side.
 
-- codec: ``pdutypes``/``pdus``, ``tlv``, ``constants``, ``framing``, ``shortmessage``;
+- codec: ``pdutypes``/``pdus`` (``multi`` for submit_multi), ``tlv``, ``constants``,
+  ``framing``, ``shortmessage``;
 - delivery receipts: ``receipts``;
 - the asyncio session (windowed requests, keep-alive, generic_nack, back-pressure):
   ``session``, ``window``, with an ESME ``bind`` in ``client``;

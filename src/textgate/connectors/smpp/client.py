@@ -1,8 +1,10 @@
-"""ESME side: open a TCP connection to an SMSC and bind (SMPP 3.4 4.1)."""
+"""ESME side: open a TCP connection to an SMSC, over TLS when asked, and bind (SMPP 3.4
+4.1)."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Literal
 
 from textgate.connectors.smpp.constants import CommandStatus
@@ -51,20 +53,27 @@ async def bind(
     enquire_link_interval: float | None = 30.0,
     handler: Handler | None = None,
     connect_timeout: float = 10.0,
+    tls: ssl.SSLContext | None = None,
 ) -> Session:
     """Connect and bind; return the bound :class:`Session`.
 
     Raises ConnectorError: retryable for a connect failure or timeout, a bind timeout, a
     dropped link and most refusals; not retryable when the SMSC refuses the credentials
     (ESME_RINVPASWD, ESME_RINVSYSID, ESME_RBINDFAIL). ``handler`` answers the SMSC's
-    requests (deliver_sm, ...); without one they are refused with generic_nack.
+    requests (deliver_sm, ...); without one they are refused with generic_nack. ``tls``
+    wraps the connection (the handshake is part of the connect, within ``connect_timeout``);
+    a certificate that does not verify fails the connect like an unreachable SMSC (with
+    the reason), retryable: it may be renewed.
     """
     bind_cls = _BIND_CLASSES.get(mode)
     if bind_cls is None:
         raise ValueError(f"unknown bind mode {mode!r}")
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port), connect_timeout
+            asyncio.open_connection(
+                host, port, ssl=tls, server_hostname=host if tls is not None else None
+            ),
+            connect_timeout,
         )
     except TimeoutError:
         raise ConnectorError(f"smpp connect to {host}:{port} timed out", retryable=True) from None

@@ -156,6 +156,7 @@ class Link:
             enquire_link_interval=opts.enquire_link_interval or None,
             handler=self._handler,
             connect_timeout=opts.connect_timeout,
+            tls=opts.ssl_context(),
         )
         if self._stopping:
             await session.unbind(timeout=opts.unbind_timeout)

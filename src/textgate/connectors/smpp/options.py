@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from textgate.connectors.smpp.sender import DEFAULT_TON_NPI, SenderKind
@@ -57,6 +59,13 @@ class SmppOptions:
     long_messages: str = "udh"
     """"udh" (8-bit reference), "udh16" (16-bit reference) or "payload" (message_payload)."""
     registered_delivery: int = 1
+    tls: bool = False
+    """Connect over TLS (an SMSC's "SMPPS" port; SMPP 3.4 has no STARTTLS). The SMSC's
+    certificate is always verified, host name included: against the system's trusted
+    certificates, or ``tls_ca_file`` when set."""
+    tls_ca_file: str | None = None
+    """PEM file of the certificate authorities to trust for this SMSC instead of the
+    system's (a carrier's private CA, a self-signed test SMSC)."""
     connect_timeout: float = 10.0
     unbind_timeout: float = 2.0
     reconnect_initial: float = 0.5
@@ -114,6 +123,17 @@ class SmppOptions:
             raise ValueError("need 0 < reconnect_initial <= reconnect_max")
         if self.reconnect_auth_min <= 0:
             raise ValueError("reconnect_auth_min must be positive")
+        if self.tls_ca_file is not None:
+            if not self.tls:
+                raise ValueError("tls_ca_file is set but tls is not: set tls = true")
+            if not Path(self.tls_ca_file).is_file():
+                raise ValueError(f"tls_ca_file {self.tls_ca_file!r} is not a file")
+            try:
+                ssl.create_default_context(cafile=self.tls_ca_file)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                raise ValueError(
+                    f"tls_ca_file {self.tls_ca_file!r} holds no PEM certificate: {exc}"
+                ) from None
         if self.query_after_ms < 0:
             raise ValueError("query_after_ms must not be negative")
         for kind in ("alphanumeric", "international", "national", "shortcode", "numeric"):
@@ -142,6 +162,14 @@ class SmppOptions:
             table[kind] = (ton if own_ton is None else own_ton, npi if own_npi is None else own_npi)
         return table
 
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The client side of TLS, or None for plain TCP. Made afresh for each connection,
+        so that a CA file renewed on disk is read at the next bind."""
+        if not self.tls:
+            return None
+        # create_default_context verifies the certificate and the host name: never off.
+        return ssl.create_default_context(cafile=self.tls_ca_file)
+
     @property
     def burst(self) -> float:
         """The token bucket's capacity (see ``rate_burst``)."""
@@ -159,4 +187,7 @@ class SmppOptions:
 
     def __repr__(self) -> str:
         # The password stays out of logs and tracebacks.
-        return f"SmppOptions(host={self.host!r}, port={self.port}, system_id={self.system_id!r})"
+        return (
+            f"SmppOptions(host={self.host!r}, port={self.port}, system_id={self.system_id!r}"
+            f"{', tls=True' if self.tls else ''})"
+        )

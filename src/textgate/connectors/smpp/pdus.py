@@ -25,6 +25,7 @@ Tolerance: a response whose body is empty decodes with default field values (4.4
 submit_sm_resp body is not returned when command_status is non-zero; some ESMEs also send
 an empty deliver_sm_resp), and submit_sm_resp / deliver_sm_resp accept TLVs (SMPP 5.0 4.2.5).
 Time fields (schedule_delivery_time, validity_period, final_date) are checked for length only.
+submit_multi and its response, whose bodies hold lists, have their own codec (``multi``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import struct
 from collections.abc import Callable
 from typing import Any, Final
 
-from textgate.connectors.smpp.constants import RESPONSE_BIT, CommandStatus, PduError
+from textgate.connectors.smpp.constants import RESPONSE_BIT, CommandId, CommandStatus, PduError
+from textgate.connectors.smpp.multi import SubmitMulti, SubmitMultiResp, decode_multi, encode_multi
 from textgate.connectors.smpp.pdutypes import (
     BIND_RESPONSE,
     DEFAULT_MAX_PDU_LENGTH,
@@ -125,6 +127,8 @@ _NUL_2: Final = struct.Struct(">BBB").pack
 _NUL_3: Final = struct.Struct(">BBBB").pack
 _NUL_5: Final = struct.Struct(">BBBBBB").pack
 _SM_FIXED_OCTETS: Final = 3 + 3 + 4 + 1 + 6  # everything but strings, short_message, TLVs
+
+_MULTI: Final = frozenset({CommandId.SUBMIT_MULTI, CommandId.SUBMIT_MULTI_RESP})
 
 # Raised by the unrolled encoders on values the wire format cannot take; the generic
 # encoder then runs and raises the PduError with the right command_status.
@@ -261,6 +265,8 @@ _FAST_ENCODERS: Final[dict[type[Pdu], Callable[[Any, int], bytes | None]]] = {
     SubmitSmResp: _encode_message_id_resp,
     DeliverSmResp: _encode_message_id_resp,
     DataSmResp: _encode_message_id_resp,
+    SubmitMulti: encode_multi,
+    SubmitMultiResp: encode_multi,
     **{
         cls: _encode_header_only
         for cls in PDU_CLASSES.values()
@@ -281,6 +287,8 @@ def decode(data: bytes) -> Pdu:
     length, command_id, status, seq = _unpack_header(data)
     if length != n:
         raise PduError(_S.ESME_RINVCMDLEN, seq, f"command_length {length} but {n} octets")
+    if command_id in _MULTI:
+        return decode_multi(data, status, seq)
     cls = PDU_CLASSES.get(command_id)
     if cls is None:
         raise PduError(_S.ESME_RINVCMDID, seq, f"unknown command_id 0x{command_id:08X}")

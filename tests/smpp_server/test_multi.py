@@ -124,6 +124,9 @@ async def test_one_order_a_message_per_recipient_and_the_refused_named(
         assert set(by_recipient) == {NUMBER, "+33612345679", "+12ab", OTHER}
         assert len({m.order_id for m in stored}) == 1
         assert {m.client_ref for m in stored} == {answer.message_id}
+        # One submit request taken, as /metrics and the connectors page count them.
+        [open_bind] = env.server.bind_snapshot().binds
+        assert open_bind.submits == 1
         assert by_recipient["+12ab"].status == Status.REJECTED
         for number in (NUMBER, "+33612345679", OTHER):
             message = by_recipient[number]

@@ -131,7 +131,7 @@ class Connection:
         if isinstance(pdu, SubmitMulti):
             if self.account is None or self.bind_type is BindReceiver:
                 return SubmitMultiResp(sequence_number=seq, command_status=_S.ESME_RINVBNDSTS)
-            return await submit_multi(
+            answer = await submit_multi(
                 self._services,
                 self.account,
                 pdu,
@@ -139,6 +139,9 @@ class Connection:
                 client_ip=self.client_ip,
                 clock=self._clock,
             )
+            if answer.command_status == _S.ESME_ROK:
+                self._count_submit(self.account)
+            return answer
         if isinstance(pdu, QuerySm | CancelSm) and self.account is not None:
             resp_type = QuerySmResp if isinstance(pdu, QuerySm) else CancelSmResp
             if self.bind_type is BindReceiver:

@@ -51,7 +51,11 @@ import smpp_load
 
 FINAL_STATUSES = ("delivered", "undelivered", "failed", "expired", "cancelled", "rejected")
 DEFAULT_MESSAGES = {"single": 20_000, "batch": 100_000, "smpp": 20_000}
-MODES = {"both": ["single", "batch"], "all": ["single", "batch", "smpp"]}
+MODES = {
+    "both": ["single", "batch"],
+    "all": ["single", "batch", "smpp"],
+    "single+smpp": ["single", "smpp"],
+}
 SMPP_SYSTEM_ID, SMPP_PASSWORD = "bench", "bench123"
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -1335,10 +1339,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--mode",
-        choices=("single", "batch", "smpp", "both", "all"),
+        choices=("single", "batch", "smpp", "both", "all", "single+smpp"),
         default="both",
         help="single/batch: HTTP, one or --batch-size recipients per request; smpp: customers"
-        " binding to the gateway's SMPP server; both: single and batch; all: the three",
+        " binding to the gateway's SMPP server; both: single and batch; all: the three;"
+        " single+smpp: the HTTP and SMPP one-recipient rates side by side",
     )
     p.add_argument(
         "--smpp-binds",

@@ -80,7 +80,7 @@ ENV_CASES = {
     "unknown connector type": (
         {"TEXTGATE_CONNECTORS": json.dumps([{"name": "x", "type": "smtp"}])},
         "error: connectors[0].type = 'smtp' (from TEXTGATE_CONNECTORS): "
-        "allowed: one of 'simulator', 'smpp', 'android'",
+        "allowed: one of 'simulator', 'smpp', 'android', 'smsend', 'generic_http'",
     ),
     "connector option of the wrong type": (
         {

@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from textgate import __version__
 from textgate.body_limit import BodyLimit, route_error_response
+from textgate.callbacks import callbacks_router
 from textgate.config import Settings
 from textgate.dashboard.mount import mount_dashboard
 from textgate.dialects.base import FastPath
@@ -129,5 +130,6 @@ def create_app(
     )
 
     add_routes(app, operations_router(gw, metrics))
+    add_routes(app, callbacks_router(gw))
 
     return app

@@ -81,10 +81,11 @@ class HttpSettings(Section):
 
 
 class ConnectorSettings(Section):
-    """One connector instance: ``type`` picks the implementation, ``options`` configure it."""
+    """One connector instance: ``type`` picks the implementation, ``options`` configure it.
+    The types are those of ``connectors.kinds`` (checked at start, with the options)."""
 
     name: str = Field(default="simulator", min_length=1, max_length=64)
-    type: Literal["simulator", "smpp", "android"] = "simulator"
+    type: str = Field(default="simulator", min_length=1)
     options: dict[str, Any] = Field(default_factory=dict)
     # A message written to this link that got no answer (a response timeout, a link lost
     # with it outstanding) is in doubt: the operator may or may not have taken it, and SMPP

@@ -22,7 +22,7 @@ import annotated_types
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
-__all__ = ["ENV_PREFIX", "describe", "shown", "unknown_variables"]
+__all__ = ["ENV_PREFIX", "describe", "origin", "shown", "unknown_variables"]
 
 ENV_PREFIX: Final = "TEXTGATE_"
 # ``TEXTGATE_*`` names that are not settings: the config file's path, the ``phone``
@@ -107,8 +107,8 @@ def _line(
     source: str | None,
 ) -> str:
     key = _dotted(loc)
-    origin = _origin(loc, environ) or source
-    where = f" ({origin})" if origin else ""
+    found = origin(loc, environ) or source
+    where = f" ({found})" if found else ""
     kind = error["type"]
     if kind == "extra_forbidden":
         return f"{key} is not a setting{where}{_siblings(loc, model)}"
@@ -134,7 +134,7 @@ def _dotted(loc: Sequence[Any]) -> str:
     return out or "settings"
 
 
-def _origin(loc: Sequence[Any], environ: Mapping[str, str]) -> str | None:
+def origin(loc: Sequence[Any], environ: Mapping[str, str]) -> str | None:
     """The environment variable that set ``loc`` (or a section holding it), if any."""
     names = {k.upper() for k in environ}
     parts = [str(p).upper() for p in loc]

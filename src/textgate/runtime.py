@@ -8,16 +8,10 @@ import socket
 from pathlib import Path
 
 from textgate.config import ConnectorSettings, Settings
-from textgate.connectors.android import (
-    AndroidConnector,
-    AndroidOptions,
-    DeviceOutbox,
-    WakeHub,
-)
+from textgate.connectors.android import DeviceOutbox, WakeHub
 from textgate.connectors.base import Connector
-from textgate.connectors.simulator import SimulatorConnector, SimulatorOptions
-from textgate.connectors.smpp.connector import SmppConnector, SmppOptions
-from textgate.connectors.smpp.shared_rate import SharedRate
+from textgate.connectors.callbacks import CallbackConnector
+from textgate.connectors.kinds import ConnectorContext, build
 from textgate.connectors.unstarted import UnstartedConnector
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
@@ -105,33 +99,22 @@ def build_connector(
     loops: LoopRegistry | None = None,
     db: Database | None = None,
     owner: str = "",
+    secret_key: str = "",
 ) -> Connector:
-    """``db`` and ``owner`` (this process's worker id): on PostgreSQL, where several
-    processes may run the same connector, an SMPP connector's ``binds`` and ``max_rate``
-    are shared by all of them through the database."""
-    options = connector_options(cfg)
-    if isinstance(options, AndroidOptions):
-        if outbox is None or hub is None:
-            raise ValueError("the android connector needs the gateway's device outbox and hub")
-        return AndroidConnector(cfg.name, options, outbox, hub, loops)
-    if isinstance(options, SimulatorOptions):
-        return SimulatorConnector(cfg.name, options, loops)
-    if isinstance(options, SmppOptions):
-        smpp_options = options
-        if db is None or db.is_sqlite:  # one process owns the database and the links
-            return SmppConnector(cfg.name, smpp_options)
-        budget = None
-        if smpp_options.max_rate > 0:
-            budget = SharedRate(cfg.name, LinkRates(db), smpp_options.max_rate, smpp_options.burst)
-        leases = LinkLeases(db).owned_by(cfg.name, owner)
-        connector = SmppConnector(cfg.name, smpp_options, budget=budget, leases=leases)
-        keeper = connector.keeper
-        if keeper is not None:
-            keeper.loops = loops
-        if budget is not None and keeper is not None:
-            budget.peers = lambda: keeper.senders
-        return connector
-    raise ValueError(f"unknown connector type {cfg.type!r}")  # pragma: no cover
+    """The connector ``cfg`` names, built by its type (``connectors.kinds``). ``db`` and
+    ``owner`` (this process's worker id): on PostgreSQL, where several processes may run
+    the same connector, an SMPP connector's ``binds`` and ``max_rate`` are shared by all of
+    them through the database. ``secret_key`` derives callback tokens."""
+    shared = db is not None and not db.is_sqlite
+    context = ConnectorContext(
+        loops=loops,
+        outbox=outbox,
+        hub=hub,
+        leases=(lambda name: LinkLeases(db).owned_by(name, owner)) if shared and db else None,
+        rates=LinkRates(db) if shared and db else None,
+        secret_key=secret_key,
+    )
+    return build(cfg.type, cfg.name, connector_options(cfg), context)
 
 
 class Gateway:
@@ -159,6 +142,8 @@ class Gateway:
         self.dispatcher: Dispatcher | None = None
         self.receiver: ReportReceiver | None = None
         self.connectors: dict[str, Connector] = {}
+        # Connectors whose providers push reports and inbound messages (callbacks route).
+        self.callbacks: dict[str, CallbackConnector] = {}
         self.writer = OrderWriter(self.db, on_commit=self._wake, loops=self.loops)
         accounts = AccountRepo(self.db, clock)
         messages = MessageRepo(self.db, clock)
@@ -351,19 +336,6 @@ class Gateway:
                 self.settings.smpp_server, self.services, self._clock, loops=self.loops
             )
             await self.smpp.start()
-        if not dispatch:
-            return
-        self.connectors = {
-            c.name: build_connector(
-                c,
-                outbox=self.device_outbox,
-                hub=self.device_hub,
-                loops=self.loops,
-                db=self.db,
-                owner=self.worker_id,
-            )
-            for c in self.settings.connectors
-        }
         self.receiver = ReportReceiver(self.queue, self._clock)
         self.inbound = InboundReceiver(
             self.inbound_repo,
@@ -375,6 +347,24 @@ class Gateway:
             clock=self._clock,
             loops=self.loops,
         )
+        built = {
+            c.name: build_connector(
+                c,
+                outbox=self.device_outbox,
+                hub=self.device_hub,
+                loops=self.loops,
+                db=self.db,
+                owner=self.worker_id,
+                secret_key=self._secret_key,
+            )
+            for c in self.settings.connectors
+        }
+        # Providers call back whichever process serves HTTP: reading a callback needs the
+        # connector's object, not its links, so a process without a dispatcher has them too.
+        self.callbacks = {n: c for n, c in built.items() if isinstance(c, CallbackConnector)}
+        if not dispatch:
+            return
+        self.connectors = built
         self.inbound.start()
         for name, connector in list(self.connectors.items()):
             try:

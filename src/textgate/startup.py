@@ -13,20 +13,16 @@ forever.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import hmac
 import logging
+import os
 from pathlib import Path
-from typing import Final
-
-from pydantic import TypeAdapter, ValidationError
+from typing import Any, Final
 
 from textgate.config import ConnectorSettings, Settings
-from textgate.config_errors import describe, shown
-from textgate.connectors.android import AndroidOptions
-from textgate.connectors.simulator import SimulatorOptions
-from textgate.connectors.smpp.options import SmppOptions
+from textgate.config_errors import origin
+from textgate.connectors.kinds import KINDS
 from textgate.errors import ConfigError
 from textgate.storage.db import Database
 from textgate.storage.gateway_settings import GatewaySettings
@@ -46,7 +42,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ConnectorOptions = SimulatorOptions | SmppOptions | AndroidOptions
+ConnectorOptions = Any
+"""The options object of some connector type (``connectors.kinds``)."""
 
 FINGERPRINT: Final = "secret_key_fingerprint"
 # The fingerprint is an HMAC of this label under the key: it tells keys apart and reveals
@@ -60,7 +57,7 @@ def check_settings(settings: Settings) -> None:
     problems: list[str] = []
     for index, cfg in enumerate(settings.connectors):
         try:
-            connector_options(cfg, index)
+            connector_options(cfg, index, settings)
         except ConfigError as exc:
             problems += exc.problems
     names = [c.name for c in settings.connectors]
@@ -79,39 +76,29 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(problems)
 
 
-def connector_options(cfg: ConnectorSettings, index: int = 0) -> ConnectorOptions:
-    """The options of connector ``cfg`` (``connectors[index]``), checked: unknown keys,
-    types and ranges; an SMPP connector must say where its SMSC is."""
-    at = ("connectors", index, "options")
-    key = f"connectors[{index}].options"
-    if cfg.type == "android":
-        try:
-            return AndroidOptions.from_mapping(cfg.options)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError([f"{key} = {shown(at, cfg.options)}: {exc}"]) from None
-    kind: type[SimulatorOptions] | type[SmppOptions] = (
-        SmppOptions if cfg.type == "smpp" else SimulatorOptions
-    )
-    problems = _unknown_options(cfg, key, set(kind.__dataclass_fields__))
-    if cfg.type == "smpp" and not cfg.options.get("host"):
-        problems.append(
-            f"{key}.host is required: the address of the SMSC connector {cfg.name!r} binds to"
+def connector_options(
+    cfg: ConnectorSettings, index: int = 0, settings: Settings | None = None
+) -> ConnectorOptions:
+    """The options of connector ``cfg`` (``connectors[index]``), checked by its type
+    (``connectors.kinds``): unknown keys, types and ranges, required options. ``settings``
+    tells where the value came from, for the line about an unknown type."""
+    kind = KINDS.get(cfg.type)
+    if kind is None:
+        allowed = ", ".join(repr(name) for name in KINDS)
+        where = _where(("connectors", index, "type"), settings)
+        raise ConfigError(
+            [f"connectors[{index}].type = {cfg.type!r}{where}: allowed: one of {allowed}"]
         )
-    if problems:
-        raise ConfigError(problems)
-    try:
-        return TypeAdapter(kind).validate_python(dict(cfg.options))
-    except ValidationError as exc:
-        raise ConfigError(describe(exc, None, {}, None, prefix=at)) from None
+    return kind.parse(cfg.options, f"connectors[{index}].options", cfg.name)
 
 
-def _unknown_options(cfg: ConnectorSettings, key: str, known: set[str]) -> list[str]:
-    problems = []
-    for name in sorted(set(cfg.options) - known):
-        guess = difflib.get_close_matches(name, sorted(known), n=1)
-        hint = f"; did you mean {guess[0]}?" if guess else ""
-        problems.append(f"{key}.{name} is not an option of {cfg.type} connectors{hint}")
-    return problems
+def _where(loc: tuple[str | int, ...], settings: Settings | None) -> str:
+    """`` (from TEXTGATE_X)`` or `` (in file)``, as the settings' own lines say it."""
+    found = origin(loc, os.environ)
+    if found is None and settings is not None:
+        path = settings.config_file or os.environ.get("TEXTGATE_CONFIG")
+        found = f"in {path}" if path else None
+    return f" ({found})" if found else ""
 
 
 def secret_key(settings: Settings) -> str:

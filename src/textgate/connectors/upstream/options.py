@@ -1,0 +1,49 @@
+"""The options every connector that sends through a provider's HTTP API shares.
+
+Credentials are :class:`~pydantic.SecretStr`: their ``repr`` and ``str`` show ``**********``,
+so neither the options nor an error line about them can print a key or a password.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+__all__ = ["UpstreamOptions"]
+
+
+class UpstreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Time limits of each request, in seconds (httpx's four: opening the connection,
+    # waiting for the answer's bytes, writing the request, waiting for a pooled connection).
+    # A request that got no answer within read_timeout is in doubt (it was written).
+    connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    read_timeout: float = Field(default=15.0, gt=0, le=300)
+    write_timeout: float = Field(default=15.0, gt=0, le=300)
+    pool_timeout: float = Field(default=5.0, gt=0, le=300)
+    # Idle connections are closed after this long: shorter than the provider's own idle
+    # timeout, so that a request never goes out on a connection the provider is closing
+    # (it would end in doubt).
+    keepalive_seconds: float = Field(default=4.0, ge=0, le=300)
+    verify_tls: bool = True
+    # Requests under way at once, and requests per second (0: no limit); rate_burst
+    # requests may go back to back after an idle spell (0: a tenth of a second's worth).
+    max_concurrency: int = Field(default=8, ge=1, le=256)
+    max_rate: float = Field(default=0.0, ge=0)
+    rate_burst: int = Field(default=0, ge=0)
+    # The pause after a throttling answer (429) that names no Retry-After, and the longest
+    # pause a Retry-After may ask for.
+    throttle_seconds: float = Field(default=5.0, gt=0, le=3600)
+    max_pause_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    # After the provider refused the credentials, no login is tried again for this long
+    # (messages wait meanwhile): retrying at once could lock the account.
+    auth_retry_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    # The token in this connector's callback URL; unset, one is derived from the gateway's
+    # secret_key and the connector's name (stable, the same in every process).
+    callback_token: SecretStr | None = Field(default=None, min_length=16)
+
+    @property
+    def burst(self) -> float:
+        if self.rate_burst:
+            return float(self.rate_burst)
+        return max(1.0, self.max_rate / 10)

@@ -208,7 +208,8 @@ class UpstreamConnector:
 
     def _pause(self, throttle: Throttle) -> ConnectorError:
         o = self.options
-        seconds = min(o.max_pause_seconds, throttle.seconds or o.throttle_seconds)
+        asked = o.throttle_seconds if throttle.seconds is None else throttle.seconds
+        seconds = min(o.max_pause_seconds, asked)
         until = time.monotonic() + seconds
         if until > self._paused_until:
             self._paused_until = until

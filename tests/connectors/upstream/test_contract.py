@@ -1,0 +1,293 @@
+"""The delivery contract over HTTP, against a provider written here that misbehaves on cue: a
+gateway sends through a ``generic_http`` connector, and each case checks what the
+gateway stored (status, error, attempts) and what reached the provider.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.connectors.upstream.harness import (
+    DROP,
+    HANG,
+    RECIPIENT,
+    Answer,
+    Behaviour,
+    Misbehaving,
+    a_settings,
+    client_of,
+    misbehaving,
+    until_seen,
+)
+from tests.support import running_gateway
+from textgate.config import ConnectorSettings, Settings
+from textgate.core.message import Status
+
+API_KEY = "key-7f3a9c1e5b2d4a6f8e0c"
+
+
+def generic(
+    base: str, *, policy: dict[str, Any] | None = None, **options: Any
+) -> ConnectorSettings:
+    return ConnectorSettings(
+        name="provider",
+        type="generic_http",
+        options={
+            "url": f"{base}/send",
+            "headers": {"Authorization": "Bearer {api_key}"},
+            "body": {
+                "to": "{recipient}",
+                "from": "{sender}",
+                "text": "{text}",
+                "ref": "{message_id}",
+            },
+            "api_key": API_KEY,
+            "id_path": "id",
+            "connect_timeout": 5,
+            "read_timeout": 0.5,
+            **options,
+        },
+        **(policy or {}),
+    )
+
+
+async def test_a_refused_connection_waits_without_an_attempt(settings: Settings) -> None:
+    """Nothing listens: the message waits (no attempt used, the link shows down), and goes
+    out once the provider listens."""
+    server = Misbehaving([Answer(200, '{"id": "ext-1"}')])  # bound, not listening yet
+    try:
+        async with running_gateway(a_settings(settings, generic(server.url))) as a:
+            client = await client_of(a)
+            mid = await client.send()
+            waiting = await client.reaches(
+                mid, lambda m: m.error_code == "waiting", "waiting for the provider"
+            )
+            assert waiting.status == Status.QUEUED
+            assert waiting.attempts == 0
+            assert "cannot reach the provider" in (waiting.reason or "")
+            ready = await a.client.get("/readyz")
+            assert ready.status_code == 503
+            assert "connector provider: no link up" in ready.json()["reasons"]
+
+            await server.start()
+            sent = await client.reaches(mid, lambda m: m.status == Status.SENT, "sent")
+            assert (sent.external_id, sent.attempts) == ("ext-1", 1)
+            assert len(server.seen) == 1
+            assert (await a.client.get("/readyz")).status_code == 200
+    finally:
+        await server.stop()
+
+
+async def test_429_pauses_sending_until_retry_after(settings: Settings) -> None:
+    async with (
+        misbehaving(
+            [Answer(429, "{}", {"Retry-After": "1"}), Answer(200, '{"id": "ext-2"}')]
+        ) as server,
+        running_gateway(a_settings(settings, generic(server.url))) as a,
+    ):
+        client = await client_of(a)
+        mid = await client.send()
+        sent = await client.reaches(mid, lambda m: m.status == Status.SENT, "sent")
+        assert (sent.external_id, sent.attempts) == ("ext-2", 1)  # throttling used none
+        first, second = server.seen
+        assert second.at - first.at >= 1.0, "a request went out before Retry-After"
+
+
+async def test_a_read_timeout_is_in_doubt_and_not_sent_again_under_fail(
+    settings: Settings,
+) -> None:
+    async with misbehaving([HANG]) as server:
+        connector = generic(server.url, policy={"in_doubt": "fail", "in_doubt_grace_seconds": 0})
+        async with running_gateway(a_settings(settings, connector)) as a:
+            client = await client_of(a)
+            mid = await client.send()
+            failed = await client.final(mid)
+            assert (failed.status, failed.error_code) == (Status.FAILED, "in_doubt")
+            assert len(server.seen) == 1
+
+
+async def test_a_read_timeout_is_sent_again_after_the_grace_under_resend(
+    settings: Settings,
+) -> None:
+    async with misbehaving([HANG, Answer(200, '{"id": "ext-3"}')]) as server:
+        connector = generic(server.url, policy={"in_doubt_grace_seconds": 0.2})
+        async with running_gateway(a_settings(settings, connector)) as a:
+            client = await client_of(a)
+            mid = await client.send()
+            sent = await client.reaches(mid, lambda m: m.status == Status.SENT, "sent")
+            assert sent.external_id == "ext-3"
+            assert len(server.seen) == 2
+            assert server.seen[0].body == server.seen[1].body
+            details = [e.detail or "" for e in sent.events]
+            assert any("no answer within read_timeout" in d for d in details), details
+
+
+CASES: dict[
+    str, tuple[list[Behaviour], dict[str, Any], dict[str, Any], Status, str | None, int, int]
+] = {
+    # script, connector options, link policy -> status, error_code, attempts, requests.
+    # A message in doubt under in_doubt = "fail" is claimed once more to be failed (that
+    # claim counts as an attempt; nothing is sent).
+    "400 is a final refusal": (
+        [Answer(400, '{"error": "invalid number"}')],
+        {},
+        {},
+        Status.FAILED,
+        "http_400",
+        1,
+        1,
+    ),
+    "500 is in doubt by default": (
+        [Answer(500, "{}")],
+        {},
+        {"in_doubt": "fail", "in_doubt_grace_seconds": 0},
+        Status.FAILED,
+        "in_doubt",
+        2,
+        1,
+    ),
+    "500 the table calls retryable is tried again": (
+        [Answer(500, "{}"), Answer(200, '{"id": "ext-4"}')],
+        {"refused_retryable_statuses": [500]},
+        {},
+        Status.SENT,
+        None,
+        2,
+        2,
+    ),
+    "503 with Retry-After waits": (
+        [Answer(503, "{}", {"Retry-After": "0"}), Answer(200, '{"id": "ext-5"}')],
+        {},
+        {},
+        Status.SENT,
+        None,
+        1,
+        2,
+    ),
+    "a connection dropped after the request is in doubt": (
+        [DROP],
+        {},
+        {"in_doubt": "fail", "in_doubt_grace_seconds": 0},
+        Status.FAILED,
+        "in_doubt",
+        2,
+        1,
+    ),
+    "an error word in a 200 answer is a refusal": (
+        [Answer(200, '{"status": "REJECTED", "id": null}')],
+        {"result_path": "status", "refused_final_values": ["REJECTED"]},
+        {},
+        Status.FAILED,
+        "REJECTED",
+        1,
+        1,
+    ),
+    "a 200 answer without an id is in doubt": (
+        [Answer(200, '{"status": "OK"}')],
+        {},
+        {"in_doubt": "fail", "in_doubt_grace_seconds": 0},
+        Status.FAILED,
+        "in_doubt",
+        2,
+        1,
+    ),
+    "401 waits for credentials, no attempt used": (
+        [Answer(401, "{}"), Answer(200, '{"id": "ext-6"}')],
+        {},
+        {},
+        Status.SENT,
+        None,
+        1,
+        2,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_each_answer_has_its_outcome(case: str, settings: Settings) -> None:
+    script, options, policy, status, error_code, attempts, requests = CASES[case]
+    async with misbehaving(script) as server:
+        connector = generic(server.url, policy=policy, **options)
+        async with running_gateway(a_settings(settings, connector)) as a:
+            client = await client_of(a)
+            mid = await client.send()
+            done = await client.reaches(mid, lambda m: m.status == status, status.value)
+            assert (done.error_code, done.attempts) == (error_code, attempts), done
+            await until_seen(server, requests)
+            assert len(server.seen) == requests
+
+
+async def test_values_are_escaped_for_where_they_go(settings: Settings) -> None:
+    """A text with quotes, a line break, '&', '#', '/' and non-ASCII letters reaches the
+    provider whole, in a JSON body, a form body and a URL."""
+    text = 'Il a dit "oui" & #2/3\nMerci — ☺'
+    answer = Answer(200, '{"id": "ext-7"}')
+    for body_type, url_query in (("json", False), ("form", True)):
+        async with misbehaving([answer]) as server:
+            options: dict[str, Any] = {"body_type": body_type}
+            if url_query:
+                options["url"] = server.url + "/send/{recipient}?msg={text}&id={message_id}"
+            if body_type == "form":
+                options["body"] = {"to": "{recipient}", "text": "{text}"}
+            connector = generic(server.url, **options)
+            async with running_gateway(a_settings(settings, connector)) as a:
+                client = await client_of(a, f"client-{body_type}")
+                mid = await client.send(text=text, sender=None)
+                await client.reaches(mid, lambda m: m.status == Status.SENT, "sent")
+            [seen] = server.seen
+            assert seen.headers["authorization"] == f"Bearer {API_KEY}"
+            if body_type == "json":
+                assert seen.headers["content-type"] == "application/json"
+                assert json.loads(seen.body) == {
+                    "to": RECIPIENT,
+                    "from": None,
+                    "text": text,
+                    "ref": mid,
+                }
+            else:
+                assert parse_qs(seen.body.decode()) == {"to": [RECIPIENT], "text": [text]}
+                parts = urlsplit(seen.target)
+                assert parts.path == "/send/%2B393471234567"
+                assert parse_qs(parts.query) == {"msg": [text], "id": [mid]}
+
+
+async def test_max_concurrency_bounds_requests_in_flight(settings: Settings) -> None:
+    """With max_concurrency = 2 and a provider that holds every answer, no more than two
+    requests are ever open; the others wait their turn (and are not in doubt for it)."""
+    async with misbehaving([HANG]) as server:
+        connector = generic(
+            server.url,
+            policy={"in_doubt": "fail", "in_doubt_grace_seconds": 0},
+            max_concurrency=2,
+            read_timeout=1.0,
+        )
+        async with running_gateway(a_settings(settings, connector)) as a:
+            client = await client_of(a)
+            ids = [await client.send(text=f"n{i}") for i in range(5)]
+            await until_seen(server, 2)
+            for mid in ids:
+                await client.final(mid)
+            # Each request hung for read_timeout (1 s); with at most two at once, a request
+            # starts only once one of the two before it timed out.
+            starts = sorted(s.at for s in server.seen)
+            assert len(starts) == 5
+            for i in range(2, 5):
+                assert starts[i] - starts[i - 2] >= 0.8, starts
+
+
+async def test_requests_keep_to_max_rate(settings: Settings) -> None:
+    async with misbehaving([Answer(200, '{"id": "x"}')]) as server:
+        connector = generic(server.url, max_rate=5, rate_burst=1)
+        async with running_gateway(a_settings(settings, connector)) as a:
+            client = await client_of(a)
+            ids = [await client.send(text=f"n{i}") for i in range(4)]
+            for mid in ids:
+                await client.reaches(mid, lambda m: m.status == Status.SENT, "sent")
+        starts = sorted(s.at for s in server.seen)
+        # 5 per second with no burst: the fourth request 0.6 s after the first (less what
+        # the first one's connection set-up delayed it at the server).
+        assert starts[3] - starts[0] >= 0.45, starts

@@ -294,36 +294,44 @@ class QueryableUpstreamConnector(UpstreamConnector):
 
         async def one(ref: QueryRef) -> DeliveryReport | None:
             async with self._slots:
-                if self._paused_until > time.monotonic():
-                    return None
-                await self._rate.take()
-                try:
-                    session = await self._login(client)
-                    request = self.provider.status_request(client, ref)
-                    if request is None:
-                        return None
-                    response = await client.send(request)
-                except (ConnectorError, httpx.HTTPError) as exc:
-                    log.info(
-                        "connector %s: status of %s not read: %s",
-                        self.name,
-                        ref.external_id,
-                        getattr(exc, "message", None) or type(exc).__name__,
-                    )
-                    return None
-                if response.status_code == UNAUTHORIZED:
-                    self._forget(session)  # asked again later, with a new session
-                    return None
-                reply = common_reply(response)
-                if isinstance(reply, Throttle):
-                    self._pause(reply)
-                    return None
-                if isinstance(reply, ConnectorError):
-                    return None
-                return self.provider.read_status(self.name, response, ref)
+                response, lost = await self._ask(client, ref)
+                if lost:
+                    response, _ = await self._ask(client, ref)  # once more, with a new session
+            if response is None:
+                return None
+            reply = common_reply(response)
+            if isinstance(reply, Throttle):
+                self._pause(reply)
+                return None
+            if isinstance(reply, ConnectorError):
+                return None
+            return self.provider.read_status(self.name, response, ref)
 
         found = await asyncio.gather(*(one(r) for r in refs))
         return [r for r in found if r is not None]
+
+    async def _ask(
+        self, client: httpx.AsyncClient, ref: QueryRef
+    ) -> tuple[httpx.Response | None, bool]:
+        """The provider's answer about one message (None: none to read now), and whether
+        the provider had forgotten the session."""
+        if self._paused_until > time.monotonic():
+            return None, False
+        await self._rate.take()
+        try:
+            session = await self._login(client)
+            request = self.provider.status_request(client, ref)
+            if request is None:
+                return None, False
+            response = await client.send(request)
+        except (ConnectorError, httpx.HTTPError) as exc:
+            detail = exc.message if isinstance(exc, ConnectorError) else type(exc).__name__
+            log.info("connector %s: status of %s not read: %s", self.name, ref.external_id, detail)
+            return None, False
+        if response.status_code == UNAUTHORIZED:
+            self._forget(session)
+            return None, True
+        return response, False
 
 
 def connector_for(

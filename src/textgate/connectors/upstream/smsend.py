@@ -76,6 +76,8 @@ _BAD_INPUT: Final = 400
 _UNAUTHORIZED: Final = 401
 _NOT_FOUND: Final = 404
 _OK_RESULT: Final = "OK"
+# "Authenticate using a session key" (GET login) and "... a user token" (GET token).
+_LOGIN_PATHS: Final = {"session": "login", "token": "token"}
 # 400 carries the reason in its body; a refusal for want of credit passes once the
 # account is topped up, every other one would be refused again.
 _RETRYABLE_WORDS: Final = ("credit",)
@@ -135,7 +137,7 @@ class SmsendProvider:
         if self._keys is not None:
             return None
         o = self.options
-        url = o.base_url + o.login
+        url = o.base_url + _LOGIN_PATHS[o.login]
         password = o.password.get_secret_value()
         if o.credentials_in == "basic":
             pair = base64.b64encode(f"{o.username}:{password}".encode()).decode()

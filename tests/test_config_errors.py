@@ -82,6 +82,23 @@ ENV_CASES = {
         "error: connectors[0].type = 'smtp' (from TEXTGATE_CONNECTORS): "
         "allowed: one of 'simulator', 'smpp', 'android', 'smsend', 'generic_http'",
     ),
+    "generic connector template with an unknown placeholder": (
+        {
+            "TEXTGATE_CONNECTORS": json.dumps(
+                [
+                    {
+                        "name": "up",
+                        "type": "generic_http",
+                        "options": {"url": "https://api.example.com/sms/{to}", "id_path": "id"},
+                    }
+                ]
+            )
+        },
+        "error: connectors[0].options.url = 'https://api.example.com/sms/{to}': "
+        "unknown placeholder {to}; allowed: {recipient}, {recipient_digits}, {sender}, {text}, "
+        "{message_id}, {encoding}, {segments}, {callback_url}, {api_key}, {username}, "
+        "{password}",
+    ),
     "connector option of the wrong type": (
         {
             "TEXTGATE_CONNECTORS": json.dumps(

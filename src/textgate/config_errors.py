@@ -31,7 +31,18 @@ _NOT_SETTINGS: Final = frozenset({"CONFIG", "PHONE_TOKEN", "PHONE_PASSWORD"})
 _TEST_PREFIX: Final = "TEST_"
 # Values of these keys never reach an error line (it may end up in a log).
 _SECRET_KEYS: Final = frozenset(
-    {"password", "secret_key", "admin_token", "dashboard_secret", "smtp_password", "token"}
+    {
+        "password",
+        "secret_key",
+        "admin_token",
+        "dashboard_secret",
+        "smtp_password",
+        "token",
+        # Credentials of HTTP upstream connectors (connectors.upstream).
+        "api_key",
+        "access_token",
+        "callback_token",
+    }
 )
 _URL_PASSWORD: Final = re.compile(r"(://[^:/@]*:)[^@]*@")
 _MAX_SHOWN: Final = 80

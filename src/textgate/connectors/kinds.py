@@ -115,6 +115,13 @@ def validated(kind: type[Any], options: Mapping[str, Any], key: str) -> Any:
             return kind.model_validate(dict(options))
         return TypeAdapter(kind).validate_python(dict(options))
     except ValidationError as exc:
+        whole = [e for e in exc.errors(include_url=False) if not e["loc"]]
+        if whole and issubclass(kind, BaseModel):
+            # A rule over several options names them itself; the table is not shown (its
+            # templates may hold credentials written in place).
+            raise ConfigError(
+                [f"{key}: {str(e['msg']).removeprefix('Value error, ')}" for e in whole]
+            ) from None
         raise ConfigError(describe(exc, None, {}, None, prefix=_location(key))) from None
 
 

@@ -9,6 +9,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from tests.connectors.upstream.harness import (
@@ -25,6 +26,7 @@ from tests.connectors.upstream.harness import (
 )
 from tests.support import running_gateway
 from textgate.config import ConnectorSettings, Settings
+from textgate.connectors.upstream.replies import retry_after
 from textgate.core.message import Status
 
 API_KEY = "key-7f3a9c1e5b2d4a6f8e0c"
@@ -291,3 +293,14 @@ async def test_requests_keep_to_max_rate(settings: Settings) -> None:
         # 5 per second with no burst: the fourth request 0.6 s after the first (less what
         # the first one's connection set-up delayed it at the server).
         assert starts[3] - starts[0] >= 0.45, starts
+
+
+@pytest.mark.parametrize(
+    "value, seconds",
+    [("7", 7.0), ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0), ("soon", None), ("-3", None)],
+)
+def test_retry_after_in_seconds_or_as_a_date(value: str, seconds: float | None) -> None:
+    """RFC 9110 section 10.2.3: delay-seconds or an HTTP-date (read against a fixed now)."""
+    now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    response = httpx.Response(429, headers={"Retry-After": value})
+    assert retry_after(response, now=now) == seconds

@@ -6,9 +6,13 @@ so neither the options nor an error line about them can print a key or a passwor
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from typing import Final
 
-__all__ = ["UpstreamOptions"]
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = ["MIN_TOKEN_LENGTH", "UpstreamOptions"]
+
+MIN_TOKEN_LENGTH: Final = 16
 
 
 class UpstreamOptions(BaseModel):
@@ -40,7 +44,14 @@ class UpstreamOptions(BaseModel):
     auth_retry_seconds: float = Field(default=60.0, gt=0, le=86_400)
     # The token in this connector's callback URL; unset, one is derived from the gateway's
     # secret_key and the connector's name (stable, the same in every process).
-    callback_token: SecretStr | None = Field(default=None, min_length=16)
+    callback_token: SecretStr | None = None
+
+    @field_validator("callback_token")
+    @classmethod
+    def _unguessable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"allowed: at least {MIN_TOKEN_LENGTH} characters (unguessable)")
+        return value
 
     @property
     def burst(self) -> float:

@@ -53,17 +53,15 @@ def placeholders(template: str) -> list[str]:
     try:
         parsed = list(_FORMATTER.parse(template))
     except ValueError as exc:
-        raise ValueError(
-            f"{template!r} is not a template: {exc} (write {{{{ for a brace)"
-        ) from None
+        raise ValueError(f"not a template: {exc} (write {{{{ for a literal brace)") from None
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         if spec or conversion or not name:
-            raise ValueError(f"{template!r}: write placeholders as {{name}}, nothing else")
+            raise ValueError("write placeholders as {name}, without index, conversion or format")
         if name not in PLACEHOLDERS:
             allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
-            raise ValueError(f"unknown placeholder {{{name}}} in {template!r}; allowed: {allowed}")
+            raise ValueError(f"unknown placeholder {{{name}}}; allowed: {allowed}")
         names.append(name)
     return names
 

@@ -1,0 +1,133 @@
+"""Options of the HTTP upstream connectors that cannot run stop the start with one line per
+problem, naming the key, without showing a credential."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from textgate.config import Settings
+from textgate.connectors.kinds import KINDS
+from textgate.errors import ConfigError
+from textgate.startup import check_settings
+
+KEY = "sk-live-7f3a9c1e5b2d4a6f"
+GOOD: dict[str, Any] = {"url": "https://api.example.com/send", "id_path": "id"}
+
+CASES: dict[str, tuple[str, dict[str, Any], str]] = {
+    "a placeholder that does not exist": (
+        "generic_http",
+        {**GOOD, "body": {"to": "{recipent}"}},
+        'connectors[0].options.body = {"to": "{recipent}"}: unknown placeholder {recipent}; '
+        "allowed: {recipient}, {recipient_digits}, {sender}, {text}, {message_id}, "
+        "{encoding}, {segments}, {callback_url}, {api_key}, {username}, {password}",
+    ),
+    "a lone brace": (
+        "generic_http",
+        {**GOOD, "url": "https://api.example.com/send?x={"},
+        "connectors[0].options.url = 'https://api.example.com/send?x={': not a template: "
+        "Single '{' encountered in format string (write {{ for a literal brace)",
+    ),
+    "a format spec": (
+        "generic_http",
+        {**GOOD, "headers": {"X-Text": "{text!r}"}},
+        'connectors[0].options.headers = {"X-Text": "{text!r}"}: '
+        "write placeholders as {name}, without index, conversion or format",
+    ),
+    "no way to read the id": (
+        "generic_http",
+        {"url": GOOD["url"], "api_key": KEY},
+        "connectors[0].options: set one of id_path and id_regex: how to read the provider's id",
+    ),
+    "a regular expression without a group": (
+        "generic_http",
+        {"url": GOOD["url"], "id_regex": "id=\\w+"},
+        "connectors[0].options.id_regex = 'id=\\\\w+': "
+        "the expression needs a group around the id, e.g. id=(\\w+)",
+    ),
+    "a credential the templates use but nobody set": (
+        "generic_http",
+        {**GOOD, "headers": {"Authorization": "Bearer {api_key}"}},
+        "connectors[0].options: {api_key} is used: set the api_key option",
+    ),
+    "a status word mapped to no status": (
+        "generic_http",
+        {
+            **GOOD,
+            "status_callback": {
+                "id_field": "id",
+                "status_field": "state",
+                "statuses": {"DELIVRD": "delivred"},
+            },
+        },
+        "connectors[0].options.status_callback.statuses.DELIVRD = 'delivred': should be "
+        "'sent', 'buffered', 'delivered', 'undelivered', 'expired' or 'failed'",
+    ),
+    "not an http URL": (
+        "generic_http",
+        {**GOOD, "url": "ftp://api.example.com/send"},
+        "connectors[0].options.url = 'ftp://api.example.com/send': "
+        "allowed: an http:// or https:// URL template",
+    ),
+    "a typo'd option": (
+        "generic_http",
+        {**GOOD, "id_pth": "id"},
+        "connectors[0].options.id_pth is not an option of generic_http connectors; "
+        "did you mean id_path?",
+    ),
+    "smsend without its password": (
+        "smsend",
+        {"username": "acme"},
+        "connectors[0].options.password is required",
+    ),
+    "a credential of the wrong type is not shown": (
+        "smsend",
+        {"username": "acme", "password": ["hunter2-secret"]},
+        "connectors[0].options.password = '***': should be a valid string",
+    ),
+    "a callback token too short to be secret": (
+        "smsend",
+        {"username": "acme", "password": "pw", "callback_token": "abc"},
+        "connectors[0].options.callback_token = '***': "
+        "allowed: at least 16 characters (unguessable)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_bad_option_is_one_line(case: str) -> None:
+    kind, options, line = CASES[case]
+    settings = Settings(connectors=[{"name": "up", "type": kind, "options": options}])
+    with pytest.raises(ConfigError) as caught:
+        check_settings(settings)
+    assert caught.value.problems == (line,)
+    assert KEY not in line and "hunter2" not in line
+
+
+def test_an_unknown_type_lists_every_registered_one() -> None:
+    settings = Settings(connectors=[{"name": "x", "type": "twilio"}])
+    with pytest.raises(ConfigError) as caught:
+        check_settings(settings)
+    assert caught.value.problems == (
+        "connectors[0].type = 'twilio': allowed: one of 'simulator', 'smpp', 'android', "
+        "'smsend', 'generic_http'",
+    )
+    assert list(KINDS) == ["simulator", "smpp", "android", "smsend", "generic_http"]
+
+
+def test_options_do_not_show_credentials() -> None:
+    """The checked options' repr (what a log line or a traceback would show) masks them."""
+    settings = Settings(
+        connectors=[
+            {
+                "name": "up",
+                "type": "generic_http",
+                "options": {**GOOD, "api_key": KEY, "password": "hunter2-secret"},
+            }
+        ]
+    )
+    check_settings(settings)
+    options = KINDS["generic_http"].parse(settings.connectors[0].options, "k", "up")
+    assert KEY not in repr(options) and "hunter2" not in repr(options)
+    assert KEY not in str(options)

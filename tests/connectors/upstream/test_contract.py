@@ -6,6 +6,7 @@ gateway stored (status, error, attempts) and what reached the provider.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,8 +25,10 @@ from tests.connectors.upstream.harness import (
     misbehaving,
     until_seen,
 )
-from tests.support import running_gateway
+from tests.support import SUITE_SECRET_KEY, running_gateway
+from tests.test_secret_logs import _all_logs_at_debug
 from textgate.config import ConnectorSettings, Settings
+from textgate.connectors.kinds import callback_token
 from textgate.connectors.upstream.replies import retry_after
 from textgate.core.message import Status
 
@@ -304,3 +307,37 @@ def test_retry_after_in_seconds_or_as_a_date(value: str, seconds: float | None) 
     now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
     response = httpx.Response(429, headers={"Retry-After": value})
     assert retry_after(response, now=now) == seconds
+
+
+async def test_credentials_in_urls_reach_no_log_record(settings: Settings) -> None:
+    """A template that puts the key, the password and the callback URL (with its token) in
+    the URL: every logger at DEBUG, none of them appears in a record, nor on /readyz."""
+    password = "pw-hunter2-0a9b8c"
+    async with misbehaving([Answer(200, '{"id": "ext-8"}')]) as server:
+        connector = generic(
+            server.url,
+            url=server.url + "/send/{password}",
+            query={"key": "{api_key}", "notify": "{callback_url}"},
+            password=password,
+            callback_base_url="https://sms.example.com/",
+            status_callback={"id_field": "id", "status_field": "s", "statuses": {"D": "delivered"}},
+        )
+        with _all_logs_at_debug() as logs:
+            async with running_gateway(a_settings(settings, connector)) as a:
+                logging.getLogger("httpx").setLevel(logging.DEBUG)
+                client = await client_of(a)
+                mid = await client.send()
+                await client.reaches(mid, lambda m: m.status == Status.SENT, "sent")
+                ready = await a.client.get("/readyz")
+                token = callback_token(SUITE_SECRET_KEY.get_secret_value(), "provider")
+    [seen] = server.seen
+    query = parse_qs(urlsplit(seen.target).query)
+    assert query["key"] == [API_KEY]
+    assert query["notify"] == [f"https://sms.example.com/callbacks/provider/{token}/status"]
+    assert urlsplit(seen.target).path == f"/send/{password}"
+    lines = [t for _, t in logs.records if "HTTP Request: POST" in t and "/send/" in t]
+    assert lines and "key=***" in lines[0], lines
+    for secret in (API_KEY, password, token):
+        leaks = [t for _, t in logs.records if secret in t]
+        assert not leaks, leaks[0][:300]
+        assert secret not in ready.text

@@ -88,18 +88,23 @@ async def test_a_refused_connection_waits_without_an_attempt(settings: Settings)
 
 
 async def test_429_pauses_sending_until_retry_after(settings: Settings) -> None:
-    async with (
-        misbehaving(
-            [Answer(429, "{}", {"Retry-After": "1"}), Answer(200, '{"id": "ext-2"}')]
-        ) as server,
-        running_gateway(a_settings(settings, generic(server.url))) as a,
-    ):
-        client = await client_of(a)
-        mid = await client.send()
-        sent = await client.reaches(mid, lambda m: m.status == Status.SENT, "sent")
-        assert (sent.external_id, sent.attempts) == ("ext-2", 1)  # throttling used none
-        first, second = server.seen
-        assert second.at - first.at >= 1.0, "a request went out before Retry-After"
+    """The provider says 429 with Retry-After: 1 to the first request: no request at all
+    (that message's or the others') goes out before that second is over, and none of the
+    messages uses an attempt for it. One request at a time, so that every later request
+    was made after the 429 came back."""
+    script: list[Behaviour] = [Answer(429, "{}", {"Retry-After": "1"}), Answer(200, '{"id": "x"}')]
+    async with misbehaving(script) as server:
+        connector = generic(server.url, max_concurrency=1)
+        async with running_gateway(a_settings(settings, connector)) as a:
+            client = await client_of(a)
+            ids = [await client.send(text=f"n{i}") for i in range(3)]
+            for mid in ids:
+                sent = await client.reaches(mid, lambda m: m.status == Status.SENT, "sent")
+                assert (sent.external_id, sent.attempts) == ("x", 1)  # throttling used none
+    first, *later = sorted(server.seen, key=lambda s: s.at)
+    assert len(later) == 3
+    for seen in later:
+        assert seen.at - first.at >= 1.0, "a request went out before Retry-After"
 
 
 async def test_a_read_timeout_is_in_doubt_and_not_sent_again_under_fail(

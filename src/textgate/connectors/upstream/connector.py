@@ -168,9 +168,8 @@ class UpstreamConnector:
         message_id = submission.message_id
         async with self._slots:
             for _ in range(2):  # a second time only after the provider forgot the session
-                paused = self._paused_until - time.monotonic()
-                if paused > 0:
-                    return _failed(message_id, _paused(paused))
+                if self._paused_until > time.monotonic():
+                    return _failed(message_id, _paused(self._paused_until - time.monotonic()))
                 await self._rate.take()
                 try:
                     session = await self._login(client)
@@ -179,6 +178,11 @@ class UpstreamConnector:
                     return _failed(message_id, exc)
                 if gate is not None:
                     await gate.enter(message_id)
+                # Looked at again last: a pause may have begun while this one waited for
+                # its turn, a rate token or the gate, and nothing goes out during one.
+                paused = self._paused_until - time.monotonic()
+                if paused > 0:
+                    return _failed(message_id, _paused(paused))
                 try:
                     response = await client.send(request)
                 except httpx.HTTPError as exc:

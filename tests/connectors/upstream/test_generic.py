@@ -11,10 +11,11 @@ from sqlalchemy import text
 
 from tests.connectors.upstream.harness import RECIPIENT, a_settings, client_of
 from tests.support import SUITE_SECRET_KEY, Running, running_gateway, until
-from textgate.config import ConnectorSettings, Settings, WebhookSettings
+from textgate.config import ConnectorSettings, InboundSettings, Settings, WebhookSettings
 from textgate.connectors.kinds import callback_token
 from textgate.core.message import Status
 from textgate.services.query import MessageFilter
+from textgate.storage.inbound import InboundFilter
 
 NAME = "b-native"
 STATUSES = {
@@ -159,3 +160,43 @@ async def test_a_process_without_dispatcher_takes_callbacks(settings: Settings) 
         async with a.gateway.db.read() as conn:
             parked = (await conn.execute(text("SELECT external_id FROM pending_reports"))).all()
         assert [tuple(p) for p in parked] == [("x2",)]
+
+
+async def test_an_inbound_callback_reaches_the_owner_inbox(settings: Settings) -> None:
+    """A provider posts a handset's reply as a form; the mapping reads it, the route stores
+    it for the account that owns the number, and only then answers."""
+    ours = "+393400000099"
+    connector = ConnectorSettings(
+        name=NAME,
+        type="generic_http",
+        options={
+            "url": "http://127.0.0.1:9/send",
+            "id_path": "id",
+            "callback_token": "a-token-of-my-own-0123",
+            "inbound_callback": {
+                "from_field": "From",
+                "to_field": "To",
+                "text_field": "Body",
+                "id_field": "MessageSid",
+                "answer": "<Response/>",
+            },
+        },
+    )
+    update = {"inbound": InboundSettings(numbers={ours: "client"})}
+    async with running_gateway(a_settings(settings, connector, **update)) as a:
+        client = await client_of(a)
+        route = f"/callbacks/{NAME}/a-token-of-my-own-0123/inbound"
+        refused = await a.client.post(route, data={"From": "393471234567"})
+        assert refused.status_code == 400
+        r = await a.client.post(
+            route,
+            data={
+                "From": "00393471234567",
+                "To": "393400000099",
+                "Body": "Oui, merci ☺",
+                "MessageSid": "SM1",
+            },
+        )
+        assert (r.status_code, r.text) == (200, "<Response/>")
+        [got] = await a.gateway.services.inbound.search(client.account_id, InboundFilter())
+        assert (got.sender, got.recipient, got.text) == (RECIPIENT, ours, "Oui, merci ☺")

@@ -24,13 +24,20 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from textgate.connectors.base import QueryRef, Submission
-from textgate.connectors.callbacks import CallbackAnswer, CallbackRefused, CallbackRequest
+from textgate.connectors.callbacks import CallbackAnswer, CallbackRequest
+from textgate.connectors.upstream.callback_maps import (
+    INBOUND_KIND,
+    STATUS_KIND,
+    InboundCallback,
+    StatusCallback,
+    read_inbound,
+    read_status,
+)
 from textgate.connectors.upstream.options import UpstreamOptions
 from textgate.connectors.upstream.provider import auth_refused, no_callbacks
 from textgate.connectors.upstream.replies import Reply, Throttle, common_reply, retry_after
@@ -42,36 +49,12 @@ from textgate.connectors.upstream.templates import (
     render_json,
     render_url,
 )
-from textgate.core.clock import from_ms, system_clock
-from textgate.core.message import DeliveryReport, Status
+from textgate.core.message import DeliveryReport
 from textgate.errors import ConnectorError
 
-__all__ = ["GenericOptions", "GenericProvider", "StatusCallback"]
+__all__ = ["GenericOptions", "GenericProvider"]
 
-STATUS_KIND: Final = "status"
 _AUTH_STATUSES: Final = frozenset({401, 407})
-ReportStatus = Literal["sent", "buffered", "delivered", "undelivered", "expired", "failed"]
-
-
-class StatusCallback(BaseModel):
-    """How to read the provider's status callbacks (``POST|GET .../status``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id_field: str = Field(min_length=1)
-    """Path to the provider's message id (JSON), or the field's name (form, query)."""
-    status_field: str = Field(min_length=1)
-    statuses: dict[str, ReportStatus] = Field(min_length=1)
-    """The provider's status words (any case) -> textgate's; other words are ignored."""
-    error_field: str | None = None
-    answer: str = "OK"
-
-    @field_validator("id_field", "status_field", "error_field")
-    @classmethod
-    def _path(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_path(value)
-        return value
 
 
 class GenericOptions(UpstreamOptions):
@@ -101,6 +84,7 @@ class GenericOptions(UpstreamOptions):
     refused_retryable_values: list[str] = Field(default_factory=list)
     refused_final_values: list[str] = Field(default_factory=list)
     status_callback: StatusCallback | None = None
+    inbound_callback: InboundCallback | None = None
     # This gateway's public base URL as the provider reaches it, for {callback_url}.
     callback_base_url: str | None = None
 
@@ -295,27 +279,12 @@ class GenericProvider:
         return None
 
     def read_callback(self, connector: str, kind: str, request: CallbackRequest) -> CallbackAnswer:
-        spec = self.options.status_callback
-        if kind != STATUS_KIND or spec is None:
-            return no_callbacks(kind)
-        fields = _callback_fields(request)
-        external_id = _field(fields, spec.id_field)
-        if external_id is None or isinstance(external_id, dict | list) or str(external_id) == "":
-            raise CallbackRefused(f"no {spec.id_field} in the callback")
-        word = _field(fields, spec.status_field)
-        statuses = {k.lower(): v for k, v in spec.statuses.items()}
-        status = statuses.get(str(word).lower()) if word is not None else None
-        if status is None:  # a word the mapping leaves out: nothing to record
-            return CallbackAnswer(body=spec.answer)
-        error = _field(fields, spec.error_field) if spec.error_field else None
-        report = DeliveryReport(
-            connector=connector,
-            external_id=str(external_id),
-            status=Status(status),
-            at=from_ms(system_clock()),
-            error_code=None if error in (None, "") else str(error)[:64],
-        )
-        return CallbackAnswer(reports=(report,), body=spec.answer)
+        o = self.options
+        if kind == STATUS_KIND and o.status_callback is not None:
+            return read_status(o.status_callback, connector, request)
+        if kind == INBOUND_KIND and o.inbound_callback is not None:
+            return read_inbound(o.inbound_callback, connector, request)
+        return no_callbacks(kind)
 
 
 def _refused(detail: str, *, retryable: bool, code: str) -> ConnectorError:
@@ -327,28 +296,3 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw or b"null")
     except ValueError:
         return None
-
-
-def _callback_fields(request: CallbackRequest) -> Any:
-    """The callback's data: its JSON body, else its form body and query string merged."""
-    body = request.body.strip()
-    kind = request.headers.get("content-type", "")
-    if "json" in kind or body[:1] in (b"{", b"["):
-        data = _json(body)
-        if data is None:
-            raise CallbackRefused("the callback body is not JSON")
-        return data
-    fields = dict(request.query)
-    try:
-        fields.update(parse_qsl(body.decode(), keep_blank_values=True))
-    except UnicodeDecodeError:
-        raise CallbackRefused("the callback body is not text") from None
-    return fields
-
-
-def _field(data: Any, path: str | None) -> Any:
-    if path is None:
-        return None
-    if isinstance(data, dict) and path in data:
-        return data[path]
-    return json_at(data, parse_path(path))

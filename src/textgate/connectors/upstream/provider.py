@@ -81,5 +81,7 @@ class Provider(Protocol):
         ...
 
     def read_callback(self, connector: str, kind: str, request: CallbackRequest) -> CallbackAnswer:
-        """The reports and inbound messages of one callback (raises CallbackRefused)."""
+        """The reports and inbound messages of one callback (raises CallbackRefused). A
+        provider that signs its callbacks checks the signature here: the request carries
+        the URL as called, every header and the raw body."""
         ...

@@ -11,7 +11,7 @@ from textgate.config import ConnectorSettings, Settings
 from textgate.connectors.android import DeviceOutbox, WakeHub
 from textgate.connectors.base import Connector
 from textgate.connectors.callbacks import CallbackConnector
-from textgate.connectors.kinds import ConnectorContext, build
+from textgate.connectors.kinds import ConnectorContext, build, takes_callbacks
 from textgate.connectors.unstarted import UnstartedConnector
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
@@ -358,9 +358,11 @@ class Gateway:
                 secret_key=self._secret_key,
             )
             for c in self.settings.connectors
+            # Providers call back whichever process serves HTTP: reading a callback needs
+            # the connector's object, not its links, so a process without a dispatcher
+            # builds (and never starts) those whose providers call back.
+            if dispatch or takes_callbacks(c.type)
         }
-        # Providers call back whichever process serves HTTP: reading a callback needs the
-        # connector's object, not its links, so a process without a dispatcher has them too.
         self.callbacks = {n: c for n, c in built.items() if isinstance(c, CallbackConnector)}
         if not dispatch:
             return

@@ -46,6 +46,7 @@ __all__ = [
     "callback_token",
     "kind_names",
     "parse_options",
+    "takes_callbacks",
     "unknown_options",
     "validated",
 ]
@@ -89,6 +90,9 @@ class ConnectorKind:
     name: str
     parse: Parse
     build: Factory
+    callbacks: bool = False
+    """Its providers push reports or inbound messages to the callback route: every process
+    that serves HTTP builds such a connector, dispatching or not."""
 
 
 def unknown_options(
@@ -221,14 +225,21 @@ KINDS: Final[Mapping[str, ConnectorKind]] = {
         ConnectorKind("simulator", _simulator, _build_simulator),
         ConnectorKind("smpp", _smpp, _build_smpp),
         ConnectorKind("android", _android, _build_android),
-        ConnectorKind("smsend", _upstream(SmsendOptions, "smsend"), _build_smsend),
-        ConnectorKind("generic_http", _upstream(GenericOptions, "generic_http"), _build_generic),
+        ConnectorKind("smsend", _upstream(SmsendOptions, "smsend"), _build_smsend, True),
+        ConnectorKind(
+            "generic_http", _upstream(GenericOptions, "generic_http"), _build_generic, True
+        ),
     )
 }
 
 
 def kind_names() -> list[str]:
     return list(KINDS)
+
+
+def takes_callbacks(type_name: str) -> bool:
+    kind = KINDS.get(type_name)
+    return kind is not None and kind.callbacks
 
 
 def build(type_name: str, name: str, options: Any, context: ConnectorContext) -> Connector:

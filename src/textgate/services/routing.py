@@ -82,6 +82,12 @@ class RoutingService:
         """Each connector's health as this process's dispatcher sees it (none without one)."""
 
     @property
+    def fallback(self) -> Routes:
+        """Where messages no rule matches go (the config file's quality classes and default
+        connector)."""
+        return self._fallback
+
+    @property
     def connectors(self) -> tuple[str, ...]:
         return self._connectors
 

@@ -281,7 +281,7 @@ class FailoverSettings(Section):
 
     window: int = Field(default=20, ge=1, le=1000)
     min_handoffs: int = Field(default=10, ge=1, le=1000)
-    max_failed_share: float = Field(default=0.5, gt=0, le=1)
+    max_failed_share: float = Field(default=0.5, ge=0.01, le=1)
     memory_seconds: float = Field(default=60.0, gt=0)
 
 

@@ -34,6 +34,7 @@ def message_from_row(row: Any, events: Sequence[StatusEvent] = ()) -> Message:
         created_at=from_ms(row.created_at),
         updated_at=from_ms(row.updated_at),
         interface=row.interface,
+        cost=row.cost,
         client_ref=row.client_ref,
         scheduled_at=None if row.scheduled_at is None else from_ms(row.scheduled_at),
         country=row.country,

@@ -72,7 +72,7 @@ async def test_the_routing_page_lists_rules_costs_and_health(site: Running) -> N
     first = _row(page, 'data-rule="fr-cheapest"')
     assert "countries: FR" in first and "backup → cheap" in first and "least cost" in first
     second = _row(page, 'data-rule="acme-otp"')
-    assert "accounts: acme" in second and "senders: acme" in second and "in order" in second
+    assert "accounts: acme" in second and "senders: ACME" in second and "in order" in second
     assert "FR: 0.02" in _row(page, 'data-costs="cheap"')
     assert "<td>0.01</td>" in _row(page, 'data-costs="backup"')
     assert 'data-connector="backup" data-state="down"' in page
@@ -105,6 +105,9 @@ async def test_the_operator_s_overview_shows_cost_and_margin(site: Running) -> N
     async with httpx.AsyncClient(base_url=site.base_url, timeout=HTTP_TIMEOUT) as c:
         await _operator(c)
         page = (await c.get("/dashboard/", params={"account": "acme"})).text
+        one = await c.get(f"/dashboard/messages/{ids[0]}", params={"account": "acme"})
+    # The timeline names the connector and the rule of each hand-off.
+    assert "via cheap (route fr-cheapest)" in one.text
     assert 'id="margin-charged">0.1<' in page
     assert 'id="margin-cost">0.04<' in page
     assert 'id="margin-total">0.06<' in page

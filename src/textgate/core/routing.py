@@ -86,6 +86,10 @@ class Rule:
     """Compared without regard to case."""
     qualities: frozenset[str] = frozenset()
     interfaces: frozenset[str] = frozenset()
+    _sender_keys: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_sender_keys", frozenset(s.casefold() for s in self.senders))
 
     def matches(self, t: Traits) -> bool:
         if (
@@ -96,7 +100,7 @@ class Rule:
             return False
         if (self.prefixes or self.countries) and not self._destination(t):
             return False
-        if self.senders and (t.sender is None or t.sender.casefold() not in self.senders):
+        if self.senders and (t.sender is None or t.sender.casefold() not in self._sender_keys):
             return False
         if self.qualities and t.quality not in self.qualities:
             return False

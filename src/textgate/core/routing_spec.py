@@ -297,7 +297,7 @@ def _account(value: str) -> str:
 def _sender(value: str) -> str:
     if not value:
         raise ValueError("allowed: a sender id")
-    return value.casefold()
+    return value
 
 
 def _quality(value: str) -> str:

@@ -298,6 +298,11 @@ class Gateway:
                 "Hand-offs that found no usable link (no attempt used).",
                 stats.waits,
             ),
+            "textgate_dispatch_failovers": (
+                "Messages moved at once to the next connector of their route (not sent or"
+                " refused by the one before).",
+                stats.failovers,
+            ),
         }
 
     def _wake(self) -> None:

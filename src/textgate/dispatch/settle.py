@@ -127,8 +127,8 @@ class Settler:
         if error.handoff is Handoff.NOT_SENT and not claim.in_doubt:
             self._not_sent(name, claim, error, progress, pinned, now)
             return
-        if connector is not None:
-            self._watch.handed(name, ok=False)
+        if connector is not None and error.handoff is not Handoff.NOT_SENT:
+            self._watch.handed(name, ok=False)  # refused, or written and unanswered
         if error.handoff is not Handoff.REFUSED:
             # In doubt (or a message already in doubt that could not be sent again now).
             if error.handoff is Handoff.IN_DOUBT:

@@ -250,6 +250,14 @@ class Gateway:
             ),
             stats=StatsService(StatsRepo(self.db, accounts), lambda: self.connectors, clock=clock),
             devices=devices,
+            routing=RoutingService(
+                RoutingTableRepo(self.db),
+                configured=settings.routing.spec(),
+                fallback=_fallback(settings),
+                connectors=[c.name for c in settings.connectors],
+                clock=clock,
+            ),
+            margins=MarginService(MarginRepo(self.db), clock),
             oauth=OAuthService(
                 OAuthRepo(self.db, clock), account_service, limiter=limiter, clock=clock
             ),
@@ -260,14 +268,6 @@ class Gateway:
                 SmppLoginRepo(self.db), account_service, limiter=limiter, clock=clock
             ),
             smpp_deliveries=SmppDeliveryService(SmppOutboxRepo(self.db, clock), clock),
-            routing=RoutingService(
-                RoutingTableRepo(self.db),
-                configured=settings.routing.spec(),
-                fallback=_fallback(settings),
-                connectors=[c.name for c in settings.connectors],
-                clock=clock,
-            ),
-            margins=MarginService(MarginRepo(self.db), clock),
         )
         # The CLI and tests reach logins through the gateway too.
         self.credentials = self.services.credentials

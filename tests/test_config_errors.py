@@ -207,6 +207,16 @@ TOML_CASES = {
         "error: connectors[0].options.pasword is not an option of smpp connectors; "
         "did you mean password?",
     ),
+    "routing rule to no connector": (
+        "[[routing.rules]]\nname = 'fr'\ncountries = ['FR']\nconnectors = ['nowhere']\n",
+        "error: routing.rules[0].connectors[0] = 'nowhere': "
+        "allowed: the name of a connector ('simulator')",
+    ),
+    "routing rule with a country that is none": (
+        "[[routing.rules]]\nname = 'x'\ncountries = ['XX']\nconnectors = ['simulator']\n",
+        "error: routing.rules[0].countries[0] = 'XX' (in {path}): "
+        "allowed: an ISO 3166-1 alpha-2 country code such as FR",
+    ),
     "not TOML": (
         "[http\nport = 1\n",
         "error: {path} is not valid TOML: "

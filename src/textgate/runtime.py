@@ -34,12 +34,14 @@ from textgate.services.list_sms import ListSmsService
 from textgate.services.lists import ListService
 from textgate.services.login_limiter import LoginLimiter
 from textgate.services.mail import MailService
+from textgate.services.margins import MarginService
 from textgate.services.oauth import OAuthService
 from textgate.services.originators import OriginatorService
 from textgate.services.phone_sms import PhoneSmsService
 from textgate.services.query import MessageService
 from textgate.services.receive import ReportReceiver
 from textgate.services.registry import Services
+from textgate.services.routing import ConnectorHealth, RoutingService
 from textgate.services.sealed_messages import SealedMessageService
 from textgate.services.short_links import ShortLinkService
 from textgate.services.smpp_binds import BindSnapshot, SmppBindService
@@ -66,6 +68,7 @@ from textgate.storage.link_leases import LinkLeases
 from textgate.storage.link_rates import LinkRates
 from textgate.storage.lists import ListRepo
 from textgate.storage.mail import MailRepo
+from textgate.storage.margins import MarginRepo
 from textgate.storage.messages import MessageRepo
 from textgate.storage.migrate import shipped_migrations
 from textgate.storage.notify import PgListener
@@ -75,6 +78,7 @@ from textgate.storage.orders import OrderWriter
 from textgate.storage.originators import OriginatorRepo
 from textgate.storage.phone_sms import PhoneSmsRepo
 from textgate.storage.reseal import reseal
+from textgate.storage.routing_tables import RoutingTableRepo
 from textgate.storage.sealed_messages import SealedMessageRepo
 from textgate.storage.secrets import SecretBox
 from textgate.storage.short_links import ShortLinkRepo
@@ -239,6 +243,14 @@ class Gateway:
                 smpp_binds=smpp_binds,
             ),
             devices=devices,
+            routing=RoutingService(
+                RoutingTableRepo(self.db),
+                configured=settings.routing.spec(),
+                fallback=_fallback(settings),
+                connectors=[c.name for c in settings.connectors],
+                clock=clock,
+            ),
+            margins=MarginService(MarginRepo(self.db), clock),
             oauth=OAuthService(
                 OAuthRepo(self.db, clock), account_service, limiter=limiter, clock=clock
             ),
@@ -281,6 +293,11 @@ class Gateway:
             "textgate_dispatch_waits": (
                 "Hand-offs that found no usable link (no attempt used).",
                 stats.waits,
+            ),
+            "textgate_dispatch_failovers": (
+                "Messages moved at once to the next connector of their route (not sent or"
+                " refused by the one before).",
+                stats.failovers,
             ),
         }
 
@@ -376,27 +393,7 @@ class Gateway:
                 # carrier account): it stays down and refuses its messages as not sent.
                 log.exception("connector %s failed to start; running without it", name)
                 self.connectors[name] = UnstartedConnector(connector, str(exc) or repr(exc))
-        quality = {str(k): v for k, v in self.settings.routing.quality.items()}
-        routes = Routes(self.settings.primary_connector, quality)
-        self.queue.watch(self.connectors, routes.connectors())
-        self.dispatcher = Dispatcher(
-            self.queue,
-            self.connectors,
-            default_connector=self.settings.primary_connector,
-            routes=routes,
-            policies={
-                c.name: LinkPolicy(
-                    in_doubt=c.in_doubt,
-                    in_doubt_grace_ms=int(c.in_doubt_grace_seconds * 1000),
-                    receipt_window_ms=int(c.receipt_window_seconds * 1000),
-                )
-                for c in self.settings.connectors
-            },
-            settings=self.settings.dispatch,
-            clock=self._clock,
-            loops=self.loops,
-            counts=self.counts,
-        )
+        self.dispatcher = await self._dispatcher()
         await self.dispatcher.start()
         if self.settings.webhooks.enabled:
             self.webhooks = WebhookDispatcher(
@@ -424,6 +421,44 @@ class Gateway:
         if not self.db.is_sqlite:
             self._listener = PgListener(self.db.url, self._wake, self.loops)
             await self._listener.start()
+
+    async def _dispatcher(self) -> Dispatcher:
+        """The dispatcher, routing with the table in force (stored, else the config file's)."""
+        routing = self.services.routing
+        if (await shipped_migrations().state(self.db)).behind:
+            # No stored table can be read yet (/readyz says why): the config file's, until
+            # the reload finds one.
+            table = routing.configured_table()
+        else:
+            table = await routing.table()
+        dispatcher = Dispatcher(
+            self.queue,
+            self.connectors,
+            default_connector=self.settings.primary_connector,
+            routing=table,
+            table_source=routing.table,
+            reload_seconds=self.settings.routing.reload_seconds,
+            failover=self.settings.routing.failover,
+            policies={
+                c.name: LinkPolicy(
+                    in_doubt=c.in_doubt,
+                    in_doubt_grace_ms=int(c.in_doubt_grace_seconds * 1000),
+                    receipt_window_ms=int(c.receipt_window_seconds * 1000),
+                )
+                for c in self.settings.connectors
+            },
+            settings=self.settings.dispatch,
+            clock=self._clock,
+            loops=self.loops,
+            counts=self.counts,
+        )
+        self.queue.watch(self.connectors, dispatcher.routed)
+        routing.subscribe(dispatcher.use_table)
+        routing.health = lambda: {
+            name: ConnectorHealth(name, s.usability.value, s.handoffs, s.failed)
+            for name, s in dispatcher.link_status().items()
+        }
+        return dispatcher
 
     def begin_shutdown(self) -> None:
         """The server has stopped taking connections: end the requests that would hold
@@ -455,3 +490,10 @@ class Gateway:
         if self.inbound is not None:
             await self.inbound.close()
         await self.db.dispose()
+
+
+def _fallback(settings: Settings) -> Routes:
+    """Where messages no routing rule matches go: their quality class's connector, else the
+    default connector."""
+    quality = {str(k): v for k, v in settings.routing.quality.items()}
+    return Routes(settings.primary_connector, quality)

@@ -4,7 +4,8 @@ forever.
 
 - Connector options: ``config`` leaves ``[[connectors]] options`` to each connector type;
   they are checked here, against the type's options class, with the same one-line messages.
-- Names: the default connector and the routing table name configured connectors.
+- Names: the default connector and the routing table (quality classes, rules, cost tables)
+  name configured connectors; rules have names of their own.
 - The secret key: processes sharing a database must share ``secret_key`` (it seals the
   secrets they all read back, e.g. webhook signing secrets). The first process stores a
   fingerprint of its key in the database; a process whose key gives another one refuses
@@ -23,6 +24,8 @@ from typing import Any, Final
 from textgate.config import ConnectorSettings, Settings
 from textgate.config_errors import origin
 from textgate.connectors.kinds import KINDS
+from textgate.core.routing import Routes
+from textgate.core.routing_spec import RoutingSpecError, table_from_spec, unknown_connectors
 from textgate.errors import ConfigError
 from textgate.storage.db import Database
 from textgate.storage.gateway_settings import GatewaySettings
@@ -72,8 +75,21 @@ def check_settings(settings: Settings) -> None:
             problems.append(
                 f"routing.quality.{quality} = {name!r}: allowed: the name of a connector ({listed})"
             )
+    problems += _routing_problems(settings, names)
     if problems:
         raise ConfigError(problems)
+
+
+def _routing_problems(settings: Settings, names: list[str]) -> list[str]:
+    """The routing table's rules and costs (``[[routing.rules]]``, ``[routing.costs]``):
+    names of connectors and of rules; values were checked as the settings were read."""
+    spec = settings.routing.spec()
+    problems = unknown_connectors(spec, names, "routing.")
+    try:
+        table_from_spec(spec, Routes(settings.primary_connector))
+    except RoutingSpecError as exc:
+        problems += [f"routing.{p}" for p in exc.problems]
+    return problems
 
 
 def connector_options(

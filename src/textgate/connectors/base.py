@@ -66,12 +66,18 @@ class Outcome:
     ``progress`` (with an error) is what the connector needs to carry on where it stopped,
     opaque to everyone else: the dispatcher stores it and hands it back as
     :attr:`Submission.resume`, so a long message interrupted after some parts sends only
-    the others, under the same concatenation reference."""
+    the others, under the same concatenation reference.
+
+    ``cost`` (with an external id) is what the operator says it charged for the message, all
+    its parts together, in micro-credits (``core.pricing``'s unit), for connectors whose
+    operator answers with a price; None lets the connector's cost table say
+    (``[routing.costs]``)."""
 
     message_id: str
     external_id: str | None = None
     error: ConnectorError | None = None
     progress: str | None = None
+    cost: int | None = None
 
 
 class HandoffGate(Protocol):

@@ -106,6 +106,10 @@ class StatusEvent:
     status: Status
     at: datetime
     detail: str | None = None
+    connector: str | None = None
+    """The connector of the hand-off the entry is about (dispatch entries)."""
+    route: str | None = None
+    """The routing rule that chose that connector (``core.routing``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +144,11 @@ class Message:
     receipt: str | None = None
     """Which final statuses the submitter wants a receipt of (:class:`ReceiptRequest`);
     None: no receipt (only the SMPP server's customers ask for one)."""
+    route: str | None = None
+    """The routing rule of its latest hand-off (``core.routing``)."""
+    upstream_cost: int | None = None
+    """Micro-credits it cost upstream, when known (the operator's business, not the
+    account's: interfaces for accounts do not show it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from textgate.dashboard import (
     account_pages,
     device_pages,
     operator_pages,
+    routing_pages,
     session_pages,
     traffic_pages,
 )
@@ -28,7 +29,8 @@ def mount_dashboard(
     """``secret`` signs session cookies; without one a key is drawn per process (sessions
     then end at restart and are not shared between processes)."""
     app.state.dashboard = Dashboard(services, admin_token, secret)
-    for module in (session_pages, traffic_pages, account_pages, device_pages, operator_pages):
+    pages = (session_pages, traffic_pages, account_pages, device_pages, operator_pages)
+    for module in (*pages, routing_pages):
         # The routes themselves, as ``app.add_routes`` adds the dialects' (include_router
         # would rebuild each for every application).
         app.router.routes.extend(module.router.routes)

@@ -9,12 +9,13 @@ from textgate.dashboard.routing import dashboard_of, new_router
 from textgate.dashboard.web import Dashboard, Viewer
 from textgate.errors import InvalidRequest
 
-__all__ = ["router"]
+__all__ = ["operator_of", "router"]
 
 router = new_router()
 
 
-async def _operator(request: Request) -> tuple[Dashboard, Viewer]:
+async def operator_of(request: Request) -> tuple[Dashboard, Viewer]:
+    """The dashboard and its viewer, who must be the operator."""
     dash = dashboard_of(request)
     viewer = await dash.viewer(request)
     if not viewer.operator:
@@ -24,7 +25,7 @@ async def _operator(request: Request) -> tuple[Dashboard, Viewer]:
 
 @router.get("/connectors")
 async def connectors(request: Request) -> Response:
-    dash, viewer = await _operator(request)
+    dash, viewer = await operator_of(request)
     snapshot = await dash.services.stats.snapshot()
     template = "_connector_rows.html" if request.query_params.get("fragment") else "connectors.html"
     return dash.page(request, template, viewer, snapshot=snapshot)
@@ -32,14 +33,14 @@ async def connectors(request: Request) -> Response:
 
 @router.get("/accounts")
 async def accounts(request: Request) -> Response:
-    dash, viewer = await _operator(request)
+    dash, viewer = await operator_of(request)
     rows = await dash.services.stats.accounts()
     return dash.page(request, "accounts.html", viewer, accounts=rows)
 
 
 @router.get("/accounts/{name}")
 async def account(request: Request, name: str) -> Response:
-    dash, viewer = await _operator(request)
+    dash, viewer = await operator_of(request)
     found = await dash.services.accounts.by_name(name)
     summary = await dash.services.accounts.summary(found)
     keys = await dash.services.stats.keys(found.id)

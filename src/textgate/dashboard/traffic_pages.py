@@ -64,7 +64,15 @@ async def overview(request: Request) -> Response:
         chosen = request.query_params.get("account")
         if chosen:
             account = await dash.services.accounts.by_name(chosen)
-    data = await dash.services.stats.overview(None if account is None else account.id, range_key)
+    account_id = None if account is None else account.id
+    data = await dash.services.stats.overview(account_id, range_key)
+    margins = None
+    if viewer.operator:
+        # Upstream costs are the operator's business: account holders see what they spent.
+        until = data.since_ms + data.range.span_ms
+        margins = await dash.services.margins.report(
+            account_id, since_ms=data.since_ms, until_ms=until
+        )
     if viewer.account is not None:
         balance = (await dash.services.accounts.summary(viewer.account)).balance
     return dash.page(
@@ -77,6 +85,7 @@ async def overview(request: Request) -> Response:
         accounts=accounts,
         balance=balance,
         charts=_charts(data),
+        margins=margins,
     )
 
 

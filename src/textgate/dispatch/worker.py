@@ -7,15 +7,11 @@ the :class:`Recorder` stores it at once, whatever the rest of the batch is doing
 time limit on a batch; each hand-off has its own, inside the connector, and the leases of
 messages still in hand are renewed meanwhile.
 
-How an outcome is recorded (:meth:`Dispatcher._settle`):
-
-- sent: the operator's id, the time to ask about a missing report, and the end of the
-  receipt window (then the message ends ``expired``/``no_report``);
-- never handed off (``Handoff.NOT_SENT``): back to waiting without using an attempt, looked
-  at again after a pause that grows with the time it has waited; its validity ends it;
-- refused: an attempt; retried with backoff while ``retryable`` and attempts remain;
-- in doubt: back to waiting for the link's grace period, during which a late answer is
-  recorded as sent; then resent (``in_doubt = "resend"``) or failed (``"fail"``), per link.
+Each claimed message comes with its connector, chosen as it is claimed (``dispatch.routes``:
+the routing table, the links' health, where the message has been); what each outcome makes
+of the message is :class:`~textgate.dispatch.settle.Settler`'s business. The table in force
+is reloaded every ``routing.reload_seconds`` (a table stored by another process) and at once
+when this process stores one.
 
 Wake-ups come from the local submit path (same process), from PostgreSQL NOTIFY (other
 processes), or from the poll timer, whichever is first, so a scheduled message leaves within
@@ -29,10 +25,8 @@ import contextlib
 import logging
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
 
-from textgate.config import DispatchSettings
+from textgate.config import DispatchSettings, FailoverSettings
 from textgate.connectors.base import (
     Connector,
     Outcome,
@@ -41,23 +35,15 @@ from textgate.connectors.base import (
     Submission,
 )
 from textgate.core.clock import Clock, system_clock
-from textgate.core.routing import Routes
+from textgate.core.routing import Routes, RoutingTable
 from textgate.dispatch.gate import Gate
+from textgate.dispatch.links import LinkStatus, LinkWatch
 from textgate.dispatch.recorder import Recorder
-from textgate.dispatch.retry import backoff_ms
-from textgate.errors import ConnectorError, Handoff
+from textgate.dispatch.routes import RouteChooser, TableSource
+from textgate.dispatch.settle import SENT_OK, DispatchStats, LinkCounts, LinkPolicy, Settler
+from textgate.errors import ConnectorError
 from textgate.loops import Backoff, LoopRegistry, stop_loop
-from textgate.storage.queue import (
-    IN_DOUBT,
-    Claim,
-    DispatchQueue,
-    Doubt,
-    Failure,
-    LateSent,
-    Retry,
-    Sent,
-    Wait,
-)
+from textgate.storage.queue import IN_DOUBT, Claim, DispatchQueue, Failure
 
 __all__ = ["SENT_OK", "DispatchStats", "Dispatcher", "LinkCounts", "LinkPolicy"]
 
@@ -65,41 +51,7 @@ _RECHECK_MS = 600_000
 """The longest wait before asking again about a message's missing report (the wait grows
 with the time it has waited; see storage.reports)."""
 
-SENT_OK = "ok"
-"""The status counted for a hand-off the far end took."""
-
 log = logging.getLogger(__name__)
-
-
-class LinkCounts(Protocol):
-    """Where each hand-off's outcome is counted for metrics (``observability.counts``):
-    ``result`` is ``sent`` or the :class:`Handoff` of the error, ``status`` the error code
-    (an SMPP refusal's command_status name) or :data:`SENT_OK`."""
-
-    def link_result(self, connector: str, result: str, status: str) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LinkPolicy:
-    """What a connector's owner chose for messages in doubt and for missing reports."""
-
-    in_doubt: str = "resend"
-    """"resend": after the grace period, send again (at least once; the handset may get
-    it twice). "fail": end it ``failed`` (at most once; it may have gone out)."""
-    in_doubt_grace_ms: int = 60_000
-    """How long a late answer is waited for before the policy applies."""
-    receipt_window_ms: int = 172_800_000
-    """A sent message with no final report this long after sending ends ``expired``."""
-
-
-@dataclass
-class DispatchStats:
-    """Counters for /metrics."""
-
-    in_doubt: int = 0
-    late_answers: int = 0
-    late_too_late: int = 0
-    waits: int = 0
 
 
 class Dispatcher:
@@ -110,23 +62,29 @@ class Dispatcher:
         *,
         default_connector: str,
         settings: DispatchSettings,
-        routes: Routes | None = None,
+        routing: RoutingTable | None = None,
+        table_source: TableSource | None = None,
+        reload_seconds: float = 5.0,
+        failover: FailoverSettings | None = None,
         policies: Mapping[str, LinkPolicy] | None = None,
         clock: Clock = system_clock,
         rng: random.Random | None = None,
         loops: LoopRegistry | None = None,
         counts: LinkCounts | None = None,
     ) -> None:
-        self._counts = counts
+        """``routing``: the table to start with (default: everything to
+        ``default_connector``); ``table_source``: where the table in force is read again,
+        every ``reload_seconds``."""
         self._queue = queue
         self._loops = loops or LoopRegistry()
         self._connectors = connectors
-        self._routes = routes or Routes(default_connector)
+        self._routes = RouteChooser(routing or RoutingTable(Routes(default_connector)))
+        self._table_source = table_source
+        self._reload_seconds = reload_seconds
+        self._watch = LinkWatch(connectors, failover or FailoverSettings(), clock)
         self._policies = dict(policies or {})
-        self._query_after: dict[int, tuple[Connector, int | None]] = {}
         self._settings = settings
         self._clock = clock
-        self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._stopping = False
         self._slots = asyncio.Semaphore(settings.concurrency)
@@ -136,6 +94,16 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = DispatchStats()
         self._recorder = Recorder(queue, clock, on_settled=self._settled, on_late=self._late)
+        self._settler = Settler(
+            self._recorder,
+            self._watch,
+            lambda: self._routes.table,
+            settings,
+            clock,
+            rng or random.Random(),
+            self.stats,
+            counts,
+        )
         # One gate per link that has a window: written-but-unrecorded messages stay within
         # it (see dispatch.gate).
         self._gates = {
@@ -143,6 +111,23 @@ class Dispatcher:
             for name, conn in connectors.items()
             if (size := int(getattr(conn, "handoff_window", 0) or 0)) > 0
         }
+
+    @property
+    def table(self) -> RoutingTable:
+        """The routing table in force."""
+        return self._routes.table
+
+    def use_table(self, table: RoutingTable) -> None:
+        """Route with ``table`` from the next claim on."""
+        self._routes.use(table)
+
+    def routed(self) -> frozenset[str]:
+        """The connectors the table in force may send to."""
+        return self._routes.routed()
+
+    def link_status(self) -> dict[str, LinkStatus]:
+        """How failover sees each connector now."""
+        return {name: self._watch.status(name) for name in sorted(self._connectors)}
 
     def wake(self) -> None:
         """Look for due messages now (new work was committed)."""
@@ -166,6 +151,11 @@ class Dispatcher:
         self._tasks = [
             self._loops.spawn("dispatch-claim", self._claim_once),
             self._loops.spawn("dispatch-report-check", self._report_check_once),
+            *(
+                [self._loops.spawn("dispatch-routing-reload", self._reload_once)]
+                if self._table_source is not None
+                else []
+            ),
             # Short pauses: leases must be renewed before they run out.
             self._loops.spawn(
                 "dispatch-lease-renewal",
@@ -224,6 +214,11 @@ class Dispatcher:
         await asyncio.sleep(1.0)
         await self._report_check()
 
+    async def _reload_once(self) -> None:
+        await asyncio.sleep(self._reload_seconds)
+        if self._table_source is not None:
+            self.use_table(await self._table_source())
+
     async def _renew_once(self) -> None:
         await asyncio.sleep(self._settings.lease_seconds / 3)
         await self._renew()
@@ -234,6 +229,7 @@ class Dispatcher:
             lease_ms=int(self._settings.lease_seconds * 1000),
             limit=self._settings.batch_size,
             validity_ms=int(self._settings.validity_seconds * 1000),
+            router=self._routes.router(self._watch.unusable()),
         )
 
     async def _renew(self) -> None:
@@ -270,7 +266,10 @@ class Dispatcher:
         try:
             groups: dict[str, list[Claim]] = {}
             for claim in claims:
-                groups.setdefault(self._routes.connector_for(claim.quality), []).append(claim)
+                if claim.connector:
+                    groups.setdefault(claim.connector, []).append(claim)
+                else:
+                    self._recorder.failure(_refused_everywhere(claim))
             await asyncio.gather(*(self._send_to(name, group) for name, group in groups.items()))
         except Exception:
             # What was not recorded stays claimed: the lease brings it back, in doubt.
@@ -284,10 +283,11 @@ class Dispatcher:
     async def _send_to(self, name: str, claims: list[Claim]) -> None:
         connector = self._connectors.get(name)
         policy = self._policy(name)
+        settle = self._settler.settle
         pending: dict[str, Claim] = {}
         for claim in claims:
             if connector is None:
-                self._settle(name, policy, None, claim, _no_connector(name))
+                settle(name, policy, None, claim, _no_connector(name))
             elif claim.in_doubt and policy.in_doubt == "fail":
                 self._recorder.failure(
                     Failure(
@@ -297,20 +297,25 @@ class Dispatcher:
                         " (it may have reached the operator)",
                         name,
                         refund=False,
+                        tried=claim.tried,
                     )
                 )
             else:
                 pending[claim.id] = claim
         if connector is None or not pending:
             return
+        batch = dict(pending)
 
         def done(outcome: Outcome) -> None:
             claim = pending.pop(outcome.message_id, None)
             if claim is not None:
-                self._settle(name, policy, connector, claim, outcome)
+                settle(name, policy, connector, claim, outcome)
             elif outcome.error is None and outcome.external_id is not None:
                 # A second word about a message: the answer to one recorded in doubt.
-                self._recorder.late(self._late_sent(name, policy, connector, outcome))
+                first = batch.get(outcome.message_id)
+                if first is not None:
+                    late = self._settler.late_sent(name, policy, connector, outcome, first)
+                    self._recorder.late(late)
 
         submissions = [
             Submission(c.id, c.recipient, c.sender, c.text, c.encoding, c.segments, c.resume)
@@ -330,7 +335,7 @@ class Dispatcher:
             if outcome.message_id in pending:
                 done(outcome)
         for claim in list(pending.values()):
-            self._settle(
+            settle(
                 name,
                 policy,
                 connector,
@@ -338,97 +343,6 @@ class Dispatcher:
                 Outcome(claim.id, error=ConnectorError.in_doubt("connector gave no outcome")),
             )
         pending.clear()
-
-    def _report_times(
-        self, policy: LinkPolicy, connector: Connector | None, now: int
-    ) -> tuple[int | None, int]:
-        due = now + policy.receipt_window_ms
-        query_after = self._query_after_ms(connector)
-        if query_after is not None:
-            return min(now + query_after, due), due
-        return due, due
-
-    def _query_after_ms(self, connector: Connector | None) -> int | None:
-        # isinstance() against a runtime-checkable Protocol walks the protocol's members on
-        # every call (about 70 us here); per message, that was a tenth of the gateway's CPU.
-        if connector is None:
-            return None
-        key = id(connector)
-        known = self._query_after.get(key)
-        if known is None or known[0] is not connector:
-            after = (
-                connector.report_query_after_ms
-                if isinstance(connector, QueryableConnector)
-                else None
-            )
-            known = (connector, after)
-            self._query_after[key] = known
-        return known[1]
-
-    def _late_sent(
-        self, name: str, policy: LinkPolicy, connector: Connector, outcome: Outcome
-    ) -> LateSent:
-        check, due = self._report_times(policy, connector, self._clock())
-        return LateSent(outcome.message_id, name, outcome.external_id or "", check, due)
-
-    def _settle(
-        self,
-        name: str,
-        policy: LinkPolicy,
-        connector: Connector | None,
-        claim: Claim,
-        outcome: Outcome,
-    ) -> None:
-        now = self._clock()
-        error = outcome.error
-        if self._counts is not None:
-            if error is None:
-                self._counts.link_result(name, "sent", SENT_OK)
-            else:
-                self._counts.link_result(name, error.handoff.value, error.code)
-        # A try that sent nothing keeps the note of the one before (parts already taken).
-        progress = outcome.progress if outcome.progress is not None else claim.resume
-        if error is None:
-            check, due = self._report_times(policy, connector, now)
-            self._recorder.sent(Sent(claim, name, outcome.external_id or "", check, due))
-            return
-        if error.handoff is Handoff.NOT_SENT and not claim.in_doubt:
-            self.stats.waits += 1
-            at = now + self._wait_ms(claim, now)
-            self._recorder.wait(Wait(claim, at, error.message, progress))
-            return
-        if error.handoff is not Handoff.REFUSED:
-            # In doubt (or a message already in doubt that could not be sent again now).
-            if error.handoff is Handoff.IN_DOUBT:
-                self.stats.in_doubt += 1
-            grace = policy.in_doubt_grace_ms if error.handoff is Handoff.IN_DOUBT else 0
-            at = now + max(grace, self._wait_ms(claim, now))
-            self._recorder.doubt(Doubt(claim, at, error.message, progress))
-            return
-        if error.retryable and claim.attempts < self._settings.max_attempts:
-            delay = backoff_ms(
-                claim.attempts,
-                base_ms=self._settings.retry_base_seconds * 1000,
-                max_ms=self._settings.retry_max_seconds * 1000,
-                rng=self._rng,
-            )
-            retry = Retry(claim, now + delay, error.code, error.message, progress)
-            self._recorder.retry(retry)
-            return
-        reason = error.message
-        if error.retryable:
-            reason = f"refused {claim.attempts} times: {error.message}"
-        self._recorder.failure(Failure(claim, error.code, reason, name, refund=not claim.in_doubt))
-
-    def _wait_ms(self, claim: Claim, now: int) -> int:
-        """The pause before looking again at a message that could not be handed off: a
-        tenth of how long it has waited, within the configured bounds, with jitter, so a
-        long outage is not a busy loop and a short one costs little delay."""
-        waited = max(0, now - claim.due_at)
-        low = self._settings.wait_min_seconds * 1000
-        high = self._settings.wait_max_seconds * 1000
-        base = min(high, max(low, waited / 10))
-        return int(base * (0.5 + self._rng.random() / 2))
 
     # ------------------------------------------------------------------ reports
 
@@ -454,3 +368,15 @@ class Dispatcher:
 
 def _no_connector(name: str) -> Outcome:
     return Outcome("", error=ConnectorError.not_sent(f"no connector named {name!r} here"))
+
+
+def _refused_everywhere(claim: Claim) -> Failure:
+    """A message every connector of its route refused already (the table changed since)."""
+    return Failure(
+        claim,
+        "refused",
+        f"refused by every connector of route {claim.route}",
+        None,
+        refund=not claim.in_doubt,
+        tried=claim.tried,
+    )

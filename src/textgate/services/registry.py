@@ -15,10 +15,12 @@ from textgate.services.list_sms import ListSmsService
 from textgate.services.lists import ListService
 from textgate.services.login_limiter import LoginLimiter
 from textgate.services.mail import MailService
+from textgate.services.margins import MarginService
 from textgate.services.oauth import OAuthService
 from textgate.services.originators import OriginatorService
 from textgate.services.phone_sms import PhoneSmsService
 from textgate.services.query import MessageService
+from textgate.services.routing import RoutingService
 from textgate.services.sealed_messages import SealedMessageService
 from textgate.services.short_links import ShortLinkService
 from textgate.services.smpp_deliveries import SmppDeliveryService
@@ -66,3 +68,6 @@ class Services:
     smpp_logins: SmppLoginService
     # ... and the receipts and inbound messages queued for its customers' receiver binds.
     smpp_deliveries: SmppDeliveryService
+    # Routing (core.routing): the table in force, and what messages cost upstream.
+    routing: RoutingService
+    margins: MarginService

@@ -34,6 +34,7 @@ def message_from_row(row: Any, events: Sequence[StatusEvent] = ()) -> Message:
         created_at=from_ms(row.created_at),
         updated_at=from_ms(row.updated_at),
         interface=row.interface,
+        cost=row.cost,
         client_ref=row.client_ref,
         scheduled_at=None if row.scheduled_at is None else from_ms(row.scheduled_at),
         country=row.country,
@@ -45,6 +46,8 @@ def message_from_row(row: Any, events: Sequence[StatusEvent] = ()) -> Message:
         events=tuple(events),
         quality=row.quality,
         receipt=row.receipt,
+        route=row.route,
+        upstream_cost=row.upstream_cost,
     )
 
 
@@ -77,12 +80,16 @@ class MessageRepo:
                 raise NotFound(f"no message {message_id}")
             events: list[StatusEvent] = []
             if with_events:
+                e = message_events.c
                 ev_rows = await conn.execute(
-                    select(message_events.c.status, message_events.c.at, message_events.c.detail)
-                    .where(message_events.c.message_id == message_id)
-                    .order_by(message_events.c.id)
+                    select(e.status, e.at, e.detail, e.connector, e.route)
+                    .where(e.message_id == message_id)
+                    .order_by(e.id)
                 )
-                events = [StatusEvent(Status(e.status), from_ms(e.at), e.detail) for e in ev_rows]
+                events = [
+                    StatusEvent(Status(r.status), from_ms(r.at), r.detail, r.connector, r.route)
+                    for r in ev_rows
+                ]
         return message_from_row(row, events)
 
     async def search(self, account_id: str, flt: MessageFilter, *, limit: int) -> list[Message]:

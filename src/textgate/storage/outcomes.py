@@ -36,11 +36,30 @@ class Claim:
     """When it was first due (its schedule, else its submission)."""
     resume: str | None = None
     """The connector's note from an interrupted earlier try (``Outcome.progress``)."""
+    country: str | None = None
+    interface: str | None = None
+    last_connector: str | None = None
+    """The connector of the previous hand-off (where a message in doubt stays)."""
+    tried: str | None = None
+    """The connectors that did not take it so far (``core.failover.Tried``, stored form)."""
+    last_route: str | None = None
+    connector: str = ""
+    """The connector this claim hands it to (chosen as it was claimed)."""
+    route: str | None = None
+    """The routing rule that chose ``connector``."""
+    candidates: tuple[str, ...] = ()
+    """Every connector of that route, best first (where failover may take it next)."""
 
     @property
     def in_doubt(self) -> bool:
         """An earlier hand-off of this message may have reached the operator."""
         return self.recovered or self.previous == IN_DOUBT
+
+    @property
+    def pinned(self) -> bool:
+        """It must go to :attr:`last_connector` again: an earlier hand-off may have reached
+        the operator, or some parts of it did (DESIGN "Delivery contract")."""
+        return self.last_connector is not None and (self.in_doubt or bool(self.resume))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +69,8 @@ class Sent:
     external_id: str
     report_check_at: int | None = None
     report_due_at: int | None = None
+    cost: int | None = None
+    """What it cost upstream (micro-credits), when known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +80,10 @@ class Retry:
     error_code: str
     reason: str
     progress: str | None = None
+    connector: str | None = None
+    """The connector that refused it."""
+    tried: str | None = None
+    """The connectors that did not take it, this one included (stored form)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +92,9 @@ class Wait:
     at: int
     reason: str
     progress: str | None = None
+    connector: str | None = None
+    """The connector that did not take it."""
+    tried: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +103,8 @@ class Doubt:
     at: int
     reason: str
     progress: str | None = None
+    connector: str | None = None
+    """The connector it was written to (it stays with it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +115,7 @@ class Failure:
     connector: str | None = None
     refund: bool = True
     """False when the message may have reached the operator (in doubt)."""
+    tried: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +127,5 @@ class LateSent:
     external_id: str
     report_check_at: int | None = None
     report_due_at: int | None = None
+    cost: int | None = None
+    route: str | None = None

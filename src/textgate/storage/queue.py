@@ -29,6 +29,7 @@ from typing import Any
 
 from textgate.core.external_ids import id_key
 from textgate.core.message import DeliveryReport, Status
+from textgate.storage.claims import INSERT_ROUTED_EVENT, VALIDITY, Router, claim_due
 from textgate.storage.credits import refund_failed
 from textgate.storage.db import Database
 from textgate.storage.outcomes import (
@@ -55,8 +56,10 @@ from textgate.storage.txn import Many, Query, Txn, in_list
 
 __all__ = [
     "INSERT_EVENT",
+    "INSERT_ROUTED_EVENT",
     "IN_DOUBT",
     "RECHECK_MS",
+    "VALIDITY",
     "WAITING",
     "Claim",
     "DispatchQueue",
@@ -64,42 +67,41 @@ __all__ = [
     "Failure",
     "LateSent",
     "Retry",
+    "Router",
     "Sent",
     "Wait",
     "apply_reports",
 ]
 
 _SENDING = Status.SENDING.value
-VALIDITY = "validity"
-"""error_code of a message whose validity ended before it could be sent."""
 
 # Outcome updates are fenced by (claimed_by, attempts): see DispatchQueue.record.
 _RECORD_SENT = (
     "UPDATE messages SET status = 'sent', connector = ?, external_id = ?, external_key = ?,"
-    " report_check_at = ?, report_due_at = ?, next_attempt_at = NULL, claimed_by = NULL,"
-    " error_code = NULL, reason = NULL, handoff_state = NULL, updated_at = ?"
+    " report_check_at = ?, report_due_at = ?, upstream_cost = ?, next_attempt_at = NULL,"
+    " claimed_by = NULL, error_code = NULL, reason = NULL, handoff_state = NULL, updated_at = ?"
     " WHERE id = ? AND claimed_by = ? AND attempts = ? AND status = 'sending'"
 )
 _RECORD_RETRY = (
     "UPDATE messages SET status = 'queued', next_attempt_at = ?, error_code = ?, reason = ?,"
-    " handoff_state = ?, claimed_by = NULL, updated_at = ?"
+    " handoff_state = ?, tried = ?, claimed_by = NULL, updated_at = ?"
     " WHERE id = ? AND claimed_by = ? AND attempts = ? AND status = 'sending'"
 )
 # A wait gives the claim's attempt back: it never reached the far end.
 _RECORD_WAIT = (
     "UPDATE messages SET status = 'queued', next_attempt_at = ?, error_code = ?, reason = ?,"
-    " handoff_state = ?, attempts = attempts - 1, claimed_by = NULL, updated_at = ?"
+    " handoff_state = ?, tried = ?, attempts = attempts - 1, claimed_by = NULL, updated_at = ?"
     " WHERE id = ? AND claimed_by = ? AND attempts = ? AND status = 'sending'"
 )
 _RECORD_FAILURE = (
     "UPDATE messages SET status = 'failed', next_attempt_at = NULL, connector = ?,"
-    " error_code = ?, reason = ?, claimed_by = NULL, updated_at = ?"
+    " error_code = ?, reason = ?, tried = ?, claimed_by = NULL, updated_at = ?"
     " WHERE id = ? AND claimed_by = ? AND attempts = ? AND status = 'sending'"
 )
 _RECORD_LATE = (
     "UPDATE messages SET status = 'sent', connector = ?, external_id = ?, external_key = ?,"
-    " report_check_at = ?, report_due_at = ?, next_attempt_at = NULL, error_code = NULL,"
-    " reason = NULL, handoff_state = NULL, updated_at = ?"
+    " report_check_at = ?, report_due_at = ?, upstream_cost = ?, next_attempt_at = NULL,"
+    " error_code = NULL, reason = NULL, handoff_state = NULL, updated_at = ?"
     " WHERE id = ? AND status = 'queued' AND error_code = ?"
 )
 
@@ -110,101 +112,19 @@ class DispatchQueue:
         self.worker_id = worker_id
 
     async def claim(
-        self, *, now: int, lease_ms: int, limit: int, validity_ms: int = 172_800_000
+        self,
+        *,
+        now: int,
+        lease_ms: int,
+        limit: int,
+        validity_ms: int = 172_800_000,
+        router: Router | None = None,
     ) -> list[Claim]:
         """Due messages, leased to this worker. Messages whose validity ended meanwhile
         (``valid_until``, else ``validity_ms`` after their due time) become ``expired`` in
-        the same transaction instead."""
-        return await self._db.txn(lambda: self._claim(now, lease_ms, limit, validity_ms))
-
-    def _claim(self, now: int, lease_ms: int, limit: int, validity_ms: int) -> Txn[list[Claim]]:
-        select = (
-            "SELECT id, account_id, recipient, sender, text, encoding, segments, attempts,"
-            " status, quality, error_code, reason, valid_until, scheduled_at, created_at,"
-            " handoff_state"
-            " FROM messages WHERE next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
-        )
-        rows = yield Query(select, (now, limit), pg_sql=select + " FOR UPDATE SKIP LOCKED")
-        if not rows:
-            return []
-        claims: list[Claim] = []
-        ended: list[Claim] = []
-        reasons: dict[str, str | None] = {}
-        for r in rows:
-            due_at = r["scheduled_at"] or r["created_at"]
-            valid_until = r["valid_until"]
-            if valid_until is None:
-                valid_until = due_at + validity_ms
-            claim = Claim(
-                r["id"],
-                r["account_id"],
-                r["recipient"],
-                r["sender"],
-                r["text"],
-                r["encoding"],
-                r["segments"],
-                r["attempts"] + 1,
-                r["status"] == _SENDING,
-                r["quality"],
-                r["error_code"],
-                valid_until,
-                due_at,
-                r["handoff_state"],
-            )
-            if valid_until <= now:
-                ended.append(claim)
-                reasons[claim.id] = r["reason"]
-            else:
-                claims.append(claim)
-        if ended:
-            yield from self._expire(ended, reasons, now)
-        if not claims:
-            return []
-        yield in_list(
-            "UPDATE messages SET status = ?, next_attempt_at = ?, attempts = attempts + 1,"
-            " claimed_by = ?, updated_at = ? WHERE id IN {in}",
-            [c.id for c in claims],
-            before=(_SENDING, now + lease_ms, self.worker_id, now),
-        )
-        # A message that only waited for its link was announced as sending already; its
-        # history gets no new line each time it looks again.
-        yield Many(
-            INSERT_EVENT,
-            [
-                (c.id, _SENDING, now, "recovered after lease expiry" if c.recovered else None)
-                for c in claims
-                if c.previous != WAITING or c.recovered
-            ],
-        )
-        return claims
-
-    def _expire(self, ended: list[Claim], reasons: dict[str, str | None], now: int) -> Txn[None]:
-        yield in_list(
-            "UPDATE messages SET status = 'expired', next_attempt_at = NULL, claimed_by = NULL,"
-            " error_code = ?, updated_at = ? WHERE id IN {in}",
-            [c.id for c in ended],
-            before=(VALIDITY, now),
-        )
-        yield Many(
-            INSERT_EVENT,
-            [
-                (
-                    c.id,
-                    Status.EXPIRED.value,
-                    now,
-                    "validity ended before it could be sent"
-                    + (f" (last: {reasons[c.id]})" if reasons.get(c.id) else ""),
-                )
-                for c in ended
-            ],
-        )
-        # Never handed off: the charge goes back. One that may have gone out keeps it.
-        yield from refund_failed(
-            [c.id for c in ended if not c.in_doubt],
-            now,
-            "not sent: validity",
-            statuses=("expired",),
-        )
+        the same transaction instead. ``router`` chooses each one's connector."""
+        me = self.worker_id
+        return await self._db.txn(lambda: claim_due(me, now, lease_ms, limit, validity_ms, router))
 
     async def renew(self, claims: Sequence[Claim], *, now: int, lease_ms: int) -> None:
         """Extend the leases of claims still being worked on (a slow operator link)."""
@@ -255,126 +175,15 @@ class DispatchQueue:
         Updates are fenced by (claimed_by, attempts): a worker whose lease was taken over
         cannot overwrite the newer holder's result.
         """
-        await self._db.txn(lambda: self._record(now, sent, retries, failures, waits, doubts))
-
-    def _record(
-        self,
-        now: int,
-        sent: Sequence[Sent],
-        retries: Sequence[Retry],
-        failures: Sequence[Failure],
-        waits: Sequence[Wait],
-        doubts: Sequence[Doubt],
-    ) -> Txn[None]:
         me = self.worker_id
-        if sent:
-            # Before the ids become visible: see lock_report_ids.
-            yield lock_report_ids([(s.connector, id_key(s.external_id)) for s in sent])
-        yield Many(
-            _RECORD_SENT,
-            [
-                (
-                    s.connector,
-                    s.external_id,
-                    id_key(s.external_id),
-                    s.report_check_at,
-                    s.report_due_at,
-                    now,
-                    s.claim.id,
-                    me,
-                    s.claim.attempts,
-                )
-                for s in sent
-            ],
-        )
-        yield Many(
-            _RECORD_RETRY,
-            [
-                (r.at, r.error_code, r.reason, r.progress, now, r.claim.id, me, r.claim.attempts)
-                for r in retries
-            ]
-            + [
-                (d.at, IN_DOUBT, d.reason, d.progress, now, d.claim.id, me, d.claim.attempts)
-                for d in doubts
-            ],
-        )
-        yield Many(
-            _RECORD_WAIT,
-            [
-                (w.at, WAITING, w.reason, w.progress, now, w.claim.id, me, w.claim.attempts)
-                for w in waits
-            ],
-        )
-        yield Many(
-            _RECORD_FAILURE,
-            [
-                (f.connector, f.error_code, f.reason, now, f.claim.id, me, f.claim.attempts)
-                for f in failures
-            ],
-        )
-        events: list[tuple[Any, ...]] = [(s.claim.id, "sent", now, None) for s in sent]
-        events += [
-            (r.claim.id, "queued", now, f"retry {r.claim.attempts + 1}: {r.reason}")
-            for r in retries
-        ]
-        events += [(d.claim.id, "queued", now, f"in doubt: {d.reason}") for d in doubts]
-        # One line when the wait begins, not one per look at a link that is still down.
-        events += [
-            (w.claim.id, "queued", now, f"waiting for a link: {w.reason}")
-            for w in waits
-            if w.claim.previous != WAITING
-        ]
-        events += [(f.claim.id, "failed", now, f.reason) for f in failures]
-        yield Many(INSERT_EVENT, events)
-        # Failed before any operator accepted it: the charge goes back (once; see credits).
-        refunds = [f for f in failures if f.refund]
-        yield from refund_failed(
-            [f.claim.id for f in refunds],
-            now,
-            "not sent: " + (refunds[0].error_code if refunds else ""),
-        )
-        if sent:
-            yield from apply_parked([(s.connector, s.external_id) for s in sent], now)
+        await self._db.txn(lambda: record_outcomes(me, now, sent, retries, failures, waits, doubts))
 
     async def record_late(self, late: Sequence[LateSent], *, now: int) -> int:
         """Record answers that came after their message was recorded in doubt; those
         already sent again (or final) are left alone and counted out."""
         if not late:
             return 0
-        return await self._db.txn(lambda: self._record_late(late, now))
-
-    def _record_late(self, late: Sequence[LateSent], now: int) -> Txn[int]:
-        yield lock_report_ids([(s.connector, id_key(s.external_id)) for s in late])
-        rows = yield in_list(
-            "SELECT id FROM messages WHERE status = 'queued' AND error_code = ? AND id IN {in}",
-            [s.message_id for s in late],
-            before=(IN_DOUBT,),
-        )
-        open_ids = {r["id"] for r in rows or ()}
-        applied = [s for s in late if s.message_id in open_ids]
-        yield Many(
-            _RECORD_LATE,
-            [
-                (
-                    s.connector,
-                    s.external_id,
-                    id_key(s.external_id),
-                    s.report_check_at,
-                    s.report_due_at,
-                    now,
-                    s.message_id,
-                    IN_DOUBT,
-                )
-                for s in applied
-            ],
-        )
-        yield Many(
-            INSERT_EVENT,
-            [(s.message_id, "sent", now, "answered after the response timeout") for s in applied],
-        )
-        if applied:
-            yield from apply_parked([(s.connector, s.external_id) for s in applied], now)
-        return len(applied)
+        return await self._db.txn(lambda: record_late(late, now))
 
     async def apply_reports(self, reports: Sequence[DeliveryReport], now: int) -> int:
         """Apply delivery reports; park the ones whose message is not known yet."""
@@ -388,3 +197,166 @@ class DispatchQueue:
     ) -> list[ReportCheck]:
         """Messages whose report is overdue (ends those past their receipt window)."""
         return await self._db.txn(lambda: due_report_checks(now, limit, recheck_ms))
+
+
+def record_outcomes(
+    me: str,
+    now: int,
+    sent: Sequence[Sent],
+    retries: Sequence[Retry],
+    failures: Sequence[Failure],
+    waits: Sequence[Wait],
+    doubts: Sequence[Doubt],
+) -> Txn[None]:
+    """Outcomes of worker ``me``'s claims (see ``DispatchQueue.record``)."""
+    if sent:
+        # Before the ids become visible: see lock_report_ids.
+        yield lock_report_ids([(s.connector, id_key(s.external_id)) for s in sent])
+    yield Many(
+        _RECORD_SENT,
+        [
+            (
+                s.connector,
+                s.external_id,
+                id_key(s.external_id),
+                s.report_check_at,
+                s.report_due_at,
+                s.cost,
+                now,
+                s.claim.id,
+                me,
+                s.claim.attempts,
+            )
+            for s in sent
+        ],
+    )
+    yield Many(
+        _RECORD_RETRY,
+        [
+            (
+                r.at,
+                r.error_code,
+                r.reason,
+                r.progress,
+                r.tried,
+                now,
+                r.claim.id,
+                me,
+                r.claim.attempts,
+            )
+            for r in retries
+        ]
+        + [
+            (
+                d.at,
+                IN_DOUBT,
+                d.reason,
+                d.progress,
+                d.claim.tried,
+                now,
+                d.claim.id,
+                me,
+                d.claim.attempts,
+            )
+            for d in doubts
+        ],
+    )
+    yield Many(
+        _RECORD_WAIT,
+        [
+            (w.at, WAITING, w.reason, w.progress, w.tried, now, w.claim.id, me, w.claim.attempts)
+            for w in waits
+        ],
+    )
+    yield Many(
+        _RECORD_FAILURE,
+        [
+            (f.connector, f.error_code, f.reason, f.tried, now, f.claim.id, me, f.claim.attempts)
+            for f in failures
+        ],
+    )
+    yield Many(INSERT_ROUTED_EVENT, _events(now, sent, retries, failures, waits, doubts))
+    # Failed before any operator accepted it: the charge goes back (once; see credits).
+    refunds = [f for f in failures if f.refund]
+    yield from refund_failed(
+        [f.claim.id for f in refunds],
+        now,
+        "not sent: " + (refunds[0].error_code if refunds else ""),
+    )
+    if sent:
+        yield from apply_parked([(s.connector, s.external_id) for s in sent], now)
+
+
+def record_late(late: Sequence[LateSent], now: int) -> Txn[int]:
+    """Answers that came after their message was recorded in doubt: applied to those still
+    waiting in doubt; returns how many were."""
+    yield lock_report_ids([(s.connector, id_key(s.external_id)) for s in late])
+    rows = yield in_list(
+        "SELECT id FROM messages WHERE status = 'queued' AND error_code = ? AND id IN {in}",
+        [s.message_id for s in late],
+        before=(IN_DOUBT,),
+    )
+    open_ids = {r["id"] for r in rows or ()}
+    applied = [s for s in late if s.message_id in open_ids]
+    yield Many(
+        _RECORD_LATE,
+        [
+            (
+                s.connector,
+                s.external_id,
+                id_key(s.external_id),
+                s.report_check_at,
+                s.report_due_at,
+                s.cost,
+                now,
+                s.message_id,
+                IN_DOUBT,
+            )
+            for s in applied
+        ],
+    )
+    detail = "answered after the response timeout"
+    yield Many(
+        INSERT_ROUTED_EVENT,
+        [(s.message_id, "sent", now, detail, s.connector, s.route) for s in applied],
+    )
+    if applied:
+        yield from apply_parked([(s.connector, s.external_id) for s in applied], now)
+    return len(applied)
+
+
+def _events(
+    now: int,
+    sent: Sequence[Sent],
+    retries: Sequence[Retry],
+    failures: Sequence[Failure],
+    waits: Sequence[Wait],
+    doubts: Sequence[Doubt],
+) -> list[tuple[Any, ...]]:
+    """The history lines of recorded outcomes, each with its connector and route."""
+    events: list[tuple[Any, ...]] = [
+        (s.claim.id, "sent", now, None, s.connector, s.claim.route) for s in sent
+    ]
+    events += [
+        (
+            r.claim.id,
+            "queued",
+            now,
+            f"retry {r.claim.attempts + 1}: {r.reason}",
+            r.connector,
+            r.claim.route,
+        )
+        for r in retries
+    ]
+    events += [
+        (d.claim.id, "queued", now, f"in doubt: {d.reason}", d.connector, d.claim.route)
+        for d in doubts
+    ]
+    # One line when the wait begins, not one per look at a link that is still down.
+    events += [
+        (w.claim.id, "queued", now, f"waiting for a link: {w.reason}", w.connector, w.claim.route)
+        for w in waits
+        if w.claim.previous != WAITING or w.claim.connector != (w.claim.last_connector or "")
+    ]
+    events += [(f.claim.id, "failed", now, f.reason, f.connector, f.claim.route) for f in failures]
+    return events

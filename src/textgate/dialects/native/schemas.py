@@ -99,10 +99,20 @@ class EventOut(BaseModel):
     status: str
     at: datetime
     detail: str | None = None
+    connector: str | None = Field(
+        default=None, description="The connector of the hand-off this entry is about"
+    )
+    route: str | None = Field(default=None, description="The routing rule that chose it")
 
     @classmethod
     def of(cls, e: StatusEvent) -> EventOut:
-        return cls(status=e.status.value, at=e.at, detail=e.detail)
+        return cls(
+            status=e.status.value,
+            at=e.at,
+            detail=e.detail,
+            connector=e.connector,
+            route=e.route,
+        )
 
 
 class MessageDetail(MessageOut):

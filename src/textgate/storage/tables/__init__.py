@@ -25,6 +25,7 @@ from textgate.storage.tables._cluster import (
     link_leases,
     link_members,
     link_rates,
+    routing_tables,
 )
 from textgate.storage.tables._devices import (
     device_messages,
@@ -103,6 +104,7 @@ __all__ = [
     "opt_outs",
     "orders",
     "pending_reports",
+    "routing_tables",
     "sealed_messages",
     "short_links",
     "smpp_deliveries",

@@ -1,5 +1,6 @@
 """What processes sharing one database agree on: the rate budget and the binds of shared
-operator links, the processes running them, and settings that must be equal everywhere."""
+operator links, the processes running them, settings that must be equal everywhere, and the
+routing table set through the admin API."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy import BigInteger, Column, Integer, SmallInteger, String, Table,
 
 from textgate.storage.tables._base import Ms, metadata
 
-__all__ = ["gateway_settings", "link_leases", "link_members", "link_rates"]
+__all__ = ["gateway_settings", "link_leases", "link_members", "link_rates", "routing_tables"]
 
 # Rate budget of a connector for all processes together: ``used`` submit_sm of ``slot`` (the
 # slot's number since the epoch, of the database's clock) taken so far; ``granted`` is what
@@ -48,4 +49,15 @@ gateway_settings = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# The routing table set through the admin API (core.routing_spec's plain form, as JSON): one
+# row, id 1; it replaces the config file's rules and costs while it exists. ``updated_at``
+# tells the dispatchers of other processes that it changed.
+routing_tables = Table(
+    "routing_tables",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+    Column("updated_at", Ms, nullable=False),
 )

@@ -27,6 +27,10 @@ message_events = Table(
     Column("status", String(16), nullable=False),
     Column("at", Ms, nullable=False),
     Column("detail", Text),
+    # The connector and the routing rule of the hand-off the event is about (dispatch
+    # events only).
+    Column("connector", String(64)),
+    Column("route", String(64)),
     Index("ix_message_events_message_id_id", "message_id", "id"),
 )
 

@@ -101,6 +101,16 @@ messages = Table(
     # Which final statuses the submitter wants an SMPP receipt of (core.message.ReceiptRequest:
     # 'always' or 'failure'); NULL for none.
     Column("receipt", String(8)),
+    # Routing (core.routing, core.failover). The rule that chose the connector of the latest
+    # hand-off, and that connector, written when the message is claimed: a message in doubt
+    # or partly taken stays with it (pinned), even after a crash of the worker.
+    Column("route", String(64)),
+    Column("handoff_to", String(64)),
+    # The connectors that did not take it, as core.failover.Tried stores them; NULL for none.
+    Column("tried", Text),
+    # What the message cost upstream (micro-credits, like ``cost``): the connector's price
+    # when it says one, else its cost table's, at hand-off; NULL when neither is known.
+    Column("upstream_cost", BigInteger),
     Index(
         "ix_messages_due",
         "next_attempt_at",

@@ -26,6 +26,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,22 @@ def kannel_warmup_requests(port: int, count: int) -> list[bytes]:
     ]
 
 
+def kannel_settled(kannel: Kannel, at_least: int) -> Callable[[], tuple[int, float] | None]:
+    """A check that all is out: fakesmsc has read as many messages as bearerbox counts as
+    sent (it counts one once written to fakesmsc's socket, so the reader may be behind),
+    at least ``at_least``, and bearerbox holds none in its store or queue. The check
+    returns fakesmsc's count and the wall clock of its last read, or None while some
+    are not out."""
+
+    def check() -> tuple[int, float] | None:
+        status = kannel.sms_status()
+        got, last = kannel.fake.received()
+        idle = status.store_size == 0 and status.sent_queued == 0
+        return (got, last) if idle and got == status.sent and got >= at_least else None
+
+    return check
+
+
 def run_kannel(args: argparse.Namespace, fakesmsc: str, run_dir: Path) -> SideResult:
     work = run_dir / "kannel"
     work.mkdir()
@@ -68,31 +85,21 @@ def run_kannel(args: argparse.Namespace, fakesmsc: str, run_dir: Path) -> SideRe
             )
             if warm.failed:
                 raise RuntimeError(f"Kannel warm-up failed: {warm.error_samples}")
-            wait_for(
-                lambda: kannel.fake.received()[0] >= args.warmup,
-                args.drain_timeout,
-                "Kannel warm-up",
-            )
-        base, _ = kannel.fake.received()
-        sent_base = kannel.sms_status().sent
+        settled = kannel_settled(kannel, args.warmup)
+        wait_for(lambda: settled() is not None, args.drain_timeout, "Kannel warm-up")
+        base = kannel.fake.received()[0]
 
         def drain(load: wrk_load.WrkResult) -> tuple[int, float, list[str]]:
+            out = kannel_settled(kannel, base + load.ok)
             deadline = time.monotonic() + args.drain_timeout
-            while True:
-                got = kannel.fake.received()[0] - base
-                status = kannel.sms_status()
-                if got >= load.ok and status.store_size == 0 and status.sent_queued == 0:
-                    count, last = kannel.fake.received()
-                    break
+            while (done := out()) is None:
                 if time.monotonic() > deadline:
-                    return got, kannel.fake.received()[1], [f"fakesmsc got {got}/{load.ok}"]
+                    got = kannel.fake.received()
+                    sent = kannel.sms_status().sent
+                    problem = f"fakesmsc got {got[0] - base}, bearerbox sent {sent - base}"
+                    return got[0] - base, got[1], [f"{problem} of {load.ok}"]
                 time.sleep(0.1)
-            problems = []
-            if status.sent - sent_base != count - base:
-                problems.append(
-                    f"bearerbox sent {status.sent - sent_base}, fakesmsc got {count - base}"
-                )
-            return count - base, last, problems
+            return done[0] - base, done[1], []
 
         measure(
             args,

@@ -80,7 +80,8 @@ ENV_CASES = {
     "unknown connector type": (
         {"TEXTGATE_CONNECTORS": json.dumps([{"name": "x", "type": "smtp"}])},
         "error: connectors[0].type = 'smtp' (from TEXTGATE_CONNECTORS): "
-        "allowed: one of 'simulator', 'smpp', 'android', 'smsend', 'generic_http'",
+        "allowed: one of 'simulator', 'smpp', 'android', 'smsend', 'generic_http', "
+        "'mailup', 'smsmobileapi'",
     ),
     "generic connector template with an unknown placeholder": (
         {

@@ -34,7 +34,10 @@ from textgate.connectors.smpp.options import SmppOptions
 from textgate.connectors.smpp.shared_rate import RateLedger, SharedRate
 from textgate.connectors.upstream.connector import connector_for
 from textgate.connectors.upstream.generic import GenericOptions, GenericProvider
+from textgate.connectors.upstream.inbox import InboxConnector
+from textgate.connectors.upstream.mailup import MailupOptions, MailupProvider
 from textgate.connectors.upstream.smsend import SmsendOptions, SmsendProvider
+from textgate.connectors.upstream.smsmobileapi import SmsmobileapiOptions, SmsmobileapiProvider
 from textgate.errors import ConfigError
 from textgate.loops import LoopRegistry
 
@@ -214,6 +217,25 @@ def _build_generic(name: str, options: Any, context: ConnectorContext) -> Connec
     return connector_for(name, options, provider, token=token)
 
 
+def _build_mailup(name: str, options: Any, context: ConnectorContext) -> Connector:
+    return connector_for(
+        name, options, MailupProvider(options), token=_token(options, name, context)
+    )
+
+
+def _build_smsmobileapi(name: str, options: Any, context: ConnectorContext) -> Connector:
+    polls = options.inbound == "poll"
+    return InboxConnector(
+        name,
+        options,
+        SmsmobileapiProvider(options),
+        token=_token(options, name, context),
+        poll_seconds=options.inbound_poll_seconds if polls else None,
+        loops=context.loops,
+        leases=context.leases(name) if polls and context.leases is not None else None,
+    )
+
+
 def _token(options: Any, name: str, context: ConnectorContext) -> str:
     own = options.callback_token
     return own.get_secret_value() if own is not None else callback_token(context.secret_key, name)
@@ -228,6 +250,13 @@ KINDS: Final[Mapping[str, ConnectorKind]] = {
         ConnectorKind("smsend", _upstream(SmsendOptions, "smsend"), _build_smsend, True),
         ConnectorKind(
             "generic_http", _upstream(GenericOptions, "generic_http"), _build_generic, True
+        ),
+        ConnectorKind("mailup", _upstream(MailupOptions, "mailup"), _build_mailup),
+        ConnectorKind(
+            "smsmobileapi",
+            _upstream(SmsmobileapiOptions, "smsmobileapi"),
+            _build_smsmobileapi,
+            True,
         ),
     )
 }

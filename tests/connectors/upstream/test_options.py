@@ -14,6 +14,7 @@ from textgate.startup import check_settings
 
 KEY = "sk-live-7f3a9c1e5b2d4a6f"
 GOOD: dict[str, Any] = {"url": "https://api.example.com/send", "id_path": "id"}
+MAILUP: dict[str, Any] = {"account_id": 59484, "list_id": 1, "list_guid": "aafa5375"}
 
 CASES: dict[str, tuple[str, dict[str, Any], str]] = {
     "a placeholder that does not exist": (
@@ -92,6 +93,27 @@ CASES: dict[str, tuple[str, dict[str, Any], str]] = {
         "connectors[0].options.callback_token = '***': "
         "allowed: at least 16 characters (unguessable)",
     ),
+    "mailup with neither a ListSecret nor a login": (
+        "mailup",
+        MAILUP,
+        "connectors[0].options: set list_secret, or username and password to read it with",
+    ),
+    "mailup with a login but no password": (
+        "mailup",
+        {**MAILUP, "username": "m59484"},
+        "connectors[0].options: set both username and password (the account's login)",
+    ),
+    "smsmobileapi receiving without the phone's number": (
+        "smsmobileapi",
+        {"api_key": KEY, "inbound": "poll"},
+        "connectors[0].options: inbound is on: set phone_number "
+        "(the number your phone receives on)",
+    ),
+    "smsmobileapi with a SIM port it does not have": (
+        "smsmobileapi",
+        {"api_key": KEY, "port": 3},
+        "connectors[0].options.port = 3: should be 1 or 2",
+    ),
 }
 
 
@@ -111,9 +133,17 @@ def test_an_unknown_type_lists_every_registered_one() -> None:
         check_settings(settings)
     assert caught.value.problems == (
         "connectors[0].type = 'twilio': allowed: one of 'simulator', 'smpp', 'android', "
-        "'smsend', 'generic_http'",
+        "'smsend', 'generic_http', 'mailup', 'smsmobileapi'",
     )
-    assert list(KINDS) == ["simulator", "smpp", "android", "smsend", "generic_http"]
+    assert list(KINDS) == [
+        "simulator",
+        "smpp",
+        "android",
+        "smsend",
+        "generic_http",
+        "mailup",
+        "smsmobileapi",
+    ]
 
 
 def test_options_do_not_show_credentials() -> None:

@@ -81,7 +81,7 @@ ENV_CASES = {
         {"TEXTGATE_CONNECTORS": json.dumps([{"name": "x", "type": "smtp"}])},
         "error: connectors[0].type = 'smtp' (from TEXTGATE_CONNECTORS): "
         "allowed: one of 'simulator', 'smpp', 'android', 'smsend', 'generic_http', "
-        "'mailup', 'smsmobileapi'",
+        "'mailup', 'smsmobileapi', 'twilio', 'vonage'",
     ),
     "generic connector template with an unknown placeholder": (
         {

@@ -38,6 +38,8 @@ from textgate.connectors.upstream.inbox import InboxConnector
 from textgate.connectors.upstream.mailup import MailupOptions, MailupProvider
 from textgate.connectors.upstream.smsend import SmsendOptions, SmsendProvider
 from textgate.connectors.upstream.smsmobileapi import SmsmobileapiOptions, SmsmobileapiProvider
+from textgate.connectors.upstream.twilio import TwilioOptions, TwilioProvider
+from textgate.connectors.upstream.vonage import VonageOptions, VonageProvider
 from textgate.errors import ConfigError
 from textgate.loops import LoopRegistry
 
@@ -236,6 +238,18 @@ def _build_smsmobileapi(name: str, options: Any, context: ConnectorContext) -> C
     )
 
 
+def _build_twilio(name: str, options: Any, context: ConnectorContext) -> Connector:
+    token = _token(options, name, context)
+    provider = TwilioProvider(options, connector=name, token=token)
+    return connector_for(name, options, provider, token=token)
+
+
+def _build_vonage(name: str, options: Any, context: ConnectorContext) -> Connector:
+    token = _token(options, name, context)
+    provider = VonageProvider(options, connector=name, token=token)
+    return connector_for(name, options, provider, token=token)
+
+
 def _token(options: Any, name: str, context: ConnectorContext) -> str:
     own = options.callback_token
     return own.get_secret_value() if own is not None else callback_token(context.secret_key, name)
@@ -258,6 +272,8 @@ KINDS: Final[Mapping[str, ConnectorKind]] = {
             _build_smsmobileapi,
             True,
         ),
+        ConnectorKind("twilio", _upstream(TwilioOptions, "twilio"), _build_twilio, True),
+        ConnectorKind("vonage", _upstream(VonageOptions, "vonage"), _build_vonage, True),
     )
 }
 

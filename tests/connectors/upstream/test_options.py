@@ -128,12 +128,12 @@ def test_a_bad_option_is_one_line(case: str) -> None:
 
 
 def test_an_unknown_type_lists_every_registered_one() -> None:
-    settings = Settings(connectors=[{"name": "x", "type": "twilio"}])
+    settings = Settings(connectors=[{"name": "x", "type": "plivo"}])
     with pytest.raises(ConfigError) as caught:
         check_settings(settings)
     assert caught.value.problems == (
-        "connectors[0].type = 'twilio': allowed: one of 'simulator', 'smpp', 'android', "
-        "'smsend', 'generic_http', 'mailup', 'smsmobileapi'",
+        "connectors[0].type = 'plivo': allowed: one of 'simulator', 'smpp', 'android', "
+        "'smsend', 'generic_http', 'mailup', 'smsmobileapi', 'twilio', 'vonage'",
     )
     assert list(KINDS) == [
         "simulator",
@@ -143,6 +143,8 @@ def test_an_unknown_type_lists_every_registered_one() -> None:
         "generic_http",
         "mailup",
         "smsmobileapi",
+        "twilio",
+        "vonage",
     ]
 
 

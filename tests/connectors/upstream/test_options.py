@@ -114,6 +114,34 @@ CASES: dict[str, tuple[str, dict[str, Any], str]] = {
         {"api_key": KEY, "port": 3},
         "connectors[0].options.port = 3: should be 1 or 2",
     ),
+    "a Twilio Account SID that is not one": (
+        "twilio",
+        {"account_sid": "AC123", "auth_token": KEY},
+        "connectors[0].options.account_sid = 'AC123': "
+        "allowed: the Account SID, AC followed by 32 hexadecimal digits",
+    ),
+    "a Twilio API key without its secret": (
+        "twilio",
+        {"account_sid": "AC" + "0" * 32, "auth_token": KEY, "api_key_sid": "SK" + "1" * 32},
+        "connectors[0].options: set both api_key_sid and api_key_secret, or neither",
+    ),
+    "Twilio without the Auth Token that signs its webhooks": (
+        "twilio",
+        {"account_sid": "AC" + "0" * 32},
+        "connectors[0].options.auth_token is required",
+    ),
+    "a Vonage signature method Vonage does not offer": (
+        "vonage",
+        {"api_key": "abcd1234", "api_secret": KEY, "signature_method": "sha3"},
+        "connectors[0].options.signature_method = 'sha3': "
+        "should be 'md5hash', 'md5', 'sha1', 'sha256' or 'sha512'",
+    ),
+    "a public base URL without its scheme": (
+        "vonage",
+        {"api_key": "abcd1234", "api_secret": KEY, "callback_base_url": "sms.example.com"},
+        "connectors[0].options.callback_base_url = 'sms.example.com': "
+        "allowed: an http:// or https:// URL",
+    ),
 }
 
 

@@ -24,9 +24,10 @@ from tests.connectors.upstream.harness import (
 )
 from tests.support import Running, running_gateway
 from tests.test_secret_logs import _all_logs_at_debug
-from textgate.config import ConnectorSettings, Settings
+from textgate.config import ConnectorSettings, PricingSettings, Settings
 from textgate.connectors.upstream.connector import UpstreamConnector
 from textgate.core.message import Status
+from textgate.core.pricing import MICRO
 from textgate.services.query import MessageFilter
 
 CONSOLE = 59484
@@ -81,8 +82,11 @@ def mailup(
 async def test_a_message_through_b_and_its_status_back_by_polling(
     settings: Settings, login: bool
 ) -> None:
-    async with running_gateway(settings) as b:
+    # B charges 0.045 credits a part, so that its answer's Cost says something.
+    b_settings = settings.model_copy(update={"pricing": PricingSettings(default_price="0.045")})
+    async with running_gateway(b_settings) as b:
         found = await b_list(b)
+        await b.gateway.services.accounts.credit(found.account_id, 10 * MICRO)
         async with running_gateway(
             a_settings(settings, mailup(b.base_url, found, login=login))
         ) as a:
@@ -106,6 +110,9 @@ async def test_a_message_through_b_and_its_status_back_by_polling(
             assert done.external_id is not None and done.external_id.isdigit()
             delivery = await b.gateway.services.list_sms.delivery(CONSOLE, 1, int(done.external_id))
             assert delivery.id == in_b.id
+            # MailUp's answer says what it charged (Data.Cost): A's upstream cost is what B
+            # charged its account.
+            assert in_b.cost == 45_000 and done.upstream_cost == in_b.cost
 
 
 async def test_a_refused_list_secret_holds_messages_and_shows_on_readyz(

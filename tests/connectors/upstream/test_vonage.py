@@ -283,6 +283,9 @@ async def test_each_parts_receipt_finds_its_message(settings: Settings, dlr_meth
         assert await parked(a) == []
     assert [m.status for m in done.values()] == [Status.DELIVERED] * 2 + [Status.UNDELIVERED]
     assert done[lost].error_code == "err_3"
+    # What Vonage charged (message-price of each part taken, in the account's currency,
+    # one credit per unit by default), recorded as each message's upstream cost.
+    assert [m.upstream_cost for m in done.values()] == [33_300, 99_900, 99_900]
     assert done[long].external_id == vonage.PARTS_REF + long
     assert done[lost].external_id == vonage.PARTS_REF + lost
     [short_id] = [i for i, f in replay.sent.items() if f["client-ref"] == short]

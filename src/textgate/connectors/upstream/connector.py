@@ -44,12 +44,14 @@ from textgate.connectors.upstream.log_mask import SecretMask
 from textgate.connectors.upstream.options import UpstreamOptions
 from textgate.connectors.upstream.provider import AUTH_REFUSED, Provider
 from textgate.connectors.upstream.replies import (
+    Priced,
     Relogin,
     Throttle,
     common_reply,
     transport_error,
 )
 from textgate.core.message import DeliveryReport
+from textgate.core.pricing import MICRO
 from textgate.errors import ConnectorError, Handoff
 
 __all__ = ["QueryableUpstreamConnector", "UpstreamConnector", "connector_for"]
@@ -198,11 +200,21 @@ class UpstreamConnector:
                     if reply.code == AUTH_REFUSED:
                         self._health(LinkState.AUTH_REFUSED, reply.message)
                     return _failed(message_id, reply)
+                if isinstance(reply, Priced):
+                    cost = self._credits(reply)
+                    return Outcome(message_id, external_id=reply.external_id, cost=cost)
                 return Outcome(message_id, external_id=reply)
         return _failed(
             message_id,
             ConnectorError.not_sent("the provider refused a fresh session", code="session_refused"),
         )
+
+    def _credits(self, reply: Priced) -> int | None:
+        """The provider's price in micro-credits (None: the cost table prices it)."""
+        rate = self.options.price_in_credits
+        if not rate or reply.price < 0:
+            return None
+        return int((reply.price * rate * MICRO).to_integral_value())
 
     def _unanswered(self, exc: httpx.HTTPError) -> ConnectorError:
         error = transport_error(exc)

@@ -25,9 +25,11 @@ What this module knows, all from seed 002 ("Transactional SMS"):
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 import httpx
@@ -37,7 +39,7 @@ from textgate.connectors.base import QueryRef, Submission
 from textgate.connectors.callbacks import CallbackAnswer, CallbackRequest
 from textgate.connectors.upstream.options import UpstreamOptions
 from textgate.connectors.upstream.provider import auth_refused, no_callbacks
-from textgate.connectors.upstream.replies import Relogin, Reply, common_reply
+from textgate.connectors.upstream.replies import Priced, Relogin, Reply, common_reply
 from textgate.core.encoding import Encoding
 from textgate.core.message import DeliveryReport, Status
 from textgate.errors import ConnectorError
@@ -253,6 +255,13 @@ class MailupProvider:
             if code == _UNTRACKED or delivery == 0:
                 return "0"
             if isinstance(delivery, int | str) and str(delivery).isdigit():
+                cost = data.get("Cost") if isinstance(data, dict) else None
+                if isinstance(cost, int | float | str) and not isinstance(cost, bool):
+                    # Data.Cost: the credits MailUp charged for it (seed, Response).
+                    with contextlib.suppress(ArithmeticError):
+                        price = Decimal(str(cost))
+                        if price.is_finite():
+                            return Priced(str(delivery), price)
                 return str(delivery)
             # Taken (code 0) but no DeliveryId to follow it by: it may well go out.
             return ConnectorError.in_doubt(

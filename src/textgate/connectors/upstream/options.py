@@ -6,6 +6,7 @@ so neither the options nor an error line about them can print a key or a passwor
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -45,6 +46,10 @@ class UpstreamOptions(BaseModel):
     # The token in this connector's callback URL; unset, one is derived from the gateway's
     # secret_key and the connector's name (stable, the same in every process).
     callback_token: SecretStr | None = None
+    # Credits per unit of the provider's currency, for the price a provider's answer gives
+    # (recorded as the message's upstream cost); 0: ignore it and price messages by the
+    # connector's cost table ([routing.costs]) instead.
+    price_in_credits: Decimal = Field(default=Decimal(1), ge=0, le=1_000_000)
 
     @field_validator("callback_token")
     @classmethod

@@ -29,6 +29,7 @@ import email.utils
 import time
 from dataclasses import dataclass
 from datetime import UTC
+from decimal import Decimal
 from typing import Final
 
 import httpx
@@ -36,6 +37,7 @@ import httpx
 from textgate.errors import ConnectorError
 
 __all__ = [
+    "Priced",
     "Relogin",
     "Reply",
     "Throttle",
@@ -63,8 +65,18 @@ class Relogin:
     send the message once more (the request was refused before it was looked at)."""
 
 
-Reply = str | ConnectorError | Throttle | Relogin
-"""What a provider made of one answer: the id it gave the message, a failure, a pause."""
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """The provider took the message and said what it charged for it, in its own currency
+    (all parts together)."""
+
+    external_id: str
+    price: Decimal
+
+
+Reply = str | Priced | ConnectorError | Throttle | Relogin
+"""What a provider made of one answer: the id it gave the message (with its price, where
+the answer tells it), a failure, a pause."""
 
 
 def retry_after(response: httpx.Response, *, now: float | None = None) -> float | None:

@@ -41,6 +41,7 @@ import logging
 import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import httpx
@@ -57,7 +58,7 @@ from textgate.connectors.upstream.callback_fields import (
 from textgate.connectors.upstream.callback_maps import INBOUND_KIND, STATUS_KIND
 from textgate.connectors.upstream.options import UpstreamOptions
 from textgate.connectors.upstream.provider import no_callbacks
-from textgate.connectors.upstream.replies import Reply, common_reply
+from textgate.connectors.upstream.replies import Priced, Reply, common_reply
 from textgate.connectors.upstream.verdicts import Verdict, reply_for
 from textgate.core.clock import from_ms, system_clock
 from textgate.core.encoding import Encoding
@@ -232,14 +233,14 @@ class VonageProvider:
                 refused[0].get("error-text"),
             )
         if submission.segments > 1:
-            return _client_ref(submission)
+            return _priced(_client_ref(submission), taken)
         if len(entries) > 1:
             log.warning(
                 "vonage sent %s in %d parts: only the first part's receipt will match it",
                 submission.message_id,
                 len(entries),
             )
-        return str(taken[0]["message-id"])
+        return _priced(str(taken[0]["message-id"]), taken)
 
     def status_request(self, client: httpx.AsyncClient, ref: QueryRef) -> httpx.Request | None:
         return None
@@ -271,6 +272,16 @@ class VonageProvider:
         if not hmac.compare_digest(expected.encode(), given.lower().encode()):
             raise CallbackRefused("the sig does not match", status=403)
         return found
+
+
+def _priced(external_id: str, taken: list[dict[str, Any]]) -> Reply:
+    """The id, with what the parts taken cost when every one says (``message-price``, in
+    the account's currency, in each entry of the SMS API's answer)."""
+    try:
+        price = sum((Decimal(str(e["message-price"])) for e in taken), Decimal(0))
+    except (KeyError, ArithmeticError):
+        return external_id
+    return Priced(external_id, price) if price.is_finite() else external_id
 
 
 def _client_ref(submission: Submission) -> str:

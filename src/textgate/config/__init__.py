@@ -10,13 +10,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     FilePath,
     IPvAnyNetwork,
@@ -32,15 +29,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from textgate.config.fronts import AndroidSettings, SmppServerSettings, SmtpSettings
+from textgate.config.queues import MailSettings, QueueSettings, WebhookSettings
+from textgate.config.routing import (
+    ConnectorCostSettings,
+    FailoverSettings,
+    RouteRuleSettings,
+    RoutingSettings,
+)
+from textgate.config.section import Section
 from textgate.config_errors import describe, unknown_variables
 from textgate.core.pricing import PriceTable, parse_amount
-from textgate.core.routing_spec import (
-    check_cost,
-    check_country,
-    check_interface,
-    check_prefix,
-    check_rule_name,
-)
 from textgate.errors import ConfigError
 
 __all__ = [
@@ -61,12 +60,6 @@ __all__ = [
     "WebhookSettings",
     "load_settings",
 ]
-
-
-class Section(BaseModel):
-    """A table of settings: a key it does not know is a typo, refused rather than ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class HttpSettings(Section):
@@ -180,223 +173,6 @@ class PricingSettings(Section):
             parse_amount(self.default_price),
             {c.upper(): parse_amount(p) for c, p in self.countries.items()},
         )
-
-
-class QueueSettings(Section):
-    """An outbound queue (webhook deliveries, mail). The default schedule (doubling from
-    30 s, capped at 4 h, 15 attempts) spreads the attempts over about a day before an item
-    is dead-lettered."""
-
-    max_attempts: int = Field(default=15, ge=1, le=100)
-    retry_base_seconds: float = Field(default=30.0, gt=0)
-    retry_max_seconds: float = Field(default=14_400.0, gt=0)
-    # Items sent at once by one process, and claimed per batch.
-    concurrency: int = Field(default=16, ge=1, le=256)
-    batch_size: int = Field(default=200, ge=1, le=5000)
-    # A claimed item not finished within the lease is taken up again.
-    lease_seconds: float = Field(default=120.0, gt=0)
-    poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    # Finished (sent or dead-lettered) items are deleted after this many days.
-    retention_days: float = Field(default=30.0, gt=0)
-    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-
-
-class WebhookSettings(QueueSettings):
-    """Webhook delivery (see QueueSettings for the retry schedule)."""
-
-    enabled: bool = True
-    # Loopback, private and link-local targets are refused unless allowed here: a webhook
-    # URL must not let an account reach into the operator's own network.
-    allow_private_targets: bool = False
-    resolve_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    # See storage.webhook_feed: how long a missing event id may still be a transaction in
-    # progress, and how old an inbound message must be before the feed takes it.
-    gap_grace_seconds: float = Field(default=120.0, gt=0)
-    settle_seconds: float = Field(default=2.0, ge=0, le=60)
-
-
-class MailSettings(QueueSettings):
-    """Outbound mail (notifications, email-interface replies, transactional email).
-
-    ``transport = "file"`` (the development default) writes each mail as an ``.eml`` file
-    under ``directory`` (default: ``<data_dir>/mail``); ``"smtp"`` hands it to a relay.
-    """
-
-    enabled: bool = True
-    transport: Literal["file", "smtp"] = "file"
-    from_address: str = "textgate@localhost"
-    directory: Path | None = None
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    # "starttls" upgrades a plain connection (port 587), "tls" starts with TLS (port 465).
-    smtp_security: Literal["none", "starttls", "tls"] = "none"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
-    concurrency: int = Field(default=4, ge=1, le=64)
-    batch_size: int = Field(default=50, ge=1, le=1000)
-
-
-RulePrefix = Annotated[str, AfterValidator(check_prefix)]
-RuleCountry = Annotated[str, AfterValidator(check_country)]
-RuleInterface = Annotated[str, AfterValidator(check_interface)]
-
-
-def _amount(value: str | int | float) -> str | int | float:
-    check_cost(value)
-    return value
-
-
-CostAmount = Annotated[str | int | float, AfterValidator(_amount)]
-
-
-class RouteRuleSettings(Section):
-    """One ``[[routing.rules]]`` entry (see core.routing): criteria left out match every
-    message; those given must all hold, a list matching when any of its values does."""
-
-    name: Annotated[str, AfterValidator(check_rule_name)]
-    connectors: list[str] = Field(min_length=1)
-    strategy: Literal["ordered", "least_cost"] = "ordered"
-    accounts: list[str] = Field(default_factory=list)
-    prefixes: list[RulePrefix] = Field(default_factory=list)
-    countries: list[RuleCountry] = Field(default_factory=list)
-    senders: list[str] = Field(default_factory=list)
-    qualities: list[Literal["high", "medium", "low"]] = Field(default_factory=list)
-    interfaces: list[RuleInterface] = Field(default_factory=list)
-
-
-class ConnectorCostSettings(Section):
-    """``[routing.costs.<connector>]``: credits per message part upstream; the longest
-    matching prefix wins, then the country, then the default."""
-
-    default: CostAmount | None = None
-    countries: dict[RuleCountry, CostAmount] = Field(default_factory=dict)
-    prefixes: dict[RulePrefix, CostAmount] = Field(default_factory=dict)
-
-
-class FailoverSettings(Section):
-    """When a connector counts as failing (moved behind the others of a route until it
-    recovers): at least ``min_handoffs`` of its last ``window`` hand-offs within
-    ``memory_seconds`` ended, and ``max_failed_share`` of them or more were refused or
-    unanswered. A link that is down counts as failing while it is down."""
-
-    window: int = Field(default=20, ge=1, le=1000)
-    min_handoffs: int = Field(default=10, ge=1, le=1000)
-    max_failed_share: float = Field(default=0.5, ge=0.01, le=1)
-    memory_seconds: float = Field(default=60.0, gt=0)
-
-
-class RoutingSettings(Section):
-    """Which connectors carry which messages (core.routing).
-
-    ``rules`` (``[[routing.rules]]``), tried in order, name the connectors of the messages
-    they match; ``costs`` (``[routing.costs.<connector>]``) price each connector for
-    least-cost rules and margins. A table stored through the admin API (``PUT
-    /v1/admin/routing``) replaces ``rules`` and ``costs`` until it is deleted. Messages no
-    rule matches take the connector of their quality class (``high``, ``medium``, ``low``:
-    ``quality = {high = "smsc-direct"}``), else the default connector."""
-
-    quality: dict[Literal["high", "medium", "low"], str] = Field(default_factory=dict)
-    rules: list[RouteRuleSettings] = Field(default_factory=list)
-    costs: dict[str, ConnectorCostSettings] = Field(default_factory=dict)
-    failover: FailoverSettings = Field(default_factory=FailoverSettings)
-    # How often a dispatcher looks for a table stored by another process.
-    reload_seconds: float = Field(default=5.0, gt=0, le=3600)
-
-    def spec(self) -> dict[str, Any]:
-        """``rules`` and ``costs`` as core.routing_spec reads them."""
-        return self.model_dump(include={"rules", "costs"}, exclude_none=True)
-
-
-class AndroidSettings(Section):
-    """The device API that phones running the SMSGate app talk to (see README, "Android
-    phones"). ``public_url`` is the base the phones reach this server at (behind a proxy);
-    unset, the address of each request is used."""
-
-    enabled: bool = True
-    prefix: str = Field(default="/mobile/v1", pattern=r"^/[A-Za-z0-9/_.-]*[^/]$")
-    public_url: str | None = None
-    # The vendor sends a keep-alive every 15 s; the app's read timeout is an hour.
-    keepalive_seconds: float = Field(default=15.0, gt=0, le=30)
-    # A stream is closed after this long (the app reconnects within seconds and pulls).
-    stream_max_seconds: float = Field(default=300.0, gt=0)
-    # Sent in GET /settings: SSE_ONLY makes the app keep an event stream open instead of
-    # waiting for push notifications that only the vendor's cloud can send.
-    notification_channel: Literal["SSE_ONLY", "AUTO"] | None = "SSE_ONLY"
-    # How far a signed webhook's X-Timestamp may be from our clock.
-    signature_skew_seconds: float = Field(default=3600.0, gt=0)
-
-
-class SmtpSettings(Section):
-    """The email-to-SMS server (LabsMobile MailSMS, seed 000; ASPSMS SMTP, seed 004).
-
-    Mail to ``<number>@<d>`` for ``d`` in ``labsmobile_domains`` is a MailSMS message; mail
-    to ``textsms@``, ``xml@`` or ``<00number>@`` a domain in ``aspsms_domains`` follows the
-    ASPSMS rules. The providers' own domains are the defaults, so existing senders only change
-    their outgoing server. STARTTLS uses ``tls_cert``/``tls_key``; without them a self-signed
-    certificate is made under ``<data_dir>/smtp`` (development only).
-    """
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = Field(default=2525, ge=0, le=65535)
-    hostname: str = "localhost"
-    labsmobile_domains: list[str] = Field(default_factory=lambda: ["api.labsmobile.com"])
-    aspsms_domains: list[str] = Field(default_factory=lambda: ["smtp.aspsms.com"])
-    starttls: bool = True
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    # Clients must log in (SMTP AUTH with an account's login, after STARTTLS) before MAIL.
-    auth_required: bool = False
-    max_message_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
-    max_recipients: int = Field(default=1000, ge=1, le=10_000)
-    # An idle connection is closed after this long.
-    timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
-
-
-class SmppServerSettings(Section):
-    """The SMPP 3.4 server customers bind to as they would to a carrier (``smpp_server/``).
-
-    Each account binds with its own system_id and password (``textgate account smpp-login``).
-    """
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    # 2775 is the port SMPP uses by convention (SMPP 3.4 2.3 leaves it to the SMSC).
-    port: int = Field(default=2775, ge=0, le=65535)
-    # Binds one account may hold open at once over all its connections; one more is
-    # refused (ESME_RBINDFAIL) so that a client in a reconnect loop cannot take the server.
-    max_binds_per_account: int = Field(default=4, ge=1, le=1000)
-    # After this long without a PDU from the client the server sends enquire_link; no
-    # answer within response_timeout_seconds closes the connection (SMPP 3.4 4.11).
-    enquire_link_seconds: float = Field(default=30.0, gt=0, le=3600)
-    response_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-    # A connection that has not bound within this long is closed.
-    bind_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
-    # Requests from one client handled at once (SMPP 3.4 2.4: the window); the server
-    # stops reading that connection while they are all outstanding.
-    window: int = Field(default=16, ge=1, le=1000)
-    # Parts of a concatenated message (UDH) kept per bind while the others are awaited:
-    # at most this many parts, at most this long after the first one came.
-    reassembly_max_parts: int = Field(default=1000, ge=1, le=100_000)
-    reassembly_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
-    # Receipts and inbound messages sent to the customers' receiver binds as deliver_sm
-    # (see QueueSettings: one that is not answered ESME_ROK is sent again on this
-    # schedule; attempts count only while the account has a receiver bind).
-    deliver: QueueSettings = Field(default_factory=QueueSettings)
-    # SMPP over TLS: a PEM certificate (chain) and its private key, both or neither. SMPP
-    # 3.4 has no STARTTLS, so the port then takes TLS only (as carriers' "SMPPS" ports do).
-    tls_cert_file: FilePath | None = None
-    tls_key_file: FilePath | None = None
-
-    @model_validator(mode="after")
-    def _tls_pair(self) -> SmppServerSettings:
-        if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ValueError(
-                "smpp_server.tls_cert_file and smpp_server.tls_key_file go together:"
-                " set both or neither"
-            )
-        return self
 
 
 class Settings(BaseSettings):

@@ -15,7 +15,6 @@ from textgate.connectors.kinds import ConnectorContext, build, takes_callbacks
 from textgate.connectors.unstarted import UnstartedConnector
 from textgate.core.clock import Clock, system_clock
 from textgate.core.inbound import Keywords
-from textgate.core.routing import Routes
 from textgate.dialects.registry import address_handlers, enabled, webhook_formats
 from textgate.dispatch.standby import StandbyQueue
 from textgate.dispatch.worker import Dispatcher, LinkPolicy
@@ -23,69 +22,27 @@ from textgate.loops import LoopRegistry
 from textgate.notify.sender import MailDispatcher
 from textgate.notify.sinks import build_sink
 from textgate.observability.counts import OperationCounts
-from textgate.services.accounts import AccountService
-from textgate.services.allowance import AllowanceService
-from textgate.services.credentials import CredentialService
-from textgate.services.devices import DeviceOutboxService, DeviceService
-from textgate.services.email_logins import EmailLoginService
-from textgate.services.history import OrderHistory
-from textgate.services.inbound import InboundReceiver, InboundRouter, InboundService
-from textgate.services.list_sms import ListSmsService
-from textgate.services.lists import ListService
-from textgate.services.login_limiter import LoginLimiter
-from textgate.services.mail import MailService
-from textgate.services.margins import MarginService
-from textgate.services.oauth import OAuthService
-from textgate.services.originators import OriginatorService
-from textgate.services.phone_sms import PhoneSmsService
-from textgate.services.query import MessageService
+from textgate.runtime.services import Shared, build_services
+from textgate.services.inbound import InboundReceiver, InboundRouter
 from textgate.services.receive import ReportReceiver
-from textgate.services.registry import Services
-from textgate.services.routing import ConnectorHealth, RoutingService
-from textgate.services.sealed_messages import SealedMessageService
-from textgate.services.short_links import ShortLinkService
-from textgate.services.smpp_binds import BindSnapshot, SmppBindService
-from textgate.services.smpp_deliveries import SmppDeliveryService
-from textgate.services.smpp_logins import SmppLoginService
-from textgate.services.smtp_users import SmtpUserService
-from textgate.services.stats import StatsService
-from textgate.services.submit import SubmitService
-from textgate.services.transactional_mail import TransactionalMail
-from textgate.services.webhooks import TargetChecker, WebhookService
+from textgate.services.routing import ConnectorHealth
+from textgate.services.smpp_binds import BindSnapshot
+from textgate.services.webhooks import TargetChecker
 from textgate.smpp_server import SmppServer
 from textgate.smtp.server import SmtpServer
 from textgate.startup import check_settings, connector_options, prepare_database, secret_key
 from textgate.storage.accounts import AccountRepo
-from textgate.storage.campaigns import CampaignRepo
-from textgate.storage.conversations import ConversationRepo
-from textgate.storage.credentials import CredentialRepo
-from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
-from textgate.storage.device_queue import DeviceQueue
-from textgate.storage.devices import DeviceRepo
 from textgate.storage.inbound import InboundRepo
 from textgate.storage.link_leases import LinkLeases
 from textgate.storage.link_rates import LinkRates
-from textgate.storage.lists import ListRepo
 from textgate.storage.mail import MailRepo
-from textgate.storage.margins import MarginRepo
 from textgate.storage.messages import MessageRepo
 from textgate.storage.migrate import shipped_migrations
 from textgate.storage.notify import PgListener
-from textgate.storage.oauth import OAuthRepo
-from textgate.storage.order_history import OrderHistoryRepo
 from textgate.storage.orders import OrderWriter
-from textgate.storage.originators import OriginatorRepo
-from textgate.storage.phone_sms import PhoneSmsRepo
 from textgate.storage.reseal import reseal
-from textgate.storage.routing_tables import RoutingTableRepo
-from textgate.storage.sealed_messages import SealedMessageRepo
 from textgate.storage.secrets import SecretBox
-from textgate.storage.short_links import ShortLinkRepo
-from textgate.storage.smpp_logins import SmppLoginRepo
-from textgate.storage.smpp_outbox import SmppOutboxRepo
-from textgate.storage.smtp_users import SmtpUserRepo
-from textgate.storage.stats import StatsRepo
 from textgate.storage.webhook_feed import WebhookFeed
 from textgate.storage.webhooks import WebhookRepo
 from textgate.webhooks.sender import WebhookDispatcher
@@ -164,103 +121,27 @@ class Gateway:
         self.inbound: InboundReceiver | None = None
         # Every dialect's payload formats, enabled or not: stored subscriptions keep theirs.
         self.webhook_formats = webhook_formats()
-        keywords = Keywords.of(settings.inbound.opt_out_keywords, settings.inbound.opt_in_keywords)
-        webhooks = WebhookService(
-            self.webhook_repo, self.target_checker, formats=self.webhook_formats
-        )
-        account_service = AccountService(
-            accounts,
-            CreditRepo(self.db, clock),
-            cache_seconds=settings.auth_cache_seconds,
-            clock=clock,
-            default_timezone=settings.default_timezone,
-        )
-        # One count of failed logins for every interface that checks a guessable secret.
-        limiter = LoginLimiter(clock=clock)
-        credentials = CredentialService(
-            CredentialRepo(self.db),
-            account_service,
-            limiter=limiter,
-            session_idle_seconds=settings.session_idle_seconds,
-            clock=clock,
-        )
         # Phones: the device API and the android connector share the hub that wakes them.
         self.device_hub = WakeHub()
-        device_queue = DeviceQueue(self.db, clock)
-        self.device_outbox = DeviceOutboxService(device_queue)
-        devices = DeviceService(
-            DeviceRepo(self.db, box, clock),
-            device_queue,
-            account_service,
-            CredentialRepo(self.db),
-            self.inbound_repo,
-            self.device_hub,
-            limiter=limiter,
-            keywords=keywords,
-            signature_skew_seconds=settings.android.signature_skew_seconds,
-            clock=clock,
-            counts=self.counts,
-        )
-        submit = SubmitService(
-            self.writer,
-            messages,
-            prices=settings.pricing.table(),
-            targets=webhooks.message_target,
-            clock=clock,
-            counts=self.counts,
-        )
-        message_service = MessageService(messages)
-        mail_service = MailService(self.mail_repo, settings.mail, clock)
-        lists = ListService(ListRepo(self.db, box, clock), account_service)
-        list_sms = ListSmsService(
-            lists, account_service, submit, message_service, CampaignRepo(self.db, clock)
-        )
-        smpp_deliveries = SmppDeliveryService(SmppOutboxRepo(self.db, clock), clock)
-        smpp_binds = SmppBindService(self._smpp_binds, smpp_deliveries)
-        self.services = Services(
-            accounts=account_service,
-            submit=submit,
-            messages=message_service,
-            inbound=InboundService(self.inbound_repo, ConversationRepo(self.db), keywords),
-            webhooks=webhooks,
-            mail=mail_service,
-            credentials=credentials,
-            login_limiter=limiter,
-            history=OrderHistory(OrderHistoryRepo(self.db)),
-            allowance=AllowanceService(account_service, settings.pricing.table()),
-            lists=lists,
-            list_sms=list_sms,
-            smtp_users=SmtpUserService(SmtpUserRepo(self.db, clock), lists, clock),
-            transactional_mail=TransactionalMail(mail_service, lists, list_sms, clock),
-            email_logins=EmailLoginService(account_service, CredentialRepo(self.db), credentials),
-            originators=OriginatorService(
-                OriginatorRepo(self.db), account_service, limiter, box, clock
-            ),
-            stats=StatsService(
-                StatsRepo(self.db, accounts),
-                lambda: self.connectors,
+        self.services, self.device_outbox = build_services(
+            settings,
+            Shared(
+                db=self.db,
                 clock=clock,
-                smpp_binds=smpp_binds,
+                box=box,
+                writer=self.writer,
+                accounts=accounts,
+                messages=messages,
+                inbound=self.inbound_repo,
+                webhooks=self.webhook_repo,
+                mail=self.mail_repo,
+                target_checker=self.target_checker,
+                webhook_formats=self.webhook_formats,
+                counts=self.counts,
+                device_hub=self.device_hub,
             ),
-            devices=devices,
-            routing=RoutingService(
-                RoutingTableRepo(self.db),
-                configured=settings.routing.spec(),
-                fallback=_fallback(settings),
-                connectors=[c.name for c in settings.connectors],
-                clock=clock,
-            ),
-            margins=MarginService(MarginRepo(self.db), clock),
-            oauth=OAuthService(
-                OAuthRepo(self.db, clock), account_service, limiter=limiter, clock=clock
-            ),
-            phone_sms=PhoneSmsService(PhoneSmsRepo(self.db, clock), submit, clock),
-            short_links=ShortLinkService(ShortLinkRepo(self.db, clock)),
-            sealed_messages=SealedMessageService(SealedMessageRepo(self.db, clock)),
-            smpp_logins=SmppLoginService(
-                SmppLoginRepo(self.db), account_service, limiter=limiter, clock=clock
-            ),
-            smpp_deliveries=smpp_deliveries,
+            connectors=lambda: self.connectors,
+            bind_snapshot=self._smpp_binds,
         )
         # The CLI and tests reach logins through the gateway too.
         self.credentials = self.services.credentials
@@ -490,10 +371,3 @@ class Gateway:
         if self.inbound is not None:
             await self.inbound.close()
         await self.db.dispose()
-
-
-def _fallback(settings: Settings) -> Routes:
-    """Where messages no routing rule matches go: their quality class's connector, else the
-    default connector."""
-    quality = {str(k): v for k, v in settings.routing.quality.items()}
-    return Routes(settings.primary_connector, quality)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.dispatch.support import reach, submit
 from tests.support import until
 from textgate.config import DispatchSettings, FailoverSettings, Settings
 from textgate.connectors.base import (
@@ -29,7 +30,6 @@ from textgate.dispatch.links import Usability
 from textgate.dispatch.worker import Dispatcher, LinkPolicy
 from textgate.errors import ConnectorError
 from textgate.runtime import Gateway
-from textgate.services.submit import SubmitRequest
 
 FR = [f"+3361234{i:04d}" for i in range(50)]
 DE = [f"+491511234{i:04d}" for i in range(50)]
@@ -135,29 +135,6 @@ async def _dispatch(
     return dispatcher
 
 
-async def _submit(
-    gw: Gateway, account: Account, numbers: Sequence[str], text: str = "t"
-) -> list[str]:
-    result = await gw.services.submit.submit(
-        SubmitRequest(account=account, recipients=list(numbers), text=text)
-    )
-    return [m.id for m in result.messages]
-
-
-async def _final(
-    gw: Gateway, account: Account, ids: Sequence[str], statuses: set[Status]
-) -> list[Message]:
-    found: list[Message] = []
-
-    async def reached() -> bool:
-        nonlocal found
-        found = [await gw.services.messages.get(account.id, i) for i in ids]
-        return all(m.status in statuses for m in found)
-
-    await until(reached, f"every message in {sorted(statuses)}")
-    return found
-
-
 def _lines(m: Message) -> list[tuple[str, str | None, str | None]]:
     return [(e.status.value, e.connector, e.route) for e in m.events]
 
@@ -170,8 +147,8 @@ async def test_a_link_down_sends_its_messages_to_the_next_connector(
 ) -> None:
     a, b = Link("a", "down"), Link("b")
     await _dispatch(gateway, dispatchers, [a, b], ORDERED)
-    ids = await _submit(gateway, account, FR[:5])
-    msgs = await _final(gateway, account, ids, {Status.SENT})
+    ids = await submit(gateway, account, FR[:5])
+    msgs = await reach(gateway, account, ids, {Status.SENT})
     assert {m.connector for m in msgs} == {"b"}
     assert {m.route for m in msgs} == {"primary-first"}
     assert sorted(b.ids()) == sorted(ids) and a.seen == []
@@ -198,8 +175,8 @@ async def test_not_sent_moves_the_message_at_once_to_the_next_connector(
     a.submit = not_now  # type: ignore[method-assign]
     ids: list[str] = []
     dispatcher = await _dispatch(gateway, dispatchers, [a, b], ORDERED)
-    ids += await _submit(gateway, account, FR[:3])
-    msgs = await _final(gateway, account, ids, {Status.SENT})
+    ids += await submit(gateway, account, FR[:3])
+    msgs = await reach(gateway, account, ids, {Status.SENT})
     assert {m.connector for m in msgs} == {"b"}
     assert all(m.attempts == 1 for m in msgs)  # not sent: no attempt used
     assert dispatcher.stats.failovers == 3  # each went on at once, not after a pause
@@ -219,8 +196,8 @@ async def test_a_refusal_moves_the_message_to_the_next_connector(
 ) -> None:
     a, b = Link("a", "refuse"), Link("b")
     dispatcher = await _dispatch(gateway, dispatchers, [a, b], ORDERED)
-    ids = await _submit(gateway, account, FR[:4])
-    msgs = await _final(gateway, account, ids, {Status.SENT})
+    ids = await submit(gateway, account, FR[:4])
+    msgs = await reach(gateway, account, ids, {Status.SENT})
     assert {m.connector for m in msgs} == {"b"}
     assert sorted(a.ids()) == sorted(ids) == sorted(b.ids())
     assert all(m.attempts == 2 for m in msgs)
@@ -240,8 +217,8 @@ async def test_refused_by_every_connector_fails_with_the_last_error(
 ) -> None:
     a, b = Link("a", "refuse"), Link("b", "refuse")
     await _dispatch(gateway, dispatchers, [a, b], ORDERED)
-    ids = await _submit(gateway, account, FR[:3])
-    msgs = await _final(gateway, account, ids, {Status.FAILED})
+    ids = await submit(gateway, account, FR[:3])
+    msgs = await reach(gateway, account, ids, {Status.FAILED})
     assert {m.error_code for m in msgs} == {"b_no"}
     assert {m.connector for m in msgs} == {"b"}
     assert all(m.attempts == 2 for m in msgs)
@@ -260,7 +237,7 @@ async def test_in_doubt_the_message_is_resent_on_the_same_connector(
     dispatcher = await _dispatch(
         gateway, dispatchers, [a, b], ORDERED, failover=failover, policies=policies
     )
-    [mid] = await _submit(gateway, account, FR[:1])
+    [mid] = await submit(gateway, account, FR[:1])
 
     async def in_doubt() -> bool:
         m = await gateway.services.messages.get(account.id, mid)
@@ -269,7 +246,7 @@ async def test_in_doubt_the_message_is_resent_on_the_same_connector(
     await until(in_doubt, "the message in doubt")
     assert dispatcher.link_status()["a"].usability is Usability.FAILING
     a.mode = "up"
-    [msg] = await _final(gateway, account, [mid], {Status.SENT})
+    [msg] = await reach(gateway, account, [mid], {Status.SENT})
     assert msg.connector == "a" and b.seen == []
     assert a.ids() == [mid, mid]
     assert [(s, c) for s, c, _ in _lines(msg)][-2:] == [("sending", "a"), ("sent", "a")]
@@ -281,8 +258,8 @@ async def test_in_doubt_with_the_fail_policy_it_fails_and_never_moves(
     a, b = Link("a", "silent"), Link("b")
     policies = {"a": LinkPolicy(in_doubt="fail", in_doubt_grace_ms=50)}
     await _dispatch(gateway, dispatchers, [a, b], ORDERED, policies=policies)
-    ids = await _submit(gateway, account, FR[:2])
-    msgs = await _final(gateway, account, ids, {Status.FAILED})
+    ids = await submit(gateway, account, FR[:2])
+    msgs = await reach(gateway, account, ids, {Status.FAILED})
     assert {m.error_code for m in msgs} == {"in_doubt"}
     assert {m.connector for m in msgs} == {"a"}
     assert b.seen == [] and sorted(a.ids()) == sorted(ids)
@@ -293,7 +270,7 @@ async def test_a_long_message_partly_taken_stays_with_its_connector(
 ) -> None:
     a, b = Link("a", "part"), Link("b")
     dispatcher = await _dispatch(gateway, dispatchers, [a, b], ORDERED)
-    [mid] = await _submit(gateway, account, FR[:1], text="long " * 70)
+    [mid] = await submit(gateway, account, FR[:1], text="long " * 70)
 
     async def parted() -> bool:
         m = await gateway.services.messages.get(account.id, mid)
@@ -305,11 +282,11 @@ async def test_a_long_message_partly_taken_stays_with_its_connector(
     await until(
         lambda: dispatcher.link_status()["a"].usability is Usability.DOWN, "link a seen down"
     )
-    later = await _submit(gateway, account, FR[1:2])
-    await _final(gateway, account, later, {Status.SENT})
+    later = await submit(gateway, account, FR[1:2])
+    await reach(gateway, account, later, {Status.SENT})
     assert (await gateway.services.messages.get(account.id, mid)).status is Status.QUEUED
     a.mode = "up"
-    [msg] = await _final(gateway, account, [mid], {Status.SENT})
+    [msg] = await reach(gateway, account, [mid], {Status.SENT})
     assert msg.connector == "a"
     assert mid not in b.ids()
     assert [s.resume for s in a.seen if s.message_id == mid] == [None, "part 1 taken"]
@@ -329,8 +306,8 @@ async def test_least_cost_and_its_change_when_the_cheapest_link_goes_down_and_ba
 ) -> None:
     a, b = Link("a"), Link("b")
     dispatcher = await _dispatch(gateway, dispatchers, [a, b], LEAST_COST)
-    fr, de = await _submit(gateway, account, FR[:3]), await _submit(gateway, account, DE[:3])
-    msgs = await _final(gateway, account, fr + de, {Status.SENT})
+    fr, de = await submit(gateway, account, FR[:3]), await submit(gateway, account, DE[:3])
+    msgs = await reach(gateway, account, fr + de, {Status.SENT})
     by_id = {m.id: m for m in msgs}
     assert {by_id[i].connector for i in fr} == {"a"}  # FR: a costs 0.02, b 0.05
     assert {by_id[i].connector for i in de} == {"b"}  # elsewhere: a 0.09, b 0.05
@@ -338,14 +315,14 @@ async def test_least_cost_and_its_change_when_the_cheapest_link_goes_down_and_ba
     assert {by_id[i].upstream_cost for i in de} == {50_000}
     a.mode = "down"
     await until(lambda: dispatcher.link_status()["a"].usability is Usability.DOWN, "a down")
-    during = await _submit(gateway, account, FR[3:6])
-    msgs = await _final(gateway, account, during, {Status.SENT})
+    during = await submit(gateway, account, FR[3:6])
+    msgs = await reach(gateway, account, during, {Status.SENT})
     assert {m.connector for m in msgs} == {"b"}
     assert {m.upstream_cost for m in msgs} == {50_000}
     a.mode = "up"
     await until(lambda: dispatcher.link_status()["a"].usability is Usability.UP, "a back up")
-    after = await _submit(gateway, account, FR[6:9])
-    msgs = await _final(gateway, account, after, {Status.SENT})
+    after = await submit(gateway, account, FR[6:9])
+    msgs = await reach(gateway, account, after, {Status.SENT})
     assert {m.connector for m in msgs} == {"a"}
 
 
@@ -355,13 +332,13 @@ async def test_a_connector_refusing_too_much_is_used_last_until_it_recovers(
     a, b = Link("a", "throttle"), Link("b")
     failover = FailoverSettings(window=10, min_handoffs=4, max_failed_share=0.5, memory_seconds=1)
     dispatcher = await _dispatch(gateway, dispatchers, [a, b], ORDERED, failover=failover)
-    first = await _submit(gateway, account, FR[:6])
-    msgs = await _final(gateway, account, first, {Status.SENT})
+    first = await submit(gateway, account, FR[:6])
+    msgs = await reach(gateway, account, first, {Status.SENT})
     assert {m.connector for m in msgs} == {"b"}
     assert dispatcher.link_status()["a"].usability is Usability.FAILING
     seen = len(a.seen)
-    second = await _submit(gateway, account, FR[6:12])
-    msgs = await _final(gateway, account, second, {Status.SENT})
+    second = await submit(gateway, account, FR[6:12])
+    msgs = await reach(gateway, account, second, {Status.SENT})
     assert {m.connector for m in msgs} == {"b"}
     assert len(a.seen) == seen  # while failing, nothing new was offered to "a"
     a.mode = "up"
@@ -369,8 +346,8 @@ async def test_a_connector_refusing_too_much_is_used_last_until_it_recovers(
         lambda: dispatcher.link_status()["a"].usability is Usability.UP,
         "a's failures forgotten",
     )
-    third = await _submit(gateway, account, FR[12:15])
-    msgs = await _final(gateway, account, third, {Status.SENT})
+    third = await submit(gateway, account, FR[12:15])
+    msgs = await reach(gateway, account, third, {Status.SENT})
     assert {m.connector for m in msgs} == {"a"}
 
 
@@ -380,13 +357,13 @@ async def test_the_connector_s_price_wins_over_its_cost_table(
     a = Link("a", cost=12_345)
     spec = {"costs": {"a": {"default": "0.05"}}}
     await _dispatch(gateway, dispatchers, [a], spec)
-    ids = await _submit(gateway, account, FR[:2], text="two parts " * 20)
-    msgs = await _final(gateway, account, ids, {Status.SENT})
+    ids = await submit(gateway, account, FR[:2], text="two parts " * 20)
+    msgs = await reach(gateway, account, ids, {Status.SENT})
     assert {m.segments for m in msgs} == {2}
     assert {m.upstream_cost for m in msgs} == {12_345}
     a.cost = None
-    ids = await _submit(gateway, account, FR[2:3], text="two parts " * 20)
-    [msg] = await _final(gateway, account, ids, {Status.SENT})
+    ids = await submit(gateway, account, FR[2:3], text="two parts " * 20)
+    [msg] = await reach(gateway, account, ids, {Status.SENT})
     assert msg.upstream_cost == 2 * 50_000
 
 
@@ -395,10 +372,10 @@ async def test_a_table_put_in_force_routes_the_next_claims(
 ) -> None:
     a, b = Link("a"), Link("b")
     dispatcher = await _dispatch(gateway, dispatchers, [a, b], ORDERED)
-    ids = await _submit(gateway, account, FR[:2])
-    assert {m.connector for m in await _final(gateway, account, ids, {Status.SENT})} == {"a"}
+    ids = await submit(gateway, account, FR[:2])
+    assert {m.connector for m in await reach(gateway, account, ids, {Status.SENT})} == {"a"}
     only_b = table_from_spec({"rules": [{"name": "b-only", "connectors": ["b"]}]}, Routes("a"))
     dispatcher.use_table(only_b)
-    ids = await _submit(gateway, account, FR[2:4])
-    msgs = await _final(gateway, account, ids, {Status.SENT})
+    ids = await submit(gateway, account, FR[2:4])
+    msgs = await reach(gateway, account, ids, {Status.SENT})
     assert {(m.connector, m.route) for m in msgs} == {("b", "b-only")}

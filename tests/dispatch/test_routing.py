@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dispatch.test_worker import NUMBERS, _account, _gateway, _wait, started  # noqa: F401
+from tests.dispatch.support import reach
+from tests.dispatch.test_worker import NUMBERS, _account, _gateway, started  # noqa: F401
 from textgate.config import ConnectorSettings, DispatchSettings, RoutingSettings, Settings
 from textgate.core.message import Quality, Status
 from textgate.core.routing import Routes
@@ -39,7 +40,7 @@ async def test_each_quality_class_takes_its_connector(
         )
         ids[quality] = [m.id for m in result.messages]
     for quality, message_ids in ids.items():
-        done = await _wait(gw, account, message_ids, {Status.DELIVERED})
+        done = await reach(gw, account, message_ids, {Status.DELIVERED})
         want = "premium" if quality is Quality.HIGH else "bulk"
         assert {m.connector for m in done} == {want}, quality
         assert {m.quality for m in done} == {None if quality is None else quality.value}

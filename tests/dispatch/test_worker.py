@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import until
+from tests.dispatch.support import reach, submit
 from textgate.config import DispatchSettings, Settings
 from textgate.connectors.base import (
     HandoffGate,
@@ -22,11 +22,10 @@ from textgate.connectors.base import (
 )
 from textgate.core.accounts import Account
 from textgate.core.clock import from_ms, system_clock
-from textgate.core.message import DeliveryReport, Message, Status
+from textgate.core.message import DeliveryReport, Status
 from textgate.dispatch.worker import Dispatcher
 from textgate.runtime import Gateway
 from textgate.services.query import MessageFilter
-from textgate.services.submit import SubmitRequest
 from textgate.storage.queue import DispatchQueue, Sent
 
 NUMBERS = [f"+3361234{i:04d}" for i in range(100)]
@@ -65,34 +64,13 @@ async def _account(gw: Gateway) -> Account:
     return await gw.services.accounts.create(f"acct-{len(NUMBERS)}-{id(gw)}")
 
 
-async def _submit(gw: Gateway, account: Account, numbers: Sequence[str]) -> list[str]:
-    result = await gw.services.submit.submit(
-        SubmitRequest(account=account, recipients=list(numbers), text="t")
-    )
-    return [m.id for m in result.messages]
-
-
-async def _wait(
-    gw: Gateway, account: Account, ids: list[str], statuses: set[Status]
-) -> list[Message]:
-    msgs: list[Message] = []
-
-    async def reached() -> bool:
-        nonlocal msgs
-        msgs = [await gw.services.messages.get(account.id, i) for i in ids]
-        return all(m.status in statuses for m in msgs)
-
-    await until(reached, f"every message in {statuses}")
-    return msgs
-
-
 async def test_retryable_errors_are_retried_until_sent(
     settings: Settings, started: list[Gateway]
 ) -> None:
     gw = await _gateway(_settings(settings, {"retryable_rate": 0.5}, max_attempts=30), started)
     account = await _account(gw)
-    ids = await _submit(gw, account, NUMBERS[:40])
-    msgs = await _wait(gw, account, ids, {Status.DELIVERED})
+    ids = await submit(gw, account, NUMBERS[:40])
+    msgs = await reach(gw, account, ids, {Status.DELIVERED})
     retried = [m for m in msgs if m.attempts > 1]
     assert retried, "with half the attempts throttled some messages must have been retried"
     history = [e.status for e in retried[0].events]
@@ -104,8 +82,8 @@ async def test_retryable_errors_are_retried_until_sent(
 async def test_retries_stop_at_the_limit(settings: Settings, started: list[Gateway]) -> None:
     gw = await _gateway(_settings(settings, {"retryable_rate": 1.0}, max_attempts=3), started)
     account = await _account(gw)
-    ids = await _submit(gw, account, NUMBERS[:2])
-    msgs = await _wait(gw, account, ids, {Status.FAILED})
+    ids = await submit(gw, account, NUMBERS[:2])
+    msgs = await reach(gw, account, ids, {Status.FAILED})
     assert all(m.attempts == 3 for m in msgs)
     assert all("refused 3 times" in (m.reason or "") for m in msgs)
     assert all(m.error_code == "throttled" for m in msgs)
@@ -114,8 +92,8 @@ async def test_retries_stop_at_the_limit(settings: Settings, started: list[Gatew
 async def test_final_refusal_fails_at_once(settings: Settings, started: list[Gateway]) -> None:
     gw = await _gateway(_settings(settings, {"accept_rate": 0.0}), started)
     account = await _account(gw)
-    ids = await _submit(gw, account, NUMBERS[:3])
-    msgs = await _wait(gw, account, ids, {Status.FAILED})
+    ids = await submit(gw, account, NUMBERS[:3])
+    msgs = await reach(gw, account, ids, {Status.FAILED})
     assert all(m.attempts == 1 and m.error_code == "refused" for m in msgs)
     assert [e.status for e in msgs[0].events] == [Status.QUEUED, Status.SENDING, Status.FAILED]
 
@@ -126,9 +104,9 @@ async def test_final_state_mix_is_deterministic_under_a_seed(
     mix = {"delivered": 0.5, "undelivered": 0.3, "expired": 0.2}
     gw = await _gateway(_settings(settings, {"final_mix": mix, "seed": 7}), started)
     account = await _account(gw)
-    ids = await _submit(gw, account, NUMBERS[:60])
+    ids = await submit(gw, account, NUMBERS[:60])
     finals = {Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED}
-    msgs = await _wait(gw, account, ids, finals)
+    msgs = await reach(gw, account, ids, finals)
     assert {m.status for m in msgs} == finals
     sim = gw.connectors["sim"]
     from textgate.connectors.simulator import SimulatorConnector
@@ -142,7 +120,7 @@ async def test_expired_lease_is_recovered_and_the_old_holder_is_fenced(
 ) -> None:
     gw = await _gateway(settings, started, dispatch=False)
     account = await _account(gw)
-    [mid] = await _submit(gw, account, NUMBERS[:1])
+    [mid] = await submit(gw, account, NUMBERS[:1])
     dead = DispatchQueue(gw.db, "worker-that-dies")
     alive = DispatchQueue(gw.db, "worker-that-lives")
     now = system_clock()
@@ -165,7 +143,7 @@ async def test_report_before_the_send_is_recorded_is_kept(
 ) -> None:
     gw = await _gateway(settings, started, dispatch=False)
     account = await _account(gw)
-    [mid] = await _submit(gw, account, NUMBERS[:1])
+    [mid] = await submit(gw, account, NUMBERS[:1])
     queue = DispatchQueue(gw.db, "w")
     now = system_clock()
     [claim] = await queue.claim(now=now, lease_ms=60_000, limit=10)
@@ -182,7 +160,7 @@ async def test_reports_never_move_a_message_backwards(
 ) -> None:
     gw = await _gateway(settings, started, dispatch=False)
     account = await _account(gw)
-    [mid] = await _submit(gw, account, NUMBERS[:1])
+    [mid] = await submit(gw, account, NUMBERS[:1])
     queue = DispatchQueue(gw.db, "w")
     now = system_clock()
     [claim] = await queue.claim(now=now, lease_ms=60_000, limit=10)
@@ -228,7 +206,7 @@ class SilentOperator:
 async def test_overdue_reports_are_queried(settings: Settings, started: list[Gateway]) -> None:
     gw = await _gateway(settings, started, dispatch=False)
     account = await _account(gw)
-    ids = await _submit(gw, account, NUMBERS[:5])
+    ids = await submit(gw, account, NUMBERS[:5])
     operator = SilentOperator()
     dispatcher = Dispatcher(
         gw.queue,
@@ -238,7 +216,7 @@ async def test_overdue_reports_are_queried(settings: Settings, started: list[Gat
     )
     await dispatcher.start()
     try:
-        msgs = await _wait(gw, account, ids, {Status.DELIVERED})
+        msgs = await reach(gw, account, ids, {Status.DELIVERED})
     finally:
         await dispatcher.stop()
     assert sorted(operator.queried) == sorted(f"x-{m.id}" for m in msgs)
@@ -251,8 +229,8 @@ async def test_shutdown_drains_in_flight_batches(
         _settings(settings, {"latency_ms": 400, "report_delay_ms": 60_000}), started
     )
     account = await _account(gw)
-    ids = await _submit(gw, account, NUMBERS[:10])
-    await _wait(gw, account, ids, {Status.SENDING})
+    ids = await submit(gw, account, NUMBERS[:10])
+    await reach(gw, account, ids, {Status.SENDING})
     started.remove(gw)
     await gw.stop()
     reopened = Gateway(settings)
@@ -288,7 +266,7 @@ async def test_leases_are_renewed_while_a_slow_batch_is_in_flight(
 ) -> None:
     gw = await _gateway(settings, started, dispatch=False)
     account = await _account(gw)
-    ids = await _submit(gw, account, NUMBERS[:5])
+    ids = await submit(gw, account, NUMBERS[:5])
     # Answers after two and a half leases. A lease is renewed once a third of it has passed,
     # checked every third: a pause of the event loop of up to a third of a lease (here
     # 0.67 s, which a busy machine can cause) still finds it renewed in time.
@@ -306,7 +284,7 @@ async def test_leases_are_renewed_while_a_slow_batch_is_in_flight(
     for w in workers:
         await w.start()
     try:
-        await _wait(gw, account, ids, {Status.SENT, Status.DELIVERED})
+        await reach(gw, account, ids, {Status.SENT, Status.DELIVERED})
     finally:
         for w in workers:
             await w.stop()

@@ -30,6 +30,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from textgate.connectors.base import QueryRef, Submission
 from textgate.connectors.callbacks import CallbackAnswer, CallbackRequest
+from textgate.connectors.upstream.callback_fields import check_base_url
 from textgate.connectors.upstream.callback_maps import (
     INBOUND_KIND,
     STATUS_KIND,
@@ -125,9 +126,7 @@ class GenericOptions(UpstreamOptions):
     @field_validator("callback_base_url")
     @classmethod
     def _base(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("allowed: an http:// or https:// URL")
-        return None if value is None else value.rstrip("/")
+        return check_base_url(value)
 
     @model_validator(mode="after")
     def _whole(self) -> GenericOptions:

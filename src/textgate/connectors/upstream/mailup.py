@@ -37,7 +37,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from textgate.connectors.base import QueryRef, Submission
 from textgate.connectors.callbacks import CallbackAnswer, CallbackRequest
-from textgate.connectors.upstream.options import UpstreamOptions
+from textgate.connectors.upstream.options import UpstreamOptions, api_base
 from textgate.connectors.upstream.provider import auth_refused, no_callbacks
 from textgate.connectors.upstream.replies import Priced, Relogin, Reply, common_reply
 from textgate.core.encoding import Encoding
@@ -123,9 +123,7 @@ class MailupOptions(UpstreamOptions):
     @field_validator("base_url")
     @classmethod
     def _http_base(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("allowed: an http:// or https:// URL (the API's base, .../v2.0/)")
-        return value if value.endswith("/") else value + "/"
+        return api_base(value, ", .../v2.0/")
 
     @model_validator(mode="after")
     def _credentials(self) -> MailupOptions:

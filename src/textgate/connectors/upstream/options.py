@@ -11,9 +11,18 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["MIN_TOKEN_LENGTH", "UpstreamOptions"]
+__all__ = ["MIN_TOKEN_LENGTH", "UpstreamOptions", "api_base"]
 
 MIN_TOKEN_LENGTH: Final = 16
+
+
+def api_base(value: str, where: str = "") -> str:
+    """A provider API's base URL, checked (http or https) and ending in one slash, so that
+    its paths join on; ``where`` says what the base ends with, for the error line."""
+    if not value.startswith(("http://", "https://")):
+        hint = f" (the API's base{where})"
+        raise ValueError(f"allowed: an http:// or https:// URL{hint}")
+    return value if value.endswith("/") else value + "/"
 
 
 class UpstreamOptions(BaseModel):

@@ -34,7 +34,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from textgate.connectors.base import QueryRef, Submission
 from textgate.connectors.callbacks import CallbackAnswer, CallbackRequest
-from textgate.connectors.upstream.options import UpstreamOptions
+from textgate.connectors.upstream.options import UpstreamOptions, api_base
 from textgate.connectors.upstream.provider import auth_refused, no_callbacks
 from textgate.connectors.upstream.replies import Relogin, Reply, common_reply
 from textgate.core.encoding import Encoding
@@ -102,9 +102,7 @@ class SmsendOptions(UpstreamOptions):
     @field_validator("base_url")
     @classmethod
     def _http_base(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("allowed: an http:// or https:// URL (the API's base, .../REST/)")
-        return value if value.endswith("/") else value + "/"
+        return api_base(value, ", .../REST/")
 
     @field_validator("timezone")
     @classmethod

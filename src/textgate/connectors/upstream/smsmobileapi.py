@@ -36,7 +36,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from textgate.connectors.base import QueryRef, Submission
 from textgate.connectors.callbacks import CallbackAnswer, CallbackRefused, CallbackRequest
 from textgate.connectors.upstream.callback_maps import INBOUND_KIND
-from textgate.connectors.upstream.options import UpstreamOptions
+from textgate.connectors.upstream.options import UpstreamOptions, api_base
 from textgate.connectors.upstream.provider import auth_refused, no_callbacks
 from textgate.connectors.upstream.replies import Relogin, Reply, common_reply
 from textgate.core.inbound import InboundMessage
@@ -79,9 +79,7 @@ class SmsmobileapiOptions(UpstreamOptions):
     @field_validator("base_url")
     @classmethod
     def _http_base(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("allowed: an http:// or https:// URL (the API's base)")
-        return value if value.endswith("/") else value + "/"
+        return api_base(value, "")
 
     @model_validator(mode="after")
     def _whole(self) -> SmsmobileapiOptions:

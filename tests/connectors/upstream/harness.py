@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.support import Running, loopback_listener, until
-from textgate.config import ConnectorSettings, DispatchSettings, Settings
+from textgate.config import ConnectorSettings, DispatchSettings, InboundSettings, Settings
 from textgate.core.message import FINAL, Message
 
 RECIPIENT = "+393471234567"
@@ -74,6 +74,24 @@ class Client:
 
     async def final(self, message_id: str) -> Message:
         return await self.reaches(message_id, lambda m: m.status in FINAL, "a final status")
+
+
+def replayed_provider(
+    settings: Settings, name: str, base: str, ours: str, options: dict[str, Any]
+) -> Settings:
+    """The suite's gateway with one provider connector ``name`` (also its type) pointed at a
+    replay server's ``base``, quick retries, and ``ours`` as the account ``client``'s
+    number (its inbound messages go there)."""
+    connector = ConnectorSettings(
+        name=name, type=name, options={"base_url": base, "throttle_seconds": 0.5, **options}
+    )
+    fast = DispatchSettings(
+        retry_base_seconds=0.05, retry_max_seconds=0.2, wait_min_seconds=0.05, wait_max_seconds=0.2
+    )
+    inbound = InboundSettings(numbers={ours: "client"})
+    return settings.model_copy(
+        update={"connectors": [connector], "dispatch": fast, "inbound": inbound}
+    )
 
 
 async def client_of(running: Running, name: str = "client") -> Client:

@@ -25,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.connectors.upstream.harness import Client, client_of
+from tests.connectors.upstream.harness import Client, client_of, replayed_provider
 from tests.connectors.upstream.replay import Asked, Played, Replay, replaying
 from tests.support import SUITE_SECRET_KEY, Running, running_gateway
 from tests.test_secret_logs import _all_logs_at_debug
-from textgate.config import ConnectorSettings, DispatchSettings, InboundSettings, Settings
+from textgate.config import Settings
 from textgate.connectors.kinds import callback_token
 from textgate.connectors.upstream import twilio
 from textgate.core.message import Status
@@ -245,25 +245,12 @@ async def started(settings: Settings, replay: Replay, **options: Any) -> AsyncIt
 
 
 def gateway(settings: Settings, base: str, **options: Any) -> Settings:
-    connector = ConnectorSettings(
-        name=NAME,
-        type="twilio",
-        options={
-            "base_url": base,
-            "account_sid": ACCOUNT_SID,
-            "auth_token": AUTH_TOKEN,
-            "callback_base_url": PUBLIC,
-            "throttle_seconds": 0.5,
-            **options,
-        },
-    )
-    fast = DispatchSettings(
-        retry_base_seconds=0.05, retry_max_seconds=0.2, wait_min_seconds=0.05, wait_max_seconds=0.2
-    )
-    inbound = InboundSettings(numbers={OURS: "client"})
-    return settings.model_copy(
-        update={"connectors": [connector], "dispatch": fast, "inbound": inbound}
-    )
+    credentials = {
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "callback_base_url": PUBLIC,
+    }
+    return replayed_provider(settings, NAME, base, OURS, credentials | options)
 
 
 TOKEN = callback_token(SUITE_SECRET_KEY.get_secret_value(), NAME)

@@ -28,11 +28,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.connectors.upstream.harness import Client, client_of
+from tests.connectors.upstream.harness import Client, client_of, replayed_provider
 from tests.connectors.upstream.replay import Played, Replay, replaying
 from tests.support import SUITE_SECRET_KEY, Running, running_gateway
 from tests.test_secret_logs import _all_logs_at_debug
-from textgate.config import ConnectorSettings, DispatchSettings, InboundSettings, Settings
+from textgate.config import Settings
 from textgate.connectors.kinds import callback_token
 from textgate.connectors.upstream import vonage
 from textgate.core.message import Status
@@ -199,25 +199,8 @@ class VonageReplay(Replay):
 
 
 def gateway(settings: Settings, base: str, **options: Any) -> Settings:
-    connector = ConnectorSettings(
-        name=NAME,
-        type="vonage",
-        options={
-            "base_url": base,
-            "api_key": API_KEY,
-            "api_secret": API_SECRET,
-            "callback_base_url": PUBLIC,
-            "throttle_seconds": 0.5,
-            **options,
-        },
-    )
-    fast = DispatchSettings(
-        retry_base_seconds=0.05, retry_max_seconds=0.2, wait_min_seconds=0.05, wait_max_seconds=0.2
-    )
-    inbound = InboundSettings(numbers={OURS: "client"})
-    return settings.model_copy(
-        update={"connectors": [connector], "dispatch": fast, "inbound": inbound}
-    )
+    credentials = {"api_key": API_KEY, "api_secret": API_SECRET, "callback_base_url": PUBLIC}
+    return replayed_provider(settings, NAME, base, OURS, credentials | options)
 
 
 @contextlib.asynccontextmanager

@@ -61,6 +61,11 @@ def has_unusable_text(value: object) -> bool:
 def refuse_unusable_text(request: Request) -> None:
     """Raise InvalidRequest when the request's path or query string carries a NUL or a
     lone surrogate (its body is checked where it is read: :func:`refuse_unusable_body`)."""
+    scope = request.scope
+    if not scope.get("query_string") and not scope.get("path_params"):
+        # Nothing to look at (every submit of the native API): parsing an empty query
+        # string into a mapping cost 4 % of the event loop's time on that path.
+        return
     if has_unusable_text(list(request.path_params.values())) or has_unusable_text(
         list(request.query_params.multi_items())
     ):

@@ -45,10 +45,10 @@ class CoalescedWrites:
     uvicorn writes a response's status line and headers, then its body, each with its own
     ``transport.write``; uvloop sends each at once, so a small response costs two ``send``
     calls and two TCP segments, and the client two reads. Profiles of the single-recipient
-    submit put a sixth of the event loop's time in those writes (bench/RESULTS.md,
-    "textgate vs Kannel on a quiet machine", Kept). Writes are held until the end of the current turn of the
-    loop, then sent joined: the response leaves once it is complete, a streamed one (a
-    phone's event stream) one turn after each chunk. Everything else is the transport's.
+    submit put a sixth of the event loop's time in those writes (bench/RESULTS.md, "textgate
+    vs Kannel on a quiet machine", Kept). Writes are held until the end of the current turn
+    of the loop, then sent joined: the response leaves once it is complete, a streamed one
+    (a phone's event stream) one turn after each chunk. Everything else is the transport's.
     """
 
     __slots__ = ("_inner", "_loop", "_parts")

@@ -4,6 +4,7 @@ state (any base, any process, early ones parked), the receipt window."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -179,3 +180,28 @@ async def test_no_report_within_the_receipt_window_ends_the_message(gw: Gateway)
     # A further intermediate report changes nothing.
     buffered = DeliveryReport("smsc", "e1", Status.BUFFERED, from_ms(now))
     assert await gw.queue.apply_reports([buffered], now + 3_000) == 0
+
+
+async def test_one_receipt_applied_twice_at_once_is_one_status_change(gw: Gateway) -> None:
+    """Two processes apply the same final receipt at the same moment (a provider's push and
+    a status query, two workers): one of them changes the message, the other finds it
+    final; one ``delivered`` event, so one webhook and one notification. On SQLite the
+    writer serialises them; on PostgreSQL the messages read are locked."""
+    account, mids = await _message(gw, 20)
+    now = system_clock()
+    claims = await gw.queue.claim(now=now, lease_ms=LEASE, limit=50)
+    await gw.queue.record(now=now, sent=[Sent(c, "smsc", f"ext-{i}") for i, c in enumerate(claims)])
+    reports = [
+        DeliveryReport("smsc", f"ext-{i}", Status.DELIVERED, from_ms(now))
+        for i in range(len(claims))
+    ]
+    queues = [DispatchQueue(gw.db, f"process-{n}") for n in range(4)]
+    # Each process gets the receipts in its own order, as a push and a poll would.
+    orders = [reports, reports[::-1], reports[5:] + reports[:5], reports[::2] + reports[1::2]]
+    applied = await asyncio.gather(
+        *(q.apply_reports(batch, now + 10) for q, batch in zip(queues, orders, strict=True))
+    )
+    assert sum(applied) == len(mids)
+    for mid in mids:
+        events = (await _get(gw, account, mid)).events
+        assert [e.status for e in events].count(Status.DELIVERED) == 1, events

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from textgate.core.clock import from_ms, to_ms
@@ -91,12 +91,21 @@ def _current(
         by_connector.setdefault(connector, []).append(key)
     current: dict[tuple[str, str], tuple[str, Status, str | None]] = {}
     for connector, wanted in by_connector.items():
-        rows = yield in_list(
+        query = in_list(
             "SELECT id, status, error_code, external_key FROM messages"
             " WHERE connector = ? AND external_key IN {in}",
             wanted,
             before=(connector,),
         )
+        # PostgreSQL: the status read decides the update and its event, so the rows are
+        # locked until the transaction ends: two processes applying one receipt at once
+        # (a push and a status query) would otherwise both see it open and both add the
+        # final event (one webhook and one notification too many). Locked in id order,
+        # so that batches holding the same messages in other orders wait rather than
+        # deadlock. (SQLite has one writer: nothing to lock.)
+        assert query.pg_sql is not None
+        query = replace(query, pg_sql=query.pg_sql + " ORDER BY id FOR UPDATE")
+        rows = yield query
         for r in rows or ():
             current[(connector, r["external_key"])] = (
                 r["id"],

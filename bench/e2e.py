@@ -625,6 +625,16 @@ class Gateway:
     def threads(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/task"))
 
+    def memory_kib(self) -> tuple[int, int]:
+        """(VmRSS, VmHWM) of the gateway: its resident set now and at its peak, in KiB."""
+        found = {"VmRSS:": 0, "VmHWM:": 0}
+        with open(f"/proc/{self.pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                name = line.split(maxsplit=1)[0] if line.strip() else ""
+                if name in found:
+                    found[name] = int(line.split()[1])
+        return found["VmRSS:"], found["VmHWM:"]
+
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL if it has not exited within ``stop_timeout``.
 
@@ -863,6 +873,12 @@ class ModeResult:
     gateway_cpu_total: float = 0.0
     gateway_main_thread_cpu: float = 0.0
     gateway_threads: int = 0
+    gateway_rss_start_kib: int = 0
+    """After the warm-up, before the measured load."""
+    gateway_rss_end_kib: int = 0
+    """Once every message is final."""
+    gateway_rss_peak_kib: int = 0
+    """The most the gateway ever held (VmHWM), start-up included."""
     loadgen_cpu: float = 0.0
     poller_cpu: float = 0.0
     machine_busy: float = 0.0
@@ -1076,6 +1092,7 @@ def run_mode(args: argparse.Namespace, mode: str) -> ModeResult:
                 result.quiet_wait = wait_quiet(args.wait_quiet, {gw.pid, os.getpid()})
             gw.profiling(True)
             cpu0 = gw.cpu()
+            result.gateway_rss_start_kib = gw.memory_kib()[0]
             busy0 = machine_busy()
             procs0 = all_processes_cpu()
             load = submit.run(work)
@@ -1089,6 +1106,7 @@ def run_mode(args: argparse.Namespace, mode: str) -> ModeResult:
                     counter, n + final_base, args.drain_timeout, progress=not args.quiet
                 )
             cpu_end = gw.cpu()
+            result.gateway_rss_end_kib, result.gateway_rss_peak_kib = gw.memory_kib()
             gw.profiling(False)
             result.machine_busy = machine_busy() - busy0
             result.postgres_cpu, result.top_other_processes = others_cpu(
@@ -1241,6 +1259,15 @@ def rows(results: Sequence[ModeResult]) -> Iterator[tuple[str, list[str]]]:
         ),
     )
     yield "gateway CPU s (total)", each(lambda r: f"{r.gateway_cpu_total:.2f}")
+    yield (
+        "gateway RSS start / end / peak (MiB)",
+        each(
+            lambda r: (
+                f"{r.gateway_rss_start_kib / 1024:.0f} / {r.gateway_rss_end_kib / 1024:.0f}"
+                f" / {r.gateway_rss_peak_kib / 1024:.0f}"
+            )
+        ),
+    )
     yield "  of which main thread", each(lambda r: f"{r.gateway_main_thread_cpu:.2f}")
     yield "GATEWAY CPU s / 1,000 msgs", each(per_k(lambda r: r.gateway_cpu_total))
     if any(r.database == "PostgreSQL" for r in results):

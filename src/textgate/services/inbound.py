@@ -37,7 +37,8 @@ class InboundRouter:
     """Recipient number -> owning account id, by longest configured prefix.
 
     Account names are resolved to ids in the event loop and the result is a plain function
-    over a snapshot: storage calls it inside its transaction (in SQLite's writer thread).
+    over a snapshot: storage calls it inside its transaction (on SQLite, in the loop's
+    thread or, when another process holds the write lock, in the writer thread).
     Names that do not exist (yet) are looked up again after ``refresh_seconds``.
     """
 

@@ -156,8 +156,9 @@ class SqliteRunner(TxnRunner):
     receipts) takes a fraction of a millisecond. Handing each to a writer thread cost more
     than running it: the hop there and back (an executor future, a wake-up of the loop) and
     the two threads taking turns on the GIL between statements. Run inline, the
-    single-recipient benchmark accepted 9 % more messages for 10 % less CPU per message
-    (bench/RESULTS.md, "Transactions in the event loop's thread").
+    single-recipient benchmark accepted 11 % more messages for 10-15 % less CPU per message,
+    and over a third more through SMPP (bench/RESULTS.md, "Transactions in the event loop's
+    thread").
 
     Another process may hold the lock (a CLI command, a second gateway, ``textgate
     migrate``): waiting for it here would stop the whole loop for as long, so the inline

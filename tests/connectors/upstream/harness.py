@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.support import Running, loopback_listener, until
 from textgate.config import ConnectorSettings, DispatchSettings, InboundSettings, Settings
-from textgate.core.message import FINAL, Message
+from textgate.core.message import FINAL, Message, Status
 
 RECIPIENT = "+393471234567"
 
@@ -74,6 +74,21 @@ class Client:
 
     async def final(self, message_id: str) -> Message:
         return await self.reaches(message_id, lambda m: m.status in FINAL, "a final status")
+
+    async def held_by_refused_credentials(
+        self, message_id: str, connector: str, secret: str
+    ) -> Message:
+        """The provider refused the connector's credentials: the message waits, stored
+        queued with no attempt used, /readyz answers 503 with the connector's link
+        ``auth_refused``, and ``secret`` appears nowhere in it. The waiting message."""
+        waiting = await self.reaches(message_id, lambda m: m.error_code == "waiting", "waiting")
+        assert (waiting.status, waiting.attempts) == (Status.QUEUED, 0)
+        ready = await self.running.client.get("/readyz")
+        assert ready.status_code == 503
+        [link] = ready.json()["links"][connector]
+        assert link["state"] == "auth_refused"
+        assert secret not in ready.text
+        return waiting
 
 
 def replayed_provider(

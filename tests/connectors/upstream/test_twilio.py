@@ -448,13 +448,7 @@ async def test_refused_credentials_hold_messages(settings: Settings) -> None:
     async with started(settings, replay, auth_token=wrong) as a:
         client = await client_of(a)
         mid = await send(client, RECIPIENT)
-        waiting = await client.reaches(mid, lambda m: m.error_code == "waiting", "waiting")
-        assert (waiting.status, waiting.attempts) == (Status.QUEUED, 0)
-        ready = await a.client.get("/readyz")
-        assert ready.status_code == 503
-        [link] = ready.json()["links"][NAME]
-        assert link["state"] == "auth_refused"
-        assert wrong not in ready.text
+        await client.held_by_refused_credentials(mid, NAME, wrong)
 
 
 async def test_credentials_reach_no_log_record(settings: Settings) -> None:

@@ -40,7 +40,7 @@ from textgate.connectors.upstream.callback_maps import (
     read_status,
 )
 from textgate.connectors.upstream.options import UpstreamOptions
-from textgate.connectors.upstream.provider import auth_refused, no_callbacks
+from textgate.connectors.upstream.provider import Sessionless, auth_refused, no_callbacks
 from textgate.connectors.upstream.replies import Reply, Throttle, common_reply, retry_after
 from textgate.connectors.upstream.templates import (
     check_template,
@@ -148,7 +148,7 @@ class GenericOptions(UpstreamOptions):
         return self
 
 
-class GenericProvider:
+class GenericProvider(Sessionless):
     type_name = "generic_http"
     report_query_after_ms: int | None = None
 
@@ -167,15 +167,6 @@ class GenericProvider:
         for secret in (self.options.api_key, self.options.password):
             if secret is not None:
                 yield secret.get_secret_value()
-
-    def login_request(self, client: httpx.AsyncClient) -> httpx.Request | None:
-        return None
-
-    def read_login(self, response: httpx.Response) -> None:
-        return None
-
-    def forget_session(self) -> None:
-        return None
 
     # ------------------------------------------------------------------ sending
 

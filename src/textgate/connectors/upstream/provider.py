@@ -19,7 +19,7 @@ from textgate.connectors.upstream.replies import Reply
 from textgate.core.message import DeliveryReport
 from textgate.errors import ConnectorError
 
-__all__ = ["AUTH_REFUSED", "Provider", "auth_refused", "no_callbacks"]
+__all__ = ["AUTH_REFUSED", "Provider", "Sessionless", "auth_refused", "no_callbacks"]
 
 AUTH_REFUSED: Final = "auth_refused"
 """The code of a failure that says the provider refused the credentials."""
@@ -85,3 +85,17 @@ class Provider(Protocol):
         provider that signs its callbacks checks the signature here: the request carries
         the URL as called, every header and the raw body."""
         ...
+
+
+class Sessionless:
+    """The session half of :class:`Provider` for an API that authenticates every request
+    by itself (a key, a signature, HTTP Basic): nothing to log in to or forget."""
+
+    def login_request(self, client: httpx.AsyncClient) -> httpx.Request | None:
+        return None
+
+    def read_login(self, response: httpx.Response) -> None:
+        return None
+
+    def forget_session(self) -> None:
+        return None

@@ -49,7 +49,7 @@ from textgate.connectors.upstream.callback_fields import (
 )
 from textgate.connectors.upstream.callback_maps import INBOUND_KIND, STATUS_KIND
 from textgate.connectors.upstream.options import UpstreamOptions
-from textgate.connectors.upstream.provider import no_callbacks
+from textgate.connectors.upstream.provider import Sessionless, no_callbacks
 from textgate.connectors.upstream.replies import Reply, common_reply
 from textgate.connectors.upstream.verdicts import Verdict, reply_for
 from textgate.core.clock import from_ms, system_clock
@@ -164,7 +164,7 @@ def signature(auth_token: str, url: str, params: Sequence[tuple[str, str]]) -> s
     return base64.b64encode(digest).decode()
 
 
-class TwilioProvider:
+class TwilioProvider(Sessionless):
     type_name = "twilio"
 
     def __init__(self, options: TwilioOptions, *, connector: str = "", token: str = "") -> None:
@@ -184,15 +184,6 @@ class TwilioProvider:
         if self.options.api_key_secret is not None:
             yield self.options.api_key_secret.get_secret_value()
         yield self._authorization.removeprefix("Basic ")
-
-    def login_request(self, client: httpx.AsyncClient) -> httpx.Request | None:
-        return None
-
-    def read_login(self, response: httpx.Response) -> None:
-        return None
-
-    def forget_session(self) -> None:
-        return None
 
     def _callback(self, kind: str) -> str | None:
         return callback_url(self.options.callback_base_url, self._connector, self._token, kind)

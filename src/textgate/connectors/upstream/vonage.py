@@ -57,7 +57,7 @@ from textgate.connectors.upstream.callback_fields import (
 )
 from textgate.connectors.upstream.callback_maps import INBOUND_KIND, STATUS_KIND
 from textgate.connectors.upstream.options import UpstreamOptions
-from textgate.connectors.upstream.provider import no_callbacks
+from textgate.connectors.upstream.provider import Sessionless, no_callbacks
 from textgate.connectors.upstream.replies import Priced, Reply, common_reply
 from textgate.connectors.upstream.verdicts import Verdict, reply_for
 from textgate.core.clock import from_ms, system_clock
@@ -153,7 +153,7 @@ def signature(params: dict[str, str], secret: str, method: SignatureMethod) -> s
     return hmac.new(secret.encode(), signed.encode(), method).hexdigest()
 
 
-class VonageProvider:
+class VonageProvider(Sessionless):
     type_name = "vonage"
     # The SMS API has no status look-up: receipts come by webhook only.
     report_query_after_ms: int | None = None
@@ -167,15 +167,6 @@ class VonageProvider:
         yield self.options.api_secret.get_secret_value()
         if self.options.signature_secret is not None:
             yield self.options.signature_secret.get_secret_value()
-
-    def login_request(self, client: httpx.AsyncClient) -> httpx.Request | None:
-        return None
-
-    def read_login(self, response: httpx.Response) -> None:
-        return None
-
-    def forget_session(self) -> None:
-        return None
 
     # ------------------------------------------------------------------ sending
 

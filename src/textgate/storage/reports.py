@@ -119,7 +119,11 @@ def _find(
     current: dict[tuple[str, str], tuple[str, Status, str | None]], report: DeliveryReport
 ) -> tuple[str, str] | None:
     """The key under which the report's message is stored, the likeliest spelling first."""
-    for key in match_keys(report.external_id):
+    # The id as issued nearly always matches: its other readings only when it does not.
+    first = (report.connector, id_key(report.external_id))
+    if first in current:
+        return first
+    for key in match_keys(report.external_id)[1:]:
         if (report.connector, key) in current:
             return (report.connector, key)
     return None

@@ -209,16 +209,18 @@ def record_outcomes(
     doubts: Sequence[Doubt],
 ) -> Txn[None]:
     """Outcomes of worker ``me``'s claims (see ``DispatchQueue.record``)."""
+    # (connector, id key) of each sent message, worked out once for its three uses.
+    keyed = [(s.connector, id_key(s.external_id)) for s in sent]
     if sent:
         # Before the ids become visible: see lock_report_ids.
-        yield lock_report_ids([(s.connector, id_key(s.external_id)) for s in sent])
+        yield lock_report_ids(keyed)
     yield Many(
         _RECORD_SENT,
         [
             (
                 s.connector,
                 s.external_id,
-                id_key(s.external_id),
+                key,
                 s.report_check_at,
                 s.report_due_at,
                 s.cost,
@@ -227,7 +229,7 @@ def record_outcomes(
                 me,
                 s.claim.attempts,
             )
-            for s in sent
+            for s, (_, key) in zip(sent, keyed, strict=True)
         ],
     )
     yield Many(
@@ -284,7 +286,7 @@ def record_outcomes(
         "not sent: " + (refunds[0].error_code if refunds else ""),
     )
     if sent:
-        yield from apply_parked([(s.connector, s.external_id) for s in sent], now)
+        yield from apply_parked(keyed, now)
 
 
 def record_late(late: Sequence[LateSent], now: int) -> Txn[int]:
@@ -321,7 +323,7 @@ def record_late(late: Sequence[LateSent], now: int) -> Txn[int]:
         [(s.message_id, "sent", now, detail, s.connector, s.route) for s in applied],
     )
     if applied:
-        yield from apply_parked([(s.connector, s.external_id) for s in applied], now)
+        yield from apply_parked([(s.connector, id_key(s.external_id)) for s in applied], now)
     return len(applied)
 
 

@@ -116,11 +116,13 @@ def _current(
 
 
 def _find(
-    current: dict[tuple[str, str], tuple[str, Status, str | None]], report: DeliveryReport
+    current: dict[tuple[str, str], tuple[str, Status, str | None]],
+    report: DeliveryReport,
+    first: tuple[str, str],
 ) -> tuple[str, str] | None:
-    """The key under which the report's message is stored, the likeliest spelling first."""
+    """The key under which the report's message is stored, the likeliest spelling first
+    (``first``: the report's connector and the key of its id as issued)."""
     # The id as issued nearly always matches: its other readings only when it does not.
-    first = (report.connector, id_key(report.external_id))
     if first in current:
         return first
     for key in match_keys(report.external_id)[1:]:
@@ -144,10 +146,9 @@ def apply_reports(reports: Sequence[DeliveryReport], now: int, *, park_unmatched
     """Move messages forward by their reports (never backwards; see ``core.message``)."""
     # The likeliest key first (the id as the operator issued it, nearly always): looking
     # every spelling up at once would triple the index probes of every receipt.
-    current = yield from _current(
-        list(dict.fromkeys((r.connector, id_key(r.external_id)) for r in reports))
-    )
-    unfound = [r for r in reports if _find(current, r) is None]
+    firsts = [(r.connector, id_key(r.external_id)) for r in reports]
+    current = yield from _current(list(dict.fromkeys(firsts)))
+    unfound = [r for r, first in zip(reports, firsts, strict=True) if first not in current]
     if unfound:
         missing = [k for k in _report_keys(unfound) if k not in current]
         if park_unmatched:
@@ -159,8 +160,8 @@ def apply_reports(reports: Sequence[DeliveryReport], now: int, *, park_unmatched
     progress: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
     unmatched: list[DeliveryReport] = []
-    for rep in reports:
-        key = _find(current, rep)
+    for rep, first in zip(reports, firsts, strict=True):
+        key = _find(current, rep, first)
         if key is None:
             unmatched.append(rep)
             continue
@@ -202,10 +203,10 @@ def apply_reports(reports: Sequence[DeliveryReport], now: int, *, park_unmatched
 
 
 def apply_parked(recorded: Sequence[tuple[str, str]], now: int) -> Txn[None]:
-    """Apply parked reports naming ids just recorded: (connector, external id) pairs."""
+    """Apply parked reports naming ids just recorded: (connector, id key) pairs."""
     by_connector: dict[str, list[str]] = {}
-    for connector, external_id in recorded:
-        by_connector.setdefault(connector, []).append(id_key(external_id))
+    for connector, key in recorded:
+        by_connector.setdefault(connector, []).append(key)
     for connector, keys in by_connector.items():
         rows = yield in_list(
             "SELECT id, external_id, status, at, error_code FROM pending_reports"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from textgate.core.inbound import Inbound
 from textgate.core.message import Message, StatusEvent
@@ -35,6 +35,23 @@ __all__ = [
     "ThreadOut",
     "UsageOut",
 ]
+
+
+def _rfc3339(moment: datetime) -> str:
+    """``2026-12-07T04:28:31.000000Z``: UTC, always six digits of fraction. pydantic's
+    default leaves the fraction out on a whole second, so one field changed shape from one
+    answer to the next, and a client parsing one fixed format failed once in a thousand."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+"""A time the API answers with (RFC 3339, UTC)."""
 
 
 class SendIn(BaseModel):
@@ -67,9 +84,9 @@ class MessageOut(BaseModel):
     status: str
     encoding: str
     segments: int
-    created_at: datetime
-    updated_at: datetime
-    scheduled_at: datetime | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    scheduled_at: Timestamp | None = None
     reference: str | None = None
     country: str | None = None
     error_code: str | None = None
@@ -97,7 +114,7 @@ class MessageOut(BaseModel):
 
 class EventOut(BaseModel):
     status: str
-    at: datetime
+    at: Timestamp
     detail: str | None = None
     connector: str | None = Field(
         default=None, description="The connector of the hand-off this entry is about"
@@ -154,7 +171,7 @@ class UsageOut(BaseModel):
 class AccountOut(BaseModel):
     id: str
     name: str
-    created_at: datetime
+    created_at: Timestamp
     default_country: str | None
     balance: str = Field(description="Credits, as a decimal string")
     usage_today: UsageOut
@@ -171,7 +188,7 @@ class OptOutsIn(BaseModel):
 class OptOutOut(BaseModel):
     number: str
     source: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class OptOutList(BaseModel):
@@ -195,7 +212,7 @@ class SmppLoginIn(BaseModel):
 
 class SmppLoginOut(BaseModel):
     system_id: str
-    created_at: datetime = Field(description="When this system_id and password were set")
+    created_at: Timestamp = Field(description="When this system_id and password were set")
 
     @classmethod
     def of(cls, login: SmppLogin) -> SmppLoginOut:
@@ -222,7 +239,7 @@ class InboundOut(BaseModel):
     sender: str = Field(serialization_alias="from", description="The handset that wrote")
     to: str = Field(description="Your number it wrote to")
     text: str
-    received_at: datetime
+    received_at: Timestamp
     parts: int = Field(description="Parts received (concatenated messages are reassembled)")
     complete: bool = Field(
         description="False when parts never came and the rest was stored after a timeout"
@@ -267,7 +284,7 @@ class ThreadItemOut(BaseModel):
     direction: str = Field(description='"in" (from the handset) or "out" (sent to it)')
     id: str
     text: str
-    at: datetime
+    at: Timestamp
     status: str | None = Field(default=None, description="Outbound: the message's status")
     read: bool | None = Field(default=None, description="Inbound: marked read")
 

@@ -97,3 +97,26 @@ def test_ids_are_monotonic_within_a_millisecond() -> None:
     made = [ids(1_700_000_000_000) for _ in range(1000)]
     assert made == sorted(made) and len(set(made)) == 1000
     assert ids(1_699_999_999_999) > made[-1]  # a clock step back never goes backwards
+
+
+async def test_orders_queued_a_loop_turn_apart_share_one_transaction(db: Database) -> None:
+    """Requests parsed in the turn after the first order's (their bytes came in the next
+    read) still join its transaction: one commit for both, not one each."""
+    account = await AccountRepo(db).create("a")
+    writer = OrderWriter(db)
+    await writer.start()
+    ids = IdGenerator()
+    try:
+        await writer.commit(_write(account.id, ids))  # the writer is idle again after this
+        before = writer.batches
+
+        async def a_turn_later() -> None:
+            await asyncio.sleep(0)
+            await writer.commit(_write(account.id, ids))
+
+        await asyncio.gather(writer.commit(_write(account.id, ids)), a_turn_later())
+    finally:
+        await writer.stop()
+    assert writer.batches - before == 1
+    stored = await MessageRepo(db).search(account.id, MessageFilter(), limit=10)
+    assert len(stored) == 3

@@ -29,8 +29,9 @@ receives their rows:
         yield Many("INSERT INTO message_events ... VALUES (?, ?, ?, ?)", event_rows)
         return claims
 
-On SQLite the whole generator runs in the database's own writer thread, one hop per
-transaction, with the stdlib ``sqlite3`` module doing ``executemany`` in C. On PostgreSQL it
+On SQLite the whole generator runs in the event loop's own thread (``SqliteRunner`` says
+why, and when it goes to a writer thread instead), with the stdlib ``sqlite3`` module doing
+``executemany`` in C. On PostgreSQL it
 runs inside a transaction on the asyncpg connection under one of the SQLAlchemy engine's
 pooled connections (one pool per process). Statements use ``?`` placeholders and are
 rewritten to ``$1..$n`` for asyncpg; :func:`in_list` expands a variable-length IN.

@@ -198,9 +198,9 @@ TOML_CASES = {
         "[smpp_server]\nenabled = true\nmax_bind_per_account = 2\n",
         "error: smpp_server.max_bind_per_account is not a setting (in {path}); "
         "did you mean max_binds_per_account? ([smpp_server] has: bind_timeout_seconds, "
-        "deliver, enabled, enquire_link_seconds, host, max_binds_per_account, port, "
-        "reassembly_max_parts, reassembly_timeout_seconds, response_timeout_seconds, "
-        "tls_cert_file, tls_key_file, window)",
+        "deliver, enabled, enquire_link_seconds, host, login_recheck_seconds, "
+        "max_binds_per_account, port, reassembly_max_parts, reassembly_timeout_seconds, "
+        "response_timeout_seconds, tls_cert_file, tls_key_file, window)",
     ),
     "unknown smpp option": (
         "[[connectors]]\nname = 'carrier'\ntype = 'smpp'\n"

@@ -20,6 +20,7 @@ import smpplib.smpp
 
 from tests.support import HTTP_TIMEOUT, Running, running_gateway
 from textgate.config import Settings, SmppServerSettings
+from textgate.core.clock import Clock, system_clock
 from textgate.core.message import Message
 from textgate.smpp_server import SmppServer
 from textgate.storage.messages import MessageFilter
@@ -60,7 +61,11 @@ class Env:
 
 @contextlib.asynccontextmanager
 async def smpp_gateway(
-    settings: Settings, *, smpp: Mapping[str, Any] | None = None, new_account: bool = True
+    settings: Settings,
+    *,
+    smpp: Mapping[str, Any] | None = None,
+    new_account: bool = True,
+    clock: Clock = system_clock,
 ) -> AsyncIterator[Env]:
     """A gateway whose SMPP server listens on a free loopback port, with an account
     ``acme`` that binds as SYSTEM_ID / PASSWORD (made unless ``new_account`` is False: a
@@ -68,7 +73,9 @@ async def smpp_gateway(
     # Port 0: the server takes a free port as it binds (one picked beforehand could be
     # taken by another process in between).
     server = SmppServerSettings(**({"enabled": True, "port": 0} | dict(smpp or {})))
-    async with running_gateway(settings.model_copy(update={"smpp_server": server})) as running:
+    async with running_gateway(
+        settings.model_copy(update={"smpp_server": server}), clock=clock
+    ) as running:
         services = running.gateway.services
         if new_account:
             account = await services.accounts.create("acme")

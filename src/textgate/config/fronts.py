@@ -79,6 +79,11 @@ class SmppServerSettings(Section):
     response_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     # A connection that has not bound within this long is closed.
     bind_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # How long an open bind goes on with its login and account rules as they were: after
+    # this, it reads them again (at its next request, and at least this often when idle);
+    # a login removed or set again since the bind ends it (unbind), a changed rule applies.
+    # The API keys' cache bounds a revoked key the same way (AccountService).
+    login_recheck_seconds: float = Field(default=5.0, gt=0, le=3600)
     # Requests from one client handled at once (SMPP 3.4 2.4: the window); the server
     # stops reading that connection while they are all outstanding.
     window: int = Field(default=16, ge=1, le=1000)

@@ -9,12 +9,13 @@ failed binds count against the same budgets as every other login (``LoginLimiter
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 from textgate.core.accounts import Account
 from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.passwords import hash_password, verify_password
 from textgate.core.policy import check_request
-from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
+from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound, PolicyDenied
 from textgate.services.accounts import AccountService
 from textgate.services.login_limiter import LoginLimiter
 from textgate.storage.smpp_logins import SmppLogin, SmppLoginRepo
@@ -63,8 +64,9 @@ class SmppLoginService:
         self._clock = clock
 
     async def set_login(self, account_id: str, system_id: str, password: str) -> SmppLogin:
-        """Give the account a system_id and password (replacing any it had). Binds already
-        open stay open; new binds need the new pair."""
+        """Give the account a system_id and password (replacing any it had). New binds need
+        the new pair; binds open with the old one end at their next recheck
+        (``smpp_server.login_recheck_seconds``)."""
         _check_c_string("system_id", system_id, MAX_SYSTEM_ID_LENGTH)
         _check_c_string("password", password, MAX_PASSWORD_LENGTH)
         # scrypt takes tens of milliseconds of CPU on purpose: off the event loop.
@@ -82,26 +84,49 @@ class SmppLoginService:
         return await self._repo.of_account(account_id)
 
     async def remove(self, account_id: str, system_id: str) -> None:
-        """Delete the account's login of this system_id: new binds with it are refused (binds
-        already open stay open). NotFound if the account has no such login."""
+        """Delete the account's login of this system_id: new binds with it are refused, and
+        binds open with it end at their next recheck. NotFound if the account has no such
+        login."""
         if not await self._repo.remove(account_id, system_id):
             raise NotFound(f"no SMPP login {system_id!r}")
 
     async def bind(self, system_id: str, password: str, *, client_ip: str | None) -> Account:
-        """The account a bind's credentials name, if it may bind from ``client_ip``.
+        """The account of :meth:`bind_login`."""
+        account, _ = await self.bind_login(system_id, password, client_ip=client_ip)
+        return account
+
+    async def recheck(self, system_id: str, login: str, *, client_ip: str | None) -> Account | None:
+        """The account as it is now, for a bind made with ``login`` (what
+        :meth:`bind_login` returned): None if the login was removed or set again since, or
+        its account is gone or no longer admits ``client_ip``."""
+        found = await self._repo.login(system_id)
+        if found is None or _fingerprint(found[1]) != login:
+            return None
+        try:
+            account = await self._accounts.get(found[0])
+            check_request(account.rules, client_ip=client_ip, recipients=0)
+        except (NotFound, PolicyDenied):
+            return None
+        return account
+
+    async def bind_login(
+        self, system_id: str, password: str, *, client_ip: str | None
+    ) -> tuple[Account, str]:
+        """The account a bind's credentials name, if it may bind from ``client_ip``, and a
+        name of the login as it is set now (for :meth:`recheck`).
 
         Raises AuthenticationFailed with code UNKNOWN_SYSTEM_ID or WRONG_PASSWORD (the
         SMPP server answers each with its own command_status), RateLimited past the failed
         login budget, PolicyDenied when the account's IP allowlist does not cover
         ``client_ip``.
         """
-        account = await self._limiter.attempt(
+        account, login = await self._limiter.attempt(
             system_id, client_ip, lambda: self._check(system_id, password)
         )
         check_request(account.rules, client_ip=client_ip, recipients=0)
-        return account
+        return account, login
 
-    async def _check(self, system_id: str, password: str) -> Account:
+    async def _check(self, system_id: str, password: str) -> tuple[Account, str]:
         found = await self._repo.login(system_id) if system_id else None
         # An unknown system_id is hashed too, so the answer takes as long either way.
         ok = await asyncio.to_thread(verify_password, password, None if found is None else found[1])
@@ -110,6 +135,12 @@ class SmppLoginService:
         if not ok:
             raise AuthenticationFailed("wrong password", code=WRONG_PASSWORD)
         try:
-            return await self._accounts.get(found[0])
+            return await self._accounts.get(found[0]), _fingerprint(found[1])
         except NotFound as exc:
             raise AuthenticationFailed("unknown system_id", code=UNKNOWN_SYSTEM_ID) from exc
+
+
+def _fingerprint(password_hash: str) -> str:
+    """Names one setting of a login (a new password, or the same one set again, hashes
+    with a new salt) without a bind keeping the hash itself."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()

@@ -11,6 +11,11 @@ deliver_sm goes the other way (:mod:`deliveries`).
 A submit is answered once the message is committed (nothing acknowledged is lost), with the
 stored message's id; the parts of a concatenated message are collected first
 (:mod:`reassembly` says which answer each part gets).
+
+A bind's login and its account's rules are read again once they are older than
+``login_recheck_seconds`` (:meth:`Connection.recheck`): a changed rule applies to an open
+bind as it does to the next API request, and a login removed or set again since the bind
+ends it: its requests are refused ESME_RINVBNDSTS and the server unbinds it.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class Connection:
         reassembly_timeout: float,
         clock: Clock,
         submitted: Counter[str] | None = None,
+        recheck_seconds: float = 5.0,
     ) -> None:
         """``submitted``: submits accepted per account name, shared by the server's
         connections (it outlives each)."""
@@ -101,6 +107,13 @@ class Connection:
         self.submits = 0
         self.recent_submits = RecentCount(RATE_SPAN_SECONDS * 1000)
         self._submitted = Counter[str]() if submitted is None else submitted
+        self._recheck_ms = int(recheck_seconds * 1000)
+        self._system_id = ""
+        self._login = ""  # SmppLoginService.bind_login's name of the login bound with
+        self._checked_at = 0
+        self._rechecking: asyncio.Task[Account | None] | None = None
+        self.revoked = asyncio.Event()
+        """Set when the login this bind was made with no longer stands."""
 
     @property
     def receives(self) -> bool:
@@ -119,45 +132,89 @@ class Connection:
         seq = pdu.sequence_number
         if isinstance(pdu, Bind):
             return await self._bind(pdu)
+        account = await self._current()
         if isinstance(pdu, SubmitSm | DataSm):
             resp = SubmitSmResp if isinstance(pdu, SubmitSm) else DataSmResp
-            if self.account is None or self.bind_type is BindReceiver:
+            if account is None or self.bind_type is BindReceiver:
                 return resp(sequence_number=seq, command_status=_S.ESME_RINVBNDSTS)
-            status, message_id = await self._submit(self.account, pdu)
+            status, message_id = await self._submit(account, pdu)
             if status != _S.ESME_ROK:
                 return resp(sequence_number=seq, command_status=status)
-            self._count_submit(self.account)
+            self._count_submit(account)
             return resp(sequence_number=seq, message_id=message_id)
         if isinstance(pdu, SubmitMulti):
-            if self.account is None or self.bind_type is BindReceiver:
+            if account is None or self.bind_type is BindReceiver:
                 return SubmitMultiResp(sequence_number=seq, command_status=_S.ESME_RINVBNDSTS)
             answer = await submit_multi(
                 self._services,
-                self.account,
+                account,
                 pdu,
                 interface=INTERFACE,
                 client_ip=self.client_ip,
                 clock=self._clock,
             )
             if answer.command_status == _S.ESME_ROK:
-                self._count_submit(self.account)
+                self._count_submit(account)
             return answer
         if isinstance(pdu, QuerySm | CancelSm) and self.account is not None:
             resp_type = QuerySmResp if isinstance(pdu, QuerySm) else CancelSmResp
-            if self.bind_type is BindReceiver:
+            if account is None or self.bind_type is BindReceiver:
                 return resp_type(sequence_number=seq, command_status=_S.ESME_RINVBNDSTS)
             try:
                 if isinstance(pdu, QuerySm):
-                    return await query(self._services, self.account, pdu)
-                return await cancel(self._services, self.account, pdu)
+                    return await query(self._services, account, pdu)
+                return await cancel(self._services, account, pdu)
             except GatewayError as exc:
                 log.info("smpp server: %s failed: %s", type(pdu).__name__, exc.message)
                 return resp_type(sequence_number=seq, command_status=submit_status(exc))
         status = _S.ESME_RINVBNDSTS if self.account is None else _S.ESME_RINVCMDID
         return GenericNack(sequence_number=seq, command_status=status)
 
+    async def _current(self) -> Account | None:
+        """The bound account, read again once older than the recheck interval; None before
+        the bind and once its login no longer stands."""
+        if self.account is None or self.revoked.is_set():
+            return None
+        if self._clock() - self._checked_at < self._recheck_ms:
+            return self.account
+        return await self.recheck()
+
+    async def recheck(self) -> Account | None:
+        """Read the login and the account again now (one read at a time: the requests that
+        ask meanwhile share it). None when the login no longer stands: ``revoked`` is set."""
+        if self._rechecking is None or self._rechecking.done():
+            self._rechecking = asyncio.create_task(self._read_login())
+        return await asyncio.shield(self._rechecking)
+
+    async def _read_login(self) -> Account | None:
+        if self.account is None or self.revoked.is_set():
+            return None
+        try:
+            fresh = await self._services.smpp_logins.recheck(
+                self._system_id, self._login, client_ip=self.client_ip
+            )
+        except GatewayError as exc:
+            # The database is not answering: the bind goes on as it was (its submits need
+            # the database anyway), and its login is read again at the next request.
+            log.warning("smpp server: rechecking %r failed: %s", self._system_id, exc.message)
+            return self.account
+        self._checked_at = self._clock()
+        if fresh is None:
+            log.info(
+                "smpp server: the login %r of a bind from %s no longer stands: unbinding",
+                self._system_id,
+                self.client_ip,
+            )
+            self.revoked.set()
+            return None
+        self.account = fresh
+        return fresh
+
     async def close(self) -> None:
         """The connection ended: store incomplete messages, free the bind."""
+        if self._rechecking is not None:
+            self._rechecking.cancel()
+            await asyncio.gather(self._rechecking, return_exceptions=True)
         await self._parts.close()
         if self.account is not None:
             self._limit.give_back(self.account.id)
@@ -184,7 +241,7 @@ class Connection:
 
     async def _authenticate(self, pdu: Bind) -> int:
         try:
-            account = await self._services.smpp_logins.bind(
+            account, login = await self._services.smpp_logins.bind_login(
                 pdu.system_id, pdu.password, client_ip=self.client_ip
             )
         except GatewayError as exc:
@@ -192,8 +249,9 @@ class Connection:
         if not self._limit.take(account.id):
             return _S.ESME_RBINDFAIL
         self.account = account
+        self._system_id, self._login = pdu.system_id, login
         self.bind_type = type(pdu)
-        self.bound_at = self._clock()
+        self.bound_at = self._checked_at = self._clock()
         self.bound.set()
         return _S.ESME_ROK
 

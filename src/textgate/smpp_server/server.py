@@ -181,6 +181,7 @@ class SmppServer:
             reassembly_timeout=cfg.reassembly_timeout_seconds,
             clock=self._clock,
             submitted=self._submitted,
+            recheck_seconds=cfg.login_recheck_seconds,
         )
         session = Session(
             reader,
@@ -197,6 +198,11 @@ class SmppServer:
             if not await _bound_in_time(connection, session, cfg.bind_timeout_seconds):
                 log.info("smpp server: %s did not bind in time; closing", session.name)
                 await session.close()
+            elif await _revoked(connection, session, cfg.login_recheck_seconds):
+                # SMPP 3.4 4.2: the SMSC may end a bind with unbind.
+                await session.unbind(
+                    timeout=min(cfg.response_timeout_seconds, CLOSE_TIMEOUT_SECONDS)
+                )
             await session.wait_closed()
         finally:
             del self._sessions[session]
@@ -226,3 +232,24 @@ async def _bound_in_time(connection: Connection, session: Session, timeout: floa
         closed.cancel()
         await asyncio.gather(bound, closed, return_exceptions=True)
     return bool(done)
+
+
+async def _revoked(connection: Connection, session: Session, interval: float) -> bool:
+    """Wait until the session closes (False) or its login no longer stands (True), reading
+    the login again every ``interval`` seconds: an idle bind (a receiver) is not rechecked
+    by any request of its own."""
+    closed = asyncio.ensure_future(session.wait_closed())
+    revoked = asyncio.ensure_future(connection.revoked.wait())
+    try:
+        while True:
+            await asyncio.wait(
+                {closed, revoked}, timeout=interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            if closed.done():
+                return False
+            if revoked.done() or await connection.recheck() is None:
+                return True
+    finally:
+        closed.cancel()
+        revoked.cancel()
+        await asyncio.gather(closed, revoked, return_exceptions=True)

@@ -25,7 +25,8 @@ async def set_smpp_login(
     body: SmppLoginIn, account: AccountDep, services: ServicesDep
 ) -> SmppLoginOut:
     """Set the account's system_id and password, replacing the pair it had: new binds need
-    the new pair, binds already open stay open. 409 if another account has the system_id."""
+    the new pair; binds open with the old one are unbound within the server's
+    login_recheck_seconds. 409 if another account has the system_id."""
     login = await services.smpp_logins.set_login(account.id, body.system_id, body.password)
     return SmppLoginOut.of(login)
 
@@ -34,6 +35,6 @@ async def set_smpp_login(
 @router.delete("/{system_id:path}", status_code=204)
 async def delete_smpp_login(system_id: str, account: AccountDep, services: ServicesDep) -> Response:
     """Delete the login (its system_id percent-encoded): binds with it are refused from now
-    on (those open stay open)."""
+    on, and those open are unbound within the server's login_recheck_seconds."""
     await services.smpp_logins.remove(account.id, system_id)
     return Response(status_code=204)

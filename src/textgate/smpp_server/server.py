@@ -83,7 +83,12 @@ class SmppServer:
         found: dict[str, list[Session]] = {}
         for session, connection in self._sessions.items():
             account = connection.account
-            if account is not None and connection.receives and not session.closed:
+            if (
+                account is not None
+                and connection.receives
+                and not session.closed
+                and not connection.revoked.is_set()  # being unbound: its login is gone
+            ):
                 found.setdefault(account.id, []).append(session)
         return found
 

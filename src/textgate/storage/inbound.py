@@ -128,6 +128,11 @@ def _group_lock_key(group: Group) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def _id_lock_key(key: tuple[str, str | None]) -> int:
+    digest = hashlib.blake2b(repr(("inbound-id", *key)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _in_group(key: Group) -> list[ColumnElement[bool]]:
     connector, sender, recipient, reference, total = key
     return [
@@ -161,7 +166,7 @@ class InboundRepo:
             async with self._db.write(link=True) as conn:
                 # Ids are made once the write turn is ours: on SQLite transactions then
                 # commit in id order, which the webhook feed relies on (storage.webhook_feed).
-                stored = self._whole(items, route, now)
+                stored = await self._unseen(conn, self._whole(items, route, now))
                 if stored:
                     rows = [_message_row(m, item, now) for m, item in stored]
                     await conn.execute(insert(inbound_messages), rows)
@@ -183,6 +188,38 @@ class InboundRepo:
             for item in items
             if item.part is None or item.part.total <= 1
         ]
+
+    async def _unseen(
+        self, conn: AsyncConnection, whole: list[tuple[_Stored, InboundMessage]]
+    ) -> list[tuple[_Stored, InboundMessage]]:
+        """The whole messages not stored already under their (connector, external id):
+        one sent again (its answer was lost, a webhook retried) is stored once, and is
+        not completed again (no second webhook or notification for it)."""
+        named = sorted({(i.connector, i.external_id) for _, i in whole if i.external_id})
+        if not named:
+            return whole
+        if not self._db.is_sqlite:
+            # Two processes storing the same message at once must not both miss the other's
+            # row: the keys are locked first, in order (SQLite has one writer).
+            for key in named:
+                lock = func.pg_advisory_xact_lock(literal(_id_lock_key(key), BigInteger))
+                await conn.execute(select(lock))
+        seen: set[tuple[str, str | None]] = set()
+        for connector in sorted({c for c, _ in named}):
+            ids = [x for c, x in named if c == connector]
+            rows = await conn.execute(
+                select(_m.external_id).where(_m.connector == connector, _m.external_id.in_(ids))
+            )
+            seen.update((connector, r.external_id) for r in rows)
+        fresh = []
+        for stored, item in whole:
+            ident = (item.connector, item.external_id)
+            if item.external_id and ident in seen:
+                continue
+            if item.external_id:
+                seen.add(ident)  # the same message twice in one batch
+            fresh.append((stored, item))
+        return fresh
 
     async def flush_stale(
         self, older_than_ms: int, route: Route, keywords: Keywords = _NO_KEYWORDS

@@ -374,6 +374,27 @@ async def test_an_incoming_message_reaches_the_inbox_and_gets_empty_twiml(
     assert got.external_id == r.fields["MessageSid"]
 
 
+async def test_an_incoming_message_twilio_sends_again_is_stored_once(settings: Settings) -> None:
+    """Twilio retries a webhook it got no timely answer to, with the same MessageSid: the
+    inbox has the message once."""
+    replay = TwilioReplay()
+    async with started(settings, replay) as a:
+        client = await client_of(a)
+        first = await replay.incoming(INBOUND_URL, RECIPIENT, "Une fois")
+        assert first.status == 200
+        retried = await replay.call(
+            INBOUND_URL,
+            first.fields,
+            headers={"X-Twilio-Signature": sign(INBOUND_URL, first.fields, AUTH_TOKEN)},
+        )
+        assert retried.status == 200
+        assert retried.body.endswith("<Response/>")
+        other = await replay.incoming(INBOUND_URL, RECIPIENT, "Une autre")
+        assert other.status == 200
+        got = await a.gateway.services.inbound.search(client.account_id, InboundFilter())
+    assert sorted(m.text for m in got) == ["Une autre", "Une fois"]
+
+
 # To (or From) -> the status the message ends in and its error code (Twilio's code).
 REFUSALS = {
     "+15005550001": (Status.FAILED, "21211"),  # invalid To

@@ -169,6 +169,9 @@ inbound_messages = Table(
     Index("ix_inbound_messages_account_id_id", "account_id", "id"),
     Index("ix_inbound_messages_account_id_sender_id", "account_id", "sender", "id"),
     Index("ix_inbound_messages_recipient_id", "recipient", "id"),
+    # A message an operator or provider sends again under its id (its answer was lost, a
+    # webhook retried) is found by it and stored once (storage.inbound).
+    Index("ix_inbound_messages_connector_external_id", "connector", "external_id"),
 )
 
 # Parts of concatenated inbound messages waiting for their siblings. Stored before the

@@ -14,7 +14,7 @@ from textgate.services.inbound import InboundReceiver, InboundRouter
 from textgate.storage.accounts import AccountRepo
 from textgate.storage.credits import CreditRepo
 from textgate.storage.db import Database
-from textgate.storage.inbound import InboundFilter, InboundRepo
+from textgate.storage.inbound import REPEAT_WINDOW_MS, InboundFilter, InboundRepo
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 
@@ -223,3 +223,24 @@ async def test_processes_storing_one_message_at_once_store_it_once(db: Database)
     done = await asyncio.gather(*(r.store([message], lambda _: acme) for r in repos))
     assert sorted(len(ids) for ids in done) == [0, 0, 0, 1]
     assert len(await repos[0].search(acme, InboundFilter(), limit=20)) == 1
+
+
+async def test_an_id_seen_again_after_the_repeat_window_is_a_new_message(db: Database) -> None:
+    """Short ids (a phone's 32-bit hash) repeat over months: only recent ones are repeats."""
+    acme, _, _ = await _setup(db)
+    now = [1_800_000_000_000]
+    repo = InboundRepo(db, clock=lambda: now[0])
+    message = InboundMessage(
+        connector="phone",
+        sender="+33612345678",
+        recipient="+33700000001",
+        text="Oui",
+        received_at=NOW,
+        external_id="dev:1a2b3c4d",
+    )
+    assert len(await repo.store([message], lambda _: acme)) == 1
+    now[0] += REPEAT_WINDOW_MS - 1
+    assert await repo.store([message], lambda _: acme) == []
+    now[0] += 2
+    assert len(await repo.store([message], lambda _: acme)) == 1
+    assert len(await repo.search(acme, InboundFilter(), limit=20)) == 2

@@ -45,7 +45,10 @@ from textgate.errors import NotFound
 from textgate.storage.db import Database, conflicts
 from textgate.storage.tables import inbound_messages, inbound_parts, opt_outs
 
-__all__ = ["InboundFilter", "InboundRepo", "Route"]
+__all__ = ["REPEAT_WINDOW_MS", "InboundFilter", "InboundRepo", "Route"]
+
+REPEAT_WINDOW_MS = 48 * 3_600_000
+"""How long a message's (connector, external id) makes a repeat of it a duplicate."""
 
 Route = Callable[[str], str | None]
 """Recipient number -> id of the account that owns it (None: nobody yet)."""
@@ -166,7 +169,7 @@ class InboundRepo:
             async with self._db.write(link=True) as conn:
                 # Ids are made once the write turn is ours: on SQLite transactions then
                 # commit in id order, which the webhook feed relies on (storage.webhook_feed).
-                stored = await self._unseen(conn, self._whole(items, route, now))
+                stored = await self._unseen(conn, self._whole(items, route, now), now)
                 if stored:
                     rows = [_message_row(m, item, now) for m, item in stored]
                     await conn.execute(insert(inbound_messages), rows)
@@ -190,11 +193,14 @@ class InboundRepo:
         ]
 
     async def _unseen(
-        self, conn: AsyncConnection, whole: list[tuple[_Stored, InboundMessage]]
+        self, conn: AsyncConnection, whole: list[tuple[_Stored, InboundMessage]], now: int
     ) -> list[tuple[_Stored, InboundMessage]]:
-        """The whole messages not stored already under their (connector, external id):
-        one sent again (its answer was lost, a webhook retried) is stored once, and is
-        not completed again (no second webhook or notification for it)."""
+        """The whole messages not stored already under their (connector, external id) in
+        the last ``REPEAT_WINDOW_MS``: one sent again (its answer was lost, a webhook
+        retried) is stored once, and is not completed again (no second webhook or
+        notification for it). Only recent ones: some ids are short hashes (an SMSGate
+        phone's messageId is its message's 32-bit hashCode), which two messages months
+        apart may share; retries come within hours."""
         named = sorted({(i.connector, i.external_id) for _, i in whole if i.external_id})
         if not named:
             return whole
@@ -208,7 +214,11 @@ class InboundRepo:
         for connector in sorted({c for c, _ in named}):
             ids = [x for c, x in named if c == connector]
             rows = await conn.execute(
-                select(_m.external_id).where(_m.connector == connector, _m.external_id.in_(ids))
+                select(_m.external_id).where(
+                    _m.connector == connector,
+                    _m.external_id.in_(ids),
+                    _m.created_at >= now - REPEAT_WINDOW_MS,
+                )
             )
             seen.update((connector, r.external_id) for r in rows)
         fresh = []

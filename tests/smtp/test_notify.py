@@ -80,28 +80,52 @@ async def test_notify_modes_when_undelivered(settings: Settings) -> None:
         ]
 
 
+async def _sent(env: Env, count: int) -> None:
+    """Wait until ``count`` messages are with the operator (their ids recorded)."""
+
+    async def sent() -> bool:
+        msgs = await env.messages()
+        return len(msgs) == count and all(m.external_id for m in msgs)
+
+    await until(sent, f"{count} messages sent")
+
+
+async def _report(env: Env, status: Status, numbers: set[str]) -> None:
+    """The operator's report of ``status`` for the messages to ``numbers``, handed to the
+    gateway as a connector would."""
+    receiver = env.running.gateway.receiver
+    assert receiver is not None
+    now = datetime.now(UTC)
+    await receiver(
+        [
+            DeliveryReport("sim", m.external_id or "", status, now)
+            for m in await env.messages()
+            if m.recipient in numbers
+        ]
+    )
+
+
 async def test_notify_always_includes_buffered(settings: Settings) -> None:
-    async with smtp_gateway(settings, simulator={"report_delay_ms": 2000}) as env:
+    # The simulator's own reports would come after the test: every report is the test's,
+    # so "buffered" cannot lose a race with "delivered" on a busy machine.
+    async with smtp_gateway(settings, simulator={"report_delay_ms": 600_000}) as env:
         await _textsms(env, "always@client.example", "0041790000001", "ALWAYS")
         await _textsms(env, "default@client.example", "0041790000002", None)
-
-        async def sent() -> bool:
-            msgs = await env.messages()
-            return len(msgs) == 2 and all(m.external_id for m in msgs)
-
-        await until(sent)
-        receiver = env.running.gateway.receiver
-        assert receiver is not None
-        now = datetime.now(UTC)
-        await receiver(
-            [
-                DeliveryReport("sim", m.external_id or "", Status.BUFFERED, now)
-                for m in await env.messages()
-            ]
-        )
+        await _sent(env, 2)
+        both = {"+41790000001", "+41790000002"}
+        await _report(env, Status.BUFFERED, both)
+        await _report(env, Status.DELIVERED, both)
         await env.all_final(2)
         await until(lambda: len(_mails(env)) >= 3)
-        await _sentinel(env, 3)
+        # A last message with Notify=ALWAYS (see _sentinel): once its mail is in, every
+        # earlier event was fed, so a mail absent now is really absent.
+        await _textsms(env, "sentinel@client.example", "0041790009999", "ALWAYS")
+        await _sent(env, 3)
+        await _report(env, Status.DELIVERED, {"+41790009999"})
+        await env.all_final(3)
+        await until(
+            lambda: ("sentinel@client.example", "SMS to +41790009999: delivered") in _mails(env)
+        )
         assert _mails(env) == [
             ("always@client.example", "SMS to +41790000001: buffered"),
             ("always@client.example", "SMS to +41790000001: delivered"),

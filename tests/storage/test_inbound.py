@@ -172,31 +172,33 @@ async def test_stop_and_start_keywords_change_the_owners_opt_out_list(db: Databa
     assert len(await repo.search(acme.id, InboundFilter(), limit=10)) == 4
 
 
+def _named(text: str, external_id: str | None, connector: str = "smsc") -> InboundMessage:
+    """A whole message under the operator's (or provider's) id."""
+    return InboundMessage(
+        connector=connector,
+        sender="+33612345678",
+        recipient="+33700000001",
+        text=text,
+        received_at=NOW,
+        external_id=external_id,
+    )
+
+
 async def test_a_message_sent_again_under_its_id_is_stored_once(db: Database) -> None:
     """An operator or provider that sends a message again (its answer was lost, a webhook
     retried) under the same id: stored once, and completed once (so told once)."""
     acme, repo, _ = await _setup(db)
 
-    def named(text: str, external_id: str | None, connector: str = "smsc") -> InboundMessage:
-        return InboundMessage(
-            connector=connector,
-            sender="+33612345678",
-            recipient="+33700000001",
-            text=text,
-            received_at=NOW,
-            external_id=external_id,
-        )
-
     def route(number: str) -> str | None:
         return acme
 
-    first = await repo.store([named("Hi", "m-1"), named("Hi", "m-1")], route)
+    first = await repo.store([_named("Hi", "m-1"), _named("Hi", "m-1")], route)
     assert len(first) == 1  # the same message twice in one batch
-    again = await repo.store([named("Hi", "m-1"), named("Other", "m-2")], route)
+    again = await repo.store([_named("Hi", "m-1"), _named("Other", "m-2")], route)
     assert len(again) == 1  # only m-2 is new
     # Another connector's m-1 is another message; messages without an id are never merged.
     other = await repo.store(
-        [named("Hi", "m-1", connector="upstream"), named("x", None), named("x", None)], route
+        [_named("Hi", "m-1", connector="upstream"), _named("x", None), _named("x", None)], route
     )
     assert len(other) == 3
     stored = await repo.search(acme, InboundFilter(), limit=20)
@@ -212,14 +214,7 @@ async def test_a_message_sent_again_under_its_id_is_stored_once(db: Database) ->
 async def test_processes_storing_one_message_at_once_store_it_once(db: Database) -> None:
     acme, _, _ = await _setup(db)
     repos = [InboundRepo(db) for _ in range(4)]
-    message = InboundMessage(
-        connector="smsc",
-        sender="+33612345678",
-        recipient="+33700000001",
-        text="Hi",
-        received_at=NOW,
-        external_id="m-9",
-    )
+    message = _named("Hi", "m-9")
     done = await asyncio.gather(*(r.store([message], lambda _: acme) for r in repos))
     assert sorted(len(ids) for ids in done) == [0, 0, 0, 1]
     assert len(await repos[0].search(acme, InboundFilter(), limit=20)) == 1
@@ -230,14 +225,7 @@ async def test_an_id_seen_again_after_the_repeat_window_is_a_new_message(db: Dat
     acme, _, _ = await _setup(db)
     now = [1_800_000_000_000]
     repo = InboundRepo(db, clock=lambda: now[0])
-    message = InboundMessage(
-        connector="phone",
-        sender="+33612345678",
-        recipient="+33700000001",
-        text="Oui",
-        received_at=NOW,
-        external_id="dev:1a2b3c4d",
-    )
+    message = _named("Oui", "dev:1a2b3c4d", connector="phone")
     assert len(await repo.store([message], lambda _: acme)) == 1
     now[0] += REPEAT_WINDOW_MS - 1
     assert await repo.store([message], lambda _: acme) == []

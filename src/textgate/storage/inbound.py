@@ -43,12 +43,10 @@ from textgate.core.ids import IdGenerator
 from textgate.core.inbound import Inbound, InboundMessage, Keywords, join_parts
 from textgate.errors import NotFound
 from textgate.storage.db import Database, conflicts
+from textgate.storage.inbound_repeats import REPEAT_WINDOW_MS, unseen
 from textgate.storage.tables import inbound_messages, inbound_parts, opt_outs
 
 __all__ = ["REPEAT_WINDOW_MS", "InboundFilter", "InboundRepo", "Route"]
-
-REPEAT_WINDOW_MS = 48 * 3_600_000
-"""How long a message's (connector, external id) makes a repeat of it a duplicate."""
 
 Route = Callable[[str], str | None]
 """Recipient number -> id of the account that owns it (None: nobody yet)."""
@@ -131,11 +129,6 @@ def _group_lock_key(group: Group) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _id_lock_key(key: tuple[str, str | None]) -> int:
-    digest = hashlib.blake2b(repr(("inbound-id", *key)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 def _in_group(key: Group) -> list[ColumnElement[bool]]:
     connector, sender, recipient, reference, total = key
     return [
@@ -169,7 +162,9 @@ class InboundRepo:
             async with self._db.write(link=True) as conn:
                 # Ids are made once the write turn is ours: on SQLite transactions then
                 # commit in id order, which the webhook feed relies on (storage.webhook_feed).
-                stored = await self._unseen(conn, self._whole(items, route, now), now)
+                stored = await unseen(
+                    conn, self._whole(items, route, now), now, pg=not self._db.is_sqlite
+                )
                 if stored:
                     rows = [_message_row(m, item, now) for m, item in stored]
                     await conn.execute(insert(inbound_messages), rows)
@@ -191,45 +186,6 @@ class InboundRepo:
             for item in items
             if item.part is None or item.part.total <= 1
         ]
-
-    async def _unseen(
-        self, conn: AsyncConnection, whole: list[tuple[_Stored, InboundMessage]], now: int
-    ) -> list[tuple[_Stored, InboundMessage]]:
-        """The whole messages not stored already under their (connector, external id) in
-        the last ``REPEAT_WINDOW_MS``: one sent again (its answer was lost, a webhook
-        retried) is stored once, and is not completed again (no second webhook or
-        notification for it). Only recent ones: some ids are short hashes (an SMSGate
-        phone's messageId is its message's 32-bit hashCode), which two messages months
-        apart may share; retries come within hours."""
-        named = sorted({(i.connector, i.external_id) for _, i in whole if i.external_id})
-        if not named:
-            return whole
-        if not self._db.is_sqlite:
-            # Two processes storing the same message at once must not both miss the other's
-            # row: the keys are locked first, in order (SQLite has one writer).
-            for key in named:
-                lock = func.pg_advisory_xact_lock(literal(_id_lock_key(key), BigInteger))
-                await conn.execute(select(lock))
-        seen: set[tuple[str, str | None]] = set()
-        for connector in sorted({c for c, _ in named}):
-            ids = [x for c, x in named if c == connector]
-            rows = await conn.execute(
-                select(_m.external_id).where(
-                    _m.connector == connector,
-                    _m.external_id.in_(ids),
-                    _m.created_at >= now - REPEAT_WINDOW_MS,
-                )
-            )
-            seen.update((connector, r.external_id) for r in rows)
-        fresh = []
-        for stored, item in whole:
-            ident = (item.connector, item.external_id)
-            if item.external_id and ident in seen:
-                continue
-            if item.external_id:
-                seen.add(ident)  # the same message twice in one batch
-            fresh.append((stored, item))
-        return fresh
 
     async def flush_stale(
         self, older_than_ms: int, route: Route, keywords: Keywords = _NO_KEYWORDS

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.dispatch.support import reach
@@ -12,6 +14,7 @@ from textgate.core.routing import Routes
 from textgate.errors import ConfigError
 from textgate.runtime import Gateway
 from textgate.services.submit import SubmitRequest
+from textgate.storage.outcomes import Claim
 
 
 def _routed(settings: Settings, quality: dict[str, str]) -> Settings:
@@ -59,3 +62,23 @@ def test_routes_fall_back_to_the_default() -> None:
     assert routes.connector_for("medium") == "bulk"
     assert routes.connector_for(None) == "bulk"
     assert routes.connectors() == {"bulk", "premium"}
+
+
+def test_a_routed_claim_keeps_every_other_field() -> None:
+    # Claim.routed spells the fields out (dataclasses.replace costs more, once per message):
+    # a field added to Claim and forgotten there would be lost with each routing.
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(Claim):
+        if f.name == "recovered":
+            values[f.name] = True
+        elif f.name in ("segments", "attempts", "valid_until", "due_at"):
+            values[f.name] = len(values) + 1
+        elif f.name == "candidates":
+            values[f.name] = ("a", "b")
+        else:
+            values[f.name] = f"{f.name}-value"
+    claim = Claim(**values)  # type: ignore[arg-type]
+    routed = claim.routed("premium", "by-quality", ("premium", "bulk"))
+    assert routed == dataclasses.replace(
+        claim, connector="premium", route="by-quality", candidates=("premium", "bulk")
+    )

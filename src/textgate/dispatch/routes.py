@@ -9,7 +9,6 @@ crashes with the message in hand leaves it pinned to the connector it may have r
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 
 from textgate.core.failover import Tried, pick
@@ -62,9 +61,7 @@ class _Choice:
         if claim.pinned:
             # In doubt, or partly taken: where it went before, whatever the links' state.
             last = claim.last_connector or ""
-            return dataclasses.replace(
-                claim, connector=last, route=claim.last_route, candidates=(last,)
-            )
+            return claim.routed(last, claim.last_route, (last,))
         table = self._table
         if not table.rules:
             route = table.fallback.route(claim.quality)
@@ -86,6 +83,4 @@ class _Choice:
         else:
             connector = pick(candidates, Tried.parse(claim.tried), self._unusable)
         # "" when every candidate refused it already (the table changed since): it fails.
-        return dataclasses.replace(
-            claim, connector=connector or "", route=route.name, candidates=candidates
-        )
+        return claim.routed(connector or "", route.name, candidates)

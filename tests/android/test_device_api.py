@@ -10,6 +10,7 @@ import hmac
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -224,6 +225,39 @@ async def test_validity_and_sim_from_the_connector_options(settings: Any, tmp_pa
     assert item["simNumber"] == 2
     assert APP_DATE.match(item["validUntil"])
     assert 3590 <= item["ttl"] <= 3600
+
+
+async def test_a_validity_the_client_asked_for_reaches_the_phone(
+    settings: Any, tmp_path: Any
+) -> None:
+    from tests.android.conftest import phone_settings
+    from tests.support import running_gateway
+
+    # The connector's validity is an hour; the client's, ten minutes: the earlier one.
+    tuned = phone_settings(settings, validity_seconds=3600)
+    async with running_gateway(tuned) as running:
+        account = await make_account(running)
+        got = await register(running, account)
+        acc = await running.gateway.services.accounts.get(account.id)
+        await running.gateway.services.submit.submit(
+            SubmitRequest(
+                account=acc,
+                recipients=["+33612345678"],
+                text="code 4711",
+                valid_until=datetime.now(UTC) + timedelta(minutes=10),
+            )
+        )
+        async with client(running) as c:
+            items: list[dict[str, Any]] = []
+
+            async def pending() -> bool:
+                nonlocal items
+                items = (await c.get("/message", headers=bearer(got["token"]))).json()
+                return bool(items)
+
+            await until(pending, "the message on the phone")
+    [item] = items
+    assert 590 <= item["ttl"] <= 600
 
 
 async def _status_becomes(running: Running, account: Account, message_id: str, want: str) -> None:

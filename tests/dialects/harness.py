@@ -22,6 +22,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -41,6 +42,7 @@ class Stored:
     segments: int | None = None
     text: str | None = None
     sender: str | None = None
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,7 @@ def compare_stored(wanted: tuple[Stored, ...], msgs: list[Message]) -> None:
             ("segments", got.segments),
             ("text", got.text),
             ("sender", got.sender),
+            ("valid_until", got.valid_until),
         ):
             expected = getattr(want, attr)
             if expected is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -120,6 +121,44 @@ CASES = [
         expect_status=202,
         expect_json={"accepted": 1},
         expect_stored=(Stored(NUMBER, status="scheduled"),),
+    ),
+    DialectCase(
+        "valid until a set time",
+        Request(
+            "POST",
+            "/v1/messages",
+            json={"to": NUMBER, "text": "code 4711", "valid_until": "2999-01-01T01:00:00+01:00"},
+        ),
+        expect_status=202,
+        expect_json={"accepted": 1},
+        expect_stored=(Stored(NUMBER, valid_until=datetime(2999, 1, 1, tzinfo=UTC)),),
+    ),
+    DialectCase(
+        "valid until a time past",
+        Request(
+            "POST",
+            "/v1/messages",
+            json={"to": NUMBER, "text": "late", "valid_until": "2020-01-01T00:00:00Z"},
+        ),
+        expect_status=400,
+        expect_error_code="invalid_validity",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "valid until before its schedule",
+        Request(
+            "POST",
+            "/v1/messages",
+            json={
+                "to": NUMBER,
+                "text": "later",
+                "schedule_at": "2999-01-02T00:00:00Z",
+                "valid_until": "2999-01-01T00:00:00Z",
+            },
+        ),
+        expect_status=400,
+        expect_error_code="invalid_validity",
+        expect_stored=(),
     ),
     DialectCase(
         "forced ucs2",

@@ -237,6 +237,13 @@ REFUSALS = [
         c.SMPP_ESME_RINVSCHED,
         {"schedule_delivery_time": "991231235959049+"},
     ),
+    Refusal("validity not an smpp time", c.SMPP_ESME_RINVEXPIRY, {"validity_period": "991231"}),
+    Refusal("validity past", c.SMPP_ESME_RINVEXPIRY, {"validity_period": "200101000000000+"}),
+    Refusal(
+        "validity ending before the schedule",
+        c.SMPP_ESME_RINVEXPIRY,
+        {"schedule_delivery_time": "991231235959000+", "validity_period": "991230000000000+"},
+    ),
     Refusal(
         "udh running past the message",
         c.SMPP_ESME_RINVMSGLEN,
@@ -293,3 +300,52 @@ async def test_schedule_delivery_time_schedules_the_message(
         else:
             assert before + expected - timedelta(seconds=1) <= message.scheduled_at
             assert message.scheduled_at <= after + expected + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("command", "fields", "expected"),
+    [
+        # 5.2.16, 7.1.1: absolute, 2099-12-31 23:59:59.0 at UTC+02:00.
+        (
+            "submit_sm",
+            {"validity_period": "991231235959008+"},
+            datetime(2099, 12, 31, 21, 59, 59, tzinfo=UTC),
+        ),
+        # Relative: five minutes from now.
+        ("submit_sm", {"validity_period": "000000000500000R"}, timedelta(minutes=5)),
+        # 5.3.2.17: a data_sm's time to live, in seconds.
+        ("data_sm", {"qos_time_to_live": 300}, timedelta(seconds=300)),
+    ],
+    ids=["absolute", "relative", "data_sm time to live"],
+)
+async def test_validity_is_stored_with_the_message(
+    settings: Settings, command: str, fields: dict[str, Any], expected: datetime | timedelta
+) -> None:
+    async with smpp_gateway(settings) as env:
+        esme = await bound(env)
+        before = datetime.now(UTC)
+        payload = (
+            {"message_payload": smpplib.gsm.gsm_encode("code 4711")}
+            if command == "data_sm"
+            else {"short_message": smpplib.gsm.gsm_encode("code 4711")}
+        )
+        answer = await esme.call(
+            "request",
+            command,
+            source_addr_ton=5,
+            source_addr="ACME",
+            dest_addr_ton=1,
+            destination_addr=NUMBER[1:],
+            **payload,
+            **fields,
+        )
+        after = datetime.now(UTC)
+        assert answer.command == f"{command}_resp"
+        message = await only_message(env, answer)
+        assert message.valid_until is not None
+        if isinstance(expected, datetime):
+            assert message.valid_until == expected
+        else:
+            # Stored to the millisecond.
+            assert before + expected - timedelta(seconds=1) <= message.valid_until
+            assert message.valid_until <= after + expected + timedelta(seconds=1)

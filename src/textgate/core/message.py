@@ -149,6 +149,9 @@ class Message:
     upstream_cost: int | None = None
     """Micro-credits it cost upstream, when known (the operator's business, not the
     account's: interfaces for accounts do not show it)."""
+    valid_until: datetime | None = None
+    """When waiting for a link ends (status ``expired`` if it was not handed off by then),
+    as the client asked; None: the dispatcher's default validity from its due time."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ from textgate.storage.messages import MessageRepo
 from textgate.storage.orders import CommitResult, OrderWrite, OrderWriter
 
 __all__ = [
+    "INVALID_VALIDITY",
     "MAX_SEGMENTS",
     "SENDER_MISSING",
     "Notify",
@@ -79,6 +80,8 @@ INTERNAL_ERROR = "internal_error"
 RECIPIENT_WIDTH = 32
 # The code of a request that needs a sender (SubmitRequest.sender_required) and has none.
 SENDER_MISSING = "sender_missing"
+# The code of a request whose validity (SubmitRequest.valid_until) ends before it may be sent.
+INVALID_VALIDITY = "invalid_validity"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,10 @@ class SubmitRequest:
     text: str
     sender: str | None = None
     schedule_at: datetime | None = None
+    valid_until: datetime | None = None
+    """When to stop trying (the messages expire if not handed off by then); None: the
+    dispatcher's default validity from their due time. Must be later than now and than
+    ``schedule_at`` (``INVALID_VALIDITY``)."""
     client_ref: str | None = None
     idempotency_key: str | None = None
     interface: str = "native"
@@ -242,6 +249,14 @@ class SubmitService:
         if req.schedule_at is not None and to_ms(req.schedule_at) > now:
             status = Status.SCHEDULED
             scheduled_at = req.schedule_at
+        if req.valid_until is not None and to_ms(req.valid_until) <= max(
+            now, to_ms(req.schedule_at) if req.schedule_at is not None else now
+        ):
+            raise InvalidRequest(
+                "the validity ends before the message may be sent (it is past, or before the"
+                " schedule)",
+                code=INVALID_VALIDITY,
+            )
         sender = resolve_sender(rules, req.sender)
         sender = validate_sender(sender) if sender else None
         if sender is None and req.sender_required:
@@ -267,6 +282,7 @@ class SubmitService:
             "client_ref": req.client_ref,
             "quality": None if req.quality is None else req.quality.value,
             "receipt": None if req.receipt is None else req.receipt.value,
+            "valid_until": req.valid_until,
         }
         for entry in entries:
             mine = common if req.references is None else {**common, "client_ref": entry.ref}

@@ -289,6 +289,7 @@ class Connection:
                 interface=INTERFACE,
                 encoding=message.encoding,
                 schedule_at=message.schedule_at,
+                valid_until=message.valid_until,
                 client_ip=self.client_ip,
                 # One destination per submit_sm: a number that is no number refuses the
                 # request (ESME_RINVDSTADR) rather than storing a rejected message.

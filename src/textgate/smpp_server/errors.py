@@ -29,7 +29,7 @@ from textgate.errors import (
     StorageUnavailable,
 )
 from textgate.services.smpp_logins import UNKNOWN_SYSTEM_ID, WRONG_PASSWORD
-from textgate.services.submit import SENDER_MISSING
+from textgate.services.submit import INVALID_VALIDITY, SENDER_MISSING
 
 __all__ = ["ERRORS", "Refused", "bind_status", "submit_status"]
 
@@ -65,6 +65,8 @@ ERRORS: tuple[tuple[type[GatewayError], str | None, CommandStatus], ...] = (
     (InvalidRequest, "text_too_long", _S.ESME_RINVMSGLEN),
     (InvalidRequest, "missing_text", _S.ESME_RINVMSGLEN),
     (InvalidRequest, SENDER_MISSING, _S.ESME_RINVSRCADR),
+    # 5.1.3: 0x62 "Invalid message validity period (Expiry time)".
+    (InvalidRequest, INVALID_VALIDITY, _S.ESME_RINVEXPIRY),
     (InvalidRequest, None, _S.ESME_RSUBMITFAIL),
     # The account's rules (core.policy.Reason), by reason.
     (PolicyDenied, Reason.INVALID_SENDER.value, _S.ESME_RINVSRCADR),

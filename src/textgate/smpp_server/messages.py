@@ -12,14 +12,18 @@
 - A UDH (esm_class bit 6, 5.2.12) with a concatenation element (8- or 16-bit reference,
   3GPP TS 23.040 9.2.3.24.1 and .8) makes the PDU one part of a longer message.
 - schedule_delivery_time (5.2.15, absolute or relative: ``times``) schedules the message;
-  one that is no SMPP time is refused (ESME_RINVSCHED). validity_period is not read yet:
-  the gateway's own validity applies.
+  one that is no SMPP time is refused (ESME_RINVSCHED).
+- validity_period (5.2.16, absolute or relative) is when the message expires if it could not
+  be sent by then; a data_sm's qos_time_to_live TLV (5.3.2.17) says the same in seconds from
+  now. One that is no SMPP time, or that ends before now or before the schedule, is refused
+  (ESME_RINVEXPIRY, by the submit service's ``invalid_validity``). Empty: the gateway's own
+  validity applies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from textgate.connectors.smpp.constants import CommandStatus, PduError, Tag
 from textgate.connectors.smpp.multi import SubmitMulti
@@ -61,6 +65,7 @@ class Submitted:
     """registered_delivery: which final statuses the client wants a receipt of."""
     concat: Concat | None = None
     schedule_at: datetime | None = None
+    valid_until: datetime | None = None
 
 
 def destination_of(addr: str, ton: int) -> str:
@@ -77,12 +82,16 @@ def destination_of(addr: str, ton: int) -> str:
 def read_submit(pdu: SubmitSm | DataSm | SubmitMulti, now: datetime) -> Submitted:
     """The request in ``pdu`` (relative times from ``now``); raises :class:`Refused` with
     the status to answer. A submit_multi's ``destination`` is empty: it has a list."""
-    schedule_at = None
+    schedule_at = valid_until = None
     if isinstance(pdu, SubmitSm | SubmitMulti):
         try:
             schedule_at = parse_time(pdu.schedule_delivery_time, now)
         except ValueError as exc:
             raise Refused(_S.ESME_RINVSCHED, str(exc)) from None
+        try:
+            valid_until = parse_time(pdu.validity_period, now)
+        except ValueError as exc:
+            raise Refused(_S.ESME_RINVEXPIRY, str(exc)) from None
         payload = pdu.tlvs.get(Tag.MESSAGE_PAYLOAD)
         if payload is not None and pdu.short_message:
             raise Refused(_S.ESME_RINVPARLEN, "short_message and message_payload are both set")
@@ -92,6 +101,7 @@ def read_submit(pdu: SubmitSm | DataSm | SubmitMulti, now: datetime) -> Submitte
         if payload is None:
             raise Refused(_S.ESME_RMISSINGOPTPARAM, "data_sm without message_payload")
         octets = payload
+        valid_until = _time_to_live(pdu.tlvs.get(Tag.QOS_TIME_TO_LIVE), now)
     try:
         decoded = decode_short_message(octets, pdu.data_coding, pdu.esm_class)
     except PduError as exc:
@@ -110,4 +120,14 @@ def read_submit(pdu: SubmitSm | DataSm | SubmitMulti, now: datetime) -> Submitte
         receipt=RECEIPTS[pdu.registered_delivery & RECEIPT_MASK],
         concat=decoded.concat,
         schedule_at=schedule_at,
+        valid_until=valid_until,
     )
+
+
+def _time_to_live(value: bytes | None, now: datetime) -> datetime | None:
+    """qos_time_to_live (5.3.2.17): seconds from now, an Integer of 4 octets."""
+    if value is None:
+        return None
+    if len(value) != 4:
+        raise Refused(_S.ESME_RINVEXPIRY, f"qos_time_to_live of {len(value)} octets, not 4")
+    return now + timedelta(seconds=int.from_bytes(value, "big"))

@@ -101,6 +101,7 @@ async def submit_multi(
                 interface=interface,
                 encoding=found.encoding,
                 schedule_at=found.schedule_at,
+                valid_until=found.valid_until,
                 client_ref=reference,
                 client_ip=client_ip,
                 receipt=found.receipt,

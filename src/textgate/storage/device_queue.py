@@ -234,8 +234,15 @@ async def _place(
 ) -> list[Placement]:
     ids = [s.message_id for s in batch]
     m = messages_table.c
-    rows = await conn.execute(select(m.id, m.account_id, m.quality).where(m.id.in_(ids)))
+    rows = (
+        await conn.execute(
+            select(m.id, m.account_id, m.quality, m.valid_until).where(m.id.in_(ids))
+        )
+    ).all()
     owners = {r.id: (r.account_id, r.quality) for r in rows}
+    # A phone is told when to give a message up: the earlier of the connector's validity
+    # and the client's own (messages.valid_until).
+    asked = {r.id: r.valid_until for r in rows if r.valid_until is not None}
     candidates = await load_candidates(
         conn, sorted({a for a, _ in owners.values()}), connected, now, options
     )
@@ -277,7 +284,7 @@ async def _place(
                 "text": sub.text,
                 "sim_number": sim if sim is not None else options.sim_number,
                 "priority": options.high_priority if quality == "high" else 0,
-                "valid_until": valid_until,
+                "valid_until": _earlier(valid_until, asked.get(sub.message_id)),
                 "state": P.PENDING.value,
                 "pinned": int(chosen.pinned),
                 "created_at": now,
@@ -288,6 +295,10 @@ async def _place(
     if inserts:
         await conn.execute(insert(device_messages), inserts)
     return placements
+
+
+def _earlier(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _report(device_id: str, items: Sequence[PhoneReport], now: int) -> Txn[int]:

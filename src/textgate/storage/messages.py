@@ -48,6 +48,7 @@ def message_from_row(row: Any, events: Sequence[StatusEvent] = ()) -> Message:
         receipt=row.receipt,
         route=row.route,
         upstream_cost=row.upstream_cost,
+        valid_until=None if row.valid_until is None else from_ms(row.valid_until),
     )
 
 

@@ -261,8 +261,8 @@ _INSERT_ORDER = (
 _INSERT_MESSAGE = (
     "INSERT INTO messages (id, order_id, account_id, interface, recipient, sender, text,"
     " encoding, segments, cost, country, client_ref, status, reason, error_code, attempts,"
-    " next_attempt_at, scheduled_at, created_at, updated_at, quality, receipt)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)"
+    " next_attempt_at, scheduled_at, created_at, updated_at, quality, receipt, valid_until)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -310,6 +310,7 @@ def _insert(writes: list[OrderWrite]) -> Txn[None]:
                     created,
                     m.quality,
                     m.receipt,
+                    None if m.valid_until is None else to_ms(m.valid_until),
                 )
             )
             event_rows.append((m.id, m.status.value, created, m.reason))

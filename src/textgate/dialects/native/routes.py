@@ -127,6 +127,7 @@ async def send_messages(request: Request) -> Response:
             text=body.text,
             sender=body.sender,
             schedule_at=body.schedule_at,
+            valid_until=body.valid_until,
             client_ref=body.reference,
             idempotency_key=idempotency_key,
             interface=INTERFACE,

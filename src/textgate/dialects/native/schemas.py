@@ -61,6 +61,12 @@ class SendIn(BaseModel):
     text: str = Field(min_length=1)
     sender: str | None = Field(default=None, alias="from", description="Sender ID")
     schedule_at: datetime | None = Field(default=None, description="ISO 8601; UTC if no offset")
+    valid_until: datetime | None = Field(
+        default=None,
+        description="ISO 8601; UTC if no offset. Not sent by then (no usable link), the"
+        " messages expire; later than now and than schedule_at. Default: the gateway's"
+        " validity",
+    )
     reference: str | None = Field(
         default=None, max_length=200, description="Your own reference, echoed back"
     )
@@ -87,6 +93,7 @@ class MessageOut(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     scheduled_at: Timestamp | None = None
+    valid_until: Timestamp | None = None
     reference: str | None = None
     country: str | None = None
     error_code: str | None = None
@@ -105,6 +112,7 @@ class MessageOut(BaseModel):
             created_at=m.created_at,
             updated_at=m.updated_at,
             scheduled_at=m.scheduled_at,
+            valid_until=m.valid_until,
             reference=m.client_ref,
             country=m.country,
             error_code=m.error_code,

@@ -11,7 +11,7 @@ from tests.support import until
 from textgate.config import Settings
 from textgate.connectors.smpp.constants import MessageState
 from textgate.core.message import Status
-from textgate.smpp_server.times import parse_time
+from textgate.connectors.smpp.times import parse_time
 
 OK = c.SMPP_ESME_ROK
 LATER = "991231235959000+"  # 7.1.1: 2099-12-31 23:59:59 UTC

@@ -57,6 +57,10 @@ class Submission:
     resume: str | None = None
     """The connector's own note from an earlier try (:attr:`Outcome.progress`): which
     parts of a long message the operator already took, under which reference."""
+    valid_until: int | None = None
+    """When the validity the client asked for ends (ms since the epoch): a connector whose
+    operator can be told (SMPP validity_period) passes it on. None: the client asked for
+    none, and the operator's own default applies there."""
 
 
 @dataclass(frozen=True, slots=True)

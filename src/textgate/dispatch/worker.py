@@ -318,7 +318,9 @@ class Dispatcher:
                     self._recorder.late(late)
 
         submissions = [
-            Submission(c.id, c.recipient, c.sender, c.text, c.encoding, c.segments, c.resume)
+            Submission(
+                c.id, c.recipient, c.sender, c.text, c.encoding, c.segments, c.resume, c.asked_until
+            )
             for c in pending.values()
         ]
         try:

@@ -29,10 +29,10 @@ from textgate.connectors.smpp.constants import CommandStatus, PduError, Tag
 from textgate.connectors.smpp.multi import SubmitMulti
 from textgate.connectors.smpp.pdus import DataSm, SubmitSm
 from textgate.connectors.smpp.shortmessage import Concat, decode_short_message
+from textgate.connectors.smpp.times import parse_time
 from textgate.core.encoding import Encoding
 from textgate.core.message import ReceiptRequest
 from textgate.smpp_server.errors import Refused
-from textgate.smpp_server.times import parse_time
 
 __all__ = ["Submitted", "destination_of", "read_submit"]
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 from textgate.connectors.smpp.constants import CommandStatus, MessageState
 from textgate.connectors.smpp.pdus import CancelSm, CancelSmResp, QuerySm, QuerySmResp
 from textgate.connectors.smpp.receipts import STATUS_RECEIPT
+from textgate.connectors.smpp.times import format_time
 from textgate.core.accounts import Account
 from textgate.errors import Conflict, NotFound
 from textgate.services.registry import Services
-from textgate.smpp_server.times import format_time
 
 __all__ = ["cancel", "query"]
 

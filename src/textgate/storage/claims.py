@@ -92,6 +92,7 @@ def claim_due(
             r["handoff_to"],
             r["tried"],
             r["route"],
+            asked_until=r["valid_until"],
         )
         if valid_until <= now:
             ended.append(claim)

@@ -49,6 +49,10 @@ class Claim:
     """The routing rule that chose ``connector``."""
     candidates: tuple[str, ...] = ()
     """Every connector of that route, best first (where failover may take it next)."""
+    asked_until: int | None = None
+    """The validity the client asked for (``messages.valid_until``), which connectors pass
+    on to the operator; None when it asked for none (``valid_until`` is then the
+    dispatcher's default, which is the gateway's business alone)."""
 
     def routed(self, connector: str, route: str | None, candidates: tuple[str, ...]) -> Claim:
         """This claim sent to ``connector`` by ``route`` (spelt out: ``dataclasses.replace``
@@ -76,6 +80,7 @@ class Claim:
             connector,
             route,
             candidates,
+            self.asked_until,
         )
 
     @property

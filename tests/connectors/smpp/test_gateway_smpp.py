@@ -64,3 +64,36 @@ async def test_a_long_message_goes_out_over_smpp_and_its_receipt_comes_back(
                 "delivered",
             ]
             assert sent["status"] == "sent"
+
+
+async def test_the_validity_a_client_asked_for_is_passed_on_to_the_smsc(
+    settings: Settings,
+) -> None:
+    async with running_smsc() as smsc:
+        smpp = ConnectorSettings(
+            name="carrier",
+            type="smpp",
+            options={
+                "host": "127.0.0.1",
+                "port": smsc.port,
+                "system_id": "esme",
+                "password": "secret",
+            },
+        )
+        async with running_gateway(settings.model_copy(update={"connectors": [smpp]})) as gw:
+            accounts = gw.gateway.services.accounts
+            account = await accounts.create("validity")
+            headers = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+            for to, extra in (
+                ("+33612345678", {"valid_until": "2099-12-31T23:59:59.5Z"}),
+                ("+33612345679", {}),
+            ):
+                r = await gw.client.post(
+                    "/v1/messages", json={"to": to, "text": "code 4711", **extra}, headers=headers
+                )
+                assert r.status_code == 202, r.text
+                await _wait(gw.client, headers, r.json()["messages"][0]["id"], "sent")
+            sent = {p.destination_addr: p.validity_period for p in smsc.submits}
+    # 5.2.16 / 7.1.1: absolute, UTC (tenths of a second, offset 00, "+"); none asked: empty,
+    # the SMSC's own default.
+    assert sent == {"33612345678": "991231235959500+", "33612345679": ""}

@@ -22,7 +22,9 @@ from textgate.connectors.smpp.options import SmppOptions
 from textgate.connectors.smpp.pdus import NO_TLVS, SubmitSm
 from textgate.connectors.smpp.sender import classify_sender
 from textgate.connectors.smpp.shortmessage import ESM_UDHI, encode_short_message
+from textgate.connectors.smpp.times import format_time
 from textgate.connectors.smpp.tlv import Tlvs
+from textgate.core.clock import from_ms
 from textgate.core.encoding import (
     Encoding,
     choose_encoding,
@@ -81,6 +83,8 @@ class SubmitBuilder:
             encoding, measured = choose_encoding(sub.text), False
         data_coding = _DATA_CODING[encoding]
         src = self.source(sub.sender)
+        # 5.2.16: the client's validity, as an absolute time; empty: the SMSC's default.
+        validity = "" if sub.valid_until is None else format_time(from_ms(sub.valid_until))
 
         def pdu(
             short_message: bytes, esm_class: int, registered: int, tlvs: Tlvs = NO_TLVS
@@ -96,6 +100,7 @@ class SubmitBuilder:
                 esm_class=esm_class,
                 registered_delivery=registered,
                 data_coding=data_coding,
+                validity_period=validity,
                 short_message=short_message,
                 tlvs=tlvs,
             )

@@ -16,7 +16,7 @@ from textgate.cli.common import ConfigOpt, console, execute, load, with_gateway
 from textgate.core.message import Status
 from textgate.errors import GatewayError
 from textgate.runtime import Gateway
-from textgate.services.submit import SubmitRequest, SubmitResult
+from textgate.services.submit_request import SubmitRequest, SubmitResult
 
 __all__ = ["send_command"]
 

@@ -49,7 +49,7 @@ from textgate.core.recent_count import RecentCount
 from textgate.errors import GatewayError
 from textgate.services.registry import Services
 from textgate.services.smpp_binds import RATE_SPAN_SECONDS
-from textgate.services.submit import SubmitRequest
+from textgate.services.submit_request import SubmitRequest
 from textgate.smpp_server.errors import Refused, bind_status, submit_status
 from textgate.smpp_server.messages import Submitted, read_submit
 from textgate.smpp_server.multi import submit_multi

@@ -29,7 +29,7 @@ from textgate.errors import (
     StorageUnavailable,
 )
 from textgate.services.smpp_logins import UNKNOWN_SYSTEM_ID, WRONG_PASSWORD
-from textgate.services.submit import INVALID_VALIDITY, SENDER_MISSING
+from textgate.services.submit_request import INVALID_VALIDITY, SENDER_MISSING
 
 __all__ = ["ERRORS", "Refused", "bind_status", "submit_status"]
 

@@ -39,7 +39,7 @@ from textgate.core.numbers import normalize_with_country
 from textgate.core.policy import Reason, refusal
 from textgate.errors import GatewayError, InvalidNumber
 from textgate.services.registry import Services
-from textgate.services.submit import RECIPIENT_WIDTH, SubmitRequest
+from textgate.services.submit_request import RECIPIENT_WIDTH, SubmitRequest
 from textgate.smpp_server.errors import Refused, submit_status
 from textgate.smpp_server.messages import destination_of, read_submit
 

@@ -28,7 +28,7 @@ from textgate.core.numbers import normalize_number
 from textgate.dialects.mail import MAX_SUBJECT, Delivery, Refused, Reply, sms_sender
 from textgate.errors import AuthenticationFailed, InvalidNumber, InvalidRequest
 from textgate.services.registry import Services
-from textgate.services.submit import Notify, SubmitRequest, SubmitResult
+from textgate.services.submit_request import Notify, SubmitRequest, SubmitResult
 
 __all__ = [
     "DEFAULT_ORIGINATOR",

@@ -60,7 +60,7 @@ from textgate.errors import (
     StorageUnavailable,
 )
 from textgate.services.registry import Services
-from textgate.services.submit import Notify, SubmitRequest
+from textgate.services.submit_request import Notify, SubmitRequest
 
 __all__ = ["MAX_XML_CHARS", "XmlRequest", "answer", "parse_request", "render_reply"]
 

@@ -28,7 +28,7 @@ from textgate.core.numbers import normalize_number
 from textgate.dialects.mail import Delivery, Recipient, Refused, display_sender, sms_sender
 from textgate.errors import InvalidNumber
 from textgate.services.registry import Services
-from textgate.services.submit import SubmitRequest
+from textgate.services.submit_request import SubmitRequest
 
 __all__ = ["DEFAULT_SENDER", "INTERFACE", "MailSms", "recipient_number"]
 

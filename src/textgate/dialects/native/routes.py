@@ -40,7 +40,7 @@ from textgate.dialects.native.schemas import (
 from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 from textgate.services.query import MessageFilter
 from textgate.services.registry import Services
-from textgate.services.submit import Notify, SubmitRequest
+from textgate.services.submit_request import Notify, SubmitRequest
 
 __all__ = [
     "INTERFACE",

@@ -56,7 +56,7 @@ from textgate.services.allowance import AllowanceService
 from textgate.services.credentials import CredentialService, GrantKind
 from textgate.services.history import OrderHistory
 from textgate.services.inbound import InboundFilter
-from textgate.services.submit import SubmitRequest
+from textgate.services.submit_request import SubmitRequest
 
 __all__ = ["PREFIX", "router"]
 

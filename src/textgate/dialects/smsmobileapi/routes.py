@@ -44,7 +44,7 @@ from textgate.dialects.smsmobileapi.schemas import (
 )
 from textgate.errors import InvalidRequest
 from textgate.services.phone_sms import SentFilter
-from textgate.services.submit import SubmitRequest
+from textgate.services.submit_request import SubmitRequest
 
 __all__ = ["INTERFACE", "base_url", "router", "send", "zone_of"]
 

@@ -1,0 +1,115 @@
+"""What an interface asks of the submit path (:class:`SubmitRequest`), what it answers
+(:class:`SubmitResult`), and the limits and codes both sides name (``services.submit``
+decides; a dialect builds the request and words the answer)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from textgate.core.accounts import Account
+from textgate.core.encoding import Encoding
+from textgate.core.message import Message, Quality, ReceiptRequest, Status
+
+__all__ = [
+    "INTERNAL_ERROR",
+    "INVALID_VALIDITY",
+    "MAX_KEY_LENGTH",
+    "MAX_RECIPIENTS",
+    "MAX_REFERENCE_LENGTH",
+    "MAX_SEGMENTS",
+    "RECIPIENT_WIDTH",
+    "SENDER_MISSING",
+    "Notify",
+    "SubmitRequest",
+    "SubmitResult",
+    "TargetResolver",
+]
+
+# A concatenated SMS carries its part count in one octet (3GPP TS 23.040 9.2.3.24.1).
+MAX_SEGMENTS = 255
+MAX_RECIPIENTS = 10_000
+MAX_KEY_LENGTH = 255
+MAX_REFERENCE_LENGTH = 200
+# The code counted for a submit that failed on something other than a GatewayError.
+INTERNAL_ERROR = "internal_error"
+# Stored width of a recipient column; a refused input longer than this is kept truncated.
+RECIPIENT_WIDTH = 32
+# The code of a request that needs a sender (SubmitRequest.sender_required) and has none.
+SENDER_MISSING = "sender_missing"
+# The code of a request whose validity (SubmitRequest.valid_until) ends before it may be sent.
+INVALID_VALIDITY = "invalid_validity"
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """A per-message notification target: an http(s) callback URL (a submit's
+    ``callback_url``) or a ``mailto:`` address (an email interface's ``Notify=``)."""
+
+    url: str
+    events: tuple[str, ...] = ("message.*",)
+
+
+TargetResolver = Callable[[str, str, Sequence[str]], Awaitable[str]]
+"""(account id, url, events) -> the id of the message-scoped target (services.webhooks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    account: Account
+    recipients: Sequence[str]
+    text: str
+    sender: str | None = None
+    schedule_at: datetime | None = None
+    valid_until: datetime | None = None
+    """When to stop trying (the messages expire if not handed off by then); None: the
+    dispatcher's default validity from their due time. Must be later than now and than
+    ``schedule_at`` (``INVALID_VALIDITY``)."""
+    client_ref: str | None = None
+    idempotency_key: str | None = None
+    interface: str = "native"
+    encoding: Encoding | None = None
+    client_ip: str | None = None
+    """Address the request came from, checked against the account's allowlist; unknown
+    (None) is refused by an allowlist unless ``operator``."""
+    operator: bool = False
+    """The operator's local interface (the CLI), which the allowlist does not cover."""
+    references: Sequence[str | None] | None = None
+    """A client reference per recipient (same length as ``recipients``), where the
+    interface has one per recipient; else every message has ``client_ref``."""
+    opted_out: Collection[str] = ()
+    """Numbers (E.164) the interface knows to be opted out besides the account's own list
+    (a MailUp list's unsubscribed): refused like the account's opt-outs."""
+    truncate_to: int | None = None
+    """Characters of ``text`` the interface's provider sends; the rest is cut off."""
+    sender_required: bool = False
+    """Refuse (``SENDER_MISSING``) a request that names no sender when the account has no
+    default sender either."""
+    quality: Quality | None = None
+    invalid_number_fails_request: bool = False
+    """Refuse the whole request if one recipient is not a number (some providers' default),
+    instead of storing that recipient as rejected and sending to the others."""
+    notify: Sequence[Notify] = ()
+    """Who to tell about these messages' status changes, besides the account's webhooks."""
+    device_id: str | None = None
+    """Send through this phone of the account (android connector), whatever the sender."""
+    sim_number: int | None = None
+    """Send from this SIM of the phone (1-based, as the SMSGate app counts them)."""
+    dialing_country: str | None = None
+    """The country the sending phone dials from (its own number's): national numbers are
+    read in it when the account sets no default country, as the phone would dial them."""
+    receipt: ReceiptRequest | None = None
+    """Which final statuses the submitter wants a receipt of (the SMPP server's customers:
+    registered_delivery); None for none."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    order_id: str
+    messages: Sequence[Message]
+    replayed: bool = False
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for m in self.messages if m.status != Status.REJECTED)

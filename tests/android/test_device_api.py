@@ -203,6 +203,20 @@ async def test_pending_messages_in_the_apps_shape(running: Running, settings: An
     await _status_becomes(running, account, message_id, "sent")
 
 
+async def _pulled(running: Running, token: str) -> list[dict[str, Any]]:
+    """What the phone gets once it gets anything (GET /message)."""
+    async with client(running) as c:
+        items: list[dict[str, Any]] = []
+
+        async def pending() -> bool:
+            nonlocal items
+            items = (await c.get("/message", headers=bearer(token))).json()
+            return bool(items)
+
+        await until(pending, "the message on the phone")
+    return items
+
+
 async def test_validity_and_sim_from_the_connector_options(settings: Any, tmp_path: Any) -> None:
     from tests.android.conftest import phone_settings
     from tests.support import running_gateway
@@ -212,15 +226,7 @@ async def test_validity_and_sim_from_the_connector_options(settings: Any, tmp_pa
         account = await make_account(running)
         got = await register(running, account)
         await send(running, account, "+33612345678")
-        async with client(running) as c:
-            items: list[dict[str, Any]] = []
-
-            async def pending() -> bool:
-                nonlocal items
-                items = (await c.get("/message", headers=bearer(got["token"]))).json()
-                return bool(items)
-
-            await until(pending, "the message on the phone")
+        items = await _pulled(running, got["token"])
     [item] = items
     assert item["simNumber"] == 2
     assert APP_DATE.match(item["validUntil"])
@@ -247,15 +253,7 @@ async def test_a_validity_the_client_asked_for_reaches_the_phone(
                 valid_until=datetime.now(UTC) + timedelta(minutes=10),
             )
         )
-        async with client(running) as c:
-            items: list[dict[str, Any]] = []
-
-            async def pending() -> bool:
-                nonlocal items
-                items = (await c.get("/message", headers=bearer(got["token"]))).json()
-                return bool(items)
-
-            await until(pending, "the message on the phone")
+        items = await _pulled(running, got["token"])
     [item] = items
     assert 590 <= item["ttl"] <= 600
 

@@ -16,7 +16,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -319,6 +319,33 @@ async def test_messages_go_out_and_signed_callbacks_settle_them(
     assert creates[RECIPIENT].headers["authorization"] == basic(user, secret)
     assert len(replay.played) == 4
     assert {(p.status, p.body) for p in replay.played} == {(200, "")}
+
+
+async def test_a_validity_the_client_asked_for_goes_as_validity_period(
+    settings: Settings,
+) -> None:
+    """ValidityPeriod (whole seconds, at most 36,000, Twilio's default) is sent when the
+    client's validity ends sooner; a longer one, or none, leaves Twilio's default."""
+    replay = TwilioReplay()
+    async with started(settings, replay) as a:
+        client = await client_of(a)
+        now = datetime.now(UTC)
+        for to, valid_for in (
+            (RECIPIENT, timedelta(minutes=10)),
+            (UNREACHABLE, timedelta(hours=20)),
+        ):
+            body = {
+                "to": to,
+                "text": "code 4711",
+                "from": OURS,
+                "valid_until": (now + valid_for).isoformat(),
+            }
+            r = await a.client.post("/v1/messages", json=body, headers=client.headers)
+            assert r.status_code == 202, r.text
+            await client.final(str(r.json()["messages"][0]["id"]))
+    creates = {c.form["To"]: c.form for c in replay.asked if c.method == "POST"}
+    assert 590 <= int(creates[RECIPIENT]["ValidityPeriod"]) <= 600
+    assert "ValidityPeriod" not in creates[UNREACHABLE]
 
 
 async def test_unsigned_and_badly_signed_callbacks_are_refused(settings: Settings) -> None:

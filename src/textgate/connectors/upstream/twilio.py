@@ -20,6 +20,9 @@ What this module knows, and where Twilio documents it (twilio.com/docs):
   posts ``From``, ``To``, ``Body``, ``MessageSid``, ``NumMedia``...; the answer is empty
   TwiML (``<Response/>``), which sends no reply.
 - ``GET .../Messages/{Sid}.json`` reads one message's status (asked for reports overdue).
+- ``ValidityPeriod`` (Message resource; error 90007): how long Twilio may keep the message
+  queued, whole seconds from 1 to 36,000, the maximum being its default. Sent only when
+  the client asked for a validity that ends sooner (:data:`MAX_VALIDITY_SECONDS`).
 """
 
 from __future__ import annotations
@@ -57,7 +60,17 @@ from textgate.core.inbound import InboundMessage
 from textgate.core.message import DeliveryReport, Status
 from textgate.errors import ConnectorError
 
-__all__ = ["REST_ERRORS", "STATUS_WORDS", "TwilioOptions", "TwilioProvider", "signature"]
+__all__ = [
+    "MAX_VALIDITY_SECONDS",
+    "REST_ERRORS",
+    "STATUS_WORDS",
+    "TwilioOptions",
+    "TwilioProvider",
+    "signature",
+]
+
+MAX_VALIDITY_SECONDS = 36_000
+"""Twilio's longest ValidityPeriod, and its default (error 90007)."""
 
 DEFAULT_BASE_URL: Final = "https://api.twilio.com"
 API_VERSION: Final = "2010-04-01"
@@ -208,6 +221,10 @@ class TwilioProvider(Sessionless):
         status_url = self._callback(STATUS_KIND)
         if status_url is not None:
             form["StatusCallback"] = status_url
+        if submission.valid_until is not None:
+            left = (submission.valid_until - system_clock()) // 1000
+            if left < MAX_VALIDITY_SECONDS:
+                form["ValidityPeriod"] = str(max(1, left))
         return client.build_request(
             "POST",
             self._messages + ".json",

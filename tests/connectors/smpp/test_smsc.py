@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +197,23 @@ async def test_undelivered_receipt(sink: Sink) -> None:
         assert report.external_id == outcome.external_id
         assert report.status == Status.UNDELIVERED
         assert report.error_code == "001"
+    finally:
+        await conn.stop()
+        await smsc.stop()
+
+
+async def test_a_message_whose_validity_ends_before_its_outcome_expires(sink: Sink) -> None:
+    # The handset would take a minute; the client's validity ends in 300 ms: the SMSC gives
+    # up then (5.2.16) and says so in the receipt.
+    smsc = await _smsc(receipt_delay_ms=60_000)
+    conn = _connector(smsc)
+    try:
+        await conn.start(sink)
+        ends = int(time.time() * 1000) + 300
+        [outcome] = await conn.submit([replace(sub("code 4711"), valid_until=ends)])
+        await sink.wait_for(1)
+        [report] = sink.reports
+        assert (report.external_id, report.status) == (outcome.external_id, Status.EXPIRED)
     finally:
         await conn.stop()
         await smsc.stop()

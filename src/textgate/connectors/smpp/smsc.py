@@ -17,7 +17,8 @@ It runs one :class:`Session` per TCP connection, with a handler that:
   5.3.2.35; or the same as a data_sm, 4.7.1, the text in message_payload, when
   ``receipts_as`` says so) to the submitting session, or for a transmitter bind to a
   receiver bind of the same system_id; an optional ENROUTE receipt first, then the final one after
-  ``receipt_delay_ms``, or an unusable one (``bad_receipt``);
+  ``receipt_delay_ms``, or an unusable one (``bad_receipt``); a message whose
+  validity_period (5.2.16) ends sooner is given up then, its receipt EXPIRED;
 - answers query_sm (4.8) with the message's state: ENROUTE until its final receipt was due,
   then the final state and final_date; ESME_RQUERYFAIL for an id of this run it no longer
   remembers, ESME_RINVMSGID for an id it never issued.
@@ -77,6 +78,7 @@ from textgate.connectors.smpp.smsc_rules import (
     RuleBook,
     SmscRule,
     SubmitAction,
+    within_validity,
 )
 from textgate.errors import ConnectorError
 
@@ -384,8 +386,9 @@ class Smsc:
     def _accept(self, link: _Link, pdu: SubmitSm, message_id: str, behaviour: Behaviour) -> None:
         """Remember the message for query_sm and schedule its receipts."""
         now = asyncio.get_running_loop().time()
-        delay = behaviour.receipt_delay_ms / 1000
         submitted_at = datetime.now(UTC)
+        behaviour = within_validity(behaviour, pdu.validity_period, submitted_at)
+        delay = behaviour.receipt_delay_ms / 1000
         done_at = submitted_at + timedelta(seconds=delay)
         self._store.remember(message_id, behaviour, now + delay, done_at)
         if not behaviour.wants_receipt(pdu.registered_delivery):

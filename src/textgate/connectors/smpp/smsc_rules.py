@@ -26,11 +26,13 @@ import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
 from textgate.connectors.smpp.constants import CommandStatus, MessageState
+from textgate.connectors.smpp.times import parse_time
 
 __all__ = [
     "FAILURE_STATS",
@@ -45,6 +47,7 @@ __all__ = [
     "load_rules",
     "parse_deliver_as",
     "parse_status",
+    "within_validity",
 ]
 
 FINAL_STATS: Final[Mapping[str, MessageState]] = {
@@ -333,3 +336,19 @@ class RuleBook:
             if destination.startswith(prefix):
                 return behaviour
         return self._default
+
+
+def within_validity(behaviour: Behaviour, validity_period: str, now: datetime) -> Behaviour:
+    """A message whose validity_period (5.2.16) ends before its outcome would come is given
+    up at that time, as an SMSC does: its receipt says EXPIRED (5.2.28, Appendix B). A
+    field that is no SMPP time is read as none (the simulator checks lengths only)."""
+    try:
+        until = parse_time(validity_period, now)
+    except ValueError:
+        return behaviour
+    if until is None:
+        return behaviour
+    left_ms = max(0, int((until - now).total_seconds() * 1000))
+    if left_ms >= behaviour.receipt_delay_ms:
+        return behaviour
+    return replace(behaviour, final_stat="EXPIRED", receipt_delay_ms=left_ms)

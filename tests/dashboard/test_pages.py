@@ -256,7 +256,7 @@ async def test_the_operator_reads_an_accounts_messages(site: Site) -> None:
     key = (await services.accounts.issue_key(site.account.id)).token
     sent = await site.running.client.post(
         "/v1/messages",
-        json={"to": FR, "text": "seen by ops"},
+        json={"to": FR, "text": "seen by ops", "valid_until": "2999-01-01T00:00:00Z"},
         headers={"Authorization": f"Bearer {key}"},
     )
     message_id = sent.json()["messages"][0]["id"]
@@ -273,6 +273,7 @@ async def test_the_operator_reads_an_accounts_messages(site: Site) -> None:
         assert f"/dashboard/messages/{message_id}?account=acme" in listing.text
         detail = await c.get(f"/dashboard/messages/{message_id}", params={"account": "acme"})
         assert detail.status_code == 200 and "seen by ops" in detail.text
+        assert "<dt>Valid until</dt>" in detail.text and "2999" in detail.text
         other = await services.accounts.create("other")
         assert other.id
         missing = await c.get(f"/dashboard/messages/{message_id}", params={"account": "other"})

@@ -1,4 +1,4 @@
-"""query_sm and cancel_sm through the SMPP server, answered from the stored messages."""
+"""query_sm, cancel_sm and replace_sm through the SMPP server, against the stored messages."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import smpplib.consts as c
 
-from tests.smpp_server.harness import CANCEL_SM_RESP, Env, connected, smpp_gateway
+from tests.smpp_server.harness import (
+    CANCEL_SM_RESP,
+    REPLACE_SM_RESP,
+    Env,
+    connected,
+    smpp_gateway,
+)
 from tests.support import until
 from textgate.config import Settings
 from textgate.connectors.smpp.constants import MessageState
-from textgate.core.message import Status
 from textgate.connectors.smpp.times import parse_time
+from textgate.core.message import Status
 
 OK = c.SMPP_ESME_ROK
 LATER = "991231235959000+"  # 7.1.1: 2099-12-31 23:59:59 UTC
@@ -77,4 +83,67 @@ async def test_a_receiver_bind_may_not_query_or_cancel(settings: Settings) -> No
         assert query[:2] == ("query_sm_resp", c.SMPP_ESME_RINVBNDSTS)
         cancel = await receiver.call("cancel", waiting.message_id)
         assert cancel == (CANCEL_SM_RESP, c.SMPP_ESME_RINVBNDSTS)
+        replace = await receiver.call("replace", waiting.message_id, b"other")
+        assert replace == (REPLACE_SM_RESP, c.SMPP_ESME_RINVBNDSTS)
         assert await status_of(env, waiting.message_id) == Status.SCHEDULED
+
+
+async def test_replace_sm_replaces_what_has_not_left(settings: Settings) -> None:
+    earlier = "991230000000000+"  # 2099-12-30 00:00:00 UTC
+    async with smpp_gateway(settings) as env:
+        esme = await connected(env)
+        assert (await esme.call("bind", "transceiver")).status == OK
+        waiting = await esme.call("submit", schedule_delivery_time=LATER)
+        mid = waiting.message_id
+        # New text, an earlier schedule, a validity and a receipt request.
+        answer = await esme.call(
+            "replace", mid, b"hallo", schedule=earlier, validity=LATER, registered_delivery=1
+        )
+        assert answer == (REPLACE_SM_RESP, OK)
+        stored = await env.services.messages.get(env.account_id, mid)
+        assert (stored.text, stored.status, stored.receipt) == ("hallo", Status.SCHEDULED, "always")
+        assert stored.scheduled_at == datetime(2099, 12, 30, tzinfo=UTC)
+        assert stored.valid_until == datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
+        assert [e.status for e in stored.events] == [Status.SCHEDULED]
+        # What it cannot be: longer (a second part, not paid for), valid only before its
+        # schedule, a canned message, or a message that does not exist.
+        assert await esme.call("replace", mid, b"x" * 200) == (
+            REPLACE_SM_RESP,
+            c.SMPP_ESME_RREPLACEFAIL,
+        )
+        assert await esme.call("replace", mid, validity="991229000000000+") == (
+            REPLACE_SM_RESP,
+            c.SMPP_ESME_RINVEXPIRY,
+        )
+        assert await esme.call("replace", mid, validity="not a time") == (
+            REPLACE_SM_RESP,
+            c.SMPP_ESME_RINVEXPIRY,
+        )
+        assert await esme.call("replace", mid, default_msg_id=3) == (
+            REPLACE_SM_RESP,
+            c.SMPP_ESME_RINVDFTMSGID,
+        )
+        assert await esme.call("replace", "01ZZZZZZZZZZZZZZZZZZZZZZZZ", b"x") == (
+            REPLACE_SM_RESP,
+            c.SMPP_ESME_RINVMSGID,
+        )
+        assert (await env.services.messages.get(env.account_id, mid)).text == "hallo"
+        # Due now (a relative schedule of nothing): queued, sent with its new text.
+        due_now = "000000000000000R"
+        assert await esme.call("replace", mid, b"hello again", schedule=due_now) == (
+            REPLACE_SM_RESP,
+            OK,
+        )
+
+        async def delivered() -> bool:
+            return await status_of(env, mid) == Status.DELIVERED
+
+        await until(delivered, "the replaced message to be delivered")
+        sent = await env.services.messages.get(env.account_id, mid)
+        assert sent.text == "hello again"
+        assert sent.events[1].status == Status.QUEUED and sent.events[1].detail == "replaced"
+        # It has left: nothing to replace any more.
+        assert await esme.call("replace", mid, b"too late") == (
+            REPLACE_SM_RESP,
+            c.SMPP_ESME_RREPLACEFAIL,
+        )

@@ -147,7 +147,7 @@ def build_services(
         clock=s.clock,
         counts=s.counts,
     )
-    message_service = MessageService(s.messages)
+    message_service = MessageService(s.messages, s.clock)
     mail_service = MailService(s.mail, settings.mail, s.clock)
     lists = ListService(ListRepo(s.db, s.box, s.clock), account_service)
     list_sms = ListSmsService(

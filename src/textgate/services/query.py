@@ -1,9 +1,15 @@
-"""Reading messages and cancelling them, for every interface."""
+"""Reading messages, cancelling and replacing them, for every interface."""
 
 from __future__ import annotations
 
-from textgate.core.message import Message
+from datetime import datetime
+
+from textgate.core.clock import Clock, system_clock, to_ms
+from textgate.core.encoding import Encoding, segment
+from textgate.core.message import Message, ReceiptRequest
 from textgate.core.paging import Page, page_size
+from textgate.errors import Conflict, InvalidRequest
+from textgate.services.submit_request import INVALID_VALIDITY
 from textgate.storage.messages import MessageFilter, MessageRepo
 
 __all__ = ["MAX_PAGE", "MessageFilter", "MessageService"]
@@ -12,8 +18,9 @@ MAX_PAGE = 1000
 
 
 class MessageService:
-    def __init__(self, repo: MessageRepo) -> None:
+    def __init__(self, repo: MessageRepo, clock: Clock = system_clock) -> None:
         self._repo = repo
+        self._clock = clock
 
     async def get(self, account_id: str, message_id: str) -> Message:
         return await self._repo.get(account_id, message_id)
@@ -38,3 +45,43 @@ class MessageService:
 
     async def cancel_order(self, account_id: str, order_id: str) -> list[str]:
         return await self._repo.cancel(account_id, order_id=order_id)
+
+    async def replace_message(
+        self,
+        account_id: str,
+        message_id: str,
+        *,
+        text: str | None,
+        schedule_at: datetime | None,
+        valid_until: datetime | None,
+        receipt: ReceiptRequest | None,
+    ) -> None:
+        """A new text, schedule or validity (None: keep the message's own) and receipt
+        request for a message not handed off yet (SMPP replace_sm). The new text is read in
+        the message's encoding and must take as many parts as it did: the message was
+        charged for those (Conflict otherwise, as for a message that has left). A validity
+        that ends before the message may be sent is ``INVALID_VALIDITY``."""
+        message = await self._repo.get(account_id, message_id, with_events=False)
+        if text is not None:
+            parts = segment(text, Encoding(message.encoding)).count
+            if parts != message.segments:
+                raise Conflict(
+                    f"the new text takes {parts} parts; the message was charged for"
+                    f" {message.segments}"
+                )
+        scheduled = message.scheduled_at if schedule_at is None else schedule_at
+        until = message.valid_until if valid_until is None else valid_until
+        now = self._clock()
+        start = max(now, to_ms(scheduled)) if scheduled is not None else now
+        if until is not None and to_ms(until) <= start:
+            raise InvalidRequest(
+                "the validity ends before the message may be sent", code=INVALID_VALIDITY
+            )
+        await self._repo.replace(
+            account_id,
+            message_id,
+            text=message.text if text is None else text,
+            scheduled_at=None if scheduled is None else to_ms(scheduled),
+            valid_until=None if until is None else to_ms(until),
+            receipt=None if receipt is None else receipt.value,
+        )

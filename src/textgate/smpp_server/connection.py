@@ -4,8 +4,8 @@ Before a successful bind every request is answered ESME_RINVBNDSTS (SMPP 3.4 2.2
 binds are allowed in the OPEN state); a second bind on a bound connection ESME_RALYBND.
 enquire_link, unbind and undecodable PDUs (generic_nack) are answered by the engine's
 Session itself. A transmitter or transceiver bind may submit (submit_sm, data_sm); a
-receiver bind may not (ESME_RINVBNDSTS), nor query_sm and cancel_sm (:mod:`operations`),
-nor submit_multi (:mod:`multi`). replace_sm is not served yet: generic_nack ESME_RINVCMDID.
+receiver bind may not (ESME_RINVBNDSTS), nor query_sm, cancel_sm and replace_sm
+(:mod:`operations`), nor submit_multi (:mod:`multi`).
 deliver_sm goes the other way (:mod:`deliveries`).
 
 A submit is answered once the message is committed (nothing acknowledged is lost), with the
@@ -40,6 +40,8 @@ from textgate.connectors.smpp.pdus import (
     Pdu,
     QuerySm,
     QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
     SubmitSm,
     SubmitSmResp,
 )
@@ -53,7 +55,7 @@ from textgate.services.submit_request import SubmitRequest
 from textgate.smpp_server.errors import Refused, bind_status, submit_status
 from textgate.smpp_server.messages import Submitted, read_submit
 from textgate.smpp_server.multi import submit_multi
-from textgate.smpp_server.operations import cancel, query
+from textgate.smpp_server.operations import cancel, query, replace
 from textgate.smpp_server.reassembly import Reassembly
 
 __all__ = ["INTERFACE", "SYSTEM_ID", "BindLimit", "Connection"]
@@ -66,6 +68,11 @@ SYSTEM_ID = "textgate"
 """The system_id the server names itself with in bind responses (4.1.2)."""
 
 _S = CommandStatus
+_OPERATION_RESPONSES: dict[type[Pdu], type[QuerySmResp | CancelSmResp | ReplaceSmResp]] = {
+    QuerySm: QuerySmResp,
+    CancelSm: CancelSmResp,
+    ReplaceSm: ReplaceSmResp,
+}
 
 
 class BindLimit(Protocol):
@@ -156,13 +163,15 @@ class Connection:
             if answer.command_status == _S.ESME_ROK:
                 self._count_submit(account)
             return answer
-        if isinstance(pdu, QuerySm | CancelSm) and self.account is not None:
-            resp_type = QuerySmResp if isinstance(pdu, QuerySm) else CancelSmResp
+        if isinstance(pdu, QuerySm | CancelSm | ReplaceSm) and self.account is not None:
+            resp_type = _OPERATION_RESPONSES[type(pdu)]
             if account is None or self.bind_type is BindReceiver:
                 return resp_type(sequence_number=seq, command_status=_S.ESME_RINVBNDSTS)
             try:
                 if isinstance(pdu, QuerySm):
                     return await query(self._services, account, pdu)
+                if isinstance(pdu, ReplaceSm):
+                    return await replace(self._services, account, pdu, self._clock())
                 return await cancel(self._services, account, pdu)
             except GatewayError as exc:
                 log.info("smpp server: %s failed: %s", type(pdu).__name__, exc.message)

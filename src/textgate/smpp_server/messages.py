@@ -34,7 +34,14 @@ from textgate.core.encoding import Encoding
 from textgate.core.message import ReceiptRequest
 from textgate.smpp_server.errors import Refused
 
-__all__ = ["Submitted", "destination_of", "read_submit"]
+__all__ = [
+    "DATA_CODING_UCS2",
+    "RECEIPTS",
+    "RECEIPT_MASK",
+    "Submitted",
+    "destination_of",
+    "read_submit",
+]
 
 _S = CommandStatus
 

@@ -1,4 +1,5 @@
-"""query_sm and cancel_sm (SMPP 3.4 4.8, 4.9), answered from the stored messages.
+"""query_sm, cancel_sm and replace_sm (SMPP 3.4 4.8-4.10), answered from the stored
+messages.
 
 - query_sm names a message by the id its submit_sm_resp gave. The answer is its
   message_state (5.2.28: ENROUTE until it has a final status, then the state its receipt
@@ -10,19 +11,36 @@
   only while it has not been handed to an operator (else ESME_RCANCELFAIL). cancel_sm
   without a message_id (every message from source_addr to destination_addr, 4.9.1) is not
   served: ESME_RCANCELFAIL.
+- replace_sm gives a message not handed off yet a new short_message (read in the message's
+  own data coding: replace_sm has none, 4.10.1), schedule_delivery_time and validity_period
+  (empty: kept, 5.2.15-5.2.16) and registered_delivery, through the message service. The
+  new text must take as many parts as the message did (its price is kept); otherwise, or
+  once it has left, ESME_RREPLACEFAIL. An empty short_message keeps the text. Canned
+  messages (sm_default_msg_id, 5.2.18) are not served: ESME_RINVDFTMSGID. As for query_sm,
+  the message is named by its id; source_addr is not compared.
 """
 
 from __future__ import annotations
 
 from textgate.connectors.smpp.constants import CommandStatus, MessageState
-from textgate.connectors.smpp.pdus import CancelSm, CancelSmResp, QuerySm, QuerySmResp
+from textgate.connectors.smpp.pdus import (
+    CancelSm,
+    CancelSmResp,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+)
 from textgate.connectors.smpp.receipts import STATUS_RECEIPT
-from textgate.connectors.smpp.times import format_time
+from textgate.connectors.smpp.shortmessage import decode_short_message
+from textgate.connectors.smpp.times import format_time, parse_time
 from textgate.core.accounts import Account
+from textgate.core.clock import from_ms
 from textgate.errors import Conflict, NotFound
 from textgate.services.registry import Services
+from textgate.smpp_server.messages import DATA_CODING_UCS2, RECEIPT_MASK, RECEIPTS
 
-__all__ = ["cancel", "query"]
+__all__ = ["cancel", "query", "replace"]
 
 _S = CommandStatus
 _MAX_ERROR_CODE = 0xFF  # 5.2.31: one octet
@@ -56,3 +74,46 @@ async def cancel(services: Services, account: Account, pdu: CancelSm) -> CancelS
     except Conflict:
         return CancelSmResp(sequence_number=seq, command_status=_S.ESME_RCANCELFAIL)
     return CancelSmResp(sequence_number=seq)
+
+
+async def replace(
+    services: Services, account: Account, pdu: ReplaceSm, now_ms: int
+) -> ReplaceSmResp:
+    seq = pdu.sequence_number
+
+    def refused(status: int) -> ReplaceSmResp:
+        return ReplaceSmResp(sequence_number=seq, command_status=status)
+
+    if pdu.sm_default_msg_id:
+        return refused(_S.ESME_RINVDFTMSGID)
+    now = from_ms(now_ms)
+    try:
+        schedule_at = parse_time(pdu.schedule_delivery_time, now)
+    except ValueError:
+        return refused(_S.ESME_RINVSCHED)
+    try:
+        valid_until = parse_time(pdu.validity_period, now)
+    except ValueError:
+        return refused(_S.ESME_RINVEXPIRY)
+    try:
+        message = await services.messages.get(account.id, pdu.message_id)
+    except NotFound:
+        return refused(_S.ESME_RINVMSGID)
+    text = None
+    if pdu.short_message:
+        coding = DATA_CODING_UCS2 if message.encoding == "ucs2" else 0
+        text = decode_short_message(pdu.short_message, coding).text
+    try:
+        await services.messages.replace_message(
+            account.id,
+            pdu.message_id,
+            text=text,
+            schedule_at=schedule_at,
+            valid_until=valid_until,
+            receipt=RECEIPTS[pdu.registered_delivery & RECEIPT_MASK],
+        )
+    except NotFound:
+        return refused(_S.ESME_RINVMSGID)
+    except Conflict:
+        return refused(_S.ESME_RREPLACEFAIL)
+    return ReplaceSmResp(sequence_number=seq)

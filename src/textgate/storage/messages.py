@@ -1,4 +1,4 @@
-"""Reading messages and their history; cancelling what has not left yet."""
+"""Reading messages and their history; cancelling or replacing what has not left yet."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textgate.core.message import CANCELLABLE, Message, Status, StatusEvent
 from textgate.errors import Conflict, NotFound
 from textgate.storage.credits import refund_failed
 from textgate.storage.db import Database
-from textgate.storage.queue import INSERT_EVENT
+from textgate.storage.queue import IN_DOUBT, INSERT_EVENT
 from textgate.storage.tables import message_events, messages
 from textgate.storage.txn import Many, Query, Txn, in_list
 
@@ -161,6 +161,74 @@ class MessageRepo:
             return ids
 
         return await self._db.txn(txn, urgent=True)
+
+    async def replace(
+        self,
+        account_id: str,
+        message_id: str,
+        *,
+        text: str,
+        scheduled_at: int | None,
+        valid_until: int | None,
+        receipt: str | None,
+    ) -> None:
+        """Store a new text, schedule, validity and receipt request for a message that has
+        not been handed to an operator (SMPP replace_sm). Raises NotFound, or Conflict when
+        it has left or may have (claimed, partly taken, in doubt) or is final. A schedule in
+        the future makes it ``scheduled``; one in the past or none, ``queued``: due at once
+        if it was scheduled, else when it was already due. The price stays: the caller keeps
+        the number of parts."""
+        now = self._clock()
+
+        def txn() -> Txn[None]:
+            rows = yield Query(_SELECT_FOR_REPLACE, (account_id, message_id), pg_sql=_PG_REPLACE)
+            if not rows:
+                raise NotFound(f"no message {message_id}")
+            row = rows[0]
+            if not _replaceable(row):
+                raise Conflict("it has been handed to an operator (or may have been)")
+            was = Status(row["status"])
+            status = Status.SCHEDULED if scheduled_at and scheduled_at > now else Status.QUEUED
+            due = scheduled_at if status == Status.SCHEDULED else row["next_attempt_at"]
+            if status == Status.QUEUED and was == Status.SCHEDULED:
+                due = now
+            yield Query(
+                "UPDATE messages SET text = ?, status = ?, scheduled_at = ?, next_attempt_at = ?,"
+                " valid_until = ?, receipt = ?, updated_at = ? WHERE id = ?",
+                (
+                    text,
+                    status.value,
+                    scheduled_at if status == Status.SCHEDULED else None,
+                    due,
+                    valid_until,
+                    receipt,
+                    now,
+                    message_id,
+                ),
+            )
+            if status != was:
+                yield Many(INSERT_EVENT, [(message_id, status.value, now, "replaced")])
+
+        await self._db.txn(txn, urgent=True)
+
+
+_SELECT_FOR_REPLACE = (
+    "SELECT status, claimed_by, handoff_state, error_code, next_attempt_at FROM messages"
+    " WHERE account_id = ? AND id = ?"
+)
+# PostgreSQL: the row stays locked until the update (a claim skips it meanwhile).
+_PG_REPLACE = _SELECT_FOR_REPLACE + " FOR UPDATE"
+
+
+def _replaceable(row: Any) -> bool:
+    """Never handed off: waiting (queued or scheduled), held by no worker, no part taken
+    by an operator, not in doubt after an unanswered hand-off."""
+    return (
+        Status(row["status"]) in CANCELLABLE
+        and row["claimed_by"] is None
+        and row["handoff_state"] is None
+        and row["error_code"] != IN_DOUBT
+    )
 
 
 _SELECT_FOR_CANCEL_BY_ID = "SELECT id, status FROM messages WHERE account_id = ? AND id = ?"

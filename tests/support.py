@@ -17,7 +17,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from textgate.app import create_app
-from textgate.config import Settings
+from textgate.config import ConnectorSettings, Settings
 from textgate.core.clock import Clock, system_clock
 from textgate.http_server import server_config
 from textgate.runtime import Gateway
@@ -84,6 +84,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def smpp_carrier(
+    port: int,
+    *,
+    system_id: str = "textgate",
+    password: str = "textgate",  # noqa: S107 - the simulator's default login
+    **options: object,
+) -> ConnectorSettings:
+    """An SMPP connector named ``carrier`` to an SMSC (the simulator, or a test's own peer)
+    on 127.0.0.1:``port``."""
+    base: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "system_id": system_id,
+        "password": password,
+    }
+    return ConnectorSettings(name="carrier", type="smpp", options=base | options)
 
 
 def postgres_url() -> str | None:

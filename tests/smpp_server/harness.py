@@ -188,14 +188,7 @@ class Esme:
             + NUMBER[1:].encode()
             + b"\0"  # dest_addr_ton, _npi, addr
         )
-        sequence = self.client.next_sequence()
-        header = struct.pack(">LLLL", 16 + len(body), CANCEL_SM, 0, sequence)
-        assert self.client._socket is not None
-        self.client._socket.sendall(header + body)
-        length, command_id, status, answered = struct.unpack(">LLLL", self._exactly(16))
-        self._exactly(length - 16)
-        assert answered == sequence
-        return command_id, status
+        return self._by_hand(CANCEL_SM, body)
 
     def replace(
         self,
@@ -221,8 +214,12 @@ class Esme:
             + bytes([registered_delivery, default_msg_id, len(short_message)])
             + short_message
         )
+        return self._by_hand(REPLACE_SM, body)
+
+    def _by_hand(self, command: int, body: bytes) -> tuple[int, int]:
+        """Send a request smpplib cannot make; the response's command_id and status."""
         sequence = self.client.next_sequence()
-        header = struct.pack(">LLLL", 16 + len(body), REPLACE_SM, 0, sequence)
+        header = struct.pack(">LLLL", 16 + len(body), command, 0, sequence)
         assert self.client._socket is not None
         self.client._socket.sendall(header + body)
         length, command_id, status, answered = struct.unpack(">LLLL", self._exactly(16))

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.support import running_gateway, until
-from textgate.config import ConnectorSettings, DispatchSettings, Settings
+from tests.support import running_gateway, smpp_carrier, until
+from textgate.config import DispatchSettings, Settings
 from textgate.connectors.smpp.smsc import Smsc, SmscOptions
 from textgate.connectors.smpp.smsc_rules import SmscRule
 from textgate.core.message import Status
@@ -26,18 +26,7 @@ async def test_a_validity_the_client_asked_for_ends_the_wait_for_a_throttling_ca
         rules=(SmscRule(prefix=THROTTLED[1:], submit_status="ESME_RTHROTTLED"),),
     )
     async with Smsc(options) as smsc:
-        carrier = ConnectorSettings(
-            name="carrier",
-            type="smpp",
-            options={
-                "host": "127.0.0.1",
-                "port": smsc.port,
-                "system_id": "textgate",
-                "password": "textgate",
-                "throttle_backoff_initial": 0.05,
-                "throttle_backoff_max": 0.2,
-            },
-        )
+        carrier = smpp_carrier(smsc.port, throttle_backoff_initial=0.05, throttle_backoff_max=0.2)
         dispatch = DispatchSettings(
             poll_seconds=0.05,
             wait_min_seconds=0.05,

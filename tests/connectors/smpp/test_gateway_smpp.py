@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.connectors.smpp.peer import running_smsc
-from tests.support import running_gateway, until
-from textgate.config import ConnectorSettings, Settings
+from tests.support import running_gateway, smpp_carrier, until
+from textgate.config import Settings
 
 
 async def _wait(client: Any, headers: dict[str, str], mid: str, want: str) -> Any:
@@ -21,17 +21,11 @@ async def _wait(client: Any, headers: dict[str, str], mid: str, want: str) -> An
     return detail
 
 
-def _carrier(port: int, **options: Any) -> ConnectorSettings:
-    """An SMPP connector bound to the test SMSC on ``port``."""
-    base = {"host": "127.0.0.1", "port": port, "system_id": "esme", "password": "secret"}
-    return ConnectorSettings(name="carrier", type="smpp", options=base | options)
-
-
 async def test_a_long_message_goes_out_over_smpp_and_its_receipt_comes_back(
     settings: Settings,
 ) -> None:
     async with running_smsc() as smsc:
-        smpp = _carrier(smsc.port, window=10)
+        smpp = smpp_carrier(smsc.port, system_id="esme", password="secret", window=10)
         async with running_gateway(settings.model_copy(update={"connectors": [smpp]})) as gw:
             accounts = gw.gateway.services.accounts
             account = await accounts.create("smpp-user")
@@ -66,7 +60,7 @@ async def test_the_validity_a_client_asked_for_is_passed_on_to_the_smsc(
     settings: Settings,
 ) -> None:
     async with running_smsc() as smsc:
-        smpp = _carrier(smsc.port)
+        smpp = smpp_carrier(smsc.port, system_id="esme", password="secret")
         async with running_gateway(settings.model_copy(update={"connectors": [smpp]})) as gw:
             accounts = gw.gateway.services.accounts
             account = await accounts.create("validity")

@@ -119,6 +119,11 @@ async def test_replace_sm_replaces_what_has_not_left(settings: Settings) -> None
             REPLACE_SM_RESP,
             c.SMPP_ESME_RINVEXPIRY,
         )
+        # Octets above 0x7F under data coding 0 are Latin-1: no GSM-7 text.
+        assert await esme.call("replace", mid, "ça".encode("latin-1")) == (
+            REPLACE_SM_RESP,
+            c.SMPP_ESME_RREPLACEFAIL,
+        )
         assert await esme.call("replace", mid, default_msg_id=3) == (
             REPLACE_SM_RESP,
             c.SMPP_ESME_RINVDFTMSGID,

@@ -36,8 +36,9 @@ from textgate.connectors.smpp.shortmessage import decode_short_message
 from textgate.connectors.smpp.times import format_time, parse_time
 from textgate.core.accounts import Account
 from textgate.core.clock import from_ms
-from textgate.errors import Conflict, NotFound
+from textgate.errors import Conflict, InvalidRequest, NotFound
 from textgate.services.registry import Services
+from textgate.services.submit_request import INVALID_VALIDITY
 from textgate.smpp_server.messages import DATA_CODING_UCS2, RECEIPT_MASK, RECEIPTS
 
 __all__ = ["cancel", "query", "replace"]
@@ -115,5 +116,11 @@ async def replace(
     except NotFound:
         return refused(_S.ESME_RINVMSGID)
     except Conflict:
+        return refused(_S.ESME_RREPLACEFAIL)
+    except InvalidRequest as exc:
+        # A validity past or before the schedule; else a text the message's alphabet
+        # cannot carry (Latin-1 octets under data coding 0, for a GSM-7 message).
+        if exc.code == INVALID_VALIDITY:
+            return refused(_S.ESME_RINVEXPIRY)
         return refused(_S.ESME_RREPLACEFAIL)
     return ReplaceSmResp(sequence_number=seq)

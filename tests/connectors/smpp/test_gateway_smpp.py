@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.connectors.smpp.peer import running_smsc
 from tests.support import running_gateway, smpp_carrier, until
 from textgate.config import Settings
@@ -56,11 +58,24 @@ async def test_a_long_message_goes_out_over_smpp_and_its_receipt_comes_back(
             assert sent["status"] == "sent"
 
 
+@pytest.mark.parametrize(
+    ("passed_on", "expected"),
+    [
+        # 5.2.16 / 7.1.1: absolute, UTC (tenths of a second, offset 00, "+"); none asked:
+        # empty, the SMSC's own default.
+        (True, {"33612345678": "991231235959500+", "33612345679": ""}),
+        # validity_period = false: an SMSC that refuses the field never sees it.
+        (False, {"33612345678": "", "33612345679": ""}),
+    ],
+    ids=["passed on", "validity_period off"],
+)
 async def test_the_validity_a_client_asked_for_is_passed_on_to_the_smsc(
-    settings: Settings,
+    settings: Settings, passed_on: bool, expected: dict[str, str]
 ) -> None:
     async with running_smsc() as smsc:
-        smpp = smpp_carrier(smsc.port, system_id="esme", password="secret")
+        smpp = smpp_carrier(
+            smsc.port, system_id="esme", password="secret", validity_period=passed_on
+        )
         async with running_gateway(settings.model_copy(update={"connectors": [smpp]})) as gw:
             accounts = gw.gateway.services.accounts
             account = await accounts.create("validity")
@@ -75,6 +90,4 @@ async def test_the_validity_a_client_asked_for_is_passed_on_to_the_smsc(
                 assert r.status_code == 202, r.text
                 await _wait(gw.client, headers, r.json()["messages"][0]["id"], "sent")
             sent = {p.destination_addr: p.validity_period for p in smsc.submits}
-    # 5.2.16 / 7.1.1: absolute, UTC (tenths of a second, offset 00, "+"); none asked: empty,
-    # the SMSC's own default.
-    assert sent == {"33612345678": "991231235959500+", "33612345679": ""}
+    assert sent == expected

@@ -59,6 +59,10 @@ class SmppOptions:
     long_messages: str = "udh"
     """"udh" (8-bit reference), "udh16" (16-bit reference) or "payload" (message_payload)."""
     registered_delivery: int = 1
+    validity_period: bool = True
+    """Pass the validity a client asked for to the SMSC as validity_period (absolute,
+    5.2.16). Off for an SMSC that refuses the field (ESME_RINVEXPIRY would fail the
+    message): the gateway then keeps to the validity alone, until the hand-off."""
     tls: bool = False
     """Connect over TLS (an SMSC's "SMPPS" port; SMPP 3.4 has no STARTTLS). The SMSC's
     certificate is always verified, host name included: against the system's trusted

@@ -84,7 +84,9 @@ class SubmitBuilder:
         data_coding = _DATA_CODING[encoding]
         src = self.source(sub.sender)
         # 5.2.16: the client's validity, as an absolute time; empty: the SMSC's default.
-        validity = "" if sub.valid_until is None else format_time(from_ms(sub.valid_until))
+        validity = ""
+        if sub.valid_until is not None and opts.validity_period:
+            validity = format_time(from_ms(sub.valid_until))
 
         def pdu(
             short_message: bytes, esm_class: int, registered: int, tlvs: Tlvs = NO_TLVS

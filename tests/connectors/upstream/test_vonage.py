@@ -19,7 +19,7 @@ import math
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -290,6 +290,30 @@ async def test_each_parts_receipt_finds_its_message(settings: Settings, dlr_meth
     assert forms[vonage.PARTS_REF + lost]["text"] == LONG_UNICODE
     assert len(replay.played) == 7
     assert {p.status for p in replay.played} == {200}
+
+
+async def test_a_validity_the_client_asked_for_goes_as_ttl(settings: Settings) -> None:
+    """ttl (milliseconds, at least 20,000, 72 hours by default) is sent when the client's
+    validity ends sooner than the default; a longer one leaves Vonage's default."""
+    replay = VonageReplay(dlr_method="GET")
+    async with started(settings, replay) as a:
+        client = await client_of(a)
+        now = datetime.now(UTC)
+        ids = {}
+        for label, valid_for in (("short", timedelta(minutes=10)), ("long", timedelta(days=5))):
+            body = {
+                "to": RECIPIENT,
+                "text": f"code for {label}",
+                "from": OURS,
+                "valid_until": (now + valid_for).isoformat(),
+            }
+            r = await a.client.post("/v1/messages", json=body, headers=client.headers)
+            assert r.status_code == 202, r.text
+            ids[label] = str(r.json()["messages"][0]["id"])
+            await client.final(ids[label])
+    forms = {c.form["client-ref"]: c.form for c in replay.asked if "client-ref" in c.form}
+    assert 590_000 <= int(forms[ids["short"]]["ttl"]) <= 600_000
+    assert "ttl" not in forms[ids["long"]]
 
 
 @pytest.mark.parametrize("method", ["md5hash", "sha256"])

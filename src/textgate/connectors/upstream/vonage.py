@@ -30,6 +30,10 @@ What this module knows, and where Vonage documents it (developer.vonage.com):
   ``keyword``, ``message-timestamp``; the parts of a long one come one by one with
   ``concat=true``, ``concat-ref``, ``concat-total`` and ``concat-part`` (textgate joins
   them). Vonage wants 200 or 204, else it sends again.
+- ``ttl`` (Send an SMS): how long Vonage attempts delivery, in milliseconds from 20,000 to
+  604,800,000, 259,200,000 (72 h) by default. Sent only when the client asked for a
+  validity that ends sooner than the default (:data:`DEFAULT_TTL_MS`); below the minimum,
+  the minimum.
 """
 
 from __future__ import annotations
@@ -67,7 +71,9 @@ from textgate.core.message import DeliveryReport, Status
 from textgate.errors import ConnectorError
 
 __all__ = [
+    "DEFAULT_TTL_MS",
     "DLR_STATUSES",
+    "MIN_TTL_MS",
     "PARTS_REF",
     "SEND_STATUSES",
     "VonageOptions",
@@ -79,6 +85,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL: Final = "https://rest.nexmo.com"
 PARTS_REF: Final = "tg-parts:"
+DEFAULT_TTL_MS: Final = 259_200_000
+"""Vonage's default ``ttl`` (72 hours), sent only when a client asks for less."""
+MIN_TTL_MS: Final = 20_000
+"""The shortest ``ttl`` Vonage takes."""
 """Starts the client-ref of a message sent in several parts (the rest is its id)."""
 _ACCEPTED: Final = "0"
 
@@ -192,6 +202,10 @@ class VonageProvider(Sessionless):
         receipts = callback_url(o.callback_base_url, self._connector, self._token, STATUS_KIND)
         if receipts is not None:
             form["callback"] = receipts
+        if submission.valid_until is not None:
+            left = submission.valid_until - system_clock()
+            if left < DEFAULT_TTL_MS:
+                form["ttl"] = str(max(MIN_TTL_MS, left))
         return client.build_request(
             "POST", o.base_url + "/sms/json", data=form, headers={"Accept": "application/json"}
         )

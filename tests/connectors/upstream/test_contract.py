@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -263,6 +264,31 @@ async def test_values_are_escaped_for_where_they_go(settings: Settings) -> None:
                 parts = urlsplit(seen.target)
                 assert parts.path == "/send/%2B393471234567"
                 assert parse_qs(parts.query) == {"msg": [text], "id": [mid]}
+
+
+async def test_the_clients_validity_fills_its_placeholders(settings: Settings) -> None:
+    """{valid_until} (RFC 3339 UTC) and {validity_seconds} (the whole seconds left) carry the
+    validity a client asked for; null in JSON when it asked for none."""
+    answer = Answer(200, '{"id": "ext-8"}')
+    async with misbehaving([answer, answer]) as server:
+        body = {"to": "{recipient}", "until": "{valid_until}", "ttl": "{validity_seconds}"}
+        connector = generic(server.url, body=body)
+        async with running_gateway(a_settings(settings, connector)) as a:
+            client = await client_of(a)
+            for extra in ({"valid_until": "2099-12-31T23:59:59Z"}, {}):
+                r = await a.client.post(
+                    "/v1/messages",
+                    json={"to": RECIPIENT, "text": "code 4711", **extra},
+                    headers=client.headers,
+                )
+                assert r.status_code == 202, r.text
+                mid = r.json()["messages"][0]["id"]
+                await client.reaches(mid, lambda m: m.status == Status.SENT, "sent")
+        asked, plain = (json.loads(seen.body) for seen in server.seen)
+    assert asked["until"] == "2099-12-31T23:59:59Z"
+    left = datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC) - datetime.now(UTC)
+    assert abs(int(asked["ttl"]) - left.total_seconds()) < 600
+    assert plain == {"to": RECIPIENT, "until": None, "ttl": None}
 
 
 async def test_max_concurrency_bounds_requests_in_flight(settings: Settings) -> None:

@@ -22,7 +22,8 @@ CASES: dict[str, tuple[str, dict[str, Any], str]] = {
         {**GOOD, "body": {"to": "{recipent}"}},
         'connectors[0].options.body = {"to": "{recipent}"}: unknown placeholder {recipent}; '
         "allowed: {recipient}, {recipient_digits}, {sender}, {text}, {message_id}, "
-        "{encoding}, {segments}, {callback_url}, {api_key}, {username}, {password}",
+        "{encoding}, {segments}, {valid_until}, {validity_seconds}, {callback_url}, {api_key}, "
+        "{username}, {password}",
     ),
     "a lone brace": (
         "generic_http",

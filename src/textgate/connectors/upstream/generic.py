@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from datetime import UTC
 from typing import Any, Final, Literal
 
 import httpx
@@ -50,6 +51,7 @@ from textgate.connectors.upstream.templates import (
     render_json,
     render_url,
 )
+from textgate.core.clock import from_ms, system_clock
 from textgate.core.message import DeliveryReport
 from textgate.errors import ConnectorError
 
@@ -180,6 +182,7 @@ class GenericProvider(Sessionless):
             "message_id": submission.message_id,
             "encoding": submission.encoding,
             "segments": str(submission.segments),
+            **_validity(submission.valid_until),
             "callback_url": self.callback_url,
             "api_key": None if o.api_key is None else o.api_key.get_secret_value(),
             "username": o.username,
@@ -286,3 +289,12 @@ def _json(raw: bytes) -> Any:
         return json.loads(raw or b"null")
     except ValueError:
         return None
+
+
+def _validity(valid_until: int | None) -> dict[str, str | None]:
+    """The ``valid_until`` and ``validity_seconds`` placeholders (None: none asked)."""
+    if valid_until is None:
+        return {"valid_until": None, "validity_seconds": None}
+    moment = from_ms(valid_until).astimezone(UTC).isoformat(timespec="seconds")
+    left = max(1, (valid_until - system_clock()) // 1000)
+    return {"valid_until": moment.replace("+00:00", "Z"), "validity_seconds": str(left)}

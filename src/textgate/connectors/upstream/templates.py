@@ -38,6 +38,10 @@ PLACEHOLDERS: Final = {
     "message_id": "textgate's id of the message",
     "encoding": "gsm7 or ucs2",
     "segments": "the number of SMS parts",
+    "valid_until": "when the client's validity ends, RFC 3339 UTC (empty, or null in JSON,"
+    " when it asked for none)",
+    "validity_seconds": "the whole seconds left of the client's validity, at least 1 (empty,"
+    " or null in JSON, when it asked for none)",
     "callback_url": "this connector's status callback URL (needs callback_base_url)",
     "api_key": "the api_key option",
     "username": "the username option",

@@ -97,8 +97,8 @@ ENV_CASES = {
         },
         "error: connectors[0].options.url = 'https://api.example.com/sms/{to}': "
         "unknown placeholder {to}; allowed: {recipient}, {recipient_digits}, {sender}, {text}, "
-        "{message_id}, {encoding}, {segments}, {callback_url}, {api_key}, {username}, "
-        "{password}",
+        "{message_id}, {encoding}, {segments}, {valid_until}, {validity_seconds}, "
+        "{callback_url}, {api_key}, {username}, {password}",
     ),
     "connector option of the wrong type": (
         {

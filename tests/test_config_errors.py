@@ -176,7 +176,8 @@ TOML_CASES = {
     "typo in a section": (
         "[http]\nprot = 9000\n",
         "error: http.prot is not a setting (in {path}); did you mean port? "
-        "([http] has: host, max_body_bytes, port, tls_cert_file, tls_key_file, trusted_proxies)",
+        "([http] has: host, keep_alive_seconds, max_body_bytes, port, tls_cert_file, "
+        "tls_key_file, trusted_proxies)",
     ),
     "typo at the top": (
         "databse_url = 'sqlite+aiosqlite:///x.db'\n",

@@ -1,4 +1,5 @@
-"""The HTTP server as `textgate serve` runs it: responses leave in one write."""
+"""The HTTP server as `textgate serve` runs it: responses leave in one write; idle
+connections are kept longer than clients keep them."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import asyncio
 import socket
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support import running_gateway
 from textgate.config import Settings
-from textgate.http_server import CoalescedWrites
+from textgate.http_server import CoalescedWrites, server_config
 
 
 class FakeTransport:
@@ -131,3 +133,38 @@ def _one_response(data: bytes) -> bytes | None:
     if len(rest) < length:
         return None
     return head + sep + rest[:length]
+
+
+async def test_an_idle_connection_is_closed_after_the_keep_alive_setting(
+    settings: Settings,
+) -> None:
+    """``http.keep_alive_seconds`` reaches the server: an idle connection is closed once it
+    has passed (a short one here, so the test need not wait)."""
+    settings = settings.model_copy(
+        update={"http": settings.http.model_copy(update={"keep_alive_seconds": 0.3})}
+    )
+    async with running_gateway(settings) as gw:
+        port = int(gw.base_url.rsplit(":", 1)[1])
+
+        def idle_until_closed() -> tuple[bytes, bytes]:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                data = b""
+                while _one_response(data) is None:
+                    data += sock.recv(65536)
+                # Nothing more is sent: the server's close is the next thing read.
+                return data, sock.recv(65536)
+
+        answer, after = await asyncio.to_thread(idle_until_closed)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert after == b""
+
+
+def test_the_server_outwaits_common_clients_idle_timeouts(settings: Settings) -> None:
+    """By default an idle connection stays open longer than httpx (5 s), a load balancer
+    (AWS ALB 60 s) or Go's http.Transport (90 s) keep one: the client closes first, so it
+    never sends on a connection the server is closing."""
+    config = server_config(settings, app=lambda *a: None)  # type: ignore[arg-type,return-value]
+    assert settings.http.keep_alive_seconds == 120
+    assert config.timeout_keep_alive == 120
+    assert config.timeout_keep_alive > max(httpx.Limits().keepalive_expiry or 0, 60, 90)

@@ -123,6 +123,7 @@ def server_config(settings: Settings, app: ASGIApp, **overrides: Any) -> uvicorn
         "loop": "uvloop",
         "http": CoalescingProtocol,
         "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+        "timeout_keep_alive": http.keep_alive_seconds,
         # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise; textgate
         # believes them only from the proxies the operator names.
         "proxy_headers": bool(trusted),

@@ -74,6 +74,11 @@ class HttpSettings(Section):
     # networks). Empty: the headers are ignored and the client is the TCP peer, since an
     # account's IP allowlist must not be satisfiable by a header anyone can send.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    # How long an idle keep-alive connection stays open. A client that sends on a connection
+    # just as the server closes it gets a reset, not an answer (RFC 9112 9.6), so the server
+    # should outwait its clients' idle timeouts: uvicorn's 5 s equals httpx's, and is below
+    # a load balancer's (60 s on AWS ALB) and Go's http.Transport (90 s).
+    keep_alive_seconds: float = Field(default=120.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> HttpSettings:

@@ -125,23 +125,25 @@ async def test_waiting_ends_at_validity_with_the_last_reason(gw: Gateway) -> Non
 
 async def test_waiting_ends_at_the_validity_the_client_asked_for(gw: Gateway) -> None:
     account = await gw.services.accounts.create("validity")
-    now = system_clock()
+    until = system_clock() + 5_000
     result = await gw.services.submit.submit(
         SubmitRequest(
-            account=account, recipients=["+33612340000"], text="t", valid_until=from_ms(now + 5_000)
+            account=account, recipients=["+33612340000"], text="t", valid_until=from_ms(until)
         )
     )
     [mid] = [m.id for m in result.messages]
+    # Read after the submit: the message is due from the time it was stored.
+    now = system_clock()
     # The client's validity, not the dispatcher's default of two days.
     [claim] = await gw.queue.claim(now=now, lease_ms=LEASE, limit=10)
-    assert claim.valid_until == now + 5_000
+    assert claim.valid_until == until
     await gw.queue.record(now=now, waits=[Wait(claim, now + 10, "smpp carrier: not bound")])
-    [again] = await gw.queue.claim(now=now + 4_000, lease_ms=LEASE, limit=10)
-    await gw.queue.record(now=now + 4_000, waits=[Wait(again, now + 4_010, "still not bound")])
-    assert await gw.queue.claim(now=now + 5_000, lease_ms=LEASE, limit=10) == []
+    [again] = await gw.queue.claim(now=until - 1_000, lease_ms=LEASE, limit=10)
+    await gw.queue.record(now=until - 1_000, waits=[Wait(again, until - 990, "still not bound")])
+    assert await gw.queue.claim(now=until, lease_ms=LEASE, limit=10) == []
     msg = await _get(gw, account, mid)
     assert (msg.status, msg.error_code) == (Status.EXPIRED, "validity")
-    assert msg.valid_until == from_ms(now + 5_000)
+    assert msg.valid_until == from_ms(until)
 
 
 async def test_a_late_answer_records_a_message_in_doubt_as_sent(gw: Gateway) -> None:

@@ -69,6 +69,50 @@ async def server_started(server: uvicorn.Server, task: asyncio.Task[None]) -> No
     await until(started, "the server to start", interval=0.01)
 
 
+class QuickServer(uvicorn.Server):
+    """uvicorn's server, stopping without its fixed waits: its main loop looks at
+    ``should_exit`` every 0.1 s and its shutdown sleeps 0.1 s before waiting for the
+    connections, about 0.15 s a gateway in all, which the suite's thousand gateways paid in
+    every run. :meth:`stop` wakes the loop at once; the shutdown waits for the connections
+    and requests as uvicorn does (for as long as :func:`until` allows: a test's servers are
+    stopped with nothing in flight), polling more often. Everything else (ticks that
+    refresh the Date header, the lifespan) is uvicorn's."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self._stopping.set()
+
+    async def main_loop(self) -> None:
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864_000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 0.1)
+            should_exit = await self.on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        state = self.server_state
+        await until(
+            lambda: not (state.connections or state.tasks),
+            "the server's requests to end",
+            interval=0.005,
+        )
+        for server in self.servers:
+            await server.wait_closed()
+        await self.lifespan.shutdown()
+
+
 def loopback_listener(host: str = "127.0.0.1") -> socket.socket:
     """A TCP socket bound to a free port of ``host``, for a server to listen on. Created
     with protocol IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off
@@ -199,7 +243,7 @@ async def running_gateway(
         lifespan="on",
         timeout_graceful_shutdown=None,
     )
-    server = uvicorn.Server(config)
+    server = QuickServer(config)
     task = asyncio.create_task(_serve(server, listener))
     task.add_done_callback(lambda _: listener.close())  # also when the lifespan failed
     scheme = "http" if settings.http.tls_cert_file is None else "https"
@@ -210,5 +254,5 @@ async def running_gateway(
         async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT, verify=trust) as client:
             yield Running(gateway, base, client)
     finally:
-        server.should_exit = True
+        server.stop()
         await task

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Receive, Scope, Send
 
 from tests.dialects.harness import NUMBER
-from tests.support import HTTP_TIMEOUT, loopback_listener, server_started
+from tests.support import HTTP_TIMEOUT, QuickServer, loopback_listener, server_started
 from textgate.app import create_app
 from textgate.config import Settings
 from textgate.dialects.native.routes import MAX_BODY_BYTES
@@ -70,7 +70,7 @@ async def serving(settings: Settings) -> AsyncIterator[Server]:
             scope = {**scope, "root_path": ROUTED}
         await app(scope, receive, send)
 
-    server = uvicorn.Server(
+    server = QuickServer(
         uvicorn.Config(
             both,
             host="127.0.0.1",
@@ -90,7 +90,7 @@ async def serving(settings: Settings) -> AsyncIterator[Server]:
         ) as client:
             yield Server(gateway, client)
     finally:
-        server.should_exit = True
+        server.stop()
         await task
 
 

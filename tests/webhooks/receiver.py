@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.support import loopback_listener, server_started
+from tests.support import QuickServer, loopback_listener, server_started
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -71,7 +71,7 @@ async def running_receiver(host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
     listener = loopback_listener(host)
     port = int(listener.getsockname()[1])
     receiver = Receiver(url=f"http://{host}:{port}/hook")
-    server = uvicorn.Server(
+    server = QuickServer(
         uvicorn.Config(receiver, host=host, port=port, log_level="warning", lifespan="off")
     )
     task = asyncio.create_task(server.serve(sockets=[listener]))
@@ -80,5 +80,5 @@ async def running_receiver(host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
         await server_started(server, task)
         yield receiver
     finally:
-        server.should_exit = True
+        server.stop()
         await task

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from tests.support import HTTP_TIMEOUT, loopback_listener, server_started
+from tests.support import HTTP_TIMEOUT, QuickServer, loopback_listener, server_started
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ async def replaying(replay: Replay) -> AsyncIterator[str]:
         lifespan="off",
         timeout_graceful_shutdown=None,
     )
-    server = uvicorn.Server(config)
+    server = QuickServer(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))
     task.add_done_callback(lambda _: listener.close())
     try:
@@ -155,5 +155,5 @@ async def replaying(replay: Replay) -> AsyncIterator[str]:
         try:
             await replay.close()
         finally:
-            server.should_exit = True
+            server.stop()
             await task

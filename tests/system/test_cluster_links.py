@@ -1,4 +1,5 @@
-"""Two gateways on one PostgreSQL database share an SMPP connector's binds and rate.
+"""Two gateways on one PostgreSQL database share an SMPP connector's binds and rate, and an
+HTTP connector's rate.
 
 Each gateway here is a full in-process gateway (its own HTTP server, dispatcher, connectors
 and database pools) under its own worker id: the only thing they share is the database, as
@@ -10,15 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import json
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
+import uvicorn
 
-from tests.support import PG_ENV, Running, postgres_url, running_gateway, until
+from tests.support import (
+    PG_ENV,
+    QuickServer,
+    Running,
+    loopback_listener,
+    postgres_url,
+    running_gateway,
+    server_started,
+    until,
+)
 from tests.system.procs import message_statuses, mobile_numbers
 from textgate.config import ConnectorSettings, Settings
-from textgate.connectors.base import HandoffGate, Outcome, OutcomeSink, Submission
+from textgate.connectors.base import Connector, HandoffGate, Outcome, OutcomeSink, Submission
 from textgate.connectors.smpp.connector import SmppConnector
 from textgate.connectors.smpp.pdus import SubmitSm, SubmitSmResp
 from textgate.connectors.smpp.smsc import Smsc, SmscOptions
@@ -73,7 +85,7 @@ def _carrier(running: Running) -> SmppConnector:
     return connector
 
 
-def _count_sent(connector: SmppConnector) -> list[str]:
+def _count_sent(connector: Connector) -> list[str]:
     """Wrap the connector's submit to collect the ids it got accepted."""
     accepted: list[str] = []
     submit = connector.submit
@@ -182,3 +194,78 @@ async def test_one_bind_moves_to_the_other_gateway_when_its_holder_stops(
             later = await _submit(b, auth, mobile_numbers(10, start=10))
             await until(lambda: _all_sent(db_url, later), "sent by the new holder")
             assert sorted(sent_b) == sorted(later)
+
+
+class TimedProvider:
+    """An HTTP provider that notes when each request arrived and accepts it with an id."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        self.arrivals.append(asyncio.get_running_loop().time())
+        body = json.dumps({"id": f"p{len(self.arrivals)}"}).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: TimedProvider) -> AsyncIterator[str]:
+    listener = loopback_listener()
+    port = int(listener.getsockname()[1])
+    server = QuickServer(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    task.add_done_callback(lambda _: listener.close())
+    try:
+        await server_started(server, task)
+        yield f"http://127.0.0.1:{port}/send"
+    finally:
+        server.stop()
+        await task
+
+
+def _http_settings(base: Settings, worker: str, url: str) -> Settings:
+    provider = ConnectorSettings(
+        name="provider",
+        type="generic_http",
+        options={
+            "url": url,
+            "body": {"to": "{recipient}", "text": "{text}"},
+            "id_path": "$.id",
+            "max_rate": MAX_RATE,
+        },
+    )
+    dispatch = base.dispatch.model_copy(
+        update={"worker_id": worker, "batch_size": 10, "concurrency": 2}
+    )
+    return base.model_copy(update={"connectors": [provider], "dispatch": dispatch})
+
+
+async def test_two_gateways_share_an_http_connectors_max_rate(
+    settings: Settings, db_url: str
+) -> None:
+    """A provider's rate limit is the account's: two processes running one HTTP connector
+    send at its ``max_rate`` together, as SMPP connectors do (before, each process had its
+    own bucket and the provider saw twice the rate)."""
+    provider = TimedProvider()
+    async with (
+        _serving(provider) as url,
+        running_gateway(_http_settings(settings, "worker-a", url)) as a,
+        running_gateway(_http_settings(settings, "worker-b", url)) as b,
+    ):
+        sent = [_count_sent(g.gateway.connectors["provider"]) for g in (a, b)]
+        auth = await _api_key(a)
+        ids = await _submit(a, auth, mobile_numbers(80))
+        await until(lambda: _all_sent(db_url, ids), "every message sent")
+
+    assert len(provider.arrivals) == len(ids)
+    busiest = _busiest_second(provider.arrivals)
+    # As for SMPP above: slots of a tenth of a second, MAX_RATE + BURST in any one second.
+    assert busiest <= MAX_RATE + BURST + 1, f"{busiest} requests in one second"
+    assert sorted(sent[0] + sent[1]) == sorted(ids)
+    assert sent[0] and sent[1], f"one gateway sent nothing: {[len(s) for s in sent]}"

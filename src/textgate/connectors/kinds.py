@@ -36,6 +36,7 @@ from textgate.connectors.upstream.connector import connector_for
 from textgate.connectors.upstream.generic import GenericOptions, GenericProvider
 from textgate.connectors.upstream.inbox import InboxConnector
 from textgate.connectors.upstream.mailup import MailupOptions, MailupProvider
+from textgate.connectors.upstream.options import UpstreamOptions
 from textgate.connectors.upstream.smsend import SmsendOptions, SmsendProvider
 from textgate.connectors.upstream.smsmobileapi import SmsmobileapiOptions, SmsmobileapiProvider
 from textgate.connectors.upstream.twilio import TwilioOptions, TwilioProvider
@@ -209,19 +210,29 @@ def _upstream(options_type: type[BaseModel], type_name: str) -> Parse:
 
 def _build_smsend(name: str, options: Any, context: ConnectorContext) -> Connector:
     return connector_for(
-        name, options, SmsendProvider(options), token=_token(options, name, context)
+        name,
+        options,
+        SmsendProvider(options),
+        token=_token(options, name, context),
+        budget=_budget(name, options, context),
     )
 
 
 def _build_generic(name: str, options: Any, context: ConnectorContext) -> Connector:
     token = _token(options, name, context)
     provider = GenericProvider(options, connector=name, token=token)
-    return connector_for(name, options, provider, token=token)
+    return connector_for(
+        name, options, provider, token=token, budget=_budget(name, options, context)
+    )
 
 
 def _build_mailup(name: str, options: Any, context: ConnectorContext) -> Connector:
     return connector_for(
-        name, options, MailupProvider(options), token=_token(options, name, context)
+        name,
+        options,
+        MailupProvider(options),
+        token=_token(options, name, context),
+        budget=_budget(name, options, context),
     )
 
 
@@ -235,19 +246,35 @@ def _build_smsmobileapi(name: str, options: Any, context: ConnectorContext) -> C
         poll_seconds=options.inbound_poll_seconds if polls else None,
         loops=context.loops,
         leases=context.leases(name) if polls and context.leases is not None else None,
+        budget=_budget(name, options, context),
     )
 
 
 def _build_twilio(name: str, options: Any, context: ConnectorContext) -> Connector:
     token = _token(options, name, context)
     provider = TwilioProvider(options, connector=name, token=token)
-    return connector_for(name, options, provider, token=token)
+    return connector_for(
+        name, options, provider, token=token, budget=_budget(name, options, context)
+    )
 
 
 def _build_vonage(name: str, options: Any, context: ConnectorContext) -> Connector:
     token = _token(options, name, context)
     provider = VonageProvider(options, connector=name, token=token)
-    return connector_for(name, options, provider, token=token)
+    return connector_for(
+        name, options, provider, token=token, budget=_budget(name, options, context)
+    )
+
+
+def _budget(name: str, options: Any, context: ConnectorContext) -> SharedRate | None:
+    """An HTTP connector's ``max_rate`` shared with every process that runs it (on
+    PostgreSQL), as an SMPP connector's is: the provider limits the account, not one
+    process. Every dispatching process may send for it, so a ledger outage falls back to
+    SharedRate's default share (half the rate each)."""
+    upstream: UpstreamOptions = options
+    if upstream.max_rate <= 0 or context.rates is None:
+        return None
+    return SharedRate(name, context.rates, upstream.max_rate, upstream.burst)
 
 
 def _token(options: Any, name: str, context: ConnectorContext) -> str:

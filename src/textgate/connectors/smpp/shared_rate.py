@@ -1,6 +1,7 @@
 """``max_rate`` for a whole cluster: a rate budget that processes share through a ledger.
 
-A carrier's rate limit is the account's, not one process's. :class:`SharedRate` takes the
+A carrier's or a provider's rate limit is the account's, not one process's (an SMPP
+connector's submit_sm and an HTTP connector's requests alike). :class:`SharedRate` takes the
 right to send from a :class:`RateLedger` (the database, in practice) that counts submit_sm
 per *slot*: a slot lasts ``slot_ms`` and allows ``per_slot`` (the burst; the slot length is
 what makes that the rate). A process reserves up to half a slot at a time, so two busy
@@ -34,7 +35,7 @@ _RETRY_AFTER: Final = 5.0
 
 
 class RateBudget(Protocol):
-    """Something that lets one more submit_sm go when it returns."""
+    """Something that lets one more submit_sm (or provider request) go when it returns."""
 
     async def take(self) -> None: ...
 
@@ -117,7 +118,7 @@ class SharedRate:
         self.reservations += 1
         if self._fallback is not None:
             self._fallback = None
-            log.info("smpp %s: shared rate budget reachable again", self.name)
+            log.info("connector %s: shared rate budget reachable again", self.name)
         # Counted from when we asked: the slot cannot end later than that says.
         self._until = asked_at + left_ms / 1000.0
         self._tokens = granted
@@ -136,7 +137,7 @@ class SharedRate:
             sleep=self._sleep,
         )
         log.warning(
-            "smpp %s: shared rate budget unavailable (%s); sending at %.1f/s (a %d-way share)"
+            "connector %s: shared rate budget unavailable (%s); sending at %.1f/s (a %d-way share)"
             " until it is back",
             self.name,
             type(exc).__name__,

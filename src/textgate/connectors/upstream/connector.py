@@ -40,6 +40,7 @@ from textgate.connectors.base import (
 from textgate.connectors.callbacks import CallbackAnswer, CallbackRequest
 from textgate.connectors.health import LinkHealth, LinkState
 from textgate.connectors.smpp.pacing import TokenBucket
+from textgate.connectors.smpp.shared_rate import RateBudget
 from textgate.connectors.upstream.log_mask import SecretMask
 from textgate.connectors.upstream.options import UpstreamOptions
 from textgate.connectors.upstream.provider import AUTH_REFUSED, Provider
@@ -69,6 +70,7 @@ class UpstreamConnector:
         provider: Provider,
         *,
         token: str,
+        budget: RateBudget | None = None,
     ) -> None:
         self.name = name
         self.options = options
@@ -77,7 +79,10 @@ class UpstreamConnector:
         self._token = token
         self._client: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(options.max_concurrency)
-        self._rate = TokenBucket(options.max_rate, options.burst)
+        # ``budget``: max_rate shared with the other processes running this connector.
+        self._rate: RateBudget = (
+            budget if budget is not None else TokenBucket(options.max_rate, options.burst)
+        )
         # The dispatcher's gate bounds written messages whose outcome is not stored yet.
         self.handoff_window = options.max_concurrency
         self._paused_until = 0.0
@@ -297,8 +302,9 @@ class QueryableUpstreamConnector(UpstreamConnector):
         provider: Provider,
         *,
         token: str,
+        budget: RateBudget | None = None,
     ) -> None:
-        super().__init__(name, options, provider, token=token)
+        super().__init__(name, options, provider, token=token, budget=budget)
         self.report_query_after_ms = provider.report_query_after_ms or 60_000
 
     async def query(self, refs: Sequence[QueryRef]) -> list[DeliveryReport]:
@@ -356,11 +362,12 @@ def connector_for(
     provider: Provider,
     *,
     token: str,
+    budget: RateBudget | None = None,
 ) -> UpstreamConnector:
     """A queryable connector where the provider can be asked about messages, else not (the
     dispatcher then waits for callbacks up to the receipt window)."""
     kind = QueryableUpstreamConnector if provider.report_query_after_ms else UpstreamConnector
-    return kind(name, options, provider, token=token)
+    return kind(name, options, provider, token=token, budget=budget)
 
 
 def _paused(seconds: float) -> ConnectorError:

@@ -25,6 +25,7 @@ import httpx
 
 from textgate.connectors.base import InboundSink, ReportSink
 from textgate.connectors.smpp.bind_leases import BindLeases
+from textgate.connectors.smpp.shared_rate import RateBudget
 from textgate.connectors.upstream.connector import UNAUTHORIZED, QueryableUpstreamConnector
 from textgate.connectors.upstream.options import UpstreamOptions
 from textgate.connectors.upstream.provider import Provider
@@ -68,8 +69,9 @@ class InboxConnector(QueryableUpstreamConnector):
         poll_seconds: float | None,
         loops: LoopRegistry | None = None,
         leases: BindLeases | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
-        super().__init__(name, options, provider, token=token)
+        super().__init__(name, options, provider, token=token, budget=budget)
         self.inbox: InboxProvider = provider
         self._poll_seconds = poll_seconds
         self._loops = loops or LoopRegistry()

@@ -1,8 +1,8 @@
 """SMPP 3.4 PDU dataclasses and their body layouts (section 4); the codec is ``pdus``.
 
-Every body is described once, as a table of fields (``_layout``) in wire order, which the
-generic reader/writer in ``pdus`` walks. Import the classes from ``pdus``, which re-exports
-them.
+Every body is described once, as a table of fields (``_layout``, made of the fields of
+``layout``) in wire order, which the generic reader/writer in ``pdus`` walks. Import the
+classes from ``pdus``, which re-exports them.
 """
 
 from __future__ import annotations
@@ -11,6 +11,16 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Final
 
 from textgate.connectors.smpp.constants import RESPONSE_BIT, CommandId, CommandStatus
+from textgate.connectors.smpp.layout import (
+    MESSAGE_ID,
+    SERVICE_TYPE,
+    SHORT_MESSAGE,
+    Field,
+    c_string,
+    dest_address,
+    source_address,
+    u8,
+)
 from textgate.connectors.smpp.tlv import Tlvs
 
 HEADER_LENGTH: Final = 16  # 3.2: command_length, command_id, command_status, sequence_number
@@ -18,46 +28,6 @@ DEFAULT_MAX_PDU_LENGTH: Final = 64 * 1024
 MAX_SM_LENGTH: Final = 254  # 5.2.21
 _S = CommandStatus
 NO_TLVS: Final = Tlvs()
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One mandatory body field: kind "c" (C-Octet String of at most ``size`` octets with
-    the NUL), "u8" (1-octet integer) or "sm" (sm_length + short_message)."""
-
-    name: str
-    kind: str
-    size: int = 1
-    status: int = _S.ESME_RINVCMDLEN
-
-
-def _c(name: str, size: int, status: int) -> Field:
-    return Field(name, "c", size, status)
-
-
-def _u8(name: str) -> Field:
-    return Field(name, "u8")
-
-
-_SM: Final = Field("short_message", "sm", status=_S.ESME_RINVMSGLEN)
-_SERVICE_TYPE: Final = _c("service_type", 6, _S.ESME_RINVSERTYP)  # 5.2.11
-_MESSAGE_ID: Final = _c("message_id", 65, _S.ESME_RINVMSGID)  # 5.2.23
-
-
-def _source(size: int) -> tuple[Field, ...]:  # 5.2.5-5.2.8
-    return (
-        _u8("source_addr_ton"),
-        _u8("source_addr_npi"),
-        _c("source_addr", size, _S.ESME_RINVSRCADR),
-    )
-
-
-def _dest(size: int) -> tuple[Field, ...]:  # 5.2.5-5.2.9
-    return (
-        _u8("dest_addr_ton"),
-        _u8("dest_addr_npi"),
-        _c("destination_addr", size, _S.ESME_RINVDSTADR),
-    )
 
 
 # --------------------------------------------------------------------------- PDU classes
@@ -84,13 +54,13 @@ class Bind(Pdu):
     """bind_transmitter / bind_receiver / bind_transceiver body, 4.1.1 / 4.1.3 / 4.1.5."""
 
     _layout: ClassVar[tuple[Field, ...]] = (
-        _c("system_id", 16, _S.ESME_RINVSYSID),
-        _c("password", 9, _S.ESME_RINVPASWD),
-        _c("system_type", 13, _S.ESME_RINVSYSTYP),
-        _u8("interface_version"),
-        _u8("addr_ton"),
-        _u8("addr_npi"),
-        _c("address_range", 41, _S.ESME_RBINDFAIL),
+        c_string("system_id", 16, _S.ESME_RINVSYSID),
+        c_string("password", 9, _S.ESME_RINVPASWD),
+        c_string("system_type", 13, _S.ESME_RINVSYSTYP),
+        u8("interface_version"),
+        u8("addr_ton"),
+        u8("addr_npi"),
+        c_string("address_range", 41, _S.ESME_RBINDFAIL),
     )
     system_id: str = ""
     password: str = ""
@@ -120,7 +90,7 @@ class BindTransceiver(Bind):
 class BindResp(Pdu):
     """bind_*_resp body, 4.1.2 / 4.1.4 / 4.1.6: system_id + TLV sc_interface_version."""
 
-    _layout: ClassVar[tuple[Field, ...]] = (_c("system_id", 16, _S.ESME_RINVSYSID),)
+    _layout: ClassVar[tuple[Field, ...]] = (c_string("system_id", 16, _S.ESME_RINVSYSID),)
     _has_tlvs: ClassVar[bool] = True
     system_id: str = ""
     tlvs: Tlvs = NO_TLVS
@@ -155,8 +125,8 @@ class Outbind(Pdu):
 
     command_id = CommandId.OUTBIND
     _layout: ClassVar[tuple[Field, ...]] = (
-        _c("system_id", 16, _S.ESME_RINVSYSID),
-        _c("password", 9, _S.ESME_RINVPASWD),
+        c_string("system_id", 16, _S.ESME_RINVSYSID),
+        c_string("password", 9, _S.ESME_RINVPASWD),
     )
     system_id: str = ""
     password: str = ""
@@ -192,19 +162,19 @@ class SmPdu(Pdu):
     """The body shared by submit_sm (4.4.1) and deliver_sm (4.6.1)."""
 
     _layout: ClassVar[tuple[Field, ...]] = (
-        _SERVICE_TYPE,
-        *_source(21),
-        *_dest(21),
-        _u8("esm_class"),  # 5.2.12
-        _u8("protocol_id"),
-        _u8("priority_flag"),
-        _c("schedule_delivery_time", 17, _S.ESME_RINVSCHED),  # 5.2.15
-        _c("validity_period", 17, _S.ESME_RINVEXPIRY),  # 5.2.16
-        _u8("registered_delivery"),  # 5.2.17
-        _u8("replace_if_present_flag"),
-        _u8("data_coding"),  # 5.2.19
-        _u8("sm_default_msg_id"),
-        _SM,
+        SERVICE_TYPE,
+        *source_address(21),
+        *dest_address(21),
+        u8("esm_class"),  # 5.2.12
+        u8("protocol_id"),
+        u8("priority_flag"),
+        c_string("schedule_delivery_time", 17, _S.ESME_RINVSCHED),  # 5.2.15
+        c_string("validity_period", 17, _S.ESME_RINVEXPIRY),  # 5.2.16
+        u8("registered_delivery"),  # 5.2.17
+        u8("replace_if_present_flag"),
+        u8("data_coding"),  # 5.2.19
+        u8("sm_default_msg_id"),
+        SHORT_MESSAGE,
     )
     _has_tlvs: ClassVar[bool] = True
     service_type: str = ""
@@ -244,7 +214,7 @@ class DeliverSm(SmPdu):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageIdResp(Pdu):
-    _layout: ClassVar[tuple[Field, ...]] = (_MESSAGE_ID,)
+    _layout: ClassVar[tuple[Field, ...]] = (MESSAGE_ID,)
     _has_tlvs: ClassVar[bool] = True
     message_id: str = ""
     tlvs: Tlvs = NO_TLVS
@@ -271,12 +241,12 @@ class DataSm(Pdu):
 
     command_id = CommandId.DATA_SM
     _layout: ClassVar[tuple[Field, ...]] = (
-        _SERVICE_TYPE,
-        *_source(65),
-        *_dest(65),
-        _u8("esm_class"),
-        _u8("registered_delivery"),
-        _u8("data_coding"),
+        SERVICE_TYPE,
+        *source_address(65),
+        *dest_address(65),
+        u8("esm_class"),
+        u8("registered_delivery"),
+        u8("data_coding"),
     )
     _has_tlvs: ClassVar[bool] = True
     service_type: str = ""
@@ -297,7 +267,7 @@ class QuerySm(Pdu):
     """4.8.1."""
 
     command_id = CommandId.QUERY_SM
-    _layout: ClassVar[tuple[Field, ...]] = (_MESSAGE_ID, *_source(21))
+    _layout: ClassVar[tuple[Field, ...]] = (MESSAGE_ID, *source_address(21))
     message_id: str = ""
     source_addr_ton: int = 0
     source_addr_npi: int = 0
@@ -310,10 +280,10 @@ class QuerySmResp(Pdu):
 
     command_id = CommandId.QUERY_SM_RESP
     _layout: ClassVar[tuple[Field, ...]] = (
-        _MESSAGE_ID,
-        _c("final_date", 17, _S.ESME_RQUERYFAIL),
-        _u8("message_state"),
-        _u8("error_code"),
+        MESSAGE_ID,
+        c_string("final_date", 17, _S.ESME_RQUERYFAIL),
+        u8("message_state"),
+        u8("error_code"),
     )
     message_id: str = ""
     final_date: str = ""
@@ -326,7 +296,12 @@ class CancelSm(Pdu):
     """4.9.1."""
 
     command_id = CommandId.CANCEL_SM
-    _layout: ClassVar[tuple[Field, ...]] = (_SERVICE_TYPE, _MESSAGE_ID, *_source(21), *_dest(21))
+    _layout: ClassVar[tuple[Field, ...]] = (
+        SERVICE_TYPE,
+        MESSAGE_ID,
+        *source_address(21),
+        *dest_address(21),
+    )
     service_type: str = ""
     message_id: str = ""
     source_addr_ton: int = 0
@@ -348,13 +323,13 @@ class ReplaceSm(Pdu):
 
     command_id = CommandId.REPLACE_SM
     _layout: ClassVar[tuple[Field, ...]] = (
-        _MESSAGE_ID,
-        *_source(21),
-        _c("schedule_delivery_time", 17, _S.ESME_RINVSCHED),
-        _c("validity_period", 17, _S.ESME_RINVEXPIRY),
-        _u8("registered_delivery"),
-        _u8("sm_default_msg_id"),
-        _SM,
+        MESSAGE_ID,
+        *source_address(21),
+        c_string("schedule_delivery_time", 17, _S.ESME_RINVSCHED),
+        c_string("validity_period", 17, _S.ESME_RINVEXPIRY),
+        u8("registered_delivery"),
+        u8("sm_default_msg_id"),
+        SHORT_MESSAGE,
     )
     message_id: str = ""
     source_addr_ton: int = 0
@@ -378,10 +353,10 @@ class AlertNotification(Pdu):
 
     command_id = CommandId.ALERT_NOTIFICATION
     _layout: ClassVar[tuple[Field, ...]] = (
-        *_source(65),
-        _u8("esme_addr_ton"),
-        _u8("esme_addr_npi"),
-        _c("esme_addr", 65, _S.ESME_RINVDSTADR),
+        *source_address(65),
+        u8("esme_addr_ton"),
+        u8("esme_addr_npi"),
+        c_string("esme_addr", 65, _S.ESME_RINVDSTADR),
     )
     _has_tlvs: ClassVar[bool] = True
     source_addr_ton: int = 0

@@ -28,19 +28,22 @@ may have acted on it). A response that comes after its timeout is handed to the 
 Writes are coalesced (:class:`WriteQueue`). Back-pressure is the transport's: a writer
 waits for ``drain`` while the transport is above its high-water mark, and the read loop
 stops reading meanwhile.
+
+The two directions are collaborators of the session: ``requester`` holds this side's
+requests (sequence numbers, window, responses awaited, late answers), ``responder`` runs
+the handler on the peer's requests. The session owns the socket, the read loop, the
+keep-alive and closing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from types import TracebackType
 
-from textgate.connectors.smpp.constants import CommandId, CommandStatus, PduError
+from textgate.connectors.smpp.constants import CommandId, PduError
 from textgate.connectors.smpp.framing import Framer, WriteQueue
 from textgate.connectors.smpp.pdus import (
     DEFAULT_MAX_PDU_LENGTH,
@@ -53,45 +56,21 @@ from textgate.connectors.smpp.pdus import (
     decode,
     encode,
 )
-from textgate.connectors.smpp.window import Window
+from textgate.connectors.smpp.requester import (
+    MAX_SEQUENCE_NUMBER,
+    LateHandler,
+    PduSource,
+    Requester,
+)
+from textgate.connectors.smpp.responder import Handler, Responder
+from textgate.connectors.smpp.status import status_name
 from textgate.errors import ConnectorError
 
 __all__ = ["MAX_SEQUENCE_NUMBER", "Handler", "LateHandler", "PduSource", "Session"]
 
 log = logging.getLogger(__name__)
 
-MAX_SEQUENCE_NUMBER = 0x7FFFFFFF
-"""SMPP 3.4 5.1.4: sequence numbers run 0x00000001-0x7FFFFFFF."""
-
-Handler = Callable[[Pdu], Awaitable[Pdu | None]]
-"""Answers one inbound request: returns the response PDU (sent by the session) or None.
-
-A handler object may also have ``answer_now(pdu) -> asyncio.Future[Pdu | None] | None``,
-tried first: a future (work it started, e.g. a report waiting for its commit) is answered
-from its callback, without a task per request; None hands the request to the handler."""
-
-LateHandler = Callable[[Pdu], None]
-"""Hears a response that came after its request timed out (see :meth:`Session.begin`)."""
-
-_LATE_REMEMBERED = 100_000
-"""Timed-out requests whose late answer is still listened for, per session."""
-
-PduSource = Pdu | Callable[[int], Pdu]
-"""What :meth:`Session.request` accepts: a PDU (its sequence_number is replaced) or a
-factory called with the assigned sequence number."""
-
 _READ_CHUNK = 64 * 1024
-
-
-def _status_name(status: int) -> str:
-    try:
-        return CommandStatus(status).name
-    except ValueError:
-        return f"0x{status:08X}"
-
-
-def _command_name(pdu: Pdu) -> str:
-    return pdu.command_id.name.lower()
 
 
 class Session:
@@ -120,34 +99,50 @@ class Session:
         if window < 1 or inbound_window < 1:
             raise ValueError("window and inbound_window must be at least 1")
         self.name = name or _peer_name(writer)
-        self.response_timeout = response_timeout
         self.enquire_link_interval = enquire_link_interval
         self._reader = reader
         self._writer = writer
-        self._handler = handler
-        self._answer_now: Callable[[Pdu], asyncio.Future[Pdu | None] | None] | None = getattr(
-            handler, "answer_now", None
-        )
         self._framer = Framer(max_pdu_length)
         self._loop = asyncio.get_running_loop()
-        self._window = Window(window)
-        self._window_waiters = 0
-        self._inbound = Window(inbound_window)
         self._out = WriteQueue(writer, self._begin_close)
-        self._handler_task_name = f"smpp-handler-{self.name}"
-        self._pending: dict[int, asyncio.Future[Pdu]] = {}
-        self._late: OrderedDict[int, LateHandler] = OrderedDict()
-        self._next_seq = 1
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._requests = Requester(
+            self.name,
+            window,
+            response_timeout,
+            out=self._out,
+            check_open=self._check_open,
+            send=self._send,
+            drain=self._drain,
+        )
+        self._responder = Responder(
+            self.name,
+            handler,
+            inbound_window,
+            out=self._out,
+            send=self._send,
+            closing=lambda: self._closing,
+            drain=self._drain,
+            tasks=self._tasks,
+        )
         self._last_rx = self._loop.time()
         self._closing = False
         self._close_started = False
         self._closed_event = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._spawn(self._read_loop(), "read")
         if enquire_link_interval:
             self._spawn(self._keepalive(enquire_link_interval), "keepalive")
 
     # ------------------------------------------------------------------ public API
+
+    @property
+    def response_timeout(self) -> float:
+        """The default timeout of ``request`` and ``begin``, and the keep-alive's."""
+        return self._requests.response_timeout
+
+    @response_timeout.setter
+    def response_timeout(self, value: float) -> None:
+        self._requests.response_timeout = value
 
     @property
     def closed(self) -> bool:
@@ -157,7 +152,7 @@ class Session:
     @property
     def outstanding(self) -> int:
         """Requests sent by this side and not yet answered."""
-        return len(self._pending)
+        return self._requests.outstanding
 
     async def wait_closed(self) -> None:
         """Wait until the session is fully closed (tasks ended, socket closed)."""
@@ -174,7 +169,7 @@ class Session:
         on a closed or closing session and on a failed write; PduError if the PDU does not
         encode.
         """
-        return await self._request(pdu, timeout, windowed=True)
+        return await self._requests.request(pdu, timeout, windowed=True)
 
     async def begin(
         self,
@@ -195,44 +190,7 @@ class Session:
         timeout or when the session closes; ``begin`` itself raises ConnectorError on a
         closed session and PduError if the PDU does not encode.
         """
-        self._check_open()
-        if not self._window.try_acquire():
-            await self._wait_for_slot()
-        seq = self._take_seq()
-        try:
-            if pdu.is_response:
-                raise ValueError(f"{_command_name(pdu)} is not a request")
-            data = encode(pdu, seq)
-        except BaseException:
-            self._window.release()
-            raise
-        future: asyncio.Future[Pdu] = self._loop.create_future()
-        self._pending[seq] = future
-        wait = self.response_timeout if timeout is None else timeout
-        timer = self._loop.call_later(wait, self._expire_begun, seq, future, pdu, on_late)
-        future.add_done_callback(lambda _: self._settle(seq, future, timer))
-        self._send(data)
-        if self._out.congested:
-            with contextlib.suppress(ConnectorError):
-                await self._drain()  # a failed write fails the future (via _begin_close)
-        return future
-
-    def _expire_begun(
-        self, seq: int, future: asyncio.Future[Pdu], pdu: Pdu, on_late: LateHandler | None
-    ) -> None:
-        if future.done():
-            return
-        if on_late is not None:
-            self._late[seq] = on_late
-            while len(self._late) > _LATE_REMEMBERED:
-                self._late.popitem(last=False)
-        _expire_begun(future, self.name, pdu)
-
-    def _settle(self, seq: int, future: asyncio.Future[Pdu], timer: asyncio.TimerHandle) -> None:
-        timer.cancel()
-        if self._pending.get(seq) is future:
-            del self._pending[seq]
-        self._window.release()
+        return await self._requests.begin(pdu, timeout, on_late)
 
     async def unbind(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Send unbind, wait for unbind_resp (or the timeout, or the peer closing), close."""
@@ -240,9 +198,9 @@ class Session:
             await self.close()
             return
         try:
-            resp = await self._request(Unbind(sequence_number=0), timeout, windowed=False)
+            resp = await self._requests.request(Unbind(sequence_number=0), timeout, windowed=False)
             if resp.command_status:
-                log.info("%s: unbind answered %s", self.name, _status_name(resp.command_status))
+                log.info("%s: unbind answered %s", self.name, status_name(resp.command_status))
         except ConnectorError as exc:
             log.info("%s: unbind: %s", self.name, exc.message)
         finally:
@@ -282,66 +240,19 @@ class Session:
 
     # ------------------------------------------------------------------ requests
 
+    # The numbering is the requester's; the session shows it (its tests look here).
+    @property
+    def _next_seq(self) -> int:
+        return self._requests.next_seq
+
+    @_next_seq.setter
+    def _next_seq(self, value: int) -> None:
+        self._requests.next_seq = value
+
     def _take_seq(self) -> int:
-        while True:
-            seq = self._next_seq
-            self._next_seq = 1 if seq >= MAX_SEQUENCE_NUMBER else seq + 1
-            if seq not in self._pending:
-                self._late.pop(seq, None)  # a wrapped number: an answer that late is void
-                return seq
+        return self._requests.take_seq()
 
-    async def _request(
-        self,
-        source: PduSource,
-        timeout: float | None,  # noqa: ASYNC109 - bounds the response wait only, not the window
-        *,
-        windowed: bool,
-    ) -> Pdu:
-        self._check_open()
-        if windowed:
-            await self._wait_for_slot()
-        try:
-            seq = self._take_seq()
-            # The PDU is encoded with the assigned number rather than copied with it.
-            pdu = source if isinstance(source, Pdu) else source(seq)
-            if pdu.is_response:
-                raise ValueError(f"{_command_name(pdu)} is not a request")
-            data = encode(pdu, seq)
-            future: asyncio.Future[Pdu] = self._loop.create_future()
-            self._pending[seq] = future
-            try:
-                await self._write(data)
-                wait = self.response_timeout if timeout is None else timeout
-                # A timer handle instead of asyncio.wait_for, which costs a second future,
-                # a callback and a coroutine per request.
-                timer = self._loop.call_later(wait, _expire, future)
-                try:
-                    return await future
-                except TimeoutError:
-                    raise ConnectorError.in_doubt(
-                        f"smpp {self.name}: {_command_name(pdu)} response timeout",
-                        code="smpp_response_timeout",
-                    ) from None
-                finally:
-                    timer.cancel()
-            finally:
-                if self._pending.get(seq) is future:
-                    del self._pending[seq]
-        finally:
-            if windowed:
-                self._window.release()
-
-    async def _wait_for_slot(self) -> None:
-        """Take a window slot, waiting for one; raises ConnectorError if the session
-        closes meanwhile (close() wakes the waiters)."""
-        self._window_waiters += 1
-        try:
-            await self._window.acquire()
-        finally:
-            self._window_waiters -= 1
-        if self._closing:
-            self._window.release()
-            self._check_open()
+    # ------------------------------------------------------------------ writing
 
     def _check_open(self) -> None:
         if self._closing:
@@ -354,12 +265,6 @@ class Session:
         """Queue one encoded PDU for the next flush (PDUs leave in the order queued)."""
         self._check_open()
         self._out.put(data)
-
-    async def _write(self, data: bytes) -> None:
-        """Queue one PDU; wait while the transport is above its high-water mark."""
-        self._send(data)
-        if self._out.congested:
-            await self._drain()
 
     async def _drain(self) -> None:
         try:
@@ -379,15 +284,7 @@ class Session:
             return
         self._closing = True
         log.info("%s: closing (%s)", self.name, reason)
-        pending, self._pending = self._pending, {}
-        for future in pending.values():
-            if not future.done():
-                # Written, never answered: the SMSC may have taken it.
-                future.set_exception(
-                    ConnectorError.in_doubt(f"smpp {self.name}: {reason}", code="smpp_link_lost")
-                )
-        for _ in range(self._window_waiters):
-            self._window.release()
+        self._requests.close(reason)
         self._out.flush()  # what was queued (an unbind_resp, a generic_nack) still goes out
         self._writer.close()
         if not self._close_started:
@@ -420,11 +317,10 @@ class Session:
                             if pdu is None:
                                 continue
                             if pdu.is_response:
-                                self._resolve(pdu)
+                                self._requests.resolve(pdu)
                             elif not self._on_request(pdu):
                                 # back-pressure: stop reading while the handlers are busy
-                                await self._inbound.acquire()
-                                self._start_handler(pdu)
+                                await self._responder.start_when_free(pdu)
                             if self._closing:
                                 return
                 except PduError as exc:  # framing lost (bad command_length)
@@ -453,42 +349,14 @@ class Session:
         except PduError as exc:
             log.warning("%s: undecodable PDU: %r", self.name, exc)
             command_id = int.from_bytes(frame[4:8], "big")
-            future = self._pending.get(exc.sequence_number or 0)
-            if command_id & 0x80000000 and future is not None and not future.done():
-                future.set_exception(
-                    ConnectorError.in_doubt(
-                        f"smpp {self.name}: undecodable response", code="smpp_bad_response"
-                    )
-                )
+            if command_id & 0x80000000:
+                self._requests.undecodable(exc.sequence_number or 0)
             self._nack(exc)
             return None
 
-    def _resolve(self, pdu: Pdu) -> None:
-        future = self._pending.get(pdu.sequence_number)
-        if future is not None and not future.done():
-            future.set_result(pdu)
-        elif (late := self._late.pop(pdu.sequence_number, None)) is not None:
-            log.info(
-                "%s: %s seq %d came after its timeout",
-                self.name,
-                _command_name(pdu),
-                pdu.sequence_number,
-            )
-            try:
-                late(pdu)
-            except Exception:
-                log.exception("%s: handling a late answer failed", self.name)
-        else:
-            log.warning(
-                "%s: %s seq %d answers no pending request (late or unknown)",
-                self.name,
-                _command_name(pdu),
-                pdu.sequence_number,
-            )
-
     def _on_request(self, pdu: Pdu) -> bool:
         """Answer or start handling an inbound request; False if the inbound window is
-        full (the caller waits for a slot, then calls :meth:`_start_handler`)."""
+        full (the caller waits for a slot: :meth:`Responder.start_when_free`)."""
         seq = pdu.sequence_number
         command_id = pdu.command_id
         if command_id == CommandId.ENQUIRE_LINK:
@@ -500,76 +368,7 @@ class Session:
                 self._send(encode(UnbindResp(sequence_number=seq)))
             self._begin_close("peer unbound")
             return True
-        if not self._inbound.try_acquire():
-            return False
-        self._start_handler(pdu)
-        return True
-
-    def _start_handler(self, pdu: Pdu) -> None:
-        """Start the handler on ``pdu``; the caller holds an inbound slot, given back once
-        the answer is queued. The handler runs in its own task (a slow handler must not
-        stall the link), unless its ``answer_now`` (see :data:`Handler`) takes the request:
-        then the returned future's callback answers, without a task."""
-        if self._answer_now is not None:
-            try:
-                future = self._answer_now(pdu)
-            except Exception:
-                log.exception("%s: handler failed on %s", self.name, _command_name(pdu))
-                self._answer(pdu, _nack(pdu, CommandStatus.ESME_RSYSERR))
-                return
-            if future is not None:
-                future.add_done_callback(functools.partial(self._answer_future, pdu))
-                return
-        try:
-            task = self._loop.create_task(self._handle(pdu), name=self._handler_task_name)
-        except BaseException:
-            self._inbound.release()
-            raise
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _handle(self, pdu: Pdu) -> None:
-        if self._handler is None:
-            self._answer(pdu, _nack(pdu, CommandStatus.ESME_RINVCMDID))
-            return
-        try:
-            response = await self._handler(pdu)
-        except asyncio.CancelledError:
-            self._inbound.release()
-            raise
-        except Exception:
-            log.exception("%s: handler failed on %s", self.name, _command_name(pdu))
-            response = _nack(pdu, CommandStatus.ESME_RSYSERR)
-        self._answer(pdu, response)
-        if self._out.congested:
-            with contextlib.suppress(ConnectorError):
-                await self._drain()
-
-    def _answer_future(self, pdu: Pdu, future: asyncio.Future[Pdu | None]) -> None:
-        if future.cancelled():
-            self._inbound.release()
-            return
-        exc = future.exception()
-        if exc is not None:
-            log.error("%s: handler failed on %s: %r", self.name, _command_name(pdu), exc)
-            self._answer(pdu, _nack(pdu, CommandStatus.ESME_RSYSERR))
-        else:
-            self._answer(pdu, future.result())
-
-    def _answer(self, pdu: Pdu, response: Pdu | None) -> None:
-        """Queue the response to an inbound request and give its slot back."""
-        try:
-            if response is None or self._closing:
-                return
-            try:
-                data = encode(response)
-            except PduError as exc:
-                log.error("%s: handler response does not encode: %r", self.name, exc)
-                data = encode(_nack(pdu, CommandStatus.ESME_RSYSERR))
-            with contextlib.suppress(ConnectorError):
-                self._send(data)
-        finally:
-            self._inbound.release()
+        return self._responder.try_start(pdu)
 
     # ------------------------------------------------------------------ keep-alive
 
@@ -580,32 +379,13 @@ class Session:
                 await asyncio.sleep(delay)
                 continue
             try:
-                await self._request(EnquireLink(sequence_number=0), None, windowed=False)
+                await self._requests.request(EnquireLink(sequence_number=0), None, windowed=False)
             except ConnectorError as exc:
                 if not self._closing:
                     log.warning("%s: keep-alive failed: %s", self.name, exc.message)
                     self._begin_close("enquire_link unanswered")
                 return
             self._last_rx = self._loop.time()
-
-
-def _expire(future: asyncio.Future[Pdu]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
-
-
-def _nack(pdu: Pdu, status: int) -> GenericNack:
-    return GenericNack(sequence_number=pdu.sequence_number, command_status=status)
-
-
-def _expire_begun(future: asyncio.Future[Pdu], name: str, pdu: Pdu) -> None:
-    if not future.done():
-        future.set_exception(
-            ConnectorError.in_doubt(
-                f"smpp {name}: {_command_name(pdu)} response timeout",
-                code="smpp_response_timeout",
-            )
-        )
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:

@@ -25,12 +25,12 @@ It runs one :class:`Session` per TCP connection, with a handler that:
 
 enquire_link and unbind are answered by the Session itself. :meth:`Smsc.send_mo` originates
 a mobile-originated message to a bound receiver or transceiver, as deliver_sm or data_sm.
+``smsc_policy`` chooses the answer to a submit_sm; ``smsc_links`` routes receipts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 import secrets
@@ -38,14 +38,11 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from textgate.connectors.smpp.constants import CommandStatus, PduError
+from textgate.connectors.smpp.constants import CommandStatus
 from textgate.connectors.smpp.pdus import (
     BIND_RESPONSE,
     Bind,
-    BindReceiver,
     BindResp,
-    BindTransceiver,
-    BindTransmitter,
     GenericNack,
     Pdu,
     QuerySm,
@@ -54,7 +51,7 @@ from textgate.connectors.smpp.pdus import (
     SubmitSmResp,
 )
 from textgate.connectors.smpp.session import Session
-from textgate.connectors.smpp.shortmessage import ESM_UDHI, Concat, concat_from_tlvs, parse_udh
+from textgate.connectors.smpp.smsc_links import ReceiptRouter, SmscLink, peer_name
 from textgate.connectors.smpp.smsc_messages import (
     MoSplit,
     Received,
@@ -64,26 +61,19 @@ from textgate.connectors.smpp.smsc_messages import (
     record_of,
 )
 from textgate.connectors.smpp.smsc_options import SmscOptions
-from textgate.connectors.smpp.smsc_receipts import (
-    MessageStore,
-    ReceiptPdu,
-    ReceiptScheduler,
-    build_receipt,
-)
+from textgate.connectors.smpp.smsc_policy import SubmitPolicy
+from textgate.connectors.smpp.smsc_receipts import MessageStore, ReceiptPdu
 from textgate.connectors.smpp.smsc_rules import (
     FINAL_STATS,
     BadReceipt,
     Behaviour,
     DeliverAs,
-    RuleBook,
     SmscRule,
     SubmitAction,
     within_validity,
 )
+from textgate.connectors.smpp.status import status_name
 from textgate.errors import ConnectorError
-
-_REDELIVERY_PAUSE = 0.5
-"""Seconds before a refused receipt is offered again on a bind still up."""
 
 __all__ = [
     "FINAL_STATS",
@@ -98,30 +88,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class _Link:
-    """One client connection and its bind state."""
-
-    __slots__ = ("bind_type", "scheduler", "session", "system_id")
-
-    def __init__(self) -> None:
-        self.session: Session | None = None
-        self.bind_type: type[Bind] | None = None
-        self.system_id = ""
-        self.scheduler: ReceiptScheduler | None = None
-
-    @property
-    def open(self) -> bool:
-        return self.session is not None and not self.session.closed
-
-    @property
-    def can_transmit(self) -> bool:
-        return self.bind_type in (BindTransmitter, BindTransceiver)
-
-    @property
-    def can_receive(self) -> bool:
-        return self.bind_type in (BindReceiver, BindTransceiver)
 
 
 class Smsc:
@@ -148,28 +114,27 @@ class Smsc:
         self.queried = 0
         self.mo_sent = 0
         self.binds_refused = 0
-        self.receipts_redelivered = 0
-        """Receipts offered again (``redeliver_receipts``)."""
-        self._parked: dict[str, list[ReceiptPdu]] = {}
         self.submit_counts: Counter[str] = Counter()
         """submit_sm received per destination, whatever the answer."""
         self.received: list[Received] = []
         """Accepted submissions, oldest first, when ``options.record`` is set."""
-        self._rules = self.options.rule_book()
-        self._rule_hits: dict[int, int] = {}
-        self._tokens = 1.0
-        self._token_stamp = 0.0
+        self._policy = SubmitPolicy(self.options)
         self._bind_refusal = self.options.bind_refusal()
         self._binds_seen = 0
         self._started_at = 0.0
         self._store = MessageStore(self.options.remember)
-        self._submit_count = 0
         self._id_prefix = ""
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
-        self._links: list[_Link] = []
+        self._links: list[SmscLink] = []
+        self._router = ReceiptRouter(self._links, self.options, self._receipt_answered)
 
     # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def receipts_redelivered(self) -> int:
+        """Receipts offered again (``redeliver_receipts``)."""
+        return self._router.redelivered
 
     @property
     def bound_sessions(self) -> int:
@@ -225,7 +190,7 @@ class Smsc:
         await self.stop()
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        link = _Link()
+        link = SmscLink()
         opts = self.options
 
         async def handler(pdu: Pdu) -> Pdu | None:
@@ -238,7 +203,7 @@ class Smsc:
             window=opts.window,
             response_timeout=opts.response_timeout,
             enquire_link_interval=opts.enquire_link_interval or None,
-            name=f"smsc<-{_peer(writer)}",
+            name=f"smsc<-{peer_name(writer)}",
         )
         link.session = session
         self._links.append(link)
@@ -251,7 +216,7 @@ class Smsc:
 
     # ------------------------------------------------------------------ requests
 
-    async def _handle(self, link: _Link, pdu: Pdu) -> Pdu | None:
+    async def _handle(self, link: SmscLink, pdu: Pdu) -> Pdu | None:
         seq = pdu.sequence_number
         if isinstance(pdu, Bind):
             return self._bind(link, pdu)
@@ -270,7 +235,7 @@ class Smsc:
         )
         return GenericNack(sequence_number=seq, command_status=status)
 
-    def _bind(self, link: _Link, pdu: Bind) -> BindResp:
+    def _bind(self, link: SmscLink, pdu: Bind) -> BindResp:
         resp_cls = BIND_RESPONSE[type(pdu)]
         expected = self.options.accounts.get(pdu.system_id)
         seen, self._binds_seen = self._binds_seen, self._binds_seen + 1
@@ -289,35 +254,23 @@ class Smsc:
             status = CommandStatus.ESME_ROK
             link.bind_type = type(pdu)
             link.system_id = pdu.system_id
-            if link.can_receive and link.session is not None:
-                keep = self.options.redeliver_receipts
-                link.scheduler = ReceiptScheduler(
-                    link.session,
-                    self.options.window,
-                    self._receipt_answered,
-                    functools.partial(self._undelivered, pdu.system_id) if keep else None,
-                )
-                if keep:
-                    self._redeliver(pdu.system_id, link.scheduler)
-        log.info("smsc: %s %r: %s", type(pdu).__name__, pdu.system_id, _status_name(status))
+            if link.can_receive:
+                self._router.attach(link, pdu.system_id)
+        # status_name: 0x... for a refuse_bind_status outside table 5-2
+        log.info("smsc: %s %r: %s", type(pdu).__name__, pdu.system_id, status_name(status))
         return resp_cls(
             sequence_number=pdu.sequence_number,
             command_status=status,
             system_id=self.options.system_id,
         )
 
-    async def _submit(self, link: _Link, pdu: SubmitSm) -> SubmitSmResp | None:
+    async def _submit(self, link: SmscLink, pdu: SubmitSm) -> SubmitSmResp | None:
         seq = pdu.sequence_number
-        self._submit_count += 1
         self.submit_counts[pdu.destination_addr] += 1
-        every = self.options.throttle_every
-        if every and self._submit_count % every == 0:
+        if self._policy.throttles():  # throttle_every, accept_rate
             self.throttled += 1
             return SubmitSmResp(sequence_number=seq, command_status=CommandStatus.ESME_RTHROTTLED)
-        if not self._within_accept_rate():
-            self.throttled += 1
-            return SubmitSmResp(sequence_number=seq, command_status=CommandStatus.ESME_RTHROTTLED)
-        behaviour = self._behaviour(pdu)
+        behaviour = self._policy.behaviour(pdu)
         if behaviour.action is SubmitAction.DROP:
             self.dropped += 1
             if link.session is not None:
@@ -349,41 +302,9 @@ class Smsc:
     def set_rules(self, rules: Sequence[SmscRule]) -> None:
         """Replace the per-destination rules while running (a fault begins or ends);
         ``times`` counts start again."""
-        self._rules = RuleBook(self.options.behaviour(), rules)
-        self._rule_hits.clear()
+        self._policy.set_rules(rules)
 
-    def _behaviour(self, pdu: SubmitSm) -> Behaviour:
-        """The rule for this submit_sm, or the defaults where its ``at_part`` or ``times``
-        says it does not apply."""
-        behaviour = self._rules.match(pdu.destination_addr)
-        if behaviour.at_part is not None:
-            concat = _concat(pdu)
-            if concat is None or concat.seq != behaviour.at_part:
-                return self._rules.default
-        if behaviour.times is not None:
-            hits = self._rule_hits.get(id(behaviour), 0)
-            if hits >= behaviour.times:
-                return self._rules.default
-            self._rule_hits[id(behaviour)] = hits + 1
-        return behaviour
-
-    def _within_accept_rate(self) -> bool:
-        """``accept_rate``: a token bucket over all links (a burst of a tenth of a
-        second's worth); a submit_sm above it is throttled, as a carrier enforcing its
-        contract rate does."""
-        rate = self.options.accept_rate
-        if rate <= 0:
-            return True
-        now = asyncio.get_running_loop().time()
-        burst = max(1.0, rate / 10)
-        self._tokens = min(burst, self._tokens + (now - self._token_stamp) * rate)
-        self._token_stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
-
-    def _accept(self, link: _Link, pdu: SubmitSm, message_id: str, behaviour: Behaviour) -> None:
+    def _accept(self, link: SmscLink, pdu: SubmitSm, message_id: str, behaviour: Behaviour) -> None:
         """Remember the message for query_sm and schedule its receipts."""
         now = asyncio.get_running_loop().time()
         submitted_at = datetime.now(UTC)
@@ -391,61 +312,23 @@ class Smsc:
         delay = behaviour.receipt_delay_ms / 1000
         done_at = submitted_at + timedelta(seconds=delay)
         self._store.remember(message_id, behaviour, now + delay, done_at)
-        if not behaviour.wants_receipt(pdu.registered_delivery):
-            return
-        scheduler = self._receipt_scheduler(link)
-        if scheduler is None:
-            log.info("smsc: no receiver bound for %r: receipt dropped", link.system_id)
-            return
-        as_data = behaviour.receipts_as is DeliverAs.DATA_SM
-        if behaviour.enroute_first:
-            enroute = build_receipt(pdu, message_id, "ENROUTE", submitted_at, submitted_at)
-            scheduler.schedule(now, as_data_sm(enroute) if as_data else enroute)
-        receipt = build_receipt(
-            pdu, message_id, behaviour.final_stat, submitted_at, done_at, behaviour.bad_receipt
-        )
-        scheduler.schedule(now + delay, as_data_sm(receipt) if as_data else receipt)
-
-    def _receipt_scheduler(self, link: _Link) -> ReceiptScheduler | None:
-        """The submitting link when it may receive, else the newest open receiver bind of
-        the same system_id (SMPP 3.4 2.2: receipts go to a receiver or transceiver)."""
-        if link.scheduler is not None and link.open:
-            return link.scheduler
-        for other in reversed(self._links):
-            if other.scheduler is not None and other.open and other.system_id == link.system_id:
-                return other.scheduler
-        return None
-
-    def _undelivered(self, system_id: str, receipt: ReceiptPdu) -> None:
-        """A receipt the ESME refused or never got: kept for its next receiver bind (and
-        offered again on a bind still up, after a pause), as SMSCs do."""
-        self._parked.setdefault(system_id, []).append(receipt)
-        loop = asyncio.get_running_loop()
-        loop.call_later(
-            _REDELIVERY_PAUSE, lambda: self._redeliver(system_id, self._receiver(system_id))
-        )
-
-    def _receiver(self, system_id: str) -> ReceiptScheduler | None:
-        for link in reversed(self._links):
-            if link.scheduler is not None and link.open and link.system_id == system_id:
-                return link.scheduler
-        return None
-
-    def _redeliver(self, system_id: str, scheduler: ReceiptScheduler | None) -> None:
-        parked = self._parked.get(system_id)
-        if scheduler is None or not parked:
-            return
-        self._parked[system_id] = []
-        now = asyncio.get_running_loop().time()
-        for receipt in parked:
-            scheduler.schedule(now, receipt)
-        self.receipts_redelivered += len(parked)
+        if behaviour.wants_receipt(pdu.registered_delivery):
+            self._router.send_receipts(
+                link,
+                pdu,
+                message_id,
+                behaviour,
+                now=now,
+                due=now + delay,
+                submitted_at=submitted_at,
+                done_at=done_at,
+            )
 
     def _receipt_answered(self, receipt: ReceiptPdu, status: int) -> None:
         if status == CommandStatus.ESME_ROK:
             self.receipts_sent += 1
 
-    def _query(self, link: _Link, pdu: QuerySm) -> QuerySmResp:
+    def _query(self, link: SmscLink, pdu: QuerySm) -> QuerySmResp:
         seq = pdu.sequence_number
         if not link.can_transmit:
             return QuerySmResp(sequence_number=seq, command_status=CommandStatus.ESME_RINVBNDSTS)
@@ -511,28 +394,3 @@ class Smsc:
         assert resp is not None
         self.mo_sent += 1
         return resp
-
-
-def _status_name(status: int) -> str:
-    try:
-        return CommandStatus(status).name
-    except ValueError:  # a refuse_bind_status outside table 5-2
-        return f"0x{status:08X}"
-
-
-def _peer(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
-    return str(peer or "?")
-
-
-def _concat(pdu: SubmitSm) -> Concat | None:
-    """The concatenation info of a submitted part: its UDH (esm_class UDHI, 5.2.12) or its
-    sar_* TLVs (5.3.2.22-24); None for a one-part message or an unreadable UDH."""
-    if pdu.esm_class & ESM_UDHI and pdu.short_message:
-        try:
-            return parse_udh(pdu.short_message)[1]
-        except PduError:
-            return None
-    return concat_from_tlvs(pdu.tlvs)

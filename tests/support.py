@@ -11,6 +11,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -111,6 +112,25 @@ class QuickServer(uvicorn.Server):
         for server in self.servers:
             await server.wait_closed()
         await self.lifespan.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, host: str = "127.0.0.1", **config: Any) -> AsyncIterator[str]:
+    """Serve the ASGI ``app`` (no lifespan) on a free port of ``host``; yields its base URL.
+    ``config``: more of uvicorn's settings."""
+    # Bound here, then served: a port picked and released could be taken in between.
+    listener = loopback_listener(host)
+    port = int(listener.getsockname()[1])
+    options: dict[str, Any] = {"log_level": "warning", "lifespan": "off", **config}
+    server = QuickServer(uvicorn.Config(app, **options))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    task.add_done_callback(lambda _: listener.close())
+    try:
+        await server_started(server, task)
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        await task
 
 
 def loopback_listener(host: str = "127.0.0.1") -> socket.socket:

@@ -12,20 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-import uvicorn
 
 from tests.support import (
     PG_ENV,
-    QuickServer,
     Running,
-    loopback_listener,
     postgres_url,
     running_gateway,
-    server_started,
+    serving,
     until,
 )
 from tests.system.procs import message_statuses, mobile_numbers
@@ -214,21 +211,6 @@ class TimedProvider:
         await send({"type": "http.response.body", "body": body})
 
 
-@contextlib.asynccontextmanager
-async def _serving(app: TimedProvider) -> AsyncIterator[str]:
-    listener = loopback_listener()
-    port = int(listener.getsockname()[1])
-    server = QuickServer(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    task.add_done_callback(lambda _: listener.close())
-    try:
-        await server_started(server, task)
-        yield f"http://127.0.0.1:{port}/send"
-    finally:
-        server.stop()
-        await task
-
-
 def _http_settings(base: Settings, worker: str, url: str) -> Settings:
     provider = ConnectorSettings(
         name="provider",
@@ -254,9 +236,9 @@ async def test_two_gateways_share_an_http_connectors_max_rate(
     own bucket and the provider saw twice the rate)."""
     provider = TimedProvider()
     async with (
-        _serving(provider) as url,
-        running_gateway(_http_settings(settings, "worker-a", url)) as a,
-        running_gateway(_http_settings(settings, "worker-b", url)) as b,
+        serving(provider) as base,
+        running_gateway(_http_settings(settings, "worker-a", f"{base}/send")) as a,
+        running_gateway(_http_settings(settings, "worker-b", f"{base}/send")) as b,
     ):
         sent = [_count_sent(g.gateway.connectors["provider"]) for g in (a, b)]
         auth = await _api_key(a)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
-
-from tests.support import QuickServer, loopback_listener, server_started
+from tests.support import serving
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -67,18 +64,7 @@ class Receiver:
 
 @contextlib.asynccontextmanager
 async def running_receiver(host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
-    # Bound here, then served: a port picked and released could be taken in between.
-    listener = loopback_listener(host)
-    port = int(listener.getsockname()[1])
-    receiver = Receiver(url=f"http://{host}:{port}/hook")
-    server = QuickServer(
-        uvicorn.Config(receiver, host=host, port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    task.add_done_callback(lambda _: listener.close())
-    try:
-        await server_started(server, task)
+    receiver = Receiver()
+    async with serving(receiver, host) as base:
+        receiver.url = f"{base}/hook"
         yield receiver
-    finally:
-        server.stop()
-        await task

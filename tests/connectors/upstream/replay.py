@@ -17,12 +17,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from tests.support import HTTP_TIMEOUT, QuickServer, loopback_listener, server_started
+from tests.support import HTTP_TIMEOUT, serving
 
 
 @dataclass(frozen=True)
@@ -136,24 +135,9 @@ class Replay:
 @contextlib.asynccontextmanager
 async def replaying(replay: Replay) -> AsyncIterator[str]:
     """Serve the replay's routes on a loopback listener; yields its base URL."""
-    listener = loopback_listener()
-    port = int(listener.getsockname()[1])
-    config = uvicorn.Config(
-        Starlette(routes=replay.routes()),
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=None,
-    )
-    server = QuickServer(config)
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    task.add_done_callback(lambda _: listener.close())
-    try:
-        await server_started(server, task)
-        yield f"http://127.0.0.1:{port}"
-    finally:
+    app = Starlette(routes=replay.routes())
+    async with serving(app, access_log=False) as base:
         try:
-            await replay.close()
+            yield base
         finally:
-            server.stop()
-            await task
+            await replay.close()

@@ -72,6 +72,23 @@ async def test_cancel_sm_cancels_what_has_not_left(settings: Settings) -> None:
         assert every == (CANCEL_SM_RESP, c.SMPP_ESME_RCANCELFAIL)
 
 
+async def test_replace_sm_refuses_a_nul_as_a_submit_does(settings: Settings) -> None:
+    async with smpp_gateway(settings) as env:
+        esme = await connected(env)
+        assert (await esme.call("bind", "transmitter")).status == OK
+        waiting = await esme.call(
+            "submit",
+            schedule_delivery_time=LATER,
+            data_coding=8,
+            short_message="été".encode("utf-16-be"),
+        )
+        # replace_sm has no data coding: its text is read in the message's own (UCS-2).
+        answer = await esme.call("replace", waiting.message_id, "a\x00b".encode("utf-16-be"))
+        assert answer == (REPLACE_SM_RESP, c.SMPP_ESME_RREPLACEFAIL)
+        stored = await env.services.messages.get(env.account_id, waiting.message_id)
+        assert (stored.text, stored.status) == ("été", Status.SCHEDULED)
+
+
 async def test_a_receiver_bind_may_not_query_or_cancel(settings: Settings) -> None:
     async with smpp_gateway(settings) as env:
         sender = await connected(env)

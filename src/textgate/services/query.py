@@ -63,6 +63,10 @@ class MessageService:
         that ends before the message may be sent is ``INVALID_VALIDITY``."""
         message = await self._repo.get(account_id, message_id, with_events=False)
         if text is not None:
+            # Refused as in a submit's text (services.submit), or replace_sm would store
+            # what no interface lets in.
+            if "\x00" in text:
+                raise InvalidRequest("the message text contains a NUL character")
             parts = segment(text, Encoding(message.encoding)).count
             if parts != message.segments:
                 raise Conflict(

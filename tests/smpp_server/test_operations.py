@@ -89,6 +89,27 @@ async def test_replace_sm_refuses_a_nul_as_a_submit_does(settings: Settings) -> 
         assert (stored.text, stored.status) == ("été", Status.SCHEDULED)
 
 
+async def test_replace_sm_applies_the_duplicate_filter(settings: Settings) -> None:
+    """A new text is checked as a submit's is: one that went to the same recipient within
+    the account's duplicate window is refused; the message keeps its own."""
+    async with smpp_gateway(settings) as env:
+        await env.services.accounts.update_settings(env.account_id, {"dedupe": True})
+        esme = await connected(env)
+        assert (await esme.call("bind", "transmitter")).status == OK
+        sent = await esme.call("submit", short_message=b"your code is 1234")
+        assert sent.status == OK
+        waiting = await esme.call("submit", schedule_delivery_time=LATER, short_message=b"later")
+        assert waiting.status == OK
+        mid = waiting.message_id
+        answer = await esme.call("replace", mid, b"your code is 1234")
+        assert answer == (REPLACE_SM_RESP, c.SMPP_ESME_RREPLACEFAIL)
+        assert (await env.services.messages.get(env.account_id, mid)).text == "later"
+        # Its own text again is no duplicate of itself; another text is free.
+        assert await esme.call("replace", mid, b"later") == (REPLACE_SM_RESP, OK)
+        assert await esme.call("replace", mid, b"fresh") == (REPLACE_SM_RESP, OK)
+        assert (await env.services.messages.get(env.account_id, mid)).text == "fresh"
+
+
 async def test_a_receiver_bind_may_not_query_or_cancel(settings: Settings) -> None:
     async with smpp_gateway(settings) as env:
         sender = await connected(env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from textgate.core.accounts import Account
 from textgate.core.clock import Clock, system_clock, to_ms
 from textgate.core.encoding import Encoding, segment
 from textgate.core.message import Message, ReceiptRequest
@@ -48,7 +49,7 @@ class MessageService:
 
     async def replace_message(
         self,
-        account_id: str,
+        account: Account,
         message_id: str,
         *,
         text: str | None,
@@ -60,8 +61,9 @@ class MessageService:
         request for a message not handed off yet (SMPP replace_sm). The new text is read in
         the message's encoding and must take as many parts as it did: the message was
         charged for those (Conflict otherwise, as for a message that has left). A validity
-        that ends before the message may be sent is ``INVALID_VALIDITY``."""
-        message = await self._repo.get(account_id, message_id, with_events=False)
+        that ends before the message may be sent is ``INVALID_VALIDITY``; a new text the
+        account's duplicate filter would refuse in a submit is PolicyDenied (``duplicate``)."""
+        message = await self._repo.get(account.id, message_id, with_events=False)
         if text is not None:
             # Refused as in a submit's text (services.submit), or replace_sm would store
             # what no interface lets in.
@@ -81,11 +83,14 @@ class MessageService:
             raise InvalidRequest(
                 "the validity ends before the message may be sent", code=INVALID_VALIDITY
             )
+        rules = account.rules
+        dedupe_since = now - rules.dedupe_window_seconds * 1000 if rules.dedupe else None
         await self._repo.replace(
-            account_id,
+            account.id,
             message_id,
             text=message.text if text is None else text,
             scheduled_at=None if scheduled is None else to_ms(scheduled),
             valid_until=None if until is None else to_ms(until),
             receipt=None if receipt is None else receipt.value,
+            dedupe_since=dedupe_since,
         )

@@ -36,7 +36,7 @@ from textgate.connectors.smpp.shortmessage import decode_short_message
 from textgate.connectors.smpp.times import format_time, parse_time
 from textgate.core.accounts import Account
 from textgate.core.clock import from_ms
-from textgate.errors import Conflict, InvalidRequest, NotFound
+from textgate.errors import Conflict, InvalidRequest, NotFound, PolicyDenied
 from textgate.services.registry import Services
 from textgate.services.submit_request import INVALID_VALIDITY
 from textgate.smpp_server.messages import DATA_CODING_UCS2, RECEIPT_MASK, RECEIPTS
@@ -106,7 +106,7 @@ async def replace(
         text = decode_short_message(pdu.short_message, coding).text
     try:
         await services.messages.replace_message(
-            account.id,
+            account,
             pdu.message_id,
             text=text,
             schedule_at=schedule_at,
@@ -115,7 +115,8 @@ async def replace(
         )
     except NotFound:
         return refused(_S.ESME_RINVMSGID)
-    except Conflict:
+    except (Conflict, PolicyDenied):
+        # Left already, another number of parts, or a text the duplicate filter refuses.
         return refused(_S.ESME_RREPLACEFAIL)
     except InvalidRequest as exc:
         # A validity past or before the schedule; else a text the message's alphabet

@@ -10,8 +10,9 @@ from sqlalchemy import Select, select
 
 from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.message import CANCELLABLE, Message, Status, StatusEvent
-from textgate.errors import Conflict, NotFound
-from textgate.storage.credits import refund_failed
+from textgate.core.policy import REASON_TEXT, Reason
+from textgate.errors import Conflict, NotFound, PolicyDenied
+from textgate.storage.credits import recent_sends, refund_failed
 from textgate.storage.db import Database
 from textgate.storage.queue import IN_DOUBT, INSERT_EVENT
 from textgate.storage.tables import message_events, messages
@@ -171,13 +172,16 @@ class MessageRepo:
         scheduled_at: int | None,
         valid_until: int | None,
         receipt: str | None,
+        dedupe_since: int | None = None,
     ) -> None:
         """Store a new text, schedule, validity and receipt request for a message that has
         not been handed to an operator (SMPP replace_sm). Raises NotFound, or Conflict when
         it has left or may have (claimed, partly taken, in doubt) or is final. A schedule in
         the future makes it ``scheduled``; one in the past or none, ``queued``: due at once
         if it was scheduled, else when it was already due. The price stays: the caller keeps
-        the number of parts."""
+        the number of parts. ``dedupe_since``: the account's duplicate filter, as a submit
+        applies it (``storage.admission``): a new text that went to the same recipient since
+        then is refused (PolicyDenied, ``duplicate``)."""
         now = self._clock()
 
         def txn() -> Txn[None]:
@@ -187,6 +191,15 @@ class MessageRepo:
             row = rows[0]
             if not _replaceable(row):
                 raise Conflict("it has been handed to an operator (or may have been)")
+            if dedupe_since is not None and text != row["text"]:
+                recipient = row["recipient"]
+                recent = yield from recent_sends(account_id, [recipient], dedupe_since)
+                if (recipient, text) in recent:
+                    raise PolicyDenied(
+                        REASON_TEXT[Reason.DUPLICATE],
+                        reason=Reason.DUPLICATE.value,
+                        recipient=recipient,
+                    )
             was = Status(row["status"])
             status = Status.SCHEDULED if scheduled_at and scheduled_at > now else Status.QUEUED
             due = scheduled_at if status == Status.SCHEDULED else row["next_attempt_at"]
@@ -213,7 +226,8 @@ class MessageRepo:
 
 
 _SELECT_FOR_REPLACE = (
-    "SELECT status, claimed_by, handoff_state, error_code, next_attempt_at FROM messages"
+    "SELECT status, claimed_by, handoff_state, error_code, next_attempt_at, recipient, text"
+    " FROM messages"
     " WHERE account_id = ? AND id = ?"
 )
 # PostgreSQL: the row stays locked until the update (a claim skips it meanwhile).

@@ -12,7 +12,7 @@ from textgate.core.clock import Clock, from_ms, system_clock
 from textgate.core.message import CANCELLABLE, Message, Status, StatusEvent
 from textgate.core.policy import REASON_TEXT, Reason
 from textgate.errors import Conflict, NotFound, PolicyDenied
-from textgate.storage.credits import recent_sends, refund_failed
+from textgate.storage.credits import lock_balances, recent_sends, refund_failed
 from textgate.storage.db import Database
 from textgate.storage.queue import IN_DOUBT, INSERT_EVENT
 from textgate.storage.tables import message_events, messages
@@ -193,6 +193,9 @@ class MessageRepo:
                 raise Conflict("it has been handed to an operator (or may have been)")
             if dedupe_since is not None and text != row["text"]:
                 recipient = row["recipient"]
+                # The lock a submit's admission takes first (storage.admission): a submit
+                # of this text to this recipient commits before this reads, or after.
+                yield from lock_balances([account_id], now)
                 recent = yield from recent_sends(account_id, [recipient], dedupe_since)
                 if (recipient, text) in recent:
                     raise PolicyDenied(

@@ -305,8 +305,8 @@ async def test_sequence_numbers_wrap() -> None:
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         async with Session(reader, writer, enquire_link_interval=None) as session:
-            session._next_seq = 0x7FFFFFFF
-            assert [session._take_seq() for _ in range(3)] == [0x7FFFFFFF, 1, 2]
+            session._requests.next_seq = 0x7FFFFFFF
+            assert [session._requests.take_seq() for _ in range(3)] == [0x7FFFFFFF, 1, 2]
             await asyncio.wait_for(session.wait_closed(), WAIT)  # the peer hung up
     finally:
         server.close()

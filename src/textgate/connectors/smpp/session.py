@@ -238,20 +238,6 @@ class Session:
     ) -> None:
         await self.close()
 
-    # ------------------------------------------------------------------ requests
-
-    # The numbering is the requester's; the session shows it (its tests look here).
-    @property
-    def _next_seq(self) -> int:
-        return self._requests.next_seq
-
-    @_next_seq.setter
-    def _next_seq(self, value: int) -> None:
-        self._requests.next_seq = value
-
-    def _take_seq(self) -> int:
-        return self._requests.take_seq()
-
     # ------------------------------------------------------------------ writing
 
     def _check_open(self) -> None:

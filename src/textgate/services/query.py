@@ -9,8 +9,8 @@ from textgate.core.clock import Clock, system_clock, to_ms
 from textgate.core.encoding import Encoding, segment
 from textgate.core.message import Message, ReceiptRequest
 from textgate.core.paging import Page, page_size
-from textgate.errors import Conflict, InvalidRequest
-from textgate.services.submit_request import INVALID_VALIDITY
+from textgate.errors import Conflict
+from textgate.services.submit_request import check_no_nul, check_validity
 from textgate.storage.messages import MessageFilter, MessageRepo
 
 __all__ = ["MAX_PAGE", "MessageFilter", "MessageService"]
@@ -65,10 +65,7 @@ class MessageService:
         account's duplicate filter would refuse in a submit is PolicyDenied (``duplicate``)."""
         message = await self._repo.get(account.id, message_id, with_events=False)
         if text is not None:
-            # Refused as in a submit's text (services.submit), or replace_sm would store
-            # what no interface lets in.
-            if "\x00" in text:
-                raise InvalidRequest("the message text contains a NUL character")
+            check_no_nul(text)  # as in a submit: no interface lets one in
             parts = segment(text, Encoding(message.encoding)).count
             if parts != message.segments:
                 raise Conflict(
@@ -78,11 +75,7 @@ class MessageService:
         scheduled = message.scheduled_at if schedule_at is None else schedule_at
         until = message.valid_until if valid_until is None else valid_until
         now = self._clock()
-        start = max(now, to_ms(scheduled)) if scheduled is not None else now
-        if until is not None and to_ms(until) <= start:
-            raise InvalidRequest(
-                "the validity ends before the message may be sent", code=INVALID_VALIDITY
-            )
+        check_validity(until, scheduled, now)
         rules = account.rules
         dedupe_since = now - rules.dedupe_window_seconds * 1000 if rules.dedupe else None
         await self._repo.replace(

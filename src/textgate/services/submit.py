@@ -67,6 +67,8 @@ from textgate.services.submit_request import (
     SubmitRequest,
     SubmitResult,
     TargetResolver,
+    check_no_nul,
+    check_validity,
 )
 from textgate.storage.messages import MessageRepo
 from textgate.storage.orders import CommitResult, OrderWrite, OrderWriter
@@ -175,14 +177,7 @@ class SubmitService:
         if req.schedule_at is not None and to_ms(req.schedule_at) > now:
             status = Status.SCHEDULED
             scheduled_at = req.schedule_at
-        if req.valid_until is not None and to_ms(req.valid_until) <= max(
-            now, to_ms(req.schedule_at) if req.schedule_at is not None else now
-        ):
-            raise InvalidRequest(
-                "the validity ends before the message may be sent (it is past, or before the"
-                " schedule)",
-                code=INVALID_VALIDITY,
-            )
+        check_validity(req.valid_until, req.schedule_at, now)
         sender = resolve_sender(rules, req.sender)
         sender = validate_sender(sender) if sender else None
         if sender is None and req.sender_required:
@@ -300,8 +295,7 @@ class SubmitService:
             raise InvalidRequest(f"at most {MAX_RECIPIENTS} recipients per request")
         if not text:
             raise InvalidRequest("the message text is empty", code="missing_text")
-        if "\x00" in text:
-            raise InvalidRequest("the message text contains a NUL character")
+        check_no_nul(text)
         refs = (req.client_ref, *(req.references or ()))
         if any(ref is not None and len(ref) > MAX_REFERENCE_LENGTH for ref in refs):
             raise InvalidRequest(f"a reference has at most {MAX_REFERENCE_LENGTH} characters")

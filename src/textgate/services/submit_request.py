@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from textgate.core.accounts import Account
+from textgate.core.clock import to_ms
 from textgate.core.encoding import Encoding
 from textgate.core.message import Message, Quality, ReceiptRequest, Status
+from textgate.errors import InvalidRequest
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -25,6 +27,8 @@ __all__ = [
     "SubmitRequest",
     "SubmitResult",
     "TargetResolver",
+    "check_no_nul",
+    "check_validity",
 ]
 
 # A concatenated SMS carries its part count in one octet (3GPP TS 23.040 9.2.3.24.1).
@@ -113,3 +117,22 @@ class SubmitResult:
     @property
     def accepted(self) -> int:
         return sum(1 for m in self.messages if m.status != Status.REJECTED)
+
+
+def check_no_nul(text: str) -> None:
+    """A text with a NUL is refused wherever one comes in (a submit, a replace_sm)."""
+    if "\x00" in text:
+        raise InvalidRequest("the message text contains a NUL character")
+
+
+def check_validity(valid_until: datetime | None, schedule_at: datetime | None, now_ms: int) -> None:
+    """A validity must end after the message may first be sent: after now and after its
+    schedule (``INVALID_VALIDITY`` otherwise)."""
+    if valid_until is None:
+        return
+    start = max(now_ms, to_ms(schedule_at)) if schedule_at is not None else now_ms
+    if to_ms(valid_until) <= start:
+        raise InvalidRequest(
+            "the validity ends before the message may be sent (it is past, or before the schedule)",
+            code=INVALID_VALIDITY,
+        )

@@ -426,6 +426,7 @@ async def _run(
             req.path,
             json=req.json,
             params=req.params,
+            content=req.content,
             headers={**headers, **req.headers},
         )
         assert r.status_code < 300, f"setup failed: {r.status_code} {r.text}"

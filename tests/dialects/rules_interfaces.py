@@ -37,6 +37,7 @@ from tests.support import HTTP_TIMEOUT, cli_env, until
 from textgate.cli import app
 from textgate.config import Settings
 from textgate.core.policy import Reason
+from textgate.dialects.twilio.resource import account_sid
 
 ACCEPTED = "accepted"
 
@@ -127,6 +128,17 @@ async def _mailup(w: World, to: tuple[str, ...], text: str, sender: str | None) 
         body["Sender"] = sender
     r = await w.http.post(f"/api/v2.0/sms/{console}/{list_id}", json=body)
     return _http_words(r, lambda b: b["Code"])
+
+
+async def _twilio(w: World, to: tuple[str, ...], text: str, sender: str | None) -> str:
+    sid = account_sid(w.env.account_id)
+    form = [("To", to[0]), ("Body", text)] + ([("From", sender)] if sender else [])
+    r = await w.http.post(
+        f"/2010-04-01/Accounts/{sid}/Messages.json",
+        data=dict(form),
+        auth=(sid, w.env.api_key),
+    )
+    return _http_words(r, lambda b: b["code"])
 
 
 async def _smsmobileapi(w: World, to: tuple[str, ...], text: str, sender: str | None) -> str:
@@ -286,6 +298,20 @@ SMTP_WORDS = {
 }
 
 INTERFACES: tuple[Interface, ...] = (
+    Interface(
+        "twilio",
+        _twilio,
+        {
+            Reason.IP_NOT_ALLOWED: "403 20003",
+            Reason.INVALID_SENDER: "400 21212",
+            Reason.DAILY_LIMIT: "429 63038",
+            Reason.COUNTRY_BLOCKED: "400 21408",
+            Reason.DUPLICATE: "400 30007",
+            Reason.OPTED_OUT: "400 21610",
+            Reason.INSUFFICIENT_CREDIT: "403 20005",
+        },
+        several=False,
+    ),
     Interface(
         "native",
         _native,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["IdGenerator", "id_time_ms", "new_id"]
+__all__ = ["IdGenerator", "id_from_value", "id_time_ms", "id_value", "new_id"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
@@ -74,11 +74,26 @@ def new_id(now_ms: int | None = None, entropy: bytes | None = None) -> str:
     return _encode((ms << 80) | int.from_bytes(rand, "big"))
 
 
-def id_time_ms(ulid: str) -> int:
-    """The millisecond timestamp inside an id (raises ValueError for a foreign string)."""
-    if len(ulid) != 26:
+def id_value(ulid: str) -> int:
+    """The 128-bit number an id writes (ValueError for a string that is not an id)."""
+    if len(ulid) != 26 or ulid[0] not in "01234567":
         raise ValueError("not an id")
     value = 0
-    for ch in ulid.upper():
-        value = (value << 5) | _DECODE[ch]
-    return value >> 80
+    try:
+        for ch in ulid.upper():
+            value = (value << 5) | _DECODE[ch]
+    except KeyError:
+        raise ValueError("not an id") from None
+    return value
+
+
+def id_from_value(value: int) -> str:
+    """The id of a 128-bit number (ValueError outside 0 .. 2**128 - 1)."""
+    if not 0 <= value < 1 << 128:
+        raise ValueError("not an id's value")
+    return _encode(value)
+
+
+def id_time_ms(ulid: str) -> int:
+    """The millisecond timestamp inside an id (raises ValueError for a foreign string)."""
+    return id_value(ulid) >> 80

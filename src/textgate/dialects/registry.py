@@ -23,6 +23,7 @@ from textgate.dialects.mailup.dialect import DIALECT as MAILUP
 from textgate.dialects.native.dialect import DIALECT as NATIVE
 from textgate.dialects.smsend.dialect import DIALECT as SMSEND
 from textgate.dialects.smsmobileapi.dialect import DIALECT as SMSMOBILEAPI
+from textgate.dialects.twilio.dialect import DIALECT as TWILIO
 
 __all__ = ["DIALECTS", "address_handlers", "enabled", "webhook_formats"]
 
@@ -35,6 +36,7 @@ DIALECTS: tuple[Dialect, ...] = (
     MAILUP,
     LABSMOBILE,
     ASPSMS,
+    TWILIO,
 )
 
 

@@ -69,6 +69,7 @@ from textgate.services.submit_request import (
     TargetResolver,
     check_no_nul,
     check_validity,
+    validity_end,
 )
 from textgate.storage.messages import MessageRepo
 from textgate.storage.orders import CommitResult, OrderWrite, OrderWriter
@@ -177,7 +178,8 @@ class SubmitService:
         if req.schedule_at is not None and to_ms(req.schedule_at) > now:
             status = Status.SCHEDULED
             scheduled_at = req.schedule_at
-        check_validity(req.valid_until, req.schedule_at, now)
+        valid_until = validity_end(req, now)
+        check_validity(valid_until, req.schedule_at, now)
         sender = resolve_sender(rules, req.sender)
         sender = validate_sender(sender) if sender else None
         if sender is None and req.sender_required:
@@ -203,7 +205,7 @@ class SubmitService:
             "client_ref": req.client_ref,
             "quality": None if req.quality is None else req.quality.value,
             "receipt": None if req.receipt is None else req.receipt.value,
-            "valid_until": req.valid_until,
+            "valid_until": valid_until,
         }
         for entry in entries:
             mine = common if req.references is None else {**common, "client_ref": entry.ref}

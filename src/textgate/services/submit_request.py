@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from textgate.core.accounts import Account
-from textgate.core.clock import to_ms
+from textgate.core.clock import from_ms, to_ms
 from textgate.core.encoding import Encoding
 from textgate.core.message import Message, Quality, ReceiptRequest, Status
 from textgate.errors import InvalidRequest
@@ -29,6 +29,7 @@ __all__ = [
     "TargetResolver",
     "check_no_nul",
     "check_validity",
+    "validity_end",
 ]
 
 # A concatenated SMS carries its part count in one octet (3GPP TS 23.040 9.2.3.24.1).
@@ -70,6 +71,10 @@ class SubmitRequest:
     """When to stop trying (the messages expire if not handed off by then); None: the
     dispatcher's default validity from their due time. Must be later than now and than
     ``schedule_at`` (``INVALID_VALIDITY``)."""
+    valid_for: timedelta | None = None
+    """A validity counted from when the messages may first be sent (now, or
+    ``schedule_at``), for interfaces whose clients give a duration; with ``valid_until``
+    too, the earlier end counts."""
     client_ref: str | None = None
     idempotency_key: str | None = None
     interface: str = "native"
@@ -123,6 +128,16 @@ def check_no_nul(text: str) -> None:
     """A text with a NUL is refused wherever one comes in (a submit, a replace_sm)."""
     if "\x00" in text:
         raise InvalidRequest("the message text contains a NUL character")
+
+
+def validity_end(req: SubmitRequest, now_ms: int) -> datetime | None:
+    """When the request's messages stop waiting: ``valid_until``, or ``valid_for`` after
+    they may first be sent (now, or their schedule), whichever ends first."""
+    if req.valid_for is None:
+        return req.valid_until
+    start = max(from_ms(now_ms), req.schedule_at) if req.schedule_at else from_ms(now_ms)
+    end = start + req.valid_for
+    return end if req.valid_until is None else min(end, req.valid_until)
 
 
 def check_validity(valid_until: datetime | None, schedule_at: datetime | None, now_ms: int) -> None:

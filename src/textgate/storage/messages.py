@@ -57,6 +57,7 @@ def message_from_row(row: Any, events: Sequence[StatusEvent] = ()) -> Message:
 class MessageFilter:
     status: Status | None = None
     recipient: str | None = None
+    sender: str | None = None
     order_id: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
@@ -100,6 +101,8 @@ class MessageRepo:
             query = query.where(messages.c.status == flt.status.value)
         if flt.recipient is not None:
             query = query.where(messages.c.recipient == flt.recipient)
+        if flt.sender is not None:
+            query = query.where(messages.c.sender == flt.sender)
         if flt.order_id is not None:
             query = query.where(messages.c.order_id == flt.order_id)
         if flt.since_ms is not None:

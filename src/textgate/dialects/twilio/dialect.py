@@ -1,0 +1,15 @@
+"""Twilio's Messages API: its declaration for the registry."""
+
+from __future__ import annotations
+
+from textgate.dialects.base import Dialect
+from textgate.dialects.twilio import routes
+
+__all__ = ["DIALECT"]
+
+DIALECT = Dialect(
+    name="twilio",
+    openapi_tag="twilio",
+    description="Twilio Messages API (``/2010-04-01/Accounts/{AccountSid}/Messages``).",
+    routers=(routes.router,),
+)

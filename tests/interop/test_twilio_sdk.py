@@ -1,0 +1,118 @@
+"""Twilio's own Python library (``twilio`` on PyPI) against the real server, its base URL the
+only change: sending, reading, listing page by page, scheduling and cancelling, and its
+exceptions for refusals, with the stored messages checked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from tests.support import Running, until
+from textgate.core.message import Status
+from textgate.dialects.twilio.resource import account_sid, message_sid
+from textgate.services.query import MessageFilter
+
+T = TypeVar("T")
+
+NUMBER = "+33612345678"
+SENDER = "+15005550006"
+
+
+async def _client(gateway: Running) -> tuple[Client, str]:
+    accounts = gateway.gateway.services.accounts
+    account = await accounts.create("acme")
+    key = (await accounts.issue_key(account.id)).token
+    client = Client(account_sid(account.id), key)
+    # What an application changes to move from Twilio to textgate: the API's base URL.
+    client.api.base_url = gateway.base_url
+    return client, account.id
+
+
+async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    # The library is synchronous (requests); the server runs on this test's loop.
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def test_send_read_and_see_it_delivered(gateway: Running) -> None:
+    client, account_id = await _client(gateway)
+    sent = await _call(
+        client.messages.create, to=NUMBER, from_=SENDER, body="Hello from the Twilio library"
+    )
+    assert sent.sid.startswith("SM") and len(sent.sid) == 34
+    assert sent.status == "queued"
+    assert sent.num_segments == "1"
+    assert isinstance(sent.date_created, datetime)
+    [stored] = await gateway.gateway.services.messages.search(account_id, MessageFilter())
+    assert message_sid(stored.id) == sent.sid
+    assert (stored.recipient, stored.sender, stored.text, stored.interface) == (
+        NUMBER,
+        SENDER,
+        "Hello from the Twilio library",
+        "twilio",
+    )
+
+    async def delivered() -> bool:
+        return (await _call(client.messages(sent.sid).fetch)).status == "delivered"
+
+    await until(delivered)
+
+
+async def test_listing_walks_every_page_by_its_next_page_uri(gateway: Running) -> None:
+    client, account_id = await _client(gateway)
+    sids = [
+        (await _call(client.messages.create, to=NUMBER, body=f"message {i}")).sid for i in range(5)
+    ]
+    listed = await _call(client.messages.list, page_size=2)
+    assert [m.sid for m in listed] == sids[::-1]
+    only = await _call(client.messages.list, to="+33699999999")
+    assert only == []
+
+
+async def test_refusals_raise_the_librarys_exception_with_twilios_code(gateway: Running) -> None:
+    client, account_id = await _client(gateway)
+    with pytest.raises(TwilioRestException) as invalid:
+        await _call(client.messages.create, to="+999123456", body="hi")
+    assert (invalid.value.status, invalid.value.code) == (400, 21211)
+    await gateway.gateway.services.accounts.add_opt_outs(
+        await gateway.gateway.services.accounts.get(account_id), [NUMBER]
+    )
+    with pytest.raises(TwilioRestException) as opted_out:
+        await _call(client.messages.create, to=NUMBER, body="hi")
+    assert (opted_out.value.status, opted_out.value.code) == (400, 21610)
+    with pytest.raises(TwilioRestException) as unknown:
+        await _call(client.messages("SM" + "0" * 32).fetch)
+    assert (unknown.value.status, unknown.value.code) == (404, 20404)
+    assert await gateway.gateway.services.messages.search(account_id, MessageFilter()) == []
+
+    wrong = Client(client.username, "tg_000000000000_notakey")
+    wrong.api.base_url = gateway.base_url
+    with pytest.raises(TwilioRestException) as refused:
+        await _call(wrong.messages.create, to=NUMBER, body="hi")
+    assert (refused.value.status, refused.value.code) == (401, 20003)
+
+
+async def test_a_scheduled_message_is_cancelled(gateway: Running) -> None:
+    client, account_id = await _client(gateway)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    scheduled = await _call(
+        client.messages.create,
+        to=NUMBER,
+        body="tomorrow's reminder",
+        messaging_service_sid="MG" + "0" * 32,
+        send_at=later,
+        schedule_type="fixed",
+        validity_period=600,
+    )
+    assert scheduled.status == "scheduled"
+    cancelled = await _call(client.messages(scheduled.sid).update, status="canceled")
+    assert cancelled.status == "canceled"
+    [stored] = await gateway.gateway.services.messages.search(account_id, MessageFilter())
+    assert stored.status == Status.CANCELLED
+    assert stored.scheduled_at == later.replace(microsecond=0)
+    assert stored.valid_until == stored.scheduled_at + timedelta(seconds=600)

@@ -72,6 +72,8 @@ async def test_listing_walks_every_page_by_its_next_page_uri(gateway: Running) -
     assert [m.sid for m in listed] == sids[::-1]
     only = await _call(client.messages.list, to="+33699999999")
     assert only == []
+    stored = await gateway.gateway.services.messages.search(account_id, MessageFilter())
+    assert sorted(message_sid(m.id) for m in stored) == sorted(sids)
 
 
 async def test_refusals_raise_the_librarys_exception_with_twilios_code(gateway: Running) -> None:

@@ -8,12 +8,17 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from tests.support import Running, until
+from tests.support import Running, running_gateway, until
+from tests.webhooks.receiver import running_receiver
+from tests.webhooks.test_webhooks import FAST
+from textgate.config import Settings
 from textgate.core.message import Status
 from textgate.dialects.twilio.resource import account_sid, message_sid
 from textgate.services.query import MessageFilter
@@ -118,3 +123,55 @@ async def test_a_scheduled_message_is_cancelled(gateway: Running) -> None:
     assert stored.status == Status.CANCELLED
     assert stored.scheduled_at == later.replace(microsecond=0)
     assert stored.valid_until == stored.scheduled_at + timedelta(seconds=600)
+
+
+async def test_status_callbacks_are_forms_the_librarys_validator_accepts(
+    settings: Settings,
+) -> None:
+    """Each status change is posted to StatusCallback as Twilio posts it, signed with the
+    API key the message was sent with: two keys of one account on one callback URL get
+    posts signed each with its own."""
+    async with (
+        running_gateway(settings.model_copy(update={"webhooks": FAST})) as gateway,
+        running_receiver() as receiver,
+    ):
+        client, account_id = await _client(gateway)
+        other_key = (await gateway.gateway.services.accounts.issue_key(account_id)).token
+        other = Client(client.username, other_key)
+        other.api.base_url = gateway.base_url
+        sent = {
+            key: await _call(c.messages.create, to=NUMBER, body="hi", status_callback=receiver.url)
+            for key, c in ((client.password, client), (other_key, other))
+        }
+
+        def posts(sid: str) -> list[dict[str, str]]:
+            return [dict(parse_qsl(h.body)) for h in receiver.hits if f"={sid}&" in h.body]
+
+        async def both_delivered() -> bool:
+            return all(
+                any(p["MessageStatus"] == "delivered" for p in posts(m.sid)) for m in sent.values()
+            )
+
+        await until(both_delivered)
+        for key, message in sent.items():
+            validator = RequestValidator(key)
+            hits = [h for h in receiver.hits if f"={message.sid}&" in h.body]
+            for hit in hits:
+                assert hit.headers["content-type"] == "application/x-www-form-urlencoded"
+                params = dict(parse_qsl(hit.body))
+                assert validator.validate(receiver.url, params, hit.headers["x-twilio-signature"])
+                assert (params["MessageSid"], params["SmsSid"], params["To"]) == (
+                    message.sid,
+                    message.sid,
+                    NUMBER,
+                )
+                assert params["MessageStatus"] == params["SmsStatus"]
+                assert params["ApiVersion"] == "2010-04-01"
+                assert "ErrorCode" not in params
+            words = [dict(parse_qsl(h.body))["MessageStatus"] for h in hits]
+            assert words[-1] == "delivered" and "sent" in words, words
+        # The key is the signing secret of its own target, and nowhere in the gateway's
+        # answers about the account's webhooks.
+        webhooks = await gateway.gateway.services.webhooks.of_account(account_id)
+        assert len(webhooks) == 2
+        assert {w.format for w in webhooks} == {"twilio"}

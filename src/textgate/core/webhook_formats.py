@@ -15,7 +15,15 @@ from typing import Any
 
 from textgate.core.webhooks import event_body
 
-__all__ = ["JSON", "TEXTGATE", "Rendered", "Renderer", "WebhookFormats", "render_textgate"]
+__all__ = [
+    "JSON",
+    "TEXTGATE",
+    "Rendered",
+    "Renderer",
+    "Signer",
+    "WebhookFormats",
+    "render_textgate",
+]
 
 TEXTGATE = "textgate"
 JSON = "application/json"
@@ -31,6 +39,11 @@ Renderer = Callable[[str, str, int, Mapping[str, Any]], "Rendered | None"]
 """``(event_id, event_type, at_ms, data)`` -> the body to deliver, or None when the format does
 not carry this kind of event."""
 
+Signer = Callable[[str, str, str], Mapping[str, str]]
+"""``(secret, url, body)`` -> the headers a delivery of this format carries (its Content-Type
+and its provider's signature), for a format whose receivers check their provider's
+signature rather than textgate's."""
+
 
 def render_textgate(
     event_id: str, event_type: str, at_ms: int, data: Mapping[str, Any]
@@ -43,10 +56,18 @@ class WebhookFormats:
     """The payload formats a subscription may name: textgate's own plus ``extra`` by name."""
 
     extra: Mapping[str, Renderer] = field(default_factory=dict)
+    signers: Mapping[str, Signer] = field(default_factory=dict)
+    """The formats delivered with their provider's headers instead of textgate's."""
 
     def __post_init__(self) -> None:
-        if TEXTGATE in self.extra:
+        if TEXTGATE in self.extra or TEXTGATE in self.signers:
             raise ValueError(f"the {TEXTGATE!r} format is textgate's own")
+        unknown = set(self.signers) - set(self.extra)
+        if unknown:
+            raise ValueError(f"signers of no format: {', '.join(sorted(unknown))}")
+
+    def signer(self, fmt: str) -> Signer | None:
+        return self.signers.get(fmt)
 
     @property
     def names(self) -> frozenset[str]:

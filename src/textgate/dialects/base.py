@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from textgate.core.webhook_formats import Renderer
+from textgate.core.webhook_formats import Renderer, Signer
 from textgate.dialects.mail import AddressHandler
 from textgate.dialects.paths import PathCanon
 from textgate.dialects.text_input import (
@@ -103,6 +103,8 @@ class Dialect:
     fast_paths: tuple[FastPath, ...] = ()
     webhook_formats: Mapping[str, Renderer] = field(default_factory=dict)
     """Webhook payload formats by name, for the subscriptions this dialect's clients make."""
+    webhook_signers: Mapping[str, Signer] = field(default_factory=dict)
+    """Of those formats, the ones sent with the provider's headers and signature."""
     smtp_handlers: Callable[[Any], Sequence[AddressHandler]] | None = None
     """The email addresses it serves on the SMTP server (given the application's settings)."""
     tolerant_prefixes: tuple[str, ...] = ()

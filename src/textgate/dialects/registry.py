@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from textgate.core.webhook_formats import Renderer, WebhookFormats
+from textgate.core.webhook_formats import Renderer, Signer, WebhookFormats
 from textgate.dialects.admin.dialect import DIALECT as ADMIN
 from textgate.dialects.android.dialect import DIALECT as ANDROID
 from textgate.dialects.aspsms.dialect import DIALECT as ASPSMS
@@ -54,14 +54,17 @@ def enabled(names: Collection[str] | None) -> tuple[Dialect, ...]:
 
 
 def webhook_formats(dialects: Iterable[Dialect] = DIALECTS) -> WebhookFormats:
-    """The payload formats the dialects declare, with textgate's own."""
+    """The payload formats the dialects declare, with textgate's own, and the headers of
+    those sent with their provider's signature."""
     merged: dict[str, Renderer] = {}
+    signers: dict[str, Signer] = {}
     for dialect in dialects:
         for name, renderer in dialect.webhook_formats.items():
             if name in merged:
                 raise ValueError(f"webhook format {name!r} is declared twice")
             merged[name] = renderer
-    return WebhookFormats(merged)
+        signers.update(dialect.webhook_signers)
+    return WebhookFormats(merged, signers)
 
 
 def address_handlers(dialects: Iterable[Dialect], settings: Any) -> tuple[AddressHandler, ...]:

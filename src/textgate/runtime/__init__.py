@@ -288,6 +288,7 @@ class Gateway:
                 self.target_checker,
                 clock=self._clock,
                 loops=self.loops,
+                formats=self.webhook_formats,
             )
             await self.webhooks.start()
         if self.settings.mail.enabled:

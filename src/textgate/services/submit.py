@@ -287,7 +287,10 @@ class SubmitService:
             return ()
         if self._targets is None:
             raise InvalidRequest("notifications are not available on this gateway")
-        found = [await self._targets(req.account.id, n.url, n.events) for n in req.notify]
+        found = [
+            await self._targets(req.account.id, n.url, n.events, n.format, n.secret)
+            for n in req.notify
+        ]
         return tuple(dict.fromkeys(found))
 
     def _check(self, req: SubmitRequest, text: str) -> Segmentation:

@@ -12,6 +12,7 @@ from textgate.core.accounts import Account
 from textgate.core.clock import from_ms, to_ms
 from textgate.core.encoding import Encoding
 from textgate.core.message import Message, Quality, ReceiptRequest, Status
+from textgate.core.webhook_formats import TEXTGATE
 from textgate.errors import InvalidRequest
 
 __all__ = [
@@ -54,10 +55,16 @@ class Notify:
 
     url: str
     events: tuple[str, ...] = ("message.*",)
+    format: str = TEXTGATE
+    """The payload format (core.webhook_formats) the target expects."""
+    secret: str | None = None
+    """The signing secret, for a format signed with the client's own credential (None:
+    the target's generated one)."""
 
 
-TargetResolver = Callable[[str, str, Sequence[str]], Awaitable[str]]
-"""(account id, url, events) -> the id of the message-scoped target (services.webhooks)."""
+TargetResolver = Callable[[str, str, Sequence[str], str, str | None], Awaitable[str]]
+"""(account id, url, events, format, secret) -> the id of the message-scoped target
+(services.webhooks)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ steer a webhook into the operator's network.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import secrets
 import socket
@@ -119,7 +120,9 @@ class WebhookService:
         self._formats = (formats or WebhookFormats()).names
         self._check = checker
         self._cache_seconds = cache_seconds
-        self._targets: dict[tuple[str, str, tuple[str, ...]], tuple[str, float]] = {}
+        self._targets: dict[
+            tuple[str, str, tuple[str, ...], str, str | None], tuple[str, float]
+        ] = {}
 
     async def create(
         self,
@@ -148,16 +151,28 @@ class WebhookService:
             account_id, url, list(dict.fromkeys(events)), chosen, scope=scope, format=format
         )
 
-    async def message_target(self, account_id: str, url: str, events: Sequence[str]) -> str:
-        """The message-scoped target for this URL and event list, made on first use (with a
-        generated secret the account can rotate to learn). Cached: submits repeat it."""
-        key = (account_id, url, tuple(events))
+    async def message_target(
+        self,
+        account_id: str,
+        url: str,
+        events: Sequence[str],
+        format: str = TEXTGATE,
+        secret: str | None = None,
+    ) -> str:
+        """The message-scoped target for this URL, event list and payload format, made on
+        first use: with ``secret`` as its signing secret (a format signed with the
+        client's own credential), else a generated one the account can rotate to learn.
+        Cached: submits repeat it."""
+        key = (account_id, url, tuple(events), format, _fingerprint(secret))
         cached = self._targets.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        found = await self._repo.find_target(account_id, url, events)
+        found = await self._repo.find_target(account_id, url, events, format=format, secret=secret)
         if found is None:
-            found = (await self.create(account_id, url, events, None, scope=MESSAGE_SCOPE)).id
+            made = await self.create(
+                account_id, url, events, secret, scope=MESSAGE_SCOPE, format=format
+            )
+            found = made.id
         if len(self._targets) > 10_000:
             self._targets.clear()
         self._targets[key] = (found, time.monotonic() + self._cache_seconds)
@@ -204,3 +219,10 @@ class WebhookService:
 
 def _new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
+
+
+def _fingerprint(secret: str | None) -> str | None:
+    """What the target cache keys a secret by: never the secret itself."""
+    if secret is None:
+        return None
+    return hashlib.blake2b(secret.encode(), digest_size=16).hexdigest()

@@ -6,6 +6,7 @@ PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several processes send side by side.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -55,6 +56,9 @@ class DueDelivery:
     secret: str
     attempts: int
     """Attempts including this one; also the fencing token of this claim."""
+    format: str = TEXTGATE
+    """The subscription's payload format (core.webhook_formats), which may carry its own
+    headers."""
 
 
 def _webhook(r: Any) -> Webhook:
@@ -140,23 +144,33 @@ class WebhookRepo:
         async with self._db.read() as conn:
             return [_webhook(r) for r in await conn.execute(query.order_by(_w.id))]
 
-    async def find_target(self, account_id: str, url: str, events: Sequence[str]) -> str | None:
-        """The oldest message-scoped target with exactly this URL and event list."""
+    async def find_target(
+        self,
+        account_id: str,
+        url: str,
+        events: Sequence[str],
+        *,
+        format: str = TEXTGATE,
+        secret: str | None = None,
+    ) -> str | None:
+        """The oldest message-scoped target with exactly this URL, event list and format
+        (and this secret, when one is asked for: secrets are sealed, so compared here)."""
         async with self._db.read() as conn:
-            found = (
-                await conn.execute(
-                    select(_w.id)
-                    .where(
-                        _w.scope == MESSAGE_SCOPE,
-                        _w.account_id == account_id,
-                        _w.url == url,
-                        _w.events == ",".join(events),
-                    )
-                    .order_by(_w.id)
-                    .limit(1)
+            found = await conn.execute(
+                select(_w.id, _w.secret)
+                .where(
+                    _w.scope == MESSAGE_SCOPE,
+                    _w.account_id == account_id,
+                    _w.url == url,
+                    _w.events == ",".join(events),
+                    _w.format == format,
                 )
-            ).scalar_one_or_none()
-        return None if found is None else str(found)
+                .order_by(_w.id)
+            )
+            for row in found:
+                if secret is None or hmac.compare_digest(self._open(row.secret), secret):
+                    return str(row.id)
+        return None
 
     async def set_secret(self, account_id: str, webhook_id: str, secret: str) -> Webhook:
         async with writing(self._db) as conn:
@@ -245,15 +259,23 @@ class WebhookRepo:
         async with writing(self._db, urgent=False) as conn:
             rows = await _QUEUE.claim(
                 conn,
-                select(_d.id, _d.event_id, _d.payload, _d.attempts, _w.url, _w.secret).select_from(
-                    _OWNED
-                ),
+                select(
+                    _d.id, _d.event_id, _d.payload, _d.attempts, _w.url, _w.secret, _w.format
+                ).select_from(_OWNED),
                 now=now,
                 lease_ms=lease_ms,
                 limit=limit,
             )
         return [
-            DueDelivery(r.id, r.event_id, r.payload, r.url, self._open(r.secret), r.attempts + 1)
+            DueDelivery(
+                r.id,
+                r.event_id,
+                r.payload,
+                r.url,
+                self._open(r.secret),
+                r.attempts + 1,
+                r.format,
+            )
             for r in rows
         ]
 

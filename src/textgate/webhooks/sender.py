@@ -16,6 +16,7 @@ import httpx
 
 from textgate.config import WebhookSettings
 from textgate.core.clock import Clock, system_clock
+from textgate.core.webhook_formats import WebhookFormats
 from textgate.core.webhooks import signature_header as make_signature
 from textgate.errors import InvalidRequest
 from textgate.loops import LoopRegistry
@@ -63,8 +64,10 @@ class WebhookDispatcher:
         *,
         clock: Clock = system_clock,
         loops: LoopRegistry | None = None,
+        formats: WebhookFormats | None = None,
     ) -> None:
         self._repo = repo
+        self._formats = formats or WebhookFormats()
         self._feed = feed
         self._settings = settings
         self._check = checker
@@ -136,14 +139,19 @@ class WebhookDispatcher:
             checked = await self._check(d.url)
         except InvalidRequest as exc:
             return f"target refused: {exc.message}"
-        timestamp = self._clock() // 1000
-        headers = {
-            "Content-Type": "application/json",
-            EVENT_ID_HEADER: d.event_id,
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: make_signature(d.secret, timestamp, d.payload),
-            "User-Agent": "textgate-webhooks",
-        }
+        signer = self._formats.signer(d.format)
+        if signer is not None:
+            # A provider's format: its receivers check its signature, not textgate's.
+            headers = {**signer(d.secret, d.url, d.payload), "User-Agent": "textgate-webhooks"}
+        else:
+            timestamp = self._clock() // 1000
+            headers = {
+                "Content-Type": "application/json",
+                EVENT_ID_HEADER: d.event_id,
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: make_signature(d.secret, timestamp, d.payload),
+                "User-Agent": "textgate-webhooks",
+            }
         url, extensions = d.url, dict[str, str]()
         if checked.address is not None:
             url, host, extensions = pinned(d.url, checked.address)

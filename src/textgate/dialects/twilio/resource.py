@@ -23,7 +23,9 @@ from textgate.core.message import Message, Status
 
 __all__ = [
     "API_VERSION",
+    "FAILED",
     "STATUS_WORDS",
+    "UNKNOWN_ERROR",
     "account_sid",
     "id_of_sid",
     "message_resource",
@@ -55,8 +57,9 @@ STATUS_WORDS: Final[Mapping[Status, str]] = {
 # Twilio's error for a message that failed for a reason it does not name: 30008 "Unknown
 # error" (twilio.com/docs/errors/30008). The reason in textgate's words goes beside it, in
 # error_message.
-_UNKNOWN_ERROR: Final = 30008
-_FAILED: Final = frozenset({Status.FAILED, Status.UNDELIVERED, Status.EXPIRED, Status.REJECTED})
+UNKNOWN_ERROR: Final = 30008
+FAILED: Final = frozenset({Status.FAILED, Status.UNDELIVERED, Status.EXPIRED, Status.REJECTED})
+"""The statuses Twilio reports with an error code."""
 _HANDED_OFF: Final = frozenset({Status.SENT, Status.BUFFERED, Status.DELIVERED, Status.UNDELIVERED})
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 
@@ -93,7 +96,7 @@ def _date(value: datetime | None) -> str | None:
 def message_resource(m: Message) -> dict[str, Any]:
     account = account_sid(m.account_id)
     sid = message_sid(m.id)
-    failed = m.status in _FAILED
+    failed = m.status in FAILED
     return {
         "account_sid": account,
         "api_version": API_VERSION,
@@ -102,7 +105,7 @@ def message_resource(m: Message) -> dict[str, Any]:
         "date_sent": _date(m.updated_at) if m.status in _HANDED_OFF else None,
         "date_updated": _date(m.updated_at),
         "direction": "outbound-api",
-        "error_code": _UNKNOWN_ERROR if failed else None,
+        "error_code": UNKNOWN_ERROR if failed else None,
         "error_message": (m.reason or m.status.value) if failed else None,
         "from": m.sender,
         "messaging_service_sid": None,

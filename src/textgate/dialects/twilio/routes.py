@@ -16,6 +16,9 @@ in hexadecimal (dialects.twilio.resource); the account id itself is taken too. B
 read as forms whatever their Content-Type (Twilio's clients send a form type even on GET;
 a JSON body has no ``To`` and is answered 21604, as Twilio answers it).
 
+A ``StatusCallback`` hears each status change of its message as Twilio tells it: a form
+post signed with ``X-Twilio-Signature`` (dialects.twilio.callbacks).
+
 A message sent here is one recipient, as Twilio's; ``MessagingServiceSid`` is taken and has
 no effect (the account's routing and default sender apply). Only SMS: ``MediaUrl`` (MMS) is
 refused. Received messages are not listed here (the account's inbox is the native API's).
@@ -39,6 +42,7 @@ from textgate.dialects.base import (
     lookup_services,
     read_body,
 )
+from textgate.dialects.twilio.callbacks import FORMAT as CALLBACK_FORMAT
 from textgate.dialects.twilio.errors import (
     BODY_REQUIRED,
     BODY_TOO_LONG,
@@ -83,14 +87,19 @@ MAX_PAGE_SIZE: Final = 1000
 _LIST_FILTERS: Final = ("To", "From", "DateSent", "DateSent<", "DateSent>")
 
 
-async def _account(request: Request, account: str) -> Account:
-    """The account of the Basic credentials, which must be the one the path names."""
+def _credentials(request: Request) -> tuple[str, str]:
+    """The Basic credentials: (Account SID, API key)."""
     credentials = basic_credentials(request.headers.get("authorization"))
     if credentials is None:
         raise AuthenticationFailed(
             "send HTTP Basic credentials: the Account SID and an API key of the account"
         )
-    user, key = credentials
+    return credentials
+
+
+async def _account(request: Request, account: str) -> Account:
+    """The account of the Basic credentials, which must be the one the path names."""
+    user, key = _credentials(request)
     found = await lookup_services(request).accounts.authenticate(key)
     if not _names(user, found):
         raise AuthenticationFailed("the user name is not the Account SID of this API key")
@@ -181,7 +190,10 @@ async def create_message(account: str, request: Request) -> Response:
             valid_for=_validity(form),
             interface=INTERFACE,
             client_ip=client_ip(request),
-            notify=() if callback is None else (Notify(callback),),
+            # Signed with the key the client sent, its "Auth Token" (dialects.twilio.callbacks).
+            notify=()
+            if callback is None
+            else (Notify(callback, format=CALLBACK_FORMAT, secret=_credentials(request)[1]),),
         )
     )
     return JSONResponse(message_resource(result.messages[0]), status_code=201)

@@ -131,6 +131,11 @@ def _names_stored_message(world: World, body: Any) -> Any:
     return check()
 
 
+def _is_the_account(world: World, body: Any) -> None:
+    assert body["sid"] == account_sid(world.account_id)
+    assert body["uri"] == f"/2010-04-01/Accounts/{body['sid']}.json"
+
+
 def _listed(count: int, *, more: bool) -> Check:
     def check(world: World, body: Any) -> None:
         assert len(body["messages"]) == count, body
@@ -387,6 +392,26 @@ CASES: list[DialectCase] = [
         lambda ctx: Request("GET", _sid_path(ctx), headers=FORM),
         setup=(_send([NUMBER], "read me"),),
         expect_status=200,
+    ),
+    DialectCase(
+        "the Account resource, as clients fetch it to check their credentials",
+        Request("GET", "/2010-04-01/Accounts/{AC}.json"),
+        expect_status=200,
+        expect_json={"friendly_name": "acme", "status": "active", "auth_token": None},
+        checks=(_is_the_account,),
+    ),
+    DialectCase(
+        "another account's Account resource",
+        Request("GET", f"/2010-04-01/Accounts/{OTHER}.json"),
+        expect_status=404,
+        expect_error_code="20404",
+    ),
+    DialectCase(
+        "a message's media: none",
+        lambda ctx: Request("GET", _sid_path(ctx).removesuffix(".json") + "/Media.json"),
+        setup=(_send([NUMBER], "no picture"),),
+        expect_status=200,
+        expect_json={"media_list": [], "next_page_uri": None},
     ),
     DialectCase(
         "fetch an unknown SID",

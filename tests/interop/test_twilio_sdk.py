@@ -66,6 +66,9 @@ async def test_send_read_and_see_it_delivered(gateway: Running) -> None:
         return (await _call(client.messages(sent.sid).fetch)).status == "delivered"
 
     await until(delivered)
+    assert await _call(client.messages(sent.sid).media.list) == []
+    account = await _call(client.api.accounts(client.username).fetch)
+    assert (account.sid, account.status) == (client.username, "active")
 
 
 async def test_listing_walks_every_page_by_its_next_page_uri(gateway: Running) -> None:

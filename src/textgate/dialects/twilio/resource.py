@@ -18,6 +18,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any, Final
 
+from textgate.core.accounts import Account
 from textgate.core.ids import id_from_value, id_value
 from textgate.core.message import Message, Status
 
@@ -26,6 +27,7 @@ __all__ = [
     "FAILED",
     "STATUS_WORDS",
     "UNKNOWN_ERROR",
+    "account_resource",
     "account_sid",
     "id_of_sid",
     "message_resource",
@@ -118,4 +120,24 @@ def message_resource(m: Message) -> dict[str, Any]:
         "subresource_uris": {"media": f"{messages_uri(account)}/{sid}/Media.json"},
         "to": m.recipient,
         "uri": f"{messages_uri(account)}/{sid}.json",
+    }
+
+
+def account_resource(account: Account) -> dict[str, Any]:
+    """The Account resource ("Account", twilio.com/docs/iam/api/account), for clients that
+    fetch it to check their credentials. ``auth_token`` is null: textgate keeps no key in
+    a form it could show."""
+    sid = account_sid(account.id)
+    base = f"/{API_VERSION}/Accounts/{sid}"
+    return {
+        "auth_token": None,
+        "date_created": _date(account.created_at),
+        "date_updated": _date(account.created_at),
+        "friendly_name": account.name,
+        "owner_account_sid": sid,
+        "sid": sid,
+        "status": "active",
+        "subresource_uris": {"messages": f"{base}/Messages.json"},
+        "type": "Full",
+        "uri": f"{base}.json",
     }

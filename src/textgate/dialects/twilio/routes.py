@@ -6,6 +6,8 @@
   ``ScheduleType=fixed``) and answers 201 with the Message resource;
 - ``GET Messages/{Sid}.json`` reads one; ``POST Messages/{Sid}.json`` with
   ``Status=canceled`` cancels one not yet handed off;
+- ``GET /2010-04-01/Accounts/{AccountSid}.json`` is the Account resource, and
+  ``GET Messages/{Sid}/Media.json`` a message's media (none: SMS only);
 - ``GET Messages.json`` lists the account's messages, newest first, filtered by ``To``,
   ``From`` and ``DateSent`` (also ``DateSent<`` and ``DateSent>``), ``PageSize`` at a time,
   each page naming the next by its ``next_page_uri``.
@@ -53,6 +55,7 @@ from textgate.dialects.twilio.errors import (
 )
 from textgate.dialects.twilio.resource import (
     API_VERSION,
+    account_resource,
     account_sid,
     id_of_sid,
     message_resource,
@@ -69,7 +72,7 @@ INTERFACE = "twilio"
 """How stored messages and metrics name this API."""
 
 router = APIRouter(
-    prefix=f"/{API_VERSION}/Accounts/{{account}}",
+    prefix=f"/{API_VERSION}/Accounts",
     tags=["twilio"],
     route_class=error_route_class(render_error),
 )
@@ -158,7 +161,34 @@ _CREATE_DOC: dict[str, Any] = {
 }
 
 
-@router.post("/Messages.json", status_code=201, openapi_extra=_CREATE_DOC)
+@router.get("/{account}.json")
+async def fetch_account(account: str, request: Request) -> Response:
+    """The Account resource: what a client fetches to check its credentials."""
+    return JSONResponse(account_resource(await _account(request, account)))
+
+
+@router.get("/{account}/Messages/{sid}/Media.json")
+async def list_media(account: str, sid: str, request: Request) -> Response:
+    """A message's media: none, an SMS has none (the resource's ``subresource_uris``)."""
+    owner = await _account(request, account)
+    await lookup_services(request).messages.get(owner.id, _message_id(sid))
+    uri = f"{messages_uri(account_sid(owner.id))}/{sid}/Media.json"
+    return JSONResponse(
+        {
+            "media_list": [],
+            "page": 0,
+            "page_size": DEFAULT_PAGE_SIZE,
+            "start": 0,
+            "end": 0,
+            "uri": uri,
+            "first_page_uri": f"{uri}?PageSize={DEFAULT_PAGE_SIZE}&Page=0",
+            "next_page_uri": None,
+            "previous_page_uri": None,
+        }
+    )
+
+
+@router.post("/{account}/Messages.json", status_code=201, openapi_extra=_CREATE_DOC)
 async def create_message(account: str, request: Request) -> Response:
     owner = await _account(request, account)
     form = await _form(request)
@@ -239,14 +269,14 @@ def _message_id(sid: str) -> str:
     return found
 
 
-@router.get("/Messages/{sid}.json")
+@router.get("/{account}/Messages/{sid}.json")
 async def fetch_message(account: str, sid: str, request: Request) -> Response:
     owner = await _account(request, account)
     message = await lookup_services(request).messages.get(owner.id, _message_id(sid))
     return JSONResponse(message_resource(message))
 
 
-@router.post("/Messages/{sid}.json")
+@router.post("/{account}/Messages/{sid}.json")
 async def update_message(account: str, sid: str, request: Request) -> Response:
     """Twilio's "Update a Message resource": ``Status=canceled`` cancels a message that has
     not left. Redacting a body (``Body=""``) is not offered: textgate keeps its records."""
@@ -265,7 +295,7 @@ async def update_message(account: str, sid: str, request: Request) -> Response:
     return JSONResponse(message_resource(message))
 
 
-@router.get("/Messages.json")
+@router.get("/{account}/Messages.json")
 async def list_messages(account: str, request: Request) -> Response:
     owner = await _account(request, account)
     query = request.query_params

@@ -18,9 +18,11 @@ from twilio.rest import Client
 from tests.support import Running, running_gateway, until
 from tests.webhooks.receiver import running_receiver
 from tests.webhooks.test_webhooks import FAST
-from textgate.config import Settings
+from textgate.config import InboundSettings, Settings
+from textgate.core.inbound import InboundMessage
 from textgate.core.message import Status
 from textgate.dialects.twilio.resource import account_sid, message_sid
+from textgate.services.inbound import InboundFilter
 from textgate.services.query import MessageFilter
 
 T = TypeVar("T")
@@ -178,3 +180,53 @@ async def test_status_callbacks_are_forms_the_librarys_validator_accepts(
         webhooks = await gateway.gateway.services.webhooks.of_account(account_id)
         assert len(webhooks) == 2
         assert {w.format for w in webhooks} == {"twilio"}
+
+
+async def test_a_twilio_format_subscription_hears_received_messages_as_twilio_posts_them(
+    settings: Settings,
+) -> None:
+    """An application's existing handler for Twilio's incoming-message webhook, subscribed
+    through the native API with the ``twilio`` format and its own signing secret, gets
+    Twilio's form and a signature Twilio's validator accepts."""
+    ours = "+33700000001"
+    inbound = InboundSettings(numbers={ours: "acme"})
+    update = {"webhooks": FAST, "inbound": inbound}
+    async with (
+        running_gateway(settings.model_copy(update=update)) as gateway,
+        running_receiver() as receiver,
+    ):
+        client, account_id = await _client(gateway)
+        secret = "handler-auth-token-0123456789"
+        r = await gateway.client.post(
+            "/v1/webhooks",
+            json={
+                "url": receiver.url,
+                "events": ["inbound.received"],
+                "secret": secret,
+                "format": "twilio",
+            },
+            headers={"Authorization": f"Bearer {client.password}"},
+        )
+        assert r.status_code == 201, r.text
+        sink = gateway.gateway.inbound
+        assert sink is not None
+        await sink([InboundMessage("sim", NUMBER, ours, "STOP please", datetime.now(UTC))])
+        await until(lambda: len(receiver.hits) == 1)
+        [hit] = receiver.hits
+        params = dict(parse_qsl(hit.body))
+        assert RequestValidator(secret).validate(
+            receiver.url, params, hit.headers["x-twilio-signature"]
+        )
+        [stored] = await gateway.gateway.services.inbound.search(account_id, InboundFilter())
+        assert params == {
+            "ApiVersion": "2010-04-01",
+            "Body": "STOP please",
+            "From": NUMBER,
+            "MessageSid": message_sid(stored.id),
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "SmsMessageSid": message_sid(stored.id),
+            "SmsSid": message_sid(stored.id),
+            "SmsStatus": "received",
+            "To": ours,
+        }

@@ -4,9 +4,12 @@ shared/specs/dialects.md: "Status callbacks are form posts signed with X-Twilio-
 A message sent with ``StatusCallback`` has its status changes posted there as a form:
 ``MessageSid`` and ``SmsSid`` (its SID), ``MessageStatus`` and ``SmsStatus`` (Twilio's word,
 dialects.twilio.resource), ``To``, ``From``, ``ApiVersion`` and, for a message that failed,
-``ErrorCode``. Each post is signed as Twilio signs its own (core.form_signature) with the
+``ErrorCode``. An account's own webhook subscription (native API) of the ``twilio`` format
+also hears received messages as Twilio posts them to a number's messaging webhook. Each
+post is signed as Twilio signs its own (core.form_signature) with the
 API key the message was sent with, which is what the client holds as its Auth Token: its
-``RequestValidator`` checks the signature unchanged.
+``RequestValidator`` checks the signature unchanged (a subscription's own signing secret
+for the subscription's posts).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 from textgate.core.form_signature import TWILIO_SIGNATURE_HEADER, twilio_signature
 from textgate.core.message import Status
 from textgate.core.webhook_formats import Rendered
+from textgate.core.webhooks import INBOUND_RECEIVED
 from textgate.dialects.twilio.resource import API_VERSION, FAILED, STATUS_WORDS, UNKNOWN_ERROR
 from textgate.dialects.twilio.resource import message_sid as sid_of
 
@@ -29,8 +33,10 @@ _MESSAGE_EVENT: Final = "message."
 
 
 def render(event_id: str, event_type: str, at_ms: int, data: Mapping[str, Any]) -> Rendered | None:
+    if event_type == INBOUND_RECEIVED:
+        return _incoming(data)
     if not event_type.startswith(_MESSAGE_EVENT):
-        return None  # Twilio's status callback is about sent messages only
+        return None
     status = Status(data["status"])
     word = STATUS_WORDS.get(status, status.value)
     sid = sid_of(data["message_id"])
@@ -52,3 +58,22 @@ def render(event_id: str, event_type: str, at_ms: int, data: Mapping[str, Any]) 
 def sign(secret: str, url: str, body: str) -> Mapping[str, str]:
     params = parse_qsl(body, keep_blank_values=True)
     return {"Content-Type": FORM, TWILIO_SIGNATURE_HEADER: twilio_signature(secret, url, params)}
+
+
+def _incoming(data: Mapping[str, Any]) -> Rendered:
+    """A received message as Twilio posts it to a number's messaging webhook ("Receive and
+    reply to incoming messages"): what an application's existing handler reads."""
+    sid = sid_of(data["inbound_id"])
+    fields = [
+        ("ApiVersion", API_VERSION),
+        ("Body", data.get("text") or ""),
+        ("From", data.get("from") or ""),
+        ("MessageSid", sid),
+        ("NumMedia", "0"),
+        ("NumSegments", str(data.get("parts") or 1)),
+        ("SmsMessageSid", sid),
+        ("SmsSid", sid),
+        ("SmsStatus", "received"),
+        ("To", data.get("to") or ""),
+    ]
+    return Rendered(urlencode(fields), FORM)

@@ -1,12 +1,16 @@
-"""Twilio's own Python library (``twilio`` on PyPI) against the real server, its base URL the
-only change: sending, reading, listing page by page, scheduling and cancelling, and its
-exceptions for refusals, with the stored messages checked."""
+"""Twilio's own Python library (``twilio`` on PyPI), and its Node.js one, against the real
+server, their base URL the only change: sending, reading, listing page by page, scheduling
+and cancelling, callbacks, and their exceptions for refusals, with the stored messages
+checked."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -27,6 +31,7 @@ from textgate.services.query import MessageFilter
 
 T = TypeVar("T")
 
+NODE_DIR = Path(__file__).parent / "node"
 NUMBER = "+33612345678"
 SENDER = "+15005550006"
 
@@ -230,3 +235,50 @@ async def test_a_twilio_format_subscription_hears_received_messages_as_twilio_po
             "SmsStatus": "received",
             "To": ours,
         }
+
+
+async def test_twilios_node_library_sends_lists_and_reads(gateway: Running) -> None:
+    """twilio-node (npm ``twilio``, pinned in node/package-lock.json), which refuses an
+    Account SID that does not start with AC, against the real server: what it sent is
+    checked in the store, what it got in the JSON lines node/twilio_client.js prints."""
+    node = shutil.which("node")
+    assert node is not None, "Node.js is needed (make install-dev installs it)"
+    assert (NODE_DIR / "node_modules" / "twilio").is_dir(), "run make install-dev (npm ci)"
+    accounts = gateway.gateway.services.accounts
+    account = await accounts.create("acme")
+    key = (await accounts.issue_key(account.id)).token
+    proc = await asyncio.create_subprocess_exec(
+        node,
+        str(NODE_DIR / "twilio_client.js"),
+        gateway.base_url,
+        account_sid(account.id),
+        key,
+        NUMBER,
+        cwd=NODE_DIR,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, (out.decode(), err.decode())
+    steps = {s.pop("step"): s for s in map(json.loads, out.decode().splitlines())}
+    stored = await gateway.gateway.services.messages.search(account.id, MessageFilter())
+    by_sid = {message_sid(m.id): m for m in stored}
+    created = steps["created"]
+    assert (created["status"], created["numSegments"]) == ("queued", "1")
+    assert by_sid[created["sid"]].text == "Hello from twilio-node"
+    assert by_sid[created["sid"]].interface == "twilio"
+    # Every page followed: the four messages, newest first.
+    assert steps["listed"]["sids"] == [message_sid(m.id) for m in stored]
+    assert steps["fetched"] == {
+        "sid": created["sid"],
+        "body": "Hello from twilio-node",
+        "to": NUMBER,
+    }
+    assert steps["refused"] == {"status": 400, "code": 21211}
+    assert len(stored) == 4

@@ -29,8 +29,10 @@ from tests.dialects.harness import (
 )
 from tests.dialects.malformed import OVER_LIMIT, BadBody, Flaw, malformed
 from tests.support import Running
+from textgate.core.accounts import Account
 from textgate.core.message import Message, Status
 from textgate.dialects.twilio.resource import STATUS_WORDS, account_sid, message_sid
+from textgate.services.submit_request import Notify, SubmitRequest
 
 AC = "{AC}"
 """Where a path or a credential holds the account's SID (filled in per case)."""
@@ -561,3 +563,16 @@ async def test_the_account_id_names_the_account_as_its_sid_does(gateway: Running
     [m] = await all_final(gateway, account.id)
     assert m.interface == "twilio"
     assert r.json()["sid"] == message_sid(m.id)
+
+
+def test_a_callbacks_signing_key_stays_out_of_the_requests_repr() -> None:
+    """The API key a StatusCallback is signed with rides in the submit request: a logged
+    request must not show it."""
+    notify = Notify("https://example.com/cb", format="twilio", secret="tg_0123_secretpart")
+    request = SubmitRequest(
+        account=Account("01", "acme", datetime.now(UTC)),
+        recipients=[NUMBER],
+        text="hi",
+        notify=(notify,),
+    )
+    assert "secretpart" not in repr(request)

@@ -5,7 +5,7 @@ decides; a dialect builds the request and words the answer)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from textgate.core.accounts import Account
@@ -57,9 +57,9 @@ class Notify:
     events: tuple[str, ...] = ("message.*",)
     format: str = TEXTGATE
     """The payload format (core.webhook_formats) the target expects."""
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     """The signing secret, for a format signed with the client's own credential (None:
-    the target's generated one)."""
+    the target's generated one). Out of the repr: a request may be logged."""
 
 
 TargetResolver = Callable[[str, str, Sequence[str], str, str | None], Awaitable[str]]

@@ -141,6 +141,15 @@ async def _twilio(w: World, to: tuple[str, ...], text: str, sender: str | None) 
     return _http_words(r, lambda b: b["code"])
 
 
+async def _smsgate(w: World, to: tuple[str, ...], text: str, sender: str | None) -> str:
+    r = await w.http.post(
+        "/3rdparty/v1/messages",
+        json={"textMessage": {"text": text}, "phoneNumbers": list(to)},
+        headers={"Authorization": f"Bearer {w.env.api_key}"},
+    )
+    return _http_words(r, lambda b: b.get("code"))
+
+
 async def _smsmobileapi(w: World, to: tuple[str, ...], text: str, sender: str | None) -> str:
     r = await w.http.post(
         "/sendsms/",
@@ -298,6 +307,20 @@ SMTP_WORDS = {
 }
 
 INTERFACES: tuple[Interface, ...] = (
+    Interface(
+        "smsgate",
+        _smsgate,
+        {
+            Reason.IP_NOT_ALLOWED: "403 ip_not_allowed",
+            Reason.BATCH_TOO_LARGE: "400 batch_too_large",
+            Reason.INVALID_SENDER: "400 invalid_sender",
+            Reason.DAILY_LIMIT: "429 daily_limit",
+            Reason.COUNTRY_BLOCKED: "400 country_blocked",
+            Reason.DUPLICATE: "400 duplicate",
+            Reason.OPTED_OUT: "400 opted_out",
+            Reason.INSUFFICIENT_CREDIT: "402 insufficient_credit",
+        },
+    ),
     Interface(
         "twilio",
         _twilio,

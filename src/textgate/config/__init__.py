@@ -207,7 +207,7 @@ class Settings(BaseSettings):
     smpp_server: SmppServerSettings = Field(default_factory=SmppServerSettings)
     android: AndroidSettings = Field(default_factory=AndroidSettings)
     # The interfaces to serve, by dialect name (native, android, admin, smsend,
-    # smsmobileapi, mailup, labsmobile, aspsms, twilio); unset, all of them.
+    # smsmobileapi, mailup, labsmobile, aspsms, twilio, smsgate); unset, all of them.
     dialects: list[str] | None = None
     # Key that encrypts stored secrets the gateway reads back (webhook signing secrets).
     # Unset, a key file is made in data_dir; set it (the same everywhere) when several

@@ -22,6 +22,7 @@ from textgate.dialects.mail import AddressHandler
 from textgate.dialects.mailup.dialect import DIALECT as MAILUP
 from textgate.dialects.native.dialect import DIALECT as NATIVE
 from textgate.dialects.smsend.dialect import DIALECT as SMSEND
+from textgate.dialects.smsgate.dialect import DIALECT as SMSGATE
 from textgate.dialects.smsmobileapi.dialect import DIALECT as SMSMOBILEAPI
 from textgate.dialects.twilio.dialect import DIALECT as TWILIO
 
@@ -37,6 +38,7 @@ DIALECTS: tuple[Dialect, ...] = (
     LABSMOBILE,
     ASPSMS,
     TWILIO,
+    SMSGATE,
 )
 
 

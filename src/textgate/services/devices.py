@@ -170,6 +170,11 @@ class DeviceService:
                 raise AuthenticationFailed("invalid private token") from exc
         raise AuthenticationFailed("registration needs the account's private token")
 
+    async def account_of_login(self, login: str, password: str, client_ip: str | None) -> str:
+        """The account a device login (or the account's username) and password sign in
+        to, failed attempts counted as a registration's (the vendor's API clients)."""
+        return await self._limiter.attempt(login, client_ip, lambda: self._sign_in(login, password))
+
     async def _sign_in(self, login: str, password: str) -> str:
         """The account of a device login (or the account's own username) and password."""
         stored = await self._devices.login(login)

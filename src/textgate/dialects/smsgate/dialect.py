@@ -1,0 +1,15 @@
+"""SMSGate's client API: its declaration for the registry."""
+
+from __future__ import annotations
+
+from textgate.dialects.base import Dialect
+from textgate.dialects.smsgate import routes
+
+__all__ = ["DIALECT"]
+
+DIALECT = Dialect(
+    name="smsgate",
+    openapi_tag="smsgate",
+    description="SMSGate's API for its clients (``/3rdparty/v1``).",
+    routers=(routes.router,),
+)

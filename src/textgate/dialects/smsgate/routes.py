@@ -1,0 +1,168 @@
+"""SMSGate's API for its clients at ``/3rdparty/v1`` (shared/specs/android-device-api.md,
+section 6; the vendor's Python client, ``android_sms_gateway``, calls these paths).
+
+- ``POST /messages`` sends ``textMessage`` (or the older ``message``) to ``phoneNumbers``
+  (1-100) through the account's routing, or through the phone ``deviceId`` and its SIM
+  ``simNumber``; ``ttl`` (seconds) or ``validUntil`` bound the wait, ``scheduleAt`` defers
+  it. 202 with the message's state and its ``Location``; a client ``id`` used before is
+  409. Numbers are checked (a request with one that is not a phone number is refused
+  whole) unless ``skipPhoneValidation``; ``deviceActiveWithin`` is not applied.
+- ``GET /messages/{id}`` is its state: ``Pending``, ``Processed``, ``Sent``,
+  ``Delivered``, ``Failed`` or ``Cancelled``, per recipient and for the whole;
+  ``DELETE /messages/{id}`` cancels what of it has not left (409 when nothing could be).
+- ``GET /devices`` lists the account's phones; ``GET /health`` (no credentials) says the
+  API answers.
+
+Credentials are Basic, the account's username or a device login with its password (as the
+vendor's registration login), or Bearer with an API key of the account. Data and MMS
+messages and end-to-end encrypted ones are refused: textgate carries text.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Final
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from textgate.core.accounts import Account
+from textgate.core.message import Message
+from textgate.dialects.base import (
+    basic_credentials,
+    bearer_token,
+    client_ip,
+    error_route_class,
+    input_error,
+    lookup_services,
+    read_json,
+)
+from textgate.dialects.smsgate.errors import render_error
+from textgate.dialects.smsgate.schemas import SendIn, message_state
+from textgate.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
+from textgate.services.submit_request import SubmitRequest
+
+__all__ = ["INTERFACE", "router"]
+
+INTERFACE: Final = "smsgate"
+"""How stored messages and metrics name this API."""
+PREFIX: Final = "/3rdparty/v1"
+MAX_BODY_BYTES: Final = 256 * 1024
+"""A hundred recipients and the longest text the app sends are far below this."""
+
+router = APIRouter(prefix=PREFIX, tags=["smsgate"], route_class=error_route_class(render_error))
+
+
+async def _account(request: Request) -> Account:
+    services = lookup_services(request)
+    authorization = request.headers.get("authorization")
+    basic = basic_credentials(authorization)
+    if basic is not None:
+        login, password = basic
+        account_id = await services.devices.account_of_login(login, password, client_ip(request))
+        return await services.accounts.get(account_id)
+    token = bearer_token(authorization)
+    if token is None:
+        raise AuthenticationFailed("send Basic credentials (a login) or a Bearer API key")
+    return await services.accounts.authenticate(token)
+
+
+@router.post("/messages", status_code=202)
+async def send_message(request: Request) -> Response:
+    account = await _account(request)
+    try:
+        body = SendIn.model_validate(await read_json(request, MAX_BODY_BYTES))
+    except ValidationError as exc:
+        raise input_error(exc) from exc
+    if body.isEncrypted:
+        raise InvalidRequest("encrypted messages are not supported: send the text")
+    if body.dataMessage is not None or body.mmsMessage is not None:
+        raise InvalidRequest("only text messages are supported (textMessage)")
+    text = body.textMessage.text if body.textMessage is not None else body.message
+    if not text:
+        raise InvalidRequest("textMessage.text is required")
+    if body.ttl is not None and body.validUntil is not None:
+        raise InvalidRequest("ttl and validUntil are mutually exclusive")
+    skip = request.query_params.get("skipPhoneValidation", "").lower() == "true"
+    services = lookup_services(request)
+    if body.deviceId is not None:
+        await services.devices.get(account.id, body.deviceId)  # NotFound: not the account's
+    result = await services.submit.submit(
+        SubmitRequest(
+            account=account,
+            recipients=body.phoneNumbers,
+            text=text,
+            schedule_at=body.scheduleAt,
+            valid_until=body.validUntil,
+            valid_for=None if body.ttl is None else timedelta(seconds=body.ttl),
+            client_ref=body.id,
+            idempotency_key=None if body.id is None else f"{INTERFACE}:{body.id}",
+            interface=INTERFACE,
+            client_ip=client_ip(request),
+            device_id=body.deviceId,
+            sim_number=body.simNumber,
+            invalid_number_fails_request=not skip,
+        )
+    )
+    if result.replayed:
+        raise Conflict(f"a message with the id {body.id} exists already")
+    ident = body.id or result.order_id
+    return JSONResponse(
+        message_state(ident, body.deviceId, result.messages),
+        status_code=202,
+        headers={"Location": f"{PREFIX}/messages/{ident}"},
+    )
+
+
+async def _messages(request: Request, account: Account, ident: str) -> list[Message]:
+    """The messages of a message id: the client's own id, else textgate's order id."""
+    services = lookup_services(request)
+    order_id = await services.history.find(account.id, ident) or ident
+    found = await services.messages.order(account.id, order_id)
+    if not found:
+        raise NotFound(f"no message {ident}")
+    return found
+
+
+@router.get("/messages/{ident}")
+async def get_message(ident: str, request: Request) -> Response:
+    account = await _account(request)
+    return JSONResponse(message_state(ident, None, await _messages(request, account, ident)))
+
+
+@router.delete("/messages/{ident}", status_code=204)
+async def cancel_message(ident: str, request: Request) -> Response:
+    account = await _account(request)
+    messages = await _messages(request, account, ident)
+    cancelled = await lookup_services(request).messages.cancel_order(
+        account.id, messages[0].order_id
+    )
+    if not cancelled:
+        raise Conflict(f"message {ident} is no longer pending")
+    return Response(status_code=204)
+
+
+@router.get("/devices")
+async def list_devices(request: Request) -> Response:
+    account = await _account(request)
+    devices = await lookup_services(request).devices.of_account(account.id)
+    body: list[dict[str, Any]] = [
+        {
+            "id": d.id,
+            "name": d.label or d.name,
+            "createdAt": d.created_at.isoformat(timespec="milliseconds"),
+            "updatedAt": d.updated_at.isoformat(timespec="milliseconds"),
+            "lastSeen": d.last_seen_at.isoformat(timespec="milliseconds"),
+            "deletedAt": None,
+        }
+        for d in devices
+    ]
+    return JSONResponse(body)
+
+
+@router.get("/health")
+async def health() -> Response:
+    """The vendor's health answer (``{"status", "checks"}``), without credentials. It says
+    the API answers; the gateway's own ``/healthz`` checks its database and links."""
+    return JSONResponse({"status": "pass", "checks": {}})

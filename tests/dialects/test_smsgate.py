@@ -1,0 +1,323 @@
+"""SMSGate's client API (``/3rdparty/v1``): case table + shared conformance and
+malformed-input cases through the real server, with the stored effects of each case
+checked."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.dialects.harness import (
+    NUMBER,
+    BodyRoute,
+    Check,
+    Context,
+    DialectCase,
+    Profile,
+    Request,
+    Stored,
+    conformance,
+    run_case,
+    stored_messages,
+)
+from tests.dialects.malformed import malformed
+from tests.support import Running
+from textgate.core.message import Message, Status
+from textgate.dialects.smsgate.schemas import STATE_WORDS
+from textgate.services.devices import RegistrationAuth
+
+P = "/3rdparty/v1"
+FR2 = "+33698765432"
+USERNAME = "acme-user"
+PASSWORD = "correct horse battery"
+
+
+def _send(to: list[str], text: str, **fields: Any) -> Request:
+    return Request(
+        "POST", f"{P}/messages", json={"textMessage": {"text": text}, "phoneNumbers": to, **fields}
+    )
+
+
+def _basic(login: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
+
+
+SMSGATE = Profile(
+    name="smsgate",
+    auth_headers=lambda key: {"Authorization": f"Bearer {key}"},
+    send=_send,
+    lookup=lambda body: Request("GET", f"{P}/messages/{body['id']}"),
+    status_of=lambda body: body["state"],
+    error_code_of=lambda body: str(body.get("code", "")),
+    ok_status=202,
+    bad_request_status=400,
+    unauthorized_status=401,
+    status_word=lambda message: STATE_WORDS[message.status],
+    body_routes=(BodyRoute("POST", f"{P}/messages"),),
+    malformed_code="malformed_input",
+    parse=lambda text: json.loads(text) if text else None,
+)
+
+
+@dataclasses.dataclass
+class World:
+    running: Running
+    account_id: str
+
+
+def _stored(check: Any) -> Check:
+    async def run(world: World, body: Any) -> None:
+        check(await stored_messages(world.running, world.account_id))
+
+    return run
+
+
+def _statuses(*expected: Status) -> Check:
+    def check(msgs: list[Message]) -> None:
+        assert sorted(m.status for m in msgs) == sorted(expected), msgs
+
+    return _stored(check)
+
+
+def _valid_for(seconds: int) -> Check:
+    def check(msgs: list[Message]) -> None:
+        [m] = msgs
+        assert m.valid_until is not None
+        assert m.valid_until - m.created_at == timedelta(seconds=seconds)
+
+    return _stored(check)
+
+
+def _body(check: Any) -> Check:
+    def run(world: World, body: Any) -> None:
+        check(body)
+
+    return run
+
+
+def _recipient_states(body: Any) -> None:
+    assert [r["phoneNumber"] for r in body["recipients"]] == [NUMBER, FR2]
+    assert {r["state"] for r in body["recipients"]} == {"Pending"}
+    assert body["isEncrypted"] is False and body["isHashed"] is False
+    assert body["textMessage"] == {"text": "two of you"}
+
+
+def _one_recipient(body: Any, number: str) -> None:
+    assert [r["phoneNumber"] for r in body["recipients"]] == [number]
+
+
+def _id_of(ctx: Context) -> str:
+    ident: str = ctx.setup_responses[0]["id"]
+    return ident
+
+
+LATER = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+
+CASES: list[DialectCase] = [
+    DialectCase(
+        "send to two numbers: 202, the state of each",
+        _send([NUMBER, FR2], "two of you", id="client-id-1"),
+        expect_status=202,
+        expect_json={"id": "client-id-1", "state": "Pending"},
+        expect_stored=(Stored(NUMBER, text="two of you"), Stored(FR2, text="two of you")),
+        checks=(_body(_recipient_states),),
+    ),
+    DialectCase(
+        "the same id again is 409, nothing more stored",
+        _send([NUMBER], "again", id="dup-1"),
+        setup=(_send([NUMBER], "first", id="dup-1"),),
+        expect_status=409,
+        expect_stored=(Stored(NUMBER, text="first"),),
+    ),
+    DialectCase(
+        "the older message field instead of textMessage",
+        Request("POST", f"{P}/messages", json={"message": "legacy", "phoneNumbers": [NUMBER]}),
+        expect_status=202,
+        expect_stored=(Stored(NUMBER, text="legacy"),),
+    ),
+    DialectCase(
+        "read by the client's own id",
+        Request("GET", f"{P}/messages/mine-7"),
+        setup=(_send([NUMBER], "hi", id="mine-7"),),
+        wait_final=True,
+        expect_status=200,
+        expect_json={"id": "mine-7", "state": "Delivered"},
+    ),
+    DialectCase(
+        "read by the id textgate gave",
+        lambda ctx: Request("GET", f"{P}/messages/{_id_of(ctx)}"),
+        setup=(_send([NUMBER], "hi"),),
+        expect_status=200,
+        checks=(_body(lambda body: _one_recipient(body, NUMBER)),),
+    ),
+    DialectCase(
+        "an unknown id",
+        Request("GET", f"{P}/messages/nothing-here"),
+        expect_status=404,
+        expect_error_code="not_found",
+    ),
+    DialectCase(
+        "cancel a scheduled message",
+        Request("DELETE", f"{P}/messages/later-1"),
+        setup=(_send([NUMBER], "later", id="later-1", scheduleAt=LATER),),
+        expect_status=204,
+        checks=(_statuses(Status.CANCELLED),),
+    ),
+    DialectCase(
+        "cancel a message that has left",
+        Request("DELETE", f"{P}/messages/gone-1"),
+        setup=(_send([NUMBER], "now", id="gone-1"),),
+        wait_final=True,
+        expect_status=409,
+        checks=(_statuses(Status.DELIVERED),),
+    ),
+    DialectCase(
+        "ttl bounds the wait",
+        _send([NUMBER], "soon", ttl=600),
+        expect_status=202,
+        checks=(_valid_for(600),),
+    ),
+    DialectCase(
+        "ttl and validUntil together",
+        _send([NUMBER], "x", ttl=600, validUntil=LATER),
+        expect_status=400,
+        expect_stored=(),
+    ),
+    DialectCase(
+        "an encrypted message",
+        _send([NUMBER], "c2VjcmV0", isEncrypted=True),
+        expect_status=400,
+        expect_stored=(),
+    ),
+    DialectCase(
+        "a data message",
+        Request(
+            "POST",
+            f"{P}/messages",
+            json={"dataMessage": {"data": "AAE=", "port": 53739}, "phoneNumbers": [NUMBER]},
+        ),
+        expect_status=400,
+        expect_stored=(),
+    ),
+    DialectCase(
+        "101 numbers",
+        _send([f"+336{i:08d}" for i in range(101)], "x"),
+        expect_status=400,
+        expect_stored=(),
+    ),
+    DialectCase(
+        "one number that is none refuses the whole request",
+        _send([NUMBER, "+999123456"], "x"),
+        expect_status=400,
+        expect_stored=(),
+    ),
+    DialectCase(
+        "with skipPhoneValidation the others go and the bad one is stored refused",
+        Request(
+            "POST",
+            f"{P}/messages",
+            params={"skipPhoneValidation": "true"},
+            json={"textMessage": {"text": "x"}, "phoneNumbers": [NUMBER, "+999123456"]},
+        ),
+        expect_status=202,
+        expect_stored=(Stored(NUMBER), Stored("+999123456", status="rejected")),
+    ),
+    DialectCase(
+        "a phone the account does not have",
+        _send([NUMBER], "x", deviceId="no-such-phone"),
+        expect_status=404,
+        expect_stored=(),
+    ),
+    DialectCase(
+        "the account's phones",
+        Request("GET", f"{P}/devices"),
+        arrange=lambda world: _register_phone(world),
+        expect_status=200,
+        checks=(_body(lambda body: _one_phone(body)),),
+    ),
+    DialectCase(
+        "health, without credentials",
+        Request("GET", f"{P}/health"),
+        auth=False,
+        expect_status=200,
+        expect_json={"status": "pass"},
+    ),
+    DialectCase(
+        "Basic: the account's username and password",
+        Request(
+            "POST",
+            f"{P}/messages",
+            json={"textMessage": {"text": "basic"}, "phoneNumbers": [NUMBER]},
+            headers=_basic(USERNAME, PASSWORD),
+        ),
+        auth=False,
+        expect_status=202,
+        expect_stored=(Stored(NUMBER, text="basic"),),
+    ),
+    DialectCase(
+        "Basic with a wrong password",
+        Request(
+            "POST",
+            f"{P}/messages",
+            json={"textMessage": {"text": "basic"}, "phoneNumbers": [NUMBER]},
+            headers=_basic(USERNAME, "wrong"),
+        ),
+        auth=False,
+        expect_status=401,
+        expect_stored=(),
+    ),
+    DialectCase(
+        "account rules: an opted-out number",
+        _send([NUMBER], "x"),
+        opt_outs=(NUMBER,),
+        expect_status=400,
+        expect_error_code="opted_out",
+        expect_stored=(),
+    ),
+    DialectCase(
+        "account rules: not enough credit",
+        _send([NUMBER], "x"),
+        rules={"price_default": "0.05"},
+        expect_status=402,
+        expect_error_code="insufficient_credit",
+        expect_stored=(),
+    ),
+]
+
+
+async def _register_phone(world: World) -> None:
+    running = world.running
+    key = (await running.gateway.services.accounts.issue_key(world.account_id)).token
+    await running.gateway.services.devices.register(
+        RegistrationAuth(private_token=key), "Office phone", push_token=None, sim_cards=()
+    )
+
+
+def _one_phone(body: Any) -> None:
+    [phone] = body
+    assert phone["name"] == "Office phone"
+    assert phone["id"] and phone["lastSeen"] and phone["deletedAt"] is None
+
+
+@pytest.mark.parametrize(
+    "case", [*CASES, *conformance(SMSGATE), *malformed(SMSGATE)], ids=lambda c: c.label
+)
+async def test_smsgate(case: DialectCase, gateway: Running) -> None:
+    accounts = gateway.gateway.services.accounts
+    account = await accounts.create("acme")
+    key = (await accounts.issue_key(account.id)).token
+    await gateway.gateway.credentials.set_login(account.id, USERNAME, PASSWORD)
+    await run_case(
+        case,
+        gateway,
+        SMSGATE,
+        key,
+        account.id,
+        world=World(gateway, account.id),
+        secrets=(PASSWORD,),
+    )

@@ -321,3 +321,36 @@ async def test_smsgate(case: DialectCase, gateway: Running) -> None:
         world=World(gateway, account.id),
         secrets=(PASSWORD,),
     )
+
+
+async def test_the_list_pages_by_offset_and_counts_them_all(gateway: Running) -> None:
+    accounts = gateway.gateway.services.accounts
+    account = await accounts.create("acme")
+    auth = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+    for i in range(3):
+        sent = await gateway.client.post(
+            f"{P}/messages",
+            json={"textMessage": {"text": f"m{i}"}, "phoneNumbers": [NUMBER], "id": f"m{i}"},
+            headers=auth,
+        )
+        assert sent.status_code == 202, sent.text
+    newest = await gateway.client.get(f"{P}/messages", params={"limit": "2"}, headers=auth)
+    assert newest.status_code == 200, newest.text
+    assert newest.headers["X-Total-Count"] == "3"
+    assert [m["id"] for m in newest.json()] == ["m2", "m1"]
+    rest = await gateway.client.get(
+        f"{P}/messages", params={"limit": "2", "offset": "2"}, headers=auth
+    )
+    assert [m["id"] for m in rest.json()] == ["m0"]
+    oldest = await gateway.client.get(
+        f"{P}/messages", params={"sort": "created_at", "limit": "1"}, headers=auth
+    )
+    assert [(m["id"], m["textMessage"]["text"]) for m in oldest.json()] == [("m0", "m0")]
+    none = await gateway.client.get(
+        f"{P}/messages", params={"to": "2001-01-01T00:00:00Z"}, headers=auth
+    )
+    assert (none.json(), none.headers["X-Total-Count"]) == ([], "0")
+    for params in ({"limit": "101"}, {"offset": "-1"}, {"state": "Sent"}, {"sort": "id"}):
+        refused = await gateway.client.get(f"{P}/messages", params=params, headers=auth)
+        assert refused.status_code == 400, (params, refused.text)
+        assert refused.json()["message"]

@@ -69,6 +69,8 @@ async def test_send_read_and_see_it_delivered_with_a_login(gateway: Running) -> 
         with pytest.raises(APIError) as again:
             await _call(api.send, message)
         assert again.value.status_code == 409
+        listed = await _call(api.get_messages, pagination=domain.QueryPagination(limit=10))
+        assert [m.id for m in listed] == ["order-42"]
         assert (await _call(api.health_check)).status == HealthStatus.PASS
         assert await _call(api.list_devices) == []
 

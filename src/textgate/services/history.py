@@ -36,3 +36,24 @@ class OrderHistory:
             limit=size,
             newest_first=newest_first,
         )
+
+    async def slice(
+        self,
+        account_id: str,
+        *,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        offset: int = 0,
+        limit: int = 10,
+        newest_first: bool = True,
+    ) -> tuple[int, list[OrderSummary]]:
+        """(orders in all, ``limit`` of them from ``offset``): for interfaces that page by
+        offset rather than by page number."""
+        return await self._repo.page(
+            account_id,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            offset=max(0, offset),
+            limit=max(1, min(limit, MAX_PAGE_SIZE)),
+            newest_first=newest_first,
+        )

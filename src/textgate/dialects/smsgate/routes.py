@@ -10,6 +10,8 @@ section 6; the vendor's Python client, ``android_sms_gateway``, calls these path
 - ``GET /messages/{id}`` is its state: ``Pending``, ``Processed``, ``Sent``,
   ``Delivered``, ``Failed`` or ``Cancelled``, per recipient and for the whole;
   ``DELETE /messages/{id}`` cancels what of it has not left (409 when nothing could be).
+- ``GET /messages`` lists them (``from``, ``to``, ``limit``, ``offset``, ``sort``, and
+  ``X-Total-Count``);
 - ``GET /devices`` lists the account's phones; ``GET /health`` (no credentials) says the
   API answers.
 
@@ -20,7 +22,7 @@ messages and end-to-end encrypted ones are refused: textgate carries text.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
@@ -28,6 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from textgate.core.accounts import Account
+from textgate.core.clock import to_ms
 from textgate.core.message import Message
 from textgate.dialects.base import (
     basic_credentials,
@@ -123,6 +126,59 @@ async def _messages(request: Request, account: Account, ident: str) -> list[Mess
     if not found:
         raise NotFound(f"no message {ident}")
     return found
+
+
+MAX_LIST: Final = 100
+"""The vendor's largest ``limit`` (spec section 6)."""
+
+
+@router.get("/messages")
+async def list_messages(request: Request) -> Response:
+    """The account's messages (one state per message, of any interface), newest first
+    unless ``sort=created_at``; ``from`` and ``to`` (RFC 3339) bound when they were accepted,
+    ``limit`` (at most 100) and ``offset`` page them, ``X-Total-Count`` counts them all.
+    The ``state`` and ``deviceId`` filters are refused rather than ignored."""
+    account = await _account(request)
+    query = request.query_params
+    unsupported = [name for name in ("state", "deviceId") if query.get(name)]
+    if unsupported:
+        raise InvalidRequest(f"filtering by {', '.join(unsupported)} is not supported")
+    sort = query.get("sort", "-created_at")
+    if sort not in ("created_at", "-created_at"):
+        raise InvalidRequest("sort: created_at or -created_at")
+    services = lookup_services(request)
+    total, orders = await services.history.slice(
+        account.id,
+        since_ms=_time(query.get("from"), "from"),
+        until_ms=_time(query.get("to"), "to"),
+        offset=_count(query.get("offset"), "offset", 0, 10**9),
+        limit=_count(query.get("limit"), "limit", 1, MAX_LIST, default=50),
+        newest_first=sort == "-created_at",
+    )
+    states = []
+    for order in orders:
+        found = await services.messages.order(account.id, order.id)
+        if found:
+            states.append(message_state(order.client_ref or order.id, None, found))
+    return JSONResponse(states, headers={"X-Total-Count": str(total)})
+
+
+def _time(raw: str | None, name: str) -> int | None:
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"{name}: an RFC 3339 date and time") from exc
+    return to_ms(when if when.tzinfo else when.replace(tzinfo=UTC))
+
+
+def _count(raw: str | None, name: str, low: int, high: int, *, default: int = 0) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidRequest(f"{name}: a whole number from {low} to {high}")
+    return int(raw)
 
 
 @router.get("/messages/{ident}")

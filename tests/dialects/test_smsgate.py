@@ -354,3 +354,16 @@ async def test_the_list_pages_by_offset_and_counts_them_all(gateway: Running) ->
         refused = await gateway.client.get(f"{P}/messages", params=params, headers=auth)
         assert refused.status_code == 400, (params, refused.text)
         assert refused.json()["message"]
+
+
+async def test_failed_basic_logins_are_limited_as_every_login_is(gateway: Running) -> None:
+    """Ten wrong passwords for a username from one address: the right one is refused from
+    there too (429) until the count is forgotten ("Logins and failed attempts")."""
+    accounts = gateway.gateway.services.accounts
+    account = await accounts.create("acme")
+    await gateway.gateway.credentials.set_login(account.id, USERNAME, PASSWORD)
+    for _ in range(10):
+        wrong = await gateway.client.get(f"{P}/devices", headers=_basic(USERNAME, "guess"))
+        assert wrong.status_code == 401, wrong.text
+    blocked = await gateway.client.get(f"{P}/devices", headers=_basic(USERNAME, PASSWORD))
+    assert blocked.status_code == 429, blocked.text

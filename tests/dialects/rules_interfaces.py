@@ -257,6 +257,25 @@ async def _xml(w: World, to: tuple[str, ...], text: str, sender: str | None) -> 
     return ACCEPTED if code == "1" else f"{code} {answer.findtext('ErrorDescription')}"
 
 
+async def _aspsms_json(w: World, to: tuple[str, ...], text: str, sender: str | None) -> str:
+    body: dict[str, Any] = {
+        "UserName": w.env.account_id,
+        "Password": PASSWORD,
+        "Recipients": [
+            {"PhoneNumber": _zeros(n), "TransRefNumber": f"ref-{i}"} for i, n in enumerate(to)
+        ],
+        "MessageText": text,
+    }
+    if sender:
+        body["Originator"] = sender
+    # ASPSMS's clients often send no Content-Type.
+    r = await w.http.post("/SendTextSMS", content=json.dumps(body).encode())
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    code = answer["StatusCode"]
+    return ACCEPTED if code == "1" else f"{code} {answer['StatusInfo']}"
+
+
 async def _dashboard(w: World, to: tuple[str, ...], text: str, sender: str | None) -> str:
     base = w.env.running.base_url
     async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT) as c:
@@ -425,6 +444,20 @@ INTERFACES: tuple[Interface, ...] = (
     Interface(
         "aspsms xml@",
         _xml,
+        {
+            Reason.IP_NOT_ALLOWED: "25 User access denied: requests from this address",
+            Reason.BATCH_TOO_LARGE: "25 User access denied: 2 recipients; the account allows 1",
+            Reason.INVALID_SENDER: "10 Invalid originator: sender 'Other'",
+            Reason.DAILY_LIMIT: "25 User access denied: the account's daily message limit",
+            Reason.COUNTRY_BLOCKED: "25 User access denied: the account may not send to this",
+            Reason.DUPLICATE: "25 User access denied: the same text went to this recipient",
+            Reason.OPTED_OUT: "25 User access denied: the recipient opted out",
+            Reason.INSUFFICIENT_CREDIT: "5 Not enough credits",
+        },
+    ),
+    Interface(
+        "aspsms json",
+        _aspsms_json,
         {
             Reason.IP_NOT_ALLOWED: "25 User access denied: requests from this address",
             Reason.BATCH_TOO_LARGE: "25 User access denied: 2 recipients; the account allows 1",

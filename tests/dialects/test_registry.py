@@ -46,6 +46,8 @@ PROBES = [
     Probe("smsmobileapi", "GET", "/sendsms/", 401),
     Probe("twilio", "GET", "/2010-04-01/Accounts/AC0/Messages.json", 401),
     Probe("smsgate", "GET", "/3rdparty/v1/devices", 401),
+    # ASPSMS answers every request 200, its status in the body.
+    Probe("aspsms", "POST", "/CheckCredits", 200),
     # MailUp answers unknown methods under its prefix in its own format.
     Probe("mailup", "GET", "/api/v2.0/nothing", 400),
     Probe("mailup", "POST", "/API/v2.0/messages/SendMessage", 403),

@@ -1,11 +1,13 @@
-"""ASPSMS SMTP: the declaration for the registry. Its addresses are served on the SMTP
-server, under the domains the ``smtp.aspsms_domains`` setting lists."""
+"""ASPSMS: the declaration for the registry. Its addresses are served on the SMTP server,
+under the domains the ``smtp.aspsms_domains`` setting lists, and its JSON API on the HTTP
+server (dialects.aspsms.json_api)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
+from textgate.dialects.aspsms import json_api
 from textgate.dialects.aspsms.handler import AspsmsAddresses
 from textgate.dialects.base import Dialect
 from textgate.dialects.mail import AddressHandler
@@ -30,6 +32,8 @@ def _handlers(settings: _Settings) -> tuple[AddressHandler, ...]:
 DIALECT = Dialect(
     name="aspsms",
     description="ASPSMS SMTP: email to ``textsms@``, ``xml@`` or ``<00number>@smtp.aspsms.com``"
-    " is an SMS.",
+    " is an SMS; and its JSON API (``/SendSimpleTextSMS``, ``/SendTextSMS``, ``/CheckCredits``).",
+    openapi_tag="aspsms",
+    routers=(json_api.router,),
     smtp_handlers=_handlers,
 )

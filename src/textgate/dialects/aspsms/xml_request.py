@@ -42,6 +42,7 @@ from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
 from textgate.core.accounts import Account
+from textgate.core.encoding import Encoding
 from textgate.core.mail import Email
 from textgate.core.policy import Reason
 from textgate.core.pricing import format_amount
@@ -62,7 +63,17 @@ from textgate.errors import (
 from textgate.services.registry import Services
 from textgate.services.submit_request import Notify, SubmitRequest
 
-__all__ = ["MAX_XML_CHARS", "XmlRequest", "answer", "parse_request", "render_reply"]
+__all__ = [
+    "MAX_XML_CHARS",
+    "URL_ELEMENTS",
+    "Reply",
+    "XmlRequest",
+    "answer",
+    "execute",
+    "parse_request",
+    "render_reply",
+    "with_schedule",
+]
 
 MAX_XML_CHARS = 256 * 1024
 MAX_RECIPIENTS = 1000
@@ -99,6 +110,7 @@ _CODES: tuple[tuple[type[GatewayError], tuple[int, str]], ...] = (
     (StorageUnavailable, UNAVAILABLE),
     (InvalidRequest, INVALID_MESSAGE),
 )
+# Notification URL elements -> (the events they hear, the status of a bad one).
 _URLS: Mapping[str, tuple[tuple[str, ...], tuple[int, str]]] = {
     "URLDeliveryNotification": (("message.delivered",), INVALID_URL_DELIVERY),
     "URLNonDeliveryNotification": (
@@ -107,6 +119,8 @@ _URLS: Mapping[str, tuple[tuple[str, ...], tuple[int, str]]] = {
     ),
     "URLBufferedMessageNotification": (("message.buffered",), INVALID_URL_BUFFERED),
 }
+URL_ELEMENTS = tuple(_URLS)
+"""The notification URLs a request may give (the same names in the JSON API)."""
 # The elements textgate carries out (compared without regard to case).
 _SUPPORTED = frozenset(
     name.lower()
@@ -148,6 +162,9 @@ class XmlRequest:
     """When to send (DeferredDeliveryTime); None: at once."""
     error: tuple[tuple[int, str], str] | None = None
     """A readable request that cannot be carried out: the status and detail to answer."""
+    interface: str = INTERFACE
+    encoding: Encoding | None = None
+    """The encoding the client insists on (the JSON API's ForceGSM7bit); None: chosen."""
 
 
 class _Invalid(Exception):
@@ -201,12 +218,21 @@ def parse_request(body: str) -> XmlRequest:
     )
     try:
         _supported(root)
-        for name, url in request.urls.items():
-            _check_url(name, url)
-        deferred = _deferred(_text(root, "DeferredDeliveryTime"), _text(root, "TimeZone"))
     except _Invalid as exc:
         return replace(request, error=(exc.status, exc.detail))
-    return replace(request, deferred=deferred)
+    return with_schedule(request, _text(root, "DeferredDeliveryTime"), _text(root, "TimeZone"))
+
+
+def with_schedule(request: XmlRequest, deferred: str, zone: str) -> XmlRequest:
+    """The request with its notification URLs checked and its DeferredDeliveryTime (in
+    ``zone``, hours) read; what is wrong with them is its error to answer."""
+    try:
+        for name, url in request.urls.items():
+            _check_url(name, url)
+        when = _deferred(deferred, zone)
+    except _Invalid as exc:
+        return replace(request, error=(exc.status, exc.detail))
+    return replace(request, deferred=when)
 
 
 def _supported(root: ET.Element) -> None:
@@ -280,34 +306,43 @@ def _status(exc: GatewayError, urls: Mapping[str, str]) -> tuple[int, str]:
     return lookup(_CODES, exc, ACCESS_DENIED)
 
 
-async def _execute(
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a request comes to, whichever of ASPSMS's formats words it (XML or JSON)."""
+
+    status: tuple[int, str]
+    detail: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+async def execute(
     services: Services, req: XmlRequest, client_ip: str | None
-) -> tuple[str, str | None]:
+) -> tuple[Reply, str | None]:
     """The reply, and the account it belongs to (None if the credentials were refused)."""
     try:
         account = await services.email_logins.by_user_key(
             req.user_key, req.password, client_ip=client_ip
         )
     except GatewayError as exc:
-        return render_reply(_status(exc, req.urls), exc.message), None
+        return Reply(_status(exc, req.urls), exc.message), None
     return await _perform(services, req, account, client_ip), account.id
 
 
 async def _perform(
     services: Services, req: XmlRequest, account: Account, client_ip: str | None
-) -> str:
+) -> Reply:
     try:
         if req.action.lower() == CREDITS.lower():
             summary = await services.accounts.summary(account)
-            return render_reply(OK, Credits=format_amount(summary.balance))
+            return Reply(OK, extra={"Credits": format_amount(summary.balance)})
         if req.action.lower() != SEND.lower():
-            return render_reply(INVALID_MESSAGE, f"the action {req.action[:40]!r} is not offered")
+            return Reply(INVALID_MESSAGE, f"the action {req.action[:40]!r} is not offered")
         if req.error is not None:
-            return render_reply(*req.error)
+            return Reply(*req.error)
         if not req.recipients:
-            return render_reply(MISSING_RECIPIENT)
+            return Reply(MISSING_RECIPIENT)
         if not req.text:
-            return render_reply(INVALID_MESSAGE, "MessageData is empty")
+            return Reply(INVALID_MESSAGE, "MessageData is empty")
         refs = [ref for _, ref in req.recipients]
         # One request, one decision (services.submit): the account's rules, the batch
         # limit among them, count every recipient of the request; each message keeps its
@@ -321,21 +356,23 @@ async def _perform(
                 schedule_at=req.deferred,
                 client_ref=refs[0] if len(set(refs)) == 1 else None,
                 references=refs,
-                interface=INTERFACE,
+                interface=req.interface,
                 client_ip=client_ip,
                 notify=_notify(req.urls),
+                encoding=req.encoding,
             )
         )
-        return render_reply(OK)
+        return Reply(OK)
     except GatewayError as exc:
-        return render_reply(_status(exc, req.urls), exc.message)
+        return Reply(_status(exc, req.urls), exc.message)
 
 
 async def answer(services: Services, body: str, reply_to: str, client_ip: str | None) -> str:
     """Carry out the request and queue its reply to ``reply_to`` (none if empty); the reply
     is committed to the mail queue before this returns. Returns the reply."""
     request = parse_request(body)
-    reply, account_id = await _execute(services, request, client_ip)
+    outcome, account_id = await execute(services, request, client_ip)
+    reply = render_reply(outcome.status, outcome.detail, **outcome.extra)
     if reply_to:
         await services.mail.queue(
             Email(

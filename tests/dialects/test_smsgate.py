@@ -26,7 +26,9 @@ from tests.dialects.harness import (
     stored_messages,
 )
 from tests.dialects.malformed import malformed
-from tests.support import Running
+from tests.support import Running, running_gateway
+from tests.webhooks.test_webhooks import FAST
+from textgate.config import Settings
 from textgate.core.message import Message, Status
 from textgate.dialects.smsgate.schemas import STATE_WORDS
 from textgate.services.devices import RegistrationAuth
@@ -109,6 +111,10 @@ def _recipient_states(body: Any) -> None:
 
 def _one_recipient(body: Any, number: str) -> None:
     assert [r["phoneNumber"] for r in body["recipients"]] == [number]
+
+
+async def _no_webhooks(world: World, body: Any) -> None:
+    assert await world.running.gateway.services.webhooks.of_account(world.account_id) == []
 
 
 def _id_of(ctx: Context) -> str:
@@ -241,6 +247,29 @@ CASES: list[DialectCase] = [
         checks=(_body(lambda body: _one_phone(body)),),
     ),
     DialectCase(
+        "a webhook for an event textgate does not raise",
+        Request(
+            "POST", f"{P}/webhooks", json={"url": "https://example.com/h", "event": "system:ping"}
+        ),
+        expect_status=400,
+        checks=(_no_webhooks,),
+    ),
+    DialectCase(
+        "a webhook narrowed to one phone",
+        Request(
+            "POST",
+            f"{P}/webhooks",
+            json={"url": "https://example.com/h", "event": "sms:received", "deviceId": "x"},
+        ),
+        expect_status=400,
+        checks=(_no_webhooks,),
+    ),
+    DialectCase(
+        "deleting a webhook that is not one",
+        Request("DELETE", f"{P}/webhooks/nothing"),
+        expect_status=404,
+    ),
+    DialectCase(
         "health, without credentials",
         Request("GET", f"{P}/health"),
         auth=False,
@@ -367,3 +396,22 @@ async def test_failed_basic_logins_are_limited_as_every_login_is(gateway: Runnin
         assert wrong.status_code == 401, wrong.text
     blocked = await gateway.client.get(f"{P}/devices", headers=_basic(USERNAME, PASSWORD))
     assert blocked.status_code == 429, blocked.text
+
+
+async def test_a_native_subscription_is_not_the_vendor_apis_to_delete(settings: Settings) -> None:
+    # Private targets allowed: the subscription's URL stays on loopback.
+    async with running_gateway(settings.model_copy(update={"webhooks": FAST})) as gateway:
+        accounts = gateway.gateway.services.accounts
+        account = await accounts.create("acme")
+        auth = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+        native = await gateway.client.post(
+            "/v1/webhooks",
+            json={"url": "http://127.0.0.1:9/h", "events": ["message.*"]},
+            headers=auth,
+        )
+        assert native.status_code == 201, native.text
+        listed = await gateway.client.get(f"{P}/webhooks", headers=auth)
+        assert listed.json() == []
+        gone = await gateway.client.delete(f"{P}/webhooks/{native.json()['id']}", headers=auth)
+        assert gone.status_code == 404
+        assert len(await gateway.gateway.services.webhooks.of_account(account.id)) == 1

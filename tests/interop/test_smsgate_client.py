@@ -6,6 +6,9 @@ stored messages checked."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -13,10 +16,14 @@ from typing import Any, TypeVar
 import pytest
 from android_sms_gateway import client as sms_client
 from android_sms_gateway import domain
-from android_sms_gateway.enums import HealthStatus, ProcessState
+from android_sms_gateway.enums import HealthStatus, ProcessState, WebhookEvent
 from android_sms_gateway.errors import APIError
 
-from tests.support import Running, until
+from tests.support import Running, running_gateway, until
+from tests.webhooks.receiver import running_receiver
+from tests.webhooks.test_webhooks import FAST
+from textgate.config import InboundSettings, Settings
+from textgate.core.inbound import InboundMessage
 from textgate.core.message import Status
 from textgate.services.query import MessageFilter
 
@@ -106,3 +113,61 @@ async def test_cancel_a_scheduled_message_with_an_api_key(gateway: Running) -> N
     ):
         await _call(wrong.list_devices)
     assert refused.value.status_code == 401
+
+
+async def test_webhooks_are_posted_as_the_app_posts_them(settings: Settings) -> None:
+    """Subscriptions made through the vendor's client hear received messages and status
+    changes in the app's shape, signed as the app signs them; deleted, they are gone."""
+    ours = "+33700000001"
+    update = {"webhooks": FAST, "inbound": InboundSettings(numbers={ours: "acme"})}
+    async with (
+        running_gateway(settings.model_copy(update=update)) as gateway,
+        running_receiver() as receiver,
+    ):
+        account_id, key = await _account(gateway)
+        base = f"{gateway.base_url}/3rdparty/v1"
+        with sms_client.APIClient(None, key, base_url=base) as api:
+            received = await _call(
+                api.create_webhook,
+                domain.Webhook(id=None, url=receiver.url, event=WebhookEvent.SMS_RECEIVED),
+            )
+            delivered = await _call(
+                api.create_webhook,
+                domain.Webhook(id=None, url=receiver.url, event=WebhookEvent.SMS_DELIVERED),
+            )
+            listed = await _call(api.get_webhooks)
+            assert {(w.id, w.event) for w in listed} == {
+                (received.id, WebhookEvent.SMS_RECEIVED),
+                (delivered.id, WebhookEvent.SMS_DELIVERED),
+            }
+            webhooks = gateway.gateway.services.webhooks
+            secret = {
+                "sms:received": (await webhooks.rotate_secret(account_id, received.id)).secret,
+                "sms:delivered": (await webhooks.rotate_secret(account_id, delivered.id)).secret,
+            }
+            await _call(
+                api.send,
+                domain.Message(
+                    phone_numbers=[NUMBER], text_message=domain.TextMessage(text="hi"), id="o-7"
+                ),
+            )
+            sink = gateway.gateway.inbound
+            assert sink is not None
+            await sink([InboundMessage("sim", NUMBER, ours, "Yes please", datetime.now(UTC))])
+            await until(lambda: len(receiver.hits) >= 2)
+            bodies = {}
+            for hit in receiver.hits:
+                body = json.loads(hit.body)
+                bodies[body["event"]] = body["payload"]
+                # Each signed with its own subscription's key, over the body and timestamp.
+                key = secret[body["event"]]
+                assert key is not None
+                signed = (hit.body + hit.headers["x-timestamp"]).encode()
+                expected = hmac.new(key.encode(), signed, hashlib.sha256).hexdigest()
+                assert hmac.compare_digest(expected, hit.headers["x-signature"])
+            assert bodies["sms:received"]["message"] == "Yes please"
+            assert bodies["sms:received"]["phoneNumber"] == NUMBER
+            assert bodies["sms:delivered"]["messageId"] == "o-7"
+            assert bodies["sms:delivered"]["phoneNumber"] == NUMBER
+            await _call(api.delete_webhook, received.id)
+            assert [w.id for w in await _call(api.get_webhooks)] == [delivered.id]

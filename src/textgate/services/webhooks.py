@@ -26,7 +26,7 @@ from textgate.core.webhooks import EVENT_TYPES, MAILTO, Webhook, WebhookDelivery
 from textgate.errors import InvalidRequest
 from textgate.storage.webhooks import ACCOUNT_SCOPE, MESSAGE_SCOPE, WebhookRepo
 
-__all__ = ["Checked", "TargetChecker", "WebhookService"]
+__all__ = ["ACCOUNT_SCOPE", "MESSAGE_SCOPE", "Checked", "TargetChecker", "WebhookService"]
 
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
 MAX_PAGE = 1000

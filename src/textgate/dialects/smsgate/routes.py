@@ -12,6 +12,9 @@ section 6; the vendor's Python client, ``android_sms_gateway``, calls these path
   ``DELETE /messages/{id}`` cancels what of it has not left (409 when nothing could be).
 - ``GET /messages`` lists them (``from``, ``to``, ``limit``, ``offset``, ``sort``, and
   ``X-Total-Count``);
+- ``GET``/``POST /webhooks`` and ``DELETE /webhooks/{id}``: the account's subscriptions to
+  the vendor's events (``sms:received``, ``sms:sent``, ``sms:delivered``, ``sms:failed``,
+  ``sms:cancelled``), posted as the app posts them (dialects.smsgate.webhook_format);
 - ``GET /devices`` lists the account's phones; ``GET /health`` (no credentials) says the
   API answers.
 
@@ -32,6 +35,7 @@ from pydantic import ValidationError
 from textgate.core.accounts import Account
 from textgate.core.clock import to_ms
 from textgate.core.message import Message
+from textgate.core.webhooks import Webhook
 from textgate.dialects.base import (
     basic_credentials,
     bearer_token,
@@ -42,9 +46,13 @@ from textgate.dialects.base import (
     read_json,
 )
 from textgate.dialects.smsgate.errors import render_error
-from textgate.dialects.smsgate.schemas import SendIn, message_state
+from textgate.dialects.smsgate.schemas import SendIn, WebhookIn, message_state
+from textgate.dialects.smsgate.webhook_format import EVENTS as WEBHOOK_EVENTS
+from textgate.dialects.smsgate.webhook_format import FORMAT as WEBHOOK_FORMAT
+from textgate.dialects.smsgate.webhook_format import vendor_event
 from textgate.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
 from textgate.services.submit_request import SubmitRequest
+from textgate.services.webhooks import ACCOUNT_SCOPE
 
 __all__ = ["INTERFACE", "router"]
 
@@ -222,3 +230,54 @@ async def health() -> Response:
     """The vendor's health answer (``{"status", "checks"}``), without credentials. It says
     the API answers; the gateway's own ``/healthz`` checks its database and links."""
     return JSONResponse({"status": "pass", "checks": {}})
+
+
+def _webhook(hook: Webhook) -> dict[str, Any]:
+    return {
+        "id": hook.id,
+        "deviceId": None,
+        "url": hook.url,
+        "event": vendor_event(hook.events),
+    }
+
+
+@router.get("/webhooks")
+async def list_webhooks(request: Request) -> Response:
+    """The account's subscriptions in the vendor's format (those made here)."""
+    account = await _account(request)
+    hooks = await lookup_services(request).webhooks.of_account(account.id, ACCOUNT_SCOPE)
+    return JSONResponse([_webhook(h) for h in hooks if h.format == WEBHOOK_FORMAT])
+
+
+@router.post("/webhooks", status_code=201)
+async def create_webhook(request: Request) -> Response:
+    """A subscription to one of the vendor's events, posted in its shape and signed with
+    the subscription's secret (``POST /v1/webhooks/{id}/secret`` shows a new one). A
+    ``deviceId`` cannot narrow it (textgate's subscriptions are per account); a client
+    ``id`` is not kept: the answer gives the subscription's own."""
+    account = await _account(request)
+    try:
+        body = WebhookIn.model_validate(await read_json(request, MAX_BODY_BYTES))
+    except ValidationError as exc:
+        raise input_error(exc) from exc
+    events = WEBHOOK_EVENTS.get(body.event)
+    if events is None:
+        offered = ", ".join(WEBHOOK_EVENTS)
+        raise InvalidRequest(f"event: one of {offered} (textgate carries text messages)")
+    if body.deviceId is not None:
+        raise InvalidRequest("deviceId: webhooks here are the account's, for every phone")
+    hook = await lookup_services(request).webhooks.create(
+        account.id, body.url, events, None, format=WEBHOOK_FORMAT
+    )
+    return JSONResponse(_webhook(hook), status_code=201)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204)
+async def delete_webhook(webhook_id: str, request: Request) -> Response:
+    account = await _account(request)
+    services = lookup_services(request)
+    hook = await services.webhooks.get(account.id, webhook_id)
+    if hook.format != WEBHOOK_FORMAT or hook.scope != ACCOUNT_SCOPE:
+        raise NotFound(f"no webhook {webhook_id}")
+    await services.webhooks.delete(account.id, webhook_id)
+    return Response(status_code=204)

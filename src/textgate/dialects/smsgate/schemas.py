@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from textgate.core.message import Message, Status
 
-__all__ = ["STATE_WORDS", "SendIn", "message_state"]
+__all__ = ["STATE_WORDS", "SendIn", "WebhookIn", "message_state"]
 
 
 class TextMessage(BaseModel):
@@ -39,6 +39,17 @@ class SendIn(BaseModel):
     ttl: int | None = Field(default=None, ge=1, le=10 * 365 * 86_400)
     validUntil: datetime | None = None
     scheduleAt: datetime | None = None
+
+
+class WebhookIn(BaseModel):
+    """``POST /webhooks``: ``{"id"?, "url", "event", "deviceId"?}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = Field(default=None, max_length=64)
+    url: str = Field(min_length=1, max_length=2048)
+    event: str = Field(max_length=64)
+    deviceId: str | None = Field(default=None, max_length=64)
 
 
 # textgate's status -> the vendor's state word (case-sensitive: Pending, Processed, Sent,

@@ -22,7 +22,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -259,6 +259,37 @@ def conformance(p: Profile) -> list[DialectCase]:
             )
         )
     return cases
+
+
+# --- what the dialects' own cases check -------------------------------------------------
+
+
+@dataclass
+class AccountWorld:
+    """What a dialect's cases are given: the server, and the account they run as."""
+
+    running: Running
+    account_id: str
+
+
+def on_stored(check: Callable[[list[Message]], None]) -> Check:
+    """A check of the messages the account holds after the request (``AccountWorld``)."""
+
+    async def run(world: AccountWorld, body: Any) -> None:
+        check(await stored_messages(world.running, world.account_id))
+
+    return run
+
+
+def valid_for(seconds: int) -> Check:
+    """The one stored message waits at most ``seconds`` from when it was accepted."""
+
+    def check(msgs: list[Message]) -> None:
+        [m] = msgs
+        assert m.valid_until is not None
+        assert m.valid_until - m.created_at == timedelta(seconds=seconds)
+
+    return on_stored(check)
 
 
 # --- secrets never reach the logs --------------------------------------------------------

@@ -325,6 +325,18 @@ SMTP_WORDS = {
     Reason.INSUFFICIENT_CREDIT: "554 5.7.1 the account's balance does not cover",
 }
 
+# ASPSMS's status numbers, the same in its XML interface (xml@) and its JSON API.
+ASPSMS_WORDS = {
+    Reason.IP_NOT_ALLOWED: "25 User access denied: requests from this address",
+    Reason.BATCH_TOO_LARGE: "25 User access denied: 2 recipients; the account allows 1",
+    Reason.INVALID_SENDER: "10 Invalid originator: sender 'Other'",
+    Reason.DAILY_LIMIT: "25 User access denied: the account's daily message limit",
+    Reason.COUNTRY_BLOCKED: "25 User access denied: the account may not send to this",
+    Reason.DUPLICATE: "25 User access denied: the same text went to this recipient",
+    Reason.OPTED_OUT: "25 User access denied: the recipient opted out",
+    Reason.INSUFFICIENT_CREDIT: "5 Not enough credits",
+}
+
 INTERFACES: tuple[Interface, ...] = (
     Interface(
         "smsgate",
@@ -444,30 +456,12 @@ INTERFACES: tuple[Interface, ...] = (
     Interface(
         "aspsms xml@",
         _xml,
-        {
-            Reason.IP_NOT_ALLOWED: "25 User access denied: requests from this address",
-            Reason.BATCH_TOO_LARGE: "25 User access denied: 2 recipients; the account allows 1",
-            Reason.INVALID_SENDER: "10 Invalid originator: sender 'Other'",
-            Reason.DAILY_LIMIT: "25 User access denied: the account's daily message limit",
-            Reason.COUNTRY_BLOCKED: "25 User access denied: the account may not send to this",
-            Reason.DUPLICATE: "25 User access denied: the same text went to this recipient",
-            Reason.OPTED_OUT: "25 User access denied: the recipient opted out",
-            Reason.INSUFFICIENT_CREDIT: "5 Not enough credits",
-        },
+        ASPSMS_WORDS,
     ),
     Interface(
         "aspsms json",
         _aspsms_json,
-        {
-            Reason.IP_NOT_ALLOWED: "25 User access denied: requests from this address",
-            Reason.BATCH_TOO_LARGE: "25 User access denied: 2 recipients; the account allows 1",
-            Reason.INVALID_SENDER: "10 Invalid originator: sender 'Other'",
-            Reason.DAILY_LIMIT: "25 User access denied: the account's daily message limit",
-            Reason.COUNTRY_BLOCKED: "25 User access denied: the account may not send to this",
-            Reason.DUPLICATE: "25 User access denied: the same text went to this recipient",
-            Reason.OPTED_OUT: "25 User access denied: the recipient opted out",
-            Reason.INSUFFICIENT_CREDIT: "5 Not enough credits",
-        },
+        ASPSMS_WORDS,
     ),
     Interface(
         "dashboard send",

@@ -20,8 +20,11 @@ from tests.dialects.harness import (
     Request,
     Stored,
     conformance,
+    on_stored,
     run_case,
-    stored_messages,
+)
+from tests.dialects.harness import (
+    AccountWorld as World,
 )
 from tests.dialects.malformed import malformed
 from tests.support import Running
@@ -62,24 +65,11 @@ ASPSMS_JSON = Profile(
 )
 
 
-@dataclasses.dataclass
-class World:
-    running: Running
-    account_id: str
-
-
-def _stored(check: Any) -> Check:
-    async def run(world: World, body: Any) -> None:
-        check(await stored_messages(world.running, world.account_id))
-
-    return run
-
-
 def _refs(expected: dict[str, str]) -> Check:
     def check(msgs: list[Message]) -> None:
         assert {m.recipient: m.client_ref for m in msgs} == expected
 
-    return _stored(check)
+    return on_stored(check)
 
 
 def _scheduled_at(when: datetime) -> Check:
@@ -87,7 +77,7 @@ def _scheduled_at(when: datetime) -> Check:
         [m] = msgs
         assert (m.status, m.scheduled_at) == (Status.SCHEDULED, when)
 
-    return _stored(check)
+    return on_stored(check)
 
 
 def _ok(**extra: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ checked."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,8 +21,12 @@ from tests.dialects.harness import (
     Request,
     Stored,
     conformance,
+    on_stored,
     run_case,
-    stored_messages,
+    valid_for,
+)
+from tests.dialects.harness import (
+    AccountWorld as World,
 )
 from tests.dialects.malformed import malformed
 from tests.support import Running, running_gateway
@@ -66,33 +69,11 @@ SMSGATE = Profile(
 )
 
 
-@dataclasses.dataclass
-class World:
-    running: Running
-    account_id: str
-
-
-def _stored(check: Any) -> Check:
-    async def run(world: World, body: Any) -> None:
-        check(await stored_messages(world.running, world.account_id))
-
-    return run
-
-
 def _statuses(*expected: Status) -> Check:
     def check(msgs: list[Message]) -> None:
         assert sorted(m.status for m in msgs) == sorted(expected), msgs
 
-    return _stored(check)
-
-
-def _valid_for(seconds: int) -> Check:
-    def check(msgs: list[Message]) -> None:
-        [m] = msgs
-        assert m.valid_until is not None
-        assert m.valid_until - m.created_at == timedelta(seconds=seconds)
-
-    return _stored(check)
+    return on_stored(check)
 
 
 def _body(check: Any) -> Check:
@@ -186,7 +167,7 @@ CASES: list[DialectCase] = [
         "ttl bounds the wait",
         _send([NUMBER], "soon", ttl=600),
         expect_status=202,
-        checks=(_valid_for(600),),
+        checks=(valid_for(600),),
     ),
     DialectCase(
         "ttl and validUntil together",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +14,7 @@ import pytest
 from tests.dialects.harness import (
     LONG_TEXT,
     NUMBER,
+    AccountWorld,
     BodyRoute,
     Check,
     Context,
@@ -24,8 +24,10 @@ from tests.dialects.harness import (
     Stored,
     all_final,
     conformance,
+    on_stored,
     run_case,
     stored_messages,
+    valid_for,
 )
 from tests.dialects.malformed import OVER_LIMIT, BadBody, Flaw, malformed
 from tests.support import Running
@@ -90,36 +92,20 @@ BAD_FORMS: tuple[BadBody, ...] = (
 )
 
 
-def _stored(check: Callable[[list[Message]], None]) -> Check:
-    async def run(world: World, body: Any) -> None:
-        check(await stored_messages(world.running, world.account_id))
-
-    return run
-
-
-def _valid_for(seconds: int) -> Check:
-    def check(msgs: list[Message]) -> None:
-        [m] = msgs
-        assert m.valid_until is not None
-        assert m.valid_until - m.created_at == timedelta(seconds=seconds)
-
-    return _stored(check)
-
-
 def _valid_after_schedule(seconds: int) -> Check:
     def check(msgs: list[Message]) -> None:
         [m] = msgs
         assert m.valid_until is not None and m.scheduled_at is not None
         assert m.valid_until - m.scheduled_at == timedelta(seconds=seconds)
 
-    return _stored(check)
+    return on_stored(check)
 
 
 def _stored_status(status: Status) -> Check:
     def check(msgs: list[Message]) -> None:
         assert [m.status for m in msgs] == [status]
 
-    return _stored(check)
+    return on_stored(check)
 
 
 def _names_stored_message(world: World, body: Any) -> Any:
@@ -256,7 +242,7 @@ CASES: list[DialectCase] = [
         _post(("To", NUMBER), ("Body", "hi"), ("ValidityPeriod", "600")),
         expect_status=201,
         expect_stored=(Stored(NUMBER, text="hi"),),
-        checks=(_valid_for(600),),
+        checks=(valid_for(600),),
     ),
     *(
         DialectCase(
@@ -504,9 +490,7 @@ CASES: list[DialectCase] = [
 
 
 @dataclasses.dataclass
-class World:
-    running: Running
-    account_id: str
+class World(AccountWorld):
     pair: str
 
 

@@ -9,7 +9,6 @@ message, the device API streams it to the phone.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -41,6 +40,7 @@ from textgate.core.passwords import hash_password, verify_password
 from textgate.errors import AuthenticationFailed, Conflict, Forbidden, InvalidRequest
 from textgate.services.accounts import AccountService
 from textgate.services.login_limiter import LoginLimiter
+from textgate.services.phone_signature import phone_signature
 from textgate.storage.credentials import CredentialRepo
 from textgate.storage.device_queue import DeviceQueue
 from textgate.storage.devices import DeviceRepo, NewDevice
@@ -265,7 +265,7 @@ class DeviceService:
             raise AuthenticationFailed("unknown device")
         device, key = found
         body = await read_body()
-        expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
+        expected = phone_signature(key, body, timestamp)
         given = signature.strip().lower().encode("utf-8", "replace")
         if not hmac.compare_digest(expected.encode(), given):
             raise AuthenticationFailed("bad signature")

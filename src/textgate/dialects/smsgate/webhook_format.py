@@ -1,7 +1,8 @@
 """Webhooks as the SMSGate app posts them (shared/specs/android-device-api.md, section 4,
 "Received SMS" and "Other events"): ``{"id", "webhookId", "event", "deviceId", "payload"}``
 with ``X-Timestamp`` (Unix seconds) and ``X-Signature`` = hex(HMAC-SHA256(signing key,
-body + timestamp)), the signing key being the subscription's secret.
+body + timestamp)) keyed by the subscription's secret (services.phone_signature, which
+also checks what the phones post).
 
 The vendor's events and the textgate events behind them: ``sms:received`` (a received
 message), ``sms:sent``, ``sms:delivered``, ``sms:failed`` (failed, undelivered, expired or
@@ -11,8 +12,6 @@ the body is made (one body serves every subscription of the format) and is left 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from typing import Any, Final
 from textgate.core.message import Status
 from textgate.core.webhook_formats import Rendered
 from textgate.core.webhooks import INBOUND_RECEIVED
+from textgate.services.phone_signature import phone_signature
 
 __all__ = ["EVENTS", "FORMAT", "render", "sign", "vendor_event"]
 
@@ -87,5 +87,5 @@ def render(event_id: str, event_type: str, at_ms: int, data: Mapping[str, Any]) 
 
 def sign(secret: str, url: str, body: str) -> Mapping[str, str]:
     timestamp = str(int(time.time()))
-    digest = hmac.new(secret.encode(), (body + timestamp).encode(), hashlib.sha256).hexdigest()
+    digest = phone_signature(secret, body.encode(), timestamp)
     return {"Content-Type": "application/json", "X-Timestamp": timestamp, "X-Signature": digest}

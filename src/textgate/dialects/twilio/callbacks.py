@@ -6,29 +6,33 @@ A message sent with ``StatusCallback`` has its status changes posted there as a 
 dialects.twilio.resource), ``To``, ``From``, ``ApiVersion`` and, for a message that failed,
 ``ErrorCode``. An account's own webhook subscription (native API) of the ``twilio`` format
 also hears received messages as Twilio posts them to a number's messaging webhook. Each
-post is signed as Twilio signs its own (core.form_signature) with the
-API key the message was sent with, which is what the client holds as its Auth Token: its
-``RequestValidator`` checks the signature unchanged (a subscription's own signing secret
-for the subscription's posts).
+post is signed as Twilio signs its own ("Webhooks security", Validating signatures:
+``X-Twilio-Signature`` is the base64 of the HMAC-SHA1 of the URL followed by each POST
+parameter's name and value, sorted by name) with the API key the message was sent with,
+which is what the client holds as its Auth Token: its ``RequestValidator`` checks the
+signature unchanged (a subscription's own signing secret for the subscription's posts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode
 
-from textgate.core.form_signature import TWILIO_SIGNATURE_HEADER, twilio_signature
 from textgate.core.message import Status
 from textgate.core.webhook_formats import Rendered
 from textgate.core.webhooks import INBOUND_RECEIVED
 from textgate.dialects.twilio.resource import API_VERSION, FAILED, STATUS_WORDS, UNKNOWN_ERROR
 from textgate.dialects.twilio.resource import message_sid as sid_of
 
-__all__ = ["FORMAT", "render", "sign"]
+__all__ = ["FORMAT", "render", "sign", "signature"]
 
 FORMAT: Final = "twilio"
 FORM: Final = "application/x-www-form-urlencoded"
+SIGNATURE_HEADER: Final = "X-Twilio-Signature"
 _MESSAGE_EVENT: Final = "message."
 
 
@@ -55,9 +59,19 @@ def render(event_id: str, event_type: str, at_ms: int, data: Mapping[str, Any]) 
     return Rendered(urlencode(fields), FORM)
 
 
+def signature(auth_token: str, url: str, params: Sequence[tuple[str, str]]) -> str:
+    """X-Twilio-Signature of a post to ``url`` with these parameters. The Twilio connector
+    checks the same signature on what Twilio sends it (connectors.upstream.twilio); the
+    two are written apart because a dialect and a connector share no code but core's,
+    and a provider's wire format is not core's."""
+    data = url + "".join(name + value for name, value in sorted(params))
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
 def sign(secret: str, url: str, body: str) -> Mapping[str, str]:
     params = parse_qsl(body, keep_blank_values=True)
-    return {"Content-Type": FORM, TWILIO_SIGNATURE_HEADER: twilio_signature(secret, url, params)}
+    return {"Content-Type": FORM, SIGNATURE_HEADER: signature(secret, url, params)}
 
 
 def _incoming(data: Mapping[str, Any]) -> Rendered:

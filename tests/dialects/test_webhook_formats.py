@@ -9,9 +9,10 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from textgate.core.form_signature import twilio_signature
+from textgate.connectors.upstream.twilio import signature as connector_signature
 from textgate.core.webhook_formats import TEXTGATE, Rendered, WebhookFormats
 from textgate.dialects.registry import webhook_formats
+from textgate.dialects.twilio.callbacks import signature as twilio_signature
 
 
 def _render(event_id: str, event_type: str, at_ms: int, data: Mapping[str, Any]) -> Rendered:
@@ -34,8 +35,7 @@ def test_a_signer_belongs_to_a_declared_format_and_never_to_textgates_own() -> N
 
 def test_the_twilio_format_is_a_signed_form_of_a_status_change() -> None:
     """What the registry declares for the twilio format: Twilio's form, signed as Twilio's
-    RequestValidator checks (its documented example: twilio.com/docs/usage/webhooks/
-    webhooks-security, the same algorithm the Twilio connector checks)."""
+    RequestValidator checks (its documented example below)."""
     formats = webhook_formats()
     data = {"message_id": "01J0000000000000000000000A", "status": "failed", "to": "+33612345678"}
     rendered = formats.render("twilio", "evt_1", "message.failed", 0, {**data, "from": None})
@@ -54,8 +54,9 @@ def test_the_twilio_format_is_a_signed_form_of_a_status_change() -> None:
 
 
 def test_twilios_documented_signature_example() -> None:
-    """The example of Twilio's "Webhooks security" page: this token, URL and parameters
-    sign to this value."""
+    """The example of Twilio's "Webhooks security" page (twilio.com/docs/usage/webhooks/
+    webhooks-security): this token, URL and parameters sign to this value, made by the
+    dialect (its callbacks) and by the connector (what it checks) alike."""
     params = [
         ("CallSid", "CA1234567890ABCDE"),
         ("Caller", "+12349013030"),
@@ -65,3 +66,4 @@ def test_twilios_documented_signature_example() -> None:
     ]
     url = "https://mycompany.com/myapp.php?foo=1&bar=2"
     assert twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    assert connector_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="

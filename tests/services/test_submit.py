@@ -12,10 +12,13 @@ from textgate.config import Settings
 from textgate.core.clock import from_ms
 from textgate.core.message import Status
 from textgate.core.policy import Reason
-from textgate.errors import PolicyDenied
+from textgate.errors import NotFound, PolicyDenied
 from textgate.runtime import Gateway
+from textgate.services.devices import RegistrationAuth
 from textgate.services.query import MessageFilter
 from textgate.services.submit import SubmitRequest
+
+FR = "+33612345678"
 
 NUMBERS = [f"+3361234{i:04d}" for i in range(300)]
 
@@ -347,3 +350,31 @@ async def test_a_number_given_twice_is_one_recipient_and_counts_once(gateway: Ru
         ("+33612345678", "a"),
         ("+33698765432", "d"),
     ]
+
+
+async def test_a_phone_the_request_names_must_be_the_accounts(gateway: Running) -> None:
+    """Whatever interface carries it: another account's phone, or none, refuses the request
+    and nothing is stored; the account's own is taken."""
+    services = gateway.gateway.services
+    mine = await services.accounts.create("acme")
+    other = await services.accounts.create("other")
+    key = (await services.accounts.issue_key(other.id)).token
+    theirs = await services.devices.register(
+        RegistrationAuth(private_token=key), "their phone", push_token=None, sim_cards=()
+    )
+    for device_id in (theirs.device.id, "no-such-phone"):
+        with pytest.raises(NotFound):
+            await services.submit.submit(
+                SubmitRequest(
+                    account=mine, recipients=["+33612345678"], text="hi", device_id=device_id
+                )
+            )
+    assert await services.messages.search(mine.id, MessageFilter()) == []
+    key = (await services.accounts.issue_key(mine.id)).token
+    own = await services.devices.register(
+        RegistrationAuth(private_token=key), "my phone", push_token=None, sim_cards=()
+    )
+    await services.submit.submit(
+        SubmitRequest(account=mine, recipients=[FR], text="hi", device_id=own.device.id)
+    )
+    assert len(await services.messages.search(mine.id, MessageFilter())) == 1

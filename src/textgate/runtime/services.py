@@ -144,6 +144,7 @@ def build_services(
         s.messages,
         prices=settings.pricing.table(),
         targets=webhooks.message_target,
+        phones=devices.get,
         clock=s.clock,
         counts=s.counts,
     )

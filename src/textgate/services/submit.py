@@ -33,7 +33,7 @@ One request is one decision, however its interface groups it:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -94,6 +94,11 @@ class SubmitCounts(Protocol):
     def submit_refused(self, interface: str, code: str) -> None: ...
 
 
+PhoneCheck = Callable[[str, str], Awaitable[object]]
+"""(account id, device id) -> raises NotFound unless that phone is the account's
+(services.devices)."""
+
+
 class SubmitService:
     def __init__(
         self,
@@ -102,10 +107,12 @@ class SubmitService:
         *,
         prices: PriceTable | None = None,
         targets: TargetResolver | None = None,
+        phones: PhoneCheck | None = None,
         clock: Clock = system_clock,
         counts: SubmitCounts | None = None,
     ) -> None:
         self._counts = counts
+        self._phones = phones
         self._targets = targets
         self._writer = writer
         self._messages = messages
@@ -161,6 +168,10 @@ class SubmitService:
             raise InvalidRequest(f"at most {MAX_RECIPIENTS} recipients per request")
         if req.references is not None and len(req.references) != len(req.recipients):
             raise InvalidRequest("one reference per recipient is needed")
+        if req.device_id is not None and self._phones is not None:
+            # A phone the request names must be the account's (NotFound otherwise), for
+            # every interface that lets a client name one.
+            await self._phones(req.account.id, req.device_id)
         entries = _distinct(req, rules.default_country or req.dialing_country)
         check_request(
             rules, client_ip=req.client_ip, recipients=len(entries), operator=req.operator

@@ -97,8 +97,6 @@ async def send_message(request: Request) -> Response:
         raise InvalidRequest("ttl and validUntil are mutually exclusive")
     skip = request.query_params.get("skipPhoneValidation", "").lower() == "true"
     services = lookup_services(request)
-    if body.deviceId is not None:
-        await services.devices.get(account.id, body.deviceId)  # NotFound: not the account's
     result = await services.submit.submit(
         SubmitRequest(
             account=account,

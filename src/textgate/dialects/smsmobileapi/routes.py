@@ -118,7 +118,9 @@ async def send(request: Request, params: Params) -> dict[str, Any]:
     port = _port(params.get("port"))
     device_id = params.get("sIdentifiant") or None
     if device_id is not None:
-        await reg.devices.get(account.id, device_id)  # NotFound for another's or none
+        # The submit checks it too, but a sealed text or a short link below would be
+        # stored before it: a request refused for its phone must leave nothing.
+        await reg.devices.get(account.id, device_id)
     stamp = params.integer("schedule_timestamp")
     if stamp is not None and stamp < 0:
         raise InvalidRequest("schedule_timestamp is a Unix time in seconds")

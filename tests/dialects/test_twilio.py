@@ -380,6 +380,8 @@ CASES: list[DialectCase] = [
         lambda ctx: Request("GET", _sid_path(ctx), headers=FORM),
         setup=(_send([NUMBER], "read me"),),
         expect_status=200,
+        expect_json={"body": "read me", "to": NUMBER},
+        checks=(_names_stored_message,),
     ),
     DialectCase(
         "the Account resource, as clients fetch it to check their credentials",

@@ -28,7 +28,7 @@ class OrderHistory:
     ) -> tuple[int, list[OrderSummary]]:
         """(orders in all, page ``page`` of them, counted from 1)."""
         size = max(1, min(size, MAX_PAGE_SIZE))
-        return await self._repo.page(
+        return await self.slice(
             account_id,
             since_ms=since_ms,
             until_ms=until_ms,

@@ -34,6 +34,7 @@ from textgate.dialects.aspsms.xml_request import (
     INVALID_MESSAGE,
     MISSING_RECIPIENT,
     SEND,
+    UNAVAILABLE,
     URL_ELEMENTS,
     Reply,
     XmlRequest,
@@ -47,7 +48,7 @@ from textgate.dialects.base import (
     lookup_services,
     read_body,
 )
-from textgate.errors import GatewayError, RequestTooLarge
+from textgate.errors import GatewayError, InvalidRequest, RequestTooLarge
 
 __all__ = ["router"]
 
@@ -59,12 +60,14 @@ JSON_INTERFACE: Final = f"{INTERFACE}-json"
 
 
 def _error(exc: GatewayError | None) -> Response:
-    """What reading a request can raise before its own status applies: the body's size
-    (HTTP 413, the server's limit), anything else a request that could not be read."""
+    """What escapes before a request's own status applies: the body's size (HTTP 413, the
+    server's limit), a body that cannot be read (the message's status), and a failure of
+    the gateway (None) or its database, "Service temporarily not available"."""
     if isinstance(exc, RequestTooLarge):
         return JSONResponse(_body(Reply(INVALID_MESSAGE, exc.message)), status_code=413)
-    detail = "internal error" if exc is None else exc.message
-    return JSONResponse(_body(Reply(INVALID_MESSAGE, detail)))
+    if isinstance(exc, InvalidRequest):
+        return JSONResponse(_body(Reply(INVALID_MESSAGE, exc.message)))
+    return JSONResponse(_body(Reply(UNAVAILABLE)))
 
 
 router = APIRouter(tags=["aspsms"], route_class=error_route_class(_error))

@@ -36,6 +36,7 @@ from textgate.dialects.native.schemas import (
     SendIn,
     SendOut,
     UsageOut,
+    send_out_json,
 )
 from textgate.errors import AuthenticationFailed, InvalidRequest, NotFound
 from textgate.services.query import MessageFilter
@@ -136,14 +137,8 @@ async def send_messages(request: Request) -> Response:
             notify=() if body.callback_url is None else (Notify(body.callback_url),),
         )
     )
-    out = SendOut(
-        order_id=result.order_id,
-        accepted=result.accepted,
-        rejected=len(result.messages) - result.accepted,
-        messages=[MessageOut.of(m) for m in result.messages],
-    )
     return Response(
-        out.model_dump_json(),
+        send_out_json(result.order_id, result.accepted, result.messages),
         status_code=202,
         media_type="application/json",
         headers={"Idempotent-Replayed": "true"} if result.replayed else None,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from textgate.core.inbound import Inbound
@@ -34,6 +36,7 @@ __all__ = [
     "ThreadList",
     "ThreadOut",
     "UsageOut",
+    "send_out_json",
 ]
 
 
@@ -41,9 +44,11 @@ def _rfc3339(moment: datetime) -> str:
     """``2026-12-07T04:28:31.000000Z``: UTC, always six digits of fraction. pydantic's
     default leaves the fraction out on a whole second, so one field changed shape from one
     answer to the next, and a client parsing one fixed format failed once in a thousand."""
-    if moment.tzinfo is not None:
+    if moment.utcoffset():
         moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # isoformat's first 26 characters are the date and time to the microsecond (datetime's
+    # year always has four digits); what follows is the offset, now +00:00 or none.
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 Timestamp = Annotated[
@@ -158,6 +163,42 @@ class SendOut(BaseModel):
     accepted: int
     rejected: int
     messages: list[MessageOut]
+
+
+def send_out_json(order_id: str, accepted: int, messages: Sequence[Message]) -> bytes:
+    """:class:`SendOut` as JSON, byte for byte what its ``model_dump_json`` writes, without
+    building the models: the answer to every submit, where building and dumping them took
+    a tenth of the request's time (bench/RESULTS.md, "Submit answers without models")."""
+    return orjson.dumps(
+        {
+            "order_id": order_id,
+            "accepted": accepted,
+            "rejected": len(messages) - accepted,
+            "messages": [_message_out(m) for m in messages],
+        }
+    )
+
+
+def _message_out(m: Message) -> dict[str, Any]:
+    """:meth:`MessageOut.of`'s fields, in its order, as they dump to JSON."""
+    created = _rfc3339(m.created_at)
+    return {
+        "id": m.id,
+        "order_id": m.order_id,
+        "to": m.recipient,
+        "sender": m.sender,
+        "status": m.status.value,
+        "encoding": m.encoding,
+        "segments": m.segments,
+        "created_at": created,
+        "updated_at": created if m.updated_at == m.created_at else _rfc3339(m.updated_at),
+        "scheduled_at": None if m.scheduled_at is None else _rfc3339(m.scheduled_at),
+        "valid_until": None if m.valid_until is None else _rfc3339(m.valid_until),
+        "reference": m.client_ref,
+        "country": m.country,
+        "error_code": m.error_code,
+        "reason": m.reason,
+    }
 
 
 class MessageList(BaseModel):

@@ -36,9 +36,9 @@ NUMBER = "+33612345678"
 SENDER = "+15005550006"
 
 
-async def _client(gateway: Running) -> tuple[Client, str]:
+async def _client(gateway: Running, name: str = "acme") -> tuple[Client, str]:
     accounts = gateway.gateway.services.accounts
-    account = await accounts.create("acme")
+    account = await accounts.create(name)
     key = (await accounts.issue_key(account.id)).token
     client = Client(account_sid(account.id), key)
     # What an application changes to move from Twilio to textgate: the API's base URL.
@@ -235,6 +235,46 @@ async def test_a_twilio_format_subscription_hears_received_messages_as_twilio_po
             "SmsStatus": "received",
             "To": ours,
         }
+
+
+async def test_received_messages_are_listed_and_read_beside_sent_ones(settings: Settings) -> None:
+    """Replies read back as a Twilio application reads them: ``messages.list`` holds both
+    directions, newest first across pages, ``to=`` our number gives the received ones, and a
+    received message's SID fetches it."""
+    ours = "+33700000001"
+    update = {"inbound": InboundSettings(numbers={ours: "acme"})}
+    async with running_gateway(settings.model_copy(update=update)) as gateway:
+        client, account_id = await _client(gateway)
+        sink = gateway.gateway.inbound
+        assert sink is not None
+        order = []
+        for i in range(3):
+            order.append((await _call(client.messages.create, to=NUMBER, body=f"out {i}")).sid)
+            await sink([InboundMessage("sim", NUMBER, ours, f"in {i}", datetime.now(UTC))])
+            [newest, *_] = await gateway.gateway.services.inbound.search(
+                account_id, InboundFilter()
+            )
+            order.append(message_sid(newest.id))
+        listed = await _call(client.messages.list, page_size=4)
+        assert [m.sid for m in listed] == order[::-1]
+        assert [(m.direction, m.body) for m in listed[:2]] == [
+            ("inbound", "in 2"),
+            ("outbound-api", "out 2"),
+        ]
+        replies = await _call(client.messages.list, to=ours, page_size=2)
+        assert [m.body for m in replies] == ["in 2", "in 1", "in 0"]
+        assert {(m.from_, m.status, m.num_segments) for m in replies} == {(NUMBER, "received", "1")}
+        fetched = await _call(client.messages(order[1]).fetch)
+        assert (fetched.direction, fetched.body, fetched.to) == ("inbound", "in 0", ours)
+        assert await _call(client.messages(order[1]).media.list) == []
+        stored = await gateway.gateway.services.inbound.search(account_id, InboundFilter())
+        assert sorted(message_sid(m.id) for m in stored) == sorted(order[1::2])
+        # Another account reads none of them.
+        other, _ = await _client(gateway, "other")
+        assert await _call(other.messages.list) == []
+        with pytest.raises(TwilioRestException) as refused:
+            await _call(other.messages(order[1]).fetch)
+        assert (refused.value.status, refused.value.code) == (404, 20404)
 
 
 async def test_twilios_node_library_sends_lists_and_reads(gateway: Running) -> None:

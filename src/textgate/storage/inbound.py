@@ -85,7 +85,10 @@ _NO_KEYWORDS = Keywords()
 @dataclass(frozen=True, slots=True)
 class InboundFilter:
     since_ms: int | None = None
+    until_ms: int | None = None
+    """Only messages received before this time (epoch ms)."""
     sender: str | None = None
+    recipient: str | None = None
     unread: bool = False
     before_id: str | None = None
     """Cursor: only messages older than this id (ids sort by arrival)."""
@@ -263,8 +266,12 @@ class InboundRepo:
         where = [_m.account_id == account_id]
         if flt.since_ms is not None:
             where.append(_m.received_at >= flt.since_ms)
+        if flt.until_ms is not None:
+            where.append(_m.received_at < flt.until_ms)
         if flt.sender is not None:
             where.append(_m.sender == flt.sender)
+        if flt.recipient is not None:
+            where.append(_m.recipient == flt.recipient)
         if flt.unread:
             where.append(_m.read_at.is_(None))
         if flt.before_id is not None:

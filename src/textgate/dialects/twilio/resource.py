@@ -8,7 +8,8 @@ the ``AC`` prefix of the Account SID they are given (twilio-node does) take it a
 
 The resource's fields and their types follow Twilio's Message resource: ``num_segments``
 and ``num_media`` are strings, dates are RFC 2822 in UTC, ``error_code`` a number or null,
-``direction`` ``outbound-api`` for a message sent through the API.
+``direction`` ``outbound-api`` for a message sent through the API and ``inbound`` for one
+received (status ``received``), as Twilio lists both under an account's Messages.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Final
 
 from textgate.core.accounts import Account
 from textgate.core.ids import id_from_value, id_value
+from textgate.core.inbound import Inbound
 from textgate.core.message import Message, Status
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "account_resource",
     "account_sid",
     "id_of_sid",
+    "inbound_resource",
     "message_resource",
     "message_sid",
     "messages_uri",
@@ -117,6 +120,36 @@ def message_resource(m: Message) -> dict[str, Any]:
         "price_unit": None,
         "sid": sid,
         "status": STATUS_WORDS.get(m.status, m.status.value),
+        "subresource_uris": {"media": f"{messages_uri(account)}/{sid}/Media.json"},
+        "to": m.recipient,
+        "uri": f"{messages_uri(account)}/{sid}.json",
+    }
+
+
+def inbound_resource(m: Inbound, account_id: str) -> dict[str, Any]:
+    """A received message as Twilio lists one ("Message resource": ``direction`` inbound,
+    ``status`` received, ``num_segments`` the parts it came in)."""
+    account = account_sid(account_id)
+    sid = message_sid(m.id)
+    received = _date(m.received_at)
+    return {
+        "account_sid": account,
+        "api_version": API_VERSION,
+        "body": m.text,
+        "date_created": received,
+        "date_sent": received,
+        "date_updated": received,
+        "direction": "inbound",
+        "error_code": None,
+        "error_message": None,
+        "from": m.sender,
+        "messaging_service_sid": None,
+        "num_media": "0",
+        "num_segments": str(m.parts),
+        "price": None,
+        "price_unit": None,
+        "sid": sid,
+        "status": STATUS_WORDS[Status.RECEIVED],
         "subresource_uris": {"media": f"{messages_uri(account)}/{sid}/Media.json"},
         "to": m.recipient,
         "uri": f"{messages_uri(account)}/{sid}.json",

@@ -23,7 +23,8 @@ post signed with ``X-Twilio-Signature`` (dialects.twilio.callbacks).
 
 A message sent here is one recipient, as Twilio's; ``MessagingServiceSid`` is taken and has
 no effect (the account's routing and default sender apply). Only SMS: ``MediaUrl`` (MMS) is
-refused. Received messages are not listed here (the account's inbox is the native API's).
+refused. Received messages are listed and read here beside sent ones, as Twilio lists them
+(``direction`` inbound, status ``received``: dialects.twilio.listing).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from textgate.dialects.twilio.errors import (
     TwilioRefusal,
     render_error,
 )
+from textgate.dialects.twilio.listing import Listing, any_message, messages_page
 from textgate.dialects.twilio.resource import (
     API_VERSION,
     account_resource,
@@ -63,7 +65,6 @@ from textgate.dialects.twilio.resource import (
     messages_uri,
 )
 from textgate.errors import AuthenticationFailed, InvalidRequest, MalformedInput, NotFound
-from textgate.services.query import MessageFilter
 from textgate.services.submit_request import Notify, SubmitRequest
 
 __all__ = ["INTERFACE", "router"]
@@ -171,7 +172,7 @@ async def fetch_account(account: str, request: Request) -> Response:
 async def list_media(account: str, sid: str, request: Request) -> Response:
     """A message's media: none, an SMS has none (the resource's ``subresource_uris``)."""
     owner = await _account(request, account)
-    await lookup_services(request).messages.get(owner.id, _message_id(sid))
+    await any_message(lookup_services(request), owner.id, sid)
     uri = f"{messages_uri(account_sid(owner.id))}/{sid}/Media.json"
     return JSONResponse(
         {
@@ -272,8 +273,7 @@ def _message_id(sid: str) -> str:
 @router.get("/{account}/Messages/{sid}.json")
 async def fetch_message(account: str, sid: str, request: Request) -> Response:
     owner = await _account(request, account)
-    message = await lookup_services(request).messages.get(owner.id, _message_id(sid))
-    return JSONResponse(message_resource(message))
+    return JSONResponse(await any_message(lookup_services(request), owner.id, sid))
 
 
 @router.post("/{account}/Messages/{sid}.json")
@@ -308,14 +308,14 @@ async def list_messages(account: str, request: Request) -> Response:
     since, until = _date_range(
         query.get("DateSent"), query.get("DateSent>"), query.get("DateSent<")
     )
-    flt = MessageFilter(
-        recipient=query.get("To") or None,
+    listing = Listing(
+        to=query.get("To") or None,
         sender=query.get("From") or None,
         since_ms=since,
         until_ms=until,
         before_id=before,
     )
-    page = await lookup_services(request).messages.page(owner.id, flt, limit=size)
+    page = await messages_page(lookup_services(request), owner.id, listing, size)
     filters = {k: query[k] for k in _LIST_FILTERS if query.get(k)}
     base = f"{messages_uri(account_sid(owner.id))}.json"
 
@@ -325,7 +325,7 @@ async def list_messages(account: str, request: Request) -> Response:
             params["PageToken"] = page_token
         return f"{base}?{urlencode(params)}"
 
-    items = [message_resource(m) for m in page.items]
+    items = page.items
     start = page_no * size
     body = {
         "messages": items,
@@ -336,8 +336,8 @@ async def list_messages(account: str, request: Request) -> Response:
         "uri": uri(page_no, token),
         "first_page_uri": uri(0),
         "next_page_uri": None
-        if page.next_cursor is None
-        else uri(page_no + 1, "PA" + message_sid(page.items[-1].id)),
+        if page.last_id is None
+        else uri(page_no + 1, "PA" + message_sid(page.last_id)),
         "previous_page_uri": None,
     }
     return JSONResponse(body)

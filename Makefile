@@ -21,9 +21,9 @@ $(VENV)/.dev-installed: requirements/dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(VENV)/.run-installed $@
 
-# The interop tests drive node-smpp as an SMPP customer and twilio-node as a Twilio API
-# client: their exact versions are in the committed package-lock.json, installed again only
-# when that changes.
+# The interop tests drive node-smpp as an SMPP customer, twilio-node as a Twilio API client
+# and labsmobile-sms as a LabsMobile JSON API client: their exact versions are in the
+# committed package-lock.json, installed again only when that changes.
 NODE_INTEROP := tests/interop/node
 $(NODE_INTEROP)/node_modules/.installed: $(NODE_INTEROP)/package.json \
 		$(NODE_INTEROP)/package-lock.json | node

@@ -276,6 +276,19 @@ async def _aspsms_json(w: World, to: tuple[str, ...], text: str, sender: str | N
     return ACCEPTED if code == "1" else f"{code} {answer['StatusInfo']}"
 
 
+async def _labsmobile_json(w: World, to: tuple[str, ...], text: str, sender: str | None) -> str:
+    body: dict[str, Any] = {"recipient": [{"msisdn": n.lstrip("+")} for n in to], "message": text}
+    if sender:
+        body["tpoa"] = sender
+    r = await w.http.post("/json/send", json=body, auth=(USERNAME, w.env.api_key))
+    answer = r.json()
+    return (
+        ACCEPTED
+        if answer["code"] == "0"
+        else f"{r.status_code} {answer['code']} {answer['message']}"
+    )
+
+
 async def _dashboard(w: World, to: tuple[str, ...], text: str, sender: str | None) -> str:
     base = w.env.running.base_url
     async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT) as c:
@@ -336,6 +349,9 @@ ASPSMS_WORDS = {
     Reason.OPTED_OUT: "25 User access denied: the recipient opted out",
     Reason.INSUFFICIENT_CREDIT: "5 Not enough credits",
 }
+
+# LabsMobile's JSON API: its code 30 carries the rules it has no code of its own for.
+LABS_ERROR = "There was an error while sending the message"
 
 INTERFACES: tuple[Interface, ...] = (
     Interface(
@@ -442,6 +458,20 @@ INTERFACES: tuple[Interface, ...] = (
         "labsmobile email",
         _labsmobile,
         SMTP_WORDS,
+    ),
+    Interface(
+        "labsmobile json",
+        _labsmobile_json,
+        {
+            Reason.IP_NOT_ALLOWED: "403 403 Forbidden: requests from this address",
+            Reason.BATCH_TOO_LARGE: "200 24 Too many recipients: 2 recipients",
+            Reason.INVALID_SENDER: f"200 30 {LABS_ERROR}: sender 'Other'",
+            Reason.DAILY_LIMIT: f"200 30 {LABS_ERROR}: the account's daily message limit",
+            Reason.COUNTRY_BLOCKED: f"200 30 {LABS_ERROR}: the account may not send to this",
+            Reason.DUPLICATE: f"200 30 {LABS_ERROR}: the same text went to this recipient",
+            Reason.OPTED_OUT: f"200 30 {LABS_ERROR}: the recipient opted out",
+            Reason.INSUFFICIENT_CREDIT: "200 35 The account has no enough credit",
+        },
     ),
     Interface(
         "aspsms textsms@",

@@ -46,6 +46,8 @@ PROBES = [
     Probe("smsmobileapi", "GET", "/sendsms/", 401),
     Probe("twilio", "GET", "/2010-04-01/Accounts/AC0/Messages.json", 401),
     Probe("smsgate", "GET", "/3rdparty/v1/devices", 401),
+    # LabsMobile refuses missing credentials with 401, its code in a JSON body.
+    Probe("labsmobile", "GET", "/json/balance", 401),
     # ASPSMS answers every request 200, its status in the body.
     Probe("aspsms", "POST", "/CheckCredits", 200),
     # MailUp answers unknown methods under its prefix in its own format.

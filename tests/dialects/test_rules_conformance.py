@@ -2,8 +2,9 @@
 
 Each :class:`RuleCase` sends the same request (recipients, text, sender) under the same
 account state through every interface that submits: the native API, smsend, MailUp,
-SMSmobileAPI (REST and SOAP), LabsMobile and ASPSMS email (``textsms@``, ``<number>@`` and
-``xml@``, real SMTP on loopback), the dashboard's send form and the CLI's ``send``. Every
+SMSmobileAPI (REST and SOAP), LabsMobile's JSON API, LabsMobile and ASPSMS email
+(``textsms@``, ``<number>@`` and ``xml@``, real SMTP on loopback), the dashboard's send
+form and the CLI's ``send``. Every
 interface must refuse it for the same rule, each in its own words (:attr:`Interface.words`),
 and leave the same rows stored (:attr:`RuleCase.stored`, read from storage).
 

@@ -63,6 +63,7 @@ from textgate.services.submit_request import (
     MAX_SEGMENTS,
     RECIPIENT_WIDTH,
     SENDER_MISSING,
+    TEXT_TOO_LONG,
     Notify,
     SubmitRequest,
     SubmitResult,
@@ -321,7 +322,12 @@ class SubmitService:
         if seg.count > MAX_SEGMENTS:
             raise InvalidRequest(
                 f"the text needs {seg.count} parts; at most {MAX_SEGMENTS} are possible",
-                code="text_too_long",
+                code=TEXT_TOO_LONG,
+            )
+        if req.max_parts is not None and seg.count > req.max_parts:
+            raise InvalidRequest(
+                f"the text needs {seg.count} parts; this request allows {req.max_parts}",
+                code=TEXT_TOO_LONG,
             )
         return seg
 

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_SEGMENTS",
     "RECIPIENT_WIDTH",
     "SENDER_MISSING",
+    "TEXT_TOO_LONG",
     "Notify",
     "SubmitRequest",
     "SubmitResult",
@@ -44,6 +45,9 @@ INTERNAL_ERROR = "internal_error"
 RECIPIENT_WIDTH = 32
 # The code of a request that needs a sender (SubmitRequest.sender_required) and has none.
 SENDER_MISSING = "sender_missing"
+# The code of a text that needs more parts than a request allows (SubmitRequest.max_parts)
+# or than a concatenated SMS can have.
+TEXT_TOO_LONG = "text_too_long"
 # The code of a request whose validity (SubmitRequest.valid_until) ends before it may be sent.
 INVALID_VALIDITY = "invalid_validity"
 
@@ -99,6 +103,9 @@ class SubmitRequest:
     (a MailUp list's unsubscribed): refused like the account's opt-outs."""
     truncate_to: int | None = None
     """Characters of ``text`` the interface's provider sends; the rest is cut off."""
+    max_parts: int | None = None
+    """The most SMS parts the client allows its text (a provider whose clients must ask
+    for concatenation): a text that needs more is refused (``TEXT_TOO_LONG``)."""
     sender_required: bool = False
     """Refuse (``SENDER_MISSING``) a request that names no sender when the account has no
     default sender either."""

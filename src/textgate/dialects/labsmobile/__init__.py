@@ -1,1 +1,2 @@
-"""LabsMobile MailSMS: email to ``<number>@api.labsmobile.com`` becomes SMS (seed 000)."""
+"""LabsMobile: MailSMS (email to ``<number>@api.labsmobile.com`` becomes SMS, seed 000), its
+JSON API and its http/GET interface."""

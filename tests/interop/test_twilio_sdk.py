@@ -180,6 +180,7 @@ async def test_status_callbacks_are_forms_the_librarys_validator_accepts(
                     NUMBER,
                 )
                 assert params["MessageStatus"] == params["SmsStatus"]
+                assert params["AccountSid"] == client.username
                 assert params["ApiVersion"] == "2010-04-01"
                 assert "ErrorCode" not in params
             words = [dict(parse_qsl(h.body))["MessageStatus"] for h in hits]
@@ -228,6 +229,7 @@ async def test_a_twilio_format_subscription_hears_received_messages_as_twilio_po
         )
         [stored] = await gateway.gateway.services.inbound.search(account_id, InboundFilter())
         assert params == {
+            "AccountSid": account_sid(account_id),
             "ApiVersion": "2010-04-01",
             "Body": "STOP please",
             "From": NUMBER,

@@ -290,6 +290,7 @@ class WebhookFeed:
                     e.at,
                     {
                         "message_id": e.message_id,
+                        "account_id": e.account_id,
                         "status": e.status,
                         "to": e.recipient,
                         "from": e.sender,
@@ -337,6 +338,7 @@ class WebhookFeed:
                     m.received_at,
                     {
                         "inbound_id": m.id,
+                        "account_id": m.account_id,
                         "from": m.sender,
                         "to": m.recipient,
                         "text": m.text,

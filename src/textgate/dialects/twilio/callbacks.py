@@ -2,11 +2,11 @@
 shared/specs/dialects.md: "Status callbacks are form posts signed with X-Twilio-Signature").
 
 A message sent with ``StatusCallback`` has its status changes posted there as a form:
-``MessageSid`` and ``SmsSid`` (its SID), ``MessageStatus`` and ``SmsStatus`` (Twilio's word,
-dialects.twilio.resource), ``To``, ``From``, ``ApiVersion`` and, for a message that failed,
-``ErrorCode``. An account's own webhook subscription (native API) of the ``twilio`` format
-also hears received messages as Twilio posts them to a number's messaging webhook. Each
-post is signed as Twilio signs its own ("Webhooks security", Validating signatures:
+``AccountSid``, ``MessageSid`` and ``SmsSid`` (its SID), ``MessageStatus`` and ``SmsStatus``
+(Twilio's word, dialects.twilio.resource), ``To``, ``From``, ``ApiVersion`` and, for a message
+that failed, ``ErrorCode``. An account's own webhook subscription (native API) of the
+``twilio`` format also hears received messages as Twilio posts them to a number's messaging
+webhook. Each post is signed as Twilio signs its own ("Webhooks security", Validating signatures:
 ``X-Twilio-Signature`` is the base64 of the HMAC-SHA1 of the URL followed by each POST
 parameter's name and value, sorted by name) with the API key the message was sent with,
 which is what the client holds as its Auth Token: its ``RequestValidator`` checks the
@@ -25,7 +25,13 @@ from urllib.parse import parse_qsl, urlencode
 from textgate.core.message import Status
 from textgate.core.webhook_formats import Rendered
 from textgate.core.webhooks import INBOUND_RECEIVED
-from textgate.dialects.twilio.resource import API_VERSION, FAILED, STATUS_WORDS, UNKNOWN_ERROR
+from textgate.dialects.twilio.resource import (
+    API_VERSION,
+    FAILED,
+    STATUS_WORDS,
+    UNKNOWN_ERROR,
+    account_sid,
+)
 from textgate.dialects.twilio.resource import message_sid as sid_of
 
 __all__ = ["FORMAT", "render", "sign", "signature"]
@@ -45,6 +51,7 @@ def render(event_id: str, event_type: str, at_ms: int, data: Mapping[str, Any]) 
     word = STATUS_WORDS.get(status, status.value)
     sid = sid_of(data["message_id"])
     fields = [
+        *_account(data),
         ("ApiVersion", API_VERSION),
         ("MessageSid", sid),
         ("MessageStatus", word),
@@ -74,11 +81,19 @@ def sign(secret: str, url: str, body: str) -> Mapping[str, str]:
     return {"Content-Type": FORM, SIGNATURE_HEADER: signature(secret, url, params)}
 
 
+def _account(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``AccountSid``, which Twilio's callbacks carry first (events queued before the
+    gateway put the account in their data have none)."""
+    account = data.get("account_id")
+    return [("AccountSid", account_sid(account))] if isinstance(account, str) and account else []
+
+
 def _incoming(data: Mapping[str, Any]) -> Rendered:
     """A received message as Twilio posts it to a number's messaging webhook ("Receive and
     reply to incoming messages"): what an application's existing handler reads."""
     sid = sid_of(data["inbound_id"])
     fields = [
+        *_account(data),
         ("ApiVersion", API_VERSION),
         ("Body", data.get("text") or ""),
         ("From", data.get("from") or ""),

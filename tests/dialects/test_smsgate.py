@@ -396,3 +396,56 @@ async def test_a_native_subscription_is_not_the_vendor_apis_to_delete(settings: 
         gone = await gateway.client.delete(f"{P}/webhooks/{native.json()['id']}", headers=auth)
         assert gone.status_code == 404
         assert len(await gateway.gateway.services.webhooks.of_account(account.id)) == 1
+
+
+async def test_a_webhook_made_again_under_its_client_id_replaces_the_first(
+    settings: Settings,
+) -> None:
+    """Clients register their webhooks at each start under ids of their own: the same id
+    again is the same subscription (new URL and event, same signing secret), listed and
+    deleted by that id; without an id, textgate's own names it."""
+    async with running_gateway(settings.model_copy(update={"webhooks": FAST})) as gateway:
+        accounts = gateway.gateway.services.accounts
+        account = await accounts.create("acme")
+        auth = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+        hooks = gateway.gateway.services.webhooks
+
+        async def register(body: dict[str, str]) -> dict[str, Any]:
+            r = await gateway.client.post(f"{P}/webhooks", json=body, headers=auth)
+            assert r.status_code == 201, r.text
+            answer: dict[str, Any] = r.json()
+            return answer
+
+        first = await register(
+            {"id": "ha-sms", "url": "http://127.0.0.1:9/a", "event": "sms:received"}
+        )
+        assert first == {
+            "id": "ha-sms",
+            "deviceId": None,
+            "url": "http://127.0.0.1:9/a",
+            "event": "sms:received",
+        }
+        [stored] = await hooks.of_account(account.id)
+        again = await register({"id": "ha-sms", "url": "http://127.0.0.1:9/b", "event": "sms:sent"})
+        assert again == {**first, "url": "http://127.0.0.1:9/b", "event": "sms:sent"}
+        [replaced] = await hooks.of_account(account.id)
+        assert (replaced.id, replaced.label, replaced.url) == (stored.id, "ha-sms", again["url"])
+        unnamed = await register({"url": "http://127.0.0.1:9/c", "event": "sms:delivered"})
+        assert unnamed["id"] not in ("ha-sms", stored.id)
+        listed = await gateway.client.get(f"{P}/webhooks", headers=auth)
+        assert sorted(h["id"] for h in listed.json()) == sorted(["ha-sms", unnamed["id"]])
+        # Another account may use the same id for its own.
+        other = await accounts.create("other")
+        other_auth = {"Authorization": f"Bearer {(await accounts.issue_key(other.id)).token}"}
+        theirs = await gateway.client.post(
+            f"{P}/webhooks",
+            json={"id": "ha-sms", "url": "http://127.0.0.1:9/d", "event": "sms:received"},
+            headers=other_auth,
+        )
+        assert theirs.status_code == 201, theirs.text
+        assert [h.url for h in await hooks.of_account(account.id)] == [again["url"], unnamed["url"]]
+        for name in ("ha-sms", unnamed["id"]):
+            gone = await gateway.client.delete(f"{P}/webhooks/{name}", headers=auth)
+            assert gone.status_code == 204, gone.text
+        assert await hooks.of_account(account.id) == []
+        assert [h.label for h in await hooks.of_account(other.id)] == ["ha-sms"]

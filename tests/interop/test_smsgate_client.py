@@ -171,3 +171,27 @@ async def test_webhooks_are_posted_as_the_app_posts_them(settings: Settings) -> 
             assert bodies["sms:delivered"]["phoneNumber"] == NUMBER
             await _call(api.delete_webhook, received.id)
             assert [w.id for w in await _call(api.get_webhooks)] == [delivered.id]
+
+
+async def test_a_webhook_registered_again_under_its_id_is_one_subscription(
+    settings: Settings,
+) -> None:
+    """What a client does at each start: register its webhook under its own id. Twice is
+    one subscription, listed and deleted by that id."""
+    async with running_gateway(settings.model_copy(update={"webhooks": FAST})) as gateway:
+        account_id, key = await _account(gateway)
+        base = f"{gateway.base_url}/3rdparty/v1"
+        with sms_client.APIClient(None, key, base_url=base) as api:
+            for url in ("http://127.0.0.1:9/old", "http://127.0.0.1:9/new"):
+                made = await _call(
+                    api.create_webhook,
+                    domain.Webhook(id="my-app", url=url, event=WebhookEvent.SMS_RECEIVED),
+                )
+                assert (made.id, made.url) == ("my-app", url)
+            [listed] = await _call(api.get_webhooks)
+            assert (listed.id, listed.url) == ("my-app", "http://127.0.0.1:9/new")
+            [stored] = await gateway.gateway.services.webhooks.of_account(account_id)
+            assert (stored.label, stored.url) == ("my-app", "http://127.0.0.1:9/new")
+            await _call(api.delete_webhook, "my-app")
+            assert await _call(api.get_webhooks) == []
+            assert await gateway.gateway.services.webhooks.of_account(account_id) == []

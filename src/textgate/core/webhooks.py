@@ -65,6 +65,9 @@ class Webhook:
     """Payload shape (core.webhook_formats): textgate's envelope or a provider's."""
     secret: str | None = None
     """Only set on the object returned at creation (or rotation); never read back."""
+    label: str | None = None
+    """The client's own name for it, where its API has one (unique per account and
+    format); None for the others."""
 
 
 @dataclass(frozen=True, slots=True)

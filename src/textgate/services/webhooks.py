@@ -133,9 +133,13 @@ class WebhookService:
         *,
         scope: str = ACCOUNT_SCOPE,
         format: str = TEXTGATE,
+        label: str | None = None,
     ) -> Webhook:
         """The returned object carries the secret: the only time it is shown. ``format`` is
-        the payload shape (core.webhook_formats)."""
+        the payload shape (core.webhook_formats). ``label``: the client's own name for the
+        subscription; made again under the same label (and format), the subscription
+        already there takes the new URL and events, keeping its id and secret (the object
+        returned then carries no secret)."""
         unknown = sorted(set(events) - EVENT_TYPES)
         if not events or unknown:
             raise InvalidRequest(
@@ -148,8 +152,17 @@ class WebhookService:
         await self._check(url)
         chosen = secret if secret is not None else _new_secret()
         return await self._repo.create(
-            account_id, url, list(dict.fromkeys(events)), chosen, scope=scope, format=format
+            account_id,
+            url,
+            list(dict.fromkeys(events)),
+            chosen,
+            scope=scope,
+            format=format,
+            label=label,
         )
+
+    async def labelled(self, account_id: str, format: str, label: str) -> Webhook | None:
+        return await self._repo.labelled(account_id, format, label)
 
     async def message_target(
         self,

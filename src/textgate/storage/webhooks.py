@@ -29,7 +29,9 @@ DELIVERED = "delivered"
 ACCOUNT_SCOPE, MESSAGE_SCOPE = "account", "message"
 
 _w, _d = webhooks.c, webhook_deliveries.c
-_WEBHOOKS = select(_w.id, _w.account_id, _w.url, _w.events, _w.created_at, _w.scope, _w.format)
+_WEBHOOKS = select(
+    _w.id, _w.account_id, _w.url, _w.events, _w.created_at, _w.scope, _w.format, _w.label
+)
 _DELIVERIES = select(
     _d.id,
     _d.webhook_id,
@@ -70,6 +72,7 @@ def _webhook(r: Any) -> Webhook:
         created_at=from_ms(r.created_at),
         scope=r.scope,
         format=r.format,
+        label=r.label,
     )
 
 
@@ -104,10 +107,29 @@ class WebhookRepo:
         *,
         scope: str = ACCOUNT_SCOPE,
         format: str = TEXTGATE,
+        label: str | None = None,
     ) -> Webhook:
+        """A new subscription; with a ``label`` that one of the account's subscriptions of
+        this format has already, that one takes the new URL and events instead (its id and
+        secret stay), in one transaction."""
         now = self._clock()
-        webhook_id = self._ids(now)
         async with writing(self._db) as conn:
+            if label is not None:
+                held = (
+                    await conn.execute(
+                        _WEBHOOKS.where(
+                            _w.account_id == account_id, _w.format == format, _w.label == label
+                        )
+                    )
+                ).first()
+                if held is not None:
+                    await conn.execute(
+                        update(webhooks)
+                        .where(_w.id == held.id)
+                        .values(url=url, events=",".join(events))
+                    )
+                    return replace(_webhook(held), url=url, events=tuple(events))
+            webhook_id = self._ids(now)
             await conn.execute(
                 insert(webhooks).values(
                     id=webhook_id,
@@ -118,6 +140,7 @@ class WebhookRepo:
                     created_at=now,
                     scope=scope,
                     format=format,
+                    label=label,
                 )
             )
         return Webhook(
@@ -129,7 +152,20 @@ class WebhookRepo:
             scope=scope,
             format=format,
             secret=secret,
+            label=label,
         )
+
+    async def labelled(self, account_id: str, format: str, label: str) -> Webhook | None:
+        """The account's subscription of this format under this label, if any."""
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    _WEBHOOKS.where(
+                        _w.account_id == account_id, _w.format == format, _w.label == label
+                    )
+                )
+            ).first()
+        return None if row is None else _webhook(row)
 
     def _seal(self, secret: str) -> str:
         return self._box.seal(secret)

@@ -232,7 +232,7 @@ async def health() -> Response:
 
 def _webhook(hook: Webhook) -> dict[str, Any]:
     return {
-        "id": hook.id,
+        "id": hook.label or hook.id,
         "deviceId": None,
         "url": hook.url,
         "event": vendor_event(hook.events),
@@ -251,8 +251,11 @@ async def list_webhooks(request: Request) -> Response:
 async def create_webhook(request: Request) -> Response:
     """A subscription to one of the vendor's events, posted in its shape and signed with
     the subscription's secret (``POST /v1/webhooks/{id}/secret`` shows a new one). A
-    ``deviceId`` cannot narrow it (textgate's subscriptions are per account); a client
-    ``id`` is not kept: the answer gives the subscription's own."""
+    ``deviceId`` cannot narrow it (textgate's subscriptions are per account). A client
+    ``id`` names it from then on, and a subscription made again under that id replaces the
+    first, as the app does (clients register their webhooks again at each start: without
+    this, every restart would add a subscription and every event would be posted once
+    more)."""
     account = await _account(request)
     try:
         body = WebhookIn.model_validate(await read_json(request, MAX_BODY_BYTES))
@@ -265,7 +268,7 @@ async def create_webhook(request: Request) -> Response:
     if body.deviceId is not None:
         raise InvalidRequest("deviceId: webhooks here are the account's, for every phone")
     hook = await lookup_services(request).webhooks.create(
-        account.id, body.url, events, None, format=WEBHOOK_FORMAT
+        account.id, body.url, events, None, format=WEBHOOK_FORMAT, label=body.id or None
     )
     return JSONResponse(_webhook(hook), status_code=201)
 
@@ -274,8 +277,11 @@ async def create_webhook(request: Request) -> Response:
 async def delete_webhook(webhook_id: str, request: Request) -> Response:
     account = await _account(request)
     services = lookup_services(request)
-    hook = await services.webhooks.get(account.id, webhook_id)
+    # The client's own id first (the one it chose when it made it), else textgate's.
+    hook = await services.webhooks.labelled(account.id, WEBHOOK_FORMAT, webhook_id)
+    if hook is None:
+        hook = await services.webhooks.get(account.id, webhook_id)
     if hook.format != WEBHOOK_FORMAT or hook.scope != ACCOUNT_SCOPE:
         raise NotFound(f"no webhook {webhook_id}")
-    await services.webhooks.delete(account.id, webhook_id)
+    await services.webhooks.delete(account.id, hook.id)
     return Response(status_code=204)

@@ -64,8 +64,12 @@ webhooks = Table(
     Column("scope", String(16), nullable=False, server_default=text("'account'")),
     # Payload shape (core.webhook_formats): textgate's own envelope, or a provider's.
     Column("format", String(16), nullable=False, server_default=text("'textgate'")),
+    # A client's own name for its subscription, where its API lets it choose one (the SMSGate
+    # client API's webhook id): a subscription made again under it replaces the first.
+    Column("label", String(64), nullable=True),
     Index("ix_webhooks_account_id_id", "account_id", "id"),
     Index("ix_webhooks_scope_account_id", "scope", "account_id"),
+    Index("ux_webhooks_account_id_format_label", "account_id", "format", "label", unique=True),
 )
 
 # Which message-scoped targets (webhooks.scope = 'message') want a message's events. Only

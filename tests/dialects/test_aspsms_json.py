@@ -22,6 +22,7 @@ from tests.dialects.harness import (
     conformance,
     on_stored,
     run_case,
+    stored_messages,
 )
 from tests.dialects.harness import (
     AccountWorld as World,
@@ -29,6 +30,7 @@ from tests.dialects.harness import (
 from tests.dialects.malformed import malformed
 from tests.support import Running
 from textgate.core.message import Message, Status
+from textgate.dialects.aspsms.delivery import STATUSES
 
 USERNAME = "acme-user"
 PASSWORD = "correct horse battery"
@@ -82,6 +84,38 @@ def _scheduled_at(when: datetime) -> Check:
 
 def _ok(**extra: str) -> dict[str, str]:
     return {"StatusCode": "1", "StatusInfo": "Ok", **extra}
+
+
+def _inquire(refs: str) -> Request:
+    return _post("/InquireDeliveryNotifications", TransactionReferenceNumbers=refs)
+
+
+def _send_refs(refs: dict[str, str]) -> Request:
+    recipients = [{"PhoneNumber": n, "TransRefNumber": r} for n, r in refs.items()]
+    return _post("/SendTextSMS", Recipients=recipients, MessageText="tracked")
+
+
+def _notified(expected: dict[str, tuple[str, str]]) -> Check:
+    """The answer's notifications, in the order asked, each as the stored message says."""
+
+    async def check(world: World, body: Any) -> None:
+        notes = body["DeliveryNotifications"]
+        got = {n["TransactionReferenceNumber"]: n for n in notes}
+        assert [n["TransactionReferenceNumber"] for n in notes] == list(expected), notes
+        stored = await stored_messages(world.running, world.account_id)
+        by_ref = {m.client_ref: m for m in stored}
+        for ref, (status, description) in expected.items():
+            note = got[ref]
+            assert (note["DeliveryStatus"], note["DeliveryStatusDescription"]) == (
+                status,
+                description,
+            )
+            assert all(isinstance(v, str) for v in note.values())
+            sent_at = by_ref[ref].created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            assert note["SubmissionDate"] == sent_at
+            assert note["Reasoncode"] == ("000" if status == "0" else "")
+
+    return check
 
 
 CASES: list[DialectCase] = [
@@ -216,6 +250,43 @@ CASES: list[DialectCase] = [
         expect_json={"StatusCode": "5"},
         expect_stored=(),
     ),
+    # Delivery notifications, by the TransRefNumbers the messages were sent with.
+    DialectCase(
+        "InquireDeliveryNotifications: delivered, and a reference never used",
+        _inquire("r-1;nobody;r-2"),
+        setup=(_send_refs({NUMBER: "r-1", FR2: "r-2"}),),
+        wait_final=True,
+        expect_json=_ok(),
+        checks=(_notified({"r-1": ("0", "Delivered"), "r-2": ("0", "Delivered")}),),
+    ),
+    DialectCase(
+        "InquireDeliveryNotifications: a scheduled message is not yet submitted",
+        _inquire("later-1"),
+        setup=(
+            _post(
+                "/SendTextSMS",
+                Recipients=[{"PhoneNumber": NUMBER, "TransRefNumber": "later-1"}],
+                MessageText="later",
+                DeferredDeliveryTime="01012099093000",
+            ),
+        ),
+        expect_json=_ok(),
+        checks=(_notified({"later-1": ("-1", "Not yet submitted or rejected")}),),
+    ),
+    DialectCase(
+        "InquireDeliveryNotifications: no references",
+        _inquire(" ; "),
+        expect_json={"StatusCode": "11"},
+    ),
+    DialectCase(
+        "InquireDeliveryNotifications: a wrong password",
+        Request(
+            "POST",
+            "/InquireDeliveryNotifications",
+            json={"UserName": USERNAME, "Password": "wrong", "TransactionReferenceNumbers": "a"},
+        ),
+        expect_json={"StatusCode": "3"},
+    ),
 ]
 
 
@@ -262,3 +333,9 @@ async def test_aspsms_json(case: DialectCase, gateway: Running) -> None:
     )
     if body is not None:
         assert isinstance(body["StatusCode"], str) and isinstance(body["StatusInfo"], str)
+
+
+def test_every_outbound_status_has_a_delivery_status() -> None:
+    """A status added to textgate must be given its ASPSMS word, not fall to a default."""
+    assert set(STATUSES) == set(Status) - {Status.RECEIVED}
+    assert {code for code, _ in STATUSES.values()} == {"-1", "0", "1", "2"}

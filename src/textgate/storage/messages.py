@@ -63,6 +63,8 @@ class MessageFilter:
     until_ms: int | None = None
     before_id: str | None = None
     """Cursor: only messages older than this id (ids sort by creation time)."""
+    client_refs: tuple[str, ...] | None = None
+    """Only messages with one of these client references."""
 
 
 class MessageRepo:
@@ -111,6 +113,8 @@ class MessageRepo:
             query = query.where(messages.c.created_at < flt.until_ms)
         if flt.before_id is not None:
             query = query.where(messages.c.id < flt.before_id)
+        if flt.client_refs is not None:
+            query = query.where(messages.c.client_ref.in_(flt.client_refs))
         query = query.order_by(messages.c.id.desc()).limit(limit)
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()

@@ -13,7 +13,10 @@ each with its own ``TransRefNumber`` when given as ``{"PhoneNumber", "TransRefNu
   ``TimeZone`` hours, GMT+1 by default) and the ``URLDeliveryNotification``,
   ``URLNonDeliveryNotification`` and ``URLBufferedMessageNotification`` callbacks;
   ``FlashingSMS`` is refused (textgate sends no class 0 messages);
-- ``CheckCredits``: the account's balance as ``Credits``.
+- ``CheckCredits``: the account's balance as ``Credits``;
+- ``InquireDeliveryNotifications``: the state of the messages sent with the
+  ``TransactionReferenceNumbers`` asked about (``;``-separated), as
+  ``DeliveryNotifications`` (dialects.aspsms.delivery).
 
 Answers are HTTP 200 whatever the status, as ASPSMS's, except a body over the size limit.
 """
@@ -29,16 +32,19 @@ from fastapi.responses import JSONResponse
 
 from textgate.core.encoding import Encoding
 from textgate.dialects.aspsms.addresses import INTERFACE
+from textgate.dialects.aspsms.delivery import MAX_REFERENCES, notifications, references
 from textgate.dialects.aspsms.xml_request import (
     CREDITS,
     INVALID_MESSAGE,
     MISSING_RECIPIENT,
+    OK,
     SEND,
     UNAVAILABLE,
     URL_ELEMENTS,
     Reply,
     XmlRequest,
     execute,
+    refusal,
     with_schedule,
 )
 from textgate.dialects.base import (
@@ -49,6 +55,7 @@ from textgate.dialects.base import (
     read_body,
 )
 from textgate.errors import GatewayError, InvalidRequest, RequestTooLarge
+from textgate.services.query import MAX_PAGE, MessageFilter
 
 __all__ = ["router"]
 
@@ -163,3 +170,27 @@ async def send_text_sms(request: Request) -> Response:
 @router.post("/CheckCredits")
 async def check_credits(request: Request) -> Response:
     return await _answer(request, CREDITS, full=False)
+
+
+@router.post("/InquireDeliveryNotifications")
+async def inquire_delivery_notifications(request: Request) -> Response:
+    fields = await _fields(request)
+    services = lookup_services(request)
+    try:
+        account = await services.email_logins.by_user_key(
+            _str(fields, "UserName"), _str(fields, "Password"), client_ip=client_ip(request)
+        )
+    except GatewayError as exc:
+        return JSONResponse(_body(refusal(exc)))
+    refs = references(_str(fields, "TransactionReferenceNumbers"))
+    if not refs:
+        return JSONResponse(_body(Reply(INVALID_MESSAGE, "no TransactionReferenceNumbers")))
+    if len(refs) > MAX_REFERENCES:
+        detail = f"at most {MAX_REFERENCES} TransactionReferenceNumbers"
+        return JSONResponse(_body(Reply(INVALID_MESSAGE, detail)))
+    found = await services.messages.search(
+        account.id, MessageFilter(client_refs=tuple(refs)), limit=MAX_PAGE
+    )
+    answer: dict[str, Any] = _body(Reply(OK))
+    answer["DeliveryNotifications"] = notifications(refs, found)
+    return JSONResponse(answer)

@@ -71,6 +71,7 @@ __all__ = [
     "answer",
     "execute",
     "parse_request",
+    "refusal",
     "render_reply",
     "with_schedule",
 ]
@@ -313,6 +314,11 @@ class Reply:
     status: tuple[int, str]
     detail: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def refusal(exc: GatewayError) -> Reply:
+    """The reply to a request the gateway refused (credentials, rules...)."""
+    return Reply(_status(exc, {}), exc.message)
 
 
 async def execute(

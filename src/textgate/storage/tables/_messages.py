@@ -127,6 +127,15 @@ messages = Table(
     Index("ix_messages_account_id_status_id", "account_id", "status", "id"),
     Index("ix_messages_account_id_recipient_id", "account_id", "recipient", "id"),
     Index("ix_messages_connector_external_key", "connector", "external_key"),
+    # Lookups by the client's own reference (ASPSMS's TransRefNumber): partial, so that
+    # the many messages sent without one cost the index nothing.
+    Index(
+        "ix_messages_account_id_client_ref",
+        "account_id",
+        "client_ref",
+        sqlite_where=text("client_ref IS NOT NULL"),
+        postgresql_where=text("client_ref IS NOT NULL"),
+    ),
 )
 
 # Delivery reports that arrived before the dispatcher recorded the connector's id (a fast

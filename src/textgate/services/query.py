@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from textgate.core.accounts import Account
-from textgate.core.clock import Clock, system_clock, to_ms
+from textgate.core.clock import Clock, from_ms, system_clock, to_ms
 from textgate.core.encoding import Encoding, segment
 from textgate.core.message import Message, ReceiptRequest
 from textgate.core.paging import Page, page_size
@@ -86,4 +86,15 @@ class MessageService:
             valid_until=None if until is None else to_ms(until),
             receipt=None if receipt is None else receipt.value,
             dedupe_since=dedupe_since,
+        )
+
+    async def release(self, account: Account, message_id: str) -> None:
+        """Make a message that waits for its schedule due now (by this service's clock)."""
+        await self.replace_message(
+            account,
+            message_id,
+            text=None,
+            schedule_at=from_ms(self._clock()),
+            valid_until=None,
+            receipt=None,
         )

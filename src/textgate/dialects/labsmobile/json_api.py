@@ -17,7 +17,6 @@ status and codes are dialects.labsmobile.errors'.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
@@ -176,10 +175,7 @@ async def scheduled(request: Request) -> Response:
     if cmd == CANCEL:
         await services.messages.cancel_order(account.id, order_id)
         return _numeric_answer(Outcome(OK, "Scheduled messages cancelled"), subid=subid)
-    now = datetime.now(UTC)
     for message in waiting:
         # Due now: the dispatcher takes them as any queued message.
-        await services.messages.replace_message(
-            account, message.id, text=None, schedule_at=now, valid_until=None, receipt=None
-        )
+        await services.messages.release(account, message.id)
     return _numeric_answer(Outcome(OK, MESSAGES[OK]), subid=subid)

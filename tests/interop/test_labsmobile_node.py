@@ -5,18 +5,15 @@ messages checked."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.interop.node_steps import node_steps
 from tests.support import Running
 from textgate.core.message import Status
 from textgate.core.pricing import parse_amount
 from textgate.services.query import MessageFilter
 
-NODE_DIR = Path(__file__).parent / "node"
 NUMBER = "+33612345678"
 
 
@@ -25,33 +22,19 @@ async def test_labsmobiles_node_library_sends_schedules_and_cancels(
 ) -> None:
     """What node/labsmobile_client.js sent is checked in the store, what it got in the JSON
     lines it prints. It runs in a scratch directory: the library writes a log file there."""
-    node = shutil.which("node")
-    assert node is not None, "Node.js is needed (make install-dev installs it)"
-    assert (NODE_DIR / "node_modules" / "labsmobile-sms").is_dir(), "run make install-dev"
     accounts = gateway.gateway.services.accounts
     account = await accounts.create("acme")
     await accounts.credit(account.id, parse_amount("12.5"))
     key = (await accounts.issue_key(account.id)).token
-    proc = await asyncio.create_subprocess_exec(
-        node,
-        str(NODE_DIR / "labsmobile_client.js"),
+    steps = await node_steps(
+        "labsmobile_client.js",
         gateway.base_url,
         "acme",
         key,
         NUMBER.lstrip("+"),
+        package="labsmobile-sms",
         cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
-    try:
-        async with asyncio.timeout(60):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, (out.decode(), err.decode())
-    steps = {s.pop("step"): s for s in map(json.loads, out.decode().splitlines())}
     assert steps["sent"] == {"code": "0", "subid": "node-1"}
     assert steps["credit"] == {"code": 0, "credits": "12.5"}
     assert steps["scheduled"] == {"code": "0", "subid": "node-later"}

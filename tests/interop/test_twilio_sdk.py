@@ -6,11 +6,8 @@ checked."""
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -19,6 +16,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from tests.interop.node_steps import node_steps
 from tests.support import Running, running_gateway, until
 from tests.webhooks.receiver import running_receiver
 from tests.webhooks.test_webhooks import FAST
@@ -31,7 +29,6 @@ from textgate.services.query import MessageFilter
 
 T = TypeVar("T")
 
-NODE_DIR = Path(__file__).parent / "node"
 NUMBER = "+33612345678"
 SENDER = "+15005550006"
 
@@ -287,32 +284,17 @@ async def test_twilios_node_library_sends_lists_and_reads(gateway: Running) -> N
     """twilio-node (npm ``twilio``, pinned in node/package-lock.json), which refuses an
     Account SID that does not start with AC, against the real server: what it sent is
     checked in the store, what it got in the JSON lines node/twilio_client.js prints."""
-    node = shutil.which("node")
-    assert node is not None, "Node.js is needed (make install-dev installs it)"
-    assert (NODE_DIR / "node_modules" / "twilio").is_dir(), "run make install-dev (npm ci)"
     accounts = gateway.gateway.services.accounts
     account = await accounts.create("acme")
     key = (await accounts.issue_key(account.id)).token
-    proc = await asyncio.create_subprocess_exec(
-        node,
-        str(NODE_DIR / "twilio_client.js"),
+    steps = await node_steps(
+        "twilio_client.js",
         gateway.base_url,
         account_sid(account.id),
         key,
         NUMBER,
-        cwd=NODE_DIR,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        package="twilio",
     )
-    try:
-        async with asyncio.timeout(60):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, (out.decode(), err.decode())
-    steps = {s.pop("step"): s for s in map(json.loads, out.decode().splitlines())}
     stored = await gateway.gateway.services.messages.search(account.id, MessageFilter())
     by_sid = {message_sid(m.id): m for m in stored}
     created = steps["created"]

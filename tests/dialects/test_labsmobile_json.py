@@ -310,6 +310,15 @@ CASES: list[DialectCase] = [
         "a subid with nothing scheduled",
         _post("/json/scheduled", subid="nothing", cmd="cancel"),
         expect_json={"code": 30},
+        expect_stored=(),
+    ),
+    DialectCase(
+        "a subid whose messages have left: nothing to cancel",
+        _post("/json/scheduled", subid="now-1", cmd="cancel"),
+        setup=(_send([NUMBER], "now", subid="now-1"),),
+        wait_final=True,
+        expect_json={"code": 30},
+        checks=(_statuses(Status.DELIVERED),),
     ),
     DialectCase(
         "a command that is none",

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = [
     "Many",
@@ -275,9 +275,17 @@ class PgRunner(TxnRunner):
     # Longest a statement may take before asyncpg gives up on it (seconds).
     COMMAND_TIMEOUT = 60.0
 
+    # Connections kept checked out between transactions, at most: a checkout from the
+    # engine's pool costs about half a statement's round trip in CPU (bench/RESULTS.md,
+    # "PostgreSQL: transactions without a pool checkout each"), and the hot paths run
+    # hundreds of transactions a second. More at once check out and back as before.
+    KEEP = 4
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sql_cache: dict[str, str] = {}
+        self._idle: list[tuple[AsyncConnection, Any]] = []
+        self._closed = False
 
     def _pg(self, sql: str) -> str:
         cached = self._sql_cache.get(sql)
@@ -288,20 +296,42 @@ class PgRunner(TxnRunner):
         return cached
 
     async def run(self, make: Callable[[], Txn[T]]) -> T:
-        async with self._engine.connect() as pooled:
+        pooled, conn = await self._take()
+        try:
+            result = await self._run_on(conn, make)
+        except BaseException:
+            # The pool knows nothing of what ran on the driver connection: one left
+            # inside a transaction (cancelled during its rollback) or lost is dropped
+            # rather than handed out again. The pool's other connections are not
+            # renewed here: those a server restart closed are dropped at checkout
+            # (``storage.db``) or when taken from the idle list, and disposing of the pool
+            # would orphan the live ones other transactions hold.
+            if conn.is_closed() or conn.is_in_transaction():
+                await pooled.invalidate()
+            await pooled.close()
+            raise
+        if self._closed or conn.is_closed() or len(self._idle) >= self.KEEP:
+            await pooled.close()
+        else:
+            self._idle.append((pooled, conn))
+        return result
+
+    async def _take(self) -> tuple[AsyncConnection, Any]:
+        """A connection kept from an earlier transaction, else one checked out."""
+        while self._idle:
+            pooled, conn = self._idle.pop()
+            if not conn.is_closed():
+                return pooled, conn
+            # The server closed it while it waited here (a restart): drop it.
+            await pooled.invalidate()
+            await pooled.close()
+        pooled = await self._engine.connect()
+        try:
             conn: Any = (await pooled.get_raw_connection()).driver_connection
-            try:
-                return await self._run_on(conn, make)
-            except BaseException:
-                # The pool knows nothing of what ran on the driver connection: one left
-                # inside a transaction (cancelled during its rollback) or lost is dropped
-                # rather than handed out again. The pool's other connections are not
-                # renewed here: those a server restart closed are dropped at checkout
-                # (``storage.db``), and disposing of the pool would orphan the live ones
-                # other transactions hold, to be garbage-collected unclosed.
-                if conn.is_closed() or conn.is_in_transaction():
-                    await pooled.invalidate()
-                raise
+        except BaseException:
+            await pooled.close()
+            raise
+        return pooled, conn
 
     async def _run_on(self, conn: Any, make: Callable[[], Txn[T]]) -> T:
         timeout = self.COMMAND_TIMEOUT
@@ -324,4 +354,9 @@ class PgRunner(TxnRunner):
                 return result
 
     async def close(self) -> None:
-        """Nothing of its own to close: the engine's pool is disposed with the engine."""
+        """Check the kept connections back in; the engine's pool is disposed with the
+        engine. Idempotent."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for pooled, _ in idle:
+            await pooled.close()

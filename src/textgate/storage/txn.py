@@ -327,11 +327,11 @@ class PgRunner(TxnRunner):
             await pooled.close()
         pooled = await self._engine.connect()
         try:
-            conn: Any = (await pooled.get_raw_connection()).driver_connection
+            raw = await pooled.get_raw_connection()
         except BaseException:
             await pooled.close()
             raise
-        return pooled, conn
+        return pooled, raw.driver_connection
 
     async def _run_on(self, conn: Any, make: Callable[[], Txn[T]]) -> T:
         timeout = self.COMMAND_TIMEOUT

@@ -177,3 +177,50 @@ async def test_the_vendors_messages_alias(running: Running, account: Account) ->
         token = {"Authorization": f"Bearer {got['token']}"}
         assert (await c.get("/messages", headers=token)).json() == []
         assert (await c.patch("/messages", json=[], headers=token)).status_code == 204
+
+
+async def test_the_smsgate_api_names_the_phone_that_carries_a_message(
+    running: Running, account: Account, phone: PhoneFactory
+) -> None:
+    """SMSGate's client API answers a message's ``deviceId``: the phone textgate chose for
+    it, or the one its client named; the list says the same."""
+    api = "/3rdparty/v1/messages"
+    async with (
+        phone(name="A") as a,
+        phone(name="B") as b,
+        httpx.AsyncClient(
+            base_url=running.base_url, timeout=HTTP_TIMEOUT, headers=account.auth
+        ) as c,
+    ):
+        assert a.registration and b.registration
+        phones = {a.registration.id: a, b.registration.id: b}
+
+        async def sent(to: str, **fields: Any) -> str:
+            body = {"textMessage": {"text": "hi"}, "phoneNumbers": [to], **fields}
+            r = await c.post(api, json=body)
+            assert r.status_code == 202, r.text
+            return str(r.json()["id"])
+
+        async def delivered(ident: str) -> dict[str, Any]:
+            deadline = asyncio.get_running_loop().time() + WAIT
+            while True:
+                state: dict[str, Any] = (await c.get(f"{api}/{ident}")).json()
+                if state["state"] == "Delivered":
+                    return state
+                assert asyncio.get_running_loop().time() < deadline, state
+                await asyncio.sleep(0.05)
+
+        chosen = await delivered(await sent("+33612345678", id="chosen"))
+        named = await delivered(await sent("+33612345679", id="named", deviceId=b.registration.id))
+        holder = [
+            pid
+            for pid, p in phones.items()
+            if any(m.phone_numbers == ["+33612345678"] for m in p.messages.values())
+        ]
+        assert chosen["deviceId"] in phones and [chosen["deviceId"]] == holder
+        assert named["deviceId"] == b.registration.id
+        listed = (await c.get(api)).json()
+        assert {s["id"]: s["deviceId"] for s in listed} == {
+            "chosen": chosen["deviceId"],
+            "named": b.registration.id,
+        }

@@ -41,6 +41,10 @@ class MessageService:
     async def order(self, account_id: str, order_id: str) -> list[Message]:
         return await self._repo.order_messages(account_id, order_id)
 
+    async def phones(self, account_id: str, message_ids: list[str]) -> dict[str, str]:
+        """The phone that carries (or carried) each message, where a phone does."""
+        return await self._repo.phones(account_id, message_ids)
+
     async def cancel_message(self, account_id: str, message_id: str) -> list[str]:
         return await self._repo.cancel(account_id, message_id=message_id)
 

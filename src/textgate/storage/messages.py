@@ -15,7 +15,7 @@ from textgate.errors import Conflict, NotFound, PolicyDenied
 from textgate.storage.credits import lock_balances, recent_sends, refund_failed
 from textgate.storage.db import Database
 from textgate.storage.queue import IN_DOUBT, INSERT_EVENT
-from textgate.storage.tables import message_events, messages
+from textgate.storage.tables import device_messages, message_devices, message_events, messages
 from textgate.storage.txn import Many, Query, Txn, in_list
 
 __all__ = ["MessageFilter", "MessageRepo", "message_from_row"]
@@ -130,6 +130,30 @@ class MessageRepo:
                 )
             ).all()
         return [message_from_row(r) for r in rows]
+
+    async def phones(self, account_id: str, message_ids: Sequence[str]) -> dict[str, str]:
+        """The phone of each message that has one: the phone that took it last (a message
+        moves to another phone when its first goes quiet), else the phone its client
+        named. Messages of other accounts are left out."""
+        if not message_ids:
+            return {}
+        dm, md, m = device_messages.c, message_devices.c, messages.c
+        ids = list(message_ids)
+        async with self._db.read() as conn:
+            taken = await conn.execute(
+                select(dm.message_id, dm.device_id)
+                .where(dm.account_id == account_id, dm.message_id.in_(ids))
+                .order_by(dm.created_at, dm.id)
+            )
+            named = await conn.execute(
+                select(md.message_id, md.device_id)
+                .join(messages, m.id == md.message_id)
+                .where(m.account_id == account_id, md.message_id.in_(ids))
+                .where(md.device_id.is_not(None))
+            )
+            found: dict[str, str] = {r.message_id: r.device_id for r in named}
+            found.update({r.message_id: r.device_id for r in taken})
+        return found
 
     async def cancel(
         self, account_id: str, *, message_id: str | None = None, order_id: str | None = None

@@ -8,7 +8,8 @@ section 6; the vendor's Python client, ``android_sms_gateway``, calls these path
   409. Numbers are checked (a request with one that is not a phone number is refused
   whole) unless ``skipPhoneValidation``; ``deviceActiveWithin`` is not applied.
 - ``GET /messages/{id}`` is its state: ``Pending``, ``Processed``, ``Sent``,
-  ``Delivered``, ``Failed`` or ``Cancelled``, per recipient and for the whole;
+  ``Delivered``, ``Failed`` or ``Cancelled``, per recipient and for the whole, and its
+  ``deviceId``, the phone that carries it (where a phone does);
   ``DELETE /messages/{id}`` cancels what of it has not left (409 when nothing could be).
 - ``GET /messages`` lists them (``from``, ``to``, ``limit``, ``offset``, ``sort``, and
   ``X-Total-Count``);
@@ -161,12 +162,20 @@ async def list_messages(request: Request) -> Response:
         limit=_count(query.get("limit"), "limit", 1, MAX_LIST, default=50),
         newest_first=sort == "-created_at",
     )
-    states = []
-    for order in orders:
-        found = await services.messages.order(account.id, order.id)
-        if found:
-            states.append(message_state(order.client_ref or order.id, None, found))
+    listed = [
+        (order.client_ref or order.id, found)
+        for order in orders
+        if (found := await services.messages.order(account.id, order.id))
+    ]
+    phones = await services.messages.phones(account.id, [m.id for _, ms in listed for m in ms])
+    states = [message_state(ident, _phone(found, phones), found) for ident, found in listed]
     return JSONResponse(states, headers={"X-Total-Count": str(total)})
+
+
+def _phone(messages: list[Message], phones: dict[str, str]) -> str | None:
+    """The message's ``deviceId``: the phone that carries it (the vendor's message goes
+    to one phone; recipients textgate routed to several name the first's)."""
+    return next((phones[m.id] for m in messages if m.id in phones), None)
 
 
 def _time(raw: str | None, name: str) -> int | None:
@@ -190,7 +199,9 @@ def _count(raw: str | None, name: str, low: int, high: int, *, default: int = 0)
 @router.get("/messages/{ident}")
 async def get_message(ident: str, request: Request) -> Response:
     account = await _account(request)
-    return JSONResponse(message_state(ident, None, await _messages(request, account, ident)))
+    found = await _messages(request, account, ident)
+    phones = await lookup_services(request).messages.phones(account.id, [m.id for m in found])
+    return JSONResponse(message_state(ident, _phone(found, phones), found))
 
 
 @router.delete("/messages/{ident}", status_code=204)

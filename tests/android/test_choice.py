@@ -24,6 +24,7 @@ from tests.support import HTTP_TIMEOUT, WAIT, Running, ShiftedClock, running_gat
 from textgate.config import Settings
 from textgate.core.clock import Clock, system_clock
 from textgate.phone.emulator import PhoneConfig, PhoneEmulator
+from textgate.services.query import MessageFilter
 
 
 async def label(running: Running, account: Account, device_id: str, **fields: Any) -> None:
@@ -224,3 +225,44 @@ async def test_the_smsgate_api_names_the_phone_that_carries_a_message(
             "chosen": chosen["deviceId"],
             "named": b.registration.id,
         }
+
+
+async def test_smsgate_device_active_within_counts_hours_since_a_phone_was_seen(
+    settings: Settings,
+) -> None:
+    """``deviceActiveWithin`` refuses a send when the phone named (or every phone of the
+    account) was last seen longer ago than that many hours, as the vendor's server does."""
+    clock = ShiftedClock()
+    async with gateway(settings, clock=clock) as running:
+        account = await make_account(running)
+        office = await _quiet_phone(running, account, "Office")
+        assert office.registration
+        try:
+            clock.advance(3 * 3600)
+            async with httpx.AsyncClient(
+                base_url=running.base_url, timeout=HTTP_TIMEOUT, headers=account.auth
+            ) as c:
+
+                async def send_within(hours: int, **fields: Any) -> httpx.Response:
+                    return await c.post(
+                        "/3rdparty/v1/messages",
+                        params={"deviceActiveWithin": str(hours)},
+                        json={
+                            "textMessage": {"text": "hi"},
+                            "phoneNumbers": ["+33612345678"],
+                            **fields,
+                        },
+                    )
+
+                refused = await send_within(2)
+                assert refused.status_code == 400
+                assert refused.json()["message"] == "No active device with such ID found"
+                named = await send_within(2, deviceId=office.registration.id)
+                assert named.status_code == 400
+                assert (await send_within(4)).status_code == 202
+                assert (await send_within(4, deviceId=office.registration.id)).status_code == 202
+                assert (await send_within(0)).status_code == 202  # 0: no filter
+            stored = await running.gateway.services.messages.search(account.id, MessageFilter())
+            assert len(stored) == 3
+        finally:
+            await office.aclose()

@@ -221,6 +221,42 @@ CASES: list[DialectCase] = [
         expect_stored=(),
     ),
     DialectCase(
+        "deviceActiveWithin: no phone seen within that time",
+        Request(
+            "POST",
+            f"{P}/messages",
+            params={"deviceActiveWithin": "12"},
+            json={"textMessage": {"text": "x"}, "phoneNumbers": [NUMBER]},
+        ),
+        expect_status=400,
+        expect_json={"message": "No active device with such ID found"},
+        expect_stored=(),
+    ),
+    DialectCase(
+        "deviceActiveWithin: a phone seen just now",
+        Request(
+            "POST",
+            f"{P}/messages",
+            params={"deviceActiveWithin": "1"},
+            json={"textMessage": {"text": "x"}, "phoneNumbers": [NUMBER]},
+        ),
+        arrange=lambda world: _register_phone(world),
+        expect_status=202,
+        expect_stored=(Stored(NUMBER, text="x"),),
+    ),
+    DialectCase(
+        "deviceActiveWithin that is not a number of hours",
+        Request(
+            "POST",
+            f"{P}/messages",
+            params={"deviceActiveWithin": "half a day"},
+            json={"textMessage": {"text": "x"}, "phoneNumbers": [NUMBER]},
+        ),
+        arrange=lambda world: _register_phone(world),
+        expect_status=400,
+        expect_stored=(),
+    ),
+    DialectCase(
         "the account's phones",
         Request("GET", f"{P}/devices"),
         arrange=lambda world: _register_phone(world),

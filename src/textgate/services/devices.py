@@ -310,14 +310,16 @@ class DeviceService:
         }
         return countries.pop() if len(countries) == 1 else None
 
-    async def any_online(self, account_id: str, device_id: str | None = None) -> bool:
+    async def any_online(
+        self, account_id: str, device_id: str | None = None, *, within: timedelta | None = None
+    ) -> bool:
         """Whether one of the account's phones (``device_id``: that one) would take a
-        message now: connected to its event stream, or seen within the default offline time
-        (connectors may set their own; this answers what interfaces tell a client, not where
-        a message goes)."""
+        message now: connected to its event stream, or seen within ``within`` (default: the
+        default offline time; connectors may set their own: this answers what interfaces
+        tell a client, not where a message goes)."""
         connected = self.hub.connected()
-        seen_after = from_ms(self._clock()) - timedelta(
-            seconds=PlacementRules().offline_after_seconds
+        seen_after = from_ms(self._clock()) - (
+            within or timedelta(seconds=PlacementRules().offline_after_seconds)
         )
         return any(
             d.id in connected or d.last_seen_at >= seen_after

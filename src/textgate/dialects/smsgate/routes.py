@@ -6,7 +6,9 @@ section 6; the vendor's Python client, ``android_sms_gateway``, calls these path
   ``simNumber``; ``ttl`` (seconds) or ``validUntil`` bound the wait, ``scheduleAt`` defers
   it. 202 with the message's state and its ``Location``; a client ``id`` used before is
   409. Numbers are checked (a request with one that is not a phone number is refused
-  whole) unless ``skipPhoneValidation``; ``deviceActiveWithin`` is not applied.
+  whole) unless ``skipPhoneValidation``; with ``deviceActiveWithin`` (hours) it is refused
+  unless the phone named, or one of the account's phones, was seen within that time (the
+  phone that sends is still chosen when it leaves, among those online then).
 - ``GET /messages/{id}`` is its state: ``Pending``, ``Processed``, ``Sent``,
   ``Delivered``, ``Failed`` or ``Cancelled``, per recipient and for the whole, and its
   ``deviceId``, the phone that carries it (where a phone does);
@@ -98,6 +100,13 @@ async def send_message(request: Request) -> Response:
         raise InvalidRequest("ttl and validUntil are mutually exclusive")
     skip = request.query_params.get("skipPhoneValidation", "").lower() == "true"
     services = lookup_services(request)
+    hours = _count(request.query_params.get("deviceActiveWithin"), "deviceActiveWithin", 0, 10**6)
+    if hours and not await services.devices.any_online(
+        account.id, body.deviceId, within=timedelta(hours=hours)
+    ):
+        # The vendor's words for it (its "deviceActiveWithin" article): the phone named,
+        # or every phone of the account, last seen longer ago than that.
+        raise InvalidRequest("No active device with such ID found")
     result = await services.submit.submit(
         SubmitRequest(
             account=account,

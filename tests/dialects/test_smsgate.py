@@ -48,6 +48,16 @@ def _send(to: list[str], text: str, **fields: Any) -> Request:
     )
 
 
+def _send_within(hours: str) -> Request:
+    """A send that only phones seen within ``hours`` may take (``deviceActiveWithin``)."""
+    return Request(
+        "POST",
+        f"{P}/messages",
+        params={"deviceActiveWithin": hours},
+        json={"textMessage": {"text": "x"}, "phoneNumbers": [NUMBER]},
+    )
+
+
 def _basic(login: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
 
@@ -222,36 +232,21 @@ CASES: list[DialectCase] = [
     ),
     DialectCase(
         "deviceActiveWithin: no phone seen within that time",
-        Request(
-            "POST",
-            f"{P}/messages",
-            params={"deviceActiveWithin": "12"},
-            json={"textMessage": {"text": "x"}, "phoneNumbers": [NUMBER]},
-        ),
+        _send_within("12"),
         expect_status=400,
         expect_json={"message": "No active device with such ID found"},
         expect_stored=(),
     ),
     DialectCase(
         "deviceActiveWithin: a phone seen just now",
-        Request(
-            "POST",
-            f"{P}/messages",
-            params={"deviceActiveWithin": "1"},
-            json={"textMessage": {"text": "x"}, "phoneNumbers": [NUMBER]},
-        ),
+        _send_within("1"),
         arrange=lambda world: _register_phone(world),
         expect_status=202,
         expect_stored=(Stored(NUMBER, text="x"),),
     ),
     DialectCase(
         "deviceActiveWithin that is not a number of hours",
-        Request(
-            "POST",
-            f"{P}/messages",
-            params={"deviceActiveWithin": "half a day"},
-            json={"textMessage": {"text": "x"}, "phoneNumbers": [NUMBER]},
-        ),
+        _send_within("half a day"),
         arrange=lambda world: _register_phone(world),
         expect_status=400,
         expect_stored=(),

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from tests.support import postgres_url
 from textgate.config import Settings
 from textgate.runtime import Gateway
 from textgate.services.submit import SubmitRequest
-from textgate.storage.db import Database
 from textgate.storage.notify import PgListener
-from textgate.storage.txn import Query, Txn
 
 pytestmark = pytest.mark.skipif(
     postgres_url() is None, reason="LISTEN/NOTIFY is PostgreSQL's; set TEXTGATE_TEST_DATABASE_URL"
@@ -48,35 +45,3 @@ async def test_a_committed_order_notifies_listeners(settings: Settings) -> None:
     finally:
         await listener.stop()
         await gw.stop()
-
-
-async def test_a_statement_sent_with_the_commit_is_part_of_the_transaction(db: Database) -> None:
-    """``at_commit`` statements share the COMMIT's round trip: a NOTIFY there is heard
-    once the transaction's rows are visible, and one that fails undoes the transaction."""
-    admin = await asyncpg.connect(db.url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    heard: asyncio.Queue[str] = asyncio.Queue()
-    await admin.add_listener("textgate_test", lambda *args: heard.put_nowait(args[-1]))
-
-    def store(payload: str, then: str) -> Txn[None]:
-        yield Query(
-            "INSERT INTO gateway_settings (name, value) VALUES (?, ?)",
-            (payload, "v"),
-        )
-        yield Query("", pg_sql=then, at_commit=True)
-
-    async def stored(key: str) -> bool:
-        row = await admin.fetchval("SELECT count(*) FROM gateway_settings WHERE name = $1", key)
-        return bool(row)
-
-    try:
-        await db.txn(lambda: store("k1", "SELECT pg_notify('textgate_test', 'k1')"))
-        assert await asyncio.wait_for(heard.get(), 5) == "k1"
-        assert await stored("k1")
-        with pytest.raises(asyncpg.DivisionByZeroError):
-            await db.txn(lambda: store("k2", "SELECT 1 / 0"))
-        assert not await stored("k2")
-        # The connection the failed transaction ran on is usable again.
-        await db.txn(lambda: store("k3", "SELECT pg_notify('textgate_test', 'k3')"))
-        assert await asyncio.wait_for(heard.get(), 5) == "k3"
-    finally:
-        await admin.close()

@@ -327,4 +327,4 @@ def _insert(writes: list[OrderWrite]) -> Txn[None]:
     )
     if dispatchable:
         # Wakes workers in other processes once this transaction commits (PostgreSQL only).
-        yield Query("", pg_sql=f"SELECT pg_notify('{CHANNEL}', '')", at_commit=True)
+        yield Query("", pg_sql=f"SELECT pg_notify('{CHANNEL}', '')")

@@ -40,7 +40,6 @@ rewritten to ``$1..$n`` for asyncpg; :func:`in_list` expands a variable-length I
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import sqlite3
 import threading
@@ -79,10 +78,6 @@ class Query:
     pg_sql: str | None = None
     """A PostgreSQL-only variant (row locking clauses and the like)."""
     pg_params: Sequence[Any] | None = None
-    at_commit: bool = False
-    """PostgreSQL: a statement without parameters whose rows nobody reads, sent with the
-    COMMIT in its round trip instead of one of its own (a NOTIFY, which takes effect at
-    the commit anyway); the transaction gets no rows back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,41 +334,24 @@ class PgRunner(TxnRunner):
         return pooled, raw.driver_connection
 
     async def _run_on(self, conn: Any, make: Callable[[], Txn[T]]) -> T:
-        """BEGIN, the statements, COMMIT: by hand rather than asyncpg's transaction
-        manager, so that statements marked ``at_commit`` share the COMMIT's round trip
-        (a simple query may hold several statements)."""
         timeout = self.COMMAND_TIMEOUT
-        at_commit: list[str] = []
-        await conn.execute("BEGIN", timeout=timeout)
-        try:
+        async with conn.transaction():
             gen = make()
-            stmt = next(gen)
-            while True:
-                if isinstance(stmt, Many):
-                    if stmt.rows:
-                        await conn.executemany(self._pg(stmt.sql), stmt.rows, timeout=timeout)
-                    stmt = gen.send(None)
-                elif stmt.at_commit:
-                    at_commit.append(stmt.pg_sql or stmt.sql)
-                    stmt = gen.send([])
-                else:
-                    sql = self._pg(stmt.pg_sql or stmt.sql)
-                    params = stmt.params if stmt.pg_params is None else stmt.pg_params
-                    rows = await conn.fetch(sql, *params, timeout=timeout)
-                    stmt = gen.send(list(rows))
-        except StopIteration as done:
-            result: T = done.value
-        except BaseException:
-            await _roll_back(conn)
-            raise
-        try:
-            await conn.execute(";\n".join([*at_commit, "COMMIT"]), timeout=timeout)
-        except BaseException:
-            # A statement sent with the COMMIT failed (the COMMIT after it never ran), or
-            # the COMMIT itself: whatever is left of the transaction goes.
-            await _roll_back(conn)
-            raise
-        return result
+            try:
+                stmt = next(gen)
+                while True:
+                    if isinstance(stmt, Many):
+                        if stmt.rows:
+                            await conn.executemany(self._pg(stmt.sql), stmt.rows, timeout=timeout)
+                        stmt = gen.send(None)
+                    else:
+                        sql = self._pg(stmt.pg_sql or stmt.sql)
+                        params = stmt.params if stmt.pg_params is None else stmt.pg_params
+                        rows = await conn.fetch(sql, *params, timeout=timeout)
+                        stmt = gen.send(list(rows))
+            except StopIteration as done:
+                result: T = done.value
+                return result
 
     async def close(self) -> None:
         """Check the kept connections back in; the engine's pool is disposed with the
@@ -382,12 +360,3 @@ class PgRunner(TxnRunner):
         idle, self._idle = self._idle, []
         for pooled, _ in idle:
             await pooled.close()
-
-
-async def _roll_back(conn: Any) -> None:
-    """Roll back what can be; a connection left inside its transaction (the rollback
-    failed or was cancelled) is dropped by ``PgRunner.run``. The caller raises the
-    transaction's own error, not the rollback's."""
-    if not conn.is_closed() and conn.is_in_transaction():
-        with contextlib.suppress(Exception):
-            await conn.execute("ROLLBACK", timeout=PgRunner.COMMAND_TIMEOUT)

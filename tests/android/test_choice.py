@@ -184,7 +184,7 @@ async def test_the_smsgate_api_names_the_phone_that_carries_a_message(
     running: Running, account: Account, phone: PhoneFactory
 ) -> None:
     """SMSGate's client API answers a message's ``deviceId``: the phone textgate chose for
-    it, or the one its client named; the list says the same."""
+    it, or the one its client named; the list says the same, and narrows to a phone."""
     api = "/3rdparty/v1/messages"
     async with (
         phone(name="A") as a,
@@ -225,6 +225,14 @@ async def test_the_smsgate_api_names_the_phone_that_carries_a_message(
             "chosen": chosen["deviceId"],
             "named": b.registration.id,
         }
+        # The list narrowed to one phone: what it carries, counted as such.
+        for pid in phones:
+            r = await c.get(api, params={"deviceId": pid})
+            carried = sorted(s["id"] for s in listed if s["deviceId"] == pid)
+            assert sorted(s["id"] for s in r.json()) == carried
+            assert r.headers["X-Total-Count"] == str(len(carried))
+        nobody = await c.get(api, params={"deviceId": "no-such-phone"})
+        assert (nobody.json(), nobody.headers["X-Total-Count"]) == ([], "0")
 
 
 async def test_smsgate_device_active_within_counts_hours_since_a_phone_was_seen(

@@ -46,9 +46,10 @@ class OrderHistory:
         offset: int = 0,
         limit: int = 10,
         newest_first: bool = True,
+        device_id: str | None = None,
     ) -> tuple[int, list[OrderSummary]]:
         """(orders in all, ``limit`` of them from ``offset``): for interfaces that page by
-        offset rather than by page number."""
+        offset rather than by page number. ``device_id``: those that phone carries."""
         return await self._repo.page(
             account_id,
             since_ms=since_ms,
@@ -56,4 +57,5 @@ class OrderHistory:
             offset=max(0, offset),
             limit=max(1, min(limit, MAX_PAGE_SIZE)),
             newest_first=newest_first,
+            device_id=device_id,
         )

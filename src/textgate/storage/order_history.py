@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, union
 
 from textgate.core.clock import from_ms
 from textgate.storage.db import Database
-from textgate.storage.tables import messages, orders
+from textgate.storage.tables import device_messages, message_devices, messages, orders
 
 __all__ = ["OrderHistoryRepo", "OrderSummary"]
 
@@ -62,9 +62,23 @@ class OrderHistoryRepo:
         offset: int,
         limit: int,
         newest_first: bool,
+        device_id: str | None = None,
     ) -> tuple[int, list[OrderSummary]]:
-        """(orders matching in all, this page of them)."""
+        """(orders matching in all, this page of them); ``device_id``: only orders with a
+        message that phone took, or that their client sent through it."""
         where: list[Any] = [orders.c.account_id == account_id]
+        if device_id is not None:
+            m, dm, md = messages.c, device_messages.c, message_devices.c
+            taken = select(m.order_id).join(device_messages, dm.message_id == m.id)
+            named = select(m.order_id).join(message_devices, md.message_id == m.id)
+            where.append(
+                orders.c.id.in_(
+                    union(
+                        taken.where(dm.device_id == device_id, dm.account_id == account_id),
+                        named.where(md.device_id == device_id, m.account_id == account_id),
+                    )
+                )
+            )
         if since_ms is not None:
             where.append(orders.c.created_at >= since_ms)
         if until_ms is not None:

@@ -153,12 +153,12 @@ async def list_messages(request: Request) -> Response:
     """The account's messages (one state per message, of any interface), newest first
     unless ``sort=created_at``; ``from`` and ``to`` (RFC 3339) bound when they were accepted,
     ``limit`` (at most 100) and ``offset`` page them, ``X-Total-Count`` counts them all.
-    The ``state`` and ``deviceId`` filters are refused rather than ignored."""
+    ``deviceId`` keeps those a phone carries; the ``state`` filter is refused rather than
+    ignored."""
     account = await _account(request)
     query = request.query_params
-    unsupported = [name for name in ("state", "deviceId") if query.get(name)]
-    if unsupported:
-        raise InvalidRequest(f"filtering by {', '.join(unsupported)} is not supported")
+    if query.get("state"):
+        raise InvalidRequest("filtering by state is not supported")
     sort = query.get("sort", "-created_at")
     if sort not in ("created_at", "-created_at"):
         raise InvalidRequest("sort: created_at or -created_at")
@@ -170,6 +170,7 @@ async def list_messages(request: Request) -> Response:
         offset=_count(query.get("offset"), "offset", 0, 10**9),
         limit=_count(query.get("limit"), "limit", 1, MAX_LIST, default=50),
         newest_first=sort == "-created_at",
+        device_id=query.get("deviceId") or None,
     )
     listed = [
         (order.client_ref or order.id, found)

@@ -138,3 +138,29 @@ async def test_transactions_in_a_row_reuse_one_connection(db: Database) -> None:
     # Many at once: more connections, and the pool still lends each to one at a time.
     assert await asyncio.gather(*(db.txn(txn) for _ in range(12))) == [1] * 12
     assert 1 < len(checkouts) <= 13
+
+
+async def test_disposing_closes_the_connections_kept_between_transactions(db_url: str) -> None:
+    """The connections the hot path keeps go back to the pool, and close with it."""
+
+    def txn() -> Txn[str]:
+        rows = yield Query("SELECT application_name FROM pg_stat_activity LIMIT 1")
+        return str(rows[0][0])
+
+    db = Database(db_url)
+    await asyncio.gather(*(db.txn(txn) for _ in range(6)))
+    admin = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        others = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert await admin.fetchval(others) >= 2  # the pool's and the kept ones
+        await db.dispose()
+
+        async def all_closed() -> bool:
+            return int(await admin.fetchval(others)) == 0
+
+        await until(all_closed, "every connection of the disposed database to close")
+    finally:
+        await admin.close()

@@ -233,6 +233,12 @@ async def test_the_smsgate_api_names_the_phone_that_carries_a_message(
             assert r.headers["X-Total-Count"] == str(len(carried))
         nobody = await c.get(api, params={"deviceId": "no-such-phone"})
         assert (nobody.json(), nobody.headers["X-Total-Count"]) == ([], "0")
+        # Another account learns nothing of these messages' phones.
+        messages = running.gateway.services.messages
+        ids = [m.id for m in await messages.search(account.id, MessageFilter())]
+        other = await make_account(running, "other")
+        assert await messages.phones(other.id, ids) == {}
+        assert len(await messages.phones(account.id, ids)) == 2
 
 
 async def test_smsgate_device_active_within_counts_hours_since_a_phone_was_seen(

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.support import until
-from textgate.storage.txn import Many, Query, SqliteRunner, Txn
+from textgate.storage.txn import WAL_CHECKPOINT_PAGES, Many, Query, SqliteRunner, Txn
 
 
 def _count_and_add(value: int) -> Txn[int]:
@@ -77,4 +77,21 @@ async def test_a_write_lock_held_elsewhere_is_waited_for_off_the_loop(tmp_path: 
         assert runner.waited == 1
     finally:
         other.close()
+        await runner.close()
+
+
+async def test_the_log_is_checkpointed_every_so_many_pages(tmp_path: Path) -> None:
+    """The runner's connection checkpoints the write-ahead log after WAL_CHECKPOINT_PAGES
+    pages, not SQLite's default 1,000 (each hot page copied once, not ten times)."""
+
+    def setting() -> Txn[int]:
+        rows = yield Query("PRAGMA wal_autocheckpoint")
+        assert rows is not None
+        return int(rows[0][0])
+
+    runner = SqliteRunner(_database(tmp_path), synchronous="FULL")
+    try:
+        assert WAL_CHECKPOINT_PAGES == 10_000
+        assert await runner.run(setting) == WAL_CHECKPOINT_PAGES
+    finally:
         await runner.close()

@@ -20,7 +20,7 @@ from tests.android.conftest import (
     send,
     wait_status,
 )
-from tests.support import HTTP_TIMEOUT, WAIT, Running, ShiftedClock, running_gateway
+from tests.support import HTTP_TIMEOUT, WAIT, Running, ShiftedClock, running_gateway, until
 from textgate.config import Settings
 from textgate.core.clock import Clock, system_clock
 from textgate.phone.emulator import PhoneConfig, PhoneEmulator
@@ -203,13 +203,15 @@ async def test_the_smsgate_api_names_the_phone_that_carries_a_message(
             return str(r.json()["id"])
 
         async def delivered(ident: str) -> dict[str, Any]:
-            deadline = asyncio.get_running_loop().time() + WAIT
-            while True:
-                state: dict[str, Any] = (await c.get(f"{api}/{ident}")).json()
-                if state["state"] == "Delivered":
-                    return state
-                assert asyncio.get_running_loop().time() < deadline, state
-                await asyncio.sleep(0.05)
+            async def state() -> dict[str, Any]:
+                body: dict[str, Any] = (await c.get(f"{api}/{ident}")).json()
+                return body
+
+            async def done() -> bool:
+                return (await state())["state"] == "Delivered"
+
+            await until(done, f"message {ident} to be delivered")
+            return await state()
 
         chosen = await delivered(await sent("+33612345678", id="chosen"))
         named = await delivered(await sent("+33612345679", id="named", deviceId=b.registration.id))

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from textgate.core.frozen import quick_init
 from textgate.core.inbound import Concatenation, InboundMessage
 from textgate.core.message import DeliveryReport
 from textgate.errors import ConnectorError
@@ -44,6 +45,7 @@ OutcomeSink = Callable[["Outcome"], None]
 """Hears one message's outcome as soon as the connector knows it (must not block)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Submission:
     """One message as a connector sees it: no account, no policy, just what to send."""
@@ -63,6 +65,7 @@ class Submission:
     none, and the operator's own default applies there."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """Either the operator's id for the message or the error that stopped it.

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from textgate.core.frozen import quick_init
+
 __all__ = [
     "CANCELLABLE",
     "FINAL",
@@ -99,6 +101,7 @@ def may_follow(current: Status, new: Status) -> bool:
     return new_rank > old_rank or (new_rank == old_rank == 2)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StatusEvent:
     """One entry of a message's status history."""
@@ -112,6 +115,7 @@ class StatusEvent:
     """The routing rule that chose that connector (``core.routing``)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """One outbound message to one recipient (an order has one per recipient)."""
@@ -154,6 +158,7 @@ class Message:
     as the client asked; None: the dispatcher's default validity from its due time."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """One submit request: the unit of idempotency and of bulk cancellation."""
@@ -166,6 +171,7 @@ class Order:
     recipients: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
     """A connector's word about a message it accepted, matched by its external id."""

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 from textgate.core.clock import Clock, from_ms, system_clock, to_ms
 from textgate.core.encoding import Segmentation, segment
+from textgate.core.frozen import quick_init
 from textgate.core.ids import IdGenerator
 from textgate.core.message import Message, Order, Status
 from textgate.core.numbers import normalize_with_country, validate_sender
@@ -339,6 +340,7 @@ def _content(messages: Sequence[Message]) -> list[tuple[str, str]]:
     return sorted((m.recipient, m.text) for m in messages)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class _Entry:
     raw: str

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from textgate.core.accounts import Account
 from textgate.core.clock import from_ms, to_ms
 from textgate.core.encoding import Encoding
+from textgate.core.frozen import quick_init
 from textgate.core.message import Message, Quality, ReceiptRequest, Status
 from textgate.core.webhook_formats import TEXTGATE
 from textgate.errors import InvalidRequest
@@ -71,6 +72,7 @@ TargetResolver = Callable[[str, str, Sequence[str], str, str | None], Awaitable[
 (services.webhooks)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SubmitRequest:
     account: Account
@@ -127,6 +129,7 @@ class SubmitRequest:
     registered_delivery); None for none."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     order_id: str

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from textgate.core.frozen import quick_init
 from textgate.core.message import Message, Order
 from textgate.core.policy import AccountRules
 
 __all__ = ["OrderWrite"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderWrite:
     order: Order

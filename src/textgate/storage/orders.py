@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from textgate.core.clock import to_ms
+from textgate.core.frozen import quick_init
 from textgate.core.message import Message, Status
 from textgate.core.policy import Reason
 from textgate.errors import StorageUnavailable
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CommitResult:
     order_id: str

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textgate.core.frozen import quick_init
+
 __all__ = ["IN_DOUBT", "WAITING", "Claim", "Doubt", "Failure", "LateSent", "Retry", "Sent", "Wait"]
 
 WAITING = "waiting"
@@ -13,6 +15,7 @@ IN_DOUBT = "in_doubt"
 """error_code of a message written to a link that never answered."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Claim:
     id: str
@@ -95,6 +98,7 @@ class Claim:
         return self.last_connector is not None and (self.in_doubt or bool(self.resume))
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Sent:
     claim: Claim

@@ -33,6 +33,7 @@ from textgate.core.encoding import (
     segment,
     split_for_udh,
 )
+from textgate.core.frozen import quick_init
 
 __all__ = ["Source", "SubmitBuilder"]
 
@@ -40,6 +41,7 @@ __all__ = ["Source", "SubmitBuilder"]
 _DATA_CODING: Final = {Encoding.GSM7: 0, Encoding.UCS2: 8}
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Source:
     """A submit_sm's source address (5.2.8-5.2.10); query_sm must repeat it (4.8.1)."""

@@ -22,6 +22,7 @@ from textgate.connectors.smpp.layout import (
     u8,
 )
 from textgate.connectors.smpp.tlv import Tlvs
+from textgate.core.frozen import quick_init
 
 HEADER_LENGTH: Final = 16  # 3.2: command_length, command_id, command_status, sequence_number
 DEFAULT_MAX_PDU_LENGTH: Final = 64 * 1024
@@ -147,11 +148,13 @@ class GenericNack(Pdu):
     command_id = CommandId.GENERIC_NACK  # 4.3.1
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnquireLink(Pdu):
     command_id = CommandId.ENQUIRE_LINK  # 4.11.1
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EnquireLinkResp(Pdu):
     command_id = CommandId.ENQUIRE_LINK_RESP  # 4.11.2
@@ -202,11 +205,13 @@ class SmPdu(Pdu):
         return self.esm_class & 0x3C == 0x04
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitSm(SmPdu):
     command_id = CommandId.SUBMIT_SM
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliverSm(SmPdu):
     command_id = CommandId.DELIVER_SM
@@ -220,11 +225,13 @@ class MessageIdResp(Pdu):
     tlvs: Tlvs = NO_TLVS
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitSmResp(MessageIdResp):
     command_id = CommandId.SUBMIT_SM_RESP  # 4.4.2
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliverSmResp(MessageIdResp):
     command_id = CommandId.DELIVER_SM_RESP  # 4.6.2 (message_id unused, set to NULL)

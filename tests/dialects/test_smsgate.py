@@ -35,6 +35,7 @@ from textgate.config import Settings
 from textgate.core.message import Message, Status
 from textgate.dialects.smsgate.schemas import STATE_WORDS
 from textgate.services.devices import RegistrationAuth
+from textgate.storage.txn import Many, Txn
 
 P = "/3rdparty/v1"
 FR2 = "+33698765432"
@@ -391,10 +392,81 @@ async def test_the_list_pages_by_offset_and_counts_them_all(gateway: Running) ->
         f"{P}/messages", params={"to": "2001-01-01T00:00:00Z"}, headers=auth
     )
     assert (none.json(), none.headers["X-Total-Count"]) == ([], "0")
-    for params in ({"limit": "101"}, {"offset": "-1"}, {"state": "Sent"}, {"sort": "id"}):
+    for params in ({"limit": "101"}, {"offset": "-1"}, {"state": "sent"}, {"sort": "id"}):
         refused = await gateway.client.get(f"{P}/messages", params=params, headers=auth)
         assert refused.status_code == 400, (params, refused.text)
         assert refused.json()["message"]
+
+
+# Orders (reference -> its recipients' statuses) and the state the list gives each: its
+# least advanced recipient's (spec section 6; schemas.STATE_WORDS).
+STATE_ORDERS: dict[str, tuple[Status, ...]] = {
+    "waits": (Status.SCHEDULED,),
+    "taken": (Status.SENDING, Status.DELIVERED),
+    "half": (Status.SENT, Status.DELIVERED),
+    "done": (Status.DELIVERED,),
+    "mixed": (Status.DELIVERED, Status.FAILED),
+    "lost": (Status.FAILED, Status.EXPIRED),
+    "stopped": (Status.CANCELLED,),
+}
+STATE_OF = {
+    "waits": "Pending",
+    "taken": "Processed",
+    "half": "Sent",
+    "done": "Delivered",
+    "mixed": "Delivered",
+    "lost": "Failed",
+    "stopped": "Cancelled",
+}
+
+
+async def test_the_list_keeps_the_messages_in_a_state(gateway: Running) -> None:
+    accounts = gateway.gateway.services.accounts
+    account = await accounts.create("acme")
+    auth = {"Authorization": f"Bearer {(await accounts.issue_key(account.id)).token}"}
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    for ref, statuses in STATE_ORDERS.items():
+        numbers = [f"+336123456{i:02d}" for i in range(len(statuses))]
+        sent = await gateway.client.post(
+            "/v1/messages",
+            json={"to": numbers, "text": ref, "reference": ref, "schedule_at": later},
+            headers=auth,
+        )
+        assert sent.status_code == 202, sent.text
+        order = sent.json()["order_id"]
+        # Statuses set in storage (scheduled, none of these is ever due for the dispatcher).
+        for number, status in zip(numbers, statuses, strict=True):
+            if status is not Status.SCHEDULED:
+                await _set_status(gateway, order, number, status)
+
+    async def listed(**params: str) -> tuple[list[str], str]:
+        r = await gateway.client.get(f"{P}/messages", params=params, headers=auth)
+        assert r.status_code == 200, r.text
+        return sorted(m["id"] for m in r.json()), r.headers["X-Total-Count"]
+
+    everything = await gateway.client.get(f"{P}/messages", headers=auth)
+    assert {m["id"]: m["state"] for m in everything.json()} == STATE_OF
+    for word in ("Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelled"):
+        want = sorted(ref for ref, state in STATE_OF.items() if state == word)
+        assert await listed(state=word) == (want, str(len(want))), word
+    # With paging and the other filters: counted before the page is cut.
+    assert await listed(state="Delivered", limit="1") == (["mixed"], "2")
+    assert await listed(state="Delivered", to="2001-01-01T00:00:00Z") == ([], "0")
+    for word in ("sent", "Queued", "Delivered,Failed"):
+        refused = await gateway.client.get(f"{P}/messages", params={"state": word}, headers=auth)
+        assert refused.status_code == 400, (word, refused.text)
+        assert "Pending" in refused.json()["message"]
+
+
+async def _set_status(gateway: Running, order_id: str, number: str, status: Status) -> None:
+    def txn() -> Txn[None]:
+        yield Many(
+            "UPDATE messages SET status = ?, next_attempt_at = NULL"
+            " WHERE order_id = ? AND recipient = ?",
+            [(status.value, order_id, number)],
+        )
+
+    await gateway.gateway.db.txn(txn)
 
 
 async def test_failed_basic_logins_are_limited_as_every_login_is(gateway: Running) -> None:

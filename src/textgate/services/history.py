@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textgate.core.message import Status
 from textgate.storage.order_history import OrderHistoryRepo, OrderSummary
 
 __all__ = ["OrderHistory", "OrderSummary"]
@@ -47,9 +48,13 @@ class OrderHistory:
         limit: int = 10,
         newest_first: bool = True,
         device_id: str | None = None,
+        least: tuple[frozenset[Status], frozenset[Status]] | None = None,
     ) -> tuple[int, list[OrderSummary]]:
         """(orders in all, ``limit`` of them from ``offset``): for interfaces that page by
-        offset rather than by page number. ``device_id``: those that phone carries."""
+        offset rather than by page number. ``device_id``: those that phone carries.
+        ``least`` (at, behind): orders whose least advanced message is in a status of
+        ``at``, none of them in one of ``behind`` (an interface's order-wide state)."""
+        at, behind = least if least is not None else (None, frozenset[Status]())
         return await self._repo.page(
             account_id,
             since_ms=since_ms,
@@ -58,4 +63,6 @@ class OrderHistory:
             limit=max(1, min(limit, MAX_PAGE_SIZE)),
             newest_first=newest_first,
             device_id=device_id,
+            some_status=None if at is None else frozenset(s.value for s in at),
+            no_status=frozenset(s.value for s in behind),
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import Select, exists, func, select, union
 
 from textgate.core.clock import from_ms
 from textgate.storage.db import Database
@@ -63,10 +63,18 @@ class OrderHistoryRepo:
         limit: int,
         newest_first: bool,
         device_id: str | None = None,
+        some_status: frozenset[str] | None = None,
+        no_status: frozenset[str] = frozenset(),
     ) -> tuple[int, list[OrderSummary]]:
         """(orders matching in all, this page of them); ``device_id``: only orders with a
-        message that phone took, or that their client sent through it."""
+        message that phone took, or that their client sent through it; ``some_status``:
+        only orders with a message in one of these statuses, and ``no_status``: none in
+        any of those (together: an order by its least advanced recipient)."""
         where: list[Any] = [orders.c.account_id == account_id]
+        if some_status is not None:
+            where.append(_has_status(account_id, some_status))
+        if no_status:
+            where.append(~_has_status(account_id, no_status))
         if device_id is not None:
             m, dm, md = messages.c, device_messages.c, message_devices.c
             taken = select(m.order_id).join(device_messages, dm.message_id == m.id)
@@ -128,3 +136,12 @@ class OrderHistoryRepo:
                 )
             )
         return int(total or 0), out
+
+
+def _has_status(account_id: str, statuses: frozenset[str]) -> Any:
+    """The order has a message in one of ``statuses`` (through the messages' order index)."""
+    return exists().where(
+        messages.c.order_id == orders.c.id,
+        messages.c.account_id == account_id,
+        messages.c.status.in_(sorted(statuses)),
+    )

@@ -13,8 +13,8 @@ section 6; the vendor's Python client, ``android_sms_gateway``, calls these path
   ``Delivered``, ``Failed`` or ``Cancelled``, per recipient and for the whole, and its
   ``deviceId``, the phone that carries it (where a phone does);
   ``DELETE /messages/{id}`` cancels what of it has not left (409 when nothing could be).
-- ``GET /messages`` lists them (``from``, ``to``, ``limit``, ``offset``, ``sort``, and
-  ``X-Total-Count``);
+- ``GET /messages`` lists them (``from``, ``to``, ``limit``, ``offset``, ``sort``,
+  ``deviceId``, ``state``, and ``X-Total-Count``);
 - ``GET``/``POST /webhooks`` and ``DELETE /webhooks/{id}``: the account's subscriptions to
   the vendor's events (``sms:received``, ``sms:sent``, ``sms:delivered``, ``sms:failed``,
   ``sms:cancelled``), posted as the app posts them (dialects.smsgate.webhook_format);
@@ -49,7 +49,7 @@ from textgate.dialects.base import (
     read_json,
 )
 from textgate.dialects.smsgate.errors import render_error
-from textgate.dialects.smsgate.schemas import SendIn, WebhookIn, message_state
+from textgate.dialects.smsgate.schemas import STATES, SendIn, WebhookIn, message_state, state_filter
 from textgate.dialects.smsgate.webhook_format import EVENTS as WEBHOOK_EVENTS
 from textgate.dialects.smsgate.webhook_format import FORMAT as WEBHOOK_FORMAT
 from textgate.dialects.smsgate.webhook_format import vendor_event
@@ -153,12 +153,15 @@ async def list_messages(request: Request) -> Response:
     """The account's messages (one state per message, of any interface), newest first
     unless ``sort=created_at``; ``from`` and ``to`` (RFC 3339) bound when they were accepted,
     ``limit`` (at most 100) and ``offset`` page them, ``X-Total-Count`` counts them all.
-    ``deviceId`` keeps those a phone carries; the ``state`` filter is refused rather than
-    ignored."""
+    ``deviceId`` keeps those a phone carries, ``state`` those in that state (the message's,
+    as the list shows it: its least advanced recipient's)."""
     account = await _account(request)
     query = request.query_params
+    least = None
     if query.get("state"):
-        raise InvalidRequest("filtering by state is not supported")
+        least = state_filter(query["state"])
+        if least is None:
+            raise InvalidRequest(f"state: one of {', '.join(STATES)}")
     sort = query.get("sort", "-created_at")
     if sort not in ("created_at", "-created_at"):
         raise InvalidRequest("sort: created_at or -created_at")
@@ -171,6 +174,7 @@ async def list_messages(request: Request) -> Response:
         limit=_count(query.get("limit"), "limit", 1, MAX_LIST, default=50),
         newest_first=sort == "-created_at",
         device_id=query.get("deviceId") or None,
+        least=least,
     )
     listed = [
         (order.client_ref or order.id, found)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from textgate.core.message import Message, Status
 
-__all__ = ["STATE_WORDS", "SendIn", "WebhookIn", "message_state"]
+__all__ = ["STATES", "STATE_WORDS", "SendIn", "WebhookIn", "message_state", "state_filter"]
 
 
 class TextMessage(BaseModel):
@@ -72,6 +72,20 @@ STATE_WORDS: Final[Mapping[Status, str]] = {
 # waits, Delivered once every recipient is delivered or has failed, Failed (Cancelled)
 # only when every recipient ended so.
 _PROGRESS: Final = ("Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelled")
+STATES: Final = _PROGRESS
+"""Every state word, in the order of progress (what the list's ``state`` filter takes)."""
+
+
+def state_filter(word: str) -> tuple[frozenset[Status], frozenset[Status]] | None:
+    """The statuses that make a message's state ``word`` (its least advanced recipient's):
+    (some recipient in one of these, none in one of those); None for no such word."""
+    if word not in _PROGRESS:
+        return None
+    rank = _PROGRESS.index(word)
+    words = {s: STATE_WORDS.get(s, "Pending") for s in Status}  # as message_state reads them
+    at = frozenset(s for s, w in words.items() if w == word)
+    behind = frozenset(s for s, w in words.items() if _PROGRESS.index(w) < rank)
+    return at, behind
 
 
 def _iso(value: datetime) -> str:

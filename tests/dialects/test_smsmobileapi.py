@@ -755,7 +755,9 @@ CASES: list[DialectCase] = [
     ),
     DialectCase(
         "delete: by day",
-        get("/deletesms/", date_start=datetime.now(UTC).strftime("%Y-%m-%d")),
+        # The days the two messages were received on (_prepare): named when the test runs,
+        # not when it is collected, and both days when they straddle midnight.
+        get("/deletesms/", date_start="{first_day}", date_end="{last_day}"),
         auth=False,
         expect_json={"result": {"count_delete": 2}},
         checks=(_left(0),),
@@ -1008,6 +1010,8 @@ async def _prepare(running: Running) -> dict[str, str]:
         "key": key,
         # A path that starts with "//" goes out as given only in a full URL.
         "{base}": running.base_url,
+        "{first_day}": now.strftime("%Y-%m-%d"),
+        "{last_day}": (now + timedelta(seconds=1)).strftime("%Y-%m-%d"),
     }
 
 

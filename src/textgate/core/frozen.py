@@ -4,9 +4,10 @@
 ``object.__setattr__(self, name, value)`` (the class's own ``__setattr__`` refuses), a
 global lookup and a generic call per field: about six times what a mutable dataclass's
 ``__init__`` costs (1.6 µs against 0.27 for fifteen fields on the benchmark VM). The hot
-path builds a dozen such values a message (the request, the message, the claim, the PDUs,
-the report, the outcome), so that difference was a tenth of the gateway's CPU through SMPP
-(bench/RESULTS.md, "Frozen values built without object.__setattr__").
+path builds about eighteen such values a message (the request, the message, the claim, the
+PDUs, the report, the outcome...): that generated code was a tenth of the gateway's samples
+through SMPP, and this halves it (bench/RESULTS.md, "Kept: frozen values without
+`object.__setattr__`"; bench/frozen_init.py).
 
 ``quick_init`` replaces such a class's ``__init__`` with one that stores each field through
 its slot's own descriptor (``member_descriptor.__set__``, what ``object.__setattr__`` ends

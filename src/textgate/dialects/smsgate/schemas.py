@@ -71,20 +71,23 @@ STATE_WORDS: Final[Mapping[Status, str]] = {
 # A message's state is its least advanced recipient's, in this order: Pending while one
 # waits, Delivered once every recipient is delivered or has failed, Failed (Cancelled)
 # only when every recipient ended so.
-_PROGRESS: Final = ("Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelled")
-STATES: Final = _PROGRESS
-"""Every state word, in the order of progress (what the list's ``state`` filter takes)."""
+# (Every state word, in that order: what the list's ``state`` filter takes.)
+STATES: Final = ("Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelled")
+
+
+def _word(status: Status) -> str:
+    """A recipient's state word (a status the vendor has no word for waits: Pending)."""
+    return STATE_WORDS.get(status, "Pending")
 
 
 def state_filter(word: str) -> tuple[frozenset[Status], frozenset[Status]] | None:
     """The statuses that make a message's state ``word`` (its least advanced recipient's):
     (some recipient in one of these, none in one of those); None for no such word."""
-    if word not in _PROGRESS:
+    if word not in STATES:
         return None
-    rank = _PROGRESS.index(word)
-    words = {s: STATE_WORDS.get(s, "Pending") for s in Status}  # as message_state reads them
-    at = frozenset(s for s, w in words.items() if w == word)
-    behind = frozenset(s for s, w in words.items() if _PROGRESS.index(w) < rank)
+    rank = STATES.index(word)
+    at = frozenset(s for s in Status if _word(s) == word)
+    behind = frozenset(s for s in Status if STATES.index(_word(s)) < rank)
     return at, behind
 
 
@@ -93,8 +96,8 @@ def _iso(value: datetime) -> str:
 
 
 def message_state(ident: str, device_id: str | None, messages: Sequence[Message]) -> dict[str, Any]:
-    words = [STATE_WORDS.get(m.status, "Pending") for m in messages]
-    state = min(words, key=_PROGRESS.index)
+    words = [_word(m.status) for m in messages]
+    state = min(words, key=STATES.index)
     recipients: list[dict[str, Any]] = []
     for m, word in zip(messages, words, strict=True):
         line: dict[str, Any] = {"phoneNumber": m.recipient, "state": word}
